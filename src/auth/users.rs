@@ -1,0 +1,197 @@
+//! Staff accounts and offices: the one implementation behind the CLI and the admin pages.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::{password, Role};
+use crate::audit::{self, Actor, Event};
+use crate::db::schema::{offices, users};
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i32,
+    pub login: String,
+    pub name: String,
+    pub role: String,
+    pub office_code: String,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub disabled: bool,
+    pub created_at: NaiveDateTime,
+}
+
+impl User {
+    pub fn role(&self) -> Role {
+        Role::parse(&self.role).unwrap_or(Role::Officer)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("ログイン名「{0}」は既に使われています")]
+    LoginTaken(String),
+    #[error("ログイン名「{0}」の利用者はいません")]
+    NoSuchUser(String),
+    #[error("ログイン名は英小文字・数字・「.」「-」「_」で3～32文字にしてください")]
+    BadLogin,
+    #[error("氏名を入力してください")]
+    EmptyName,
+    #[error("発注機関コードは英数字とハイフンで1～16文字にしてください（例: 440001）")]
+    BadOffice,
+    #[error("{0}")]
+    WeakPassword(String),
+    #[error("最後の有効な管理者は無効化・降格できません")]
+    LastAdmin,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+pub struct NewUser<'a> {
+    pub login: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+    pub office_code: &'a str,
+    pub password: &'a str,
+}
+
+fn valid_login(login: &str) -> bool {
+    (3..=32).contains(&login.len())
+        && login
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c))
+}
+
+pub fn valid_office_code(code: &str) -> bool {
+    (1..=16).contains(&code.len()) && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+fn now() -> NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}
+
+/// Creates the office row when the code is new, so a first `user add` just works.
+pub fn ensure_office(conn: &mut SqliteConnection, code: &str, name: Option<&str>) -> QueryResult<()> {
+    diesel::insert_into(offices::table)
+        .values((
+            offices::code.eq(code),
+            offices::name.eq(name.unwrap_or(code)),
+            offices::created_at.eq(now()),
+        ))
+        .on_conflict(offices::code)
+        .do_nothing()
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn add(conn: &mut SqliteConnection, actor: &Actor, new: &NewUser<'_>) -> Result<User, AccountError> {
+    if !valid_login(new.login) {
+        return Err(AccountError::BadLogin);
+    }
+    if new.name.trim().is_empty() {
+        return Err(AccountError::EmptyName);
+    }
+    if !valid_office_code(new.office_code) {
+        return Err(AccountError::BadOffice);
+    }
+    password::check_strength(new.password).map_err(AccountError::WeakPassword)?;
+    let hash = password::hash(new.password);
+    conn.immediate_transaction(|conn| {
+        if find(conn, new.login)?.is_some() {
+            return Err(AccountError::LoginTaken(new.login.to_owned()));
+        }
+        ensure_office(conn, new.office_code, None)?;
+        diesel::insert_into(users::table)
+            .values((
+                users::login.eq(new.login),
+                users::name.eq(new.name.trim()),
+                users::role.eq(new.role.as_str()),
+                users::office_code.eq(new.office_code),
+                users::password_hash.eq(&hash),
+                users::disabled.eq(false),
+                users::created_at.eq(now()),
+            ))
+            .execute(conn)?;
+        audit::append(
+            conn,
+            actor,
+            &Event {
+                action: "user.add",
+                target: new.login,
+                outcome: "ok",
+                detail: format!("role={} office={}", new.role.as_str(), new.office_code),
+            },
+        )?;
+        find(conn, new.login)?.ok_or_else(|| AccountError::NoSuchUser(new.login.to_owned()))
+    })
+}
+
+pub fn find(conn: &mut SqliteConnection, login: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::login.eq(login))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list(conn: &mut SqliteConnection) -> QueryResult<Vec<User>> {
+    users::table
+        .order(users::login.asc())
+        .select(User::as_select())
+        .load(conn)
+}
+
+pub fn set_password(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    login: &str,
+    new_password: &str,
+) -> Result<(), AccountError> {
+    password::check_strength(new_password).map_err(AccountError::WeakPassword)?;
+    let hash = password::hash(new_password);
+    conn.immediate_transaction(|conn| {
+        let n = diesel::update(users::table.filter(users::login.eq(login)))
+            .set(users::password_hash.eq(&hash))
+            .execute(conn)?;
+        if n == 0 {
+            return Err(AccountError::NoSuchUser(login.to_owned()));
+        }
+        // A new password ends every session of the account.
+        let id: i32 = users::table.filter(users::login.eq(login)).select(users::id).first(conn)?;
+        super::session::end_all_for(conn, id)?;
+        audit::append(
+            conn,
+            actor,
+            &Event { action: "user.passwd", target: login, outcome: "ok", detail: String::new() },
+        )?;
+        Ok(())
+    })
+}
+
+pub fn disable(conn: &mut SqliteConnection, actor: &Actor, login: &str) -> Result<(), AccountError> {
+    conn.immediate_transaction(|conn| {
+        let user = find(conn, login)?.ok_or_else(|| AccountError::NoSuchUser(login.to_owned()))?;
+        if user.role() == Role::Admin && !user.disabled && active_admins(conn)? <= 1 {
+            return Err(AccountError::LastAdmin);
+        }
+        diesel::update(users::table.filter(users::id.eq(user.id)))
+            .set(users::disabled.eq(true))
+            .execute(conn)?;
+        super::session::end_all_for(conn, user.id)?;
+        audit::append(
+            conn,
+            actor,
+            &Event { action: "user.disable", target: login, outcome: "ok", detail: String::new() },
+        )?;
+        Ok(())
+    })
+}
+
+fn active_admins(conn: &mut SqliteConnection) -> QueryResult<i64> {
+    users::table
+        .filter(users::role.eq("admin"))
+        .filter(users::disabled.eq(false))
+        .count()
+        .get_result(conn)
+}

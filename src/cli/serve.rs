@@ -1,0 +1,86 @@
+//! `kakunin serve` and `kakunin migrate`: start-up checks, then the web server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+
+use crate::audit::Actor;
+use crate::auth::{users, Role};
+use crate::config::{SecretKey, Settings};
+use crate::db::{self, DbPool};
+use crate::issuer_client::IssuerClient;
+use crate::registry::Registry;
+use crate::rules::Profile;
+use crate::verifications::Verifier;
+use crate::web::{self, AppState};
+
+pub fn open_db(settings: &Settings) -> anyhow::Result<DbPool> {
+    db::open(&settings.database.url, db::SERVICE_MIGRATIONS)
+        .with_context(|| format!("データベース {} を開けません", settings.database.url))
+}
+
+/// The demo accounts `serve --demo` creates: throwaway passwords, printed by `make run`.
+pub const DEMO_USERS: [(&str, &str, Role, &str); 3] = [
+    ("officer", "大分 一郎", Role::Officer, "officer-demo-pass"),
+    ("supervisor", "臼杵 花子", Role::Supervisor, "supervisor-demo-pass"),
+    ("admin", "別府 管理", Role::Admin, "admin-demo-pass"),
+];
+pub const DEMO_OFFICE: (&str, &str) = ("440001", "大分土木事務所");
+
+fn seed_demo_users(pool: &DbPool) -> anyhow::Result<()> {
+    let mut c = pool.get()?;
+    users::ensure_office(&mut c, DEMO_OFFICE.0, Some(DEMO_OFFICE.1))?;
+    for (login, name, role, password) in DEMO_USERS {
+        if users::find(&mut c, login)?.is_none() {
+            let new = users::NewUser { login, name, role, office_code: DEMO_OFFICE.0, password };
+            users::add(&mut c, &Actor::cli(), &new)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    let secret = match (&settings.secret_key, demo) {
+        (Some(s), _) => s.clone(),
+        (None, true) => {
+            tracing::warn!("--demo: using the fixed demo secret key; never do this in production");
+            SecretKey::demo()
+        }
+        (None, false) => bail!(
+            "KAKUNIN_SECRET_KEY（または KAKUNIN_SECRET_KEY_FILE）が設定されていません。\
+             32文字以上の秘密鍵を設定してください（例: `openssl rand -hex 32`）。デモは `kakunin serve --demo` で起動できます"
+        ),
+    };
+    let registry = Registry::load(&settings.issuers.file)?;
+    for issuer in registry.issuers() {
+        if issuer.token.is_none() {
+            bail!(
+                "信頼登録簿 {}: 発行者 {} のトークンがありません（環境変数 {} を設定してください）",
+                settings.issuers.file.display(),
+                issuer.id,
+                issuer.token_env.as_deref().unwrap_or("token_env")
+            );
+        }
+    }
+    let profile = Profile::load(&settings.rules.profile_path())?;
+    let pool = open_db(&settings)?;
+    if demo {
+        seed_demo_users(&pool)?;
+    }
+    let client = IssuerClient::new(
+        Duration::from_millis(settings.issuers.connect_timeout_ms),
+        Duration::from_millis(settings.issuers.timeout_ms),
+    );
+    let verifier = Verifier {
+        registry: Arc::new(registry),
+        profile: Arc::new(profile),
+        client,
+        pool,
+        secret,
+        lockout: settings.lockout.clone(),
+    };
+    let state = AppState { verifier, settings: Arc::new(settings) };
+    actix_web::rt::System::new().block_on(web::serve(state))?;
+    Ok(())
+}

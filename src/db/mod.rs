@@ -1,0 +1,91 @@
+//! Database plumbing shared by the service and the reference issuer: an r2d2 pool of
+//! SQLite connections set up for a web server, and [`run`], the one way to touch it.
+//!
+//! Diesel is synchronous; every call, `pool.get()` included, goes through [`run`] so it
+//! never blocks an async worker. Backend-specific SQL stays in this module and in the
+//! migrations, so PostgreSQL can follow with a second migrations folder.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub mod schema;
+
+/// The verification service's migrations (the reference issuer has its own).
+pub const SERVICE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/service");
+
+pub type DbPool = Pool<ConnectionManager<SqliteConnection>>;
+pub type DbConn = PooledConnection<ConnectionManager<SqliteConnection>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("データベースに接続できません: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("データベースの処理に失敗しました: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("データベースの移行に失敗しました: {0}")]
+    Migration(String),
+    #[error("データベースの処理が中断されました")]
+    Canceled,
+}
+
+#[derive(Debug)]
+struct Pragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        // WAL lets readers go on while one writer commits; the busy timeout makes a
+        // second writer wait instead of failing; foreign keys are off by default.
+        conn.batch_execute(
+            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+             PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+        )
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Opens (creating if needed) the database file and applies pending migrations.
+pub fn open(url: &str, migrations: EmbeddedMigrations) -> Result<DbPool, DbError> {
+    if let Some(parent) = std::path::Path::new(url).parent() {
+        if !parent.as_os_str().is_empty() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+    }
+    let pool = Pool::builder()
+        .max_size(8)
+        .connection_timeout(Duration::from_secs(10))
+        .connection_customizer(Box::new(Pragmas))
+        .build(ConnectionManager::<SqliteConnection>::new(url))?;
+    let mut conn = pool.get()?;
+    conn.run_pending_migrations(migrations)
+        .map_err(|e| DbError::Migration(e.to_string()))?;
+    Ok(pool)
+}
+
+/// Runs blocking database work on the blocking thread pool.
+pub async fn run<T, E, F>(pool: &DbPool, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut SqliteConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get().map_err(DbError::from)?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|_| E::from(DbError::Canceled))?
+}
+
+/// Current time in Japan, the time zone every date on screen and paper uses.
+pub fn now_jst() -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::Utc::now().with_timezone(&jst())
+}
+
+pub fn jst() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(9 * 3600).expect("+09:00 is a valid offset")
+}

@@ -1,0 +1,115 @@
+// @generated automatically by Diesel CLI.
+// Kept in `diesel print-schema` form for migrations/service; regenerate, don't edit.
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Integer,
+        name -> Text,
+        office_code -> Text,
+        scope -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_events (seq) {
+        seq -> Integer,
+        at -> Timestamp,
+        actor -> Text,
+        office_code -> Text,
+        action -> Text,
+        target -> Text,
+        outcome -> Text,
+        address -> Text,
+        user_agent -> Text,
+        detail -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    number_locks (certificate_number) {
+        certificate_number -> Text,
+        locked_until -> Timestamp,
+    }
+}
+
+diesel::table! {
+    offices (code) {
+        code -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> Nullable<Integer>,
+        csrf -> Text,
+        created_at -> Timestamp,
+        last_seen -> Timestamp,
+    }
+}
+
+diesel::table! {
+    signin_failures (id) {
+        id -> Integer,
+        login -> Text,
+        address -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Integer,
+        login -> Text,
+        name -> Text,
+        role -> Text,
+        office_code -> Text,
+        password_hash -> Text,
+        disabled -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    verifications (id) {
+        id -> Text,
+        office_code -> Text,
+        actor -> Text,
+        client_ref -> Nullable<Text>,
+        certificate_number -> Text,
+        key_fingerprint -> Text,
+        issuer_id -> Nullable<Text>,
+        outcome -> Text,
+        checked_at -> Timestamp,
+        kid -> Nullable<Text>,
+        revision -> Nullable<Integer>,
+        jws -> Nullable<Text>,
+        payload -> Nullable<Text>,
+        rules -> Text,
+        expected -> Text,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(api_tokens -> offices (office_code));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(users -> offices (office_code));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    api_tokens,
+    audit_events,
+    number_locks,
+    offices,
+    sessions,
+    signin_failures,
+    users,
+    verifications,
+);

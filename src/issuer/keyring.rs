@@ -1,0 +1,328 @@
+//! Signing keys: the private halves are files in the keys directory (`{kid}.pem`, PKCS#8
+//! PEM, mode 0600), the public halves and validity are rows of the store.
+//!
+//! One key is active and signs new revisions. Rotation activates a new key and keeps
+//! the old ones listed, so that revisions they signed (never re-signed: the stored JWS
+//! is what was served) stay verifiable with the registry block printed back then.
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, FixedOffset};
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde::Serialize;
+
+use super::app::App;
+use super::error::IssuerError;
+use super::store::{self, keys::KeyRow};
+use crate::db;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("鍵ID「{0}」は使えません。英数字と . _ - で1～64文字にしてください（例: wjcs-2025）。")]
+    BadKid(String),
+    #[error("鍵ID「{0}」は既に登録されています。別の鍵IDを指定してください。")]
+    KidExists(String),
+    #[error("鍵ファイル {0} は既にあります。上書きしないので、別の鍵IDを指定するか、ファイルを移してください。")]
+    FileExists(String),
+    #[error("鍵ファイル {path} はグループまたは他のユーザーが読めます（モード {mode:o}）。`chmod 600 {path}` で保護してから使ってください。")]
+    Permissive { path: String, mode: u32 },
+    #[error("鍵ファイル {path} を読み込めません: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("鍵ファイル {path} を書き込めません: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("鍵ファイル {0} は Ed25519 の秘密鍵（PKCS#8 PEM）ではありません。")]
+    Format(String),
+    #[error("鍵ファイル {0} の公開鍵がデータベースに登録された公開鍵と一致しません。")]
+    Mismatch(String),
+    #[error("有効な署名鍵がありません。`kakunin-issuer keygen --kid 鍵ID` で作成してください。")]
+    NoActiveKey,
+    #[error("データベースの公開鍵（鍵ID「{0}」）が壊れています。")]
+    BadStoredKey(String),
+    #[error("日時「{0}」は RFC 3339 形式（例: 2025-01-01T00:00:00+09:00）で指定してください。")]
+    BadTime(String),
+}
+
+/// Only these characters, so that a kid is always a safe file name and TOML string.
+pub fn check_kid(kid: &str) -> Result<(), KeyError> {
+    let ok = (1..=64).contains(&kid.len())
+        && kid
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && !kid.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(KeyError::BadKid(kid.to_owned()))
+    }
+}
+
+fn key_path(dir: &Path, kid: &str) -> PathBuf {
+    dir.join(format!("{kid}.pem"))
+}
+
+/// Generates a key and writes it as `{kid}.pem` with mode 0600 (the directory 0700 if
+/// created). Never overwrites a file.
+pub fn write_new_key(dir: &Path, kid: &str) -> Result<SigningKey, KeyError> {
+    check_kid(kid)?;
+    let path = key_path(dir, kid);
+    let shown = path.display().to_string();
+    let write_err = |source| KeyError::Write {
+        path: shown.clone(),
+        source,
+    };
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(write_err)?;
+    let key = SigningKey::generate(&mut rand_core::OsRng);
+    let pem = key
+        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+        .map_err(|_| KeyError::Format(shown.clone()))?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                KeyError::FileExists(shown.clone())
+            } else {
+                write_err(e)
+            }
+        })?;
+    file.write_all(pem.as_bytes()).map_err(write_err)?;
+    file.sync_all().map_err(write_err)?;
+    Ok(key)
+}
+
+/// Reads `{kid}.pem`, refusing a file that group or others may read: a signing key
+/// that leaked may have signed anything.
+pub fn read_key(dir: &Path, kid: &str) -> Result<SigningKey, KeyError> {
+    check_kid(kid)?;
+    let path = key_path(dir, kid);
+    let shown = path.display().to_string();
+    let read_err = |source| KeyError::Read {
+        path: shown.clone(),
+        source,
+    };
+    let mode = std::fs::metadata(&path).map_err(read_err)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(KeyError::Permissive {
+            path: shown,
+            mode: mode & 0o777,
+        });
+    }
+    let pem = std::fs::read_to_string(&path).map_err(read_err)?;
+    SigningKey::from_pkcs8_pem(&pem).map_err(|_| KeyError::Format(shown))
+}
+
+/// The JWK `x` of a public key: base64url without padding.
+pub fn public_x(key: &VerifyingKey) -> String {
+    URL_SAFE_NO_PAD.encode(key.as_bytes())
+}
+
+/// A signing key as relying parties see it.
+#[derive(Debug, Clone)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub key: VerifyingKey,
+    pub not_before: DateTime<FixedOffset>,
+    pub active: bool,
+}
+
+impl KeyInfo {
+    fn from_row(row: &KeyRow) -> Result<Self, KeyError> {
+        let bad = || KeyError::BadStoredKey(row.kid.clone());
+        let bytes: [u8; 32] = URL_SAFE_NO_PAD
+            .decode(&row.public_x)
+            .map_err(|_| bad())?
+            .try_into()
+            .map_err(|_| bad())?;
+        Ok(Self {
+            kid: row.kid.clone(),
+            key: VerifyingKey::from_bytes(&bytes).map_err(|_| bad())?,
+            not_before: DateTime::parse_from_rfc3339(&row.not_before).map_err(|_| bad())?,
+            active: row.active,
+        })
+    }
+
+    /// The `[[issuer.key]]` block for a relying party's trust registry (§5).
+    pub fn registry_block(&self) -> String {
+        crate::registry::key_block(&self.kid, &self.key, self.not_before)
+    }
+
+    pub fn jwk(&self) -> Jwk {
+        Jwk {
+            kty: "OKP",
+            crv: "Ed25519",
+            x: public_x(&self.key),
+            kid: self.kid.clone(),
+            r#use: "sig",
+            alg: "EdDSA",
+        }
+    }
+}
+
+/// One member of the JWK Set of §6.
+#[derive(Debug, Clone, Serialize)]
+pub struct Jwk {
+    pub kty: &'static str,
+    pub crv: &'static str,
+    pub x: String,
+    pub kid: String,
+    #[serde(rename = "use")]
+    pub r#use: &'static str,
+    pub alg: &'static str,
+}
+
+/// The key that signs new revisions, loaded from its file.
+pub struct Signer {
+    pub kid: String,
+    pub key: SigningKey,
+}
+
+/// Parses an optional `--not-before`; without one, the key is valid from now.
+pub fn parse_not_before(text: Option<&str>) -> Result<DateTime<FixedOffset>, KeyError> {
+    match text {
+        Some(t) => DateTime::parse_from_rfc3339(t).map_err(|_| KeyError::BadTime(t.to_owned())),
+        None => {
+            let now = store::now_text();
+            DateTime::parse_from_rfc3339(&now).map_err(|_| KeyError::BadTime(now))
+        }
+    }
+}
+
+/// How a new key relates to the existing ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// `keygen`: active only if no key is active yet.
+    IfNoneActive,
+    /// `rotate-key`: active from now on; the previous key stops signing.
+    Rotate,
+}
+
+/// Creates a key file and records it; the caller prints [`KeyInfo::registry_block`].
+pub async fn create(
+    app: &App,
+    kid: &str,
+    not_before: DateTime<FixedOffset>,
+    activation: Activation,
+) -> Result<KeyInfo, IssuerError> {
+    check_kid(kid)?;
+    let k = kid.to_owned();
+    let taken = db::run(&app.pool, move |conn| {
+        store::keys::find(conn, &k).map_err(IssuerError::from)
+    })
+    .await?;
+    if taken.is_some() {
+        return Err(KeyError::KidExists(kid.to_owned()).into());
+    }
+    let key = write_new_key(&app.keys_dir, kid)?;
+    let row = KeyRow {
+        kid: kid.to_owned(),
+        public_x: public_x(&key.verifying_key()),
+        not_before: store::timestamp(not_before),
+        active: false,
+        created_at: store::now_text(),
+        retired_at: None,
+    };
+    let row = db::run(&app.pool, move |conn| {
+        conn.immediate_transaction(|conn| {
+            let activate = match activation {
+                Activation::Rotate => true,
+                Activation::IfNoneActive => store::keys::active(conn)?.is_none(),
+            };
+            let row = KeyRow {
+                active: activate,
+                ..row
+            };
+            store::keys::insert(conn, &row)?;
+            if activate {
+                store::keys::activate(conn, &row.kid, &row.created_at)?;
+            }
+            Ok::<_, IssuerError>(row)
+        })
+    })
+    .await?;
+    Ok(KeyInfo::from_row(&row)?)
+}
+
+/// Every key ever recorded (the JWKS and registry list them all), oldest first.
+pub async fn all(app: &App) -> Result<Vec<KeyInfo>, IssuerError> {
+    let rows = db::run(&app.pool, |conn| {
+        store::keys::all(conn).map_err(IssuerError::from)
+    })
+    .await?;
+    rows.iter()
+        .map(|r| KeyInfo::from_row(r).map_err(IssuerError::from))
+        .collect()
+}
+
+/// The active key, loaded from its file and checked against its stored public half.
+pub fn active_signer(
+    conn: &mut diesel::SqliteConnection,
+    keys_dir: &Path,
+) -> Result<Signer, IssuerError> {
+    let row = store::keys::active(conn)?.ok_or(KeyError::NoActiveKey)?;
+    let key = read_key(keys_dir, &row.kid)?;
+    if public_x(&key.verifying_key()) != row.public_x {
+        return Err(KeyError::Mismatch(key_path(keys_dir, &row.kid).display().to_string()).into());
+    }
+    Ok(Signer { kid: row.kid, key })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_files_are_private_and_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        let key = write_new_key(&keys, "wjcs-2025").unwrap();
+        let mode = std::fs::metadata(keys.join("wjcs-2025.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(read_key(&keys, "wjcs-2025").unwrap().to_bytes(), key.to_bytes());
+        assert!(matches!(
+            write_new_key(&keys, "wjcs-2025"),
+            Err(KeyError::FileExists(_))
+        ));
+    }
+
+    #[test]
+    fn readable_key_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        write_new_key(dir.path(), "k1").unwrap();
+        let path = dir.path().join("k1.pem");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = read_key(dir.path(), "k1").unwrap_err();
+        assert!(matches!(e, KeyError::Permissive { mode: 0o644, .. }), "{e}");
+        assert!(e.to_string().contains("chmod 600"));
+    }
+
+    #[test]
+    fn kids_that_could_escape_the_directory_are_refused() {
+        for bad in ["", "../x", "a/b", ".hidden", "鍵"] {
+            assert!(check_kid(bad).is_err(), "{bad}");
+        }
+        check_kid("wjcs-demo-2025").unwrap();
+    }
+}

@@ -1,0 +1,42 @@
+//! The reference issuer (`kakunin-issuer`): the surety company's side of
+//! `issuer-protocol.md`, for demos, tests and as a model for real issuers.
+//!
+//! Module map, from the outside in:
+//! - [`cli`]: the commands (`keygen`, `client`, `issue`, `amend`, `cancel`, `rotate-key`,
+//!   `demo-seed`, `serve`) and how their errors are printed.
+//! - [`server`], [`api`], [`problem`]: the HTTP API of §2 and §6, errors as problem+json.
+//! - [`pages`], [`session`], [`templates`]: the contractor's pages (sign in, list,
+//!   the printable 保証証書, the key notice download).
+//! - [`app`]: the shared context (database, identity, secret, keys directory).
+//! - [`issuance`], [`lookup`], [`keyring`]: what the issuer does: issue and change
+//!   certificates, answer lookups with lockouts, keep signing keys.
+//! - [`input`]: reading the JSON files given to `issue` and `amend`.
+//! - [`store`], [`schema`]: the SQLite tables and their queries.
+//! - [`settings`], [`crypto`], [`error`]: settings from the environment, hashing, errors.
+//! - [`seed`]: the demo data set.
+//! - [`notice`]: the key notice PDF (§7).
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod crypto;
+pub mod error;
+pub mod input;
+pub mod issuance;
+pub mod keyring;
+pub mod lookup;
+pub mod notice;
+pub mod pages;
+pub mod problem;
+pub mod schema;
+pub mod seed;
+pub mod server;
+pub mod session;
+pub mod settings;
+pub mod store;
+pub mod templates;
+
+/// The issuer's migrations, applied by every command that opens the database.
+pub const MIGRATIONS: diesel_migrations::EmbeddedMigrations =
+    diesel_migrations::embed_migrations!("migrations/issuer");

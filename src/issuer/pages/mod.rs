@@ -1,0 +1,127 @@
+//! The contractor's pages: sign in, the list of their certificates, the certificate
+//! screen that prints on A4 as the 保証証書, and the key notice download.
+//!
+//! Error policy of the pages: handlers return [`PageError`], rendered once here as a
+//! Japanese error page (or, for a missing session, a redirect to sign in). Causes of
+//! internal errors go to the log, never to the page.
+
+mod certificates;
+mod login;
+mod view;
+
+use actix_web::http::header;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse, ResponseError};
+use tera::Context;
+
+use super::app::App;
+use super::error::IssuerError;
+use super::notice::NoticeFonts;
+use super::session::Session;
+use super::templates;
+
+/// The fonts of the key notice, if they could be loaded at start.
+pub struct Fonts(pub Option<NoticeFonts>);
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::FormConfig::default().error_handler(|_, _| PageError::BadForm.into()))
+        .route("/", web::get().to(certificates::home))
+        .route("/login", web::get().to(login::form))
+        .route("/login", web::post().to(login::submit))
+        .route("/logout", web::post().to(login::logout))
+        .route("/certificates", web::get().to(certificates::list))
+        .route("/certificates/{number}", web::get().to(certificates::show))
+        .route("/certificates/{number}/notice", web::post().to(certificates::notice));
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("ログインが必要です")]
+    SignIn,
+    #[error("フォームの有効期限が切れたか、不正な送信です")]
+    Csrf,
+    #[error("フォームの内容を読み取れません")]
+    BadForm,
+    #[error("証書が見つかりません")]
+    NotFound,
+    #[error("お知らせを作成できません")]
+    NoticeUnavailable,
+    #[error("内部エラー")]
+    Internal,
+}
+
+impl From<IssuerError> for PageError {
+    fn from(e: IssuerError) -> Self {
+        tracing::error!(error = %e, "受注者画面の処理に失敗しました");
+        PageError::Internal
+    }
+}
+
+impl From<tera::Error> for PageError {
+    fn from(e: tera::Error) -> Self {
+        tracing::error!(error = ?e, "画面を表示できません");
+        PageError::Internal
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            PageError::SignIn => StatusCode::SEE_OTHER,
+            PageError::Csrf => StatusCode::FORBIDDEN,
+            PageError::BadForm => StatusCode::BAD_REQUEST,
+            PageError::NotFound => StatusCode::NOT_FOUND,
+            PageError::NoticeUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            PageError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let PageError::SignIn = self {
+            return redirect("/login");
+        }
+        let message = match self {
+            PageError::Csrf => "フォームの有効期限が切れたか、不正な送信です。画面を開き直してから、もう一度操作してください。",
+            PageError::BadForm => "フォームの内容を読み取れませんでした。画面を開き直してください。",
+            PageError::NotFound => "指定された電子証書は見つかりません。一覧から選んでください。",
+            PageError::NoticeUnavailable => "お知らせ（PDF）を作成できません。保証事業会社にお問い合わせください。",
+            PageError::SignIn | PageError::Internal => "処理中にエラーが発生しました。時間をおいて再度お試しください。",
+        };
+        let mut ctx = Context::new();
+        ctx.insert("title", "エラー");
+        ctx.insert("message", message);
+        ctx.insert("signed_in", &false);
+        let body = templates::render("error.html", &ctx)
+            .unwrap_or_else(|_| "エラーが発生しました。".to_owned());
+        HttpResponse::build(self.status_code())
+            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(body)
+    }
+}
+
+pub(crate) fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+/// A page's context with what every page shows: the issuer and the signed-in contractor.
+pub(crate) fn context(app: &App, session: Option<&Session>) -> Context {
+    let mut ctx = Context::new();
+    ctx.insert("issuer_name", &app.issuer.name);
+    ctx.insert("signed_in", &session.is_some());
+    if let Some(s) = session {
+        ctx.insert("contractor_name", &s.name);
+        ctx.insert("csrf", &s.csrf_token);
+    }
+    ctx
+}
+
+pub(crate) fn html(status: StatusCode, name: &str, ctx: &Context) -> Result<HttpResponse, PageError> {
+    let body = templates::render(name, ctx)?;
+    Ok(HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}

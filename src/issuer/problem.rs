@@ -1,0 +1,138 @@
+//! The HTTP API's error type and its one mapping to `application/problem+json`
+//! (RFC 9457: `type`, `title` in Japanese, `status`, `detail`).
+//!
+//! Policy: handlers return [`ApiError`]; an [`IssuerError`] becomes `Internal` (500)
+//! with a detail that says nothing about the cause, which is logged instead. The 404 of
+//! a lookup is a constant: the same bytes and headers whatever the reason.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use super::error::IssuerError;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request body is not what §2 asks for; the message says which field and how.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("missing or wrong bearer token")]
+    Unauthorized,
+    /// Unknown number or wrong key.
+    #[error("no certificate for this number and key")]
+    NotFound,
+    #[error("lookups of this number are locked")]
+    Locked { retry_after: u64 },
+    #[error("request body over the limit")]
+    TooLarge,
+    #[error("no such route")]
+    UnknownRoute,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("internal error")]
+    Internal,
+}
+
+impl From<IssuerError> for ApiError {
+    fn from(e: IssuerError) -> Self {
+        tracing::error!(error = %e, "照会の処理に失敗しました");
+        ApiError::Internal
+    }
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+}
+
+impl ApiError {
+    fn parts(&self) -> (&'static str, &'static str, String) {
+        match self {
+            ApiError::BadRequest(d) => ("bad-request", "リクエストが不正です", d.clone()),
+            ApiError::Unauthorized => (
+                "unauthorized",
+                "認証が必要です",
+                "Authorization: Bearer で、この発行者が発行した照会用トークンを送ってください。".into(),
+            ),
+            ApiError::NotFound => (
+                "not-found",
+                "該当する証書がありません",
+                "保証契約番号と認証キーの組に一致する証書はありません。".into(),
+            ),
+            ApiError::Locked { retry_after } => (
+                "locked",
+                "この保証契約番号の照会は停止中です",
+                format!(
+                    "誤った認証キーによる照会が続いたため、この保証契約番号の照会を停止しています。{retry_after}秒後に再度お試しください。"
+                ),
+            ),
+            ApiError::TooLarge => (
+                "too-large",
+                "リクエストが大きすぎます",
+                "リクエストの本文は64KiB以内にしてください。".into(),
+            ),
+            ApiError::UnknownRoute => (
+                "unknown-route",
+                "ページがありません",
+                "このURLには何もありません。".into(),
+            ),
+            ApiError::MethodNotAllowed => (
+                "method-not-allowed",
+                "このメソッドは使えません",
+                "このURLはこのHTTPメソッドに対応していません。".into(),
+            ),
+            ApiError::Internal => (
+                "internal",
+                "発行者側のエラーです",
+                "処理中にエラーが発生しました。時間をおいて再度お試しください。".into(),
+            ),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound | ApiError::UnknownRoute => StatusCode::NOT_FOUND,
+            ApiError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let (slug, title, detail) = self.parts();
+        let kind = format!("urn:kakunin:issuer:problem:{slug}");
+        let body = serde_json::to_vec(&Problem {
+            kind: &kind,
+            title,
+            status: status.as_u16(),
+            detail: &detail,
+        })
+        .unwrap_or_default();
+        let mut res = HttpResponse::build(status);
+        res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)))
+            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+        match self {
+            ApiError::Unauthorized => {
+                res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+            }
+            ApiError::Locked { retry_after } => {
+                res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            _ => {}
+        }
+        res.body(body)
+    }
+}

@@ -1,0 +1,169 @@
+//! Rows of the `verifications` and `number_locks` tables and the queries on them.
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::{number_locks, verifications};
+use crate::record::payload::Certificate;
+use crate::rules::RuleResult;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = verifications)]
+pub struct VerificationRow {
+    pub id: String,
+    pub office_code: String,
+    pub actor: String,
+    pub client_ref: Option<String>,
+    pub certificate_number: String,
+    #[serde(skip)]
+    pub key_fingerprint: String,
+    pub issuer_id: Option<String>,
+    pub outcome: String,
+    pub checked_at: NaiveDateTime,
+    pub kid: Option<String>,
+    pub revision: Option<i32>,
+    #[serde(skip)]
+    pub jws: Option<String>,
+    pub payload: Option<String>,
+    pub rules: String,
+    pub expected: String,
+    pub detail: Option<String>,
+}
+
+impl VerificationRow {
+    pub fn outcome(&self) -> crate::outcome::Outcome {
+        crate::outcome::Outcome::parse(&self.outcome).unwrap_or(crate::outcome::Outcome::InvalidRecord)
+    }
+
+    /// The certificate, for the outcomes that carry one (verified and rejected).
+    pub fn certificate(&self) -> Option<Certificate> {
+        self.payload
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
+    }
+
+    pub fn payload_json(&self) -> Option<serde_json::Value> {
+        self.payload.as_deref().and_then(|p| serde_json::from_str(p).ok())
+    }
+
+    pub fn rule_results(&self) -> Vec<RuleResult> {
+        serde_json::from_str(&self.rules).unwrap_or_default()
+    }
+
+    pub fn expected(&self) -> crate::rules::Expected {
+        serde_json::from_str(&self.expected).unwrap_or_default()
+    }
+}
+
+pub fn insert(conn: &mut SqliteConnection, row: &VerificationRow) -> QueryResult<()> {
+    diesel::insert_into(verifications::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+/// Which offices a reader may see: one, or all (administrators).
+#[derive(Debug, Clone)]
+pub enum OfficeScope {
+    One(String),
+    All,
+}
+
+pub fn find(conn: &mut SqliteConnection, id: &str, scope: &OfficeScope) -> QueryResult<Option<VerificationRow>> {
+    let mut q = verifications::table
+        .filter(verifications::id.eq(id))
+        .select(VerificationRow::as_select())
+        .into_boxed();
+    if let OfficeScope::One(office) = scope {
+        q = q.filter(verifications::office_code.eq(office.clone()));
+    }
+    q.first(conn).optional()
+}
+
+/// The office's last verification of the same number that carried a certificate,
+/// before the given one: the base of the re-verify comparison.
+pub fn previous_with_certificate(
+    conn: &mut SqliteConnection,
+    row: &VerificationRow,
+) -> QueryResult<Option<VerificationRow>> {
+    verifications::table
+        .filter(verifications::office_code.eq(&row.office_code))
+        .filter(verifications::certificate_number.eq(&row.certificate_number))
+        .filter(verifications::payload.is_not_null())
+        .filter(verifications::checked_at.lt(row.checked_at))
+        .order(verifications::checked_at.desc())
+        .select(VerificationRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    pub number: Option<String>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub outcome: Option<String>,
+}
+
+pub const HISTORY_PAGE: i64 = 100;
+
+/// Newest first, at most one page. Dates are Japan-time days.
+pub fn history(
+    conn: &mut SqliteConnection,
+    scope: &OfficeScope,
+    f: &HistoryFilter,
+) -> QueryResult<Vec<VerificationRow>> {
+    let mut q = verifications::table
+        .select(VerificationRow::as_select())
+        .into_boxed();
+    if let OfficeScope::One(office) = scope {
+        q = q.filter(verifications::office_code.eq(office.clone()));
+    }
+    if let Some(n) = &f.number {
+        q = q.filter(verifications::certificate_number.eq(n.clone()));
+    }
+    if let Some(d) = f.from {
+        q = q.filter(verifications::checked_at.ge(jst_day_start(d)));
+    }
+    if let Some(d) = f.to {
+        q = q.filter(verifications::checked_at.lt(jst_day_start(d) + Duration::days(1)));
+    }
+    if let Some(o) = &f.outcome {
+        q = q.filter(verifications::outcome.eq(o.clone()));
+    }
+    q.order((verifications::checked_at.desc(), verifications::id.desc()))
+        .limit(HISTORY_PAGE)
+        .load(conn)
+}
+
+/// 00:00 of a Japan-time day, in UTC.
+pub fn jst_day_start(d: NaiveDate) -> NaiveDateTime {
+    d.and_hms_opt(0, 0, 0).expect("midnight exists") - Duration::hours(9)
+}
+
+pub fn is_locked(conn: &mut SqliteConnection, number: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    let n: i64 = number_locks::table
+        .filter(number_locks::certificate_number.eq(number))
+        .filter(number_locks::locked_until.gt(now))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+pub fn recent_not_found(conn: &mut SqliteConnection, number: &str, since: NaiveDateTime) -> QueryResult<i64> {
+    verifications::table
+        .filter(verifications::certificate_number.eq(number))
+        .filter(verifications::outcome.eq("not_found"))
+        .filter(verifications::checked_at.ge(since))
+        .count()
+        .get_result(conn)
+}
+
+pub fn lock(conn: &mut SqliteConnection, number: &str, until: NaiveDateTime) -> QueryResult<()> {
+    diesel::replace_into(number_locks::table)
+        .values((
+            number_locks::certificate_number.eq(number),
+            number_locks::locked_until.eq(until),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! The office's history of verifications, searchable by number, date and outcome.
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::error::WebError;
+use super::officer::checked_at_ja;
+use super::session::Staff;
+use super::{html, templates, AppState};
+use crate::db::{self, DbError};
+use crate::ids::CertificateNumber;
+use crate::outcome::Outcome;
+use crate::verifications::store::{self, HistoryFilter, HISTORY_PAGE};
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct HistoryQuery {
+    #[serde(default)]
+    number: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    outcome: String,
+}
+
+#[derive(Serialize)]
+struct Line {
+    id: String,
+    checked_at: String,
+    certificate_number: String,
+    banner: &'static str,
+    tone: &'static str,
+    revision: Option<i32>,
+    actor: String,
+}
+
+#[derive(Serialize)]
+struct OutcomeOption {
+    value: &'static str,
+    label: &'static str,
+}
+
+fn filter(q: &HistoryQuery) -> Result<HistoryFilter, String> {
+    let date = |s: &str, label: &str| -> Result<Option<chrono::NaiveDate>, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(None);
+        }
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| format!("{label}は 2025-04-01 の形で入力してください"))
+    };
+    let number = match q.number.trim() {
+        "" => None,
+        n => Some(CertificateNumber::parse(n).map_err(|e| e.to_string())?.to_string()),
+    };
+    let outcome = match q.outcome.as_str() {
+        "" => None,
+        o => Some(Outcome::parse(o).ok_or("結果の指定が正しくありません")?.as_str().to_owned()),
+    };
+    Ok(HistoryFilter { number, from: date(&q.from, "開始日")?, to: date(&q.to, "終了日")?, outcome })
+}
+
+pub async fn list(state: web::Data<AppState>, staff: Staff, q: web::Query<HistoryQuery>) -> Result<HttpResponse, WebError> {
+    let mut ctx = staff.context();
+    let rows = match filter(&q) {
+        Ok(f) => {
+            let scope = staff.scope();
+            db::run(&state.verifier.pool, move |c| store::history(c, &scope, &f).map_err(DbError::from)).await?
+        }
+        Err(message) => {
+            ctx.insert("error", &message);
+            Vec::new()
+        }
+    };
+    let lines: Vec<Line> = rows
+        .iter()
+        .map(|r| {
+            let o = r.outcome();
+            Line { id: r.id.clone(), checked_at: checked_at_ja(r), certificate_number: r.certificate_number.clone(), banner: o.banner(), tone: o.tone(), revision: r.revision, actor: r.actor.clone() }
+        })
+        .collect();
+    ctx.insert("truncated", &(lines.len() as i64 >= HISTORY_PAGE));
+    ctx.insert("rows", &lines);
+    ctx.insert("filter", &q.into_inner());
+    let outcomes: Vec<OutcomeOption> = Outcome::ALL.iter().map(|o| OutcomeOption { value: o.as_str(), label: o.banner() }).collect();
+    ctx.insert("outcomes", &outcomes);
+    Ok(html(200, templates::render("service/history.html", &ctx)?))
+}

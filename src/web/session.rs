@@ -1,0 +1,143 @@
+//! Who is asking: the signed-in staff member behind a page request, and the CSRF check.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use serde::Serialize;
+
+use super::error::WebError;
+use super::AppState;
+use crate::audit::{self, Actor, Event};
+use crate::auth::session::{self, Lookup};
+use crate::auth::{constant_time_eq, Role};
+use crate::db;
+use crate::verifications::OfficeScope;
+
+pub const COOKIE: &str = "kakunin_session";
+
+/// A signed-in, enabled staff member and the CSRF token of the session.
+#[derive(Debug, Clone, Serialize)]
+pub struct Staff {
+    pub user_id: i32,
+    pub login: String,
+    pub name: String,
+    pub role: Role,
+    pub role_label: &'static str,
+    pub office_code: String,
+    #[serde(skip)]
+    pub csrf: String,
+    #[serde(skip)]
+    pub actor: Actor,
+}
+
+impl Staff {
+    /// Forms carry the token in `csrf`; compared in constant time.
+    pub fn check_csrf(&self, submitted: &str) -> Result<(), WebError> {
+        if constant_time_eq(&self.csrf, submitted) {
+            Ok(())
+        } else {
+            Err(WebError::Csrf)
+        }
+    }
+
+    pub fn require(&self, roles: &[Role]) -> Result<(), WebError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden)
+        }
+    }
+
+    /// Administrators see every office; everyone else their own.
+    pub fn scope(&self) -> OfficeScope {
+        match self.role {
+            Role::Admin => OfficeScope::All,
+            _ => OfficeScope::One(self.office_code.clone()),
+        }
+    }
+
+    pub fn context(&self) -> tera::Context {
+        let mut ctx = tera::Context::new();
+        ctx.insert("staff", self);
+        ctx.insert("csrf", &self.csrf);
+        ctx
+    }
+}
+
+/// The requester as the audit log names them before sign-in.
+pub fn anonymous_actor(req: &HttpRequest, who: &str) -> Actor {
+    Actor::new(who.to_owned(), "-".into(), client_address(req), user_agent(req))
+}
+
+pub fn client_address(req: &HttpRequest) -> String {
+    // The peer address, not X-Forwarded-For: a header the client controls would let
+    // anyone pick the address that the sign-in throttle counts.
+    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "-".into())
+}
+
+pub fn user_agent(req: &HttpRequest) -> &str {
+    req.headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+pub fn session_cookie(value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build(COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .finish()
+}
+
+impl FromRequest for Staff {
+    type Error = WebError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| WebError::Internal("state missing".into()))?
+                .clone();
+            let Some(cookie) = req.cookie(COOKIE).map(|c| c.value().to_owned()) else {
+                return Err(WebError::SignIn { expired: false });
+            };
+            let idle = state.settings.server.session_idle_minutes;
+            let address = client_address(&req);
+            let agent = user_agent(&req).to_owned();
+            let found = db::run(&state.verifier.pool, move |c| {
+                let found = session::lookup(c, &cookie, idle)?;
+                if let Lookup::Expired { user: Some(u) } = &found {
+                    let actor = Actor::new(format!("user:{}", u.login), u.office_code.clone(), address, &agent);
+                    audit::append(c, &actor, &Event { action: "session.expire", target: &u.login, outcome: "ok", detail: String::new() })?;
+                }
+                Ok::<_, crate::db::DbError>(found)
+            })
+            .await?;
+            match found {
+                Lookup::Active { session, user: Some(u) } => {
+                    let role = u.role();
+                    let actor = Actor::new(format!("user:{}", u.login), u.office_code.clone(), client_address(&req), user_agent(&req));
+                    Ok(Staff {
+                        user_id: u.id,
+                        login: u.login,
+                        name: u.name,
+                        role,
+                        role_label: role.label(),
+                        office_code: u.office_code,
+                        csrf: session.csrf,
+                        actor,
+                    })
+                }
+                Lookup::Expired { .. } => Err(WebError::SignIn { expired: true }),
+                _ => Err(WebError::SignIn { expired: false }),
+            }
+        })
+    }
+}

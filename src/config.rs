@@ -63,6 +63,8 @@ pub struct Settings {
     pub signin: Signin,
     pub api: Api,
     pub log: Log,
+    #[serde(default)]
+    pub audit: Audit,
     /// Read from `KAKUNIN_SECRET_KEY` or `KAKUNIN_SECRET_KEY_FILE` only, never a file.
     #[serde(skip)]
     pub secret_key: Option<SecretKey>,
@@ -131,13 +133,37 @@ pub struct Log {
     pub filter: String,
 }
 
+/// The audit log's signed checkpoints (`kakunin key init` makes the key).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Audit {
+    /// The service's Ed25519 signing key, PKCS#8 PEM, mode 0600
+    /// (`KAKUNIN_AUDIT_SIGNING_KEY_FILE`).
+    pub signing_key_file: PathBuf,
+    /// A checkpoint after this many events...
+    pub checkpoint_every: i32,
+    /// ...and at least this often while events arrive.
+    pub checkpoint_max_age_minutes: i64,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Self {
+            signing_key_file: PathBuf::from("data/audit-signing.key"),
+            checkpoint_every: 1000,
+            checkpoint_max_age_minutes: 60,
+        }
+    }
+}
+
 /// Variables of `service.md` and the setting each one overrides.
-const ENV_OVERRIDES: [(&str, &str, &str); 5] = [
+const ENV_OVERRIDES: [(&str, &str, &str); 6] = [
     ("KAKUNIN_DATABASE_URL", "database", "url"),
     ("KAKUNIN_BIND", "server", "bind"),
     ("KAKUNIN_ISSUERS_FILE", "issuers", "file"),
     ("KAKUNIN_PROFILE", "rules", "profile"),
     ("KAKUNIN_LOG", "log", "filter"),
+    ("KAKUNIN_AUDIT_SIGNING_KEY_FILE", "audit", "signing_key_file"),
 ];
 
 impl Settings {
@@ -208,6 +234,9 @@ impl Settings {
                 "KAKUNIN_PROFILE",
                 "プロファイル名は英数字とハイフンで書いてください（例: oita）",
             ));
+        }
+        if self.audit.checkpoint_every < 1 || self.audit.checkpoint_max_age_minutes < 1 {
+            return Err(bad("KAKUNIN_CONFIG", "audit の checkpoint_every と checkpoint_max_age_minutes は1以上にしてください"));
         }
         if self.api.batch_concurrency == 0 || self.api.rate_per_minute == 0 {
             return Err(bad("KAKUNIN_CONFIG", "api の値は1以上にしてください"));

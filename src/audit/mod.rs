@@ -1,10 +1,18 @@
 //! The tamper-evident audit log: every row is chained to the previous one by SHA-256.
 //!
 //! Rows are appended inside the caller's transaction, so an act and its audit row commit
-//! or roll back together. The caller must hold the write lock (an immediate transaction
-//! on SQLite) so two appends cannot read the same previous hash.
+//! or roll back together. The caller should hold the write lock (an immediate transaction
+//! on SQLite) so two appends cannot read the same previous hash; called outside any
+//! transaction, `append` takes one itself. When a checkpoint is due ([`checkpoint`]),
+//! it is signed and written in that same transaction.
 
 pub mod chain;
+pub mod checkpoint;
+pub mod export;
+pub mod key;
+pub mod labels;
+pub mod query;
+pub mod stats;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -70,6 +78,7 @@ pub struct AuditRow {
 #[derive(Insertable)]
 #[diesel(table_name = audit_events)]
 struct NewRow<'a> {
+    seq: i32,
     at: NaiveDateTime,
     actor: &'a str,
     office_code: &'a str,
@@ -86,12 +95,23 @@ struct NewRow<'a> {
 /// The hash of the empty chain.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Appends one event; call inside an immediate transaction.
+/// Appends one event (and a checkpoint when one is due); call inside an immediate
+/// transaction. Outside one, it opens its own, so a careless caller gets a busy wait,
+/// never a forked chain.
 pub fn append(
     conn: &mut SqliteConnection,
     actor: &Actor,
     event: &Event<'_>,
 ) -> QueryResult<AuditRow> {
+    // diesel refuses BEGIN inside a transaction before running the closure, so this
+    // tells "already in the caller's transaction" apart without touching the database.
+    match conn.immediate_transaction(|c| append_locked(c, actor, event)) {
+        Err(diesel::result::Error::AlreadyInTransaction) => append_locked(conn, actor, event),
+        other => other,
+    }
+}
+
+fn append_locked(conn: &mut SqliteConnection, actor: &Actor, event: &Event<'_>) -> QueryResult<AuditRow> {
     let last: Option<(i32, String)> = audit_events::table
         .select((audit_events::seq, audit_events::hash))
         .order(audit_events::seq.desc())
@@ -123,6 +143,9 @@ pub fn append(
     row.hash = chain::row_hash(&row);
     diesel::insert_into(audit_events::table)
         .values(NewRow {
+            // Given, not left to SQLite: the hash covers seq, so a row must never be
+            // stored under another number than the one it was hashed with.
+            seq: row.seq,
             at: row.at,
             actor: &row.actor,
             office_code: &row.office_code,
@@ -136,5 +159,6 @@ pub fn append(
             hash: &row.hash,
         })
         .execute(conn)?;
+    checkpoint::after_append(conn, &row)?;
     Ok(row)
 }

@@ -40,12 +40,37 @@ enum Command {
     /// API クライアント（Bearer トークン）の管理
     #[command(subcommand)]
     Token(TokenCommand),
-    /// 監査ログの検査
+    /// 監査ログの検査と書き出し
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// 監査ログのチェックポイントに署名するサービスの鍵
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// 保存した電子証書（JWS）をオフラインで確認する
     #[command(subcommand)]
     Record(RecordCommand),
+    /// CSV の保証契約番号と認証キーを API でまとめて照会し、結果を CSV に書く。
+    /// 終了コード: 0 すべて確認済み、1 確認済みでない行あり、2 エラー
+    #[command(long_about = "CSV の保証契約番号と認証キーを API でまとめて照会し、結果を同じ順の CSV に書きます。\n\
+        入力: UTF-8 の CSV（BOM 可）。列 certificate_number と auth_key（必須）、ref、contract_amount_yen、\
+        contractor_name、title（任意）。全角も使えます。ほかの列は無視します。\n\
+        出力: UTF-8（BOM 付き）・CRLF の CSV。Excel でそのまま開けます。\n\
+        トークンは --token-env で名前を指定した環境変数から読みます（コマンドラインには書きません）。\n\
+        終了コード: 0 すべて確認済み、1 確認済みでない行あり、2 エラー")]
+    Batch {
+        /// サービスの URL（例: https://kakunin.example.lg.jp）
+        #[arg(long)]
+        url: String,
+        /// API トークンを入れた環境変数の名前（例: KAKUNIN_API_TOKEN）
+        #[arg(long)]
+        token_env: String,
+        /// 入力 CSV
+        #[arg(long)]
+        input: PathBuf,
+        /// 結果を書く CSV（上書きします）
+        #[arg(long)]
+        output: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -101,8 +126,33 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// ハッシュチェーンを検査する。終了コード: 0 正常、1 改ざんあり
-    Verify,
+    /// ハッシュチェーンと署名付きチェックポイントを検査する。終了コード: 0 正常、1 改ざんあり
+    Verify {
+        /// チェックポイントの検証に使う公開鍵（PEM）。省略時はこのサービスの鍵
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+    },
+    /// 期間の監査ログを書き出す（既定は標準出力。端末なら標準エラーに進捗を表示）
+    Export {
+        /// 開始日（日本時間、例: 2025-04-01）
+        #[arg(long)]
+        from: String,
+        /// 終了日（日本時間、この日を含む）
+        #[arg(long)]
+        to: String,
+        /// csv（UTF-8 BOM 付き、Excel 向け）| jsonl（1行1件の JSON）
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// 書き出し先のファイル（mode 600 で作成）
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// 署名鍵を作成する（設定 audit.signing_key_file、mode 600）。既にあれば何もしない
+    Init,
 }
 
 #[derive(Subcommand)]
@@ -146,8 +196,17 @@ fn main() -> ExitCode {
 }
 
 fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
+    // Any command may append to the audit log; with the key at hand it signs the
+    // checkpoints that fall due. `serve` and `key init` handle a missing key themselves.
+    if !matches!(command, Command::Serve { .. } | Command::Key(_)) {
+        cli::key::install_if_present(&settings)?;
+    }
     match command {
-        Command::Serve { demo } => cli::serve::run(settings, demo).map(|_| 0),
+        Command::Serve { demo } => {
+            cli::key::prepare_serve(&settings, demo)?;
+            cli::serve::run(settings, demo).map(|_| 0)
+        }
+        Command::Key(KeyCommand::Init) => cli::key::init(&settings, &cli::serve::open_db(&settings)?),
         Command::Migrate => {
             cli::serve::open_db(&settings)?;
             println!("マイグレーションを適用しました（{}）", settings.database.url);
@@ -172,7 +231,15 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
             }
             .map(|_| 0)
         }
-        Command::Audit(AuditCommand::Verify) => cli::audit::verify(&cli::serve::open_db(&settings)?),
+        Command::Audit(AuditCommand::Verify { public_key }) => {
+            cli::audit::verify(&cli::serve::open_db(&settings)?, &settings, public_key.as_deref())
+        }
+        Command::Audit(AuditCommand::Export { from, to, format, output }) => {
+            cli::audit::export(&cli::serve::open_db(&settings)?, &from, &to, &format, output.as_deref())
+        }
+        Command::Batch { url, token_env, input, output } => {
+            cli::batch::run(&cli::batch::Options { url, token_env, input, output })
+        }
         Command::Record(RecordCommand::Verify { file, issuer, number, registry }) => {
             let path = registry.unwrap_or_else(|| settings.issuers.file.clone());
             let registry = Registry::load(&path)?;

@@ -1,19 +1,123 @@
-//! `kakunin audit verify`: checks the hash chain of the audit log.
+//! `kakunin audit verify` (hash chain and signed checkpoints) and `kakunin audit export`.
 
-use crate::audit::verify_chain;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use chrono::NaiveDate;
+use ed25519_dalek::VerifyingKey;
+
+use crate::audit::checkpoint::{self, verify_checkpoints};
+use crate::audit::export::{self, Format};
+use crate::audit::query::AuditFilter;
+use crate::audit::{key, verify_chain, Actor};
+use crate::config::Settings;
 use crate::db::DbPool;
+use crate::verifications::OfficeScope;
 
-/// Exit 0 when intact, 1 when broken (naming the first broken row).
-pub fn verify(pool: &DbPool) -> anyhow::Result<u8> {
+/// The key checkpoints are checked against: `--public-key`, else this service's key.
+fn verifying_key(settings: &Settings, public_key: Option<&Path>) -> anyhow::Result<VerifyingKey> {
+    if let Some(path) = public_key {
+        return Ok(key::load_public(path)?);
+    }
+    if let Some(signer) = checkpoint::installed() {
+        return Ok(signer.verifying_key());
+    }
+    let public = key::public_path(&settings.audit.signing_key_file);
+    key::load_public(&public).with_context(|| {
+        format!(
+            "チェックポイントを検証する公開鍵がありません（{} も {} も読めません）。--public-key で公開鍵のファイルを指定してください",
+            settings.audit.signing_key_file.display(),
+            public.display()
+        )
+    })
+}
+
+/// Exit 0 when chain and checkpoints are intact, 1 when either is broken (naming the
+/// first broken row and the first broken checkpoint).
+pub fn verify(pool: &DbPool, settings: &Settings, public_key: Option<&Path>) -> anyhow::Result<u8> {
+    let key = verifying_key(settings, public_key)?;
     let mut c = pool.get()?;
+    let mut broken = false;
     match verify_chain(&mut c)? {
-        Ok(n) => {
-            println!("監査ログは改ざんされていません（{n}件）");
-            Ok(0)
+        Ok(n) => println!("ハッシュチェーン: 正常（{n}件）"),
+        Err(brk) => {
+            println!("監査ログの改ざんを検出しました: {brk}");
+            broken = true;
+        }
+    }
+    match verify_checkpoints(&mut c, &key)? {
+        Ok(summary) => {
+            print!("署名付きチェックポイント: 正常（{}件、鍵ID {}）", summary.checkpoints, key::key_id(&key));
+            match summary.latest {
+                // Printed so an operator can keep the latest head somewhere the
+                // database's owner cannot reach.
+                Some(cp) => println!("。最新: {} 番 {} {}", cp.head_seq, cp.at.format("%Y-%m-%dT%H:%M:%SZ"), cp.head_hash),
+                None => println!(),
+            }
         }
         Err(brk) => {
             println!("監査ログの改ざんを検出しました: {brk}");
-            Ok(1)
+            broken = true;
         }
     }
+    if broken {
+        Ok(1)
+    } else {
+        println!("監査ログは改ざんされていません");
+        Ok(0)
+    }
+}
+
+fn day(s: &str, flag: &str) -> anyhow::Result<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").with_context(|| format!("{flag} は 2025-04-01 の形で指定してください"))
+}
+
+/// Writes the log of `from`..=`to` (Japan-time days) to stdout or `output`, with a
+/// progress bar on stderr when stderr is a terminal.
+pub fn export(pool: &DbPool, from: &str, to: &str, format: &str, output: Option<&Path>) -> anyhow::Result<u8> {
+    let format = Format::parse(format).context("--format は csv または jsonl です")?;
+    let (from, to) = (day(from, "--from")?, day(to, "--to")?);
+    if from > to {
+        bail!("--from（{from}）が --to（{to}）より後になっています");
+    }
+    let mut filter = AuditFilter::new(OfficeScope::All);
+    filter.from = Some(from);
+    filter.to = Some(to);
+    let mut c = pool.get()?;
+    let plan = export::start(&mut c, &Actor::cli(), filter, format)?;
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(plan.rows.max(0) as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len}件 {elapsed_precise} 残り{eta}") {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let written = match output {
+        Some(path) => {
+            // The log names people and addresses: the file is for its owner only.
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("{} に書き込めません", path.display()))?;
+            let mut w = export::run(&mut c, &plan, BufWriter::new(file), |n| bar.set_position(n))?;
+            w.flush()?;
+            plan.rows
+        }
+        None => {
+            let stdout = std::io::stdout().lock();
+            let mut w = export::run(&mut c, &plan, BufWriter::new(stdout), |n| bar.set_position(n))?;
+            w.flush()?;
+            plan.rows
+        }
+    };
+    bar.finish_and_clear();
+    eprintln!("監査ログ {written} 件を書き出しました（{from} ～ {to}、{}）", format.as_str());
+    Ok(0)
 }

@@ -2,5 +2,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod batch;
+pub mod key;
 pub mod record;
 pub mod serve;

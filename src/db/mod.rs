@@ -39,8 +39,10 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         // WAL lets readers go on while one writer commits; the busy timeout makes a
         // second writer wait instead of failing; foreign keys are off by default.
+        // busy_timeout goes first so that the other pragmas, when several pooled
+        // connections open at once, wait for each other instead of failing.
         conn.batch_execute(
-            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
              PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
         )
         .map_err(diesel::r2d2::Error::QueryError)

@@ -15,6 +15,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_checkpoints (id) {
+        id -> Integer,
+        at -> Timestamp,
+        event_count -> Integer,
+        head_seq -> Integer,
+        head_hash -> Text,
+        key_id -> Text,
+        signature -> Text,
+    }
+}
+
+diesel::table! {
     audit_events (seq) {
         seq -> Integer,
         at -> Timestamp,
@@ -105,6 +117,7 @@ diesel::joinable!(users -> offices (office_code));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
+    audit_checkpoints,
     audit_events,
     number_locks,
     offices,

@@ -117,7 +117,8 @@ async fn read_limited(req: &HttpRequest, mut payload: web::Payload) -> Result<Ve
     }
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| ApiError::BadRequest("本文を読み取れませんでした。".into()))?;
+        let chunk =
+            chunk.map_err(|_| ApiError::BadRequest("本文を読み取れませんでした。".into()))?;
         if body.len() + chunk.len() > MAX_BODY {
             return Err(ApiError::TooLarge);
         }
@@ -126,14 +127,15 @@ async fn read_limited(req: &HttpRequest, mut payload: web::Payload) -> Result<Ve
     Ok(body)
 }
 
-const BODY_FORM: &str =
-    r#"{"certificate_number": "W2025000123", "auth_key": "XXXX-XXXX-XXXX-XXXX"} の形で送ってください。"#;
+const BODY_FORM: &str = r#"{"certificate_number": "W2025000123", "auth_key": "XXXX-XXXX-XXXX-XXXX"} の形で送ってください。"#;
 
 /// The two fields of §2, normalized per §1.
 fn parse_lookup(body: &[u8]) -> Result<(CertificateNumber, AuthKey), ApiError> {
     let bad = |m: String| ApiError::BadRequest(m);
     let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(body) else {
-        return Err(bad(format!("本文が JSON オブジェクトではありません。{BODY_FORM}")));
+        return Err(bad(format!(
+            "本文が JSON オブジェクトではありません。{BODY_FORM}"
+        )));
     };
     let field = |name: &str, label: &str| match object.get(name) {
         Some(Value::String(s)) => Ok(s.clone()),
@@ -149,7 +151,8 @@ fn parse_lookup(body: &[u8]) -> Result<(CertificateNumber, AuthKey), ApiError> {
 /// §6: every key the issuer has signed with or will sign with.
 async fn jwks(app: web::Data<App>) -> Result<HttpResponse, ApiError> {
     let keys = keyring::all(&app).await?;
-    let set = serde_json::json!({ "keys": keys.iter().map(keyring::KeyInfo::jwk).collect::<Vec<_>>() });
+    let set =
+        serde_json::json!({ "keys": keys.iter().map(keyring::KeyInfo::jwk).collect::<Vec<_>>() });
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/jwk-set+json"))
         .body(set.to_string()))
@@ -180,11 +183,16 @@ mod tests {
             "{\"certificate_number\": \"ｗ２０２５－０００１２３\", \"auth_key\": \"7kq2-m9xd-h4t8-rb3n\"}".as_bytes(),
         )
         .unwrap();
-        assert_eq!((n.as_str(), k.expose()), ("W2025000123", "7KQ2M9XDH4T8RB3N"));
+        assert_eq!(
+            (n.as_str(), k.expose()),
+            ("W2025000123", "7KQ2M9XDH4T8RB3N")
+        );
         let e = parse_lookup(br#"{"certificate_number": "W2025000123"}"#).unwrap_err();
         assert!(e.to_string().contains("auth_key"), "{e}");
-        let e = parse_lookup(br#"{"certificate_number": "W2025000123", "auth_key": "7KQ2-SECRET-RB3U"}"#)
-            .unwrap_err();
+        let e = parse_lookup(
+            br#"{"certificate_number": "W2025000123", "auth_key": "7KQ2-SECRET-RB3U"}"#,
+        )
+        .unwrap_err();
         assert!(!e.to_string().contains("SECRET"), "{e}");
         assert!(parse_lookup(b"[]").is_err());
     }

@@ -154,7 +154,11 @@ fn localize(cmd: clap::Command, root: bool) -> clap::Command {
         .disable_help_flag(true)
         .mut_args(|a| {
             // The shared settings after the command's own options.
-            let a = if a.is_global_set() { a.display_order(100) } else { a };
+            let a = if a.is_global_set() {
+                a.display_order(100)
+            } else {
+                a
+            };
             if a.get_help_heading().is_some() {
                 a
             } else if a.is_positional() {
@@ -223,7 +227,10 @@ mod tests {
     fn the_command_line_is_consistent_and_helps_in_japanese() {
         command().debug_assert();
         let help = command().render_help().to_string();
-        assert!(help.contains("使い方") && help.contains("コマンド") && help.contains("オプション"), "{help}");
+        assert!(
+            help.contains("使い方") && help.contains("コマンド") && help.contains("オプション"),
+            "{help}"
+        );
         assert!(help.contains("demo-seed") && help.contains("rotate-key"));
     }
 }

@@ -5,7 +5,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use super::app::{App, Secret};
-use super::cli::{ClientCommand, Cli, Command, ContractorCommand};
+use super::cli::{Cli, ClientCommand, Command, ContractorCommand};
 use super::crypto;
 use super::error::IssuerError;
 use super::input;
@@ -148,7 +148,9 @@ async fn client(s: &Settings, c: ClientCommand) -> Result<(), IssuerError> {
         ClientCommand::Add { name } => {
             let name = name.trim().to_owned();
             if name.is_empty() {
-                return Err(IssuerError::Input("クライアント名を指定してください。".into()));
+                return Err(IssuerError::Input(
+                    "クライアント名を指定してください。".into(),
+                ));
             }
             let token = crypto::random_token();
             let digest = crypto::sha256(&token);
@@ -206,7 +208,8 @@ async fn contractor_add(app: &App, login: String, name: String) -> Result<(), Is
             "パスワードは8文字以上にしてください（標準入力から1行で渡します）。".into(),
         ));
     }
-    let hash = crypto::hash_password(&password).map_err(|e| IssuerError::Password(e.to_string()))?;
+    let hash =
+        crypto::hash_password(&password).map_err(|e| IssuerError::Password(e.to_string()))?;
     let l = login.clone();
     db::run(&app.pool, move |conn| {
         conn.immediate_transaction(|conn| {
@@ -248,11 +251,20 @@ async fn demo_seed(app: &App, out: &Path, base_url: &str) -> Result<(), IssuerEr
         SeedReport::Seeded(sum) => {
             let dir = sum.out.display();
             println!("デモデータを作成しました。");
-            println!("  証書: {}件（版: {}件）、署名鍵: {}", sum.certificates, sum.revisions, sum.kid);
+            println!(
+                "  証書: {}件（版: {}件）、署名鍵: {}",
+                sum.certificates, sum.revisions, sum.kid
+            );
             for o in seed::cases::OWNERS {
-                println!("  受注者アカウント: {} / {}（{}）", o.login, o.password, o.name);
+                println!(
+                    "  受注者アカウント: {} / {}（{}）",
+                    o.login, o.password, o.name
+                );
             }
-            println!("  照会トークン: {dir}/token.txt（クライアント名 {}）", seed::DEMO_CLIENT);
+            println!(
+                "  照会トークン: {dir}/token.txt（クライアント名 {}）",
+                seed::DEMO_CLIENT
+            );
             println!("  信頼登録簿: {dir}/issuers.toml");
             println!("  お知らせ: {dir}/notices/、記録: {dir}/records/");
             println!("  保証契約番号と認証キーの一覧: {dir}/demo-keys.csv");

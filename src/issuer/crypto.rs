@@ -95,7 +95,10 @@ mod tests {
     fn auth_key_hmac_depends_on_key_and_secret_only() {
         let k = AuthKey::parse("7KQ2-M9XD-H4T8-RB3N").unwrap();
         let same_key = AuthKey::parse("7kq2m9xdh4t8rb3n").unwrap();
-        assert_eq!(auth_key_hmac(&secret(), &k), auth_key_hmac(&secret(), &same_key));
+        assert_eq!(
+            auth_key_hmac(&secret(), &k),
+            auth_key_hmac(&secret(), &same_key)
+        );
         assert_eq!(auth_key_hmac(&secret(), &k).len(), 32);
         assert_ne!(
             auth_key_hmac(&secret(), &k),

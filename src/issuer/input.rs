@@ -12,7 +12,14 @@ use crate::ids::CertificateNumber;
 use crate::record::payload::{Contract, Contractor, Guarantee, Kind, Orderer};
 
 /// Members of §4 that the issuer fills in itself; a file that sets them is refused.
-const ISSUER_MEMBERS: [&str; 6] = ["schema", "revision", "status", "issued_at", "issuer", "changes"];
+const ISSUER_MEMBERS: [&str; 6] = [
+    "schema",
+    "revision",
+    "status",
+    "issued_at",
+    "issuer",
+    "changes",
+];
 
 /// Required members of an `issue` file, with the names a person reads.
 const REQUIRED: [(&str, &str); 15] = [
@@ -78,7 +85,18 @@ pub struct Amendment {
 pub fn parse_issue(source: &str, bytes: &[u8]) -> Result<IssueInput, IssuerError> {
     let object = parse_object(source, bytes)?;
     refuse_issuer_members(source, &object)?;
-    check_known(source, &object, &["certificate_number", "kind", "orderer", "contractor", "contract", "guarantee"])?;
+    check_known(
+        source,
+        &object,
+        &[
+            "certificate_number",
+            "kind",
+            "orderer",
+            "contractor",
+            "contract",
+            "guarantee",
+        ],
+    )?;
     for (path, label) in REQUIRED {
         if lookup(&object, path).is_none_or(Value::is_null) {
             return Err(IssuerError::Input(format!(
@@ -115,7 +133,18 @@ pub fn parse_amendment(source: &str, bytes: &[u8]) -> Result<Amendment, IssuerEr
         )));
     }
     refuse_issuer_members(source, &object)?;
-    check_known(source, &object, &["kind", "orderer", "contractor", "contract", "guarantee", "summary"])?;
+    check_known(
+        source,
+        &object,
+        &[
+            "kind",
+            "orderer",
+            "contractor",
+            "contract",
+            "guarantee",
+            "summary",
+        ],
+    )?;
     let summary = match object.remove("summary") {
         None | Some(Value::Null) => "変更".to_owned(),
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
@@ -201,7 +230,11 @@ fn member<T: DeserializeOwned>(
 }
 
 /// Deserializes a member's value, naming it in the error.
-pub fn from_member<T: DeserializeOwned>(source: &str, name: &str, value: Value) -> Result<T, IssuerError> {
+pub fn from_member<T: DeserializeOwned>(
+    source: &str,
+    name: &str,
+    value: Value,
+) -> Result<T, IssuerError> {
     serde_json::from_value(value).map_err(|e| {
         IssuerError::Input(format!(
             "{source}: 「{name}」の値が不正です（日付は YYYY-MM-DD、金額は円単位の整数、種類は仕様の英語名）: {e}"
@@ -257,25 +290,39 @@ mod tests {
 
     #[test]
     fn problems_name_the_file_and_the_member() {
-        let e = parse_issue("cert.json", b"{\"kind\": ").unwrap_err().to_string();
+        let e = parse_issue("cert.json", b"{\"kind\": ")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cert.json") && e.contains("JSON"), "{e}");
 
         let mut v = sample();
         v["contract"].as_object_mut().unwrap().remove("amount_yen");
         let e = issue(&v).unwrap_err().to_string();
-        assert!(e.contains("contract.amount_yen") && e.contains("請負代金額"), "{e}");
+        assert!(
+            e.contains("contract.amount_yen") && e.contains("請負代金額"),
+            "{e}"
+        );
 
         let mut v = sample();
         v["revision"] = json!(2);
-        assert!(issue(&v).unwrap_err().to_string().contains("「revision」は発行者"));
+        assert!(issue(&v)
+            .unwrap_err()
+            .to_string()
+            .contains("「revision」は発行者"));
 
         let mut v = sample();
         v["contract"]["locaton"] = json!("x");
-        assert!(issue(&v).unwrap_err().to_string().contains("contract.locaton"));
+        assert!(issue(&v)
+            .unwrap_err()
+            .to_string()
+            .contains("contract.locaton"));
 
         let mut v = sample();
         v["kind"] = json!("perf");
-        assert!(issue(&v).unwrap_err().to_string().contains("「kind」の値が不正"));
+        assert!(issue(&v)
+            .unwrap_err()
+            .to_string()
+            .contains("「kind」の値が不正"));
     }
 
     #[test]

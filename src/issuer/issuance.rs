@@ -78,14 +78,22 @@ pub fn amended(
 }
 
 /// The cancelling revision after `prev`: `status: cancelled`, change 「解約」.
-pub fn cancelled(prev: &Certificate, issued_at: DateTime<FixedOffset>) -> Result<Certificate, IssuerError> {
+pub fn cancelled(
+    prev: &Certificate,
+    issued_at: DateTime<FixedOffset>,
+) -> Result<Certificate, IssuerError> {
     let mut next = prev.clone();
     next.status = Status::Cancelled;
     next_revision(prev, &mut next, issued_at, "解約");
     checked(next)
 }
 
-fn next_revision(prev: &Certificate, next: &mut Certificate, issued_at: DateTime<FixedOffset>, summary: &str) {
+fn next_revision(
+    prev: &Certificate,
+    next: &mut Certificate,
+    issued_at: DateTime<FixedOffset>,
+    summary: &str,
+) {
     next.revision = prev.revision + 1;
     next.issued_at = issued_at;
     next.changes = prev.changes.clone();
@@ -103,13 +111,15 @@ fn checked(cert: Certificate) -> Result<Certificate, IssuerError> {
         .map_err(|e| IssuerError::Input(e.to_string()))?;
     if cert.guarantee.period_end < cert.guarantee.period_start {
         return Err(IssuerError::Input(
-            "保証期間の終期（guarantee.period_end）が始期（guarantee.period_start）より前です。".to_owned(),
+            "保証期間の終期（guarantee.period_end）が始期（guarantee.period_start）より前です。"
+                .to_owned(),
         ));
     }
     if let (Some(s), Some(e)) = (cert.contract.period_start, cert.contract.period_end) {
         if e < s {
             return Err(IssuerError::Input(
-                "工期の終期（contract.period_end）が始期（contract.period_start）より前です。".to_owned(),
+                "工期の終期（contract.period_end）が始期（contract.period_start）より前です。"
+                    .to_owned(),
             ));
         }
     }
@@ -225,7 +235,11 @@ pub fn parse_stored(payload: &str) -> Result<Certificate, IssuerError> {
 }
 
 /// `issue`: signs and stores revision 1; `contractor` is the login that will see it.
-pub async fn issue(app: &App, input: IssueInput, contractor: Option<String>) -> Result<Issued, IssuerError> {
+pub async fn issue(
+    app: &App,
+    input: IssueInput,
+    contractor: Option<String>,
+) -> Result<Issued, IssuerError> {
     let secret = app.secret()?.clone();
     let cert = first_revision(input, &app.issuer, now())?;
     let keys_dir = app.keys_dir.clone();
@@ -257,7 +271,11 @@ pub enum Revise {
 }
 
 /// `amend` and `cancel`: a new revision of an active certificate.
-pub async fn revise(app: &App, number: CertificateNumber, change: Revise) -> Result<Certificate, IssuerError> {
+pub async fn revise(
+    app: &App,
+    number: CertificateNumber,
+    change: Revise,
+) -> Result<Certificate, IssuerError> {
     let keys_dir = app.keys_dir.clone();
     db::run(&app.pool, move |conn| {
         conn.immediate_transaction(|conn| {
@@ -279,7 +297,11 @@ pub async fn revise(app: &App, number: CertificateNumber, change: Revise) -> Res
 /// A new auth key for a certificate the contractor owns; the previous key stops working.
 /// Returns `None` when the number is unknown or owned by someone else (the pages answer
 /// both the same way).
-pub async fn rekey(app: &App, number: CertificateNumber, contractor_id: i32) -> Result<Option<Issued>, IssuerError> {
+pub async fn rekey(
+    app: &App,
+    number: CertificateNumber,
+    contractor_id: i32,
+) -> Result<Option<Issued>, IssuerError> {
     let secret = app.secret()?.clone();
     db::run(&app.pool, move |conn| {
         conn.immediate_transaction(|conn| {
@@ -364,7 +386,10 @@ mod tests {
     #[test]
     fn first_revision_is_filled_in_by_the_issuer() {
         let c = first_revision(input(), &issuer(), now()).unwrap();
-        assert_eq!((c.schema.as_str(), c.revision, c.status), (SCHEMA, 1, Status::Active));
+        assert_eq!(
+            (c.schema.as_str(), c.revision, c.status),
+            (SCHEMA, 1, Status::Active)
+        );
         assert_eq!(c.changes.len(), 1);
         assert_eq!(c.changes[0].summary, "新規");
         assert_eq!(c.issuer.id, "wjcs");
@@ -380,7 +405,10 @@ mod tests {
         )
         .unwrap();
         let c2 = amended(&c1, &a, now()).unwrap();
-        assert_eq!((c2.revision, c2.guarantee.amount_yen, c2.kind), (2, 150, Kind::AdvancePayment));
+        assert_eq!(
+            (c2.revision, c2.guarantee.amount_yen, c2.kind),
+            (2, 150, Kind::AdvancePayment)
+        );
         assert_eq!(c2.guarantee.period_end, c1.guarantee.period_end);
         let c3 = cancelled(&c2, now()).unwrap();
         assert_eq!(c3.status, Status::Cancelled);

@@ -24,7 +24,9 @@ use crate::db;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("鍵ID「{0}」は使えません。英数字と . _ - で1～64文字にしてください（例: wjcs-2025）。")]
+    #[error(
+        "鍵ID「{0}」は使えません。英数字と . _ - で1～64文字にしてください（例: wjcs-2025）。"
+    )]
     BadKid(String),
     #[error("鍵ID「{0}」は既に登録されています。別の鍵IDを指定してください。")]
     KidExists(String),
@@ -120,7 +122,10 @@ pub fn read_key(dir: &Path, kid: &str) -> Result<SigningKey, KeyError> {
         path: shown.clone(),
         source,
     };
-    let mode = std::fs::metadata(&path).map_err(read_err)?.permissions().mode();
+    let mode = std::fs::metadata(&path)
+        .map_err(read_err)?
+        .permissions()
+        .mode();
     if mode & 0o077 != 0 {
         return Err(KeyError::Permissive {
             path: shown,
@@ -236,7 +241,8 @@ pub async fn create(
     let row = KeyRow {
         kid: kid.to_owned(),
         public_x: public_x(&key.verifying_key()),
-        not_before: store::timestamp(not_before),
+        // Stored in Japan time so that the text sorts chronologically.
+        not_before: store::timestamp(not_before.with_timezone(&db::jst())),
         active: false,
         created_at: store::now_text(),
         retired_at: None,
@@ -262,7 +268,7 @@ pub async fn create(
     Ok(KeyInfo::from_row(&row)?)
 }
 
-/// Every key ever recorded (the JWKS and registry list them all), oldest first.
+/// Every key ever recorded (the JWKS and registry list them all), by `not_before`.
 pub async fn all(app: &App) -> Result<Vec<KeyInfo>, IssuerError> {
     let rows = db::run(&app.pool, |conn| {
         store::keys::all(conn).map_err(IssuerError::from)
@@ -300,7 +306,10 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
-        assert_eq!(read_key(&keys, "wjcs-2025").unwrap().to_bytes(), key.to_bytes());
+        assert_eq!(
+            read_key(&keys, "wjcs-2025").unwrap().to_bytes(),
+            key.to_bytes()
+        );
         assert!(matches!(
             write_new_key(&keys, "wjcs-2025"),
             Err(KeyError::FileExists(_))

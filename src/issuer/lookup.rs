@@ -41,7 +41,11 @@ impl Outcome {
 /// a match is in any case ignored without a certificate.
 const DUMMY_HMAC: [u8; 32] = [0u8; 32];
 
-pub async fn lookup(app: &App, number: CertificateNumber, key: AuthKey) -> Result<Outcome, IssuerError> {
+pub async fn lookup(
+    app: &App,
+    number: CertificateNumber,
+    key: AuthKey,
+) -> Result<Outcome, IssuerError> {
     let presented = crypto::auth_key_hmac(app.secret()?, &key);
     db::run(&app.pool, move |conn| {
         conn.immediate_transaction(|conn| {
@@ -51,7 +55,9 @@ pub async fn lookup(app: &App, number: CertificateNumber, key: AuthKey) -> Resul
                 return Ok(Outcome::Locked { retry_after });
             }
             let cert = store::certificates::find(conn, number.as_str())?;
-            let stored = cert.as_ref().map_or(&DUMMY_HMAC[..], |c| &c.auth_key_hmac[..]);
+            let stored = cert
+                .as_ref()
+                .map_or(&DUMMY_HMAC[..], |c| &c.auth_key_hmac[..]);
             let key_matches = crypto::same(stored, &presented);
             match cert {
                 Some(cert) if key_matches => {

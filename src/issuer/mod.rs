@@ -15,6 +15,16 @@
 //! - [`settings`], [`crypto`], [`error`]: settings from the environment, hashing, errors.
 //! - [`seed`]: the demo data set.
 //! - [`notice`]: the key notice PDF (§7).
+//!
+//! Settings (`service.md`, "The reference issuer's settings"), each also an option:
+//! `KAKUNIN_ISSUER_DATABASE_URL` (`data/issuer.db`), `KAKUNIN_ISSUER_BIND`
+//! (`127.0.0.1:8081`), `KAKUNIN_ISSUER_KEYS_DIR` (`data/issuer-keys`), `KAKUNIN_ISSUER_ID`
+//! (`wjcs`), `KAKUNIN_ISSUER_NAME` (`西日本建設業保証株式会社`); the HMAC secret only from
+//! `KAKUNIN_ISSUER_SECRET` or `KAKUNIN_ISSUER_SECRET_FILE` (required by `serve`, `issue`
+//! and `demo-seed` unless `--demo`); `KAKUNIN_ISSUER_LOG` filters the log.
+//!
+//! What is stored where: auth keys nowhere (HMAC-SHA-256 only), bearer tokens and
+//! session ids as SHA-256, passwords as argon2id, private signing keys only as files.
 
 pub mod api;
 pub mod app;

@@ -49,10 +49,15 @@ pub async fn start(app: &App, contractor_id: i32) -> Result<Cookie<'static>, Iss
     let csrf = crypto::random_token();
     let expires = store::unix_now() + SESSION_SECS;
     db::run(&app.pool, move |conn| {
-        store::sessions::insert(conn, &digest, contractor_id, &csrf, expires).map_err(IssuerError::from)
+        store::sessions::insert(conn, &digest, contractor_id, &csrf, expires)
+            .map_err(IssuerError::from)
     })
     .await?;
-    Ok(cookie(SESSION_COOKIE, id, CookieDuration::seconds(SESSION_SECS)))
+    Ok(cookie(
+        SESSION_COOKIE,
+        id,
+        CookieDuration::seconds(SESSION_SECS),
+    ))
 }
 
 /// The session of this request, if it has a live one.

@@ -105,7 +105,9 @@ pub enum SecretSource {
 pub enum SettingsError {
     #[error("{SECRET_ENV} が設定されていません。認証キーのハッシュに使う秘密（{MIN_SECRET_LEN}文字以上、例: 64桁の16進数）を環境変数 {SECRET_ENV} か、それを書いたファイルのパスを {SECRET_FILE_ENV} に設定してください。開発・デモでは --demo を付けると固定のデモ用秘密を使います。")]
     Missing,
-    #[error("{SECRET_ENV} と {SECRET_FILE_ENV} の両方が設定されています。どちらか一方にしてください。")]
+    #[error(
+        "{SECRET_ENV} と {SECRET_FILE_ENV} の両方が設定されています。どちらか一方にしてください。"
+    )]
     Both,
     #[error("{SECRET_FILE_ENV} のファイル {path} を読み込めません: {source}")]
     File {

@@ -7,11 +7,26 @@ use std::sync::LazyLock;
 use tera::{Context, Tera};
 
 const TEMPLATES: [(&str, &str); 5] = [
-    ("base.html", include_str!("../../templates/issuer/base.html")),
-    ("login.html", include_str!("../../templates/issuer/login.html")),
-    ("list.html", include_str!("../../templates/issuer/list.html")),
-    ("certificate.html", include_str!("../../templates/issuer/certificate.html")),
-    ("error.html", include_str!("../../templates/issuer/error.html")),
+    (
+        "base.html",
+        include_str!("../../templates/issuer/base.html"),
+    ),
+    (
+        "login.html",
+        include_str!("../../templates/issuer/login.html"),
+    ),
+    (
+        "list.html",
+        include_str!("../../templates/issuer/list.html"),
+    ),
+    (
+        "certificate.html",
+        include_str!("../../templates/issuer/certificate.html"),
+    ),
+    (
+        "error.html",
+        include_str!("../../templates/issuer/error.html"),
+    ),
 ];
 
 static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {
@@ -25,7 +40,9 @@ static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {
 pub fn render(name: &str, context: &Context) -> Result<String, tera::Error> {
     match &*TERA {
         Ok(tera) => tera.render(name, context),
-        Err(e) => Err(tera::Error::msg(format!("テンプレートを読み込めません: {e}"))),
+        Err(e) => Err(tera::Error::msg(format!(
+            "テンプレートを読み込めません: {e}"
+        ))),
     }
 }
 

@@ -94,6 +94,8 @@ impl ResponseError for WebError {
 
 /// RFC 9457 problem details.
 #[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({"type": "https://kakunin.invalid/problems/invalid-input", "title": "入力が正しくありません", "status": 422, "detail": "保証契約番号は英大文字と数字で6～24文字です（例: W2025000123）。3文字でした。", "field": "certificate_number"}))]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: String,
@@ -141,6 +143,58 @@ impl ApiError {
 
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "見つかりません", "指定された資源はありません")
+    }
+
+    /// 429 for an API token over `settings.api.rate_per_minute`.
+    pub fn rate_limited(retry_after: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "リクエストが多すぎます",
+            format!("この API トークンの1分あたりのリクエスト数の上限を超えました。{retry_after}秒後に再度お試しください"),
+        );
+        e.retry_after = Some(retry_after);
+        e
+    }
+
+    /// 413 for a JSON body over the API's limit.
+    pub fn payload_too_large(limit_bytes: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "リクエストが大きすぎます",
+            format!("本文は{} KiB以下にしてください。多くの照会は1000件以下ずつに分けて送ってください", limit_bytes / 1024),
+        )
+    }
+
+    /// 400 for a body that is not JSON at all; `detail` says where it broke.
+    pub fn malformed_json(position: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+            "JSON を読めません",
+            format!("本文を JSON として読めません（{position}）。UTF-8 の JSON を送ってください"),
+        )
+    }
+
+    /// 415 for a body sent without `Content-Type: application/json`.
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "形式が正しくありません",
+            "Content-Type: application/json を指定して JSON を送ってください",
+        )
+    }
+
+    /// 405; the caller adds the `Allow` header.
+    pub fn method_not_allowed(allowed: &str) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "このメソッドは使えません",
+            format!("このパスで使えるメソッドは {allowed} です"),
+        )
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {

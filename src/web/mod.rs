@@ -3,6 +3,7 @@
 //! Handlers are thin: parse, make one domain call, render. Errors map to a page or to
 //! problem+json in [`error`] and nowhere else.
 
+pub mod api;
 pub mod error;
 pub mod health;
 pub mod history;
@@ -80,6 +81,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// Runs the server until it is stopped.
 pub async fn serve(state: AppState) -> std::io::Result<()> {
     let bind = state.settings.server.bind.clone();
+    // The API's rate limiter is shared by every worker, so it is built out here.
+    let api = api::Api::new(&state.settings);
     let state = web::Data::new(state);
     tracing::info!(%bind, "kakunin listening");
     HttpServer::new(move || {
@@ -96,6 +99,7 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
             )
             .wrap(from_fn(request_id))
             .configure(routes)
+            .service(api.service())
             .default_service(web::to(not_found))
     })
     .bind(bind)?

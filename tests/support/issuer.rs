@@ -109,7 +109,10 @@ impl IssuerProcess {
 
     /// Runs one CLI command to completion.
     pub fn cli(&self, args: &[&str]) -> Output {
-        self.command().args(args).output().expect("run kakunin-issuer")
+        self.command()
+            .args(args)
+            .output()
+            .expect("run kakunin-issuer")
     }
 
     /// Runs one CLI command with `stdin` as its standard input.
@@ -227,19 +230,20 @@ impl Drop for IssuerProcess {
 }
 
 /// A port nobody listens on right now (bound and released; the race is acceptable for tests).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
 }
 
-fn healthz(port: u16) -> bool {
+pub fn healthz(port: u16) -> bool {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let req = format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let req =
+        format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
     if s.write_all(req.as_bytes()).is_err() {
         return false;
     }
@@ -257,7 +261,13 @@ fn read_demo_keys(path: &Path) -> Vec<DemoKey> {
     let headers = reader.headers().expect("header row").clone();
     assert_eq!(
         headers.iter().collect::<Vec<_>>(),
-        ["certificate_number", "auth_key", "expected_outcome", "expected_rules", "note"]
+        [
+            "certificate_number",
+            "auth_key",
+            "expected_outcome",
+            "expected_rules",
+            "note"
+        ]
     );
     reader
         .records()

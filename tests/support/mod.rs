@@ -1,1 +1,2 @@
 pub mod issuer;
+pub mod service;

@@ -51,7 +51,10 @@ pub async fn submit(
     req: HttpRequest,
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
-    let nonce = req.cookie(LOGIN_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    let nonce = req
+        .cookie(LOGIN_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
     let expected = if nonce.is_empty() {
         String::new()
     } else {
@@ -65,19 +68,29 @@ pub async fn submit(
     let contractor_id = check_password(&app, login.clone(), form.password).await?;
     let Some(contractor_id) = contractor_id else {
         tracing::info!(login = %login, "受注者のログインに失敗しました");
-        return login_page(&app, &req, &login, Some("ログインIDまたはパスワードが違います。"));
+        return login_page(
+            &app,
+            &req,
+            &login,
+            Some("ログインIDまたはパスワードが違います。"),
+        );
     };
     tracing::info!(login = %login, "受注者がログインしました");
     let cookie = session::start(&app, contractor_id).await?;
     let mut res = redirect("/certificates");
     res.add_cookie(&cookie).map_err(|_| PageError::Internal)?;
-    res.add_cookie(&session::removal(LOGIN_COOKIE)).map_err(|_| PageError::Internal)?;
+    res.add_cookie(&session::removal(LOGIN_COOKIE))
+        .map_err(|_| PageError::Internal)?;
     Ok(res)
 }
 
 /// The contractor id when the password is right. The argon2id check runs on the
 /// blocking pool: it takes tens of milliseconds of CPU on purpose.
-async fn check_password(app: &App, login: String, password: String) -> Result<Option<i32>, IssuerError> {
+async fn check_password(
+    app: &App,
+    login: String,
+    password: String,
+) -> Result<Option<i32>, IssuerError> {
     db::run(&app.pool, move |conn| {
         let row = store::contractors::by_login(conn, &login)?;
         let hash = row
@@ -99,12 +112,15 @@ pub async fn logout(
     req: HttpRequest,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
-    let current = session::current(&app, &req).await?.ok_or(PageError::SignIn)?;
+    let current = session::current(&app, &req)
+        .await?
+        .ok_or(PageError::SignIn)?;
     if !session::csrf_ok(&current.csrf_token, &form.csrf) {
         return Err(PageError::Csrf);
     }
     session::end(&app, &req).await?;
     let mut res = redirect("/login");
-    res.add_cookie(&session::removal(SESSION_COOKIE)).map_err(|_| PageError::Internal)?;
+    res.add_cookie(&session::removal(SESSION_COOKIE))
+        .map_err(|_| PageError::Internal)?;
     Ok(res)
 }

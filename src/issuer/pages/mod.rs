@@ -31,7 +31,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(login::logout))
         .route("/certificates", web::get().to(certificates::list))
         .route("/certificates/{number}", web::get().to(certificates::show))
-        .route("/certificates/{number}/notice", web::post().to(certificates::notice));
+        .route(
+            "/certificates/{number}/notice",
+            web::post().to(certificates::notice),
+        );
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +121,11 @@ pub(crate) fn context(app: &App, session: Option<&Session>) -> Context {
     ctx
 }
 
-pub(crate) fn html(status: StatusCode, name: &str, ctx: &Context) -> Result<HttpResponse, PageError> {
+pub(crate) fn html(
+    status: StatusCode,
+    name: &str,
+    ctx: &Context,
+) -> Result<HttpResponse, PageError> {
     let body = templates::render(name, ctx)?;
     Ok(HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))

@@ -33,8 +33,13 @@ pub const OWNERS: [&Owner; 2] = [&BUNGO, &YUFU];
 /// What happens to a certificate after revision 1.
 pub enum Later {
     /// An `amend` file's content, issued at the given time.
-    Amend { at: &'static str, change: &'static str },
-    Cancel { at: &'static str },
+    Amend {
+        at: &'static str,
+        change: &'static str,
+    },
+    Cancel {
+        at: &'static str,
+    },
 }
 
 /// The 約款 the profile expects for 工事 and for 業務委託.

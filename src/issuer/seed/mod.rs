@@ -129,12 +129,19 @@ pub async fn run(app: &App, out: &Path, base_url: &str) -> Result<SeedReport, Is
     let mut prepared = Vec::new();
     for case in &CASES {
         let revisions = revisions_for(&app.issuer, case)?;
-        let latest = revisions.last().cloned().ok_or(IssuerError::Input(case.number()))?;
+        let latest = revisions
+            .last()
+            .cloned()
+            .ok_or(IssuerError::Input(case.number()))?;
         let issued = Issued {
             certificate: latest,
             auth_key: AuthKey::generate(),
         };
-        let issued_on = revisions[0].issued_at.date_naive();
+        // The notice is dated when the certificate was first issued.
+        let issued_on = revisions
+            .first()
+            .map_or(issued.certificate.issued_at, |r| r.issued_at)
+            .date_naive();
         let pdf = issuance::render_notice(&issued, &fonts, issued_on)?;
         prepared.push(Prepared {
             case,
@@ -145,7 +152,8 @@ pub async fn run(app: &App, out: &Path, base_url: &str) -> Result<SeedReport, Is
     }
     let mut hashes = Vec::new();
     for o in OWNERS {
-        let h = crypto::hash_password(o.password).map_err(|e| IssuerError::Password(e.to_string()))?;
+        let h =
+            crypto::hash_password(o.password).map_err(|e| IssuerError::Password(e.to_string()))?;
         hashes.push((o.login, o.name, h));
     }
     let token = crypto::random_token();
@@ -159,7 +167,10 @@ pub async fn run(app: &App, out: &Path, base_url: &str) -> Result<SeedReport, Is
             let now = store::now_text();
             let mut owner_ids = Vec::new();
             for (login, name, hash) in &hashes {
-                owner_ids.push((*login, store::contractors::insert(conn, login, name, hash, &now)?));
+                owner_ids.push((
+                    *login,
+                    store::contractors::insert(conn, login, name, hash, &now)?,
+                ));
             }
             store::clients::insert(conn, DEMO_CLIENT, &crypto::sha256(&token), &now)?;
             let mut revision_count = 0;
@@ -169,10 +180,14 @@ pub async fn run(app: &App, out: &Path, base_url: &str) -> Result<SeedReport, Is
                     .iter()
                     .find(|(login, _)| *login == p.case.owner.login)
                     .map(|(_, id)| *id);
-                let (first, rest) = p.revisions.split_first().ok_or(IssuerError::Input(p.case.number()))?;
+                let (first, rest) = p
+                    .revisions
+                    .split_first()
+                    .ok_or(IssuerError::Input(p.case.number()))?;
                 issuance::store_new(conn, &keys_dir, &secret, first, owner, &p.issued.auth_key)?;
-                let row = store::certificates::find(conn, &first.certificate_number)?
-                    .ok_or_else(|| IssuerError::UnknownCertificate(first.certificate_number.clone()))?;
+                let row = store::certificates::find(conn, &first.certificate_number)?.ok_or_else(
+                    || IssuerError::UnknownCertificate(first.certificate_number.clone()),
+                )?;
                 for next in rest {
                     issuance::store_revision(conn, &keys_dir, &row, next)?;
                 }
@@ -285,14 +300,18 @@ fn write_files(
     for (p, jws) in prepared.iter().zip(records) {
         let n = p.case.number();
         write_private(&out.join("notices").join(format!("{n}.pdf")), &p.pdf)?;
-        write_plain(&out.join("records").join(format!("{n}.jws")), jws.as_bytes())?;
+        write_plain(
+            &out.join("records").join(format!("{n}.jws")),
+            jws.as_bytes(),
+        )?;
     }
     write_private(&out.join("demo-keys.csv"), &demo_keys_csv(prepared)?)?;
     Ok(())
 }
 
 fn demo_keys_csv(prepared: &[Prepared]) -> Result<Vec<u8>, IssuerError> {
-    let csv_err = |e: csv::Error| IssuerError::Input(format!("demo-keys.csv を作成できません: {e}"));
+    let csv_err =
+        |e: csv::Error| IssuerError::Input(format!("demo-keys.csv を作成できません: {e}"));
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "certificate_number",
@@ -358,7 +377,11 @@ mod tests {
     fn cases_are_numbered_in_order_and_declare_known_outcomes_and_rules() {
         for (i, c) in CASES.iter().enumerate() {
             assert_eq!(c.seq as usize, i + 1);
-            assert!(matches!(c.outcome, "verified" | "rejected"), "{}", c.number());
+            assert!(
+                matches!(c.outcome, "verified" | "rejected"),
+                "{}",
+                c.number()
+            );
             if c.outcome == "rejected" {
                 assert!(!c.rules.is_empty(), "{}", c.number());
             }
@@ -396,8 +419,18 @@ mod tests {
             };
             let (failed, warned) = (ids(RuleStatus::Fail), ids(RuleStatus::Warn));
             match c.outcome {
-                "rejected" => assert_eq!((failed.as_str(), warned.as_str()), (c.rules, ""), "{}", c.number()),
-                _ => assert_eq!((failed.as_str(), warned.as_str()), ("", c.rules), "{}", c.number()),
+                "rejected" => assert_eq!(
+                    (failed.as_str(), warned.as_str()),
+                    (c.rules, ""),
+                    "{}",
+                    c.number()
+                ),
+                _ => assert_eq!(
+                    (failed.as_str(), warned.as_str()),
+                    ("", c.rules),
+                    "{}",
+                    c.number()
+                ),
             }
         }
     }

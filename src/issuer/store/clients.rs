@@ -40,7 +40,10 @@ pub fn exists(conn: &mut SqliteConnection, name: &str) -> QueryResult<bool> {
 
 /// The client holding a token, found by the token's digest (an index lookup: comparing
 /// digests of 256-bit random tokens leaks nothing useful through timing).
-pub fn by_token(conn: &mut SqliteConnection, token_sha256: &[u8]) -> QueryResult<Option<ClientRow>> {
+pub fn by_token(
+    conn: &mut SqliteConnection,
+    token_sha256: &[u8],
+) -> QueryResult<Option<ClientRow>> {
     clients::table
         .filter(clients::token_sha256.eq(token_sha256))
         .filter(clients::revoked.eq(false))

@@ -16,9 +16,12 @@ pub struct KeyRow {
     pub retired_at: Option<String>,
 }
 
+/// Every key, in the order they become valid (as RFC 3339 text in one offset, `not_before`
+/// sorts chronologically), so registries and the JWKS list the newest last.
 pub fn all(conn: &mut SqliteConnection) -> QueryResult<Vec<KeyRow>> {
     signing_keys::table
-        .order(signing_keys::created_at.asc())
+        .order(signing_keys::not_before.asc())
+        .then_order_by(signing_keys::created_at.asc())
         .then_order_by(signing_keys::kid.asc())
         .select(KeyRow::as_select())
         .load(conn)

@@ -12,7 +12,11 @@ pub const MAX_FAILURES: i64 = 10;
 pub const WINDOW_SECS: i64 = 3600;
 
 /// Until when (Unix seconds) lookups of `number` are locked, if they are now.
-pub fn locked_until(conn: &mut SqliteConnection, number: &str, now: i64) -> QueryResult<Option<i64>> {
+pub fn locked_until(
+    conn: &mut SqliteConnection,
+    number: &str,
+    now: i64,
+) -> QueryResult<Option<i64>> {
     let until: Option<i64> = lookup_lockouts::table
         .find(number)
         .select(lookup_lockouts::locked_until)
@@ -55,8 +59,10 @@ pub fn record_failure(conn: &mut SqliteConnection, number: &str, now: i64) -> Qu
             ))
             .execute(conn)?;
         // The lockout now stands for these failures; after it ends, counting starts afresh.
-        diesel::delete(lookup_failures::table.filter(lookup_failures::certificate_number.eq(number)))
-            .execute(conn)?;
+        diesel::delete(
+            lookup_failures::table.filter(lookup_failures::certificate_number.eq(number)),
+        )
+        .execute(conn)?;
     }
     Ok(())
 }

@@ -32,7 +32,11 @@ pub fn insert(
 }
 
 /// The session for a cookie digest, unless it expired (expired rows are removed).
-pub fn find(conn: &mut SqliteConnection, id_sha256: &[u8], now: i64) -> QueryResult<Option<SessionRow>> {
+pub fn find(
+    conn: &mut SqliteConnection,
+    id_sha256: &[u8],
+    now: i64,
+) -> QueryResult<Option<SessionRow>> {
     diesel::delete(sessions::table.filter(sessions::expires_at.le(now))).execute(conn)?;
     let row: Option<(i32, String, String, String)> = sessions::table
         .inner_join(contractors::table)
@@ -45,12 +49,14 @@ pub fn find(conn: &mut SqliteConnection, id_sha256: &[u8], now: i64) -> QueryRes
         ))
         .first(conn)
         .optional()?;
-    Ok(row.map(|(contractor_id, login, name, csrf_token)| SessionRow {
-        contractor_id,
-        login,
-        name,
-        csrf_token,
-    }))
+    Ok(
+        row.map(|(contractor_id, login, name, csrf_token)| SessionRow {
+            contractor_id,
+            login,
+            name,
+            csrf_token,
+        }),
+    )
 }
 
 pub fn delete(conn: &mut SqliteConnection, id_sha256: &[u8]) -> QueryResult<()> {

@@ -1,0 +1,4 @@
+DROP INDEX audit_events_action;
+DROP INDEX audit_events_target;
+DROP INDEX audit_events_actor;
+DROP TABLE audit_checkpoints;

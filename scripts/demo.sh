@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# `make run`: the reference issuer with demo data and the verification service, side by
+# side on loopback. Everything lives under data/demo and is recreated on each run.
+# Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=target/debug
+DEMO=data/demo
+ISSUER_PORT=${ISSUER_PORT:-8081}
+SERVICE_PORT=${SERVICE_PORT:-8080}
+
+rm -rf "$DEMO"
+mkdir -p "$DEMO"
+
+export KAKUNIN_ISSUER_DATABASE_URL="$DEMO/issuer.db"
+export KAKUNIN_ISSUER_KEYS_DIR="$DEMO/issuer-keys"
+export KAKUNIN_ISSUER_BIND="127.0.0.1:$ISSUER_PORT"
+export KAKUNIN_DATABASE_URL="$DEMO/kakunin.db"
+export KAKUNIN_BIND="127.0.0.1:$SERVICE_PORT"
+export KAKUNIN_ISSUERS_FILE="$DEMO/issuers.toml"
+
+echo "== 保証事業会社（参照実装）のデモデータを作成しています"
+"$BIN/kakunin-issuer" --demo demo-seed --out "$DEMO" > "$DEMO/seed.log"
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo
+  echo "停止しました。"
+}
+trap cleanup EXIT INT TERM
+
+"$BIN/kakunin-issuer" serve --demo > "$DEMO/issuer.log" 2>&1 &
+pids+=($!)
+"$BIN/kakunin" serve --demo > "$DEMO/kakunin.log" 2>&1 &
+pids+=($!)
+
+wait_for() {
+  for _ in $(seq 1 100); do
+    if curl -fsS "$1" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  echo "起動に失敗しました: $1 （ログ: $DEMO/*.log）" >&2
+  exit 1
+}
+wait_for "http://127.0.0.1:$ISSUER_PORT/healthz"
+wait_for "http://127.0.0.1:$SERVICE_PORT/readyz"
+
+cat <<MSG
+
+== kakunin デモ
+  照会サービス:       http://127.0.0.1:$SERVICE_PORT/
+  保証事業会社（参照）: http://127.0.0.1:$ISSUER_PORT/   （受注者ページ）
+
+  ログイン（照会サービス）
+    契約担当者 officer    / officer-demo-pass
+    監督者     supervisor / supervisor-demo-pass
+    管理者     admin      / admin-demo-pass
+
+  試せる保証契約番号と認証キー（全件: $DEMO/demo-keys.csv、お知らせPDF: $DEMO/notices/）
+MSG
+awk -F, 'NR>1 && n<3 && $3=="verified" {printf "    %s  %s  （%s）\n", $1, $2, $5; n++}' "$DEMO/demo-keys.csv"
+awk -F, 'NR>1 && $3=="rejected" {printf "    %s  %s  （%s）\n", $1, $2, $5; exit}' "$DEMO/demo-keys.csv"
+echo
+echo "  Ctrl-C で両方を停止します。"
+wait

@@ -1,0 +1,117 @@
+//! The service's own Ed25519 key that signs audit checkpoints: one PKCS#8 PEM file,
+//! mode 0600, made once by `kakunin key init`, with its public half beside it.
+//!
+//! The key lives outside the database on purpose: someone who can rewrite the
+//! database but cannot read this file cannot forge a checkpoint.
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("監査ログの署名鍵 {0} がありません。`kakunin key init` で作成してください")]
+    Missing(String),
+    #[error("監査ログの署名鍵 {0} は既にあります。上書きすると過去のチェックポイントを検証できなくなるため、作り直しません")]
+    Exists(String),
+    #[error("監査ログの署名鍵 {path} を他の利用者も読めます（mode {mode:o}）。`chmod 600 {path}` としてください")]
+    Permissive { path: String, mode: u32 },
+    #[error("監査ログの署名鍵 {0} の形式が正しくありません（PKCS#8 PEM の Ed25519 鍵が必要です）")]
+    Format(String),
+    #[error("監査ログの署名鍵 {path} を読み書きできません: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Which key signed: the first 16 hex digits of SHA-256 over the public key.
+pub fn key_id(key: &VerifyingKey) -> String {
+    hex::encode(&Sha256::digest(key.as_bytes())[..8])
+}
+
+/// Where the public half is written: `audit-signing.key` → `audit-signing.pub`.
+pub fn public_path(private: &Path) -> PathBuf {
+    private.with_extension("pub")
+}
+
+/// Generates a key and writes both halves. Never overwrites a file.
+pub fn init(path: &Path) -> Result<SigningKey, KeyError> {
+    let shown = path.display().to_string();
+    let io = |source| KeyError::Io { path: shown.clone(), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;
+    }
+    let key = SigningKey::generate(&mut rand_core::OsRng);
+    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|_| KeyError::Format(shown.clone()))?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                KeyError::Exists(shown.clone())
+            } else {
+                io(e)
+            }
+        })?;
+    file.write_all(pem.as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    let public = key
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .map_err(|_| KeyError::Format(shown.clone()))?;
+    std::fs::write(public_path(path), public).map_err(io)?;
+    Ok(key)
+}
+
+/// Reads the private key, refusing a file that group or others may read.
+pub fn load(path: &Path) -> Result<SigningKey, KeyError> {
+    let shown = path.display().to_string();
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(KeyError::Missing(shown)),
+        Err(source) => return Err(KeyError::Io { path: shown, source }),
+    };
+    let mode = meta.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(KeyError::Permissive { path: shown, mode: mode & 0o777 });
+    }
+    let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Io { path: shown.clone(), source })?;
+    SigningKey::from_pkcs8_pem(&pem).map_err(|_| KeyError::Format(shown))
+}
+
+/// Reads a public key file (for checking a copied database away from the server).
+pub fn load_public(path: &Path) -> Result<VerifyingKey, KeyError> {
+    let shown = path.display().to_string();
+    let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Io { path: shown.clone(), source })?;
+    VerifyingKey::from_public_key_pem(&pem).map_err(|_| KeyError::Format(shown))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_writes_0600_and_refuses_to_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k/audit-signing.key");
+        let key = init(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(load(&path).unwrap().to_bytes(), key.to_bytes());
+        assert_eq!(load_public(&public_path(&path)).unwrap(), key.verifying_key());
+        assert!(matches!(init(&path), Err(KeyError::Exists(_))));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(load(&path), Err(KeyError::Permissive { .. })));
+        assert!(matches!(load(&dir.path().join("none")), Err(KeyError::Missing(_))));
+    }
+}

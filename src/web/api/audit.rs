@@ -1,0 +1,130 @@
+//! `GET /api/v1/audit/events`: the audit log of the token's office, newest first, in
+//! pages cut by an opaque cursor.
+
+use actix_web::{get, web};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::bearer::AuditClient;
+use super::model::{AuditEvent, AuditPage};
+use crate::audit::query::{self, AuditFilter, Cursor};
+use crate::audit::AuditRow;
+use crate::db::{self, DbError};
+use crate::verifications::OfficeScope;
+use crate::web::error::{ApiError, Problem};
+use crate::web::AppState;
+
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 1000;
+
+/// Filters as typed: every value is text so a bad one is answered with its field name.
+/// Empty values mean "not given", as HTML forms send them.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// First Japan-time day, inclusive (`YYYY-MM-DD`).
+    #[param(example = "2025-04-01")]
+    from: Option<String>,
+    /// Last Japan-time day, inclusive (`YYYY-MM-DD`).
+    #[param(example = "2025-04-30")]
+    to: Option<String>,
+    /// Exact actor, e.g. `token:keiyaku-batch` or `user:officer`.
+    actor: Option<String>,
+    /// Exact action, e.g. `verify`, `lockout`, `verification.view`.
+    action: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Events per page, 1 to 1000 (default 100).
+    limit: Option<String>,
+}
+
+/// The audit log of the token's office.
+#[utoipa::path(
+    tag = "audit",
+    operation_id = "listAuditEvents",
+    params(EventsQuery),
+    responses(
+        (status = 200, description = "1ページ分（新しい順）", body = AuditPage),
+        (status = 401, description = "トークンがない、または失効しています", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "トークンの scope が audit ではありません", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "条件が正しくありません（field が項目を示します）", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "トークンごとの上限を超えました", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "再試行までの秒数"))),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/audit/events")]
+pub async fn events(
+    state: web::Data<AppState>,
+    client: AuditClient,
+    q: web::Query<EventsQuery>,
+) -> Result<web::Json<AuditPage>, ApiError> {
+    let (filter, cursor, limit) = parse(&q, &client.0.office_code)?;
+    let (rows, next) = db::run(&state.verifier.pool, move |c| {
+        query::page(c, &filter, cursor, limit).map_err(DbError::from)
+    })
+    .await?;
+    Ok(web::Json(AuditPage {
+        events: rows.into_iter().map(event).collect(),
+        next_cursor: next.map(Cursor::encode),
+    }))
+}
+
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn parse(q: &EventsQuery, office: &str) -> Result<(AuditFilter, Option<Cursor>, i64), ApiError> {
+    let date = |field: &str, v: &Option<String>| {
+        given(v)
+            .map(|s| {
+                NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+                    ApiError::invalid_field(field, format!("{field} は YYYY-MM-DD 形式の日付にしてください（例: 2025-04-01）。({field} must be a date YYYY-MM-DD)"))
+                })
+            })
+            .transpose()
+    };
+    let mut filter = AuditFilter::new(OfficeScope::One(office.to_owned()));
+    filter.from = date("from", &q.from)?;
+    filter.to = date("to", &q.to)?;
+    if let (Some(f), Some(t)) = (filter.from, filter.to) {
+        if f > t {
+            return Err(ApiError::invalid_field("to", "to は from と同じかそれより後の日付にしてください。(to must not be before from)"));
+        }
+    }
+    filter.actor = given(&q.actor).map(str::to_owned);
+    filter.action = given(&q.action).map(str::to_owned);
+    let cursor = given(&q.cursor)
+        .map(|c| {
+            Cursor::decode(c).ok_or_else(|| {
+                ApiError::invalid_field("cursor", "cursor は前のページの next_cursor をそのまま指定してください。(cursor must be a next_cursor value)")
+            })
+        })
+        .transpose()?;
+    let limit = match given(&q.limit) {
+        None => DEFAULT_LIMIT,
+        Some(s) => s.parse::<i64>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+            ApiError::invalid_field("limit", format!("limit は1～{MAX_LIMIT}の整数にしてください（例: 100）。(limit must be 1 to {MAX_LIMIT})"))
+        })?,
+    };
+    Ok((filter, cursor, limit))
+}
+
+fn event(r: AuditRow) -> AuditEvent {
+    let AuditRow { seq, at, actor, office_code, action, target, outcome, address, user_agent, detail, prev_hash, hash } = r;
+    AuditEvent {
+        seq,
+        at: at.and_utc().with_timezone(&db::jst()).to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+        actor,
+        office_code,
+        action,
+        target,
+        outcome,
+        address,
+        user_agent,
+        detail,
+        prev_hash,
+        hash,
+    }
+}

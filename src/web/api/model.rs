@@ -1,0 +1,248 @@
+//! The JSON bodies of the API, as `service.md` fixes them, with their OpenAPI schemas.
+//!
+//! The domain types (`VerificationView`, `Outcome`, `RuleResult`) know nothing of
+//! OpenAPI; the API owns its wire types here and converts from the domain by exhaustive
+//! destructuring, so a field added to the view fails to compile until it is documented.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::outcome::Outcome;
+use crate::rules::RuleResult;
+use crate::verifications::{IssuerRef, SignatureRef, VerificationView};
+use crate::web::error::Problem;
+
+/// The six outcomes (`service.md`), for the schema only.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Outcome, example = "verified")]
+#[allow(dead_code)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum OutcomeDoc {
+    /// 確認済み: signature valid and no rule failed (warnings allowed).
+    Verified,
+    /// 不適合: signature valid, at least one rule failed.
+    Rejected,
+    /// 該当なし: the issuer answered 404.
+    NotFound,
+    /// ロック中: the issuer answered 429, or this service locked the number.
+    Locked,
+    /// 不正な記録: not a valid signed record of the asked number.
+    InvalidRecord,
+    /// 発行者に接続できません: timeout, connection failure, 5xx.
+    IssuerUnavailable,
+}
+
+/// The status of one rule, for the schema only.
+#[derive(Serialize, ToSchema)]
+#[schema(as = RuleStatus)]
+#[allow(dead_code)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum RuleStatusDoc {
+    Pass,
+    Fail,
+    Warn,
+    Skip,
+}
+
+/// One rule of `rules-oita.md` and what it found.
+#[derive(ToSchema)]
+#[schema(as = Rule, example = json!({"id": "contract_date", "status": "pass", "message": "当初契約日 令和7年4月1日は電子保証の対象期間内です"}))]
+#[allow(dead_code)]
+pub(super) struct RuleDoc {
+    /// Rule id, e.g. `contract_date`, `guarantee_period`, `expected_contractor`.
+    id: String,
+    status: RuleStatusDoc,
+    /// What the rule found, in Japanese.
+    message: String,
+}
+
+/// A Verification (`service.md` "A Verification"): one attempt, of any outcome.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "01JC0Z5X6W8Q9R2T3V4Y5Z6A7B",
+    "ref": "row-17",
+    "outcome": "verified",
+    "checked_at": "2025-04-10T09:30:12+09:00",
+    "certificate_number": "W2025000123",
+    "issuer": {"id": "wjcs", "name": "西日本建設業保証株式会社"},
+    "signature": {"kid": "wjcs-2025", "valid": true},
+    "certificate": {"schema": "surety-certificate/1", "certificate_number": "W2025000123", "revision": 1},
+    "rules": [{"id": "contract_date", "status": "pass", "message": "当初契約日は対象期間内です"}],
+    "detail": null
+}))]
+pub struct Verification {
+    /// ULID of the stored attempt; `GET /api/v1/verifications/{id}` reads it again.
+    pub id: String,
+    /// The client's own reference, echoed.
+    #[serde(rename = "ref")]
+    #[schema(required = true)]
+    pub client_ref: Option<String>,
+    #[schema(value_type = OutcomeDoc)]
+    pub outcome: Outcome,
+    /// When the service checked, RFC 3339 in Japan time.
+    pub checked_at: String,
+    /// The canonical 保証契約番号 (`issuer-protocol.md` §1).
+    pub certificate_number: String,
+    /// The issuer asked; null when no issuer was asked (number locked here).
+    #[schema(required = true)]
+    pub issuer: Option<Issuer>,
+    /// Present when a signature was verified.
+    #[schema(required = true)]
+    pub signature: Option<Signature>,
+    /// The payload exactly as signed (`issuer-protocol.md` §4), for `verified` and
+    /// `rejected`; null otherwise.
+    #[schema(required = true, value_type = Option<Object>)]
+    pub certificate: Option<serde_json::Value>,
+    /// Every rule in `rules-oita.md` order; empty when there is no certificate.
+    #[schema(value_type = Vec<RuleDoc>)]
+    pub rules: Vec<RuleResult>,
+    /// Why, in Japanese, for `locked`, `invalid_record` and `issuer_unavailable`.
+    #[schema(required = true)]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"id": "wjcs", "name": "西日本建設業保証株式会社"}))]
+pub struct Issuer {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"kid": "wjcs-2025", "valid": true}))]
+pub struct Signature {
+    pub kid: String,
+    pub valid: bool,
+}
+
+impl From<VerificationView> for Verification {
+    fn from(v: VerificationView) -> Self {
+        let VerificationView {
+            id,
+            client_ref,
+            outcome,
+            checked_at,
+            certificate_number,
+            issuer,
+            signature,
+            certificate,
+            rules,
+            detail,
+        } = v;
+        Self {
+            id,
+            client_ref,
+            outcome,
+            checked_at,
+            certificate_number,
+            issuer: issuer.map(|IssuerRef { id, name }| Issuer { id, name }),
+            signature: signature.map(|SignatureRef { kid, valid }| Signature { kid, valid }),
+            certificate,
+            rules,
+            detail,
+        }
+    }
+}
+
+/// The 照合 values typed from the contract file; any member may be left out.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"contract_amount_yen": 123200000, "contractor_name": "株式会社豊後建設", "title": "県道大分臼杵線道路改良工事"}))]
+#[allow(dead_code)]
+pub struct ExpectedInput {
+    /// 請負代金額 in yen.
+    #[schema(minimum = 0)]
+    pub contract_amount_yen: Option<i64>,
+    /// 受注者名.
+    pub contractor_name: Option<String>,
+    /// 工事名・業務名.
+    pub title: Option<String>,
+}
+
+/// One lookup: the two values printed on the key notice, and optional 照合 values.
+///
+/// Both values are normalized as `issuer-protocol.md` §1 says: full-width characters,
+/// spaces and hyphens are accepted.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"certificate_number": "W2025000123", "auth_key": "7KQ2-M9XD-H4T8-RB3N", "ref": "row-17", "expected": {"contract_amount_yen": 123200000}}))]
+#[allow(dead_code)]
+pub struct VerificationInput {
+    /// 保証契約番号: 6 to 24 letters and digits, e.g. `W2025000123`.
+    pub certificate_number: String,
+    /// 認証キー: 16 Crockford base32 symbols, printed `XXXX-XXXX-XXXX-XXXX`. Never stored.
+    pub auth_key: String,
+    /// The client's own reference (at most 200 characters), echoed in the answer.
+    #[serde(rename = "ref")]
+    pub client_ref: Option<String>,
+    pub expected: Option<ExpectedInput>,
+}
+
+/// 1 to 1000 lookups in one request.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct BatchInput {
+    #[schema(min_items = 1, max_items = 1000)]
+    pub items: Vec<VerificationInput>,
+}
+
+/// An item the service could not look up, with the reason as a problem.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"ref": "row-3", "error": {"type": "https://kakunin.invalid/problems/invalid-input", "title": "入力が正しくありません", "status": 422, "detail": "認証キーは16文字です（例: XXXX-XXXX-XXXX-XXXX）。15文字でした。", "field": "auth_key"}}))]
+pub struct BatchItemError {
+    #[serde(rename = "ref")]
+    #[schema(required = true)]
+    pub client_ref: Option<String>,
+    pub error: Problem,
+}
+
+/// One result of a batch: a Verification, or an item error.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BatchResult {
+    Verification(Box<Verification>),
+    Error(BatchItemError),
+}
+
+/// The results, in the order of the items.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BatchOutput {
+    pub results: Vec<BatchResult>,
+}
+
+/// One row of the audit log (hash-chained; `kakunin audit verify` checks the chain).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "seq": 42, "at": "2025-04-10T09:30:12.123456+09:00", "actor": "token:keiyaku-batch",
+    "office_code": "440001", "action": "verify", "target": "W2025000123", "outcome": "verified",
+    "address": "127.0.0.1", "user_agent": "kakunin/0.1.0", "detail": "{\"verification\":\"01JC…\"}",
+    "prev_hash": "9f2c…", "hash": "3a7d…"
+}))]
+pub struct AuditEvent {
+    pub seq: i32,
+    /// RFC 3339 in Japan time.
+    pub at: String,
+    /// `user:LOGIN`, `token:NAME` or `cli:USER`.
+    pub actor: String,
+    pub office_code: String,
+    /// e.g. `verify`, `lockout`, `verification.view`, `token.create`.
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    pub address: String,
+    pub user_agent: String,
+    /// Free text or JSON; never a secret.
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// One page of the audit log, newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    /// Pass as `cursor` for the next (older) page; null on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}

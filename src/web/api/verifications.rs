@@ -1,0 +1,150 @@
+//! `/api/v1/verifications`: one lookup, a batch, and reading one back.
+//!
+//! Every lookup goes through [`Verifier::verify`], the web form's code path: the same
+//! outcomes, rules, lockouts and audit rows, whichever way a request arrives.
+
+use actix_web::http::header::LOCATION;
+use actix_web::{get, post, web, HttpResponse};
+use futures::StreamExt;
+use serde_json::Value;
+
+use super::bearer::VerifyClient;
+use super::input;
+use super::model::{BatchInput, BatchItemError, BatchOutput, BatchResult, Verification, VerificationInput};
+use crate::audit::{self, Actor, Event};
+use crate::db::{self, DbError};
+use crate::verifications::{store, OfficeScope, VerificationRow, VerificationView, Verifier};
+use crate::web::error::{ApiError, Problem};
+use crate::web::AppState;
+
+fn view(row: &VerificationRow, verifier: &Verifier) -> Verification {
+    VerificationView::new(row, &verifier.registry).into()
+}
+
+/// Looks up one certificate.
+///
+/// Answers 201 with the stored Verification for every outcome, `not_found` and
+/// `issuer_unavailable` included: the attempt itself is the created resource.
+#[utoipa::path(
+    tag = "verifications",
+    operation_id = "createVerification",
+    request_body(content = VerificationInput, description = "保証契約番号と認証キー（全角・ハイフン可）、任意で照合値"),
+    responses(
+        (status = 201, description = "照会しました（結果は outcome）", body = Verification,
+            headers(("Location" = String, description = "/api/v1/verifications/{id}"))),
+        (status = 400, description = "本文が JSON ではありません", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "トークンがない、または失効しています", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "トークンの scope が verify ではありません", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "本文が 1 MiB を超えています", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Content-Type が application/json ではありません", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "入力が正しくありません（field が項目を示します）", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "トークンごとの上限を超えました", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "再試行までの秒数"))),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/verifications")]
+pub async fn create(
+    state: web::Data<AppState>,
+    client: VerifyClient,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let request = input::verification(&body)?;
+    let row = state.verifier.verify(&client.0.actor, request).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((LOCATION, format!("/api/v1/verifications/{}", row.id)))
+        .json(view(&row, &state.verifier)))
+}
+
+/// Looks up 1 to 1000 certificates; the results keep the order of the items.
+///
+/// An item with bad input gets `{ref, error}` and the others go on. Issuer calls run
+/// concurrently, at most `api.batch_concurrency` at a time, over one connection pool;
+/// every item is stored and audited as a single lookup would be.
+#[utoipa::path(
+    tag = "verifications",
+    operation_id = "createVerificationBatch",
+    request_body(content = BatchInput, description = "1～1000件の照会"),
+    responses(
+        (status = 200, description = "項目と同じ順の結果", body = BatchOutput),
+        (status = 400, description = "本文が JSON ではありません", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "トークンがない、または失効しています", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "トークンの scope が verify ではありません", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "本文が 1 MiB を超えています", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Content-Type が application/json ではありません", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "items が1～1000件の配列ではありません", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "トークンごとの上限を超えました（バッチは1リクエストと数えます）", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "再試行までの秒数"))),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/verifications/batch")]
+pub async fn batch(
+    state: web::Data<AppState>,
+    client: VerifyClient,
+    body: web::Json<Value>,
+) -> Result<web::Json<BatchOutput>, ApiError> {
+    let items = input::batch_items(&body)?;
+    let verifier = &state.verifier;
+    let actor = &client.0.actor;
+    // `buffered` keeps input order while up to `batch_concurrency` items are in flight.
+    let results = futures::stream::iter(items.iter().map(|item| one(verifier, actor, item)))
+        .buffered(state.settings.api.batch_concurrency.max(1))
+        .collect()
+        .await;
+    Ok(web::Json(BatchOutput { results }))
+}
+
+async fn one(verifier: &Verifier, actor: &Actor, item: &Value) -> BatchResult {
+    let outcome = match input::verification(item) {
+        Ok(request) => verifier.verify(actor, request).await.map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(row) => BatchResult::Verification(Box::new(view(&row, verifier))),
+        Err(e) => BatchResult::Error(BatchItemError { client_ref: input::ref_of(item), error: e.problem }),
+    }
+}
+
+/// Reads one Verification of the client's own office; any other id is 404.
+#[utoipa::path(
+    tag = "verifications",
+    operation_id = "getVerification",
+    params(("id" = String, Path, description = "Verification の id（ULID）")),
+    responses(
+        (status = 200, description = "Verification", body = Verification),
+        (status = 401, description = "トークンがない、または失効しています", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "トークンの scope が verify ではありません", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "この発注機関の照会にその id はありません", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "トークンごとの上限を超えました", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "再試行までの秒数"))),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/verifications/{id}")]
+pub async fn show(
+    state: web::Data<AppState>,
+    client: VerifyClient,
+    id: web::Path<String>,
+) -> Result<web::Json<Verification>, ApiError> {
+    let id = id.into_inner();
+    let VerifyClient(client) = client;
+    let scope = OfficeScope::One(client.office_code.clone());
+    // Read and audited in one transaction, as the officer's outcome page is.
+    let found = db::run(&state.verifier.pool, move |c| {
+        c.immediate_transaction(|c| {
+            let Some(row) = store::find(c, &id, &scope)? else { return Ok(None) };
+            let event = Event {
+                action: "verification.view",
+                target: &row.certificate_number,
+                outcome: &row.outcome,
+                detail: format!("verification={}", row.id),
+            };
+            audit::append(c, &client.actor, &event)?;
+            Ok::<_, DbError>(Some(row))
+        })
+    })
+    .await?;
+    let row = found.ok_or_else(ApiError::not_found)?;
+    Ok(web::Json(view(&row, &state.verifier)))
+}

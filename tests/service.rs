@@ -449,3 +449,29 @@ async fn the_offline_check_gives_each_demo_record_its_exit_code() {
     assert_eq!(out.status.code(), Some(2), "a substituted number is an invalid record");
     assert!(stdout(&out).contains("不正な記録"));
 }
+
+#[test]
+fn the_shipped_demo_records_check_offline_with_the_shipped_demo_registry() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let demo = root.join("config/demo");
+    let mut rows = csv::Reader::from_path(demo.join("demo-keys.csv")).unwrap();
+    let mut checked = 0;
+    for row in rows.records() {
+        let row = row.unwrap();
+        let want = match &row[2] {
+            "verified" => 0,
+            "rejected" => 1,
+            _ => continue,
+        };
+        let file = demo.join("records").join(format!("{}.jws", &row[0]));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kakunin"))
+            .current_dir(root)
+            .args(["record", "verify", file.to_str().unwrap(), "--issuer", "wjcs", "--registry"])
+            .arg(demo.join("issuers.toml"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(want), "{}: {}", &row[0], stdout(&out));
+        checked += 1;
+    }
+    assert!(checked >= 20);
+}

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps fmt lint bench demo-records clean
+.PHONY: run test deps fmt lint bench bench-api demo-records clean
 
 ## make run: the demo — reference issuer with demo data + the service, URL and logins printed.
 run:
@@ -10,10 +10,11 @@ run:
 	./scripts/demo.sh
 
 ## make test: installs missing test packages, then fmt, clippy and every test.
+## Benches are type-checked by clippy but not run here: they need a release build.
 test: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
-	$(CARGO) test --all-targets --no-fail-fast
+	$(CARGO) test --lib --bins --tests --no-fail-fast
 	$(CARGO) test --doc
 
 deps:
@@ -28,6 +29,10 @@ lint:
 ## make bench: criterion benchmarks (release build); figures go to BENCHMARKS.md.
 bench:
 	$(CARGO) bench --bench verify
+
+## make bench-api: API load (release binaries, issuer on loopback); the table goes to BENCHMARKS.md "API".
+bench-api:
+	$(CARGO) bench --bench api_load
 
 clean:
 	rm -rf data/demo

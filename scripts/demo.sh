@@ -37,16 +37,22 @@ pids+=($!)
 "$BIN/kakunin" serve --demo > "$DEMO/kakunin.log" 2>&1 &
 pids+=($!)
 
+# Plain bash (/dev/tcp) rather than curl, which a fresh Debian may not have.
 wait_for() {
-  for _ in $(seq 1 100); do
-    if curl -fsS "$1" >/dev/null 2>&1; then return 0; fi
+  local port=$1 path=$2
+  for _ in $(seq 1 200); do
+    if exec 3<>"/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
+      printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$path" >&3
+      if head -n1 <&3 | grep -q ' 200 '; then exec 3<&-; return 0; fi
+      exec 3<&-
+    fi
     sleep 0.1
   done
-  echo "起動に失敗しました: $1 （ログ: $DEMO/*.log）" >&2
+  echo "起動に失敗しました: 127.0.0.1:$port （ログ: $DEMO/*.log）" >&2
   exit 1
 }
-wait_for "http://127.0.0.1:$ISSUER_PORT/healthz"
-wait_for "http://127.0.0.1:$SERVICE_PORT/readyz"
+wait_for "$ISSUER_PORT" /healthz
+wait_for "$SERVICE_PORT" /readyz
 
 cat <<MSG
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, only when something is missing:
-# headless Chromium and its driver (browser tests), poppler (pdftotext, pdftoppm,
+# headless Chromium, its driver and OpenSSL's headers (browser tests), poppler (pdftotext, pdftoppm,
 # pdffonts) and zbar (QR decoding) for the key-notice tests, and the fonts the notice
 # embeds.
 set -euo pipefail
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+# fantoccini (the browser tests' WebDriver client) links the system OpenSSL.
+pkg-config --exists openssl 2>/dev/null || need+=(pkg-config libssl-dev)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
 [ -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || need+=(fonts-ipaexfont-gothic)

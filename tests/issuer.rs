@@ -43,7 +43,9 @@ async fn lookup(iss: &IssuerProcess, number: &str, key: &str) -> reqwest::Respon
 }
 
 fn content_type(h: &HeaderMap) -> &str {
-    h.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
+    h.get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 async fn problem(res: reqwest::Response, status: u16) -> Value {
@@ -52,7 +54,10 @@ async fn problem(res: reqwest::Response, status: u16) -> Value {
     let p: Value = res.json().await.expect("problem json");
     assert_eq!(p["status"], status);
     for member in ["type", "title", "detail"] {
-        assert!(p[member].as_str().is_some_and(|s| !s.is_empty()), "{member} in {p}");
+        assert!(
+            p[member].as_str().is_some_and(|s| !s.is_empty()),
+            "{member} in {p}"
+        );
     }
     p
 }
@@ -86,7 +91,13 @@ async fn the_right_number_and_key_get_the_stored_jws_as_jose_json() {
     let body = res.bytes().await.unwrap();
     let stored = std::fs::read(iss.demo_dir().join("records/W2025000001.jws")).unwrap();
     assert_eq!(body.as_ref(), stored.as_slice(), "served exactly as stored");
-    let rec = record::verify(&body, "wjcs", &number("W2025000001"), &registry(&iss.registry_toml)).unwrap();
+    let rec = record::verify(
+        &body,
+        "wjcs",
+        &number("W2025000001"),
+        &registry(&iss.registry_toml),
+    )
+    .unwrap();
     assert_eq!(rec.kid(), "wjcs-demo-2025");
 }
 
@@ -103,24 +114,45 @@ async fn full_width_and_hyphenated_input_is_normalized_before_lookup() {
             })
             .collect()
     };
-    let res = lookup(&iss, &wide("w2025-000002"), &wide(&k.auth_key.to_lowercase())).await;
+    let res = lookup(
+        &iss,
+        &wide("w2025-000002"),
+        &wide(&k.auth_key.to_lowercase()),
+    )
+    .await;
     assert_eq!(res.status().as_u16(), 200);
 }
 
 #[tokio::test]
 async fn malformed_lookups_get_400_problem_json_naming_the_field() {
     let iss = IssuerProcess::start();
-    let p = problem(lookup_with(&iss, Some(&iss.token), "not json".into()).await, 400).await;
+    let p = problem(
+        lookup_with(&iss, Some(&iss.token), "not json".into()).await,
+        400,
+    )
+    .await;
     assert!(p["detail"].as_str().unwrap().contains("JSON"));
     let p = problem(
-        lookup_with(&iss, Some(&iss.token), json!({"certificate_number": "W2025000001"}).to_string()).await,
+        lookup_with(
+            &iss,
+            Some(&iss.token),
+            json!({"certificate_number": "W2025000001"}).to_string(),
+        )
+        .await,
         400,
     )
     .await;
     assert!(p["detail"].as_str().unwrap().contains("auth_key"));
-    let p = problem(lookup(&iss, "W2025000001", "7KQ2-M9XD-H4T8-RB3U").await, 400).await;
+    let p = problem(
+        lookup(&iss, "W2025000001", "7KQ2-M9XD-H4T8-RB3U").await,
+        400,
+    )
+    .await;
     assert!(p["detail"].as_str().unwrap().contains("認証キー"));
-    assert!(!p["detail"].as_str().unwrap().contains("RB3U"), "the key is not echoed");
+    assert!(
+        !p["detail"].as_str().unwrap().contains("RB3U"),
+        "the key is not echoed"
+    );
     problem(lookup(&iss, "W1", "7KQ2-M9XD-H4T8-RB3N").await, 400).await;
 }
 
@@ -128,7 +160,8 @@ async fn malformed_lookups_get_400_problem_json_naming_the_field() {
 async fn a_missing_or_wrong_bearer_token_gets_401_with_www_authenticate() {
     let iss = IssuerProcess::start();
     let k = iss.demo_key("W2025000001");
-    let body = json!({"certificate_number": k.certificate_number, "auth_key": k.auth_key}).to_string();
+    let body =
+        json!({"certificate_number": k.certificate_number, "auth_key": k.auth_key}).to_string();
     for token in [None, Some("wrong-token"), Some("")] {
         let res = lookup_with(&iss, token, body.clone()).await;
         assert_eq!(res.headers().get("www-authenticate").unwrap(), "Bearer");
@@ -151,7 +184,10 @@ async fn an_unknown_number_and_a_wrong_key_get_identical_404s() {
     let iss = IssuerProcess::start();
     let unknown = lookup(&iss, "W2025999998", WRONG_KEY).await;
     let wrong = lookup(&iss, "W2025000003", WRONG_KEY).await;
-    assert_eq!((unknown.status().as_u16(), wrong.status().as_u16()), (404, 404));
+    assert_eq!(
+        (unknown.status().as_u16(), wrong.status().as_u16()),
+        (404, 404)
+    );
     assert_eq!(header_set(unknown.headers()), header_set(wrong.headers()));
     assert_eq!(content_type(wrong.headers()), "application/problem+json");
     let (a, b) = (unknown.bytes().await.unwrap(), wrong.bytes().await.unwrap());
@@ -163,17 +199,33 @@ async fn ten_wrong_keys_lock_a_number_for_an_hour_even_against_the_right_key() {
     let mut iss = IssuerProcess::start();
     let k = iss.demo_key("W2025000020").clone();
     for _ in 0..10 {
-        assert_eq!(lookup(&iss, &k.certificate_number, WRONG_KEY).await.status().as_u16(), 404);
+        assert_eq!(
+            lookup(&iss, &k.certificate_number, WRONG_KEY)
+                .await
+                .status()
+                .as_u16(),
+            404
+        );
     }
     for key in [WRONG_KEY, k.auth_key.as_str()] {
         let res = lookup(&iss, &k.certificate_number, key).await;
-        let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        let retry: u64 = res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!((3500..=3600).contains(&retry), "Retry-After {retry}");
         problem(res, 429).await;
     }
     // Other numbers are not affected.
     let other = iss.demo_key("W2025000019").clone();
-    assert_eq!(lookup(&iss, &other.certificate_number, &other.auth_key).await.status().as_u16(), 200);
+    assert_eq!(
+        lookup(&iss, &other.certificate_number, &other.auth_key)
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
 
     iss.restart();
     let res = lookup(&iss, &k.certificate_number, &k.auth_key).await;
@@ -184,7 +236,13 @@ async fn ten_wrong_keys_lock_a_number_for_an_hour_even_against_the_right_key() {
 async fn unknown_numbers_lock_the_same_way_so_a_lockout_reveals_nothing() {
     let iss = IssuerProcess::start();
     for _ in 0..10 {
-        assert_eq!(lookup(&iss, "W2025999997", WRONG_KEY).await.status().as_u16(), 404);
+        assert_eq!(
+            lookup(&iss, "W2025999997", WRONG_KEY)
+                .await
+                .status()
+                .as_u16(),
+            404
+        );
     }
     problem(lookup(&iss, "W2025999997", WRONG_KEY).await, 429).await;
 }
@@ -193,14 +251,19 @@ async fn unknown_numbers_lock_the_same_way_so_a_lockout_reveals_nothing() {
 async fn bodies_over_64_kib_get_413_problem_json() {
     let iss = IssuerProcess::start();
     let filler = "x".repeat(70 * 1024);
-    let body = json!({"certificate_number": "W2025000001", "auth_key": WRONG_KEY, "pad": filler}).to_string();
+    let body = json!({"certificate_number": "W2025000001", "auth_key": WRONG_KEY, "pad": filler})
+        .to_string();
     problem(lookup_with(&iss, Some(&iss.token), body).await, 413).await;
 }
 
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_problem_json() {
     let iss = IssuerProcess::start();
-    let res = http().get(format!("{}/v2/nothing", iss.base_url)).send().await.unwrap();
+    let res = http()
+        .get(format!("{}/v2/nothing", iss.base_url))
+        .send()
+        .await
+        .unwrap();
     problem(res, 404).await;
     let res = http().get(iss.lookup_url()).send().await.unwrap();
     problem(res, 405).await;
@@ -211,7 +274,11 @@ async fn jwks_lists_every_key_as_an_ed25519_jwk() {
     let iss = IssuerProcess::start();
     let rotated = iss.cli(&["rotate-key", "--kid", "wjcs-2026"]);
     assert!(rotated.status.success(), "{}", stderr(&rotated));
-    let res = http().get(format!("{}/v1/jwks", iss.base_url)).send().await.unwrap();
+    let res = http()
+        .get(format!("{}/v1/jwks", iss.base_url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 200);
     let set: Value = res.json().await.unwrap();
     let keys = set["keys"].as_array().unwrap();
@@ -220,7 +287,12 @@ async fn jwks_lists_every_key_as_an_ed25519_jwk() {
     for k in keys {
         assert_eq!(
             (&k["kty"], &k["crv"], &k["use"], &k["alg"]),
-            (&json!("OKP"), &json!("Ed25519"), &json!("sig"), &json!("EdDSA"))
+            (
+                &json!("OKP"),
+                &json!("Ed25519"),
+                &json!("sig"),
+                &json!("EdDSA")
+            )
         );
         let x = k["x"].as_str().unwrap();
         assert_eq!(x.len(), 43, "32 bytes, base64url without padding");
@@ -233,43 +305,69 @@ async fn records_verify_with_the_printed_registry_before_and_after_rotate_key() 
     let iss = IssuerProcess::start();
     let old_registry = registry(&iss.registry_toml);
     let k = iss.demo_key("W2025000001").clone();
-    let before = lookup(&iss, &k.certificate_number, &k.auth_key).await.bytes().await.unwrap();
+    let before = lookup(&iss, &k.certificate_number, &k.auth_key)
+        .await
+        .bytes()
+        .await
+        .unwrap();
     let rec = record::verify(&before, "wjcs", &number("W2025000001"), &old_registry).unwrap();
-    assert_eq!((rec.kid(), rec.certificate().revision), ("wjcs-demo-2025", 1));
+    assert_eq!(
+        (rec.kid(), rec.certificate().revision),
+        ("wjcs-demo-2025", 1)
+    );
 
     let rotated = iss.cli(&["rotate-key", "--kid", "wjcs-2026"]);
     assert!(rotated.status.success(), "{}", stderr(&rotated));
     let block = stdout(&rotated);
-    assert!(block.starts_with("[[issuer.key]]") && block.contains("kid = \"wjcs-2026\""), "{block}");
+    assert!(
+        block.starts_with("[[issuer.key]]") && block.contains("kid = \"wjcs-2026\""),
+        "{block}"
+    );
     let new_registry = registry(&format!("{}\n{block}", iss.registry_toml));
 
     // Old revisions are never re-signed and still verify with the old key.
     record::verify(&before, "wjcs", &number("W2025000001"), &new_registry).unwrap();
     let k2 = iss.demo_key("W2025000002").clone();
-    let untouched = lookup(&iss, &k2.certificate_number, &k2.auth_key).await.bytes().await.unwrap();
+    let untouched = lookup(&iss, &k2.certificate_number, &k2.auth_key)
+        .await
+        .bytes()
+        .await
+        .unwrap();
     let rec = record::verify(&untouched, "wjcs", &number("W2025000002"), &new_registry).unwrap();
     assert_eq!(rec.kid(), "wjcs-demo-2025");
 
     let change = iss.dir().join("change.json");
-    std::fs::write(&change, r#"{"guarantee": {"amount_yen": 12400000}, "summary": "保証金額の変更"}"#).unwrap();
+    std::fs::write(
+        &change,
+        r#"{"guarantee": {"amount_yen": 12400000}, "summary": "保証金額の変更"}"#,
+    )
+    .unwrap();
     let amended = iss.cli(&["amend", "W2025000001", "--file", change.to_str().unwrap()]);
     assert!(amended.status.success(), "{}", stderr(&amended));
 
-    let after = lookup(&iss, &k.certificate_number, &k.auth_key).await.bytes().await.unwrap();
+    let after = lookup(&iss, &k.certificate_number, &k.auth_key)
+        .await
+        .bytes()
+        .await
+        .unwrap();
     let rec = record::verify(&after, "wjcs", &number("W2025000001"), &new_registry).unwrap();
     assert_eq!((rec.kid(), rec.certificate().revision), ("wjcs-2026", 2));
     assert_eq!(rec.certificate().guarantee.amount_yen, 12_400_000);
-    let summaries: Vec<&str> = rec.certificate().changes.iter().map(|c| c.summary.as_str()).collect();
+    let summaries: Vec<&str> = rec
+        .certificate()
+        .changes
+        .iter()
+        .map(|c| c.summary.as_str())
+        .collect();
     assert_eq!(summaries, ["新規", "保証金額の変更"]);
     let e = record::verify(&after, "wjcs", &number("W2025000001"), &old_registry).unwrap_err();
     assert_eq!(e.code(), "unknown_kid");
 }
 
 fn tool(name: &str, args: &[&str]) -> Output {
-    Command::new(name)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{name} is needed for this test (Debian: poppler-utils, zbar-tools): {e}"))
+    Command::new(name).args(args).output().unwrap_or_else(|e| {
+        panic!("{name} is needed for this test (Debian: poppler-utils, zbar-tools): {e}")
+    })
 }
 
 fn issue_file(dir: &Path, number: &str, title: &str) -> String {
@@ -313,16 +411,43 @@ async fn issue_prints_the_key_once_and_writes_a_notice_whose_text_and_qr_match()
     let pdf = iss.dir().join("notice.pdf");
     let (n, key, _) = issue(&iss, &file, &["--notice-out", pdf.to_str().unwrap()]);
     assert_eq!(n, "W2025000101", "canonical number");
-    assert!(regex::Regex::new("^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$").unwrap().is_match(&key), "{key}");
+    assert!(
+        regex::Regex::new("^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$")
+            .unwrap()
+            .is_match(&key),
+        "{key}"
+    );
 
     let text = stdout(&tool("pdftotext", &[pdf.to_str().unwrap(), "-"]));
-    for expected in [NOTICE_TITLE, n.as_str(), key.as_str(), "県道大分臼杵線舗装補修工事"] {
+    for expected in [
+        NOTICE_TITLE,
+        n.as_str(),
+        key.as_str(),
+        "県道大分臼杵線舗装補修工事",
+    ] {
         assert!(text.contains(expected), "{expected} in notice:\n{text}");
     }
     let png = iss.dir().join("notice");
-    let r = tool("pdftoppm", &["-r", "200", "-png", "-singlefile", pdf.to_str().unwrap(), png.to_str().unwrap()]);
+    let r = tool(
+        "pdftoppm",
+        &[
+            "-r",
+            "200",
+            "-png",
+            "-singlefile",
+            pdf.to_str().unwrap(),
+            png.to_str().unwrap(),
+        ],
+    );
     assert!(r.status.success(), "{}", stderr(&r));
-    let qr = tool("zbarimg", &["--raw", "-q", iss.dir().join("notice.png").to_str().unwrap()]);
+    let qr = tool(
+        "zbarimg",
+        &[
+            "--raw",
+            "-q",
+            iss.dir().join("notice.png").to_str().unwrap(),
+        ],
+    );
     let canonical = key.replace('-', "");
     assert_eq!(stdout(&qr).trim(), format!("SURETY/1;wjcs;{n};{canonical}"));
 
@@ -347,29 +472,49 @@ fn rows(db: &Path, table: &str) -> i64 {
 #[tokio::test]
 async fn issue_refuses_bad_files_and_duplicate_numbers_with_a_clear_message_and_changes_nothing() {
     let iss = IssuerProcess::start();
-    let counts = || (rows(&iss.db_path(), "certificates"), rows(&iss.db_path(), "revisions"));
+    let counts = || {
+        (
+            rows(&iss.db_path(), "certificates"),
+            rows(&iss.db_path(), "revisions"),
+        )
+    };
     let before = counts();
     let notice = iss.dir().join("refused.pdf");
     let notice_arg = notice.to_str().unwrap().to_owned();
 
     let malformed = iss.dir().join("malformed.json");
     std::fs::write(&malformed, "{\"certificate_number\": \"W2025000102\", ").unwrap();
-    let mut missing: Value =
-        serde_json::from_str(&std::fs::read_to_string(issue_file(iss.dir(), "W2025000103", "工事")).unwrap()).unwrap();
-    missing["contract"].as_object_mut().unwrap().remove("amount_yen");
+    let mut missing: Value = serde_json::from_str(
+        &std::fs::read_to_string(issue_file(iss.dir(), "W2025000103", "工事")).unwrap(),
+    )
+    .unwrap();
+    missing["contract"]
+        .as_object_mut()
+        .unwrap()
+        .remove("amount_yen");
     let missing_path = iss.dir().join("missing.json");
     std::fs::write(&missing_path, missing.to_string()).unwrap();
     let duplicate = issue_file(iss.dir(), "W2025000001", "重複する工事");
 
     for (file, says) in [
         (malformed.to_str().unwrap(), "JSONとして読めません"),
-        (missing_path.to_str().unwrap(), "必須の項目「contract.amount_yen」（請負代金額）がありません"),
-        (duplicate.as_str(), "W2025000001 の証書は既に発行されています"),
+        (
+            missing_path.to_str().unwrap(),
+            "必須の項目「contract.amount_yen」（請負代金額）がありません",
+        ),
+        (
+            duplicate.as_str(),
+            "W2025000001 の証書は既に発行されています",
+        ),
     ] {
         let out = iss.cli(&["issue", "--file", file, "--notice-out", &notice_arg]);
         assert!(!out.status.success());
         assert!(stderr(&out).contains(says), "{says} in {}", stderr(&out));
-        assert!(!stdout(&out).contains("認証キー"), "no key printed: {}", stdout(&out));
+        assert!(
+            !stdout(&out).contains("認証キー"),
+            "no key printed: {}",
+            stdout(&out)
+        );
         assert!(!notice.exists(), "no notice written");
         assert_eq!(counts(), before, "database unchanged");
     }
@@ -379,7 +524,11 @@ async fn issue_refuses_bad_files_and_duplicate_numbers_with_a_clear_message_and_
 async fn the_auth_key_appears_nowhere_in_the_database_or_the_logs() {
     let iss = IssuerProcess::start();
     let file = issue_file(iss.dir(), "W2025000104", "秘密保持確認工事");
-    let (n, key, out) = issue(&iss, &file, &["--notice-out", iss.dir().join("n.pdf").to_str().unwrap()]);
+    let (n, key, out) = issue(
+        &iss,
+        &file,
+        &["--notice-out", iss.dir().join("n.pdf").to_str().unwrap()],
+    );
     assert_eq!(lookup(&iss, &n, &key).await.status().as_u16(), 200);
     assert_eq!(lookup(&iss, &n, WRONG_KEY).await.status().as_u16(), 404);
     let canonical = key.replace('-', "");
@@ -389,14 +538,19 @@ async fn the_auth_key_appears_nowhere_in_the_database_or_the_logs() {
         let path = format!("{}{suffix}", iss.db_path().display());
         db.extend(std::fs::read(path).unwrap_or_default());
     }
-    let contains = |hay: &[u8], needle: &str| hay.windows(needle.len()).any(|w| w == needle.as_bytes());
+    let contains =
+        |hay: &[u8], needle: &str| hay.windows(needle.len()).any(|w| w == needle.as_bytes());
     for k in [canonical.as_str(), key.as_str()] {
         assert!(!contains(&db, k), "key in the database file");
         assert!(!iss.log().contains(k), "key in the server log");
         assert!(!stderr(&out).contains(k), "key in the CLI log");
     }
     assert!(!iss.log().contains(SECRET), "secret in the server log");
-    assert!(iss.log().contains(&format!("certificate_number=\"{n}\"")), "lookups are logged:\n{}", iss.log());
+    assert!(
+        iss.log().contains(&format!("certificate_number=\"{n}\"")),
+        "lookups are logged:\n{}",
+        iss.log()
+    );
 }
 
 /// A minimal browser: keeps cookies, never follows redirects.
@@ -466,15 +620,20 @@ impl Browser {
     async fn sign_in(&mut self, login: &str, password: &str) -> reqwest::Response {
         let page = self.get("/login").await.text().await.unwrap();
         let csrf = csrf_of(&page);
-        self.post("/login", &[("login", login), ("password", password), ("csrf", &csrf)])
-            .await
+        self.post(
+            "/login",
+            &[("login", login), ("password", password), ("csrf", &csrf)],
+        )
+        .await
     }
 }
 
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -491,23 +650,59 @@ fn csrf_of(page: &str) -> String {
 #[tokio::test]
 async fn a_contractor_signs_in_sees_their_certificates_prints_one_and_gets_a_new_key_notice() {
     let iss = IssuerProcess::start();
-    let file = issue_file(iss.dir(), "W2025000105", "<script>alert(\"x\")</script>県道改良工事");
-    issue(&iss, &file, &["--contractor", "bungo", "--notice-out", iss.dir().join("x.pdf").to_str().unwrap()]);
+    let file = issue_file(
+        iss.dir(),
+        "W2025000105",
+        "<script>alert(\"x\")</script>県道改良工事",
+    );
+    issue(
+        &iss,
+        &file,
+        &[
+            "--contractor",
+            "bungo",
+            "--notice-out",
+            iss.dir().join("x.pdf").to_str().unwrap(),
+        ],
+    );
 
     let mut b = Browser::new(&iss.base_url);
-    assert_eq!(b.get("/certificates").await.status().as_u16(), 303, "sign-in required");
+    assert_eq!(
+        b.get("/certificates").await.status().as_u16(),
+        303,
+        "sign-in required"
+    );
     let res = b.sign_in("bungo", "bungo-demo-pass").await;
     assert_eq!(res.status().as_u16(), 303);
-    let cookie = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("kakunin_issuer_session="));
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("kakunin_issuer_session="));
     let cookie = cookie.expect("session cookie");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
 
     let list = b.get("/certificates").await.text().await.unwrap();
     assert!(list.contains("W2025000001") && list.contains("W2025000105"));
-    assert!(!list.contains("W2025000004"), "another contractor's certificate is not listed");
-    assert_eq!(b.get("/certificates/W2025000004").await.status().as_u16(), 404);
+    assert!(
+        !list.contains("W2025000004"),
+        "another contractor's certificate is not listed"
+    );
+    assert_eq!(
+        b.get("/certificates/W2025000004").await.status().as_u16(),
+        404
+    );
 
-    let page = b.get("/certificates/W2025000105").await.text().await.unwrap();
+    let page = b
+        .get("/certificates/W2025000105")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("&lt;script&gt;alert("), "escaped:\n{page}");
     assert!(!page.contains("<script>alert"), "never raw");
     assert!(page.contains("@page") && page.contains("size: A4"));
@@ -516,8 +711,18 @@ async fn a_contractor_signs_in_sees_their_certificates_prints_one_and_gets_a_new
 
     // The 「認証キー」の表示 button issues a new key; the demo key stops working.
     let old = iss.demo_key("W2025000001").clone();
-    let page = b.get("/certificates/W2025000001").await.text().await.unwrap();
-    let res = b.post("/certificates/W2025000001/notice", &[("csrf", &csrf_of(&page))]).await;
+    let page = b
+        .get("/certificates/W2025000001")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let res = b
+        .post(
+            "/certificates/W2025000001/notice",
+            &[("csrf", &csrf_of(&page))],
+        )
+        .await;
     assert_eq!(res.status().as_u16(), 200);
     assert_eq!(content_type(res.headers()), "application/pdf");
     let pdf = res.bytes().await.unwrap();
@@ -531,8 +736,20 @@ async fn a_contractor_signs_in_sees_their_certificates_prints_one_and_gets_a_new
         .expect("key in the notice")
         .as_str()
         .to_owned();
-    assert_eq!(lookup(&iss, "W2025000001", &new_key).await.status().as_u16(), 200);
-    assert_eq!(lookup(&iss, "W2025000001", &old.auth_key).await.status().as_u16(), 404);
+    assert_eq!(
+        lookup(&iss, "W2025000001", &new_key)
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        lookup(&iss, "W2025000001", &old.auth_key)
+            .await
+            .status()
+            .as_u16(),
+        404
+    );
 }
 
 #[tokio::test]
@@ -540,17 +757,51 @@ async fn forms_without_the_csrf_token_or_with_a_wrong_password_are_refused() {
     let iss = IssuerProcess::start();
     let mut b = Browser::new(&iss.base_url);
     let page = b.get("/login").await.text().await.unwrap();
-    let res = b.post("/login", &[("login", "bungo"), ("password", "bungo-demo-pass"), ("csrf", "forged")]).await;
+    let res = b
+        .post(
+            "/login",
+            &[
+                ("login", "bungo"),
+                ("password", "bungo-demo-pass"),
+                ("csrf", "forged"),
+            ],
+        )
+        .await;
     assert_eq!(res.status().as_u16(), 403);
-    let res = b.post("/login", &[("login", "bungo"), ("password", "wrong"), ("csrf", &csrf_of(&page))]).await;
+    let res = b
+        .post(
+            "/login",
+            &[
+                ("login", "bungo"),
+                ("password", "wrong"),
+                ("csrf", &csrf_of(&page)),
+            ],
+        )
+        .await;
     assert_eq!(res.status().as_u16(), 200);
-    assert!(res.text().await.unwrap().contains("ログインIDまたはパスワードが違います"));
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("ログインIDまたはパスワードが違います"));
 
-    assert_eq!(b.sign_in("yufu", "yufu-demo-pass").await.status().as_u16(), 303);
-    let res = b.post("/certificates/W2025000004/notice", &[("csrf", "forged")]).await;
+    assert_eq!(
+        b.sign_in("yufu", "yufu-demo-pass").await.status().as_u16(),
+        303
+    );
+    let res = b
+        .post("/certificates/W2025000004/notice", &[("csrf", "forged")])
+        .await;
     assert_eq!(res.status().as_u16(), 403);
     let k = iss.demo_key("W2025000004");
-    assert_eq!(lookup(&iss, &k.certificate_number, &k.auth_key).await.status().as_u16(), 200, "key unchanged");
+    assert_eq!(
+        lookup(&iss, &k.certificate_number, &k.auth_key)
+            .await
+            .status()
+            .as_u16(),
+        200,
+        "key unchanged"
+    );
 }
 
 #[test]
@@ -558,9 +809,18 @@ fn commands_that_hash_keys_refuse_to_run_without_a_secret() {
     let iss = IssuerProcess::start();
     let file = issue_file(iss.dir(), "W2025000106", "工事");
     for args in [vec!["serve"], vec!["issue", "--file", file.as_str()]] {
-        let out = iss.command().env_remove("KAKUNIN_ISSUER_SECRET").args(&args).output().unwrap();
+        let out = iss
+            .command()
+            .env_remove("KAKUNIN_ISSUER_SECRET")
+            .args(&args)
+            .output()
+            .unwrap();
         assert!(!out.status.success());
-        assert!(stderr(&out).contains("KAKUNIN_ISSUER_SECRET"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("KAKUNIN_ISSUER_SECRET"),
+            "{}",
+            stderr(&out)
+        );
     }
     let secret_file = iss.dir().join("secret");
     std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
@@ -570,7 +830,11 @@ fn commands_that_hash_keys_refuse_to_run_without_a_secret() {
         .args(["issue", "--file", &file])
         .output()
         .unwrap();
-    assert!(stderr(&out).contains("両方"), "both set is an error: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("両方"),
+        "both set is an error: {}",
+        stderr(&out)
+    );
     let out = iss
         .command()
         .env_remove("KAKUNIN_ISSUER_SECRET")
@@ -578,19 +842,35 @@ fn commands_that_hash_keys_refuse_to_run_without_a_secret() {
         .args(["issue", "--file", &file, "--notice-out", "n.pdf"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "the secret may come from a file: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "the secret may come from a file: {}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn demo_seed_on_a_seeded_database_says_so_and_changes_nothing() {
     let iss = IssuerProcess::start();
-    let before = (rows(&iss.db_path(), "certificates"), rows(&iss.db_path(), "clients"));
+    let before = (
+        rows(&iss.db_path(), "certificates"),
+        rows(&iss.db_path(), "clients"),
+    );
     let csv = std::fs::read(iss.demo_dir().join("demo-keys.csv")).unwrap();
     let out = iss.cli(&["demo-seed", "--out", iss.demo_dir().to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("既に"), "{}", stdout(&out));
-    assert_eq!(before, (rows(&iss.db_path(), "certificates"), rows(&iss.db_path(), "clients")));
-    assert_eq!(csv, std::fs::read(iss.demo_dir().join("demo-keys.csv")).unwrap());
+    assert_eq!(
+        before,
+        (
+            rows(&iss.db_path(), "certificates"),
+            rows(&iss.db_path(), "clients")
+        )
+    );
+    assert_eq!(
+        csv,
+        std::fs::read(iss.demo_dir().join("demo-keys.csv")).unwrap()
+    );
 }
 
 #[tokio::test]
@@ -611,7 +891,11 @@ async fn every_demo_key_answers_as_demo_keys_csv_declares() {
         }
     }
     let amended = iss.demo_key("W2025000015");
-    let body = lookup(&iss, &amended.certificate_number, &amended.auth_key).await.bytes().await.unwrap();
+    let body = lookup(&iss, &amended.certificate_number, &amended.auth_key)
+        .await
+        .bytes()
+        .await
+        .unwrap();
     let rec = record::verify(&body, "wjcs", &number("W2025000015"), &reg).unwrap();
     assert_eq!(rec.certificate().revision, 3);
     for n in ["W2025000001", "W2025000020"] {
@@ -639,7 +923,10 @@ fn signing_key_files_are_private_and_a_readable_one_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     let iss = IssuerProcess::start();
     let key = iss.keys_dir().join("wjcs-demo-2025.pem");
-    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = iss.cli(&["cancel", "W2025000018"]);
     assert!(!out.status.success());
@@ -663,6 +950,9 @@ fn every_command_has_japanese_help() {
         let out = iss.cli(&cmd);
         assert!(out.status.success(), "{cmd:?}");
         let text = stdout(&out);
-        assert!(text.contains("使い方") && text.contains("ヘルプを表示します"), "{cmd:?}:\n{text}");
+        assert!(
+            text.contains("使い方") && text.contains("ヘルプを表示します"),
+            "{cmd:?}:\n{text}"
+        );
     }
 }

@@ -475,3 +475,30 @@ fn the_shipped_demo_records_check_offline_with_the_shipped_demo_registry() {
     }
     assert!(checked >= 20);
 }
+
+#[tokio::test]
+async fn a_cross_site_post_is_refused_even_with_a_valid_token() {
+    let issuer = IssuerProcess::start();
+    let (_service, browser) = officer(&issuer).await;
+    let csrf = browser.csrf("/").await;
+    let k = issuer.demo_key("W2025000001");
+    let form = [("certificate_number", k.certificate_number.as_str()), ("auth_key", k.auth_key.as_str()), ("csrf", csrf.as_str())];
+    let res = browser
+        .http
+        .post(format!("{}/verify", browser.base))
+        .header("Origin", "https://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = browser
+        .http
+        .post(format!("{}/verify", browser.base))
+        .header("Origin", browser.base.as_str())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert!(body(res).await.contains("<h1>確認済み</h1>"), "a same-origin post goes through");
+}

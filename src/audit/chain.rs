@@ -37,7 +37,9 @@ pub enum ChainBreak {
 }
 
 /// Walks the log in order, in pages, and returns the count of intact rows.
-pub fn verify_chain(conn: &mut SqliteConnection) -> Result<Result<i64, ChainBreak>, diesel::result::Error> {
+pub fn verify_chain(
+    conn: &mut SqliteConnection,
+) -> Result<Result<i64, ChainBreak>, diesel::result::Error> {
     let mut prev = GENESIS.to_owned();
     let mut expected_seq = 1;
     let mut count = 0i64;

@@ -36,7 +36,12 @@ pub struct Signer {
 impl Signer {
     pub fn new(key: SigningKey, every: i32, max_age_minutes: i64) -> Self {
         let key_id = super::key::key_id(&key.verifying_key());
-        Self { key, key_id, every: every.max(1), max_age: Duration::minutes(max_age_minutes.max(1)) }
+        Self {
+            key,
+            key_id,
+            every: every.max(1),
+            max_age: Duration::minutes(max_age_minutes.max(1)),
+        }
     }
 
     pub fn key_id(&self) -> &str {
@@ -50,7 +55,9 @@ impl Signer {
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signer").field("key_id", &self.key_id).finish_non_exhaustive()
+        f.debug_struct("Signer")
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -94,15 +101,25 @@ impl Checkpoint {
     }
 
     pub fn signature_valid(&self, key: &VerifyingKey) -> bool {
-        let Ok(raw) = URL_SAFE_NO_PAD.decode(&self.signature) else { return false };
-        let Ok(sig) = Signature::from_slice(&raw) else { return false };
-        self.key_id == super::key::key_id(key) && key.verify(self.message().as_bytes(), &sig).is_ok()
+        let Ok(raw) = URL_SAFE_NO_PAD.decode(&self.signature) else {
+            return false;
+        };
+        let Ok(sig) = Signature::from_slice(&raw) else {
+            return false;
+        };
+        self.key_id == super::key::key_id(key)
+            && key.verify(self.message().as_bytes(), &sig).is_ok()
     }
 }
 
 /// Called by `append` right after it inserted `head`, in the same transaction.
-pub(crate) fn after_append(conn: &mut SqliteConnection, head: &AuditRow) -> QueryResult<Option<Checkpoint>> {
-    let Some(signer) = installed() else { return Ok(None) };
+pub(crate) fn after_append(
+    conn: &mut SqliteConnection,
+    head: &AuditRow,
+) -> QueryResult<Option<Checkpoint>> {
+    let Some(signer) = installed() else {
+        return Ok(None);
+    };
     let last: Option<(i32, NaiveDateTime)> = audit_checkpoints::table
         .order(audit_checkpoints::id.desc())
         .select((audit_checkpoints::head_seq, audit_checkpoints::at))
@@ -119,7 +136,11 @@ pub(crate) fn after_append(conn: &mut SqliteConnection, head: &AuditRow) -> Quer
 }
 
 /// Signs and stores a checkpoint whose head is `head`.
-pub fn write(conn: &mut SqliteConnection, signer: &Signer, head: &AuditRow) -> QueryResult<Checkpoint> {
+pub fn write(
+    conn: &mut SqliteConnection,
+    signer: &Signer,
+    head: &AuditRow,
+) -> QueryResult<Checkpoint> {
     let mut cp = Checkpoint {
         id: 0,
         at: head.at,
@@ -191,12 +212,18 @@ pub fn verify_checkpoints(
         after = last.id;
         for cp in page {
             if cp.key_id != key_id {
-                return Ok(Err(CheckpointBreak::OtherKey { id: cp.id, key_id: cp.key_id }));
+                return Ok(Err(CheckpointBreak::OtherKey {
+                    id: cp.id,
+                    key_id: cp.key_id,
+                }));
             }
             if !cp.signature_valid(key) {
                 return Ok(Err(CheckpointBreak::BadSignature { id: cp.id }));
             }
-            if latest.as_ref().is_some_and(|p| cp.head_seq < p.head_seq || cp.event_count < p.event_count) {
+            if latest
+                .as_ref()
+                .is_some_and(|p| cp.head_seq < p.head_seq || cp.event_count < p.event_count)
+            {
                 return Ok(Err(CheckpointBreak::OutOfOrder { id: cp.id }));
             }
             let hash: Option<String> = audit_events::table
@@ -205,9 +232,17 @@ pub fn verify_checkpoints(
                 .first(conn)
                 .optional()?;
             match hash {
-                None => return Ok(Err(CheckpointBreak::MissingHead { id: cp.id, seq: cp.head_seq })),
+                None => {
+                    return Ok(Err(CheckpointBreak::MissingHead {
+                        id: cp.id,
+                        seq: cp.head_seq,
+                    }))
+                }
                 Some(h) if h != cp.head_hash => {
-                    return Ok(Err(CheckpointBreak::HeadChanged { id: cp.id, seq: cp.head_seq }))
+                    return Ok(Err(CheckpointBreak::HeadChanged {
+                        id: cp.id,
+                        seq: cp.head_seq,
+                    }))
                 }
                 Some(_) => {}
             }
@@ -222,7 +257,10 @@ pub fn verify_checkpoints(
             expected: cp.event_count,
             found: events,
         })),
-        _ => Ok(Ok(Summary { checkpoints: seen, latest })),
+        _ => Ok(Ok(Summary {
+            checkpoints: seen,
+            latest,
+        })),
     }
 }
 
@@ -250,19 +288,32 @@ pub struct Coverage {
 
 impl EventStatus {
     pub fn intact(&self) -> bool {
-        self.hash_ok && self.linked && self.checkpoint.as_ref().is_none_or(|c| c.signature_ok && c.chain_ok)
+        self.hash_ok
+            && self.linked
+            && self
+                .checkpoint
+                .as_ref()
+                .is_none_or(|c| c.signature_ok && c.chain_ok)
     }
 }
 
 /// Longest stretch walked for one detail page; checkpoints are closer than this.
 const MAX_WALK: i64 = 20_000;
 
-pub fn event_status(conn: &mut SqliteConnection, row: &AuditRow, key: Option<&VerifyingKey>) -> QueryResult<EventStatus> {
+pub fn event_status(
+    conn: &mut SqliteConnection,
+    row: &AuditRow,
+    key: Option<&VerifyingKey>,
+) -> QueryResult<EventStatus> {
     let hash_ok = chain::row_hash(row) == row.hash;
     let prev: Option<String> = if row.seq == 1 {
         Some(GENESIS.to_owned())
     } else {
-        audit_events::table.find(row.seq - 1).select(audit_events::hash).first(conn).optional()?
+        audit_events::table
+            .find(row.seq - 1)
+            .select(audit_events::hash)
+            .first(conn)
+            .optional()?
     };
     let linked = prev.as_deref() == Some(row.prev_hash.as_str());
     let cp: Option<Checkpoint> = audit_checkpoints::table
@@ -294,10 +345,20 @@ pub fn event_status(conn: &mut SqliteConnection, row: &AuditRow, key: Option<&Ve
                 expected += 1;
             }
             chain_ok = chain_ok && expected == cp.head_seq + 1 && prev == cp.head_hash;
-            Some(Coverage { id: cp.id, at: cp.at, head_seq: cp.head_seq, signature_ok, chain_ok })
+            Some(Coverage {
+                id: cp.id,
+                at: cp.at,
+                head_seq: cp.head_seq,
+                signature_ok,
+                chain_ok,
+            })
         }
     };
-    Ok(EventStatus { hash_ok, linked, checkpoint })
+    Ok(EventStatus {
+        hash_ok,
+        linked,
+        checkpoint,
+    })
 }
 
 /// The newest checkpoints, for the supervisor's overview.

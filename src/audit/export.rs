@@ -74,7 +74,11 @@ pub fn neutralise(cell: &str) -> Cow<'_, str> {
 }
 
 fn jst_text(row: &AuditRow) -> String {
-    row.at.and_utc().with_timezone(&jst()).format("%Y-%m-%d %H:%M:%S").to_string()
+    row.at
+        .and_utc()
+        .with_timezone(&jst())
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 /// Writes rows one at a time in either format.
@@ -93,7 +97,9 @@ impl<W: Write> RowWriter<W> {
         let inner = match format {
             Format::Csv => {
                 out.write_all(BOM)?;
-                let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(out);
+                let mut w = csv::WriterBuilder::new()
+                    .terminator(csv::Terminator::CRLF)
+                    .from_writer(out);
                 w.write_record(CSV_HEADERS)?;
                 Inner::Csv(w)
             }
@@ -194,7 +200,12 @@ pub fn start(
                 .to_string(),
             },
         )?;
-        Ok(Plan { filter, format, until, rows })
+        Ok(Plan {
+            filter,
+            format,
+            until,
+            rows,
+        })
     })
 }
 

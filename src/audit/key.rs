@@ -45,12 +45,21 @@ pub fn public_path(private: &Path) -> PathBuf {
 /// Generates a key and writes both halves. Never overwrites a file.
 pub fn init(path: &Path) -> Result<SigningKey, KeyError> {
     let shown = path.display().to_string();
-    let io = |source| KeyError::Io { path: shown.clone(), source };
+    let io = |source| KeyError::Io {
+        path: shown.clone(),
+        source,
+    };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io)?;
     }
     let key = SigningKey::generate(&mut rand_core::OsRng);
-    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|_| KeyError::Format(shown.clone()))?;
+    let pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|_| KeyError::Format(shown.clone()))?;
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -79,20 +88,34 @@ pub fn load(path: &Path) -> Result<SigningKey, KeyError> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(KeyError::Missing(shown)),
-        Err(source) => return Err(KeyError::Io { path: shown, source }),
+        Err(source) => {
+            return Err(KeyError::Io {
+                path: shown,
+                source,
+            })
+        }
     };
     let mode = meta.permissions().mode();
     if mode & 0o077 != 0 {
-        return Err(KeyError::Permissive { path: shown, mode: mode & 0o777 });
+        return Err(KeyError::Permissive {
+            path: shown,
+            mode: mode & 0o777,
+        });
     }
-    let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Io { path: shown.clone(), source })?;
+    let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+        path: shown.clone(),
+        source,
+    })?;
     SigningKey::from_pkcs8_pem(&pem).map_err(|_| KeyError::Format(shown))
 }
 
 /// Reads a public key file (for checking a copied database away from the server).
 pub fn load_public(path: &Path) -> Result<VerifyingKey, KeyError> {
     let shown = path.display().to_string();
-    let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Io { path: shown.clone(), source })?;
+    let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+        path: shown.clone(),
+        source,
+    })?;
     VerifyingKey::from_public_key_pem(&pem).map_err(|_| KeyError::Format(shown))
 }
 
@@ -108,10 +131,16 @@ mod tests {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(load(&path).unwrap().to_bytes(), key.to_bytes());
-        assert_eq!(load_public(&public_path(&path)).unwrap(), key.verifying_key());
+        assert_eq!(
+            load_public(&public_path(&path)).unwrap(),
+            key.verifying_key()
+        );
         assert!(matches!(init(&path), Err(KeyError::Exists(_))));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(matches!(load(&path), Err(KeyError::Permissive { .. })));
-        assert!(matches!(load(&dir.path().join("none")), Err(KeyError::Missing(_))));
+        assert!(matches!(
+            load(&dir.path().join("none")),
+            Err(KeyError::Missing(_))
+        ));
     }
 }

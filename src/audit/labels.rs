@@ -6,7 +6,7 @@
 use crate::outcome::Outcome;
 
 /// Every action the service writes, in the order the filter menu lists them.
-pub const ACTIONS: [(&str, &str); 19] = [
+pub const ACTIONS: [(&str, &str); 17] = [
     ("verify", "照会"),
     ("verification.view", "照会結果の閲覧"),
     ("verification.print", "照会結果の印刷"),
@@ -24,28 +24,41 @@ pub const ACTIONS: [(&str, &str); 19] = [
     ("token.revoke", "API クライアントの失効"),
     ("audit.export", "監査ログの書き出し"),
     ("audit.key_init", "署名鍵の作成"),
-    ("api.audit", "API による監査ログの参照"),
-    ("api.verify", "API による照会"),
 ];
 
 /// Outcomes other than the six of a verification.
-const OTHER_OUTCOMES: [(&str, &str); 4] =
-    [("ok", "成功"), ("failure", "失敗"), ("throttled", "試行回数の制限"), ("denied", "拒否")];
+const OTHER_OUTCOMES: [(&str, &str); 4] = [
+    ("ok", "成功"),
+    ("failure", "失敗"),
+    ("throttled", "試行回数の制限"),
+    ("denied", "拒否"),
+];
 
 pub fn action(code: &str) -> &str {
-    ACTIONS.iter().find(|(c, _)| *c == code).map(|(_, l)| *l).unwrap_or(code)
+    ACTIONS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, l)| *l)
+        .unwrap_or(code)
 }
 
 pub fn outcome(code: &str) -> &str {
     if let Some(o) = Outcome::parse(code) {
         return o.banner();
     }
-    OTHER_OUTCOMES.iter().find(|(c, _)| *c == code).map(|(_, l)| *l).unwrap_or(code)
+    OTHER_OUTCOMES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, l)| *l)
+        .unwrap_or(code)
 }
 
 /// (code, label) of every outcome, for the filter menu.
 pub fn outcomes() -> Vec<(&'static str, &'static str)> {
-    let mut all: Vec<_> = Outcome::ALL.iter().map(|o| (o.as_str(), o.banner())).collect();
+    let mut all: Vec<_> = Outcome::ALL
+        .iter()
+        .map(|o| (o.as_str(), o.banner()))
+        .collect();
     all.extend(OTHER_OUTCOMES);
     all
 }

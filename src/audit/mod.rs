@@ -45,7 +45,12 @@ impl Actor {
     /// The operator at the command line.
     pub fn cli() -> Self {
         let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-        Self::new(format!("cli:{who}"), "-".into(), "local".into(), "kakunin-cli")
+        Self::new(
+            format!("cli:{who}"),
+            "-".into(),
+            "local".into(),
+            "kakunin-cli",
+        )
     }
 }
 
@@ -111,7 +116,11 @@ pub fn append(
     }
 }
 
-fn append_locked(conn: &mut SqliteConnection, actor: &Actor, event: &Event<'_>) -> QueryResult<AuditRow> {
+fn append_locked(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    event: &Event<'_>,
+) -> QueryResult<AuditRow> {
     let last: Option<(i32, String)> = audit_events::table
         .select((audit_events::seq, audit_events::hash))
         .order(audit_events::seq.desc())

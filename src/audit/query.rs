@@ -28,7 +28,15 @@ pub struct AuditFilter {
 
 impl AuditFilter {
     pub fn new(scope: OfficeScope) -> Self {
-        Self { scope, from: None, to: None, actor: None, action: None, outcome: None, target: None }
+        Self {
+            scope,
+            from: None,
+            to: None,
+            actor: None,
+            action: None,
+            outcome: None,
+            target: None,
+        }
     }
 }
 
@@ -129,7 +137,9 @@ pub fn for_each_until(
             .limit(5000)
             .select(AuditRow::as_select())
             .load(conn)?;
-        let Some(last) = rows.last() else { return Ok(count) };
+        let Some(last) = rows.last() else {
+            return Ok(count);
+        };
         after = last.seq;
         for r in &rows {
             each(r)?;
@@ -146,7 +156,11 @@ pub enum ExportError {
     Io(#[from] std::io::Error),
 }
 
-pub fn find(conn: &mut SqliteConnection, seq: i32, scope: &OfficeScope) -> QueryResult<Option<AuditRow>> {
+pub fn find(
+    conn: &mut SqliteConnection,
+    seq: i32,
+    scope: &OfficeScope,
+) -> QueryResult<Option<AuditRow>> {
     let f = AuditFilter::new(scope.clone());
     filtered(&f)
         .filter(audit_events::seq.eq(seq))

@@ -34,10 +34,12 @@ pub fn daily_verifications(
             .bind::<Timestamp, _>(start)
             .bind::<Timestamp, _>(end)
             .load(conn),
-        OfficeScope::One(office) => diesel::sql_query(format!("{base} AND office_code = ? GROUP BY day, outcome"))
-            .bind::<Timestamp, _>(start)
-            .bind::<Timestamp, _>(end)
-            .bind::<Text, _>(office)
-            .load(conn),
+        OfficeScope::One(office) => {
+            diesel::sql_query(format!("{base} AND office_code = ? GROUP BY day, outcome"))
+                .bind::<Timestamp, _>(start)
+                .bind::<Timestamp, _>(end)
+                .bind::<Text, _>(office)
+                .load(conn)
+        }
     }
 }

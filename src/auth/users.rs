@@ -42,6 +42,8 @@ pub enum AccountError {
     BadOffice,
     #[error("{0}")]
     WeakPassword(String),
+    #[error("発注機関名を1～100文字で入力してください")]
+    BadOfficeName,
     #[error("最後の有効な管理者は無効化・降格できません")]
     LastAdmin,
     #[error(transparent)]
@@ -148,6 +150,50 @@ pub fn set_password(
     login: &str,
     new_password: &str,
 ) -> Result<(), AccountError> {
+    store_password(conn, actor, login, new_password, "user.passwd")
+}
+
+/// Letters and digits that cannot be mistaken for one another when read off a screen.
+const PASSWORD_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+
+/// A password for an administrator to hand over: 16 characters of 31 (≈ 79 bits), in
+/// groups of four so it can be read aloud.
+pub fn generate_password() -> String {
+    use rand_core::{OsRng, RngCore};
+    let n = PASSWORD_ALPHABET.len() as u32;
+    let mut out = String::with_capacity(19);
+    let mut chars = 0;
+    while chars < 16 {
+        // Rejection sampling: values past the last whole multiple of n would favour
+        // the first letters.
+        let v = OsRng.next_u32();
+        if v >= u32::MAX - u32::MAX % n {
+            continue;
+        }
+        if chars > 0 && chars % 4 == 0 {
+            out.push('-');
+        }
+        out.push(char::from(PASSWORD_ALPHABET[(v % n) as usize]));
+        chars += 1;
+    }
+    out
+}
+
+/// Gives the account a new generated password, ends its sessions and returns the
+/// password: the only time it exists in clear.
+pub fn reset_password(conn: &mut SqliteConnection, actor: &Actor, login: &str) -> Result<String, AccountError> {
+    let new = generate_password();
+    store_password(conn, actor, login, &new, "user.reset")?;
+    Ok(new)
+}
+
+fn store_password(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    login: &str,
+    new_password: &str,
+    action: &str,
+) -> Result<(), AccountError> {
     password::check_strength(new_password).map_err(AccountError::WeakPassword)?;
     let hash = password::hash(new_password);
     conn.immediate_transaction(|conn| {
@@ -163,7 +209,7 @@ pub fn set_password(
         audit::append(
             conn,
             actor,
-            &Event { action: "user.passwd", target: login, outcome: "ok", detail: String::new() },
+            &Event { action, target: login, outcome: "ok", detail: String::new() },
         )?;
         Ok(())
     })
@@ -183,6 +229,79 @@ pub fn disable(conn: &mut SqliteConnection, actor: &Actor, login: &str) -> Resul
             conn,
             actor,
             &Event { action: "user.disable", target: login, outcome: "ok", detail: String::new() },
+        )?;
+        Ok(())
+    })
+}
+
+/// Changes an account's role and office. The last active admin keeps the admin role,
+/// or nobody could manage accounts any more.
+pub fn change_role_or_office(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    login: &str,
+    role: Role,
+    office_code: &str,
+) -> Result<User, AccountError> {
+    if !valid_office_code(office_code) {
+        return Err(AccountError::BadOffice);
+    }
+    conn.immediate_transaction(|conn| {
+        let user = find(conn, login)?.ok_or_else(|| AccountError::NoSuchUser(login.to_owned()))?;
+        if user.role() == Role::Admin && role != Role::Admin && !user.disabled && active_admins(conn)? <= 1 {
+            return Err(AccountError::LastAdmin);
+        }
+        ensure_office(conn, office_code, None)?;
+        diesel::update(users::table.filter(users::id.eq(user.id)))
+            .set((users::role.eq(role.as_str()), users::office_code.eq(office_code)))
+            .execute(conn)?;
+        audit::append(
+            conn,
+            actor,
+            &Event {
+                action: "user.update",
+                target: login,
+                outcome: "ok",
+                detail: format!("role={}→{} office={}→{}", user.role, role.as_str(), user.office_code, office_code),
+            },
+        )?;
+        find(conn, login)?.ok_or_else(|| AccountError::NoSuchUser(login.to_owned()))
+    })
+}
+
+/// An office (発注機関).
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = offices)]
+pub struct Office {
+    pub code: String,
+    pub name: String,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn list_offices(conn: &mut SqliteConnection) -> QueryResult<Vec<Office>> {
+    offices::table.order(offices::code.asc()).select(Office::as_select()).load(conn)
+}
+
+/// Creates an office or renames it.
+pub fn save_office(conn: &mut SqliteConnection, actor: &Actor, code: &str, name: &str) -> Result<(), AccountError> {
+    let name = name.trim();
+    if !valid_office_code(code) {
+        return Err(AccountError::BadOffice);
+    }
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AccountError::BadOfficeName);
+    }
+    conn.immediate_transaction(|conn| {
+        diesel::insert_into(offices::table)
+            .values((offices::code.eq(code), offices::name.eq(name), offices::created_at.eq(now())))
+            .on_conflict(offices::code)
+            .do_update()
+            .set(offices::name.eq(name))
+            .execute(conn)?;
+        audit::append(
+            conn,
+            actor,
+            &Event { action: "office.save", target: code, outcome: "ok", detail: format!("name={name}") },
         )?;
         Ok(())
     })

@@ -49,11 +49,20 @@ pub fn verify(pool: &DbPool, settings: &Settings, public_key: Option<&Path>) -> 
     }
     match verify_checkpoints(&mut c, &key)? {
         Ok(summary) => {
-            print!("署名付きチェックポイント: 正常（{}件、鍵ID {}）", summary.checkpoints, key::key_id(&key));
+            print!(
+                "署名付きチェックポイント: 正常（{}件、鍵ID {}）",
+                summary.checkpoints,
+                key::key_id(&key)
+            );
             match summary.latest {
                 // Printed so an operator can keep the latest head somewhere the
                 // database's owner cannot reach.
-                Some(cp) => println!("。最新: {} 番 {} {}", cp.head_seq, cp.at.format("%Y-%m-%dT%H:%M:%SZ"), cp.head_hash),
+                Some(cp) => println!(
+                    "。最新: {} 番 {} {}",
+                    cp.head_seq,
+                    cp.at.format("%Y-%m-%dT%H:%M:%SZ"),
+                    cp.head_hash
+                ),
                 None => println!(),
             }
         }
@@ -71,12 +80,19 @@ pub fn verify(pool: &DbPool, settings: &Settings, public_key: Option<&Path>) -> 
 }
 
 fn day(s: &str, flag: &str) -> anyhow::Result<NaiveDate> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").with_context(|| format!("{flag} は 2025-04-01 の形で指定してください"))
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .with_context(|| format!("{flag} は 2025-04-01 の形で指定してください"))
 }
 
 /// Writes the log of `from`..=`to` (Japan-time days) to stdout or `output`, with a
 /// progress bar on stderr when stderr is a terminal.
-pub fn export(pool: &DbPool, from: &str, to: &str, format: &str, output: Option<&Path>) -> anyhow::Result<u8> {
+pub fn export(
+    pool: &DbPool,
+    from: &str,
+    to: &str,
+    format: &str,
+    output: Option<&Path>,
+) -> anyhow::Result<u8> {
     let format = Format::parse(format).context("--format は csv または jsonl です")?;
     let (from, to) = (day(from, "--from")?, day(to, "--to")?);
     if from > to {
@@ -89,7 +105,9 @@ pub fn export(pool: &DbPool, from: &str, to: &str, format: &str, output: Option<
     let plan = export::start(&mut c, &Actor::cli(), filter, format)?;
     let bar = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(plan.rows.max(0) as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len}件 {elapsed_precise} 残り{eta}") {
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len}件 {elapsed_precise} 残り{eta}",
+        ) {
             bar.set_style(style);
         }
         bar
@@ -112,12 +130,17 @@ pub fn export(pool: &DbPool, from: &str, to: &str, format: &str, output: Option<
         }
         None => {
             let stdout = std::io::stdout().lock();
-            let mut w = export::run(&mut c, &plan, BufWriter::new(stdout), |n| bar.set_position(n))?;
+            let mut w = export::run(&mut c, &plan, BufWriter::new(stdout), |n| {
+                bar.set_position(n)
+            })?;
             w.flush()?;
             plan.rows
         }
     };
     bar.finish_and_clear();
-    eprintln!("監査ログ {written} 件を書き出しました（{from} ～ {to}、{}）", format.as_str());
+    eprintln!(
+        "監査ログ {written} 件を書き出しました（{from} ～ {to}、{}）",
+        format.as_str()
+    );
     Ok(0)
 }

@@ -49,7 +49,7 @@ const OUTPUT_COLUMNS: [&str; 15] = [
     "warned_messages",
     "verification_id",
     "checked_at",
-    "error",
+    "detail",
 ];
 
 /// One data row of the input; `problem` is set when it cannot even be sent.
@@ -90,11 +90,19 @@ fn endpoint(base: &str) -> anyhow::Result<reqwest::Url> {
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
         .with_context(|| format!("--url は http:// または https:// で始まるサービスの URL にしてください（「{base}」でした）"))?;
-    url.join(&format!("{}/api/v1/verifications/batch", url.path().trim_end_matches('/')))
-        .context("--url からバッチ照会の URL を作れません")
+    url.join(&format!(
+        "{}/api/v1/verifications/batch",
+        url.path().trim_end_matches('/')
+    ))
+    .context("--url からバッチ照会の URL を作れません")
 }
 
-async fn lookup_all(endpoint: &reqwest::Url, token: &str, rows: &[InputRow], output: &Path) -> anyhow::Result<u8> {
+async fn lookup_all(
+    endpoint: &reqwest::Url,
+    token: &str,
+    rows: &[InputRow],
+    output: &Path,
+) -> anyhow::Result<u8> {
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         // A full batch can wait on slow issuers: 1000 items / 16 at a time × 5 s each.
@@ -137,7 +145,11 @@ async fn lookup_all(endpoint: &reqwest::Url, token: &str, rows: &[InputRow], out
     }
     progress.finish_and_clear();
     eprintln!("{}", summary(&counts, rows.len(), output));
-    Ok(if counts.keys().all(|o| o == Outcome::Verified.as_str()) { 0 } else { 1 })
+    Ok(if counts.keys().all(|o| o == Outcome::Verified.as_str()) {
+        0
+    } else {
+        1
+    })
 }
 
 fn progress_bar(total: usize) -> ProgressBar {
@@ -145,14 +157,21 @@ fn progress_bar(total: usize) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total as u64);
-    if let Ok(style) = ProgressStyle::with_template("{bar:40.cyan/blue} {pos}/{len}件 経過 {elapsed_precise} 残り {eta}") {
+    if let Ok(style) = ProgressStyle::with_template(
+        "{bar:40.cyan/blue} {pos}/{len}件 経過 {elapsed_precise} 残り {eta}",
+    ) {
         bar.set_style(style);
     }
     bar
 }
 
 /// Posts one chunk; waits out a 429 as `Retry-After` asks, a few times at most.
-async fn post_chunk(http: &reqwest::Client, endpoint: &reqwest::Url, token: &str, items: &[&Value]) -> anyhow::Result<Vec<Value>> {
+async fn post_chunk(
+    http: &reqwest::Client,
+    endpoint: &reqwest::Url,
+    token: &str,
+    items: &[&Value],
+) -> anyhow::Result<Vec<Value>> {
     let body = json!({ "items": items });
     for _ in 0..RATE_LIMIT_TRIES {
         let res = http
@@ -177,7 +196,10 @@ async fn post_chunk(http: &reqwest::Client, endpoint: &reqwest::Url, token: &str
         }
         let answer: Value = res.json().await.unwrap_or(Value::Null);
         if status != StatusCode::OK {
-            let why = answer["detail"].as_str().or(answer["title"].as_str()).unwrap_or("");
+            let why = answer["detail"]
+                .as_str()
+                .or(answer["title"].as_str())
+                .unwrap_or("");
             bail!("サービスが HTTP {} を返しました: {why}", status.as_u16());
         }
         let Some(Value::Array(results)) = answer.get("results").cloned() else {
@@ -192,7 +214,10 @@ fn read_input(path: &Path) -> anyhow::Result<Vec<InputRow>> {
     let bytes = std::fs::read(path).with_context(|| format!("{} を読めません", path.display()))?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let text = std::str::from_utf8(bytes).map_err(|_| {
-        anyhow::anyhow!("{} は UTF-8 ではありません。Excel では「CSV UTF-8（コンマ区切り）」で保存してください", path.display())
+        anyhow::anyhow!(
+            "{} は UTF-8 ではありません。Excel では「CSV UTF-8（コンマ区切り）」で保存してください",
+            path.display()
+        )
     })?;
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
@@ -205,7 +230,8 @@ fn read_input(path: &Path) -> anyhow::Result<Vec<InputRow>> {
         .map(|h| h.nfkc().collect::<String>().trim().to_ascii_lowercase())
         .collect();
     let column = |name: &str| headers.iter().position(|h| h == name);
-    let (Some(number_col), Some(key_col)) = (column("certificate_number"), column("auth_key")) else {
+    let (Some(number_col), Some(key_col)) = (column("certificate_number"), column("auth_key"))
+    else {
         bail!(
             "{} の見出し行に certificate_number と auth_key の列が必要です（見出し: {}）",
             path.display(),
@@ -213,18 +239,23 @@ fn read_input(path: &Path) -> anyhow::Result<Vec<InputRow>> {
         );
     };
     let [ref_col, amount_col, contractor_col, title_col] =
-        ["ref", "contract_amount_yen", "contractor_name", "title"].map(|n| column(n));
+        ["ref", "contract_amount_yen", "contractor_name", "title"].map(column);
     let mut rows = Vec::new();
     for record in reader.records() {
-        let record = record.with_context(|| format!("{} を CSV として読めません", path.display()))?;
+        let record =
+            record.with_context(|| format!("{} を CSV として読めません", path.display()))?;
         if record.iter().all(str::is_empty) {
             continue;
         }
         let cell = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").to_owned();
         // The file's line number: the row number Excel shows for the same row.
-        let number = record.position().map_or(rows.len() + 2, |p| p.line() as usize);
+        let number = record
+            .position()
+            .map_or(rows.len() + 2, |p| p.line() as usize);
         let certificate_number = cell(Some(number_col));
-        let client_ref = Some(cell(ref_col)).filter(|r| !r.is_empty()).unwrap_or_else(|| format!("row-{number}"));
+        let client_ref = Some(cell(ref_col))
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| format!("row-{number}"));
         let mut expected = serde_json::Map::new();
         let mut problem = None;
         match parse_yen_input(&cell(amount_col)) {
@@ -248,15 +279,23 @@ fn read_input(path: &Path) -> anyhow::Result<Vec<InputRow>> {
         if !expected.is_empty() {
             item["expected"] = Value::Object(expected);
         }
-        rows.push(InputRow { number, certificate_number, item, problem });
+        rows.push(InputRow {
+            number,
+            certificate_number,
+            item,
+            problem,
+        });
     }
     Ok(rows)
 }
 
 impl ResultRow {
     fn input_error(message: String) -> Self {
-        let mut r = ResultRow { outcome: "input_error".into(), ..Default::default() };
-        r.cells.insert("error", message);
+        let mut r = ResultRow {
+            outcome: "input_error".into(),
+            ..Default::default()
+        };
+        r.cells.insert("detail", message);
         r
     }
 
@@ -267,32 +306,64 @@ impl ResultRow {
             let mut r = if status == 422 {
                 ResultRow::input_error(s(&problem["detail"]))
             } else {
-                let mut r = ResultRow { outcome: "error".into(), ..Default::default() };
-                r.cells.insert("error", format!("{}: {}", s(&problem["title"]), s(&problem["detail"])));
+                let mut r = ResultRow {
+                    outcome: "error".into(),
+                    ..Default::default()
+                };
+                r.cells.insert(
+                    "detail",
+                    format!("{}: {}", s(&problem["title"]), s(&problem["detail"])),
+                );
                 r
             };
             if let Some(field) = problem["field"].as_str().filter(|f| !f.is_empty()) {
-                let detail = r.cells.remove("error").unwrap_or_default();
-                r.cells.insert("error", format!("{field}: {detail}"));
+                let detail = r.cells.remove("detail").unwrap_or_default();
+                r.cells.insert("detail", format!("{field}: {detail}"));
             }
             return r;
         }
-        let mut r = ResultRow { outcome: s(&v["outcome"]), ..Default::default() };
+        let mut r = ResultRow {
+            outcome: s(&v["outcome"]),
+            ..Default::default()
+        };
         let mut put = |k: &'static str, value: String| {
             r.cells.insert(k, value);
         };
         put("certificate_number", s(&v["certificate_number"]));
         put("issuer_id", s(&v["issuer"]["id"]));
         put("issuer_name", s(&v["issuer"]["name"]));
-        put("revision", v["certificate"]["revision"].as_i64().map(|n| n.to_string()).unwrap_or_default());
+        put(
+            "revision",
+            v["certificate"]["revision"]
+                .as_i64()
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+        );
         put("verification_id", s(&v["id"]));
         put("checked_at", s(&v["checked_at"]));
-        put("error", s(&v["detail"]));
+        put("detail", s(&v["detail"]));
         let rules = v["rules"].as_array().cloned().unwrap_or_default();
-        for (status, ids, messages) in [("fail", "failed_rules", "failed_messages"), ("warn", "warned_rules", "warned_messages")] {
+        for (status, ids, messages) in [
+            ("fail", "failed_rules", "failed_messages"),
+            ("warn", "warned_rules", "warned_messages"),
+        ] {
             let matching: Vec<&Value> = rules.iter().filter(|r| r["status"] == status).collect();
-            put(ids, matching.iter().map(|r| s(&r["id"])).collect::<Vec<_>>().join("|"));
-            put(messages, matching.iter().map(|r| format!("{}: {}", s(&r["id"]), s(&r["message"]))).collect::<Vec<_>>().join("\n"));
+            put(
+                ids,
+                matching
+                    .iter()
+                    .map(|r| s(&r["id"]))
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            );
+            put(
+                messages,
+                matching
+                    .iter()
+                    .map(|r| format!("{}: {}", s(&r["id"]), s(&r["message"])))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
         }
         r
     }
@@ -313,7 +384,8 @@ struct Output {
 
 impl Output {
     fn create(path: &Path) -> anyhow::Result<Self> {
-        let mut file = std::fs::File::create(path).with_context(|| format!("{} に書き込めません", path.display()))?;
+        let mut file = std::fs::File::create(path)
+            .with_context(|| format!("{} に書き込めません", path.display()))?;
         file.write_all(b"\xEF\xBB\xBF")?;
         let mut csv = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
@@ -325,15 +397,22 @@ impl Output {
     fn write(&mut self, row: &InputRow, mut result: ResultRow) -> anyhow::Result<()> {
         let label = result.label();
         result.cells.insert("row", row.number.to_string());
-        result.cells.insert("ref", row.item["ref"].as_str().unwrap_or("").to_owned());
-        result.cells.entry("certificate_number").or_insert_with(|| row.certificate_number.clone());
+        result
+            .cells
+            .insert("ref", row.item["ref"].as_str().unwrap_or("").to_owned());
+        result
+            .cells
+            .entry("certificate_number")
+            .or_insert_with(|| row.certificate_number.clone());
         result.cells.insert("outcome_label", label.to_owned());
         let outcome = std::mem::take(&mut result.outcome);
         let record = OUTPUT_COLUMNS.map(|c| match c {
             "outcome" => outcome.clone(),
             c => result.cells.remove(c).unwrap_or_default(),
         });
-        self.csv.write_record(record).context("結果を書き込めません")
+        self.csv
+            .write_record(record)
+            .context("結果を書き込めません")
     }
 
     fn flush(&mut self) -> anyhow::Result<()> {
@@ -349,7 +428,11 @@ fn summary(counts: &BTreeMap<String, usize>, total: usize, output: &Path) -> Str
     let parts: Vec<String> = order
         .filter_map(|(o, label)| counts.get(o).map(|n| format!("{label} {n}件")))
         .collect();
-    format!("照会 {total}件: {}（結果: {}）", parts.join("、"), output.display())
+    format!(
+        "照会 {total}件: {}（結果: {}）",
+        parts.join("、"),
+        output.display()
+    )
 }
 
 #[cfg(test)]
@@ -358,8 +441,14 @@ mod tests {
 
     #[test]
     fn endpoint_keeps_a_path_prefix() {
-        assert_eq!(endpoint("http://127.0.0.1:8080").unwrap().as_str(), "http://127.0.0.1:8080/api/v1/verifications/batch");
-        assert_eq!(endpoint("https://h/kakunin/").unwrap().as_str(), "https://h/kakunin/api/v1/verifications/batch");
+        assert_eq!(
+            endpoint("http://127.0.0.1:8080").unwrap().as_str(),
+            "http://127.0.0.1:8080/api/v1/verifications/batch"
+        );
+        assert_eq!(
+            endpoint("https://h/kakunin/").unwrap().as_str(),
+            "https://h/kakunin/api/v1/verifications/batch"
+        );
         assert!(endpoint("ftp://h").is_err());
         assert!(endpoint("nonsense").is_err());
     }
@@ -376,7 +465,11 @@ mod tests {
         assert_eq!(rows[0].item["ref"], "row-2");
         assert_eq!(rows[1].number, 4);
         assert!(rows[0].problem.is_none());
-        assert!(rows[1].problem.as_deref().unwrap().starts_with("contract_amount_yen"));
+        assert!(rows[1]
+            .problem
+            .as_deref()
+            .unwrap()
+            .starts_with("contract_amount_yen"));
     }
 
     #[test]
@@ -384,7 +477,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("sjis.csv");
         std::fs::write(&p, b"certificate_number,auth_key\r\n\x95\xdb,\x8f\xd8\r\n").unwrap();
-        let e = read_input(&p).unwrap_err().to_string();
+        let Err(e) = read_input(&p).map(|_| ()) else {
+            panic!("Shift_JIS accepted")
+        };
+        let e = e.to_string();
         assert!(e.contains("CSV UTF-8"), "{e}");
     }
 }

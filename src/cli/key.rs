@@ -8,7 +8,11 @@ use crate::config::Settings;
 use crate::db::DbPool;
 
 fn signer(settings: &Settings, key: ed25519_dalek::SigningKey) -> Signer {
-    Signer::new(key, settings.audit.checkpoint_every, settings.audit.checkpoint_max_age_minutes)
+    Signer::new(
+        key,
+        settings.audit.checkpoint_every,
+        settings.audit.checkpoint_max_age_minutes,
+    )
 }
 
 /// Makes the key (mode 0600, public half beside it) and records that in the log, which
@@ -22,11 +26,22 @@ pub fn init(settings: &Settings, pool: &DbPool) -> anyhow::Result<u8> {
     audit::append(
         &mut *pool.get()?,
         &Actor::cli(),
-        &Event { action: "audit.key_init", target: &id, outcome: "ok", detail: format!("file={}", path.display()) },
+        &Event {
+            action: "audit.key_init",
+            target: &id,
+            outcome: "ok",
+            detail: format!("file={}", path.display()),
+        },
     )?;
-    println!("監査ログの署名鍵を作成しました: {}（mode 600）", path.display());
+    println!(
+        "監査ログの署名鍵を作成しました: {}（mode 600）",
+        path.display()
+    );
     println!("鍵ID: {id}");
-    println!("公開鍵: {}（この内容を別の場所にも控えてください）", key::public_path(path).display());
+    println!(
+        "公開鍵: {}（この内容を別の場所にも控えてください）",
+        key::public_path(path).display()
+    );
     Ok(0)
 }
 

@@ -3,13 +3,16 @@
 //! Handlers are thin: parse, make one domain call, render. Errors map to a page or to
 //! problem+json in [`error`] and nowhere else.
 
+pub mod admin;
 pub mod api;
+pub mod chart;
 pub mod error;
 pub mod health;
 pub mod history;
 pub mod officer;
 pub mod session;
 pub mod signin;
+pub mod supervisor;
 pub mod templates;
 
 use std::sync::Arc;
@@ -63,6 +66,29 @@ async fn request_id(
     Ok(res)
 }
 
+/// Refuses a cross-site form post even before its CSRF token is looked at: a browser
+/// always sends `Origin` on POST, and it must name this host. API clients send no
+/// `Origin` and authenticate with bearer tokens, so they pass through.
+async fn same_origin(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
+    let unsafe_method = !matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD);
+    if unsafe_method {
+        let origin = req.headers().get(actix_web::http::header::ORIGIN).and_then(|v| v.to_str().ok());
+        let host = req.connection_info().host().to_owned();
+        if let Some(origin) = origin {
+            let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
+            if origin_host != host {
+                tracing::warn!(%origin, %host, "cross-origin post refused");
+                let res = actix_web::ResponseError::error_response(&error::WebError::Csrf);
+                return Ok(req.into_response(res).map_into_right_body());
+            }
+        }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
@@ -75,7 +101,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/verifications", web::get().to(history::list))
         .route("/verifications/{id}", web::get().to(officer::show))
         .route("/verifications/{id}/print", web::get().to(officer::print))
-        .route("/verifications/{id}/reverify", web::get().to(officer::reverify));
+        .route("/verifications/{id}/reverify", web::get().to(officer::reverify))
+        .route("/audit", web::get().to(supervisor::list))
+        .route("/audit/events/{seq}", web::get().to(supervisor::event))
+        .route("/audit/export", web::post().to(supervisor::export))
+        .route("/admin", web::get().to(|| async { HttpResponse::SeeOther().insert_header(("Location", "/admin/users")).finish() }))
+        .route("/admin/users", web::get().to(admin::users))
+        .route("/admin/users", web::post().to(admin::create_user))
+        .route("/admin/users/{login}/update", web::post().to(admin::update_user))
+        .route("/admin/users/{login}/disable", web::post().to(admin::disable_user))
+        .route("/admin/users/{login}/reset", web::post().to(admin::reset_password))
+        .route("/admin/offices", web::get().to(admin::offices))
+        .route("/admin/offices", web::post().to(admin::save_office))
+        .route("/admin/clients", web::get().to(admin::clients))
+        .route("/admin/clients", web::post().to(admin::create_client))
+        .route("/admin/clients/{name}/revoke", web::post().to(admin::revoke_client));
 }
 
 /// Runs the server until it is stopped.
@@ -97,6 +137,7 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
                     .add(("Content-Security-Policy", "default-src 'self'; form-action 'self'; frame-ancestors 'none'"))
                     .add(("Cache-Control", "no-store")),
             )
+            .wrap(from_fn(same_origin))
             .wrap(from_fn(request_id))
             .configure(routes)
             .service(api.service())

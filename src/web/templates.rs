@@ -18,6 +18,13 @@ static TERA: LazyLock<Tera> = LazyLock::new(|| {
         ("service/verification.html", include_str!("../../templates/service/verification.html")),
         ("service/print.html", include_str!("../../templates/service/print.html")),
         ("service/history.html", include_str!("../../templates/service/history.html")),
+        ("service/audit.html", include_str!("../../templates/service/audit.html")),
+        ("service/audit_event.html", include_str!("../../templates/service/audit_event.html")),
+        ("service/admin_nav.html", include_str!("../../templates/service/admin_nav.html")),
+        ("service/admin_users.html", include_str!("../../templates/service/admin_users.html")),
+        ("service/admin_offices.html", include_str!("../../templates/service/admin_offices.html")),
+        ("service/admin_clients.html", include_str!("../../templates/service/admin_clients.html")),
+        ("service/admin_secret.html", include_str!("../../templates/service/admin_secret.html")),
     ])
     .expect("embedded templates parse");
     tera

@@ -106,10 +106,25 @@ impl ServiceProcess {
     /// Creates a staff account through the CLI (password on stdin, as operators do).
     pub fn add_user(&self, login: &str, role: &str, office: &str) {
         let out = self.cli_with_stdin(
-            &["user", "add", "--login", login, "--name", &format!("{login} 太郎"), "--role", role, "--office", office],
+            &[
+                "user",
+                "add",
+                "--login",
+                login,
+                "--name",
+                &format!("{login} 太郎"),
+                "--role",
+                role,
+                "--office",
+                office,
+            ],
             &format!("{PASSWORD}\n"),
         );
-        assert!(out.status.success(), "user add failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "user add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// The audit checkpoint signing key (`kakunin key init` makes it before the first start).
@@ -143,7 +158,11 @@ impl ServiceProcess {
         // `serve` refuses to start without the audit signing key, as in production.
         if !self.audit_key_path().exists() {
             let out = self.cli(&["key", "init"]);
-            assert!(out.status.success(), "key init failed: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "key init failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -163,7 +182,11 @@ impl ServiceProcess {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
                 panic!("kakunin serve exited ({status}):\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "kakunin did not answer /healthz:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "kakunin did not answer /healthz:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -179,7 +202,11 @@ impl ServiceProcess {
     pub async fn sign_in(&self, login: &str) -> Browser {
         let mut b = Browser::new(&self.base_url);
         let res = b.sign_in(login, PASSWORD).await;
-        assert_eq!(res.status(), 200, "sign-in of {login} should land on the verify form");
+        assert_eq!(
+            res.status(),
+            200,
+            "sign-in of {login} should land on the verify form"
+        );
         b
     }
 }
@@ -203,11 +230,18 @@ impl Browser {
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()
             .expect("client");
-        Self { base: base.to_owned(), http }
+        Self {
+            base: base.to_owned(),
+            http,
+        }
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http.get(format!("{}{path}", self.base)).send().await.expect("GET")
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET")
     }
 
     pub async fn text(&self, path: &str) -> String {
@@ -230,14 +264,27 @@ impl Browser {
 
     pub async fn sign_in(&mut self, login: &str, password: &str) -> reqwest::Response {
         let csrf = self.csrf("/login").await;
-        self.post("/login", &[("login", login), ("password", password), ("csrf", &csrf)]).await
+        self.post(
+            "/login",
+            &[("login", login), ("password", password), ("csrf", &csrf)],
+        )
+        .await
     }
 
     /// Submits the verify form; returns the final response (the outcome page when the
     /// input was valid).
-    pub async fn verify(&self, number: &str, key: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn verify(
+        &self,
+        number: &str,
+        key: &str,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
         let csrf = self.csrf("/").await;
-        let mut form = vec![("certificate_number", number), ("auth_key", key), ("csrf", csrf.as_str())];
+        let mut form = vec![
+            ("certificate_number", number),
+            ("auth_key", key),
+            ("csrf", csrf.as_str()),
+        ];
         form.extend_from_slice(extra);
         self.post("/verify", &form).await
     }
@@ -245,11 +292,23 @@ impl Browser {
 
 pub fn csrf_of(page: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
-    let start = page.find(marker).unwrap_or_else(|| panic!("no csrf field in:\n{page}")) + marker.len();
-    page[start..].split('"').next().unwrap_or_default().to_owned()
+    let start = page
+        .find(marker)
+        .unwrap_or_else(|| panic!("no csrf field in:\n{page}"))
+        + marker.len();
+    page[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The verification id of an outcome page URL `/verifications/{id}`.
 pub fn verification_id(res: &reqwest::Response) -> String {
-    res.url().path().rsplit('/').next().unwrap_or_default().to_owned()
+    res.url()
+        .path()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }

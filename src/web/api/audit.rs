@@ -90,7 +90,10 @@ fn parse(q: &EventsQuery, office: &str) -> Result<(AuditFilter, Option<Cursor>, 
     filter.to = date("to", &q.to)?;
     if let (Some(f), Some(t)) = (filter.from, filter.to) {
         if f > t {
-            return Err(ApiError::invalid_field("to", "to は from と同じかそれより後の日付にしてください。(to must not be before from)"));
+            return Err(ApiError::invalid_field(
+                "to",
+                "to は from と同じかそれより後の日付にしてください。(to must not be before from)",
+            ));
         }
     }
     filter.actor = given(&q.actor).map(str::to_owned);
@@ -112,10 +115,26 @@ fn parse(q: &EventsQuery, office: &str) -> Result<(AuditFilter, Option<Cursor>, 
 }
 
 fn event(r: AuditRow) -> AuditEvent {
-    let AuditRow { seq, at, actor, office_code, action, target, outcome, address, user_agent, detail, prev_hash, hash } = r;
+    let AuditRow {
+        seq,
+        at,
+        actor,
+        office_code,
+        action,
+        target,
+        outcome,
+        address,
+        user_agent,
+        detail,
+        prev_hash,
+        hash,
+    } = r;
     AuditEvent {
         seq,
-        at: at.and_utc().with_timezone(&db::jst()).to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
+        at: at
+            .and_utc()
+            .with_timezone(&db::jst())
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
         actor,
         office_code,
         action,

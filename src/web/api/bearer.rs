@@ -40,7 +40,9 @@ pub async fn authenticate(
     match authorize(&req).await {
         Ok(client) => {
             req.extensions_mut().insert(client);
-            next.call(req).await.map(ServiceResponse::map_into_left_body)
+            next.call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
         }
         // Answered here, not returned as Err, so the outer middleware (request id,
         // security headers) still sees an ordinary response.
@@ -57,16 +59,26 @@ async fn authorize(req: &ServiceRequest) -> Result<ApiClient, ApiError> {
         .app_data::<web::Data<TokenLimiter>>()
         .ok_or_else(|| ApiError::internal("TokenLimiter missing"))?;
     // Looked up on every request, never cached: a revoked token stops at once.
-    let found = db::run(&state.verifier.pool, move |c| tokens::authenticate(c, &token).map_err(DbError::from)).await?;
+    let found = db::run(&state.verifier.pool, move |c| {
+        tokens::authenticate(c, &token).map_err(DbError::from)
+    })
+    .await?;
     let token = found.ok_or_else(ApiError::unauthorized)?;
     limiter.check(token.id).map_err(ApiError::rate_limited)?;
-    let scope = Scope::parse(&token.scope).ok_or_else(|| ApiError::internal(format!("token {} has scope {:?}", token.id, token.scope)))?;
+    let scope = Scope::parse(&token.scope).ok_or_else(|| {
+        ApiError::internal(format!("token {} has scope {:?}", token.id, token.scope))
+    })?;
     let http = req.request();
     Ok(ApiClient {
         token_id: token.id,
         office_code: token.office_code.clone(),
         scope,
-        actor: Actor::new(format!("token:{}", token.name), token.office_code, client_address(http), user_agent(http)),
+        actor: Actor::new(
+            format!("token:{}", token.name),
+            token.office_code,
+            client_address(http),
+            user_agent(http),
+        ),
     })
 }
 
@@ -76,7 +88,8 @@ fn bearer_token(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= 256).then(|| token.to_owned())
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= 256)
+        .then(|| token.to_owned())
 }
 
 fn client_with(req: &HttpRequest, scope: Scope) -> Result<ApiClient, ApiError> {

@@ -30,8 +30,9 @@ pub fn verification(v: &Value) -> Result<Request, ApiError> {
         ));
     };
     reject_unknown(obj, &ITEM_MEMBERS, "")?;
-    let number = CertificateNumber::parse(text(obj, "certificate_number", "W2025000123")?.unwrap_or(""))
-        .map_err(|e| ApiError::invalid_field(e.field().name(), e.to_string()))?;
+    let number =
+        CertificateNumber::parse(text(obj, "certificate_number", "W2025000123")?.unwrap_or(""))
+            .map_err(|e| ApiError::invalid_field(e.field().name(), e.to_string()))?;
     let key = AuthKey::parse(text(obj, "auth_key", "XXXX-XXXX-XXXX-XXXX")?.unwrap_or(""))
         .map_err(|e| ApiError::invalid_field(e.field().name(), e.to_string()))?;
     let client_ref = client_ref(obj)?;
@@ -45,13 +46,21 @@ pub fn verification(v: &Value) -> Result<Request, ApiError> {
             ))
         }
     };
-    Ok(Request { number, key, expected, client_ref })
+    Ok(Request {
+        number,
+        key,
+        expected,
+        client_ref,
+    })
 }
 
 /// The items of a batch body, checked for count only: each item is read on its own.
 pub fn batch_items(v: &Value) -> Result<&[Value], ApiError> {
     let Value::Object(obj) = v else {
-        return Err(ApiError::invalid_field("items", "本文は {\"items\": [...]} の形の JSON オブジェクトにしてください"));
+        return Err(ApiError::invalid_field(
+            "items",
+            "本文は {\"items\": [...]} の形の JSON オブジェクトにしてください",
+        ));
     };
     reject_unknown(obj, &["items"], "")?;
     let Some(Value::Array(items)) = obj.get("items") else {
@@ -78,7 +87,9 @@ pub fn ref_of(v: &Value) -> Option<String> {
 }
 
 fn client_ref(obj: &Map<String, Value>) -> Result<Option<String>, ApiError> {
-    let Some(r) = text(obj, "ref", "row-17")? else { return Ok(None) };
+    let Some(r) = text(obj, "ref", "row-17")? else {
+        return Ok(None);
+    };
     if r.chars().count() > MAX_REF || r.chars().any(char::is_control) {
         return Err(ApiError::invalid_field(
             "ref",
@@ -125,13 +136,19 @@ fn expected(e: &Map<String, Value>) -> Result<Expected, ApiError> {
 }
 
 /// A string member: absent or null is `None`; any other type names the field.
-fn text<'a>(obj: &'a Map<String, Value>, name: &str, example: &str) -> Result<Option<&'a str>, ApiError> {
+fn text<'a>(
+    obj: &'a Map<String, Value>,
+    name: &str,
+    example: &str,
+) -> Result<Option<&'a str>, ApiError> {
     match obj.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(ApiError::invalid_field(
             name,
-            format!("{name} は文字列にしてください（例: \"{example}\"）。({name} must be a string)"),
+            format!(
+                "{name} は文字列にしてください（例: \"{example}\"）。({name} must be a string)"
+            ),
         )),
     }
 }
@@ -145,7 +162,11 @@ fn reject_unknown(obj: &Map<String, Value>, known: &[&str], prefix: &str) -> Res
             &format!("{prefix}{k}"),
             format!(
                 "{prefix}{k} という項目はありません。使える項目は {} です。(unknown member)",
-                known.iter().map(|m| format!("{prefix}{m}")).collect::<Vec<_>>().join("、")
+                known
+                    .iter()
+                    .map(|m| format!("{prefix}{m}"))
+                    .collect::<Vec<_>>()
+                    .join("、")
             ),
         )),
     }
@@ -171,9 +192,18 @@ mod tests {
 
     #[test]
     fn each_error_names_its_field() {
-        assert_eq!(field_of(json!({"auth_key": "7KQ2M9XDH4T8RB3N"})), "certificate_number");
-        assert_eq!(field_of(json!({"certificate_number": 5, "auth_key": "7KQ2M9XDH4T8RB3N"})), "certificate_number");
-        assert_eq!(field_of(json!({"certificate_number": "W2025000123", "auth_key": "SHORT"})), "auth_key");
+        assert_eq!(
+            field_of(json!({"auth_key": "7KQ2M9XDH4T8RB3N"})),
+            "certificate_number"
+        );
+        assert_eq!(
+            field_of(json!({"certificate_number": 5, "auth_key": "7KQ2M9XDH4T8RB3N"})),
+            "certificate_number"
+        );
+        assert_eq!(
+            field_of(json!({"certificate_number": "W2025000123", "auth_key": "SHORT"})),
+            "auth_key"
+        );
         let ok = json!({"certificate_number": "W2025000123", "auth_key": "7KQ2M9XDH4T8RB3N"});
         let with = |k: &str, v: Value| {
             let mut o = ok.clone();
@@ -183,15 +213,30 @@ mod tests {
         assert_eq!(field_of(with("ref", json!(3))), "ref");
         assert_eq!(field_of(with("ref", json!("a\nb"))), "ref");
         assert_eq!(field_of(with("expect", json!({}))), "expect");
-        assert_eq!(field_of(with("expected", json!({"contract_amount_yen": -1}))), "expected.contract_amount_yen");
-        assert_eq!(field_of(with("expected", json!({"contract_amount_yen": "1,000"}))), "expected.contract_amount_yen");
-        assert_eq!(field_of(with("expected", json!({"title": 1}))), "expected.title");
-        assert_eq!(field_of(with("expected", json!({"amount": 1}))), "expected.amount");
+        assert_eq!(
+            field_of(with("expected", json!({"contract_amount_yen": -1}))),
+            "expected.contract_amount_yen"
+        );
+        assert_eq!(
+            field_of(with("expected", json!({"contract_amount_yen": "1,000"}))),
+            "expected.contract_amount_yen"
+        );
+        assert_eq!(
+            field_of(with("expected", json!({"title": 1}))),
+            "expected.title"
+        );
+        assert_eq!(
+            field_of(with("expected", json!({"amount": 1}))),
+            "expected.amount"
+        );
     }
 
     #[test]
     fn key_is_never_echoed() {
-        let e = verification(&json!({"certificate_number": "W2025000123", "auth_key": "7KQ2M9XDH4T8RB3!"})).unwrap_err();
+        let e = verification(
+            &json!({"certificate_number": "W2025000123", "auth_key": "7KQ2M9XDH4T8RB3!"}),
+        )
+        .unwrap_err();
         assert!(!e.problem.detail.contains("7KQ2"), "{}", e.problem.detail);
     }
 
@@ -199,7 +244,12 @@ mod tests {
     fn batch_size_is_bounded() {
         assert!(batch_items(&json!({"items": []})).is_err());
         assert!(batch_items(&json!({"items": vec![json!({}); 1001]})).is_err());
-        assert_eq!(batch_items(&json!({"items": vec![json!({}); 1000]})).unwrap().len(), 1000);
+        assert_eq!(
+            batch_items(&json!({"items": vec![json!({}); 1000]}))
+                .unwrap()
+                .len(),
+            1000
+        );
         assert!(batch_items(&json!([])).is_err());
     }
 }

@@ -36,7 +36,9 @@ pub struct Api {
 
 impl Api {
     pub fn new(settings: &Settings) -> Self {
-        Self { limiter: web::Data::new(TokenLimiter::new(settings.api.rate_per_minute)) }
+        Self {
+            limiter: web::Data::new(TokenLimiter::new(settings.api.rate_per_minute)),
+        }
     }
 
     /// The `/api` scope, to mount with `App::service` in every worker.
@@ -48,7 +50,11 @@ impl Api {
 /// Every API route. The OpenAPI document is collected from this same value.
 fn scope(limiter: web::Data<TokenLimiter>) -> impl HttpServiceFactory + OpenApiFactory + 'static {
     doc_scope::scope("/api")
-        .app_data(web::JsonConfig::default().limit(BODY_LIMIT).error_handler(json_error))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(BODY_LIMIT)
+                .error_handler(json_error),
+        )
         .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error))
         .service(openapi::openapi_json)
@@ -93,8 +99,12 @@ fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
         }
         JsonPayloadError::ContentType => ApiError::unsupported_media_type(),
         // serde_json's position only: its message could quote the body, auth keys included.
-        JsonPayloadError::Deserialize(e) => ApiError::malformed_json(&format!("{}行{}列", e.line(), e.column())),
-        JsonPayloadError::Payload(_) => ApiError::malformed_json("本文を最後まで受信できませんでした"),
+        JsonPayloadError::Deserialize(e) => {
+            ApiError::malformed_json(&format!("{}行{}列", e.line(), e.column()))
+        }
+        JsonPayloadError::Payload(_) => {
+            ApiError::malformed_json("本文を最後まで受信できませんでした")
+        }
         other => ApiError::internal(other),
     };
     e.into()

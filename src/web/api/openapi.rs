@@ -60,14 +60,21 @@ pub fn document() -> &'static Document {
         doc.paths.merge(scope.paths());
         let mut schemas = Vec::new();
         scope.schemas(&mut schemas);
-        doc.components.get_or_insert_with(Default::default).schemas.extend(schemas);
+        doc.components
+            .get_or_insert_with(Default::default)
+            .schemas
+            .extend(schemas);
         doc
     })
 }
 
 fn document_json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
-    JSON.get_or_init(|| document().to_pretty_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")))
+    JSON.get_or_init(|| {
+        document()
+            .to_pretty_json()
+            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    })
 }
 
 /// The methods the document lists for a concrete request path; empty when the path
@@ -132,7 +139,10 @@ mod tests {
         ] {
             assert!(doc["paths"][path].is_object(), "{path} missing");
         }
-        assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
     }
 
     #[test]

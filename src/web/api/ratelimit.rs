@@ -19,7 +19,9 @@ impl TokenLimiter {
     /// `per_minute` requests a minute, all of them available at once after a quiet minute.
     pub fn new(per_minute: u32) -> Self {
         let rate = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
-        Self { limiter: RateLimiter::keyed(Quota::per_minute(rate)) }
+        Self {
+            limiter: RateLimiter::keyed(Quota::per_minute(rate)),
+        }
     }
 
     /// Takes one unit for the token, or says after how many whole seconds to retry.

@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use super::bearer::VerifyClient;
 use super::input;
-use super::model::{BatchInput, BatchItemError, BatchOutput, BatchResult, Verification, VerificationInput};
+use super::model::{
+    BatchInput, BatchItemError, BatchOutput, BatchResult, Verification, VerificationInput,
+};
 use crate::audit::{self, Actor, Event};
 use crate::db::{self, DbError};
 use crate::verifications::{store, OfficeScope, VerificationRow, VerificationView, Verifier};
@@ -97,12 +99,18 @@ pub async fn batch(
 
 async fn one(verifier: &Verifier, actor: &Actor, item: &Value) -> BatchResult {
     let outcome = match input::verification(item) {
-        Ok(request) => verifier.verify(actor, request).await.map_err(ApiError::from),
+        Ok(request) => verifier
+            .verify(actor, request)
+            .await
+            .map_err(ApiError::from),
         Err(e) => Err(e),
     };
     match outcome {
         Ok(row) => BatchResult::Verification(Box::new(view(&row, verifier))),
-        Err(e) => BatchResult::Error(BatchItemError { client_ref: input::ref_of(item), error: e.problem }),
+        Err(e) => BatchResult::Error(BatchItemError {
+            client_ref: input::ref_of(item),
+            error: e.problem,
+        }),
     }
 }
 
@@ -133,7 +141,9 @@ pub async fn show(
     // Read and audited in one transaction, as the officer's outcome page is.
     let found = db::run(&state.verifier.pool, move |c| {
         c.immediate_transaction(|c| {
-            let Some(row) = store::find(c, &id, &scope)? else { return Ok(None) };
+            let Some(row) = store::find(c, &id, &scope)? else {
+                return Ok(None);
+            };
             let event = Event {
                 action: "verification.view",
                 target: &row.certificate_number,

@@ -1,0 +1,174 @@
+//! Load bench of the JSON API (issue K5), run by `make bench-api` against release
+//! binaries, with the reference issuer on loopback. It prints a Markdown table for the
+//! "API" section of BENCHMARKS.md:
+//!
+//! - single verifications (`POST /api/v1/verifications`): requests a second, p50, p99,
+//!   beside the issuer's own lookup (`POST /v1/certificates/lookup`) measured the same
+//!   way in the same run;
+//! - one 1000-item batch beside 1000 direct issuer lookups at the same concurrency
+//!   (`api.batch_concurrency`, 16). Goal: batch ≤ 1.25 × direct.
+//!
+//! Runs alternate between the two sides so that a noisy neighbour on a shared machine
+//! hits both alike; the ratios are what to compare across machines.
+//!
+//! Environment: `BENCH_REQUESTS` (single requests a side, default 3000),
+//! `BENCH_ROUNDS` (batch/direct pairs, default 5), `BENCH_CONCURRENCY` (default 16).
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+// The integration tests' harness; `service` reaches `issuer` as `super::issuer`.
+#[path = "../tests/support/issuer.rs"]
+mod issuer;
+#[path = "../tests/support/service.rs"]
+mod service;
+
+use issuer::IssuerProcess;
+use service::{ServiceProcess, OFFICE};
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// One request to send: URL, bearer token, JSON body.
+#[derive(Clone)]
+struct Call {
+    url: String,
+    token: String,
+    body: String,
+}
+
+/// Latencies of `n` calls made `concurrency` at a time, and the wall time of all.
+async fn run_calls(http: &reqwest::Client, calls: Vec<Call>, concurrency: usize, expect: u16) -> (Vec<Duration>, Duration) {
+    let start = Instant::now();
+    let latencies: Vec<Duration> = futures::stream::iter(calls)
+        .map(|c| async move {
+            let t = Instant::now();
+            let res = http
+                .post(&c.url)
+                .bearer_auth(&c.token)
+                .header("content-type", "application/json")
+                .body(c.body)
+                .send()
+                .await
+                .expect("request");
+            let status = res.status().as_u16();
+            let _ = res.bytes().await.expect("body");
+            assert_eq!(status, expect, "{}", c.url);
+            t.elapsed()
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    (latencies, start.elapsed())
+}
+
+struct Stats {
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+fn stats(mut latencies: Vec<Duration>, wall: Duration) -> Stats {
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1];
+    Stats { rate: latencies.len() as f64 / wall.as_secs_f64(), p50: at(0.50), p99: at(0.99) }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; anything else (e.g. `cargo test --benches`) only checks it builds.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let requests = env_or("BENCH_REQUESTS", 3000);
+    let rounds = env_or("BENCH_ROUNDS", 5);
+    let concurrency = env_or("BENCH_CONCURRENCY", 16);
+
+    let issuer = IssuerProcess::start();
+    // The rate limit would otherwise be what is measured.
+    let extra = format!("[api]\nrate_per_minute = 100000000\nbatch_concurrency = {concurrency}\n");
+    let service = ServiceProcess::start_with(&issuer.registry_toml, Some(&extra));
+    let out = service.cli(&["token", "create", "--name", "bench", "--office", OFFICE, "--scope", "verify"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).expect("token").trim().to_owned();
+    let keys: Vec<(String, String)> = issuer
+        .demo_keys
+        .iter()
+        .filter(|k| k.expected_outcome == "verified")
+        .map(|k| (k.certificate_number.clone(), k.auth_key.replace('-', "")))
+        .collect();
+    let body = |i: usize| {
+        let (n, k) = &keys[i % keys.len()];
+        json!({"certificate_number": n, "auth_key": k}).to_string()
+    };
+    let api_calls = |n: usize| -> Vec<Call> {
+        (0..n)
+            .map(|i| Call { url: format!("{}/api/v1/verifications", service.base_url), token: token.clone(), body: body(i) })
+            .collect()
+    };
+    let issuer_calls = |n: usize| -> Vec<Call> {
+        (0..n).map(|i| Call { url: issuer.lookup_url(), token: issuer.token.clone(), body: body(i) }).collect()
+    };
+    let batch_body = {
+        let items: Vec<Value> = (0..1000).map(|i| serde_json::from_str(&body(i)).expect("json")).collect();
+        json!({ "items": items }).to_string()
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
+        // Warm both sides: connections, caches, SQLite pages.
+        run_calls(&http, api_calls(200), concurrency, 201).await;
+        run_calls(&http, issuer_calls(200), concurrency, 200).await;
+
+        // Single requests, in alternating halves.
+        let (mut api_lat, mut api_wall, mut iss_lat, mut iss_wall) = (Vec::new(), Duration::ZERO, Vec::new(), Duration::ZERO);
+        for _ in 0..2 {
+            let (l, w) = run_calls(&http, api_calls(requests / 2), concurrency, 201).await;
+            api_lat.extend(l);
+            api_wall += w;
+            let (l, w) = run_calls(&http, issuer_calls(requests / 2), concurrency, 200).await;
+            iss_lat.extend(l);
+            iss_wall += w;
+        }
+        let api = stats(api_lat, api_wall);
+        let iss = stats(iss_lat, iss_wall);
+
+        // One batch of 1000 against 1000 direct lookups at the batch's concurrency.
+        let (mut batch_times, mut direct_times) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let call = Call { url: format!("{}/api/v1/verifications/batch", service.base_url), token: token.clone(), body: batch_body.clone() };
+            let (_, w) = run_calls(&http, vec![call], 1, 200).await;
+            batch_times.push(w);
+            let (_, w) = run_calls(&http, issuer_calls(1000), concurrency, 200).await;
+            direct_times.push(w);
+        }
+        let batch = median(batch_times);
+        let direct = median(direct_times);
+
+        println!("| measure (concurrency {concurrency}) | kakunin API | issuer lookup direct | ratio |");
+        println!("|---|---|---|---|");
+        println!("| single requests/s ({requests} each) | {:.0} | {:.0} | {:.2} of direct |", api.rate, iss.rate, api.rate / iss.rate);
+        println!("| single p50 | {} | {} | {:.2}× |", ms(api.p50), ms(iss.p50), api.p50.as_secs_f64() / iss.p50.as_secs_f64());
+        println!("| single p99 | {} | {} | {:.2}× |", ms(api.p99), ms(iss.p99), api.p99.as_secs_f64() / iss.p99.as_secs_f64());
+        println!(
+            "| 1000 lookups (median of {rounds}) | batch {} | direct {} | **{:.2}×** (goal ≤ 1.25×) |",
+            ms(batch),
+            ms(direct),
+            batch.as_secs_f64() / direct.as_secs_f64()
+        );
+    });
+    drop(service);
+    drop(issuer);
+}

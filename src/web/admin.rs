@@ -1,0 +1,540 @@
+//! The administrator's pages: staff accounts, offices (発注機関) and API clients.
+//!
+//! Each action calls the same `auth::users` / `auth::tokens` function as the CLI, which
+//! checks its input, enforces the last-admin rule and writes the audit row in the same
+//! transaction. Handlers here check the role and the CSRF token and render.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::error::WebError;
+use super::session::Staff;
+use super::{html, templates, AppState};
+use crate::auth::tokens::{self, Scope, TokenError};
+use crate::auth::users::{self, AccountError};
+use crate::auth::Role;
+use crate::db::{self, jst, DbError};
+
+fn when(at: chrono::NaiveDateTime) -> String {
+    crate::rules::format::datetime_ja(at.and_utc().with_timezone(&jst()))
+}
+
+/// Splits a domain error into what the administrator can fix (shown on the form) and
+/// what they cannot (a database failure: the error page and the log).
+enum Outcome<T> {
+    Done(T),
+    Invalid(String),
+}
+
+fn account<T>(r: Result<T, AccountError>) -> Result<Outcome<T>, WebError> {
+    match r {
+        Ok(v) => Ok(Outcome::Done(v)),
+        Err(AccountError::Db(e)) => Err(e.into()),
+        Err(e) => Ok(Outcome::Invalid(e.to_string())),
+    }
+}
+
+fn token<T>(r: Result<T, TokenError>) -> Result<Outcome<T>, WebError> {
+    match r {
+        Ok(v) => Ok(Outcome::Done(v)),
+        Err(TokenError::Db(e)) => Err(e.into()),
+        Err(e) => Ok(Outcome::Invalid(e.to_string())),
+    }
+}
+
+fn back(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+/// Confirmation after a redirect: a fixed code, so nothing typed is reflected.
+#[derive(Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+fn notice(done: &Option<String>) -> Option<&'static str> {
+    Some(match done.as_deref()? {
+        "updated" => "利用者の役割・発注機関を変更しました。",
+        "disabled" => "利用者を無効にしました。ログイン中のセッションも終了しました。",
+        "office" => "発注機関を保存しました。",
+        "revoked" => "API クライアントのトークンを失効させました。",
+        _ => return None,
+    })
+}
+
+#[derive(Serialize)]
+struct UserLine {
+    login: String,
+    name: String,
+    role: &'static str,
+    role_label: &'static str,
+    office_code: String,
+    disabled: bool,
+    created_at: String,
+}
+
+#[derive(Serialize)]
+struct RoleChoice {
+    value: &'static str,
+    label: &'static str,
+}
+
+const ROLE_CHOICES: [Role; 3] = [Role::Officer, Role::Supervisor, Role::Admin];
+
+/// The new-user form's fields.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct NewUserForm {
+    #[serde(default, skip_serializing)]
+    csrf: String,
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    office_code: String,
+}
+
+async fn users_page(
+    state: &AppState,
+    staff: &Staff,
+    form: &NewUserForm,
+    error: Option<String>,
+    done: Option<&str>,
+) -> Result<HttpResponse, WebError> {
+    let (list, offices) = db::run(&state.verifier.pool, |c| {
+        Ok::<_, DbError>((users::list(c)?, users::list_offices(c)?))
+    })
+    .await?;
+    let lines: Vec<UserLine> = list
+        .iter()
+        .map(|u| UserLine {
+            login: u.login.clone(),
+            name: u.name.clone(),
+            role: u.role().as_str(),
+            role_label: u.role().label(),
+            office_code: u.office_code.clone(),
+            disabled: u.disabled,
+            created_at: when(u.created_at),
+        })
+        .collect();
+    let mut ctx = staff.context();
+    ctx.insert("users", &lines);
+    ctx.insert("offices", &offices);
+    ctx.insert(
+        "roles",
+        &ROLE_CHOICES
+            .iter()
+            .map(|r| RoleChoice {
+                value: r.as_str(),
+                label: r.label(),
+            })
+            .collect::<Vec<_>>(),
+    );
+    ctx.insert("form", form);
+    ctx.insert("error", &error);
+    ctx.insert("notice", &done);
+    let status = if error.is_some() { 422 } else { 200 };
+    Ok(html(
+        status,
+        templates::render("service/admin_users.html", &ctx)?,
+    ))
+}
+
+pub async fn users(
+    state: web::Data<AppState>,
+    staff: Staff,
+    q: web::Query<Done>,
+) -> Result<HttpResponse, WebError> {
+    staff.require(&[Role::Admin])?;
+    users_page(
+        &state,
+        &staff,
+        &NewUserForm::default(),
+        None,
+        notice(&q.done),
+    )
+    .await
+}
+
+/// Shows a password or token once; the page is `no-store` like every page.
+fn shown_once(
+    staff: &Staff,
+    title: &str,
+    subject: &str,
+    secret: &str,
+    back_to: &str,
+) -> Result<HttpResponse, WebError> {
+    let mut ctx = staff.context();
+    ctx.insert("title", title);
+    ctx.insert("subject", subject);
+    ctx.insert("secret", secret);
+    ctx.insert("back", back_to);
+    Ok(html(
+        200,
+        templates::render("service/admin_secret.html", &ctx)?,
+    ))
+}
+
+pub async fn create_user(
+    state: web::Data<AppState>,
+    staff: Staff,
+    form: web::Form<NewUserForm>,
+) -> Result<HttpResponse, WebError> {
+    staff.require(&[Role::Admin])?;
+    staff.check_csrf(&form.csrf)?;
+    let Some(role) = Role::parse(&form.role) else {
+        return users_page(
+            &state,
+            &staff,
+            &form,
+            Some("役割を選んでください".into()),
+            None,
+        )
+        .await;
+    };
+    let password = users::generate_password();
+    let (actor, login, name, office, pw) = (
+        staff.actor.clone(),
+        form.login.trim().to_owned(),
+        form.name.clone(),
+        form.office_code.trim().to_owned(),
+        password.clone(),
+    );
+    let created = db::run(&state.verifier.pool, move |c| {
+        let new = users::NewUser {
+            login: &login,
+            name: &name,
+            role,
+            office_code: &office,
+            password: &pw,
+        };
+        Ok::<_, DbError>(users::add(c, &actor, &new))
+    })
+    .await?;
+    match account(created)? {
+        Outcome::Done(user) => shown_once(
+            &staff,
+            "利用者を作成しました",
+            &format!(
+                "{}（{}、{}、発注機関 {}）",
+                user.login,
+                user.name,
+                role.label(),
+                user.office_code
+            ),
+            &password,
+            "/admin/users",
+        ),
+        Outcome::Invalid(message) => users_page(&state, &staff, &form, Some(message), None).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpdateUserForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    office_code: String,
+}
+
+pub async fn update_user(
+    state: web::Data<AppState>,
+    staff: Staff,
+    login: web::Path<String>,
+    form: web::Form<UpdateUserForm>,
+) -> Result<HttpResponse, WebError> {
+    staff.require(&[Role::Admin])?;
+    staff.check_csrf(&form.csrf)?;
+    let role = Role::parse(&form.role)
+        .ok_or_else(|| WebError::BadRequest("役割を選んでください".into()))?;
+    let (actor, login, office) = (
+        staff.actor.clone(),
+        login.into_inner(),
+        form.office_code.trim().to_owned(),
+    );
+    let r = db::run(&state.verifier.pool, move |c| {
+        Ok::<_, DbError>(users::change_role_or_office(
+            c, &actor, &login, role, &office,
+        ))
+    })
+    .await?;
+    match account(r)? {
+        Outcome::Done(_) => Ok(back("/admin/users?done=updated")),
+        Outcome::Invalid(message) => {
+            users_page(&state, &staff, &NewUserForm::default(), Some(message), None).await
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn disable_user(
+    state: web::Data<AppState>,
+    staff: Staff,
+    login: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
+    staff.require(&[Role::Admin])?;
+    staff.check_csrf(&form.csrf)?;
+    let (actor, login) = (staff.actor.clone(), login.into_inner());
+    let r = db::run(&state.verifier.pool, move |c| {
+        Ok::<_, DbError>(users::disable(c, &actor, &login))
+    })
+    .await?;
+    match account(r)? {
+        Outcome::Done(()) => Ok(back("/admin/users?done=disabled")),
+        Outcome::Invalid(message) => {
+            users_page(&state, &staff, &NewUserForm::default(), Some(message), None).await
+        }
+    }
+}
+
+pub async fn reset_password(
+    state: web::Data<AppState>,
+    staff: Staff,
+    login: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
+    staff.require(&[Role::Admin])?;
+    staff.check_csrf(&form.csrf)?;
+    let (actor, login) = (staff.actor.clone(), login.into_inner());
+    let shown = login.clone();
+    let r = db::run(&state.verifier.pool, move |c| {
+        Ok::<_, DbError>(users::reset_password(c, &actor, &login))
+    })
+    .await?;
+    match account(r)? {
+        Outcome::Done(password) => shown_once(
+            &staff,
+            "パスワードを再発行しました",
+            &format!("{shown}（ログイン中のセッションは終了しました）"),
+            &password,
+            "/admin/users",
+        ),
+        Outcome::Invalid(message) => {
+            users_page(&state, &staff, &NewUserForm::default(), Some(message), None).await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct OfficeForm {
+    #[serde(default, skip_serializing)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    name: String,
+}
+
+async fn offices_page(
+    state: &AppState,
+    staff: &Staff,
+    form: &OfficeForm,
+    error: Option<String>,
+    done: Option<&str>,
+) -> Result<HttpResponse, WebError> {
+    let offices = db::run(&state.verifier.pool, |c| {
+        users::list_offices(c).map_err(DbError::from)
+    })
+    .await?;
+    let mut ctx = staff.context();
+    ctx.insert("offices", &offices);
+    ctx.insert("form", form);
+    ctx.insert("error", &error);
+    ctx.insert("notice", &done);
+    let status = if error.is_some() { 422 } else { 200 };
+    Ok(html(
+        status,
+        templates::render("service/admin_offices.html", &ctx)?,
+    ))
+}
+
+pub async fn offices(
+    state: web::Data<AppState>,
+    staff: Staff,
+    q: web::Query<Done>,
+) -> Result<HttpResponse, WebError> {
+    staff.require(&[Role::Admin])?;
+    offices_page(
+        &state,
+        &staff,
+        &OfficeForm::default(),
+        None,
+        notice(&q.done),
+    )
+    .await
+}
+
+pub async fn save_office(
+    state: web::Data<AppState>,
+    staff: Staff,
+    form: web::Form<OfficeForm>,
+) -> Result<HttpResponse, WebError> {
+    staff.require(&[Role::Admin])?;
+    staff.check_csrf(&form.csrf)?;
+    let (actor, code, name) = (
+        staff.actor.clone(),
+        form.code.trim().to_owned(),
+        form.name.clone(),
+    );
+    let r = db::run(&state.verifier.pool, move |c| {
+        Ok::<_, DbError>(users::save_office(c, &actor, &code, &name))
+    })
+    .await?;
+    match account(r)? {
+        Outcome::Done(()) => Ok(back("/admin/offices?done=office")),
+        Outcome::Invalid(message) => offices_page(&state, &staff, &form, Some(message), None).await,
+    }
+}
+
+#[derive(Serialize)]
+struct ClientLine {
+    name: String,
+    office_code: String,
+    scope: String,
+    created_at: String,
+    revoked_at: Option<String>,
+    last_used_at: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct ClientForm {
+    #[serde(default, skip_serializing)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    office_code: String,
+    #[serde(default)]
+    scope: String,
+}
+
+async fn clients_page(
+    state: &AppState,
+    staff: &Staff,
+    form: &ClientForm,
+    error: Option<String>,
+    done: Option<&str>,
+) -> Result<HttpResponse, WebError> {
+    let (list, offices) = db::run(&state.verifier.pool, |c| {
+        Ok::<_, DbError>((tokens::list(c)?, users::list_offices(c)?))
+    })
+    .await?;
+    let lines: Vec<ClientLine> = list
+        .iter()
+        .map(|t| ClientLine {
+            name: t.name.clone(),
+            office_code: t.office_code.clone(),
+            scope: t.scope.clone(),
+            created_at: when(t.created_at),
+            revoked_at: t.revoked_at.map(when),
+            last_used_at: t.last_used_at.map(when),
+        })
+        .collect();
+    let mut ctx = staff.context();
+    ctx.insert("clients", &lines);
+    ctx.insert("offices", &offices);
+    ctx.insert("form", form);
+    ctx.insert("error", &error);
+    ctx.insert("notice", &done);
+    let status = if error.is_some() { 422 } else { 200 };
+    Ok(html(
+        status,
+        templates::render("service/admin_clients.html", &ctx)?,
+    ))
+}
+
+pub async fn clients(
+    state: web::Data<AppState>,
+    staff: Staff,
+    q: web::Query<Done>,
+) -> Result<HttpResponse, WebError> {
+    staff.require(&[Role::Admin])?;
+    clients_page(
+        &state,
+        &staff,
+        &ClientForm::default(),
+        None,
+        notice(&q.done),
+    )
+    .await
+}
+
+pub async fn create_client(
+    state: web::Data<AppState>,
+    staff: Staff,
+    form: web::Form<ClientForm>,
+) -> Result<HttpResponse, WebError> {
+    staff.require(&[Role::Admin])?;
+    staff.check_csrf(&form.csrf)?;
+    let Some(scope) = Scope::parse(&form.scope) else {
+        return clients_page(
+            &state,
+            &staff,
+            &form,
+            Some("権限（照会 / 監査ログの参照）を選んでください".into()),
+            None,
+        )
+        .await;
+    };
+    let (actor, name, office) = (
+        staff.actor.clone(),
+        form.name.trim().to_owned(),
+        form.office_code.trim().to_owned(),
+    );
+    let shown = format!(
+        "{name}（発注機関 {office}、{}）",
+        if scope == Scope::Verify {
+            "照会"
+        } else {
+            "監査ログの参照"
+        }
+    );
+    let r = db::run(&state.verifier.pool, move |c| {
+        Ok::<_, DbError>(tokens::create(c, &actor, &name, &office, scope))
+    })
+    .await?;
+    match token(r)? {
+        Outcome::Done(secret) => shown_once(
+            &staff,
+            "API クライアントを作成しました",
+            &shown,
+            &secret,
+            "/admin/clients",
+        ),
+        Outcome::Invalid(message) => clients_page(&state, &staff, &form, Some(message), None).await,
+    }
+}
+
+pub async fn revoke_client(
+    state: web::Data<AppState>,
+    staff: Staff,
+    name: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
+    staff.require(&[Role::Admin])?;
+    staff.check_csrf(&form.csrf)?;
+    let (actor, name) = (staff.actor.clone(), name.into_inner());
+    let r = db::run(&state.verifier.pool, move |c| {
+        Ok::<_, DbError>(tokens::revoke(c, &actor, &name))
+    })
+    .await?;
+    match token(r)? {
+        Outcome::Done(()) => Ok(back("/admin/clients?done=revoked")),
+        Outcome::Invalid(message) => {
+            clients_page(&state, &staff, &ClientForm::default(), Some(message), None).await
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! The supervisor's pages: the audit log with filters and keyset pages, one event with
+//! its chain status, the chart of daily verifications, and exports.
+//!
+//! A supervisor sees their own office's events; an admin sees every office. Officers
+//! get 403 from every handler here.
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{web, HttpResponse};
+use chrono::{Duration, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use super::chart;
+use super::error::WebError;
+use super::session::Staff;
+use super::{html, templates, AppState};
+use crate::audit::checkpoint::{self, Checkpoint, EventStatus};
+use crate::audit::export::{self, Format};
+use crate::audit::query::{self, AuditFilter, Cursor};
+use crate::audit::{labels, stats, AuditRow};
+use crate::auth::Role;
+use crate::db::{self, jst, now_jst, DbError};
+use crate::ids::CertificateNumber;
+use crate::verifications::OfficeScope;
+
+const PAGE: i64 = 50;
+/// The chart shows this many days unless the filter names a range.
+const CHART_DAYS: i64 = 30;
+/// …and never more than this, so one page load stays one small query.
+const CHART_MAX_DAYS: i64 = 92;
+
+const ROLES: [Role; 2] = [Role::Supervisor, Role::Admin];
+
+/// The filter form's fields; also the hidden fields of the export form.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    /// The officer's login (`taro`) or a full actor (`token:batch-1`).
+    #[serde(default)]
+    pub actor: String,
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub outcome: String,
+    /// 保証契約番号, or any other target such as a login.
+    #[serde(default)]
+    pub number: String,
+    /// Admins only: narrow to one office.
+    #[serde(default)]
+    pub office: String,
+    #[serde(default, skip_serializing)]
+    pub cursor: String,
+}
+
+fn date(s: &str, label: &str) -> Result<Option<NaiveDate>, String> {
+    match s.trim() {
+        "" => Ok(None),
+        s => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| format!("{label}は 2025-04-01 の形で入力してください")),
+    }
+}
+
+fn some(s: &str) -> Option<String> {
+    Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+impl AuditQuery {
+    /// The filter this staff member may run: the office scope comes from the session,
+    /// never from the form, except that an admin may narrow to one office.
+    fn filter(&self, staff: &Staff) -> Result<AuditFilter, String> {
+        let scope = match (staff.scope(), some(&self.office)) {
+            (OfficeScope::All, Some(office)) => OfficeScope::One(office),
+            (scope, _) => scope,
+        };
+        let mut f = AuditFilter::new(scope);
+        f.from = date(&self.from, "開始日")?;
+        f.to = date(&self.to, "終了日")?;
+        if let (Some(a), Some(b)) = (f.from, f.to) {
+            if a > b {
+                return Err("開始日が終了日より後になっています".into());
+            }
+        }
+        f.actor = some(&self.actor).map(|a| {
+            if a.contains(':') {
+                a
+            } else {
+                format!("user:{a}")
+            }
+        });
+        f.action = some(&self.action);
+        f.outcome = some(&self.outcome);
+        // A 保証契約番号 is stored normalized; anything else (a login) as typed.
+        f.target = some(&self.number).map(|t| {
+            CertificateNumber::parse(&t)
+                .map(|n| n.to_string())
+                .unwrap_or(t)
+        });
+        Ok(f)
+    }
+
+    fn cursor(&self) -> Result<Option<Cursor>, String> {
+        match self.cursor.trim() {
+            "" => Ok(None),
+            c => Cursor::decode(c)
+                .map(Some)
+                .ok_or_else(|| "ページの指定が正しくありません".to_owned()),
+        }
+    }
+
+    /// The query string of this filter, for the next-page link.
+    fn with_cursor(&self, cursor: Cursor) -> String {
+        let mut q = serde_urlencoded::to_string(self).unwrap_or_default();
+        if !q.is_empty() {
+            q.push('&');
+        }
+        q.push_str("cursor=");
+        q.push_str(&cursor.encode());
+        q
+    }
+}
+
+/// A row as the list and detail pages show it.
+#[derive(Serialize)]
+struct Line {
+    seq: i32,
+    at: String,
+    actor: String,
+    office_code: String,
+    action: String,
+    action_label: String,
+    target: String,
+    outcome: String,
+    outcome_label: String,
+    address: String,
+    user_agent: String,
+    detail: String,
+    prev_hash: String,
+    hash: String,
+}
+
+fn at_ja(at: chrono::NaiveDateTime) -> String {
+    crate::rules::format::datetime_ja(at.and_utc().with_timezone(&jst()))
+}
+
+impl From<&AuditRow> for Line {
+    fn from(r: &AuditRow) -> Self {
+        Line {
+            seq: r.seq,
+            at: at_ja(r.at),
+            actor: r.actor.clone(),
+            office_code: r.office_code.clone(),
+            action: r.action.clone(),
+            action_label: labels::action(&r.action).to_owned(),
+            target: r.target.clone(),
+            outcome: r.outcome.clone(),
+            outcome_label: labels::outcome(&r.outcome).to_owned(),
+            address: r.address.clone(),
+            user_agent: r.user_agent.clone(),
+            detail: r.detail.clone(),
+            prev_hash: r.prev_hash.clone(),
+            hash: r.hash.clone(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Choice {
+    value: &'static str,
+    label: &'static str,
+}
+
+/// The chart's days: the filter's range when it has one (bounded), else the last 30.
+fn chart_range(f: &AuditFilter) -> (NaiveDate, NaiveDate) {
+    let today = now_jst().date_naive();
+    let to = f.to.unwrap_or(today);
+    let from = f
+        .from
+        .filter(|d| *d <= to)
+        .unwrap_or(to - Duration::days(CHART_DAYS - 1));
+    (from.max(to - Duration::days(CHART_MAX_DAYS - 1)), to)
+}
+
+struct Listing {
+    rows: Vec<AuditRow>,
+    next: Option<Cursor>,
+    counts: Vec<stats::DayCount>,
+    latest: Option<Checkpoint>,
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    staff: Staff,
+    q: web::Query<AuditQuery>,
+) -> Result<HttpResponse, WebError> {
+    staff.require(&ROLES)?;
+    let q = q.into_inner();
+    let mut ctx = staff.context();
+    let parsed = q.filter(&staff).and_then(|f| Ok((f, q.cursor()?)));
+    let (filter, cursor) = match parsed {
+        Ok(p) => p,
+        Err(message) => {
+            ctx.insert("error", &message);
+            (AuditFilter::new(staff.scope()), None)
+        }
+    };
+    let (from, to) = chart_range(&filter);
+    let scope = filter.scope.clone();
+    let listing = db::run(&state.verifier.pool, move |c| {
+        let (rows, next) = query::page(c, &filter, cursor, PAGE)?;
+        let counts = stats::daily_verifications(c, &scope, from, to)?;
+        let latest = checkpoint::latest(c)?;
+        Ok::<_, DbError>(Listing {
+            rows,
+            next,
+            counts,
+            latest,
+        })
+    })
+    .await?;
+    let lines: Vec<Line> = listing.rows.iter().map(Line::from).collect();
+    ctx.insert("rows", &lines);
+    ctx.insert("next", &listing.next.map(|c| q.with_cursor(c)));
+    ctx.insert("paged", &cursor.is_some());
+    ctx.insert("chart", &chart::daily(&listing.counts, from, to));
+    ctx.insert(
+        "latest",
+        &listing.latest.map(|cp| (cp.head_seq, at_ja(cp.at))),
+    );
+    ctx.insert("filter", &q);
+    ctx.insert("all_offices", &(staff.role == Role::Admin));
+    let actions: Vec<Choice> = labels::ACTIONS
+        .iter()
+        .map(|(v, l)| Choice { value: v, label: l })
+        .collect();
+    let outcomes: Vec<Choice> = labels::outcomes()
+        .into_iter()
+        .map(|(v, l)| Choice { value: v, label: l })
+        .collect();
+    ctx.insert("actions", &actions);
+    ctx.insert("outcomes", &outcomes);
+    Ok(html(200, templates::render("service/audit.html", &ctx)?))
+}
+
+pub async fn event(
+    state: web::Data<AppState>,
+    staff: Staff,
+    seq: web::Path<i32>,
+) -> Result<HttpResponse, WebError> {
+    staff.require(&ROLES)?;
+    let seq = seq.into_inner();
+    let scope = staff.scope();
+    let key = checkpoint::installed().map(|s| s.verifying_key());
+    let found = db::run(&state.verifier.pool, move |c| {
+        let Some(row) = query::find(c, seq, &scope)? else {
+            return Ok::<_, DbError>(None);
+        };
+        let status = checkpoint::event_status(c, &row, key.as_ref())?;
+        Ok(Some((row, status)))
+    })
+    .await?;
+    let (row, status): (AuditRow, EventStatus) = found.ok_or(WebError::NotFound)?;
+    let mut ctx = staff.context();
+    ctx.insert("e", &Line::from(&row));
+    ctx.insert("intact", &status.intact());
+    ctx.insert(
+        "checkpoint_at",
+        &status.checkpoint.as_ref().map(|c| at_ja(c.at)),
+    );
+    ctx.insert("status", &status);
+    Ok(html(
+        200,
+        templates::render("service/audit_event.html", &ctx)?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExportForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    format: String,
+    #[serde(flatten)]
+    query: AuditQuery,
+}
+
+/// A `Write` that hands the response body to actix in 64 KiB chunks. When the
+/// browser goes away the channel closes and the export stops with an error.
+struct ChunkWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+const CHUNK: usize = 64 * 1024;
+
+impl ChunkWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+    }
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+/// POST, not GET: an export is recorded in the log, so it carries the CSRF token.
+pub async fn export(
+    state: web::Data<AppState>,
+    staff: Staff,
+    form: web::Form<ExportForm>,
+) -> Result<HttpResponse, WebError> {
+    staff.require(&ROLES)?;
+    staff.check_csrf(&form.csrf)?;
+    let format = Format::parse(&form.format).ok_or_else(|| {
+        WebError::BadRequest("書き出し形式は CSV か JSONL を選んでください".into())
+    })?;
+    let filter = form.query.filter(&staff).map_err(WebError::BadRequest)?;
+    let actor = staff.actor.clone();
+    let plan = db::run(&state.verifier.pool, move |c| {
+        export::start(c, &actor, filter, format).map_err(DbError::from)
+    })
+    .await?;
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let pool = state.verifier.pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut w = ChunkWriter {
+            tx: tx.clone(),
+            buf: Vec::with_capacity(CHUNK),
+        };
+        let result = pool.get().map_err(|e| e.to_string()).and_then(|mut c| {
+            export::run(&mut c, &plan, &mut w, |_| {})
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+        if let Err(cause) = result {
+            // The headers are gone already; cutting the body short is all that is left,
+            // and a truncated file is better than one that looks complete.
+            tracing::error!(%cause, "audit export failed");
+            let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
+        }
+    });
+    let body = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let name = format!(
+        "kakunin-audit-{}.{}",
+        now_jst().format("%Y%m%d-%H%M%S"),
+        format.as_str()
+    );
+    Ok(HttpResponse::Ok()
+        .content_type(format.content_type())
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .streaming(body))
+}

@@ -9,13 +9,25 @@ use support::browser::{Chrome, Page};
 use support::issuer::IssuerProcess;
 use support::service::{ServiceProcess, OFFICE, PASSWORD};
 
+/// Clicks a form's submit button, waits for the answer, and fails at once, with the
+/// service's own message, when the answer is the error page.
+async fn submit(page: &Page, button: &str) {
+    page.click_and_wait(button).await;
+    if page.title().await.starts_with("エラー") {
+        let message = page.text("main").await;
+        panic!(
+            "submitting `{button}` was refused at {}:\n{message}",
+            page.url().await
+        );
+    }
+}
+
 /// Signs in through the login form and waits for the verify form.
 async fn sign_in(page: &Page, login: &str, password: &str) {
     page.goto("/login").await;
     page.fill("#login", login).await;
     page.fill("#password", password).await;
-    page.click_and_wait("form[action=\"/login\"] button[type=\"submit\"]")
-        .await;
+    submit(page, "form[action=\"/login\"] button[type=\"submit\"]").await;
     page.find("#certificate_number").await;
     assert_eq!(
         page.path().await,
@@ -26,8 +38,7 @@ async fn sign_in(page: &Page, login: &str, password: &str) {
 
 /// Signs out with the header's ログアウト button and waits for the login form.
 async fn sign_out(page: &Page) {
-    page.click_and_wait("form[action=\"/logout\"] button[type=\"submit\"]")
-        .await;
+    submit(page, "form[action=\"/logout\"] button[type=\"submit\"]").await;
     page.find("form[action=\"/login\"]").await;
 }
 
@@ -36,8 +47,7 @@ async fn sign_out(page: &Page) {
 async fn verify(page: &Page, number: &str, key: &str) -> String {
     page.fill("#certificate_number", number).await;
     page.fill("#auth_key", key).await;
-    page.click_and_wait("form[action=\"/verify\"] button[type=\"submit\"]")
-        .await;
+    submit(page, "form[action=\"/verify\"] button[type=\"submit\"]").await;
     page.find("section.banner h1").await;
     let path = page.path().await;
     let id = path
@@ -184,7 +194,7 @@ async fn an_admin_creates_an_officer_whose_verification_a_supervisor_finds_in_th
             page.fill("#create-user #name", "大分 太郎").await;
             page.select("#create-user #role", "officer").await;
             page.fill("#create-user #office_code", OFFICE).await;
-            page.click_and_wait("#create-user-submit").await;
+            submit(&page, "#create-user-submit").await;
             page.wait_text("main h1", "利用者を作成しました").await;
             let password = page.text("#one-time-secret").await.trim().to_owned();
             assert!(
@@ -227,7 +237,7 @@ async fn an_admin_creates_an_officer_whose_verification_a_supervisor_finds_in_th
             page.select("#audit-filter #outcome", "verified").await;
             page.fill("#audit-filter #number", &k.certificate_number)
                 .await;
-            page.click_and_wait("#audit-search").await;
+            submit(&page, "#audit-search").await;
             page.find("#audit-events").await;
             let rows = page.all("#audit-events tbody tr[data-seq]").await;
             let mut texts = Vec::new();

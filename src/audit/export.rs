@@ -87,7 +87,8 @@ pub struct RowWriter<W: Write> {
 }
 
 enum Inner<W: Write> {
-    Csv(csv::Writer<W>),
+    // Boxed: one writer per export, and it keeps the enum small.
+    Csv(Box<csv::Writer<W>>),
     Jsonl(W),
 }
 
@@ -101,7 +102,7 @@ impl<W: Write> RowWriter<W> {
                     .terminator(csv::Terminator::CRLF)
                     .from_writer(out);
                 w.write_record(CSV_HEADERS)?;
-                Inner::Csv(w)
+                Inner::Csv(Box::new(w))
             }
             Format::Jsonl => Inner::Jsonl(out),
         };
@@ -156,7 +157,7 @@ impl<W: Write> RowWriter<W> {
 
     pub fn finish(self) -> std::io::Result<W> {
         match self.inner {
-            Inner::Csv(w) => w.into_inner().map_err(|e| e.into_error()),
+            Inner::Csv(w) => (*w).into_inner().map_err(|e| e.into_error()),
             Inner::Jsonl(mut w) => {
                 w.flush()?;
                 Ok(w)

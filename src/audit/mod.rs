@@ -121,20 +121,23 @@ fn append_locked(
     actor: &Actor,
     event: &Event<'_>,
 ) -> QueryResult<AuditRow> {
-    let last: Option<(i32, String)> = audit_events::table
-        .select((audit_events::seq, audit_events::hash))
+    let last: Option<(i32, String, NaiveDateTime)> = audit_events::table
+        .select((audit_events::seq, audit_events::hash, audit_events::at))
         .order(audit_events::seq.desc())
         .first(conn)
         .optional()?;
-    let (seq, prev_hash) = match last {
-        Some((seq, hash)) => (seq + 1, hash),
-        None => (1, GENESIS.to_owned()),
-    };
     // Microsecond precision: SQLite keeps what we give, and the hash must match the
     // value read back.
-    let at = chrono::DateTime::from_timestamp_micros(chrono::Utc::now().timestamp_micros())
+    let now = chrono::DateTime::from_timestamp_micros(chrono::Utc::now().timestamp_micros())
         .expect("now is representable")
         .naive_utc();
+    // Time never runs backwards along the log: if the clock was stepped back, the row
+    // takes its predecessor's time. That keeps "a range of days" equal to "a range of
+    // seq" (see `query`), and the order of the log is its seq anyway.
+    let (seq, prev_hash, at) = match last {
+        Some((seq, hash, last_at)) => (seq + 1, hash, now.max(last_at)),
+        None => (1, GENESIS.to_owned(), now),
+    };
     let mut row = AuditRow {
         seq,
         at,

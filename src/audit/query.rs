@@ -2,6 +2,11 @@
 //!
 //! Pages are cut by `seq` (the primary key), never by OFFSET, so page 1,000 of a
 //! million-row log costs what page 1 does. The cursor is opaque to clients.
+//!
+//! Dates are turned into a `seq` range first (two index look-ups): `append` keeps `at`
+//! non-decreasing along `seq`, so "from day A to day B" is exactly "seq from x to y",
+//! and every query stays an ordered walk of the primary key or a `(column, seq)`
+//! index instead of sorting a range of dates.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -56,16 +61,55 @@ impl Cursor {
     }
 }
 
-fn filtered<'a>(f: &'a AuditFilter) -> audit_events::BoxedQuery<'a, diesel::sqlite::Sqlite> {
+/// The seq range `[lo, hi)` that the filter's dates cover.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    lo: i32,
+    hi: Option<i32>,
+}
+
+/// The first seq at or after `at`, found on the `(at, seq)` index.
+fn first_at_or_after(
+    conn: &mut SqliteConnection,
+    at: chrono::NaiveDateTime,
+) -> QueryResult<Option<i32>> {
+    audit_events::table
+        .filter(audit_events::at.ge(at))
+        .order((audit_events::at.asc(), audit_events::seq.asc()))
+        .select(audit_events::seq)
+        .first(conn)
+        .optional()
+}
+
+fn span(conn: &mut SqliteConnection, f: &AuditFilter) -> QueryResult<Span> {
+    let lo = match f.from {
+        // Nothing at or after the start: an empty range.
+        Some(d) => first_at_or_after(conn, jst_day_start(d))?.unwrap_or(i32::MAX),
+        None => 0,
+    };
+    let hi = match f.to {
+        Some(d) => Some(
+            first_at_or_after(conn, jst_day_start(d) + chrono::Duration::days(1))?
+                .unwrap_or(i32::MAX),
+        ),
+        None => None,
+    };
+    Ok(Span { lo, hi })
+}
+
+fn filtered<'a>(
+    f: &'a AuditFilter,
+    span: Span,
+) -> audit_events::BoxedQuery<'a, diesel::sqlite::Sqlite> {
     let mut q = audit_events::table.into_boxed();
     if let OfficeScope::One(office) = &f.scope {
         q = q.filter(audit_events::office_code.eq(office));
     }
-    if let Some(d) = f.from {
-        q = q.filter(audit_events::at.ge(jst_day_start(d)));
+    if span.lo > 0 {
+        q = q.filter(audit_events::seq.ge(span.lo));
     }
-    if let Some(d) = f.to {
-        q = q.filter(audit_events::at.lt(jst_day_start(d) + chrono::Duration::days(1)));
+    if let Some(hi) = span.hi {
+        q = q.filter(audit_events::seq.lt(hi));
     }
     if let Some(a) = &f.actor {
         q = q.filter(audit_events::actor.eq(a));
@@ -89,7 +133,8 @@ pub fn page(
     after: Option<Cursor>,
     limit: i64,
 ) -> QueryResult<(Vec<AuditRow>, Option<Cursor>)> {
-    let mut q = filtered(f);
+    let span = span(conn, f)?;
+    let mut q = filtered(f, span);
     if let Some(Cursor(seq)) = after {
         q = q.filter(audit_events::seq.lt(seq));
     }
@@ -125,10 +170,11 @@ pub fn for_each_until(
     until: Option<i32>,
     mut each: impl FnMut(&AuditRow) -> std::io::Result<()>,
 ) -> Result<u64, ExportError> {
+    let span = span(conn, f)?;
     let mut after = 0;
     let mut count = 0;
     loop {
-        let mut q = filtered(f).filter(audit_events::seq.gt(after));
+        let mut q = filtered(f, span).filter(audit_events::seq.gt(after));
         if let Some(until) = until {
             q = q.filter(audit_events::seq.le(until));
         }
@@ -162,7 +208,7 @@ pub fn find(
     scope: &OfficeScope,
 ) -> QueryResult<Option<AuditRow>> {
     let f = AuditFilter::new(scope.clone());
-    filtered(&f)
+    filtered(&f, Span { lo: 0, hi: None })
         .filter(audit_events::seq.eq(seq))
         .select(AuditRow::as_select())
         .first(conn)
@@ -171,7 +217,8 @@ pub fn find(
 
 /// How many rows match (for an export's progress bar).
 pub fn count(conn: &mut SqliteConnection, f: &AuditFilter, until: Option<i32>) -> QueryResult<i64> {
-    let mut q = filtered(f);
+    let span = span(conn, f)?;
+    let mut q = filtered(f, span);
     if let Some(until) = until {
         q = q.filter(audit_events::seq.le(until));
     }

@@ -427,6 +427,11 @@ impl Page {
             .unwrap_or_else(|| panic!("`{css}` has no href"))
     }
 
+    /// The document's `<title>`.
+    pub async fn title(&self) -> String {
+        self.client.title().await.unwrap_or_default()
+    }
+
     pub async fn source(&self) -> String {
         self.client.source().await.unwrap_or_default()
     }

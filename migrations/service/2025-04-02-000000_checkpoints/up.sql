@@ -21,3 +21,6 @@ CREATE INDEX audit_checkpoints_head ON audit_checkpoints (head_seq);
 CREATE INDEX audit_events_actor ON audit_events (actor, seq);
 CREATE INDEX audit_events_target ON audit_events (target, seq);
 CREATE INDEX audit_events_action ON audit_events (action, seq);
+CREATE INDEX audit_events_office_seq ON audit_events (office_code, seq);
+-- Covers the chart's count of verifications per day and outcome: an index-only scan.
+CREATE INDEX audit_events_action_at ON audit_events (action, at, outcome, office_code);

@@ -29,7 +29,10 @@ use issuer::IssuerProcess;
 use service::{ServiceProcess, OFFICE};
 
 fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// One request to send: URL, bearer token, JSON body.
@@ -41,7 +44,12 @@ struct Call {
 }
 
 /// Latencies of `n` calls made `concurrency` at a time, and the wall time of all.
-async fn run_calls(http: &reqwest::Client, calls: Vec<Call>, concurrency: usize, expect: u16) -> (Vec<Duration>, Duration) {
+async fn run_calls(
+    http: &reqwest::Client,
+    calls: Vec<Call>,
+    concurrency: usize,
+    expect: u16,
+) -> (Vec<Duration>, Duration) {
     let start = Instant::now();
     let latencies: Vec<Duration> = futures::stream::iter(calls)
         .map(|c| async move {
@@ -73,8 +81,14 @@ struct Stats {
 
 fn stats(mut latencies: Vec<Duration>, wall: Duration) -> Stats {
     latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1];
-    Stats { rate: latencies.len() as f64 / wall.as_secs_f64(), p50: at(0.50), p99: at(0.99) }
+    let at = |q: f64| {
+        latencies[((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1]
+    };
+    Stats {
+        rate: latencies.len() as f64 / wall.as_secs_f64(),
+        p50: at(0.50),
+        p99: at(0.99),
+    }
 }
 
 fn ms(d: Duration) -> String {
@@ -99,9 +113,18 @@ fn main() {
     // The rate limit would otherwise be what is measured.
     let extra = format!("[api]\nrate_per_minute = 100000000\nbatch_concurrency = {concurrency}\n");
     let service = ServiceProcess::start_with(&issuer.registry_toml, Some(&extra));
-    let out = service.cli(&["token", "create", "--name", "bench", "--office", OFFICE, "--scope", "verify"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let token = String::from_utf8(out.stdout).expect("token").trim().to_owned();
+    let out = service.cli(&[
+        "token", "create", "--name", "bench", "--office", OFFICE, "--scope", "verify",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout)
+        .expect("token")
+        .trim()
+        .to_owned();
     let keys: Vec<(String, String)> = issuer
         .demo_keys
         .iter()
@@ -114,18 +137,33 @@ fn main() {
     };
     let api_calls = |n: usize| -> Vec<Call> {
         (0..n)
-            .map(|i| Call { url: format!("{}/api/v1/verifications", service.base_url), token: token.clone(), body: body(i) })
+            .map(|i| Call {
+                url: format!("{}/api/v1/verifications", service.base_url),
+                token: token.clone(),
+                body: body(i),
+            })
             .collect()
     };
     let issuer_calls = |n: usize| -> Vec<Call> {
-        (0..n).map(|i| Call { url: issuer.lookup_url(), token: issuer.token.clone(), body: body(i) }).collect()
+        (0..n)
+            .map(|i| Call {
+                url: issuer.lookup_url(),
+                token: issuer.token.clone(),
+                body: body(i),
+            })
+            .collect()
     };
     let batch_body = {
-        let items: Vec<Value> = (0..1000).map(|i| serde_json::from_str(&body(i)).expect("json")).collect();
+        let items: Vec<Value> = (0..1000)
+            .map(|i| serde_json::from_str(&body(i)).expect("json"))
+            .collect();
         json!({ "items": items }).to_string()
     };
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
         // Warm both sides: connections, caches, SQLite pages.

@@ -77,9 +77,13 @@ pub fn lookup(conn: &mut SqliteConnection, cookie: &str, idle_minutes: i64) -> Q
         diesel::delete(sessions::table.find(&id_hash)).execute(conn)?;
         return Ok(Lookup::Expired { user });
     }
-    diesel::update(sessions::table.find(&id_hash))
-        .set(sessions::last_seen.eq(now))
-        .execute(conn)?;
+    // Touched at most once a minute, so that reading pages does not queue behind the
+    // single writer; the idle limit is counted in minutes anyway.
+    if now - session.last_seen > Duration::seconds(60) {
+        diesel::update(sessions::table.find(&id_hash))
+            .set(sessions::last_seen.eq(now))
+            .execute(conn)?;
+    }
     Ok(Lookup::Active { session, user })
 }
 

@@ -145,9 +145,13 @@ pub fn authenticate(conn: &mut SqliteConnection, token: &str) -> QueryResult<Opt
         .select(ApiToken::as_select())
         .first(conn)
         .optional()?;
-    if let Some(t) = &found {
+    // Noted at most once a minute: a write per request would queue every API call
+    // behind the database's single writer for a timestamp nobody reads that finely.
+    let now = chrono::Utc::now().naive_utc();
+    let stale = |t: &ApiToken| t.last_used_at.is_none_or(|at| now - at > chrono::Duration::seconds(60));
+    if let Some(t) = found.as_ref().filter(|t| stale(t)) {
         diesel::update(api_tokens::table.find(t.id))
-            .set(api_tokens::last_used_at.eq(chrono::Utc::now().naive_utc()))
+            .set(api_tokens::last_used_at.eq(now))
             .execute(conn)?;
     }
     Ok(found)

@@ -83,6 +83,27 @@ where
     .map_err(|_| E::from(DbError::Canceled))?
 }
 
+/// SQLite has one writer at a time. Writers that collide sleep in SQLite's busy
+/// handler (about a millisecond a try) instead of queueing, so under load most of their
+/// time is spent asleep. Queueing them on a mutex in the process instead keeps the
+/// write lock busy back to back.
+static WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `f` in an immediate (write) transaction, after the writers before it.
+pub async fn write<T, E, F>(pool: &DbPool, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut SqliteConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+{
+    run(pool, move |conn| {
+        // A writer that panicked left nothing half-done: its transaction rolled back.
+        let _turn = WRITER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        conn.immediate_transaction(f)
+    })
+    .await
+}
+
 /// Current time in Japan, the time zone every date on screen and paper uses.
 pub fn now_jst() -> chrono::DateTime<chrono::FixedOffset> {
     chrono::Utc::now().with_timezone(&jst())

@@ -100,8 +100,9 @@ impl Verifier {
         let row = self.row(actor, &req, asked);
         let actor = actor.clone();
         let lockout = self.lockout.clone();
-        db::run(&self.pool, move |c| {
-            c.immediate_transaction(|c| record_attempt(c, &actor, &row, &lockout).map(|_| row))
+        db::write(&self.pool, move |c| {
+            record_attempt(c, &actor, &row, &lockout)
+                .map(|_| row)
                 .map_err(VerifyError::from)
         })
         .await

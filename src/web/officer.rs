@@ -89,13 +89,11 @@ pub async fn submit(state: web::Data<AppState>, staff: Staff, form: web::Form<Ve
 async fn load(state: &AppState, staff: &Staff, id: String, action: &'static str) -> Result<(VerificationRow, Option<VerificationRow>), WebError> {
     let scope = staff.scope();
     let actor = staff.actor.clone();
-    let found = db::run(&state.verifier.pool, move |c| {
-        c.immediate_transaction(|c| {
-            let Some(row) = store::find(c, &id, &scope)? else { return Ok(None) };
-            let previous = store::previous_with_certificate(c, &row)?;
-            audit::append(c, &actor, &Event { action, target: &row.certificate_number, outcome: &row.outcome, detail: format!("verification={}", row.id) })?;
-            Ok::<_, DbError>(Some((row, previous)))
-        })
+    let found = db::write(&state.verifier.pool, move |c| {
+        let Some(row) = store::find(c, &id, &scope)? else { return Ok(None) };
+        let previous = store::previous_with_certificate(c, &row)?;
+        audit::append(c, &actor, &Event { action, target: &row.certificate_number, outcome: &row.outcome, detail: format!("verification={}", row.id) })?;
+        Ok::<_, DbError>(Some((row, previous)))
     })
     .await?;
     found.ok_or(WebError::NotFound)

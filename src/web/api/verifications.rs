@@ -139,20 +139,18 @@ pub async fn show(
     let VerifyClient(client) = client;
     let scope = OfficeScope::One(client.office_code.clone());
     // Read and audited in one transaction, as the officer's outcome page is.
-    let found = db::run(&state.verifier.pool, move |c| {
-        c.immediate_transaction(|c| {
-            let Some(row) = store::find(c, &id, &scope)? else {
-                return Ok(None);
-            };
-            let event = Event {
-                action: "verification.view",
-                target: &row.certificate_number,
-                outcome: &row.outcome,
-                detail: format!("verification={}", row.id),
-            };
-            audit::append(c, &client.actor, &event)?;
-            Ok::<_, DbError>(Some(row))
-        })
+    let found = db::write(&state.verifier.pool, move |c| {
+        let Some(row) = store::find(c, &id, &scope)? else {
+            return Ok(None);
+        };
+        let event = Event {
+            action: "verification.view",
+            target: &row.certificate_number,
+            outcome: &row.outcome,
+            detail: format!("verification={}", row.id),
+        };
+        audit::append(c, &client.actor, &event)?;
+        Ok::<_, DbError>(Some(row))
     })
     .await?;
     let row = found.ok_or_else(ApiError::not_found)?;

@@ -178,6 +178,7 @@ fn seed(db: &Path, key_file: &Path, n: i32) -> anyhow::Result<()> {
         }
         Ok::<_, diesel::result::Error>(())
     })?;
+    kakunin::audit::stats::rebuild_daily(&mut conn)?;
     conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE); ANALYZE;")?;
     println!(
         "| seed {n} events (chain + checkpoints, one transaction) | {:.1} s |",

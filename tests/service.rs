@@ -380,6 +380,11 @@ async fn every_attempt_is_in_an_intact_audit_chain() {
     let verifications = count(&mut conn, "SELECT COUNT(*) AS n FROM verifications");
     assert_eq!(verifications, 2);
     assert_eq!(count(&mut conn, "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'verify'"), verifications);
+    assert_eq!(
+        count(&mut conn, "SELECT CAST(SUM(n) AS BIGINT) AS n FROM audit_daily"),
+        verifications,
+        "the chart's per-day summary counts every attempt"
+    );
     assert_eq!(count(&mut conn, "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'signin' AND outcome = 'failure'"), 1);
     assert!(count(&mut conn, "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'verification.print'") >= 1);
     assert_eq!(

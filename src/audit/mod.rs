@@ -171,6 +171,9 @@ fn append_locked(
             hash: &row.hash,
         })
         .execute(conn)?;
+    if row.action == "verify" {
+        stats::count_verification(conn, row.at, &row.office_code, &row.outcome)?;
+    }
     checkpoint::after_append(conn, &row)?;
     Ok(row)
 }

@@ -2,9 +2,8 @@
 
 use chrono::{Duration, NaiveDate};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel::sql_types::{BigInt, Text};
 
-use crate::verifications::store::jst_day_start;
 use crate::verifications::OfficeScope;
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -17,29 +16,59 @@ pub struct DayCount {
     pub n: i64,
 }
 
-/// `verify` events from `from` to `to` (Japan-time days, inclusive) by day and outcome.
+/// `verify` events from `from` to `to` (Japan-time days, inclusive) by day and outcome,
+/// read from the per-day summary that [`count_verification`] keeps.
 pub fn daily_verifications(
     conn: &mut SqliteConnection,
     scope: &OfficeScope,
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<Vec<DayCount>> {
-    // Raw SQL for the date arithmetic only; every value is a bound parameter.
-    let start = jst_day_start(from);
-    let end = jst_day_start(to) + Duration::days(1);
-    let base = "SELECT date(at, '+9 hours') AS day, outcome, COUNT(*) AS n FROM audit_events \
-                WHERE action = 'verify' AND at >= ? AND at < ?";
+    let (from, to) = (from.to_string(), to.to_string());
+    let base = "SELECT day, outcome, SUM(n) AS n FROM audit_daily WHERE day >= ? AND day <= ?";
     match scope {
         OfficeScope::All => diesel::sql_query(format!("{base} GROUP BY day, outcome"))
-            .bind::<Timestamp, _>(start)
-            .bind::<Timestamp, _>(end)
+            .bind::<Text, _>(from)
+            .bind::<Text, _>(to)
             .load(conn),
         OfficeScope::One(office) => {
             diesel::sql_query(format!("{base} AND office_code = ? GROUP BY day, outcome"))
-                .bind::<Timestamp, _>(start)
-                .bind::<Timestamp, _>(end)
+                .bind::<Text, _>(from)
+                .bind::<Text, _>(to)
                 .bind::<Text, _>(office)
                 .load(conn)
         }
     }
+}
+
+/// Adds one verification to the per-day summary; called by `append` in the event's
+/// own transaction, so the chart and the log never disagree.
+pub fn count_verification(
+    conn: &mut SqliteConnection,
+    at: chrono::NaiveDateTime,
+    office: &str,
+    outcome: &str,
+) -> QueryResult<()> {
+    let day = (at + Duration::hours(9)).date().to_string();
+    diesel::sql_query(
+        "INSERT INTO audit_daily (day, office_code, outcome, n) VALUES (?, ?, ?, 1) \
+         ON CONFLICT (day, office_code, outcome) DO UPDATE SET n = n + 1",
+    )
+    .bind::<Text, _>(day)
+    .bind::<Text, _>(office)
+    .bind::<Text, _>(outcome)
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Recomputes the summary from the events (after a bulk load, or if it is ever doubted).
+pub fn rebuild_daily(conn: &mut SqliteConnection) -> QueryResult<()> {
+    diesel::sql_query("DELETE FROM audit_daily").execute(conn)?;
+    diesel::sql_query(
+        "INSERT INTO audit_daily (day, office_code, outcome, n) \
+         SELECT date(at, '+9 hours'), office_code, outcome, COUNT(*) FROM audit_events \
+         WHERE action = 'verify' GROUP BY 1, 2, 3",
+    )
+    .execute(conn)?;
+    Ok(())
 }

@@ -90,28 +90,37 @@ pub async fn batch(
     let verifier = &state.verifier;
     let actor = &client.0.actor;
     // `buffered` keeps input order while up to `batch_concurrency` items are in flight.
-    let results = futures::stream::iter(items.iter().map(|item| one(verifier, actor, item)))
-        .buffered(state.settings.api.batch_concurrency.max(1))
-        .collect()
-        .await;
+    let prepared: Vec<Result<VerificationRow, ApiError>> =
+        futures::stream::iter(items.iter().map(|item| prepare(verifier, actor, item)))
+            .buffered(state.settings.api.batch_concurrency.max(1))
+            .collect()
+            .await;
+    // Every attempt is recorded, with its audit row, in one transaction at the end.
+    let rows: Vec<VerificationRow> = prepared.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+    let mut stored = verifier.store(actor, rows).await?.into_iter();
+    let results = prepared
+        .into_iter()
+        .zip(items.iter())
+        .map(|(result, item)| match result {
+            Ok(_) => match stored.next() {
+                Some(row) => BatchResult::Verification(Box::new(view(&row, verifier))),
+                None => BatchResult::Error(BatchItemError {
+                    client_ref: input::ref_of(item),
+                    error: ApiError::internal("batch row missing").problem,
+                }),
+            },
+            Err(e) => BatchResult::Error(BatchItemError {
+                client_ref: input::ref_of(item),
+                error: e.problem,
+            }),
+        })
+        .collect();
     Ok(web::Json(BatchOutput { results }))
 }
 
-async fn one(verifier: &Verifier, actor: &Actor, item: &Value) -> BatchResult {
-    let outcome = match input::verification(item) {
-        Ok(request) => verifier
-            .verify(actor, request)
-            .await
-            .map_err(ApiError::from),
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(row) => BatchResult::Verification(Box::new(view(&row, verifier))),
-        Err(e) => BatchResult::Error(BatchItemError {
-            client_ref: input::ref_of(item),
-            error: e.problem,
-        }),
-    }
+async fn prepare(verifier: &Verifier, actor: &Actor, item: &Value) -> Result<VerificationRow, ApiError> {
+    let request = input::verification(item)?;
+    Ok(verifier.prepare(actor, request).await?)
 }
 
 /// Reads one Verification of the client's own office; any other id is 404.

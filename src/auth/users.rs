@@ -314,3 +314,18 @@ fn active_admins(conn: &mut SqliteConnection) -> QueryResult<i64> {
         .count()
         .get_result(conn)
 }
+
+/// How a person reads an audit actor: `大分 一郎（officer1）` for staff, `API: name`
+/// for API clients; anything else as stored.
+pub fn actor_label(conn: &mut SqliteConnection, actor: &str) -> QueryResult<String> {
+    if let Some(login) = actor.strip_prefix("user:") {
+        return Ok(match find(conn, login)? {
+            Some(u) => format!("{}（{}）", u.name, u.login),
+            None => login.to_owned(),
+        });
+    }
+    Ok(match actor.strip_prefix("token:") {
+        Some(name) => format!("API: {name}"),
+        None => actor.to_owned(),
+    })
+}

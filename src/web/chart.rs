@@ -180,14 +180,16 @@ pub fn daily(counts: &[DayCount], from: NaiveDate, to: NaiveDate) -> Chart {
             text: month_day(*d),
         })
         .collect();
+    // Each entry is as wide as its label (about 12 px a full-width character plus the
+    // swatch), so the long 発行者に接続できません still fits inside the chart.
+    let mut x = LEFT;
     let legend = Outcome::ALL
         .iter()
         .zip(COLOURS)
-        .enumerate()
-        .map(|(i, (o, colour))| Legend {
-            x: LEFT + 112.0 * i as f64,
-            colour,
-            label: o.banner(),
+        .map(|(o, colour)| {
+            let entry = Legend { x, colour, label: o.banner() };
+            x += 24.0 + 12.0 * o.banner().chars().count() as f64;
+            entry
         })
         .collect();
     Chart {

@@ -78,7 +78,7 @@ pub async fn list(state: web::Data<AppState>, staff: Staff, q: web::Query<Histor
         .iter()
         .map(|r| {
             let o = r.outcome();
-            Line { id: r.id.clone(), checked_at: checked_at_ja(r), certificate_number: r.certificate_number.clone(), banner: o.banner(), tone: o.tone(), revision: r.revision, actor: r.actor.clone() }
+            Line { id: r.id.clone(), checked_at: checked_at_ja(r), certificate_number: r.certificate_number.clone(), banner: o.banner(), tone: o.tone(), revision: r.revision, actor: r.actor.trim_start_matches("user:").to_owned() }
         })
         .collect();
     ctx.insert("truncated", &(lines.len() as i64 >= HISTORY_PAGE));

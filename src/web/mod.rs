@@ -66,8 +66,8 @@ async fn request_id(
     Ok(res)
 }
 
-/// Refuses a cross-site form post even before its CSRF token is looked at: a browser
-/// always sends `Origin` on POST, and it must name this host. API clients send no
+/// Refuses a cross-site form post even before its CSRF token is looked at: browsers
+/// send `Origin` on POST, and it must name this host. API clients send no
 /// `Origin` and authenticate with bearer tokens, so they pass through.
 async fn same_origin(
     req: ServiceRequest,
@@ -77,7 +77,9 @@ async fn same_origin(
     if unsafe_method {
         let origin = req.headers().get(actix_web::http::header::ORIGIN).and_then(|v| v.to_str().ok());
         let host = req.connection_info().host().to_owned();
-        if let Some(origin) = origin {
+        // `null` is sent by privacy modes and sandboxed frames alike; it proves nothing
+        // either way, so such posts rest on the CSRF token alone.
+        if let Some(origin) = origin.filter(|o| *o != "null") {
             let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
             if origin_host != host {
                 tracing::warn!(%origin, %host, "cross-origin post refused");
@@ -133,7 +135,10 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
                 DefaultHeaders::new()
                     .add(("X-Content-Type-Options", "nosniff"))
                     .add(("X-Frame-Options", "DENY"))
-                    .add(("Referrer-Policy", "no-referrer"))
+                    // same-origin, not no-referrer: with no-referrer Chromium sends `Origin: null`
+                    // on our own form posts, which the Origin check could not tell from
+                    // a sandboxed cross-site frame. Other sites still get no referrer.
+                    .add(("Referrer-Policy", "same-origin"))
                     .add(("Content-Security-Policy", "default-src 'self'; form-action 'self'; frame-ancestors 'none'"))
                     .add(("Cache-Control", "no-store")),
             )

@@ -90,9 +90,11 @@ async fn load(state: &AppState, staff: &Staff, id: String, action: &'static str)
     let scope = staff.scope();
     let actor = staff.actor.clone();
     let found = db::write(&state.verifier.pool, move |c| {
-        let Some(row) = store::find(c, &id, &scope)? else { return Ok(None) };
+        let Some(mut row) = store::find(c, &id, &scope)? else { return Ok(None) };
         let previous = store::previous_with_certificate(c, &row)?;
         audit::append(c, &actor, &Event { action, target: &row.certificate_number, outcome: &row.outcome, detail: format!("verification={}", row.id) })?;
+        // The page names who checked as a person reads it; the row keeps the login.
+        row.actor = crate::auth::users::actor_label(c, &row.actor)?;
         Ok::<_, DbError>(Some((row, previous)))
     })
     .await?;
@@ -116,6 +118,7 @@ struct Summary {
 #[derive(Serialize)]
 struct RuleLine {
     id: String,
+    name: String,
     status: String,
     label: String,
     message: String,
@@ -124,7 +127,7 @@ struct RuleLine {
 fn rule_lines(rules: &[RuleResult]) -> Vec<RuleLine> {
     rules
         .iter()
-        .map(|r| RuleLine { id: r.id.clone(), status: r.status.as_str().to_owned(), label: r.status.label().to_owned(), message: r.message.clone() })
+        .map(|r| RuleLine { id: r.id.clone(), name: RuleResult::label(r).to_owned(), status: r.status.as_str().to_owned(), label: r.status.label().to_owned(), message: r.message.clone() })
         .collect()
 }
 

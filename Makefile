@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps fmt lint bench bench-api demo-records clean
+.PHONY: run test deps fmt lint bench bench-api clean
 
 ## make run: the demo — reference issuer with demo data + the service, URL and logins printed.
 run:
@@ -26,9 +26,11 @@ fmt:
 lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
-## make bench: criterion benchmarks (release build); figures go to BENCHMARKS.md.
+## make bench: every benchmark (release build); figures go to BENCHMARKS.md.
 bench:
 	$(CARGO) bench --bench verify
+	$(CARGO) bench --bench api_load
+	$(CARGO) bench --bench audit
 
 ## make bench-api: API load (release binaries, issuer on loopback); the table goes to BENCHMARKS.md "API".
 bench-api:

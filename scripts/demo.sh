@@ -41,7 +41,7 @@ pids+=($!)
 wait_for() {
   local port=$1 path=$2
   for _ in $(seq 1 200); do
-    if exec 3<>"/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
+    if { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
       printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$path" >&3
       if head -n1 <&3 | grep -q ' 200 '; then exec 3<&-; return 0; fi
       exec 3<&-

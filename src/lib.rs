@@ -12,6 +12,7 @@
 //! - [`rules`]: the rule engine, rule profiles, 和暦 and yen formatting.
 //! - [`issuer`]: the reference issuer (`kakunin-issuer`).
 //! - [`issuer_client`]: the lookup call to an issuer: timeouts, limits, answer mapping.
+//! - [`keyfile`]: private Ed25519 key files: PKCS#8 PEM, mode 0600, never overwritten.
 //! - [`outcome`]: the six outcomes of a verification and what they tell the officer.
 //! - [`verifications`]: a whole verification: guard, lookup, check, store, audit.
 //! - [`verify`]: the verification core: envelope in, checked record and rule results out.
@@ -26,6 +27,7 @@ pub mod db;
 pub mod ids;
 pub mod issuer;
 pub mod issuer_client;
+pub mod keyfile;
 pub mod outcome;
 pub mod record;
 pub mod registry;

@@ -1,15 +1,24 @@
 //! The six outcomes of a verification (`service.md`), with what each tells the officer.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+/// The six outcomes (`service.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(example = "verified")]
 pub enum Outcome {
+    /// 確認済み: signature valid and no rule failed (warnings allowed).
     Verified,
+    /// 不適合: signature valid, at least one rule failed.
     Rejected,
+    /// 該当なし: the issuer answered 404.
     NotFound,
+    /// ロック中: the issuer answered 429, or this service locked the number.
     Locked,
+    /// 不正な記録: not a valid signed record of the asked number.
     InvalidRecord,
+    /// 発行者に接続できません: timeout, connection failure, 5xx.
     IssuerUnavailable,
 }
 

@@ -4,15 +4,14 @@
 //! The key lives outside the database on purpose: someone who can rewrite the
 //! database but cannot read this file cannot forge a checkpoint.
 
-use std::fs::{DirBuilder, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::pkcs8::{DecodePublicKey, EncodePublicKey};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
+
+use crate::keyfile::{self, KeyFileError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -42,71 +41,39 @@ pub fn public_path(private: &Path) -> PathBuf {
     private.with_extension("pub")
 }
 
+/// The shared key-file errors, in this key's words.
+impl From<KeyFileError> for KeyError {
+    fn from(e: KeyFileError) -> Self {
+        match e {
+            KeyFileError::Missing { path, .. } => KeyError::Missing(path),
+            KeyFileError::Exists(path) => KeyError::Exists(path),
+            KeyFileError::Permissive { path, mode } => KeyError::Permissive { path, mode },
+            KeyFileError::Format(path) => KeyError::Format(path),
+            KeyFileError::Read { path, source } | KeyFileError::Write { path, source } => {
+                KeyError::Io { path, source }
+            }
+        }
+    }
+}
+
 /// Generates a key and writes both halves. Never overwrites a file.
 pub fn init(path: &Path) -> Result<SigningKey, KeyError> {
+    let key = keyfile::create(path)?;
     let shown = path.display().to_string();
-    let io = |source| KeyError::Io {
-        path: shown.clone(),
-        source,
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io)?;
-    }
-    let key = SigningKey::generate(&mut rand_core::OsRng);
-    let pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|_| KeyError::Format(shown.clone()))?;
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                KeyError::Exists(shown.clone())
-            } else {
-                io(e)
-            }
-        })?;
-    file.write_all(pem.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)?;
     let public = key
         .verifying_key()
         .to_public_key_pem(LineEnding::LF)
         .map_err(|_| KeyError::Format(shown.clone()))?;
-    std::fs::write(public_path(path), public).map_err(io)?;
+    std::fs::write(public_path(path), public).map_err(|source| KeyError::Io {
+        path: shown,
+        source,
+    })?;
     Ok(key)
 }
 
 /// Reads the private key, refusing a file that group or others may read.
 pub fn load(path: &Path) -> Result<SigningKey, KeyError> {
-    let shown = path.display().to_string();
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(KeyError::Missing(shown)),
-        Err(source) => {
-            return Err(KeyError::Io {
-                path: shown,
-                source,
-            })
-        }
-    };
-    let mode = meta.permissions().mode();
-    if mode & 0o077 != 0 {
-        return Err(KeyError::Permissive {
-            path: shown,
-            mode: mode & 0o777,
-        });
-    }
-    let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
-        path: shown.clone(),
-        source,
-    })?;
-    SigningKey::from_pkcs8_pem(&pem).map_err(|_| KeyError::Format(shown))
+    Ok(keyfile::read(path)?)
 }
 
 /// Reads a public key file (for checking a copied database away from the server).
@@ -121,6 +88,8 @@ pub fn load_public(path: &Path) -> Result<VerifyingKey, KeyError> {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]

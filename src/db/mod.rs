@@ -37,13 +37,11 @@ struct Pragmas;
 
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        // WAL lets readers go on while one writer commits; the busy timeout makes a
-        // second writer wait instead of failing; foreign keys are off by default.
-        // busy_timeout goes first so that the other pragmas, when several pooled
-        // connections open at once, wait for each other instead of failing.
+        // WAL is set once in `open` (it is stored in the file); per connection only
+        // what SQLite forgets: busy_timeout makes a writer wait instead of failing,
+        // and foreign keys are off by default.
         conn.batch_execute(
-            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-             PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+            "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
         )
         .map_err(diesel::r2d2::Error::QueryError)
     }
@@ -55,6 +53,16 @@ pub fn open(url: &str, migrations: EmbeddedMigrations) -> Result<DbPool, DbError
         if !parent.as_os_str().is_empty() {
             let _ = std::fs::create_dir_all(parent);
         }
+    }
+    // WAL lets readers go on while one writer commits. Switching needs the database
+    // to itself, so it is done here, before the pool opens its connections at once.
+    {
+        use diesel::Connection;
+        let mut first = SqliteConnection::establish(url)
+            .map_err(|e| DbError::Migration(format!("{url}: {e}")))?;
+        first
+            .batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
+            .map_err(DbError::Query)?;
     }
     let pool = Pool::builder()
         .max_size(8)

@@ -5,15 +5,11 @@
 //! the old ones listed, so that revisions they signed (never re-signed: the stored JWS
 //! is what was served) stay verifiable with the registry block printed back then.
 
-use std::fs::{DirBuilder, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, FixedOffset};
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::Serialize;
 
@@ -21,6 +17,7 @@ use super::app::App;
 use super::error::IssuerError;
 use super::store::{self, keys::KeyRow};
 use crate::db;
+use crate::keyfile::{self, KeyFileError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -76,64 +73,33 @@ fn key_path(dir: &Path, kid: &str) -> PathBuf {
     dir.join(format!("{kid}.pem"))
 }
 
+/// The shared key-file errors, in the keyring's words.
+impl From<KeyFileError> for KeyError {
+    fn from(e: KeyFileError) -> Self {
+        match e {
+            KeyFileError::Exists(path) => KeyError::FileExists(path),
+            KeyFileError::Permissive { path, mode } => KeyError::Permissive { path, mode },
+            KeyFileError::Format(path) => KeyError::Format(path),
+            KeyFileError::Missing { path, source } | KeyFileError::Read { path, source } => {
+                KeyError::Read { path, source }
+            }
+            KeyFileError::Write { path, source } => KeyError::Write { path, source },
+        }
+    }
+}
+
 /// Generates a key and writes it as `{kid}.pem` with mode 0600 (the directory 0700 if
 /// created). Never overwrites a file.
 pub fn write_new_key(dir: &Path, kid: &str) -> Result<SigningKey, KeyError> {
     check_kid(kid)?;
-    let path = key_path(dir, kid);
-    let shown = path.display().to_string();
-    let write_err = |source| KeyError::Write {
-        path: shown.clone(),
-        source,
-    };
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(write_err)?;
-    let key = SigningKey::generate(&mut rand_core::OsRng);
-    let pem = key
-        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
-        .map_err(|_| KeyError::Format(shown.clone()))?;
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                KeyError::FileExists(shown.clone())
-            } else {
-                write_err(e)
-            }
-        })?;
-    file.write_all(pem.as_bytes()).map_err(write_err)?;
-    file.sync_all().map_err(write_err)?;
-    Ok(key)
+    Ok(keyfile::create(&key_path(dir, kid))?)
 }
 
 /// Reads `{kid}.pem`, refusing a file that group or others may read: a signing key
 /// that leaked may have signed anything.
 pub fn read_key(dir: &Path, kid: &str) -> Result<SigningKey, KeyError> {
     check_kid(kid)?;
-    let path = key_path(dir, kid);
-    let shown = path.display().to_string();
-    let read_err = |source| KeyError::Read {
-        path: shown.clone(),
-        source,
-    };
-    let mode = std::fs::metadata(&path)
-        .map_err(read_err)?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        return Err(KeyError::Permissive {
-            path: shown,
-            mode: mode & 0o777,
-        });
-    }
-    let pem = std::fs::read_to_string(&path).map_err(read_err)?;
-    SigningKey::from_pkcs8_pem(&pem).map_err(|_| KeyError::Format(shown))
+    Ok(keyfile::read(&key_path(dir, kid))?)
 }
 
 /// The JWK `x` of a public key: base64url without padding.
@@ -294,6 +260,8 @@ pub fn active_signer(
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]

@@ -202,7 +202,9 @@ pub fn verify(
         .verify_strict(signing_input.as_bytes(), &signature)
         .map_err(|_| RecordError::BadSignature)?;
 
-    let certificate = Certificate::from_json(&payload_bytes)?;
+    let payload: serde_json::Value = serde_json::from_slice(&payload_bytes)
+        .map_err(|e| PayloadError::Json(e.to_string()))?;
+    let certificate = Certificate::from_value(&payload)?;
     check_key_validity(&header.kid, key.not_before(), key.not_after(), certificate.issued_at)?;
     if certificate.issuer.id != asked_issuer {
         return Err(RecordError::IssuerSubstitution {
@@ -216,8 +218,6 @@ pub fn verify(
             found: certificate.certificate_number.clone(),
         });
     }
-    let payload = serde_json::from_slice(&payload_bytes)
-        .map_err(|e| RecordError::NotJson(e.to_string()))?;
     Ok(VerifiedRecord {
         certificate,
         payload,

@@ -49,6 +49,22 @@ fn back(to: &str) -> HttpResponse {
         .finish()
 }
 
+/// Renders one of the form pages: the form as typed, with the error to fix (status 422)
+/// or the confirmation after a redirect.
+fn form_page(
+    mut ctx: tera::Context,
+    template: &str,
+    form: &impl Serialize,
+    error: Option<String>,
+    done: Option<&str>,
+) -> Result<HttpResponse, WebError> {
+    ctx.insert("form", form);
+    ctx.insert("error", &error);
+    ctx.insert("notice", &done);
+    let status = if error.is_some() { 422 } else { 200 };
+    Ok(html(status, templates::render(template, &ctx)?))
+}
+
 /// Confirmation after a redirect: a fixed code, so nothing typed is reflected.
 #[derive(Deserialize)]
 pub struct Done {
@@ -135,14 +151,7 @@ async fn users_page(
             })
             .collect::<Vec<_>>(),
     );
-    ctx.insert("form", form);
-    ctx.insert("error", &error);
-    ctx.insert("notice", &done);
-    let status = if error.is_some() { 422 } else { 200 };
-    Ok(html(
-        status,
-        templates::render("service/admin_users.html", &ctx)?,
-    ))
+    form_page(ctx, "service/admin_users.html", form, error, done)
 }
 
 pub async fn users(
@@ -351,14 +360,7 @@ async fn offices_page(
     .await?;
     let mut ctx = staff.context();
     ctx.insert("offices", &offices);
-    ctx.insert("form", form);
-    ctx.insert("error", &error);
-    ctx.insert("notice", &done);
-    let status = if error.is_some() { 422 } else { 200 };
-    Ok(html(
-        status,
-        templates::render("service/admin_offices.html", &ctx)?,
-    ))
+    form_page(ctx, "service/admin_offices.html", form, error, done)
 }
 
 pub async fn offices(
@@ -446,14 +448,7 @@ async fn clients_page(
     let mut ctx = staff.context();
     ctx.insert("clients", &lines);
     ctx.insert("offices", &offices);
-    ctx.insert("form", form);
-    ctx.insert("error", &error);
-    ctx.insert("notice", &done);
-    let status = if error.is_some() { 422 } else { 200 };
-    Ok(html(
-        status,
-        templates::render("service/admin_clients.html", &ctx)?,
-    ))
+    form_page(ctx, "service/admin_clients.html", form, error, done)
 }
 
 pub async fn clients(

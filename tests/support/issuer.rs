@@ -117,18 +117,9 @@ impl IssuerProcess {
 
     /// Runs one CLI command with `stdin` as its standard input.
     pub fn cli_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = self
-            .command()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run kakunin-issuer");
-        if let Some(mut input) = child.stdin.take() {
-            input.write_all(stdin.as_bytes()).expect("write stdin");
-        }
-        child.wait_with_output().expect("wait for kakunin-issuer")
+        let mut cmd = self.command();
+        cmd.args(args);
+        output_with_stdin(cmd, stdin)
     }
 
     /// Stops and starts the server on the same port and database.
@@ -178,41 +169,9 @@ impl IssuerProcess {
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .expect("log file");
-        let child = self
-            .command()
-            .arg("serve")
-            .env("KAKUNIN_ISSUER_LOG", "info")
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .expect("start kakunin-issuer serve");
-        self.child = Some(child);
-        self.wait_healthy();
-    }
-
-    fn wait_healthy(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if healthz(self.port) {
-                return;
-            }
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("kakunin-issuer serve exited ({status}):\n{}", self.log());
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "kakunin-issuer did not answer /healthz:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let mut cmd = self.command();
+        cmd.arg("serve").env("KAKUNIN_ISSUER_LOG", "info");
+        serve_until_healthy(cmd, &self.log_path(), self.port, &mut self.child);
     }
 
     fn stop(&mut self) {
@@ -227,6 +186,58 @@ impl Drop for IssuerProcess {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Starts `cmd` (a `serve`) with its output appended to `log` and waits up to 60 s for
+/// `/healthz` on `port`. The child goes into `child` before the wait, so dropping the
+/// harness stops it even when the wait fails.
+pub fn serve_until_healthy(mut cmd: Command, log: &Path, port: u16, child: &mut Option<Child>) {
+    let name = Path::new(cmd.get_program())
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    let spawned = cmd
+        .stdout(file.try_clone().expect("log file"))
+        .stderr(file)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {name} serve: {e}"));
+    *child = Some(spawned);
+    let read_log = || std::fs::read_to_string(log).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !healthz(port) {
+        if let Some(Ok(Some(status))) = child.as_mut().map(|c| c.try_wait()) {
+            panic!("{name} serve exited ({status}):\n{}", read_log());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} did not answer /healthz:\n{}",
+            read_log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs `cmd` to completion with `stdin` as its standard input, capturing its output.
+pub fn output_with_stdin(mut cmd: Command, stdin: &str) -> Output {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.as_bytes()).expect("write stdin");
+    }
+    child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait for {program}: {e}"))
 }
 
 /// A port nobody listens on right now (bound and released; the race is acceptable for tests).

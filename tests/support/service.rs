@@ -3,14 +3,12 @@
 
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use super::issuer::{free_port, healthz};
+use super::issuer::{free_port, output_with_stdin, serve_until_healthy};
 
 pub const SECRET: &str = "service-test-secret-0123456789abcdef0123456789abcdef";
 pub const OFFICE: &str = "440001";
@@ -89,18 +87,9 @@ impl ServiceProcess {
     }
 
     pub fn cli_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = self
-            .command()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run kakunin");
-        if let Some(mut input) = child.stdin.take() {
-            input.write_all(stdin.as_bytes()).expect("write stdin");
-        }
-        child.wait_with_output().expect("wait for kakunin")
+        let mut cmd = self.command();
+        cmd.args(args);
+        output_with_stdin(cmd, stdin)
     }
 
     /// Creates a staff account through the CLI (password on stdin, as operators do).
@@ -164,31 +153,14 @@ impl ServiceProcess {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("serve.log"))
-            .expect("log file");
-        let child = self
-            .command()
-            .arg("serve")
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .expect("start kakunin serve");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !healthz(self.port) {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!("kakunin serve exited ({status}):\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "kakunin did not answer /healthz:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let mut cmd = self.command();
+        cmd.arg("serve");
+        serve_until_healthy(
+            cmd,
+            &self.dir.path().join("serve.log"),
+            self.port,
+            &mut self.child,
+        );
     }
 
     fn stop(&mut self) {

@@ -1,8 +1,9 @@
 //! The JSON bodies of the API, as `service.md` fixes them, with their OpenAPI schemas.
 //!
-//! The domain types (`VerificationView`, `Outcome`, `RuleResult`) know nothing of
-//! OpenAPI; the API owns its wire types here and converts from the domain by exhaustive
-//! destructuring, so a field added to the view fails to compile until it is documented.
+//! The domain types (`VerificationView`, `RuleResult`) know nothing of OpenAPI; the API
+//! owns its wire types here and converts from the domain by exhaustive destructuring, so
+//! a field added to the view fails to compile until it is documented. `Outcome` is the
+//! exception: it derives its schema itself, so a new outcome cannot go undocumented.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,26 +12,6 @@ use crate::outcome::Outcome;
 use crate::rules::RuleResult;
 use crate::verifications::{IssuerRef, SignatureRef, VerificationView};
 use crate::web::error::Problem;
-
-/// The six outcomes (`service.md`), for the schema only.
-#[derive(Serialize, ToSchema)]
-#[schema(as = Outcome, example = "verified")]
-#[allow(dead_code)]
-#[serde(rename_all = "snake_case")]
-pub(super) enum OutcomeDoc {
-    /// 確認済み: signature valid and no rule failed (warnings allowed).
-    Verified,
-    /// 不適合: signature valid, at least one rule failed.
-    Rejected,
-    /// 該当なし: the issuer answered 404.
-    NotFound,
-    /// ロック中: the issuer answered 429, or this service locked the number.
-    Locked,
-    /// 不正な記録: not a valid signed record of the asked number.
-    InvalidRecord,
-    /// 発行者に接続できません: timeout, connection failure, 5xx.
-    IssuerUnavailable,
-}
 
 /// The status of one rule, for the schema only.
 #[derive(Serialize, ToSchema)]
@@ -77,7 +58,6 @@ pub struct Verification {
     #[serde(rename = "ref")]
     #[schema(required = true)]
     pub client_ref: Option<String>,
-    #[schema(value_type = OutcomeDoc)]
     pub outcome: Outcome,
     /// When the service checked, RFC 3339 in Japan time.
     pub checked_at: String,
@@ -212,6 +192,7 @@ pub struct BatchOutput {
 }
 
 /// One row of the audit log (hash-chained; `kakunin audit verify` checks the chain).
+// Not `AuditRow` itself: the API gives `at` as RFC 3339 in Japan time, the row holds naive UTC.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(example = json!({
     "seq": 42, "at": "2025-04-10T09:30:12.123456+09:00", "actor": "token:keiyaku-batch",

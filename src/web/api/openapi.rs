@@ -13,8 +13,9 @@ use utoipa::openapi::{OpenApi as Document, PathItem};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::OpenApiFactory;
 
-use super::model::{OutcomeDoc, RuleDoc, RuleStatusDoc};
+use super::model::{RuleDoc, RuleStatusDoc};
 use super::ratelimit::TokenLimiter;
+use crate::outcome::Outcome;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,7 +29,7 @@ use super::ratelimit::TokenLimiter;
         license(name = "MIT OR Apache-2.0")
     ),
     modifiers(&BearerScheme),
-    components(schemas(OutcomeDoc, RuleStatusDoc, RuleDoc)),
+    components(schemas(Outcome, RuleStatusDoc, RuleDoc)),
     tags(
         (name = "verifications", description = "照会（1件・バッチ）と照会結果"),
         (name = "audit", description = "監査ログ（scope が audit のトークン）"),

@@ -26,11 +26,18 @@ fn bench(c: &mut Criterion) {
         "西日本建設業保証株式会社",
         "http://127.0.0.1:8081",
         "W[0-9]{10}",
-        vec![TrustedKey::new("wjcs-2025", key.verifying_key(), not_before, None)],
+        vec![TrustedKey::new(
+            "wjcs-2025",
+            key.verifying_key(),
+            not_before,
+            None,
+        )],
     )
     .unwrap();
     let registry = Registry::new(vec![issuer]);
-    let profile = Profile::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/profiles/oita.toml")).unwrap();
+    let profile =
+        Profile::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/profiles/oita.toml"))
+            .unwrap();
     let number = CertificateNumber::parse("W2025000123").unwrap();
     let expected = Expected::default();
 
@@ -42,7 +49,10 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("record");
     group.throughput(Throughput::Elements(1));
     group.bench_function("raw_verify_strict", |b| {
-        b.iter(|| vk.verify_strict(black_box(input.as_bytes()), black_box(&sig)).unwrap())
+        b.iter(|| {
+            vk.verify_strict(black_box(input.as_bytes()), black_box(&sig))
+                .unwrap()
+        })
     });
     group.bench_function("full_check", |b| {
         b.iter(|| {

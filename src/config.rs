@@ -31,7 +31,10 @@ impl SecretKey {
     pub fn new(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
         if raw.chars().count() < 32 {
-            return Err("32文字以上が必要です（例: 64桁の16進数。`openssl rand -hex 32` で作れます）".into());
+            return Err(
+                "32文字以上が必要です（例: 64桁の16進数。`openssl rand -hex 32` で作れます）"
+                    .into(),
+            );
         }
         Ok(Self(raw.as_bytes().to_vec()))
     }
@@ -163,7 +166,11 @@ const ENV_OVERRIDES: [(&str, &str, &str); 6] = [
     ("KAKUNIN_ISSUERS_FILE", "issuers", "file"),
     ("KAKUNIN_PROFILE", "rules", "profile"),
     ("KAKUNIN_LOG", "log", "filter"),
-    ("KAKUNIN_AUDIT_SIGNING_KEY_FILE", "audit", "signing_key_file"),
+    (
+        "KAKUNIN_AUDIT_SIGNING_KEY_FILE",
+        "audit",
+        "signing_key_file",
+    ),
 ];
 
 impl Settings {
@@ -178,7 +185,10 @@ impl Settings {
     ) -> Result<Self, ConfigError> {
         let (text, name) = match std::fs::read_to_string(default_file) {
             Ok(t) => (t, default_file.display().to_string()),
-            Err(_) => (EMBEDDED_DEFAULTS.to_owned(), "(組み込みの既定値)".to_owned()),
+            Err(_) => (
+                EMBEDDED_DEFAULTS.to_owned(),
+                "(組み込みの既定値)".to_owned(),
+            ),
         };
         let mut table = parse_table(&text, &name)?;
         if let Some(extra) = env("KAKUNIN_CONFIG").filter(|s| !s.is_empty()) {
@@ -236,7 +246,10 @@ impl Settings {
             ));
         }
         if self.audit.checkpoint_every < 1 || self.audit.checkpoint_max_age_minutes < 1 {
-            return Err(bad("KAKUNIN_CONFIG", "audit の checkpoint_every と checkpoint_max_age_minutes は1以上にしてください"));
+            return Err(bad(
+                "KAKUNIN_CONFIG",
+                "audit の checkpoint_every と checkpoint_max_age_minutes は1以上にしてください",
+            ));
         }
         if self.api.batch_concurrency == 0 || self.api.rate_per_minute == 0 {
             return Err(bad("KAKUNIN_CONFIG", "api の値は1以上にしてください"));
@@ -245,7 +258,9 @@ impl Settings {
     }
 }
 
-fn secret_from_env(env: &impl Fn(&str) -> Option<String>) -> Result<Option<SecretKey>, ConfigError> {
+fn secret_from_env(
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<SecretKey>, ConfigError> {
     let direct = env("KAKUNIN_SECRET_KEY").filter(|s| !s.is_empty());
     let file = env("KAKUNIN_SECRET_KEY_FILE").filter(|s| !s.is_empty());
     let (var, raw) = match (direct, file) {
@@ -321,7 +336,11 @@ mod tests {
     fn variables_override_files() {
         let dir = tempfile::tempdir().unwrap();
         let extra = dir.path().join("site.toml");
-        std::fs::write(&extra, "[server]\nbind = \"127.0.0.1:9000\"\n[lockout]\nnot_found_limit = 3\n").unwrap();
+        std::fs::write(
+            &extra,
+            "[server]\nbind = \"127.0.0.1:9000\"\n[lockout]\nnot_found_limit = 3\n",
+        )
+        .unwrap();
         let s = load(&[
             ("KAKUNIN_CONFIG", extra.to_str().unwrap()),
             ("KAKUNIN_DATABASE_URL", "/tmp/x.db"),

@@ -91,7 +91,10 @@ impl CertificateNumber {
         if s.is_empty() {
             return Err(IdError::Empty(Field::CertificateNumber));
         }
-        if let Some(ch) = s.chars().find(|c| !c.is_ascii_uppercase() && !c.is_ascii_digit()) {
+        if let Some(ch) = s
+            .chars()
+            .find(|c| !c.is_ascii_uppercase() && !c.is_ascii_digit())
+        {
             return Err(IdError::NumberChar { ch });
         }
         let n = s.chars().count();

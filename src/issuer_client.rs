@@ -19,7 +19,9 @@ pub enum Answer {
     /// 200: the envelope bytes, not yet verified.
     Record(Vec<u8>),
     NotFound,
-    Locked { retry_after: Option<u64> },
+    Locked {
+        retry_after: Option<u64>,
+    },
     /// A 200 whose body passed 1 MiB: not a record, whatever it is.
     Oversized,
     /// Timeout, connection failure, 5xx, or an answer the protocol does not allow
@@ -74,7 +76,9 @@ impl IssuerClient {
         let response = match sent {
             Ok(r) => r,
             // reqwest errors can carry the URL but never the body, so the key stays out.
-            Err(e) if e.is_timeout() => return Answer::Unavailable("応答がありません（タイムアウト）".into()),
+            Err(e) if e.is_timeout() => {
+                return Answer::Unavailable("応答がありません（タイムアウト）".into())
+            }
             Err(e) if e.is_connect() => return Answer::Unavailable("接続できません".into()),
             Err(_) => return Answer::Unavailable("通信に失敗しました".into()),
         };
@@ -92,10 +96,12 @@ impl IssuerClient {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.trim().parse().ok()),
             },
-            s if s.is_server_error() => Answer::Unavailable(format!("発行者の障害です（HTTP {}）", s.as_u16())),
-            StatusCode::UNAUTHORIZED => {
-                Answer::Unavailable("発行者が認証を拒否しました（トークンの設定を確認してください）".into())
+            s if s.is_server_error() => {
+                Answer::Unavailable(format!("発行者の障害です（HTTP {}）", s.as_u16()))
             }
+            StatusCode::UNAUTHORIZED => Answer::Unavailable(
+                "発行者が認証を拒否しました（トークンの設定を確認してください）".into(),
+            ),
             s => Answer::Unavailable(format!("想定外の応答です（HTTP {}）", s.as_u16())),
         }
     }
@@ -103,7 +109,10 @@ impl IssuerClient {
 
 /// Reads at most 1 MiB: a larger answer is not a record and must not fill memory.
 async fn read_limited(response: reqwest::Response) -> Result<Option<Vec<u8>>, String> {
-    if response.content_length().is_some_and(|n| n as usize > MAX_ENVELOPE_BYTES) {
+    if response
+        .content_length()
+        .is_some_and(|n| n as usize > MAX_ENVELOPE_BYTES)
+    {
         return Ok(None);
     }
     let mut body = Vec::new();

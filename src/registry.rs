@@ -214,7 +214,10 @@ impl Registry {
             let at = spanned.span().start;
             let fi = spanned.into_inner();
             if issuers.iter().any(|i: &TrustedIssuer| i.id == fi.id) {
-                return Err(err(at, format!("発行者 id「{}」が二度書かれています", fi.id)));
+                return Err(err(
+                    at,
+                    format!("発行者 id「{}」が二度書かれています", fi.id),
+                ));
             }
             let pattern = anchored(fi.number_pattern.get_ref()).map_err(|e| {
                 err(
@@ -237,16 +240,23 @@ impl Registry {
                     ));
                 }
                 seen.insert(k.kid.get_ref().clone(), line_of(text, kid_at));
-                let key = parse_key(k.x.get_ref())
-                    .map_err(|m| err(k.x.span().start, format!("鍵「{}」: {m}", k.kid.get_ref())))?;
-                let not_before = parse_time(&k.not_before).map_err(|m| err(k.not_before.span().start, m))?;
+                let key = parse_key(k.x.get_ref()).map_err(|m| {
+                    err(k.x.span().start, format!("鍵「{}」: {m}", k.kid.get_ref()))
+                })?;
+                let not_before =
+                    parse_time(&k.not_before).map_err(|m| err(k.not_before.span().start, m))?;
                 let not_after = k
                     .not_after
                     .as_ref()
                     .map(parse_time)
                     .transpose()
                     .map_err(|m| err(k.kid.span().start, m))?;
-                keys.push(TrustedKey::new(k.kid.into_inner(), key, not_before, not_after));
+                keys.push(TrustedKey::new(
+                    k.kid.into_inner(),
+                    key,
+                    not_before,
+                    not_after,
+                ));
             }
             let token = fi
                 .token
@@ -381,9 +391,18 @@ number_pattern = "E[0-9]{10}"
         let x = CertificateNumber::parse("XE2025000123").unwrap();
         assert_eq!(reg.route(&w)[0].id, "wjcs");
         assert_eq!(reg.route(&e)[0].id, "ejcs");
-        assert!(reg.route(&x).is_empty(), "patterns match whole numbers only");
-        assert_eq!(reg.issuer("wjcs").unwrap().token.as_ref().unwrap().expose(), "secret-token");
-        assert_eq!(reg.issuer("wjcs").unwrap().base_url, "http://127.0.0.1:8081");
+        assert!(
+            reg.route(&x).is_empty(),
+            "patterns match whole numbers only"
+        );
+        assert_eq!(
+            reg.issuer("wjcs").unwrap().token.as_ref().unwrap().expose(),
+            "secret-token"
+        );
+        assert_eq!(
+            reg.issuer("wjcs").unwrap().base_url,
+            "http://127.0.0.1:8081"
+        );
         assert!(!format!("{:?}", reg).contains("secret-token"));
     }
 

@@ -49,25 +49,70 @@ pub fn certificate_rows(c: &Certificate) -> Vec<Row> {
         _ => "工事名",
     };
     vec![
-        Row { label: "発行者", value: c.issuer.name.clone() },
-        Row { label: "保証契約番号", value: c.certificate_number.clone() },
-        Row { label: "版", value: format!("第{}版（{}）", c.revision, c.status.label()) },
-        Row { label: "保証の種類", value: c.kind.label().to_owned() },
-        Row { label: "発注者", value: orderer },
-        Row { label: "受注者", value: contractor },
-        Row { label: "契約の区分", value: c.contract.category.label().to_owned() },
-        Row { label: title_label, value: c.contract.title.clone() },
-        Row { label: "工事場所", value: or_blank(&c.contract.location) },
-        Row { label: "当初契約日", value: date_ja(c.contract.contract_date) },
-        Row { label: "工期", value: period(c.contract.period_start, c.contract.period_end) },
-        Row { label: "請負代金額", value: yen(c.contract.amount_yen) },
-        Row { label: "保証金額", value: yen(c.guarantee.amount_yen) },
+        Row {
+            label: "発行者",
+            value: c.issuer.name.clone(),
+        },
+        Row {
+            label: "保証契約番号",
+            value: c.certificate_number.clone(),
+        },
+        Row {
+            label: "版",
+            value: format!("第{}版（{}）", c.revision, c.status.label()),
+        },
+        Row {
+            label: "保証の種類",
+            value: c.kind.label().to_owned(),
+        },
+        Row {
+            label: "発注者",
+            value: orderer,
+        },
+        Row {
+            label: "受注者",
+            value: contractor,
+        },
+        Row {
+            label: "契約の区分",
+            value: c.contract.category.label().to_owned(),
+        },
+        Row {
+            label: title_label,
+            value: c.contract.title.clone(),
+        },
+        Row {
+            label: "工事場所",
+            value: or_blank(&c.contract.location),
+        },
+        Row {
+            label: "当初契約日",
+            value: date_ja(c.contract.contract_date),
+        },
+        Row {
+            label: "工期",
+            value: period(c.contract.period_start, c.contract.period_end),
+        },
+        Row {
+            label: "請負代金額",
+            value: yen(c.contract.amount_yen),
+        },
+        Row {
+            label: "保証金額",
+            value: yen(c.guarantee.amount_yen),
+        },
         Row {
             label: "保証期間",
             value: period(Some(c.guarantee.period_start), Some(c.guarantee.period_end)),
         },
-        Row { label: "約款", value: or_blank(&c.contract.terms) },
-        Row { label: "発行日時", value: datetime_ja(c.issued_at) },
+        Row {
+            label: "約款",
+            value: or_blank(&c.contract.terms),
+        },
+        Row {
+            label: "発行日時",
+            value: datetime_ja(c.issued_at),
+        },
     ]
 }
 

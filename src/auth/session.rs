@@ -22,9 +22,14 @@ pub struct Session {
 
 /// What a request's cookie amounts to.
 pub enum Lookup {
-    Active { session: Session, user: Option<User> },
+    Active {
+        session: Session,
+        user: Option<User>,
+    },
     /// It existed but was idle too long; it is deleted now.
-    Expired { user: Option<User> },
+    Expired {
+        user: Option<User>,
+    },
     Missing,
 }
 
@@ -33,13 +38,19 @@ fn now() -> NaiveDateTime {
 }
 
 /// Starts a session and returns (cookie value, CSRF token).
-pub fn create(conn: &mut SqliteConnection, user_id: Option<i32>, idle_minutes: i64) -> QueryResult<(String, String)> {
+pub fn create(
+    conn: &mut SqliteConnection,
+    user_id: Option<i32>,
+    idle_minutes: i64,
+) -> QueryResult<(String, String)> {
     let cookie = random_token();
     let csrf = random_token();
     let now = now();
     // Opportunistic clean-up keeps abandoned sign-in pages from piling up.
-    diesel::delete(sessions::table.filter(sessions::last_seen.lt(now - Duration::minutes(idle_minutes))))
-        .execute(conn)?;
+    diesel::delete(
+        sessions::table.filter(sessions::last_seen.lt(now - Duration::minutes(idle_minutes))),
+    )
+    .execute(conn)?;
     diesel::insert_into(sessions::table)
         .values((
             sessions::id_hash.eq(sha256_hex(&cookie)),

@@ -69,7 +69,9 @@ pub fn create(
 ) -> Result<String, TokenError> {
     if name.is_empty()
         || name.len() > 64
-        || !name.chars().all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
     {
         return Err(TokenError::BadName);
     }
@@ -124,7 +126,12 @@ pub fn revoke(conn: &mut SqliteConnection, actor: &Actor, name: &str) -> Result<
         audit::append(
             conn,
             actor,
-            &Event { action: "token.revoke", target: name, outcome: "ok", detail: String::new() },
+            &Event {
+                action: "token.revoke",
+                target: name,
+                outcome: "ok",
+                detail: String::new(),
+            },
         )?;
         Ok(())
     })
@@ -148,7 +155,10 @@ pub fn authenticate(conn: &mut SqliteConnection, token: &str) -> QueryResult<Opt
     // Noted at most once a minute: a write per request would queue every API call
     // behind the database's single writer for a timestamp nobody reads that finely.
     let now = chrono::Utc::now().naive_utc();
-    let stale = |t: &ApiToken| t.last_used_at.is_none_or(|at| now - at > chrono::Duration::seconds(60));
+    let stale = |t: &ApiToken| {
+        t.last_used_at
+            .is_none_or(|at| now - at > chrono::Duration::seconds(60))
+    };
     if let Some(t) = found.as_ref().filter(|t| stale(t)) {
         diesel::update(api_tokens::table.find(t.id))
             .set(api_tokens::last_used_at.eq(now))

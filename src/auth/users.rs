@@ -74,7 +74,11 @@ fn now() -> NaiveDateTime {
 }
 
 /// Creates the office row when the code is new, so a first `user add` just works.
-pub fn ensure_office(conn: &mut SqliteConnection, code: &str, name: Option<&str>) -> QueryResult<()> {
+pub fn ensure_office(
+    conn: &mut SqliteConnection,
+    code: &str,
+    name: Option<&str>,
+) -> QueryResult<()> {
     diesel::insert_into(offices::table)
         .values((
             offices::code.eq(code),
@@ -87,7 +91,11 @@ pub fn ensure_office(conn: &mut SqliteConnection, code: &str, name: Option<&str>
     Ok(())
 }
 
-pub fn add(conn: &mut SqliteConnection, actor: &Actor, new: &NewUser<'_>) -> Result<User, AccountError> {
+pub fn add(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    new: &NewUser<'_>,
+) -> Result<User, AccountError> {
     if !valid_login(new.login) {
         return Err(AccountError::BadLogin);
     }
@@ -181,7 +189,11 @@ pub fn generate_password() -> String {
 
 /// Gives the account a new generated password, ends its sessions and returns the
 /// password: the only time it exists in clear.
-pub fn reset_password(conn: &mut SqliteConnection, actor: &Actor, login: &str) -> Result<String, AccountError> {
+pub fn reset_password(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    login: &str,
+) -> Result<String, AccountError> {
     let new = generate_password();
     store_password(conn, actor, login, &new, "user.reset")?;
     Ok(new)
@@ -204,18 +216,30 @@ fn store_password(
             return Err(AccountError::NoSuchUser(login.to_owned()));
         }
         // A new password ends every session of the account.
-        let id: i32 = users::table.filter(users::login.eq(login)).select(users::id).first(conn)?;
+        let id: i32 = users::table
+            .filter(users::login.eq(login))
+            .select(users::id)
+            .first(conn)?;
         super::session::end_all_for(conn, id)?;
         audit::append(
             conn,
             actor,
-            &Event { action, target: login, outcome: "ok", detail: String::new() },
+            &Event {
+                action,
+                target: login,
+                outcome: "ok",
+                detail: String::new(),
+            },
         )?;
         Ok(())
     })
 }
 
-pub fn disable(conn: &mut SqliteConnection, actor: &Actor, login: &str) -> Result<(), AccountError> {
+pub fn disable(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    login: &str,
+) -> Result<(), AccountError> {
     conn.immediate_transaction(|conn| {
         let user = find(conn, login)?.ok_or_else(|| AccountError::NoSuchUser(login.to_owned()))?;
         if user.role() == Role::Admin && !user.disabled && active_admins(conn)? <= 1 {
@@ -228,7 +252,12 @@ pub fn disable(conn: &mut SqliteConnection, actor: &Actor, login: &str) -> Resul
         audit::append(
             conn,
             actor,
-            &Event { action: "user.disable", target: login, outcome: "ok", detail: String::new() },
+            &Event {
+                action: "user.disable",
+                target: login,
+                outcome: "ok",
+                detail: String::new(),
+            },
         )?;
         Ok(())
     })
@@ -248,12 +277,19 @@ pub fn change_role_or_office(
     }
     conn.immediate_transaction(|conn| {
         let user = find(conn, login)?.ok_or_else(|| AccountError::NoSuchUser(login.to_owned()))?;
-        if user.role() == Role::Admin && role != Role::Admin && !user.disabled && active_admins(conn)? <= 1 {
+        if user.role() == Role::Admin
+            && role != Role::Admin
+            && !user.disabled
+            && active_admins(conn)? <= 1
+        {
             return Err(AccountError::LastAdmin);
         }
         ensure_office(conn, office_code, None)?;
         diesel::update(users::table.filter(users::id.eq(user.id)))
-            .set((users::role.eq(role.as_str()), users::office_code.eq(office_code)))
+            .set((
+                users::role.eq(role.as_str()),
+                users::office_code.eq(office_code),
+            ))
             .execute(conn)?;
         audit::append(
             conn,
@@ -262,7 +298,13 @@ pub fn change_role_or_office(
                 action: "user.update",
                 target: login,
                 outcome: "ok",
-                detail: format!("role={}→{} office={}→{}", user.role, role.as_str(), user.office_code, office_code),
+                detail: format!(
+                    "role={}→{} office={}→{}",
+                    user.role,
+                    role.as_str(),
+                    user.office_code,
+                    office_code
+                ),
             },
         )?;
         find(conn, login)?.ok_or_else(|| AccountError::NoSuchUser(login.to_owned()))
@@ -279,11 +321,19 @@ pub struct Office {
 }
 
 pub fn list_offices(conn: &mut SqliteConnection) -> QueryResult<Vec<Office>> {
-    offices::table.order(offices::code.asc()).select(Office::as_select()).load(conn)
+    offices::table
+        .order(offices::code.asc())
+        .select(Office::as_select())
+        .load(conn)
 }
 
 /// Creates an office or renames it.
-pub fn save_office(conn: &mut SqliteConnection, actor: &Actor, code: &str, name: &str) -> Result<(), AccountError> {
+pub fn save_office(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    code: &str,
+    name: &str,
+) -> Result<(), AccountError> {
     let name = name.trim();
     if !valid_office_code(code) {
         return Err(AccountError::BadOffice);
@@ -293,7 +343,11 @@ pub fn save_office(conn: &mut SqliteConnection, actor: &Actor, code: &str, name:
     }
     conn.immediate_transaction(|conn| {
         diesel::insert_into(offices::table)
-            .values((offices::code.eq(code), offices::name.eq(name), offices::created_at.eq(now())))
+            .values((
+                offices::code.eq(code),
+                offices::name.eq(name),
+                offices::created_at.eq(now()),
+            ))
             .on_conflict(offices::code)
             .do_update()
             .set(offices::name.eq(name))
@@ -301,7 +355,12 @@ pub fn save_office(conn: &mut SqliteConnection, actor: &Actor, code: &str, name:
         audit::append(
             conn,
             actor,
-            &Event { action: "office.save", target: code, outcome: "ok", detail: format!("name={name}") },
+            &Event {
+                action: "office.save",
+                target: code,
+                outcome: "ok",
+                detail: format!("name={name}"),
+            },
         )?;
         Ok(())
     })

@@ -51,12 +51,14 @@ enum Command {
     Record(RecordCommand),
     /// CSV の保証契約番号と認証キーを API でまとめて照会し、結果を CSV に書く。
     /// 終了コード: 0 すべて確認済み、1 確認済みでない行あり、2 エラー
-    #[command(long_about = "CSV の保証契約番号と認証キーを API でまとめて照会し、結果を同じ順の CSV に書きます。\n\
+    #[command(
+        long_about = "CSV の保証契約番号と認証キーを API でまとめて照会し、結果を同じ順の CSV に書きます。\n\
         入力: UTF-8 の CSV（BOM 可）。列 certificate_number と auth_key（必須）、ref、contract_amount_yen、\
         contractor_name、title（任意）。全角も使えます。ほかの列は無視します。\n\
         出力: UTF-8（BOM 付き）・CRLF の CSV。Excel でそのまま開けます。\n\
         トークンは --token-env で名前を指定した環境変数から読みます（コマンドラインには書きません）。\n\
-        終了コード: 0 すべて確認済み、1 確認済みでない行あり、2 エラー")]
+        終了コード: 0 すべて確認済み、1 確認済みでない行あり、2 エラー"
+    )]
     Batch {
         /// サービスの URL（例: https://kakunin.example.lg.jp）
         #[arg(long)]
@@ -183,7 +185,9 @@ fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&settings.log.filter).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_new(&settings.log.filter).unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     match run(cli.command, settings) {
@@ -206,16 +210,26 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
             cli::key::prepare_serve(&settings, demo)?;
             cli::serve::run(settings, demo).map(|_| 0)
         }
-        Command::Key(KeyCommand::Init) => cli::key::init(&settings, &cli::serve::open_db(&settings)?),
+        Command::Key(KeyCommand::Init) => {
+            cli::key::init(&settings, &cli::serve::open_db(&settings)?)
+        }
         Command::Migrate => {
             cli::serve::open_db(&settings)?;
-            println!("マイグレーションを適用しました（{}）", settings.database.url);
+            println!(
+                "マイグレーションを適用しました（{}）",
+                settings.database.url
+            );
             Ok(0)
         }
         Command::User(cmd) => {
             let pool = cli::serve::open_db(&settings)?;
             match cmd {
-                UserCommand::Add { login, name, role, office } => cli::accounts::user_add(&pool, &login, &name, &role, &office),
+                UserCommand::Add {
+                    login,
+                    name,
+                    role,
+                    office,
+                } => cli::accounts::user_add(&pool, &login, &name, &role, &office),
                 UserCommand::Passwd { login } => cli::accounts::user_passwd(&pool, &login),
                 UserCommand::Disable { login } => cli::accounts::user_disable(&pool, &login),
                 UserCommand::List => cli::accounts::user_list(&pool),
@@ -225,22 +239,50 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
         Command::Token(cmd) => {
             let pool = cli::serve::open_db(&settings)?;
             match cmd {
-                TokenCommand::Create { name, office, scope } => cli::accounts::token_create(&pool, &name, &office, &scope),
+                TokenCommand::Create {
+                    name,
+                    office,
+                    scope,
+                } => cli::accounts::token_create(&pool, &name, &office, &scope),
                 TokenCommand::Revoke { name } => cli::accounts::token_revoke(&pool, &name),
                 TokenCommand::List => cli::accounts::token_list(&pool),
             }
             .map(|_| 0)
         }
-        Command::Audit(AuditCommand::Verify { public_key }) => {
-            cli::audit::verify(&cli::serve::open_db(&settings)?, &settings, public_key.as_deref())
-        }
-        Command::Audit(AuditCommand::Export { from, to, format, output }) => {
-            cli::audit::export(&cli::serve::open_db(&settings)?, &from, &to, &format, output.as_deref())
-        }
-        Command::Batch { url, token_env, input, output } => {
-            cli::batch::run(&cli::batch::Options { url, token_env, input, output })
-        }
-        Command::Record(RecordCommand::Verify { file, issuer, number, registry }) => {
+        Command::Audit(AuditCommand::Verify { public_key }) => cli::audit::verify(
+            &cli::serve::open_db(&settings)?,
+            &settings,
+            public_key.as_deref(),
+        ),
+        Command::Audit(AuditCommand::Export {
+            from,
+            to,
+            format,
+            output,
+        }) => cli::audit::export(
+            &cli::serve::open_db(&settings)?,
+            &from,
+            &to,
+            &format,
+            output.as_deref(),
+        ),
+        Command::Batch {
+            url,
+            token_env,
+            input,
+            output,
+        } => cli::batch::run(&cli::batch::Options {
+            url,
+            token_env,
+            input,
+            output,
+        }),
+        Command::Record(RecordCommand::Verify {
+            file,
+            issuer,
+            number,
+            registry,
+        }) => {
             let path = registry.unwrap_or_else(|| settings.issuers.file.clone());
             let registry = Registry::load(&path)?;
             let profile = Profile::load(&settings.rules.profile_path())?;

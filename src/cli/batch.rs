@@ -241,17 +241,17 @@ fn read_input(path: &Path) -> anyhow::Result<Vec<InputRow>> {
     let [ref_col, amount_col, contractor_col, title_col] =
         ["ref", "contract_amount_yen", "contractor_name", "title"].map(column);
     let mut rows = Vec::new();
-    for record in reader.records() {
+    for (index, record) in reader.records().enumerate() {
         let record =
             record.with_context(|| format!("{} を CSV として読めません", path.display()))?;
+        // The row number Excel shows for the same row: records, not physical lines
+        // (a quoted cell may hold a line break), counted after the heading row 1, blank
+        // rows included.
+        let number = index + 2;
         if record.iter().all(str::is_empty) {
             continue;
         }
         let cell = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").to_owned();
-        // The file's line number: the row number Excel shows for the same row.
-        let number = record
-            .position()
-            .map_or(rows.len() + 2, |p| p.line() as usize);
         let certificate_number = cell(Some(number_col));
         let client_ref = Some(cell(ref_col))
             .filter(|r| !r.is_empty())

@@ -28,7 +28,10 @@ pub fn run(
             return 2;
         }
     };
-    let number = match number.map(CertificateNumber::parse).or_else(|| peek_number(&envelope)) {
+    let number = match number
+        .map(CertificateNumber::parse)
+        .or_else(|| peek_number(&envelope))
+    {
         Some(Ok(n)) => n,
         Some(Err(e)) => {
             eprintln!("--number: {e}");
@@ -39,7 +42,14 @@ pub fn run(
             return 2;
         }
     };
-    match check(&envelope, issuer, &number, registry, profile, &Expected::default()) {
+    match check(
+        &envelope,
+        issuer,
+        &number,
+        registry,
+        profile,
+        &Expected::default(),
+    ) {
         Ok(checked) => {
             print!("{}", render(&checked));
             match checked.outcome() {
@@ -61,7 +71,9 @@ fn peek_number(envelope: &[u8]) -> Option<Result<CertificateNumber, crate::ids::
     let jws: FlattenedJws = serde_json::from_slice(envelope).ok()?;
     let payload = URL_SAFE_NO_PAD.decode(jws.payload).ok()?;
     let v: serde_json::Value = serde_json::from_slice(&payload).ok()?;
-    Some(CertificateNumber::parse(v.get("certificate_number")?.as_str()?))
+    Some(CertificateNumber::parse(
+        v.get("certificate_number")?.as_str()?,
+    ))
 }
 
 /// The certificate and the rule table as plain Japanese text.

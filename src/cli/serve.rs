@@ -23,7 +23,12 @@ pub fn open_db(settings: &Settings) -> anyhow::Result<DbPool> {
 /// The demo accounts `serve --demo` creates: throwaway passwords, printed by `make run`.
 pub const DEMO_USERS: [(&str, &str, Role, &str); 3] = [
     ("officer", "大分 一郎", Role::Officer, "officer-demo-pass"),
-    ("supervisor", "臼杵 花子", Role::Supervisor, "supervisor-demo-pass"),
+    (
+        "supervisor",
+        "臼杵 花子",
+        Role::Supervisor,
+        "supervisor-demo-pass",
+    ),
     ("admin", "別府 管理", Role::Admin, "admin-demo-pass"),
 ];
 pub const DEMO_OFFICE: (&str, &str) = ("440001", "大分土木事務所");
@@ -33,7 +38,13 @@ fn seed_demo_users(pool: &DbPool) -> anyhow::Result<()> {
     users::ensure_office(&mut c, DEMO_OFFICE.0, Some(DEMO_OFFICE.1))?;
     for (login, name, role, password) in DEMO_USERS {
         if users::find(&mut c, login)?.is_none() {
-            let new = users::NewUser { login, name, role, office_code: DEMO_OFFICE.0, password };
+            let new = users::NewUser {
+                login,
+                name,
+                role,
+                office_code: DEMO_OFFICE.0,
+                password,
+            };
             users::add(&mut c, &Actor::cli(), &new)?;
         }
     }
@@ -80,7 +91,10 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
         secret,
         lockout: settings.lockout.clone(),
     };
-    let state = AppState { verifier, settings: Arc::new(settings) };
+    let state = AppState {
+        verifier,
+        settings: Arc::new(settings),
+    };
     actix_web::rt::System::new().block_on(web::serve(state))?;
     Ok(())
 }

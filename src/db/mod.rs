@@ -106,7 +106,9 @@ where
 {
     run(pool, move |conn| {
         // A writer that panicked left nothing half-done: its transaction rolled back.
-        let _turn = WRITER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _turn = WRITER
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         conn.immediate_transaction(f)
     })
     .await

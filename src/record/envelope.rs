@@ -187,8 +187,7 @@ pub fn verify(
     };
     let payload_bytes = decode("payload", &jws.payload)?;
     let sig_bytes = decode("signature", &jws.signature)?;
-    let signature =
-        Signature::from_slice(&sig_bytes).map_err(|_| RecordError::SignatureLength)?;
+    let signature = Signature::from_slice(&sig_bytes).map_err(|_| RecordError::SignatureLength)?;
     // verify_strict refuses these too; checking first gives the officer the reason.
     let s_bytes: [u8; 32] = sig_bytes[32..].try_into().expect("length checked above");
     if bool::from(curve25519_dalek::Scalar::from_canonical_bytes(s_bytes).is_none()) {
@@ -202,10 +201,15 @@ pub fn verify(
         .verify_strict(signing_input.as_bytes(), &signature)
         .map_err(|_| RecordError::BadSignature)?;
 
-    let payload: serde_json::Value = serde_json::from_slice(&payload_bytes)
-        .map_err(|e| PayloadError::Json(e.to_string()))?;
+    let payload: serde_json::Value =
+        serde_json::from_slice(&payload_bytes).map_err(|e| PayloadError::Json(e.to_string()))?;
     let certificate = Certificate::from_value(&payload)?;
-    check_key_validity(&header.kid, key.not_before(), key.not_after(), certificate.issued_at)?;
+    check_key_validity(
+        &header.kid,
+        key.not_before(),
+        key.not_after(),
+        certificate.issued_at,
+    )?;
     if certificate.issuer.id != asked_issuer {
         return Err(RecordError::IssuerSubstitution {
             asked: asked_issuer.to_owned(),

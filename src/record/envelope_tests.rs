@@ -85,7 +85,10 @@ fn join(j: &FlattenedJws) -> String {
 #[test]
 fn rfc8037_a4_vector_reproduces() {
     let key = rfc_key();
-    assert_eq!(URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes()), RFC_X);
+    assert_eq!(
+        URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes()),
+        RFC_X
+    );
     let protected = URL_SAFE_NO_PAD.encode(r#"{"alg":"EdDSA"}"#);
     let payload = URL_SAFE_NO_PAD.encode("Example of Ed25519 signing");
     let input = format!("{protected}.{payload}");
@@ -98,7 +101,9 @@ fn rfc8037_a4_vector_reproduces() {
         URL_SAFE_NO_PAD.encode(sig.to_bytes()),
         "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg"
     );
-    key.verifying_key().verify_strict(input.as_bytes(), &sig).unwrap();
+    key.verifying_key()
+        .verify_strict(input.as_bytes(), &sig)
+        .unwrap();
 }
 
 #[test]
@@ -116,7 +121,8 @@ fn tampered_header_payload_or_signature_is_rejected() {
     let good = parts(&signed(&sample_json()));
 
     let mut j = good.clone();
-    j.protected = URL_SAFE_NO_PAD.encode(r#"{"alg":"EdDSA","kid":"wjcs-2025","typ":"surety-certificate+json" }"#);
+    j.protected = URL_SAFE_NO_PAD
+        .encode(r#"{"alg":"EdDSA","kid":"wjcs-2025","typ":"surety-certificate+json" }"#);
     assert_eq!(check(&join(&j)).unwrap_err(), RecordError::BadSignature);
 
     let mut tampered = sample_json();
@@ -139,20 +145,29 @@ fn alg_none_and_hs256_are_refused() {
             &format!(r#"{{"alg":"{alg}","kid":"wjcs-2025","typ":"surety-certificate+json"}}"#),
             &rfc_key(),
         );
-        assert_eq!(check(&env).unwrap_err(), RecordError::UnsupportedAlg(alg.into()));
+        assert_eq!(
+            check(&env).unwrap_err(),
+            RecordError::UnsupportedAlg(alg.into())
+        );
     }
 }
 
 #[test]
 fn missing_unknown_and_foreign_kids_are_refused() {
-    let env = with_header(r#"{"alg":"EdDSA","typ":"surety-certificate+json"}"#, &rfc_key());
+    let env = with_header(
+        r#"{"alg":"EdDSA","typ":"surety-certificate+json"}"#,
+        &rfc_key(),
+    );
     assert_eq!(check(&env).unwrap_err(), RecordError::MissingKid);
 
     let env = with_header(
         r#"{"alg":"EdDSA","kid":"nobody","typ":"surety-certificate+json"}"#,
         &rfc_key(),
     );
-    assert_eq!(check(&env).unwrap_err(), RecordError::UnknownKid("nobody".into()));
+    assert_eq!(
+        check(&env).unwrap_err(),
+        RecordError::UnknownKid("nobody".into())
+    );
 
     // A valid signature by another trusted issuer's key is still not wjcs's record.
     let env = with_header(
@@ -186,21 +201,29 @@ fn padding_and_standard_alphabet_are_refused() {
     let good = parts(&signed(&sample_json()));
     let mut j = good.clone();
     j.signature.push_str("==");
-    assert_eq!(check(&join(&j)).unwrap_err(), RecordError::Base64("signature"));
+    assert_eq!(
+        check(&join(&j)).unwrap_err(),
+        RecordError::Base64("signature")
+    );
 
     let mut j = good.clone();
     j.payload = j.payload.replace('-', "+").replace('_', "/");
     if j.payload == good.payload {
         j.payload.insert(0, '+');
     }
-    assert_eq!(check(&join(&j)).unwrap_err(), RecordError::Base64("payload"));
+    assert_eq!(
+        check(&join(&j)).unwrap_err(),
+        RecordError::Base64("payload")
+    );
 }
 
 #[test]
 fn forbidden_header_members_are_refused_by_name() {
     for m in ["crit", "b64", "jku", "jwk", "x5u", "x5c"] {
         let env = with_header(
-            &format!(r#"{{"alg":"EdDSA","kid":"wjcs-2025","typ":"surety-certificate+json","{m}":["x"]}}"#),
+            &format!(
+                r#"{{"alg":"EdDSA","kid":"wjcs-2025","typ":"surety-certificate+json","{m}":["x"]}}"#
+            ),
             &rfc_key(),
         );
         assert_eq!(
@@ -214,15 +237,18 @@ fn forbidden_header_members_are_refused_by_name() {
 fn unprotected_header_is_refused() {
     let mut v: serde_json::Value = serde_json::from_str(&signed(&sample_json())).unwrap();
     v["header"] = serde_json::json!({"kid": "wjcs-2025"});
-    assert_eq!(check(&v.to_string()).unwrap_err(), RecordError::UnprotectedHeader);
+    assert_eq!(
+        check(&v.to_string()).unwrap_err(),
+        RecordError::UnprotectedHeader
+    );
 }
 
 #[test]
 fn non_canonical_signature_is_refused() {
     // S + L verifies under lax rules but is a malleated signature.
     const L: [u8; 32] = [
-        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
-        0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
     ];
     let mut j = parts(&signed(&sample_json()));
     let mut sig = URL_SAFE_NO_PAD.decode(&j.signature).unwrap();
@@ -233,7 +259,10 @@ fn non_canonical_signature_is_refused() {
         carry = sum >> 8;
     }
     j.signature = URL_SAFE_NO_PAD.encode(sig);
-    assert_eq!(check(&join(&j)).unwrap_err(), RecordError::NonCanonicalSignature);
+    assert_eq!(
+        check(&join(&j)).unwrap_err(),
+        RecordError::NonCanonicalSignature
+    );
 }
 
 #[test]
@@ -246,7 +275,12 @@ fn small_order_public_key_is_refused() {
         "x",
         "http://127.0.0.1:1",
         "W[0-9]{10}",
-        vec![TrustedKey::new("weak", weak, time("2020-01-01T00:00:00Z"), None)],
+        vec![TrustedKey::new(
+            "weak",
+            weak,
+            time("2020-01-01T00:00:00Z"),
+            None,
+        )],
     )
     .unwrap();
     let reg = Registry::new(vec![issuer]);
@@ -291,5 +325,8 @@ fn input_over_one_mebibyte_is_refused_before_parsing() {
 
 #[test]
 fn envelope_that_is_not_json_is_refused() {
-    assert!(matches!(check("eyJ.eyJ.sig").unwrap_err(), RecordError::NotJson(_)));
+    assert!(matches!(
+        check("eyJ.eyJ.sig").unwrap_err(),
+        RecordError::NotJson(_)
+    ));
 }

@@ -143,7 +143,8 @@ impl Certificate {
     /// As [`Certificate::from_json`], from JSON already parsed: the verifier keeps the
     /// payload as signed and reads the certificate out of the same parse.
     pub fn from_value(value: &serde_json::Value) -> Result<Self, PayloadError> {
-        let cert = Certificate::deserialize(value).map_err(|e| PayloadError::Json(e.to_string()))?;
+        let cert =
+            Certificate::deserialize(value).map_err(|e| PayloadError::Json(e.to_string()))?;
         cert.check()?;
         Ok(cert)
     }

@@ -19,20 +19,60 @@ fn opt_date(d: Option<chrono::NaiveDate>) -> String {
 /// Field-by-field differences in revision, status, amounts and periods.
 pub fn changes(before: &Certificate, after: &Certificate) -> Vec<Change> {
     let fields: [(&'static str, String, String); 9] = [
-        ("版", format!("第{}版", before.revision), format!("第{}版", after.revision)),
-        ("状態", before.status.label().into(), after.status.label().into()),
-        ("請負代金額", yen(before.contract.amount_yen), yen(after.contract.amount_yen)),
-        ("保証金額", yen(before.guarantee.amount_yen), yen(after.guarantee.amount_yen)),
-        ("工期（開始）", opt_date(before.contract.period_start), opt_date(after.contract.period_start)),
-        ("工期（終了）", opt_date(before.contract.period_end), opt_date(after.contract.period_end)),
-        ("保証期間（開始）", date_ja(before.guarantee.period_start), date_ja(after.guarantee.period_start)),
-        ("保証期間（終了）", date_ja(before.guarantee.period_end), date_ja(after.guarantee.period_end)),
-        ("保証の種類", before.kind.label().into(), after.kind.label().into()),
+        (
+            "版",
+            format!("第{}版", before.revision),
+            format!("第{}版", after.revision),
+        ),
+        (
+            "状態",
+            before.status.label().into(),
+            after.status.label().into(),
+        ),
+        (
+            "請負代金額",
+            yen(before.contract.amount_yen),
+            yen(after.contract.amount_yen),
+        ),
+        (
+            "保証金額",
+            yen(before.guarantee.amount_yen),
+            yen(after.guarantee.amount_yen),
+        ),
+        (
+            "工期（開始）",
+            opt_date(before.contract.period_start),
+            opt_date(after.contract.period_start),
+        ),
+        (
+            "工期（終了）",
+            opt_date(before.contract.period_end),
+            opt_date(after.contract.period_end),
+        ),
+        (
+            "保証期間（開始）",
+            date_ja(before.guarantee.period_start),
+            date_ja(after.guarantee.period_start),
+        ),
+        (
+            "保証期間（終了）",
+            date_ja(before.guarantee.period_end),
+            date_ja(after.guarantee.period_end),
+        ),
+        (
+            "保証の種類",
+            before.kind.label().into(),
+            after.kind.label().into(),
+        ),
     ];
     fields
         .into_iter()
         .filter(|(_, b, a)| b != a)
-        .map(|(label, before, after)| Change { label, before, after })
+        .map(|(label, before, after)| Change {
+            label,
+            before,
+            after,
+        })
         .collect()
 }
 

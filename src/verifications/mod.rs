@@ -72,12 +72,22 @@ struct Asked {
 
 impl Asked {
     fn bare(outcome: Outcome, issuer_id: Option<String>, detail: Option<String>) -> Self {
-        Self { outcome, issuer_id, checked: None, jws: None, detail }
+        Self {
+            outcome,
+            issuer_id,
+            checked: None,
+            jws: None,
+            detail,
+        }
     }
 }
 
 impl Verifier {
-    pub async fn verify(&self, actor: &Actor, req: Request) -> Result<VerificationRow, VerifyError> {
+    pub async fn verify(
+        &self,
+        actor: &Actor,
+        req: Request,
+    ) -> Result<VerificationRow, VerifyError> {
         let row = self.prepare(actor, req).await?;
         let mut stored = self.store(actor, vec![row]).await?;
         Ok(stored.remove(0))
@@ -85,7 +95,11 @@ impl Verifier {
 
     /// Everything of a verification but storing it: guard, lookup, check. The row is
     /// not recorded until [`Verifier::store`] commits it with its audit row.
-    pub async fn prepare(&self, actor: &Actor, req: Request) -> Result<VerificationRow, VerifyError> {
+    pub async fn prepare(
+        &self,
+        actor: &Actor,
+        req: Request,
+    ) -> Result<VerificationRow, VerifyError> {
         let issuers = self.registry.route(&req.number);
         if issuers.is_empty() {
             return Err(VerifyError::NoIssuer(req.number.to_string()));
@@ -111,7 +125,11 @@ impl Verifier {
     /// Records prepared verifications, each with its audit row (and a lock when the guard
     /// trips), in one transaction. A batch stores its items together: one commit instead
     /// of a thousand is what keeps a batch close to the issuer's own lookup rate.
-    pub async fn store(&self, actor: &Actor, rows: Vec<VerificationRow>) -> Result<Vec<VerificationRow>, VerifyError> {
+    pub async fn store(
+        &self,
+        actor: &Actor,
+        rows: Vec<VerificationRow>,
+    ) -> Result<Vec<VerificationRow>, VerifyError> {
         let actor = actor.clone();
         let lockout = self.lockout.clone();
         db::write(&self.pool, move |c| {
@@ -130,7 +148,14 @@ impl Verifier {
             match self.client.lookup(issuer, &req.number, &req.key).await {
                 Answer::Record(bytes) => {
                     let jws = String::from_utf8_lossy(&bytes).into_owned();
-                    let result = verify::check(&bytes, &issuer.id, &req.number, &self.registry, &self.profile, &req.expected);
+                    let result = verify::check(
+                        &bytes,
+                        &issuer.id,
+                        &req.number,
+                        &self.registry,
+                        &self.profile,
+                        &req.expected,
+                    );
                     return match result {
                         Ok(checked) => Asked {
                             outcome: checked.outcome(),
@@ -150,11 +175,18 @@ impl Verifier {
                 }
                 Answer::Oversized => {
                     let e = RecordError::TooLarge(crate::record::envelope::MAX_ENVELOPE_BYTES + 1);
-                    return Asked::bare(Outcome::InvalidRecord, Some(issuer.id.clone()), Some(format!("{} [{}]", e, e.code())));
+                    return Asked::bare(
+                        Outcome::InvalidRecord,
+                        Some(issuer.id.clone()),
+                        Some(format!("{} [{}]", e, e.code())),
+                    );
                 }
                 Answer::Locked { retry_after } => {
                     let detail = match retry_after {
-                        Some(s) => format!("保証事業会社がこの番号の照会をロックしています（約{}分後に解除）", s.div_ceil(60)),
+                        Some(s) => format!(
+                            "保証事業会社がこの番号の照会をロックしています（約{}分後に解除）",
+                            s.div_ceil(60)
+                        ),
                         None => "保証事業会社がこの番号の照会をロックしています".to_owned(),
                     };
                     return Asked::bare(Outcome::Locked, Some(issuer.id.clone()), Some(detail));
@@ -168,7 +200,11 @@ impl Verifier {
         }
         match unavailable {
             Some((id, reason)) => Asked::bare(Outcome::IssuerUnavailable, Some(id), Some(reason)),
-            None => Asked::bare(Outcome::NotFound, issuers.first().map(|i| i.id.clone()), None),
+            None => Asked::bare(
+                Outcome::NotFound,
+                issuers.first().map(|i| i.id.clone()),
+                None,
+            ),
         }
     }
 
@@ -203,7 +239,8 @@ impl Verifier {
     }
 
     pub fn issuer_name(&self, id: Option<&str>) -> Option<String> {
-        id.and_then(|id| self.registry.issuer(id)).map(|i| i.name.clone())
+        id.and_then(|id| self.registry.issuer(id))
+            .map(|i| i.name.clone())
     }
 }
 
@@ -219,31 +256,42 @@ fn record_attempt(
     lockout: &Lockout,
 ) -> diesel::QueryResult<()> {
     store::insert(c, row)?;
-    audit::append(c, actor, &Event {
-        action: "verify",
-        target: &row.certificate_number,
-        outcome: &row.outcome,
-        detail: serde_json::json!({
-            "verification": row.id,
-            "issuer": row.issuer_id,
-            "key_fingerprint": row.key_fingerprint,
-            "kid": row.kid,
-            "revision": row.revision,
-            "ref": row.client_ref,
-        })
-        .to_string(),
-    })?;
+    audit::append(
+        c,
+        actor,
+        &Event {
+            action: "verify",
+            target: &row.certificate_number,
+            outcome: &row.outcome,
+            detail: serde_json::json!({
+                "verification": row.id,
+                "issuer": row.issuer_id,
+                "key_fingerprint": row.key_fingerprint,
+                "kid": row.kid,
+                "revision": row.revision,
+                "ref": row.client_ref,
+            })
+            .to_string(),
+        },
+    )?;
     if row.outcome() == Outcome::NotFound {
         let since = row.checked_at - Duration::minutes(lockout.window_minutes);
         if store::recent_not_found(c, &row.certificate_number, since)? >= lockout.not_found_limit {
             let until = row.checked_at + Duration::minutes(lockout.lock_minutes);
             store::lock(c, &row.certificate_number, until)?;
-            audit::append(c, actor, &Event {
-                action: "lockout",
-                target: &row.certificate_number,
-                outcome: "locked",
-                detail: format!("not_found {}回/{}分 → {}分ロック", lockout.not_found_limit, lockout.window_minutes, lockout.lock_minutes),
-            })?;
+            audit::append(
+                c,
+                actor,
+                &Event {
+                    action: "lockout",
+                    target: &row.certificate_number,
+                    outcome: "locked",
+                    detail: format!(
+                        "not_found {}回/{}分 → {}分ロック",
+                        lockout.not_found_limit, lockout.window_minutes, lockout.lock_minutes
+                    ),
+                },
+            )?;
         }
     }
     Ok(())
@@ -292,9 +340,15 @@ impl VerificationView {
             certificate_number: row.certificate_number.clone(),
             issuer: row.issuer_id.as_ref().map(|id| IssuerRef {
                 id: id.clone(),
-                name: registry.issuer(id).map(|i| i.name.clone()).unwrap_or_default(),
+                name: registry
+                    .issuer(id)
+                    .map(|i| i.name.clone())
+                    .unwrap_or_default(),
             }),
-            signature: row.kid.as_ref().map(|kid| SignatureRef { kid: kid.clone(), valid: true }),
+            signature: row.kid.as_ref().map(|kid| SignatureRef {
+                kid: kid.clone(),
+                valid: true,
+            }),
             certificate: row.payload_json(),
             rules: row.rule_results(),
             detail: row.detail.clone(),

@@ -33,7 +33,8 @@ pub struct VerificationRow {
 
 impl VerificationRow {
     pub fn outcome(&self) -> crate::outcome::Outcome {
-        crate::outcome::Outcome::parse(&self.outcome).unwrap_or(crate::outcome::Outcome::InvalidRecord)
+        crate::outcome::Outcome::parse(&self.outcome)
+            .unwrap_or(crate::outcome::Outcome::InvalidRecord)
     }
 
     /// The certificate, for the outcomes that carry one (verified and rejected).
@@ -44,7 +45,9 @@ impl VerificationRow {
     }
 
     pub fn payload_json(&self) -> Option<serde_json::Value> {
-        self.payload.as_deref().and_then(|p| serde_json::from_str(p).ok())
+        self.payload
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
     }
 
     pub fn rule_results(&self) -> Vec<RuleResult> {
@@ -57,7 +60,9 @@ impl VerificationRow {
 }
 
 pub fn insert(conn: &mut SqliteConnection, row: &VerificationRow) -> QueryResult<()> {
-    diesel::insert_into(verifications::table).values(row).execute(conn)?;
+    diesel::insert_into(verifications::table)
+        .values(row)
+        .execute(conn)?;
     Ok(())
 }
 
@@ -68,7 +73,11 @@ pub enum OfficeScope {
     All,
 }
 
-pub fn find(conn: &mut SqliteConnection, id: &str, scope: &OfficeScope) -> QueryResult<Option<VerificationRow>> {
+pub fn find(
+    conn: &mut SqliteConnection,
+    id: &str,
+    scope: &OfficeScope,
+) -> QueryResult<Option<VerificationRow>> {
     let mut q = verifications::table
         .filter(verifications::id.eq(id))
         .select(VerificationRow::as_select())
@@ -140,7 +149,11 @@ pub fn jst_day_start(d: NaiveDate) -> NaiveDateTime {
     d.and_hms_opt(0, 0, 0).expect("midnight exists") - Duration::hours(9)
 }
 
-pub fn is_locked(conn: &mut SqliteConnection, number: &str, now: NaiveDateTime) -> QueryResult<bool> {
+pub fn is_locked(
+    conn: &mut SqliteConnection,
+    number: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
     let n: i64 = number_locks::table
         .filter(number_locks::certificate_number.eq(number))
         .filter(number_locks::locked_until.gt(now))
@@ -149,7 +162,11 @@ pub fn is_locked(conn: &mut SqliteConnection, number: &str, now: NaiveDateTime) 
     Ok(n > 0)
 }
 
-pub fn recent_not_found(conn: &mut SqliteConnection, number: &str, since: NaiveDateTime) -> QueryResult<i64> {
+pub fn recent_not_found(
+    conn: &mut SqliteConnection,
+    number: &str,
+    since: NaiveDateTime,
+) -> QueryResult<i64> {
     verifications::table
         .filter(verifications::certificate_number.eq(number))
         .filter(verifications::outcome.eq("not_found"))

@@ -187,7 +187,11 @@ pub fn daily(counts: &[DayCount], from: NaiveDate, to: NaiveDate) -> Chart {
         .iter()
         .zip(COLOURS)
         .map(|(o, colour)| {
-            let entry = Legend { x, colour, label: o.banner() };
+            let entry = Legend {
+                x,
+                colour,
+                label: o.banner(),
+            };
             x += 24.0 + 12.0 * o.banner().chars().count() as f64;
             entry
         })

@@ -25,7 +25,9 @@ pub enum WebError {
     Forbidden,
     #[error("お探しのページは見つかりません")]
     NotFound,
-    #[error("フォームの有効期限が切れたか、不正な送信です。画面を開き直してもう一度お試しください")]
+    #[error(
+        "フォームの有効期限が切れたか、不正な送信です。画面を開き直してもう一度お試しください"
+    )]
     Csrf,
     #[error("{0}")]
     BadRequest(String),
@@ -73,7 +75,11 @@ impl ResponseError for WebError {
 
     fn error_response(&self) -> HttpResponse {
         if let WebError::SignIn { expired } = self {
-            let to = if *expired { "/login?expired=1" } else { "/login" };
+            let to = if *expired {
+                "/login?expired=1"
+            } else {
+                "/login"
+            };
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, to))
                 .finish();
@@ -93,8 +99,7 @@ impl ResponseError for WebError {
 }
 
 /// RFC 9457 problem details.
-#[derive(Debug, Clone, Serialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({"type": "https://kakunin.invalid/problems/invalid-input", "title": "入力が正しくありません", "status": 422, "detail": "保証契約番号は英大文字と数字で6～24文字です（例: W2025000123）。3文字でした。", "field": "certificate_number"}))]
 pub struct Problem {
     #[serde(rename = "type")]
@@ -128,21 +133,41 @@ impl ApiError {
     }
 
     pub fn invalid_field(field: &str, detail: impl Into<String>) -> Self {
-        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-input", "入力が正しくありません", detail);
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-input",
+            "入力が正しくありません",
+            detail,
+        );
         e.problem.field = Some(field.to_owned());
         e
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "認証が必要です", "Authorization: Bearer に有効な API トークンを指定してください")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "認証が必要です",
+            "Authorization: Bearer に有効な API トークンを指定してください",
+        )
     }
 
     pub fn forbidden(detail: &str) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", "権限がありません", detail)
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "権限がありません",
+            detail,
+        )
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", "見つかりません", "指定された資源はありません")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "見つかりません",
+            "指定された資源はありません",
+        )
     }
 
     /// 429 for an API token over `settings.api.rate_per_minute`.
@@ -163,7 +188,10 @@ impl ApiError {
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload-too-large",
             "リクエストが大きすぎます",
-            format!("本文は{} KiB以下にしてください。多くの照会は1000件以下ずつに分けて送ってください", limit_bytes / 1024),
+            format!(
+                "本文は{} KiB以下にしてください。多くの照会は1000件以下ずつに分けて送ってください",
+                limit_bytes / 1024
+            ),
         )
     }
 
@@ -199,7 +227,12 @@ impl ApiError {
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "内部エラー", "時間をおいて再度お試しください")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "内部エラー",
+            "時間をおいて再度お試しください",
+        )
     }
 }
 
@@ -218,7 +251,9 @@ impl From<diesel::result::Error> for ApiError {
 impl From<VerifyError> for ApiError {
     fn from(e: VerifyError) -> Self {
         match e {
-            VerifyError::NoIssuer(_) => ApiError::invalid_field("certificate_number", e.to_string()),
+            VerifyError::NoIssuer(_) => {
+                ApiError::invalid_field("certificate_number", e.to_string())
+            }
             VerifyError::Db(db) => db.into(),
         }
     }

@@ -13,13 +13,17 @@ pub async fn healthz() -> HttpResponse {
 /// Ready when the database answers a query.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let ok = db::run(&state.verifier.pool, |c| {
-        diesel::sql_query("SELECT 1").execute(c).map_err(DbError::from)
+        diesel::sql_query("SELECT 1")
+            .execute(c)
+            .map_err(DbError::from)
     })
     .await
     .is_ok();
     if ok {
         HttpResponse::Ok().content_type("text/plain").body("ready")
     } else {
-        HttpResponse::ServiceUnavailable().content_type("text/plain").body("database unavailable")
+        HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("database unavailable")
     }
 }

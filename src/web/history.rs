@@ -53,21 +53,42 @@ fn filter(q: &HistoryQuery) -> Result<HistoryFilter, String> {
     };
     let number = match q.number.trim() {
         "" => None,
-        n => Some(CertificateNumber::parse(n).map_err(|e| e.to_string())?.to_string()),
+        n => Some(
+            CertificateNumber::parse(n)
+                .map_err(|e| e.to_string())?
+                .to_string(),
+        ),
     };
     let outcome = match q.outcome.as_str() {
         "" => None,
-        o => Some(Outcome::parse(o).ok_or("結果の指定が正しくありません")?.as_str().to_owned()),
+        o => Some(
+            Outcome::parse(o)
+                .ok_or("結果の指定が正しくありません")?
+                .as_str()
+                .to_owned(),
+        ),
     };
-    Ok(HistoryFilter { number, from: date(&q.from, "開始日")?, to: date(&q.to, "終了日")?, outcome })
+    Ok(HistoryFilter {
+        number,
+        from: date(&q.from, "開始日")?,
+        to: date(&q.to, "終了日")?,
+        outcome,
+    })
 }
 
-pub async fn list(state: web::Data<AppState>, staff: Staff, q: web::Query<HistoryQuery>) -> Result<HttpResponse, WebError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    staff: Staff,
+    q: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, WebError> {
     let mut ctx = staff.context();
     let rows = match filter(&q) {
         Ok(f) => {
             let scope = staff.scope();
-            db::run(&state.verifier.pool, move |c| store::history(c, &scope, &f).map_err(DbError::from)).await?
+            db::run(&state.verifier.pool, move |c| {
+                store::history(c, &scope, &f).map_err(DbError::from)
+            })
+            .await?
         }
         Err(message) => {
             ctx.insert("error", &message);
@@ -78,13 +99,27 @@ pub async fn list(state: web::Data<AppState>, staff: Staff, q: web::Query<Histor
         .iter()
         .map(|r| {
             let o = r.outcome();
-            Line { id: r.id.clone(), checked_at: checked_at_ja(r), certificate_number: r.certificate_number.clone(), banner: o.banner(), tone: o.tone(), revision: r.revision, actor: r.actor.trim_start_matches("user:").to_owned() }
+            Line {
+                id: r.id.clone(),
+                checked_at: checked_at_ja(r),
+                certificate_number: r.certificate_number.clone(),
+                banner: o.banner(),
+                tone: o.tone(),
+                revision: r.revision,
+                actor: r.actor.trim_start_matches("user:").to_owned(),
+            }
         })
         .collect();
     ctx.insert("truncated", &(lines.len() as i64 >= HISTORY_PAGE));
     ctx.insert("rows", &lines);
     ctx.insert("filter", &q.into_inner());
-    let outcomes: Vec<OutcomeOption> = Outcome::ALL.iter().map(|o| OutcomeOption { value: o.as_str(), label: o.banner() }).collect();
+    let outcomes: Vec<OutcomeOption> = Outcome::ALL
+        .iter()
+        .map(|o| OutcomeOption {
+            value: o.as_str(),
+            label: o.banner(),
+        })
+        .collect();
     ctx.insert("outcomes", &outcomes);
     Ok(html(200, templates::render("service/history.html", &ctx)?))
 }

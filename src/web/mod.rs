@@ -61,7 +61,8 @@ async fn request_id(
     let mut res = next.call(req).instrument(span.clone()).await?;
     span.in_scope(|| tracing::info!(status = res.status().as_u16(), "handled"));
     if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), v);
     }
     Ok(res)
 }
@@ -73,9 +74,15 @@ async fn same_origin(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
-    let unsafe_method = !matches!(*req.method(), actix_web::http::Method::GET | actix_web::http::Method::HEAD);
+    let unsafe_method = !matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    );
     if unsafe_method {
-        let origin = req.headers().get(actix_web::http::header::ORIGIN).and_then(|v| v.to_str().ok());
+        let origin = req
+            .headers()
+            .get(actix_web::http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok());
         let host = req.connection_info().host().to_owned();
         // `null` is sent by privacy modes and sandboxed frames alike; it proves nothing
         // either way, so such posts rest on the CSRF token alone.
@@ -103,21 +110,43 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/verifications", web::get().to(history::list))
         .route("/verifications/{id}", web::get().to(officer::show))
         .route("/verifications/{id}/print", web::get().to(officer::print))
-        .route("/verifications/{id}/reverify", web::get().to(officer::reverify))
+        .route(
+            "/verifications/{id}/reverify",
+            web::get().to(officer::reverify),
+        )
         .route("/audit", web::get().to(supervisor::list))
         .route("/audit/events/{seq}", web::get().to(supervisor::event))
         .route("/audit/export", web::post().to(supervisor::export))
-        .route("/admin", web::get().to(|| async { HttpResponse::SeeOther().insert_header(("Location", "/admin/users")).finish() }))
+        .route(
+            "/admin",
+            web::get().to(|| async {
+                HttpResponse::SeeOther()
+                    .insert_header(("Location", "/admin/users"))
+                    .finish()
+            }),
+        )
         .route("/admin/users", web::get().to(admin::users))
         .route("/admin/users", web::post().to(admin::create_user))
-        .route("/admin/users/{login}/update", web::post().to(admin::update_user))
-        .route("/admin/users/{login}/disable", web::post().to(admin::disable_user))
-        .route("/admin/users/{login}/reset", web::post().to(admin::reset_password))
+        .route(
+            "/admin/users/{login}/update",
+            web::post().to(admin::update_user),
+        )
+        .route(
+            "/admin/users/{login}/disable",
+            web::post().to(admin::disable_user),
+        )
+        .route(
+            "/admin/users/{login}/reset",
+            web::post().to(admin::reset_password),
+        )
         .route("/admin/offices", web::get().to(admin::offices))
         .route("/admin/offices", web::post().to(admin::save_office))
         .route("/admin/clients", web::get().to(admin::clients))
         .route("/admin/clients", web::post().to(admin::create_client))
-        .route("/admin/clients/{name}/revoke", web::post().to(admin::revoke_client));
+        .route(
+            "/admin/clients/{name}/revoke",
+            web::post().to(admin::revoke_client),
+        );
 }
 
 /// Runs the server until it is stopped.
@@ -139,7 +168,10 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
                     // on our own form posts, which the Origin check could not tell from
                     // a sandboxed cross-site frame. Other sites still get no referrer.
                     .add(("Referrer-Policy", "same-origin"))
-                    .add(("Content-Security-Policy", "default-src 'self'; form-action 'self'; frame-ancestors 'none'"))
+                    .add((
+                        "Content-Security-Policy",
+                        "default-src 'self'; form-action 'self'; frame-ancestors 'none'",
+                    ))
                     .add(("Cache-Control", "no-store")),
             )
             .wrap(from_fn(same_origin))

@@ -32,17 +32,33 @@ pub struct VerifyForm {
     pub csrf: String,
 }
 
-fn render_form(staff: &Staff, form: &VerifyForm, errors: &serde_json::Value) -> Result<HttpResponse, WebError> {
+fn render_form(
+    staff: &Staff,
+    form: &VerifyForm,
+    errors: &serde_json::Value,
+) -> Result<HttpResponse, WebError> {
     render_form_with(staff, form, errors, None)
 }
 
-fn render_form_with(staff: &Staff, form: &VerifyForm, errors: &serde_json::Value, notice: Option<&str>) -> Result<HttpResponse, WebError> {
+fn render_form_with(
+    staff: &Staff,
+    form: &VerifyForm,
+    errors: &serde_json::Value,
+    notice: Option<&str>,
+) -> Result<HttpResponse, WebError> {
     let mut ctx = staff.context();
     ctx.insert("notice", &notice);
     ctx.insert("form", form);
     ctx.insert("errors", errors);
-    let status = if errors.as_object().is_some_and(|e| !e.is_empty()) { 422 } else { 200 };
-    Ok(html(status, templates::render("service/verify.html", &ctx)?))
+    let status = if errors.as_object().is_some_and(|e| !e.is_empty()) {
+        422
+    } else {
+        200
+    };
+    Ok(html(
+        status,
+        templates::render("service/verify.html", &ctx)?,
+    ))
 }
 
 pub async fn form(staff: Staff) -> Result<HttpResponse, WebError> {
@@ -58,16 +74,29 @@ fn parse(form: &VerifyForm) -> Result<Request, serde_json::Value> {
     let key = AuthKey::parse(&form.auth_key)
         .map_err(|e| errors.insert("auth_key".into(), e.to_string().into()))
         .ok();
-    let expected = Expected::from_input(&form.expected_contract_amount, &form.expected_contractor, &form.expected_title)
-        .map_err(|e| errors.insert("expected_contract_amount".into(), e.to_string().into()))
-        .ok();
+    let expected = Expected::from_input(
+        &form.expected_contract_amount,
+        &form.expected_contractor,
+        &form.expected_title,
+    )
+    .map_err(|e| errors.insert("expected_contract_amount".into(), e.to_string().into()))
+    .ok();
     match (number, key, expected) {
-        (Some(number), Some(key), Some(expected)) => Ok(Request { number, key, expected, client_ref: None }),
+        (Some(number), Some(key), Some(expected)) => Ok(Request {
+            number,
+            key,
+            expected,
+            client_ref: None,
+        }),
         _ => Err(serde_json::Value::Object(errors)),
     }
 }
 
-pub async fn submit(state: web::Data<AppState>, staff: Staff, form: web::Form<VerifyForm>) -> Result<HttpResponse, WebError> {
+pub async fn submit(
+    state: web::Data<AppState>,
+    staff: Staff,
+    form: web::Form<VerifyForm>,
+) -> Result<HttpResponse, WebError> {
     staff.check_csrf(&form.csrf)?;
     let request = match parse(&form) {
         Ok(r) => r,
@@ -86,13 +115,29 @@ pub async fn submit(state: web::Data<AppState>, staff: Staff, form: web::Form<Ve
 }
 
 /// Loads a verification of the staff member's scope and audits the view in one go.
-async fn load(state: &AppState, staff: &Staff, id: String, action: &'static str) -> Result<(VerificationRow, Option<VerificationRow>), WebError> {
+async fn load(
+    state: &AppState,
+    staff: &Staff,
+    id: String,
+    action: &'static str,
+) -> Result<(VerificationRow, Option<VerificationRow>), WebError> {
     let scope = staff.scope();
     let actor = staff.actor.clone();
     let found = db::write(&state.verifier.pool, move |c| {
-        let Some(mut row) = store::find(c, &id, &scope)? else { return Ok(None) };
+        let Some(mut row) = store::find(c, &id, &scope)? else {
+            return Ok(None);
+        };
         let previous = store::previous_with_certificate(c, &row)?;
-        audit::append(c, &actor, &Event { action, target: &row.certificate_number, outcome: &row.outcome, detail: format!("verification={}", row.id) })?;
+        audit::append(
+            c,
+            &actor,
+            &Event {
+                action,
+                target: &row.certificate_number,
+                outcome: &row.outcome,
+                detail: format!("verification={}", row.id),
+            },
+        )?;
         // The page names who checked as a person reads it; the row keeps the login.
         row.actor = crate::auth::users::actor_label(c, &row.actor)?;
         Ok::<_, DbError>(Some((row, previous)))
@@ -127,7 +172,13 @@ struct RuleLine {
 fn rule_lines(rules: &[RuleResult]) -> Vec<RuleLine> {
     rules
         .iter()
-        .map(|r| RuleLine { id: r.id.clone(), name: RuleResult::label(r).to_owned(), status: r.status.as_str().to_owned(), label: r.status.label().to_owned(), message: r.message.clone() })
+        .map(|r| RuleLine {
+            id: r.id.clone(),
+            name: RuleResult::label(r).to_owned(),
+            status: r.status.as_str().to_owned(),
+            label: r.status.label().to_owned(),
+            message: r.message.clone(),
+        })
         .collect()
 }
 
@@ -138,18 +189,21 @@ pub fn checked_at_ja(row: &VerificationRow) -> String {
 fn context(state: &AppState, staff: &Staff, row: &VerificationRow) -> tera::Context {
     let outcome = row.outcome();
     let mut ctx = staff.context();
-    ctx.insert("v", &Summary {
-        id: row.id.clone(),
-        certificate_number: row.certificate_number.clone(),
-        banner: outcome.banner(),
-        next_step: outcome.next_step(),
-        tone: outcome.tone(),
-        checked_at: checked_at_ja(row),
-        actor: row.actor.clone(),
-        issuer_name: state.verifier.issuer_name(row.issuer_id.as_deref()),
-        kid: row.kid.clone(),
-        detail: row.detail.clone(),
-    });
+    ctx.insert(
+        "v",
+        &Summary {
+            id: row.id.clone(),
+            certificate_number: row.certificate_number.clone(),
+            banner: outcome.banner(),
+            next_step: outcome.next_step(),
+            tone: outcome.tone(),
+            checked_at: checked_at_ja(row),
+            actor: row.actor.clone(),
+            issuer_name: state.verifier.issuer_name(row.issuer_id.as_deref()),
+            kid: row.kid.clone(),
+            detail: row.detail.clone(),
+        },
+    );
     if let Some(cert) = row.certificate() {
         ctx.insert("rows", &view::certificate_rows(&cert));
         ctx.insert("changes", &view::change_lines(&cert));
@@ -159,7 +213,11 @@ fn context(state: &AppState, staff: &Staff, row: &VerificationRow) -> tera::Cont
     ctx
 }
 
-pub async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -> Result<HttpResponse, WebError> {
+pub async fn show(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
     let (row, previous) = load(&state, &staff, id.into_inner(), "verification.view").await?;
     let mut ctx = context(&state, &staff, &row);
     if let (Some(now), Some(prev)) = (row.certificate(), previous.as_ref()) {
@@ -168,10 +226,17 @@ pub async fn show(state: web::Data<AppState>, staff: Staff, id: web::Path<String
             ctx.insert("previous_checked_at", &checked_at_ja(prev));
         }
     }
-    Ok(html(200, templates::render("service/verification.html", &ctx)?))
+    Ok(html(
+        200,
+        templates::render("service/verification.html", &ctx)?,
+    ))
 }
 
-pub async fn print(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -> Result<HttpResponse, WebError> {
+pub async fn print(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
     let (row, _) = load(&state, &staff, id.into_inner(), "verification.print").await?;
     if !matches!(row.outcome(), Outcome::Verified | Outcome::Rejected) {
         return Err(WebError::NotFound);
@@ -182,12 +247,19 @@ pub async fn print(state: web::Data<AppState>, staff: Staff, id: web::Path<Strin
 
 /// Re-verify needs the 認証キー again: it is never stored, so the form comes back with
 /// the number and the 照合 values filled in and the key left for the officer to type.
-pub async fn reverify(state: web::Data<AppState>, staff: Staff, id: web::Path<String>) -> Result<HttpResponse, WebError> {
+pub async fn reverify(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
     let (row, _) = load(&state, &staff, id.into_inner(), "verification.view").await?;
     let expected = row.expected();
     let form = VerifyForm {
         certificate_number: row.certificate_number.clone(),
-        expected_contract_amount: expected.contract_amount_yen.map(|a| a.to_string()).unwrap_or_default(),
+        expected_contract_amount: expected
+            .contract_amount_yen
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
         expected_contractor: expected.contractor_name.unwrap_or_default(),
         expected_title: expected.title.unwrap_or_default(),
         ..Default::default()

@@ -69,13 +69,20 @@ impl Staff {
 
 /// The requester as the audit log names them before sign-in.
 pub fn anonymous_actor(req: &HttpRequest, who: &str) -> Actor {
-    Actor::new(who.to_owned(), "-".into(), client_address(req), user_agent(req))
+    Actor::new(
+        who.to_owned(),
+        "-".into(),
+        client_address(req),
+        user_agent(req),
+    )
 }
 
 pub fn client_address(req: &HttpRequest) -> String {
     // The peer address, not X-Forwarded-For: a header the client controls would let
     // anyone pick the address that the sign-in throttle counts.
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "-".into())
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "-".into())
 }
 
 pub fn user_agent(req: &HttpRequest) -> &str {
@@ -114,16 +121,38 @@ impl FromRequest for Staff {
             let found = db::run(&state.verifier.pool, move |c| {
                 let found = session::lookup(c, &cookie, idle)?;
                 if let Lookup::Expired { user: Some(u) } = &found {
-                    let actor = Actor::new(format!("user:{}", u.login), u.office_code.clone(), address, &agent);
-                    audit::append(c, &actor, &Event { action: "session.expire", target: &u.login, outcome: "ok", detail: String::new() })?;
+                    let actor = Actor::new(
+                        format!("user:{}", u.login),
+                        u.office_code.clone(),
+                        address,
+                        &agent,
+                    );
+                    audit::append(
+                        c,
+                        &actor,
+                        &Event {
+                            action: "session.expire",
+                            target: &u.login,
+                            outcome: "ok",
+                            detail: String::new(),
+                        },
+                    )?;
                 }
                 Ok::<_, crate::db::DbError>(found)
             })
             .await?;
             match found {
-                Lookup::Active { session, user: Some(u) } => {
+                Lookup::Active {
+                    session,
+                    user: Some(u),
+                } => {
                     let role = u.role();
-                    let actor = Actor::new(format!("user:{}", u.login), u.office_code.clone(), client_address(&req), user_agent(&req));
+                    let actor = Actor::new(
+                        format!("user:{}", u.login),
+                        u.office_code.clone(),
+                        client_address(&req),
+                        user_agent(&req),
+                    );
                     Ok(Staff {
                         user_id: u.id,
                         login: u.login,

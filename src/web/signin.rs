@@ -19,7 +19,11 @@ pub struct LoginQuery {
     expired: Option<String>,
 }
 
-pub async fn form(state: web::Data<AppState>, req: HttpRequest, q: web::Query<LoginQuery>) -> Result<HttpResponse, WebError> {
+pub async fn form(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: web::Query<LoginQuery>,
+) -> Result<HttpResponse, WebError> {
     let cookie = req.cookie(COOKIE).map(|c| c.value().to_owned());
     let idle = state.settings.server.session_idle_minutes;
     // Reuse a pre-sign-in session when there is one; otherwise start one for the CSRF token.
@@ -30,11 +34,19 @@ pub async fn form(state: web::Data<AppState>, req: HttpRequest, q: web::Query<Lo
     .await?;
     let (new_cookie, csrf) = match existing {
         Lookup::Active { user: Some(_), .. } => {
-            return Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, "/")).finish());
+            return Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/"))
+                .finish());
         }
-        Lookup::Active { session, user: None } => (None, session.csrf),
+        Lookup::Active {
+            session,
+            user: None,
+        } => (None, session.csrf),
         _ => {
-            let (cookie, csrf) = db::run(&state.verifier.pool, move |c| session::create(c, None, idle).map_err(DbError::from)).await?;
+            let (cookie, csrf) = db::run(&state.verifier.pool, move |c| {
+                session::create(c, None, idle).map_err(DbError::from)
+            })
+            .await?;
             (Some(cookie), csrf)
         }
     };
@@ -46,7 +58,9 @@ pub async fn form(state: web::Data<AppState>, req: HttpRequest, q: web::Query<Lo
     if let Some(c) = new_cookie {
         resp.cookie(session_cookie(c, state.settings.server.secure_cookies));
     }
-    Ok(resp.content_type("text/html; charset=utf-8").body(super::templates::render("service/login.html", &ctx)?))
+    Ok(resp
+        .content_type("text/html; charset=utf-8")
+        .body(super::templates::render("service/login.html", &ctx)?))
 }
 
 #[derive(Deserialize)]
@@ -62,9 +76,16 @@ enum Attempt {
     BadCsrf,
 }
 
-pub async fn submit(state: web::Data<AppState>, req: HttpRequest, form: web::Form<LoginForm>) -> Result<HttpResponse, WebError> {
+pub async fn submit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, WebError> {
     let form = form.into_inner();
-    let cookie = req.cookie(COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    let cookie = req
+        .cookie(COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
     let address = client_address(&req);
     let actor = anonymous_actor(&req, &format!("user:{}", form.login.trim()));
     let settings = state.settings.clone();
@@ -125,7 +146,9 @@ pub async fn submit(state: web::Data<AppState>, req: HttpRequest, form: web::For
             ctx.insert("error", message);
             ctx.insert("expired", &false);
             let body = super::templates::render("service/login.html", &ctx)?;
-            Ok(HttpResponse::Unauthorized().content_type("text/html; charset=utf-8").body(body))
+            Ok(HttpResponse::Unauthorized()
+                .content_type("text/html; charset=utf-8")
+                .body(body))
         }
         Attempt::BadCsrf => Err(WebError::Csrf),
     }
@@ -136,18 +159,38 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-pub async fn logout(state: web::Data<AppState>, req: HttpRequest, staff: Staff, form: web::Form<CsrfForm>) -> Result<HttpResponse, WebError> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    staff: Staff,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
     staff.check_csrf(&form.csrf)?;
-    let cookie = req.cookie(COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    let cookie = req
+        .cookie(COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
     db::run(&state.verifier.pool, move |c| {
         c.immediate_transaction(|c| {
             session::end(c, &cookie)?;
-            audit::append(c, &staff.actor, &Event { action: "signout", target: &staff.login, outcome: "ok", detail: String::new() })?;
+            audit::append(
+                c,
+                &staff.actor,
+                &Event {
+                    action: "signout",
+                    target: &staff.login,
+                    outcome: "ok",
+                    detail: String::new(),
+                },
+            )?;
             Ok::<_, DbError>(())
         })
     })
     .await?;
     let mut gone = session_cookie(String::new(), state.settings.server.secure_cookies);
     gone.make_removal();
-    Ok(HttpResponse::SeeOther().cookie(gone).insert_header((header::LOCATION, "/login")).finish())
+    Ok(HttpResponse::SeeOther()
+        .cookie(gone)
+        .insert_header((header::LOCATION, "/login"))
+        .finish())
 }

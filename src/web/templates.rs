@@ -10,21 +10,66 @@ use tera::{Context, Tera};
 static TERA: LazyLock<Tera> = LazyLock::new(|| {
     let mut tera = Tera::default();
     tera.add_raw_templates(vec![
-        ("service/base.html", include_str!("../../templates/service/base.html")),
-        ("service/error.html", include_str!("../../templates/service/error.html")),
-        ("service/login.html", include_str!("../../templates/service/login.html")),
-        ("service/verify.html", include_str!("../../templates/service/verify.html")),
-        ("service/certificate.html", include_str!("../../templates/service/certificate.html")),
-        ("service/verification.html", include_str!("../../templates/service/verification.html")),
-        ("service/print.html", include_str!("../../templates/service/print.html")),
-        ("service/history.html", include_str!("../../templates/service/history.html")),
-        ("service/audit.html", include_str!("../../templates/service/audit.html")),
-        ("service/audit_event.html", include_str!("../../templates/service/audit_event.html")),
-        ("service/admin_nav.html", include_str!("../../templates/service/admin_nav.html")),
-        ("service/admin_users.html", include_str!("../../templates/service/admin_users.html")),
-        ("service/admin_offices.html", include_str!("../../templates/service/admin_offices.html")),
-        ("service/admin_clients.html", include_str!("../../templates/service/admin_clients.html")),
-        ("service/admin_secret.html", include_str!("../../templates/service/admin_secret.html")),
+        (
+            "service/base.html",
+            include_str!("../../templates/service/base.html"),
+        ),
+        (
+            "service/error.html",
+            include_str!("../../templates/service/error.html"),
+        ),
+        (
+            "service/login.html",
+            include_str!("../../templates/service/login.html"),
+        ),
+        (
+            "service/verify.html",
+            include_str!("../../templates/service/verify.html"),
+        ),
+        (
+            "service/certificate.html",
+            include_str!("../../templates/service/certificate.html"),
+        ),
+        (
+            "service/verification.html",
+            include_str!("../../templates/service/verification.html"),
+        ),
+        (
+            "service/print.html",
+            include_str!("../../templates/service/print.html"),
+        ),
+        (
+            "service/history.html",
+            include_str!("../../templates/service/history.html"),
+        ),
+        (
+            "service/audit.html",
+            include_str!("../../templates/service/audit.html"),
+        ),
+        (
+            "service/audit_event.html",
+            include_str!("../../templates/service/audit_event.html"),
+        ),
+        (
+            "service/admin_nav.html",
+            include_str!("../../templates/service/admin_nav.html"),
+        ),
+        (
+            "service/admin_users.html",
+            include_str!("../../templates/service/admin_users.html"),
+        ),
+        (
+            "service/admin_offices.html",
+            include_str!("../../templates/service/admin_offices.html"),
+        ),
+        (
+            "service/admin_clients.html",
+            include_str!("../../templates/service/admin_clients.html"),
+        ),
+        (
+            "service/admin_secret.html",
+            include_str!("../../templates/service/admin_secret.html"),
+        ),
     ])
     .expect("embedded templates parse");
     tera

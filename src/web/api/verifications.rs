@@ -96,7 +96,10 @@ pub async fn batch(
             .collect()
             .await;
     // Every attempt is recorded, with its audit row, in one transaction at the end.
-    let rows: Vec<VerificationRow> = prepared.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+    let rows: Vec<VerificationRow> = prepared
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
     let mut stored = verifier.store(actor, rows).await?.into_iter();
     let results = prepared
         .into_iter()
@@ -118,7 +121,11 @@ pub async fn batch(
     Ok(web::Json(BatchOutput { results }))
 }
 
-async fn prepare(verifier: &Verifier, actor: &Actor, item: &Value) -> Result<VerificationRow, ApiError> {
+async fn prepare(
+    verifier: &Verifier,
+    actor: &Actor,
+    item: &Value,
+) -> Result<VerificationRow, ApiError> {
     let request = input::verification(item)?;
     Ok(verifier.prepare(actor, request).await?)
 }

@@ -14,8 +14,8 @@ run:
 test: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
-	$(CARGO) test --lib --bins --tests --no-fail-fast
 	$(CARGO) test --doc
+	$(CARGO) test --lib --bins --tests --no-fail-fast
 
 deps:
 	./scripts/install-test-deps.sh

@@ -812,6 +812,14 @@ async fn a_batch_of_1000_mixed_items_answers_in_order_with_per_item_errors() {
         .await
         .unwrap();
     assert_eq!(locks["events"], json!([]));
+    // The batch's audit rows were appended together; the chain must still hold.
+    let out = service.cli(&["audit", "verify"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     for (bad, field) in [
         (json!({"items": []}), "items"),

@@ -17,7 +17,7 @@ pub struct DayCount {
 }
 
 /// `verify` events from `from` to `to` (Japan-time days, inclusive) by day and outcome,
-/// read from the per-day summary that [`count_verification`] keeps.
+/// read from the per-day summary that [`count_verifications`] keeps.
 pub fn daily_verifications(
     conn: &mut SqliteConnection,
     scope: &OfficeScope,
@@ -41,22 +41,24 @@ pub fn daily_verifications(
     }
 }
 
-/// Adds one verification to the per-day summary; called by `append` in the event's
+/// Adds `n` verifications to the per-day summary; called by `append` in the events'
 /// own transaction, so the chart and the log never disagree.
-pub fn count_verification(
+pub fn count_verifications(
     conn: &mut SqliteConnection,
     at: chrono::NaiveDateTime,
     office: &str,
     outcome: &str,
+    n: i64,
 ) -> QueryResult<()> {
     let day = (at + Duration::hours(9)).date().to_string();
     diesel::sql_query(
-        "INSERT INTO audit_daily (day, office_code, outcome, n) VALUES (?, ?, ?, 1) \
-         ON CONFLICT (day, office_code, outcome) DO UPDATE SET n = n + 1",
+        "INSERT INTO audit_daily (day, office_code, outcome, n) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (day, office_code, outcome) DO UPDATE SET n = n + excluded.n",
     )
     .bind::<Text, _>(day)
     .bind::<Text, _>(office)
     .bind::<Text, _>(outcome)
+    .bind::<BigInt, _>(n)
     .execute(conn)?;
     Ok(())
 }

@@ -133,9 +133,7 @@ impl Verifier {
         let actor = actor.clone();
         let lockout = self.lockout.clone();
         db::write(&self.pool, move |c| {
-            for row in &rows {
-                record_attempt(c, &actor, row, &lockout)?;
-            }
+            record_attempts(c, &actor, &rows, &lockout)?;
             Ok(rows)
         })
         .await
@@ -248,22 +246,19 @@ fn now() -> NaiveDateTime {
     chrono::Utc::now().naive_utc()
 }
 
-/// Stores the attempt, its audit row and, when the guard trips, the lock and its row.
-fn record_attempt(
+/// Stores the attempts and their audit rows and, where the guard trips, the lock and its
+/// row. The caller holds the write transaction.
+fn record_attempts(
     c: &mut diesel::SqliteConnection,
     actor: &Actor,
-    row: &VerificationRow,
+    rows: &[VerificationRow],
     lockout: &Lockout,
 ) -> diesel::QueryResult<()> {
-    store::insert(c, row)?;
-    audit::append(
-        c,
-        actor,
-        &Event {
-            action: "verify",
-            target: &row.certificate_number,
-            outcome: &row.outcome,
-            detail: serde_json::json!({
+    store::insert(c, rows)?;
+    let details: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            serde_json::json!({
                 "verification": row.id,
                 "issuer": row.issuer_id,
                 "key_fingerprint": row.key_fingerprint,
@@ -271,10 +266,26 @@ fn record_attempt(
                 "revision": row.revision,
                 "ref": row.client_ref,
             })
-            .to_string(),
-        },
-    )?;
-    if row.outcome() == Outcome::NotFound {
+            .to_string()
+        })
+        .collect();
+    let events: Vec<Event<'_>> = rows
+        .iter()
+        .zip(details)
+        .map(|(row, detail)| Event {
+            action: "verify",
+            target: &row.certificate_number,
+            outcome: &row.outcome,
+            detail,
+        })
+        .collect();
+    audit::append_many(c, actor, &events)?;
+    // Each number is locked at most once per call, however many of its misses it holds.
+    let mut locked = std::collections::HashSet::new();
+    for row in rows.iter().filter(|r| r.outcome() == Outcome::NotFound) {
+        if locked.contains(&row.certificate_number) {
+            continue;
+        }
         let since = row.checked_at - Duration::minutes(lockout.window_minutes);
         if store::recent_not_found(c, &row.certificate_number, since)? >= lockout.not_found_limit {
             let until = row.checked_at + Duration::minutes(lockout.lock_minutes);
@@ -292,6 +303,7 @@ fn record_attempt(
                     ),
                 },
             )?;
+            locked.insert(row.certificate_number.clone());
         }
     }
     Ok(())

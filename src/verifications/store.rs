@@ -59,10 +59,14 @@ impl VerificationRow {
     }
 }
 
-pub fn insert(conn: &mut SqliteConnection, row: &VerificationRow) -> QueryResult<()> {
-    diesel::insert_into(verifications::table)
-        .values(row)
-        .execute(conn)?;
+/// Inserts rows in chunks: 16 columns a row, so 500 rows stay under SQLite's limit of
+/// bound variables.
+pub fn insert(conn: &mut SqliteConnection, rows: &[VerificationRow]) -> QueryResult<()> {
+    for chunk in rows.chunks(500) {
+        diesel::insert_into(verifications::table)
+            .values(chunk)
+            .execute(conn)?;
+    }
     Ok(())
 }
 

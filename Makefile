@@ -14,6 +14,7 @@ run:
 test: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	./scripts/check-schema.sh
 	$(CARGO) test --doc
 	$(CARGO) test --lib --bins --tests --no-fail-fast
 

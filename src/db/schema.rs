@@ -27,6 +27,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_daily (day, office_code, outcome) {
+        day -> Text,
+        office_code -> Text,
+        outcome -> Text,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
     audit_events (seq) {
         seq -> Integer,
         at -> Timestamp,
@@ -118,6 +127,7 @@ diesel::joinable!(users -> offices (office_code));
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     audit_checkpoints,
+    audit_daily,
     audit_events,
     number_locks,
     offices,

@@ -6,6 +6,7 @@ CARGO ?= cargo
 
 ## make run: the demo — reference issuer with demo data + the service, URL and logins printed.
 run:
+	./scripts/install-run-deps.sh
 	$(CARGO) build --bins
 	./scripts/demo.sh
 

@@ -246,6 +246,32 @@ fn now() -> NaiveDateTime {
     chrono::Utc::now().naive_utc()
 }
 
+/// Reads a stored verification within `scope` and records, in the caller's write
+/// transaction, that `actor` looked at it (`verification.view` or `.print`): every view
+/// of a stored verification is audited, whether a page or the API asked.
+pub fn open_audited(
+    c: &mut diesel::SqliteConnection,
+    actor: &Actor,
+    id: &str,
+    scope: &OfficeScope,
+    action: &'static str,
+) -> diesel::QueryResult<Option<VerificationRow>> {
+    let Some(row) = store::find(c, id, scope)? else {
+        return Ok(None);
+    };
+    audit::append(
+        c,
+        actor,
+        &Event {
+            action,
+            target: &row.certificate_number,
+            outcome: &row.outcome,
+            detail: format!("verification={}", row.id),
+        },
+    )?;
+    Ok(Some(row))
+}
+
 /// Stores the attempts and their audit rows and, where the guard trips, the lock and its
 /// row. The caller holds the write transaction.
 fn record_attempts(

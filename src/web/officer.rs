@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 use super::error::WebError;
 use super::session::Staff;
 use super::{html, templates, AppState};
-use crate::audit::{self, Event};
+
 use crate::db::{self, DbError};
 use crate::ids::{AuthKey, CertificateNumber};
 use crate::outcome::Outcome;
 use crate::rules::{Expected, RuleResult};
-use crate::verifications::{diff, store, Request, VerificationRow};
+use crate::verifications::{self, diff, store, Request, VerificationRow};
 use crate::view;
 
 /// The verify form's fields, as `service.md` names them.
@@ -124,20 +124,10 @@ async fn load(
     let scope = staff.scope();
     let actor = staff.actor.clone();
     let found = db::write(&state.verifier.pool, move |c| {
-        let Some(mut row) = store::find(c, &id, &scope)? else {
+        let Some(mut row) = verifications::open_audited(c, &actor, &id, &scope, action)? else {
             return Ok(None);
         };
         let previous = store::previous_with_certificate(c, &row)?;
-        audit::append(
-            c,
-            &actor,
-            &Event {
-                action,
-                target: &row.certificate_number,
-                outcome: &row.outcome,
-                detail: format!("verification={}", row.id),
-            },
-        )?;
         // The page names who checked as a person reads it; the row keeps the login.
         row.actor = crate::auth::users::actor_label(c, &row.actor)?;
         Ok::<_, DbError>(Some((row, previous)))

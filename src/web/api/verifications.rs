@@ -13,9 +13,11 @@ use super::input;
 use super::model::{
     BatchInput, BatchItemError, BatchOutput, BatchResult, Verification, VerificationInput,
 };
-use crate::audit::{self, Actor, Event};
+use crate::audit::Actor;
 use crate::db::{self, DbError};
-use crate::verifications::{store, OfficeScope, VerificationRow, VerificationView, Verifier};
+use crate::verifications::{
+    open_audited, OfficeScope, VerificationRow, VerificationView, Verifier,
+};
 use crate::web::error::{ApiError, Problem};
 use crate::web::AppState;
 
@@ -154,19 +156,8 @@ pub async fn show(
     let id = id.into_inner();
     let VerifyClient(client) = client;
     let scope = OfficeScope::One(client.office_code.clone());
-    // Read and audited in one transaction, as the officer's outcome page is.
     let found = db::write(&state.verifier.pool, move |c| {
-        let Some(row) = store::find(c, &id, &scope)? else {
-            return Ok(None);
-        };
-        let event = Event {
-            action: "verification.view",
-            target: &row.certificate_number,
-            outcome: &row.outcome,
-            detail: format!("verification={}", row.id),
-        };
-        audit::append(c, &client.actor, &event)?;
-        Ok::<_, DbError>(Some(row))
+        open_audited(c, &client.actor, &id, &scope, "verification.view").map_err(DbError::from)
     })
     .await?;
     let row = found.ok_or_else(ApiError::not_found)?;

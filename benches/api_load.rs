@@ -95,6 +95,88 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// CPU time (user + system, all threads) a process has used so far, from `/proc`.
+/// Ticks are 1/100 s on Linux (`getconf CLK_TCK`); summed over many runs that is enough.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name may hold spaces; the fields after its ")" are fixed.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 11 and 12 after ")" and state.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// CPU used by the service, the issuer and this load generator.
+#[derive(Default, Clone, Copy)]
+struct Cpu {
+    service: Duration,
+    issuer: Duration,
+    client: Duration,
+}
+
+impl Cpu {
+    fn now(service: u32, issuer: u32) -> Self {
+        Cpu {
+            service: cpu_time(service),
+            issuer: cpu_time(issuer),
+            client: cpu_time(std::process::id()),
+        }
+    }
+
+    fn since(self, start: Cpu) -> Cpu {
+        Cpu {
+            service: self.service - start.service,
+            issuer: self.issuer - start.issuer,
+            client: self.client - start.client,
+        }
+    }
+
+    fn add(&mut self, other: Cpu) {
+        self.service += other.service;
+        self.issuer += other.issuer;
+        self.client += other.client;
+    }
+
+    /// Milliseconds of CPU per 1000 lookups when `n` lookups were made.
+    fn per_thousand(self, n: usize) -> [f64; 3] {
+        let f = |d: Duration| d.as_secs_f64() * 1000.0 * 1000.0 / n as f64;
+        [f(self.service), f(self.issuer), f(self.client)]
+    }
+}
+
+/// Gives the issuer the last CPU to itself and the service and this load generator the
+/// others (`taskset`, all threads), as when the issuer is another company's server.
+fn pin_issuer_apart(issuer: u32, service: u32) {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert!(cpus >= 2, "BENCH_PIN needs at least two CPUs");
+    let last = cpus - 1;
+    let others = if last == 1 {
+        "0".to_owned()
+    } else {
+        format!("0-{}", last - 1)
+    };
+    for (pid, list) in [
+        (issuer, last.to_string()),
+        (service, others.clone()),
+        (std::process::id(), others),
+    ] {
+        let status = std::process::Command::new("taskset")
+            .args(["-a", "-p", "-c", &list, &pid.to_string()])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("taskset (util-linux)");
+        assert!(status.success(), "taskset failed for {pid}");
+    }
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -160,6 +242,11 @@ fn main() {
         json!({ "items": items }).to_string()
     };
 
+    let service_pid = service.pid().expect("service running");
+    let issuer_pid = issuer.pid().expect("issuer running");
+    if std::env::var_os("BENCH_PIN").is_some() {
+        pin_issuer_apart(issuer_pid, service_pid);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -185,11 +272,16 @@ fn main() {
 
         // One batch of 1000 against 1000 direct lookups at the batch's concurrency.
         let (mut batch_times, mut direct_times) = (Vec::new(), Vec::new());
+        let (mut batch_cpu, mut direct_cpu) = (Cpu::default(), Cpu::default());
         for _ in 0..rounds {
             let call = Call { url: format!("{}/api/v1/verifications/batch", service.base_url), token: token.clone(), body: batch_body.clone() };
+            let before = Cpu::now(service_pid, issuer_pid);
             let (_, w) = run_calls(&http, vec![call], 1, 200).await;
+            batch_cpu.add(Cpu::now(service_pid, issuer_pid).since(before));
             batch_times.push(w);
+            let before = Cpu::now(service_pid, issuer_pid);
             let (_, w) = run_calls(&http, issuer_calls(1000), concurrency, 200).await;
+            direct_cpu.add(Cpu::now(service_pid, issuer_pid).since(before));
             direct_times.push(w);
         }
         let batch = median(batch_times);
@@ -206,6 +298,13 @@ fn main() {
             ms(direct),
             batch.as_secs_f64() / direct.as_secs_f64()
         );
+        let [bs, bi, bc] = batch_cpu.per_thousand(rounds * 1000);
+        let [ds, di, dc] = direct_cpu.per_thousand(rounds * 1000);
+        println!();
+        println!("| CPU ms per 1000 lookups | service | issuer | load generator |");
+        println!("|---|---|---|---|");
+        println!("| batch | {bs:.0} | {bi:.0} | {bc:.0} |");
+        println!("| direct | {ds:.0} | {di:.0} | {dc:.0} |");
     });
     drop(service);
     drop(issuer);

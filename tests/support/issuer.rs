@@ -92,6 +92,11 @@ impl IssuerProcess {
         me
     }
 
+    /// The server's process id, for benches that read its CPU time.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// A command for the issuer binary with this instance's settings (and secret).
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kakunin-issuer"));

@@ -61,6 +61,11 @@ impl ServiceProcess {
         me
     }
 
+    /// The server's process id, for benches that read its CPU time.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The `kakunin` binary with this instance's settings; runs in the project root so
     /// `config/default.toml` and `config/profiles/` are found as in production.
     pub fn command(&self) -> Command {

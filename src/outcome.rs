@@ -48,6 +48,12 @@ impl Outcome {
     }
 
     /// The banner of the outcome page (`service.md` "Web forms").
+    /// Whether a signed certificate came with this outcome: only a record that passed
+    /// every §3 check is verified or rejected.
+    pub fn has_certificate(self) -> bool {
+        matches!(self, Outcome::Verified | Outcome::Rejected)
+    }
+
     pub fn banner(self) -> &'static str {
         match self {
             Outcome::Verified => "確認済み",

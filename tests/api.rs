@@ -272,6 +272,63 @@ async fn the_brute_force_guard_applies_to_the_api_too() {
     assert!(v["detail"].as_str().unwrap().contains("ロック"), "{v}");
 }
 
+/// A batch is written in several transactions while its lookups run; the guard still
+/// locks a number once, and the lock holds for what follows.
+#[tokio::test]
+async fn a_batch_locks_a_guessed_number_once() {
+    let (issuer, service) = start();
+    let api = Client::new(
+        &service,
+        Some(&token(&service, "keiyaku", OFFICE, "verify")),
+    );
+    let auditor = Client::new(&service, Some(&token(&service, "kansa", OFFICE, "audit")));
+    let k = issuer.demo_key("W2025000002");
+    // Eight wrong keys for one number, spread over 400 misses of numbers nobody issued:
+    // below the issuer's limit (10), above the service's (5).
+    let items: Vec<Value> = (0..400)
+        .map(|i| {
+            if i % 50 == 7 {
+                item(&k.certificate_number, &other_key(i), &format!("guess-{i}"))
+            } else {
+                item(&format!("W2099{i:06}"), &other_key(i), &format!("miss-{i}"))
+            }
+        })
+        .collect();
+    let res = api
+        .post("/api/v1/verifications/batch", &json!({ "items": items }))
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 400);
+    assert!(
+        results.iter().all(|r| r["outcome"] == "not_found"),
+        "every item was asked: the lock applies from the next request"
+    );
+
+    let locks: Value = auditor
+        .get("/api/v1/audit/events?action=lockout")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let locks = locks["events"].as_array().unwrap();
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    assert_eq!(locks[0]["target"], k.certificate_number.as_str());
+    let v: Value = api
+        .post(
+            "/api/v1/verifications",
+            &item(&k.certificate_number, &k.auth_key, "after"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["outcome"], "locked", "{v}");
+    let out = service.cli(&["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
 #[tokio::test]
 async fn bad_input_is_a_problem_naming_the_field() {
     let (_issuer, service) = start();

@@ -83,6 +83,13 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
         Duration::from_millis(settings.issuers.connect_timeout_ms),
         Duration::from_millis(settings.issuers.timeout_ms),
     );
+    // Lookups and signature checks run here, on every core (see `Verifier::workers`).
+    // It lives beside the actix system and is dropped after it, outside any runtime.
+    let workers = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("kakunin-lookup")
+        .enable_all()
+        .build()
+        .context("照会用のスレッドを起動できません")?;
     let verifier = Verifier {
         registry: Arc::new(registry),
         profile: Arc::new(profile),
@@ -90,11 +97,13 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
         pool,
         secret,
         lockout: settings.lockout.clone(),
+        workers: workers.handle().clone(),
     };
     let state = AppState {
         verifier,
         settings: Arc::new(settings),
     };
     actix_web::rt::System::new().block_on(web::serve(state))?;
+    workers.shutdown_timeout(Duration::from_secs(5));
     Ok(())
 }

@@ -113,7 +113,6 @@ diesel::table! {
         kid -> Nullable<Text>,
         revision -> Nullable<Integer>,
         jws -> Nullable<Text>,
-        payload -> Nullable<Text>,
         rules -> Text,
         expected -> Text,
         detail -> Nullable<Text>,

@@ -135,16 +135,8 @@ impl Certificate {
     /// Parses and checks a payload: unknown members are ignored, a missing required
     /// member, a wrong schema or a negative amount makes it invalid.
     pub fn from_json(bytes: &[u8]) -> Result<Self, PayloadError> {
-        Self::from_value(
-            &serde_json::from_slice(bytes).map_err(|e| PayloadError::Json(e.to_string()))?,
-        )
-    }
-
-    /// As [`Certificate::from_json`], from JSON already parsed: the verifier keeps the
-    /// payload as signed and reads the certificate out of the same parse.
-    pub fn from_value(value: &serde_json::Value) -> Result<Self, PayloadError> {
-        let cert =
-            Certificate::deserialize(value).map_err(|e| PayloadError::Json(e.to_string()))?;
+        let cert: Certificate =
+            serde_json::from_slice(bytes).map_err(|e| PayloadError::Json(e.to_string()))?;
         cert.check()?;
         Ok(cert)
     }

@@ -7,7 +7,11 @@
 pub mod diff;
 pub mod store;
 
+use std::collections::HashSet;
 use std::sync::Arc;
+
+use futures::StreamExt;
+use serde_json::value::RawValue;
 
 use chrono::{Duration, NaiveDateTime};
 use serde::Serialize;
@@ -42,6 +46,9 @@ pub enum VerifyError {
     NoIssuer(String),
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The lookup's task ended without an answer: the service is shutting down.
+    #[error("照会の処理が中断されました。もう一度お試しください")]
+    Interrupted,
 }
 
 impl From<diesel::result::Error> for VerifyError {
@@ -49,6 +56,13 @@ impl From<diesel::result::Error> for VerifyError {
         VerifyError::Db(DbError::Query(e))
     }
 }
+
+/// A batch's writer waits for this many finished rows before it writes (or for the
+/// last lookup). Each commit has a fixed cost, so writing every row as it comes would
+/// cost more than it hides; a hundred keeps the write left after the last lookup short.
+const MIN_ROWS_PER_WRITE: usize = 100;
+/// Most rows one write of a batch takes; a batch holds at most 1000 items anyway.
+const MAX_ROWS_PER_WRITE: usize = 1000;
 
 /// Everything one verification needs; cheap to clone into each request.
 #[derive(Clone)]
@@ -59,6 +73,10 @@ pub struct Verifier {
     pub pool: DbPool,
     pub secret: SecretKey,
     pub lockout: Lockout,
+    /// Where lookups and checks run. An actix worker is one thread, so a batch run on
+    /// the worker that received it would check 1000 signatures on one core; spawned
+    /// here, they spread over all cores while the worker only waits.
+    pub workers: tokio::runtime::Handle,
 }
 
 /// What asking the issuers produced, before it is stored.
@@ -88,44 +106,130 @@ impl Verifier {
         actor: &Actor,
         req: Request,
     ) -> Result<VerificationRow, VerifyError> {
-        let row = self.prepare(actor, req).await?;
+        let locked = self.locked(vec![req.number.to_string()]).await?;
+        let row = self.prepare(actor, req, &locked).await?;
         let mut stored = self.store(actor, vec![row]).await?;
         Ok(stored.remove(0))
     }
 
-    /// Everything of a verification but storing it: guard, lookup, check. The row is
-    /// not recorded until [`Verifier::store`] commits it with its audit row.
-    pub async fn prepare(
+    /// Verifies many requests, at most `concurrency` issuer calls at a time, and stores
+    /// each with its audit row. The answer keeps the order of `requests`; an item that
+    /// routes to no issuer gets its own error.
+    ///
+    /// Rows are stored while later lookups still run: each write takes every row that
+    /// finished since the last one (at least [`MIN_ROWS_PER_WRITE`]), in one
+    /// transaction (group commit). Storing a whole batch at the end would add its write
+    /// to the batch's time instead of hiding it.
+    /// Should the database fail, the batch fails, and the rows written before stay
+    /// recorded, each with its audit row.
+    pub async fn verify_batch(
+        &self,
+        actor: &Actor,
+        requests: Vec<Request>,
+        concurrency: usize,
+    ) -> Result<Vec<Result<VerificationRow, VerifyError>>, VerifyError> {
+        let count = requests.len();
+        let numbers = requests.iter().map(|r| r.number.to_string()).collect();
+        let locked = self.locked(numbers).await?;
+        let (rows, finished) = tokio::sync::mpsc::unbounded_channel();
+        let writer = self
+            .workers
+            .spawn(self.clone().store_as_they_come(actor.clone(), finished));
+        let mut results: Vec<Option<Result<VerificationRow, VerifyError>>> =
+            (0..count).map(|_| None).collect();
+        // Unordered, then put back in place: `buffered` would keep finished items in the
+        // window until every earlier one is done, so one slow answer would hold back the
+        // next lookups and the batch would run below its concurrency.
+        let mut lookups = futures::stream::iter(requests.into_iter().enumerate().map(|(i, r)| {
+            let locked = &locked;
+            async move { (i, self.prepare(actor, r, locked).await) }
+        }))
+        .buffer_unordered(concurrency.max(1));
+        while let Some((i, prepared)) = lookups.next().await {
+            match prepared {
+                Ok(row) => {
+                    // A closed channel means the writer failed; its error is below.
+                    if rows.send((i, row)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        drop(rows);
+        for (i, row) in joined(writer.await)?? {
+            results[i] = Some(Ok(row));
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every item is looked up and stored, or has its error"))
+            .collect())
+    }
+
+    /// The batch writer: stores whatever rows arrived since its last write, until the
+    /// lookups are done. Answers each row with the item's place in the batch.
+    async fn store_as_they_come(
+        self,
+        actor: Actor,
+        mut finished: tokio::sync::mpsc::UnboundedReceiver<(usize, VerificationRow)>,
+    ) -> Result<Vec<(usize, VerificationRow)>, VerifyError> {
+        let mut stored = Vec::new();
+        let mut waiting = Vec::new();
+        loop {
+            let done = finished.recv_many(&mut waiting, MAX_ROWS_PER_WRITE).await == 0;
+            if waiting.len() >= MIN_ROWS_PER_WRITE || (done && !waiting.is_empty()) {
+                let (places, rows): (Vec<usize>, Vec<VerificationRow>) = waiting.drain(..).unzip();
+                let rows = self.store(&actor, rows).await?;
+                stored.extend(places.into_iter().zip(rows));
+            }
+            if done {
+                return Ok(stored);
+            }
+        }
+    }
+
+    /// Which of `numbers` this service has locked (too many `not_found` lately).
+    async fn locked(&self, numbers: Vec<String>) -> Result<HashSet<String>, VerifyError> {
+        Ok(db::run(&self.pool, move |c| {
+            store::locked_among(c, &numbers, now()).map_err(DbError::from)
+        })
+        .await?)
+    }
+
+    /// Everything of a verification but storing it: guard, lookup, check, on
+    /// [`Verifier::workers`]. The row is not recorded until [`Verifier::store`] commits
+    /// it with its audit row.
+    async fn prepare(
         &self,
         actor: &Actor,
         req: Request,
+        locked: &HashSet<String>,
     ) -> Result<VerificationRow, VerifyError> {
-        let issuers = self.registry.route(&req.number);
-        if issuers.is_empty() {
+        if self.registry.route(&req.number).is_empty() {
             return Err(VerifyError::NoIssuer(req.number.to_string()));
         }
-        let number = req.number.to_string();
-        let locked = db::run(&self.pool, {
-            let number = number.clone();
-            move |c| store::is_locked(c, &number, now()).map_err(DbError::from)
-        })
-        .await?;
-        let asked = if locked {
-            Asked::bare(
-                Outcome::Locked,
-                None,
-                Some("照会の失敗が続いたため、この番号は本サービスでロックされています".into()),
-            )
-        } else {
-            self.ask(&issuers, &req).await
-        };
-        Ok(self.row(actor, &req, asked))
+        let is_locked = locked.contains(req.number.as_str());
+        let this = self.clone();
+        let actor = actor.clone();
+        let task = self.workers.spawn(async move {
+            let asked = if is_locked {
+                Asked::bare(
+                    Outcome::Locked,
+                    None,
+                    Some("照会の失敗が続いたため、この番号は本サービスでロックされています".into()),
+                )
+            } else {
+                let issuers = this.registry.route(&req.number);
+                this.ask(&issuers, &req).await
+            };
+            this.row(&actor, &req, asked)
+        });
+        joined(task.await)
     }
 
     /// Records prepared verifications, each with its audit row (and a lock when the guard
-    /// trips), in one transaction. A batch stores its items together: one commit instead
-    /// of a thousand is what keeps a batch close to the issuer's own lookup rate.
-    pub async fn store(
+    /// trips), in one transaction.
+    async fn store(
         &self,
         actor: &Actor,
         rows: Vec<VerificationRow>,
@@ -145,7 +249,6 @@ impl Verifier {
         for issuer in issuers {
             match self.client.lookup(issuer, &req.number, &req.key).await {
                 Answer::Record(bytes) => {
-                    let jws = String::from_utf8_lossy(&bytes).into_owned();
                     let result = verify::check(
                         &bytes,
                         &issuer.id,
@@ -154,6 +257,9 @@ impl Verifier {
                         &self.profile,
                         &req.expected,
                     );
+                    // A valid record is JSON, so UTF-8; anything else is kept as evidence.
+                    let jws = String::from_utf8(bytes)
+                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
                     return match result {
                         Ok(checked) => Asked {
                             outcome: checked.outcome(),
@@ -207,14 +313,13 @@ impl Verifier {
     }
 
     fn row(&self, actor: &Actor, req: &Request, asked: Asked) -> VerificationRow {
-        let (kid, revision, payload, rules) = match &asked.checked {
+        let (kid, revision, rules) = match &asked.checked {
             Some(c) => (
                 Some(c.record.kid().to_owned()),
                 Some(c.record.certificate().revision as i32),
-                Some(c.record.payload().to_string()),
                 serde_json::to_string(&c.rules).unwrap_or_else(|_| "[]".into()),
             ),
-            None => (None, None, None, "[]".to_owned()),
+            None => (None, None, "[]".to_owned()),
         };
         VerificationRow {
             id: ulid::Ulid::new().to_string(),
@@ -229,7 +334,6 @@ impl Verifier {
             kid,
             revision,
             jws: asked.jws,
-            payload,
             rules,
             expected: serde_json::to_string(&req.expected).unwrap_or_else(|_| "{}".into()),
             detail: asked.detail,
@@ -239,6 +343,16 @@ impl Verifier {
     pub fn issuer_name(&self, id: Option<&str>) -> Option<String> {
         id.and_then(|id| self.registry.issuer(id))
             .map(|i| i.name.clone())
+    }
+}
+
+/// A task's result; a panic goes on as a panic, and a task cancelled at shutdown is
+/// [`VerifyError::Interrupted`].
+fn joined<T>(result: Result<T, tokio::task::JoinError>) -> Result<T, VerifyError> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(VerifyError::Interrupted),
     }
 }
 
@@ -272,6 +386,32 @@ pub fn open_audited(
     Ok(Some(row))
 }
 
+/// The audit detail of one attempt. Members in alphabetical order, as the `json!` map
+/// that wrote the first rows had them, so old and new details read alike.
+#[derive(Serialize)]
+struct AttemptDetail<'a> {
+    issuer: Option<&'a str>,
+    key_fingerprint: &'a str,
+    kid: Option<&'a str>,
+    #[serde(rename = "ref")]
+    client_ref: Option<&'a str>,
+    revision: Option<i32>,
+    verification: &'a str,
+}
+
+impl<'a> AttemptDetail<'a> {
+    fn of(row: &'a VerificationRow) -> Self {
+        Self {
+            issuer: row.issuer_id.as_deref(),
+            key_fingerprint: &row.key_fingerprint,
+            kid: row.kid.as_deref(),
+            client_ref: row.client_ref.as_deref(),
+            revision: row.revision,
+            verification: &row.id,
+        }
+    }
+}
+
 /// Stores the attempts and their audit rows and, where the guard trips, the lock and its
 /// row. The caller holds the write transaction.
 fn record_attempts(
@@ -284,15 +424,7 @@ fn record_attempts(
     let details: Vec<String> = rows
         .iter()
         .map(|row| {
-            serde_json::json!({
-                "verification": row.id,
-                "issuer": row.issuer_id,
-                "key_fingerprint": row.key_fingerprint,
-                "kid": row.kid,
-                "revision": row.revision,
-                "ref": row.client_ref,
-            })
-            .to_string()
+            serde_json::to_string(&AttemptDetail::of(row)).expect("strings and numbers serialize")
         })
         .collect();
     let events: Vec<Event<'_>> = rows
@@ -306,10 +438,18 @@ fn record_attempts(
         })
         .collect();
     audit::append_many(c, actor, &events)?;
-    // Each number is locked at most once per call, however many of its misses it holds.
-    let mut locked = std::collections::HashSet::new();
+    // A number is locked once, however many of its misses this call holds, and not
+    // again while a lock stands (a batch's later writes see the lock its earlier wrote).
+    let mut locked = HashSet::new();
     for row in rows.iter().filter(|r| r.outcome() == Outcome::NotFound) {
-        if locked.contains(&row.certificate_number) {
+        if locked.contains(&row.certificate_number)
+            || !store::locked_among(
+                c,
+                std::slice::from_ref(&row.certificate_number),
+                row.checked_at,
+            )?
+            .is_empty()
+        {
             continue;
         }
         let since = row.checked_at - Duration::minutes(lockout.window_minutes);
@@ -346,8 +486,10 @@ pub struct VerificationView {
     pub certificate_number: String,
     pub issuer: Option<IssuerRef>,
     pub signature: Option<SignatureRef>,
-    pub certificate: Option<serde_json::Value>,
-    pub rules: Vec<crate::rules::RuleResult>,
+    /// The payload as signed, embedded as stored.
+    pub certificate: Option<Box<RawValue>>,
+    /// The rule results as stored (`[RuleResult]`).
+    pub rules: Box<RawValue>,
     pub detail: Option<String>,
 }
 
@@ -387,8 +529,8 @@ impl VerificationView {
                 kid: kid.clone(),
                 valid: true,
             }),
-            certificate: row.payload_json(),
-            rules: row.rule_results(),
+            certificate: row.payload_raw(),
+            rules: row.rules_raw(),
             detail: row.detail.clone(),
         }
     }

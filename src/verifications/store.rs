@@ -1,10 +1,15 @@
 //! Rows of the `verifications` and `number_locks` tables and the queries on them.
 
+use std::collections::HashSet;
+
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use crate::db::schema::{number_locks, verifications};
+use crate::outcome::Outcome;
+use crate::record::envelope;
 use crate::record::payload::Certificate;
 use crate::rules::RuleResult;
 
@@ -25,33 +30,46 @@ pub struct VerificationRow {
     pub revision: Option<i32>,
     #[serde(skip)]
     pub jws: Option<String>,
-    pub payload: Option<String>,
     pub rules: String,
     pub expected: String,
     pub detail: Option<String>,
 }
 
 impl VerificationRow {
-    pub fn outcome(&self) -> crate::outcome::Outcome {
-        crate::outcome::Outcome::parse(&self.outcome)
-            .unwrap_or(crate::outcome::Outcome::InvalidRecord)
+    pub fn outcome(&self) -> Outcome {
+        Outcome::parse(&self.outcome).unwrap_or(Outcome::InvalidRecord)
+    }
+
+    /// The payload text as signed, for the outcomes that carry a certificate (verified
+    /// and rejected); read from the stored JWS, whose payload part it is.
+    pub fn payload_text(&self) -> Option<String> {
+        if !self.outcome().has_certificate() {
+            return None;
+        }
+        self.jws.as_deref().and_then(envelope::payload_text)
     }
 
     /// The certificate, for the outcomes that carry one (verified and rejected).
     pub fn certificate(&self) -> Option<Certificate> {
-        self.payload
-            .as_deref()
-            .and_then(|p| serde_json::from_str(p).ok())
+        self.payload_text()
+            .and_then(|p| Certificate::from_json(p.as_bytes()).ok())
     }
 
-    pub fn payload_json(&self) -> Option<serde_json::Value> {
-        self.payload
-            .as_deref()
-            .and_then(|p| serde_json::from_str(p).ok())
+    /// The payload as JSON to embed in an answer as it is: checked to be JSON, never
+    /// parsed into a tree and written out again (a batch answers 1000 of them).
+    pub fn payload_raw(&self) -> Option<Box<RawValue>> {
+        self.payload_text()
+            .and_then(|p| RawValue::from_string(p).ok())
     }
 
     pub fn rule_results(&self) -> Vec<RuleResult> {
         serde_json::from_str(&self.rules).unwrap_or_default()
+    }
+
+    /// The rule results as stored JSON, for answers; `[]` if the column were damaged.
+    pub fn rules_raw(&self) -> Box<RawValue> {
+        RawValue::from_string(self.rules.clone())
+            .unwrap_or_else(|_| RawValue::from_string("[]".to_owned()).expect("[] is JSON"))
     }
 
     pub fn expected(&self) -> crate::rules::Expected {
@@ -101,7 +119,9 @@ pub fn previous_with_certificate(
     verifications::table
         .filter(verifications::office_code.eq(&row.office_code))
         .filter(verifications::certificate_number.eq(&row.certificate_number))
-        .filter(verifications::payload.is_not_null())
+        .filter(
+            verifications::outcome.eq_any([Outcome::Verified.as_str(), Outcome::Rejected.as_str()]),
+        )
         .filter(verifications::checked_at.lt(row.checked_at))
         .order(verifications::checked_at.desc())
         .select(VerificationRow::as_select())
@@ -153,17 +173,24 @@ pub fn jst_day_start(d: NaiveDate) -> NaiveDateTime {
     d.and_hms_opt(0, 0, 0).expect("midnight exists") - Duration::hours(9)
 }
 
-pub fn is_locked(
+/// Which of `numbers` are locked here at `now`: one query for a whole batch.
+pub fn locked_among(
     conn: &mut SqliteConnection,
-    number: &str,
+    numbers: &[String],
     now: NaiveDateTime,
-) -> QueryResult<bool> {
-    let n: i64 = number_locks::table
-        .filter(number_locks::certificate_number.eq(number))
-        .filter(number_locks::locked_until.gt(now))
-        .count()
-        .get_result(conn)?;
-    Ok(n > 0)
+) -> QueryResult<HashSet<String>> {
+    let mut locked = HashSet::new();
+    // 500 bound values a query, like `insert`, to stay far below SQLite's limit.
+    for chunk in numbers.chunks(500) {
+        locked.extend(
+            number_locks::table
+                .filter(number_locks::certificate_number.eq_any(chunk))
+                .filter(number_locks::locked_until.gt(now))
+                .select(number_locks::certificate_number)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(locked)
 }
 
 pub fn recent_not_found(

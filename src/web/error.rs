@@ -52,6 +52,7 @@ impl From<VerifyError> for WebError {
         match e {
             VerifyError::NoIssuer(_) => WebError::BadRequest(e.to_string()),
             VerifyError::Db(db) => db.into(),
+            VerifyError::Interrupted => WebError::Internal(e.to_string()),
         }
     }
 }
@@ -255,6 +256,7 @@ impl From<VerifyError> for ApiError {
                 ApiError::invalid_field("certificate_number", e.to_string())
             }
             VerifyError::Db(db) => db.into(),
+            VerifyError::Interrupted => ApiError::internal(e),
         }
     }
 }

@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::outcome::Outcome;
-use crate::rules::RuleResult;
 use crate::verifications::{IssuerRef, SignatureRef, VerificationView};
 use crate::web::error::Problem;
 
@@ -72,10 +71,10 @@ pub struct Verification {
     /// The payload exactly as signed (`issuer-protocol.md` §4), for `verified` and
     /// `rejected`; null otherwise.
     #[schema(required = true, value_type = Option<Object>)]
-    pub certificate: Option<serde_json::Value>,
+    pub certificate: Option<Box<serde_json::value::RawValue>>,
     /// Every rule in `rules-oita.md` order; empty when there is no certificate.
     #[schema(value_type = Vec<RuleDoc>)]
-    pub rules: Vec<RuleResult>,
+    pub rules: Box<serde_json::value::RawValue>,
     /// Why, in Japanese, for `locked`, `invalid_record` and `issuer_unavailable`.
     #[schema(required = true)]
     pub detail: Option<String>,

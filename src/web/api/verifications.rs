@@ -5,7 +5,6 @@
 
 use actix_web::http::header::LOCATION;
 use actix_web::{get, post, web, HttpResponse};
-use futures::StreamExt;
 use serde_json::Value;
 
 use super::bearer::VerifyClient;
@@ -13,7 +12,6 @@ use super::input;
 use super::model::{
     BatchInput, BatchItemError, BatchOutput, BatchResult, Verification, VerificationInput,
 };
-use crate::audit::Actor;
 use crate::db::{self, DbError};
 use crate::verifications::{
     open_audited, OfficeScope, VerificationRow, VerificationView, Verifier,
@@ -89,47 +87,41 @@ pub async fn batch(
     body: web::Json<Value>,
 ) -> Result<web::Json<BatchOutput>, ApiError> {
     let items = input::batch_items(&body)?;
-    let verifier = &state.verifier;
-    let actor = &client.0.actor;
-    // `buffered` keeps input order while up to `batch_concurrency` items are in flight.
-    let prepared: Vec<Result<VerificationRow, ApiError>> =
-        futures::stream::iter(items.iter().map(|item| prepare(verifier, actor, item)))
-            .buffered(state.settings.api.batch_concurrency.max(1))
-            .collect()
-            .await;
-    // Every attempt is recorded, with its audit row, in one transaction at the end.
-    let rows: Vec<VerificationRow> = prepared
+    let parsed: Vec<Result<_, ApiError>> = items.iter().map(input::verification).collect();
+    let requests = parsed
         .iter()
-        .filter_map(|r| r.as_ref().ok().cloned())
+        .filter_map(|p| p.as_ref().ok().cloned())
         .collect();
-    let mut stored = verifier.store(actor, rows).await?.into_iter();
-    let results = prepared
+    let mut verified = state
+        .verifier
+        .verify_batch(
+            &client.0.actor,
+            requests,
+            state.settings.api.batch_concurrency,
+        )
+        .await?
+        .into_iter();
+    let results = parsed
         .into_iter()
-        .zip(items.iter())
-        .map(|(result, item)| match result {
-            Ok(_) => match stored.next() {
-                Some(row) => BatchResult::Verification(Box::new(view(&row, verifier))),
-                None => BatchResult::Error(BatchItemError {
+        .zip(items)
+        .map(|(parsed, item)| {
+            let outcome = match parsed {
+                Ok(_) => verified
+                    .next()
+                    .expect("one result for each parsed item")
+                    .map_err(ApiError::from),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(row) => BatchResult::Verification(Box::new(view(&row, &state.verifier))),
+                Err(e) => BatchResult::Error(BatchItemError {
                     client_ref: input::ref_of(item),
-                    error: ApiError::internal("batch row missing").problem,
+                    error: e.problem,
                 }),
-            },
-            Err(e) => BatchResult::Error(BatchItemError {
-                client_ref: input::ref_of(item),
-                error: e.problem,
-            }),
+            }
         })
         .collect();
     Ok(web::Json(BatchOutput { results }))
-}
-
-async fn prepare(
-    verifier: &Verifier,
-    actor: &Actor,
-    item: &Value,
-) -> Result<VerificationRow, ApiError> {
-    let request = input::verification(item)?;
-    Ok(verifier.prepare(actor, request).await?)
 }
 
 /// Reads one Verification of the client's own office; any other id is 404.

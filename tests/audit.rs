@@ -556,10 +556,90 @@ async fn admin_creates_an_officer_who_verifies_and_a_supervisor_finds_it() {
     let page = body(admin.post("/admin/users", &form).await).await;
     assert!(page.contains("既に使われています"), "{page}");
 
+    // The issued password is known to the administrator too: its holder replaces it
+    // before anything else, and no page but the password form opens until then.
     let mut officer = Browser::new(&service.base_url);
     let res = officer.sign_in("newofficer", &password).await;
     assert_eq!(res.status(), 200);
-    assert_eq!(res.url().path(), "/");
+    assert_eq!(res.url().path(), "/password");
+    assert!(body(res).await.contains("管理者が発行したパスワード"));
+    for path in ["/", "/verifications", "/verifications/01ANY"] {
+        let res = officer.get(path).await;
+        assert_eq!(res.url().path(), "/password", "{path}");
+    }
+    let mine = "my-own-secret-2025";
+    for (current, new, confirm, field, says) in [
+        (
+            "not-it-at-all",
+            mine,
+            mine,
+            "current",
+            "現在のパスワードが違います",
+        ),
+        (
+            password.as_str(),
+            mine,
+            "my-own-secret-2026",
+            "confirm",
+            "もう一度同じように",
+        ),
+        (password.as_str(), "short", "short", "new", "10文字以上"),
+        (
+            password.as_str(),
+            password.as_str(),
+            password.as_str(),
+            "new",
+            "違うパスワード",
+        ),
+    ] {
+        let csrf = officer.csrf("/password").await;
+        let res = officer
+            .post(
+                "/password",
+                &[
+                    ("csrf", &csrf),
+                    ("current", current),
+                    ("new", new),
+                    ("confirm", confirm),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 422, "{field}");
+        let page = body(res).await;
+        assert!(
+            page.contains(&format!("id=\"{field}-error\"")) && page.contains(says),
+            "{field}: {page}"
+        );
+        assert!(
+            !page.contains(mine) && !page.contains(&password),
+            "passwords are never echoed"
+        );
+    }
+    let csrf = officer.csrf("/password").await;
+    let res = officer
+        .post(
+            "/password",
+            &[
+                ("csrf", &csrf),
+                ("current", &password),
+                ("new", mine),
+                ("confirm", mine),
+            ],
+        )
+        .await;
+    assert_eq!(res.url().path(), "/login", "the change ends the session");
+    assert!(body(res).await.contains("パスワードを変更しました"));
+    assert_eq!(
+        Browser::new(&service.base_url)
+            .sign_in("newofficer", &password)
+            .await
+            .status(),
+        401,
+        "the issued password no longer works"
+    );
+    let res = officer.sign_in("newofficer", mine).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.url().path(), "/", "no more detour");
     let k = issuer.demo_key("W2025000001");
     let res = officer
         .verify(&k.certificate_number, &k.auth_key, &[])
@@ -711,6 +791,10 @@ async fn admin_creates_an_officer_who_verifies_and_a_supervisor_finds_it() {
     ] {
         let n = scalar(&mut conn, &format!("SELECT COUNT(*) AS n FROM audit_events WHERE action = '{action}' AND actor = 'user:admin1'"));
         assert_eq!(n, 1, "{action} audited once");
+    }
+    for outcome in ["failed", "ok"] {
+        let n = scalar(&mut conn, &format!("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'user.passwd' AND outcome = '{outcome}' AND actor = 'user:newofficer'"));
+        assert_eq!(n, 1, "own password change {outcome} audited once");
     }
     let audit = service.cli(&["audit", "verify"]);
     assert_eq!(audit.status.code(), Some(0), "{}", stdout(&audit));

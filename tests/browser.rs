@@ -212,8 +212,28 @@ async fn an_admin_creates_an_officer_whose_verification_a_supervisor_finds_in_th
             page.screenshot("admin-users.png").await;
             sign_out(&page).await;
 
-            // The officer signs in with that password and verifies once.
-            sign_in(&page, login, &password).await;
+            // The officer signs in with that password, is sent to replace it, signs in
+            // again with their own and verifies once.
+            page.goto("/login").await;
+            page.fill("#login", login).await;
+            page.fill("#password", &password).await;
+            submit(&page, "form[action=\"/login\"] button[type=\"submit\"]").await;
+            page.wait_text("main h1", "パスワードの変更").await;
+            assert!(
+                page.all("header nav").await.is_empty(),
+                "nothing else is offered before the password is replaced"
+            );
+            let own = "oita-taro-no-himitsu";
+            page.fill("#current", &password).await;
+            page.fill("#new", own).await;
+            page.fill("#confirm", own).await;
+            submit(&page, "form[action=\"/password\"] button[type=\"submit\"]").await;
+            page.wait_text(
+                "main p.notice",
+                "パスワードを変更しました。新しいパスワードでログインしてください。",
+            )
+            .await;
+            sign_in(&page, login, own).await;
             let who = page.text("header .who").await;
             assert!(
                 who.contains("大分 太郎") && who.contains("契約担当者"),

@@ -20,6 +20,9 @@ pub struct User {
     pub password_hash: String,
     pub disabled: bool,
     pub created_at: NaiveDateTime,
+    /// Set when an administrator issued the password on the admin page; cleared when
+    /// its holder chooses their own.
+    pub must_change_password: bool,
 }
 
 impl User {
@@ -46,6 +49,8 @@ pub enum AccountError {
     BadOfficeName,
     #[error("最後の有効な管理者は無効化・降格できません")]
     LastAdmin,
+    #[error("現在のパスワードが違います")]
+    WrongPassword,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -56,6 +61,9 @@ pub struct NewUser<'a> {
     pub role: Role,
     pub office_code: &'a str,
     pub password: &'a str,
+    /// Whether the password was issued by someone else and must be replaced at the
+    /// first sign-in (the admin page's generated ones); see [`change_own_password`].
+    pub must_change_password: bool,
 }
 
 fn valid_login(login: &str) -> bool {
@@ -121,6 +129,7 @@ pub fn add(
                 users::password_hash.eq(&hash),
                 users::disabled.eq(false),
                 users::created_at.eq(now()),
+                users::must_change_password.eq(new.must_change_password),
             ))
             .execute(conn)?;
         audit::append(
@@ -158,7 +167,36 @@ pub fn set_password(
     login: &str,
     new_password: &str,
 ) -> Result<(), AccountError> {
-    store_password(conn, actor, login, new_password, "user.passwd")
+    // Typed at the server's console, usually by its holder (the first administrator
+    // sets their own this way): not flagged.
+    store_password(conn, actor, login, new_password, false, "user.passwd")
+}
+
+/// A signed-in user replaces their own password, proving they know the current one.
+/// Ends every session of the account, this one included, and clears the flag an
+/// administrator-issued password carries. A wrong current password is audited.
+pub fn change_own_password(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    login: &str,
+    current: &str,
+    new_password: &str,
+) -> Result<(), AccountError> {
+    let user = find(conn, login)?.ok_or_else(|| AccountError::NoSuchUser(login.to_owned()))?;
+    if !password::verify(current, &user.password_hash) {
+        audit::append(
+            conn,
+            actor,
+            &Event {
+                action: "user.passwd",
+                target: login,
+                outcome: "failed",
+                detail: "現在のパスワードが違います".into(),
+            },
+        )?;
+        return Err(AccountError::WrongPassword);
+    }
+    store_password(conn, actor, login, new_password, false, "user.passwd")
 }
 
 /// Letters and digits that cannot be mistaken for one another when read off a screen.
@@ -195,7 +233,7 @@ pub fn reset_password(
     login: &str,
 ) -> Result<String, AccountError> {
     let new = generate_password();
-    store_password(conn, actor, login, &new, "user.reset")?;
+    store_password(conn, actor, login, &new, true, "user.reset")?;
     Ok(new)
 }
 
@@ -204,13 +242,17 @@ fn store_password(
     actor: &Actor,
     login: &str,
     new_password: &str,
+    must_change: bool,
     action: &str,
 ) -> Result<(), AccountError> {
     password::check_strength(new_password).map_err(AccountError::WeakPassword)?;
     let hash = password::hash(new_password);
     conn.immediate_transaction(|conn| {
         let n = diesel::update(users::table.filter(users::login.eq(login)))
-            .set(users::password_hash.eq(&hash))
+            .set((
+                users::password_hash.eq(&hash),
+                users::must_change_password.eq(must_change),
+            ))
             .execute(conn)?;
         if n == 0 {
             return Err(AccountError::NoSuchUser(login.to_owned()));

@@ -42,6 +42,7 @@ pub fn user_add(
             role,
             office_code: office,
             password: &password,
+            must_change_password: false,
         },
     )?;
     println!(

@@ -44,6 +44,7 @@ fn seed_demo_users(pool: &DbPool) -> anyhow::Result<()> {
                 role,
                 office_code: DEMO_OFFICE.0,
                 password,
+                must_change_password: false,
             };
             users::add(&mut c, &Actor::cli(), &new)?;
         }

@@ -96,6 +96,7 @@ diesel::table! {
         password_hash -> Text,
         disabled -> Bool,
         created_at -> Timestamp,
+        must_change_password -> Bool,
     }
 }
 

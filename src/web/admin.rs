@@ -221,6 +221,7 @@ pub async fn create_user(
             role,
             office_code: &office,
             password: &pw,
+            must_change_password: true,
         };
         Ok::<_, DbError>(users::add(c, &actor, &new))
     })
@@ -230,7 +231,7 @@ pub async fn create_user(
             &staff,
             "利用者を作成しました",
             &format!(
-                "{}（{}、{}、発注機関 {}）",
+                "{}（{}、{}、発注機関 {}）。本人は初回ログイン時にパスワードを変更します",
                 user.login,
                 user.name,
                 role.label(),
@@ -327,7 +328,9 @@ pub async fn reset_password(
         Outcome::Done(password) => shown_once(
             &staff,
             "パスワードを再発行しました",
-            &format!("{shown}（ログイン中のセッションは終了しました）"),
+            &format!(
+                "{shown}（ログイン中のセッションは終了しました）。本人は次のログイン時にパスワードを変更します"
+            ),
             &password,
             "/admin/users",
         ),

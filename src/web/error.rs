@@ -21,6 +21,9 @@ pub enum WebError {
     /// No session: go to the sign-in page.
     #[error("ログインが必要です")]
     SignIn { expired: bool },
+    /// Signed in with an administrator-issued password: replace it first.
+    #[error("パスワードを変更してください")]
+    PasswordChange,
     #[error("この画面を表示する権限がありません")]
     Forbidden,
     #[error("お探しのページは見つかりません")]
@@ -66,7 +69,7 @@ impl From<tera::Error> for WebError {
 impl ResponseError for WebError {
     fn status_code(&self) -> StatusCode {
         match self {
-            WebError::SignIn { .. } => StatusCode::SEE_OTHER,
+            WebError::SignIn { .. } | WebError::PasswordChange => StatusCode::SEE_OTHER,
             WebError::Forbidden | WebError::Csrf => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -83,6 +86,11 @@ impl ResponseError for WebError {
             };
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, to))
+                .finish();
+        }
+        if let WebError::PasswordChange = self {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, super::password::PATH))
                 .finish();
         }
         if let WebError::Internal(cause) = self {

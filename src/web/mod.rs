@@ -10,6 +10,7 @@ pub mod error;
 pub mod health;
 pub mod history;
 pub mod officer;
+pub mod password;
 pub mod session;
 pub mod signin;
 pub mod supervisor;
@@ -105,6 +106,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(signin::form))
         .route("/login", web::post().to(signin::submit))
         .route("/logout", web::post().to(signin::logout))
+        .route(password::PATH, web::get().to(password::form))
+        .route(password::PATH, web::post().to(password::submit))
         .route("/", web::get().to(officer::form))
         .route("/verify", web::post().to(officer::submit))
         .route("/verifications", web::get().to(history::list))

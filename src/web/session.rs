@@ -31,6 +31,9 @@ pub struct Staff {
     pub csrf: String,
     #[serde(skip)]
     pub actor: Actor,
+    /// An administrator issued the password; every page but the password form and
+    /// sign-out sends the user to replace it first.
+    pub must_change_password: bool,
 }
 
 impl Staff {
@@ -146,6 +149,11 @@ impl FromRequest for Staff {
                     session,
                     user: Some(u),
                 } => {
+                    if u.must_change_password
+                        && !matches!(req.path(), super::password::PATH | "/logout")
+                    {
+                        return Err(WebError::PasswordChange);
+                    }
                     let role = u.role();
                     let actor = Actor::new(
                         format!("user:{}", u.login),
@@ -162,6 +170,7 @@ impl FromRequest for Staff {
                         office_code: u.office_code,
                         csrf: session.csrf,
                         actor,
+                        must_change_password: u.must_change_password,
                     })
                 }
                 Lookup::Expired { .. } => Err(WebError::SignIn { expired: true }),

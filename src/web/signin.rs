@@ -17,6 +17,7 @@ use crate::db::{self, schema::signin_failures, DbError};
 #[derive(Deserialize)]
 pub struct LoginQuery {
     expired: Option<String>,
+    changed: Option<String>,
 }
 
 pub async fn form(
@@ -54,6 +55,7 @@ pub async fn form(
     ctx.insert("csrf", &csrf);
     ctx.insert("login", "");
     ctx.insert("expired", &q.expired.is_some());
+    ctx.insert("changed", &q.changed.is_some());
     let mut resp = HttpResponse::Ok();
     if let Some(c) = new_cookie {
         resp.cookie(session_cookie(c, state.settings.server.secure_cookies));
@@ -145,6 +147,7 @@ pub async fn submit(
             ctx.insert("login", form.login.trim());
             ctx.insert("error", message);
             ctx.insert("expired", &false);
+            ctx.insert("changed", &false);
             let body = super::templates::render("service/login.html", &ctx)?;
             Ok(HttpResponse::Unauthorized()
                 .content_type("text/html; charset=utf-8")

@@ -23,6 +23,10 @@ static TERA: LazyLock<Tera> = LazyLock::new(|| {
             include_str!("../../templates/service/login.html"),
         ),
         (
+            "service/password.html",
+            include_str!("../../templates/service/password.html"),
+        ),
+        (
             "service/verify.html",
             include_str!("../../templates/service/verify.html"),
         ),

@@ -1,0 +1,107 @@
+//! The signed-in user's own password: the form every user can open from the header, and
+//! where an administrator-issued password sends its holder before anything else.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use super::error::WebError;
+use super::session::{session_cookie, Staff};
+use super::AppState;
+use crate::auth::users::{self, AccountError};
+use crate::db::{self, DbError};
+
+/// The form's path; the session extractor lets a user with a password to replace
+/// reach only this and sign-out.
+pub const PATH: &str = "/password";
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf: String,
+    current: String,
+    new: String,
+    confirm: String,
+}
+
+pub async fn form(staff: Staff) -> Result<HttpResponse, WebError> {
+    page(
+        &staff,
+        &serde_json::Map::new(),
+        actix_web::http::StatusCode::OK,
+    )
+}
+
+pub async fn submit(
+    state: web::Data<AppState>,
+    staff: Staff,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, WebError> {
+    staff.check_csrf(&form.csrf)?;
+    let form = form.into_inner();
+    let mut errors = serde_json::Map::new();
+    if form.new != form.confirm {
+        errors.insert(
+            "confirm".into(),
+            "確認のため、新しいパスワードをもう一度同じように入力してください".into(),
+        );
+    } else if form.new == form.current {
+        errors.insert(
+            "new".into(),
+            "現在のパスワードとは違うパスワードにしてください".into(),
+        );
+    }
+    if errors.is_empty() {
+        let (actor, login) = (staff.actor.clone(), staff.login.clone());
+        let changed = db::run(&state.verifier.pool, move |c| {
+            Ok::<_, DbError>(users::change_own_password(
+                c,
+                &actor,
+                &login,
+                &form.current,
+                &form.new,
+            ))
+        })
+        .await?;
+        match changed {
+            // Every session of the account ended with the change, this one too.
+            Ok(()) => {
+                let mut gone = session_cookie(String::new(), state.settings.server.secure_cookies);
+                gone.make_removal();
+                return Ok(HttpResponse::SeeOther()
+                    .cookie(gone)
+                    .insert_header((header::LOCATION, "/login?changed=1"))
+                    .finish());
+            }
+            Err(AccountError::WrongPassword) => {
+                errors.insert(
+                    "current".into(),
+                    AccountError::WrongPassword.to_string().into(),
+                );
+            }
+            Err(AccountError::WeakPassword(message)) => {
+                errors.insert("new".into(), message.into());
+            }
+            Err(e) => return Err(WebError::Internal(e.to_string())),
+        }
+    }
+    // Passwords are never sent back: the form comes back empty, with the reasons.
+    page(
+        &staff,
+        &errors,
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+    )
+}
+
+fn page(
+    staff: &Staff,
+    errors: &serde_json::Map<String, serde_json::Value>,
+    status: actix_web::http::StatusCode,
+) -> Result<HttpResponse, WebError> {
+    let mut ctx = staff.context();
+    ctx.insert("errors", errors);
+    ctx.insert("forced", &staff.must_change_password);
+    ctx.insert("min_length", &crate::auth::password::MIN_LENGTH);
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(super::templates::render("service/password.html", &ctx)?))
+}

@@ -87,10 +87,17 @@ pub async fn batch(
     body: web::Json<Value>,
 ) -> Result<web::Json<BatchOutput>, ApiError> {
     let items = input::batch_items(&body)?;
-    let parsed: Vec<Result<_, ApiError>> = items.iter().map(input::verification).collect();
-    let requests = parsed
+    // Valid items go to the verifier; each bad one keeps its place and its problem.
+    let mut requests = Vec::with_capacity(items.len());
+    let problems: Vec<Option<ApiError>> = items
         .iter()
-        .filter_map(|p| p.as_ref().ok().cloned())
+        .map(|item| match input::verification(item) {
+            Ok(request) => {
+                requests.push(request);
+                None
+            }
+            Err(e) => Some(e),
+        })
         .collect();
     let mut verified = state
         .verifier
@@ -101,16 +108,16 @@ pub async fn batch(
         )
         .await?
         .into_iter();
-    let results = parsed
+    let results = problems
         .into_iter()
         .zip(items)
-        .map(|(parsed, item)| {
-            let outcome = match parsed {
-                Ok(_) => verified
+        .map(|(problem, item)| {
+            let outcome = match problem {
+                None => verified
                     .next()
-                    .expect("one result for each parsed item")
+                    .expect("one result for each valid item")
                     .map_err(ApiError::from),
-                Err(e) => Err(e),
+                Some(e) => Err(e),
             };
             match outcome {
                 Ok(row) => BatchResult::Verification(Box::new(view(&row, &state.verifier))),

@@ -568,6 +568,11 @@ async fn history_is_searchable_by_number_date_and_outcome() {
         .await;
     let all = browser.text("/verifications").await;
     assert!(all.contains(&a.certificate_number) && all.contains(&b.certificate_number));
+    assert_eq!(
+        all.matches("<td>officer1 太郎（officer1）</td>").count(),
+        2,
+        "each row names who verified: {all}"
+    );
     let by_number = browser
         .text(&format!("/verifications?number={}", a.certificate_number))
         .await;

@@ -1,5 +1,7 @@
 //! The office's history of verifications, searchable by number, date and outcome.
 
+use std::collections::HashMap;
+
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -7,6 +9,7 @@ use super::error::WebError;
 use super::officer::checked_at_ja;
 use super::session::Staff;
 use super::{html, templates, AppState};
+use crate::auth::users;
 use crate::db::{self, DbError};
 use crate::ids::CertificateNumber;
 use crate::outcome::Outcome;
@@ -82,17 +85,25 @@ pub async fn list(
     q: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, WebError> {
     let mut ctx = staff.context();
-    let rows = match filter(&q) {
+    let (rows, names) = match filter(&q) {
         Ok(f) => {
             let scope = staff.scope();
             db::run(&state.verifier.pool, move |c| {
-                store::history(c, &scope, &f).map_err(DbError::from)
+                let rows = store::history(c, &scope, &f)?;
+                // A page holds few distinct people: one look-up each, not one a row.
+                let mut names = HashMap::new();
+                for r in &rows {
+                    if !names.contains_key(&r.actor) {
+                        names.insert(r.actor.clone(), users::actor_label(c, &r.actor)?);
+                    }
+                }
+                Ok::<_, DbError>((rows, names))
             })
             .await?
         }
         Err(message) => {
             ctx.insert("error", &message);
-            Vec::new()
+            (Vec::new(), HashMap::new())
         }
     };
     let lines: Vec<Line> = rows
@@ -106,7 +117,10 @@ pub async fn list(
                 banner: o.banner(),
                 tone: o.tone(),
                 revision: r.revision,
-                actor: r.actor.trim_start_matches("user:").to_owned(),
+                actor: names
+                    .get(&r.actor)
+                    .cloned()
+                    .unwrap_or_else(|| r.actor.clone()),
             }
         })
         .collect();

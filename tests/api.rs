@@ -272,6 +272,59 @@ async fn the_brute_force_guard_applies_to_the_api_too() {
     assert!(v["detail"].as_str().unwrap().contains("ロック"), "{v}");
 }
 
+/// Concurrent single requests share commits (group commit); each still gets its own
+/// stored Verification and audit row, and the chain holds.
+#[tokio::test]
+async fn concurrent_single_requests_are_each_stored_and_audited() {
+    let (issuer, service) = start();
+    let api = Client::new(
+        &service,
+        Some(&token(&service, "keiyaku", OFFICE, "verify")),
+    );
+    let auditor = Client::new(&service, Some(&token(&service, "kansa", OFFICE, "audit")));
+    let found = found_keys(&issuer);
+    let answers = futures::future::join_all((0..48).map(|i| {
+        let k = &found[i % found.len()];
+        let body = item(&k.certificate_number, &k.auth_key, &format!("c-{i}"));
+        let api = &api;
+        async move {
+            let res = api.post("/api/v1/verifications", &body).await;
+            assert_eq!(res.status(), 201);
+            let v: Value = res.json().await.unwrap();
+            assert_matches_demo(&v, k);
+            assert_eq!(v["ref"], format!("c-{i}"));
+            v["id"].as_str().unwrap().to_owned()
+        }
+    }))
+    .await;
+    let ids: BTreeSet<String> = answers.into_iter().collect();
+    assert_eq!(ids.len(), 48, "each request has its own verification");
+    for id in &ids {
+        let res = api.get(&format!("/api/v1/verifications/{id}")).await;
+        assert_eq!(res.status(), 200, "{id} is stored");
+    }
+    let page: Value = auditor
+        .get("/api/v1/audit/events?action=verify&limit=100")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let audited: BTreeSet<String> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            serde_json::from_str::<Value>(e["detail"].as_str().unwrap()).unwrap()["verification"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(audited, ids);
+    let out = service.cli(&["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
 /// A batch is written in several transactions while its lookups run; the guard still
 /// locks a number once, and the lock holds for what follows.
 #[tokio::test]

@@ -99,6 +99,7 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
         secret,
         lockout: settings.lockout.clone(),
         workers: workers.handle().clone(),
+        writes: Default::default(),
     };
     let state = AppState {
         verifier,

@@ -30,6 +30,9 @@ pub enum DbError {
     Migration(String),
     #[error("データベースの処理が中断されました")]
     Canceled,
+    /// A shared write failed; each request that waited for it gets the reason.
+    #[error("データベースへの書き込みに失敗しました: {0}")]
+    Write(String),
 }
 
 #[derive(Debug)]
@@ -111,13 +114,18 @@ where
     E: From<DbError> + From<diesel::result::Error> + Send + 'static,
 {
     run(pool, move |conn| {
-        // A writer that panicked left nothing half-done: its transaction rolled back.
-        let _turn = WRITER
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _turn = writer_turn();
         conn.immediate_transaction(f)
     })
     .await
+}
+
+/// The writers' turn: hold it around a write transaction (see [`write`]).
+pub fn writer_turn() -> std::sync::MutexGuard<'static, ()> {
+    // A writer that panicked left nothing half-done: its transaction rolled back.
+    WRITER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Current time in Japan, the time zone every date on screen and paper uses.

@@ -5,6 +5,7 @@
 //! audit are the same whichever way a request arrives.
 
 pub mod diff;
+mod group;
 pub mod store;
 
 use std::collections::HashSet;
@@ -28,6 +29,7 @@ use crate::registry::Registry;
 use crate::rules::{Expected, Profile};
 use crate::verify;
 
+pub use group::WriteQueue;
 pub use store::{OfficeScope, VerificationRow};
 
 /// One verification request, already parsed: only valid input gets this far.
@@ -77,6 +79,8 @@ pub struct Verifier {
     /// the worker that received it would check 1000 signatures on one core; spawned
     /// here, they spread over all cores while the worker only waits.
     pub workers: tokio::runtime::Handle,
+    /// Rows waiting to be written; concurrent requests share a commit.
+    pub writes: WriteQueue,
 }
 
 /// What asking the issuers produced, before it is stored.
@@ -228,19 +232,15 @@ impl Verifier {
     }
 
     /// Records prepared verifications, each with its audit row (and a lock when the guard
-    /// trips), in one transaction.
+    /// trips), in one transaction, possibly shared with other requests' (group commit).
     async fn store(
         &self,
         actor: &Actor,
         rows: Vec<VerificationRow>,
     ) -> Result<Vec<VerificationRow>, VerifyError> {
-        let actor = actor.clone();
-        let lockout = self.lockout.clone();
-        db::write(&self.pool, move |c| {
-            record_attempts(c, &actor, &rows, &lockout)?;
-            Ok(rows)
-        })
-        .await
+        self.writes
+            .store(&self.pool, &self.lockout, actor, rows)
+            .await
     }
 
     /// Asks each issuer the number routes to, in registry order, until one knows it.

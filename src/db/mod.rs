@@ -76,6 +76,9 @@ pub fn open(url: &str, migrations: EmbeddedMigrations) -> Result<DbPool, DbError
     let pool = Pool::builder()
         .max_size(8)
         .connection_timeout(Duration::from_secs(10))
+        // r2d2 would run a query on every checkout to see the connection is alive; a
+        // connection to a local file cannot drop (PostgreSQL's will want it back on).
+        .test_on_check_out(false)
         .connection_customizer(Box::new(Pragmas))
         .build(ConnectionManager::<SqliteConnection>::new(url))?;
     let mut conn = pool.get()?;

@@ -31,7 +31,9 @@ impl WriteQueue {
 
     /// Stores `rows`, each with its audit row, and answers them once committed. Whoever
     /// gets the writer's turn first writes everything waiting, so a request may find
-    /// its rows already written by another's transaction.
+    /// its rows already written by another's transaction. A request that cannot even
+    /// get a connection answers that error at once; its rows stay queued and the next
+    /// writer stores them, so the attempt is still recorded rather than lost.
     pub async fn store(
         &self,
         pool: &DbPool,

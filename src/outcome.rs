@@ -47,13 +47,13 @@ impl Outcome {
         Self::ALL.into_iter().find(|o| o.as_str() == s)
     }
 
-    /// The banner of the outcome page (`service.md` "Web forms").
     /// Whether a signed certificate came with this outcome: only a record that passed
     /// every §3 check is verified or rejected.
     pub fn has_certificate(self) -> bool {
         matches!(self, Outcome::Verified | Outcome::Rejected)
     }
 
+    /// The banner of the outcome page (`service.md` "Web forms").
     pub fn banner(self) -> &'static str {
         match self {
             Outcome::Verified => "確認済み",

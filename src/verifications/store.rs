@@ -120,7 +120,12 @@ pub fn previous_with_certificate(
         .filter(verifications::office_code.eq(&row.office_code))
         .filter(verifications::certificate_number.eq(&row.certificate_number))
         .filter(
-            verifications::outcome.eq_any([Outcome::Verified.as_str(), Outcome::Rejected.as_str()]),
+            verifications::outcome.eq_any(
+                Outcome::ALL
+                    .iter()
+                    .filter(|o| o.has_certificate())
+                    .map(|o| o.as_str()),
+            ),
         )
         .filter(verifications::checked_at.lt(row.checked_at))
         .order(verifications::checked_at.desc())

@@ -10,7 +10,6 @@ use super::{html, templates, AppState};
 
 use crate::db::{self, DbError};
 use crate::ids::{AuthKey, CertificateNumber};
-use crate::outcome::Outcome;
 use crate::rules::{Expected, RuleResult};
 use crate::verifications::{self, diff, store, Request, VerificationRow};
 use crate::view;
@@ -228,7 +227,7 @@ pub async fn print(
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let (row, _) = load(&state, &staff, id.into_inner(), "verification.print").await?;
-    if !matches!(row.outcome(), Outcome::Verified | Outcome::Rejected) {
+    if !row.outcome().has_certificate() {
         return Err(WebError::NotFound);
     }
     let ctx = context(&state, &staff, &row);

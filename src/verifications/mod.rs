@@ -209,13 +209,15 @@ impl Verifier {
         req: Request,
         locked: &HashSet<String>,
     ) -> Result<VerificationRow, VerifyError> {
-        if self.registry.route(&req.number).is_empty() {
-            return Err(VerifyError::NoIssuer(req.number.to_string()));
-        }
         let is_locked = locked.contains(req.number.as_str());
         let this = self.clone();
         let actor = actor.clone();
+        // Routed once, in the task: the route borrows the registry the task owns.
         let task = self.workers.spawn(async move {
+            let issuers = this.registry.route(&req.number);
+            if issuers.is_empty() {
+                return Err(VerifyError::NoIssuer(req.number.to_string()));
+            }
             let asked = if is_locked {
                 Asked::bare(
                     Outcome::Locked,
@@ -223,12 +225,11 @@ impl Verifier {
                     Some("照会の失敗が続いたため、この番号は本サービスでロックされています".into()),
                 )
             } else {
-                let issuers = this.registry.route(&req.number);
                 this.ask(&issuers, &req).await
             };
-            this.row(&actor, &req, asked)
+            Ok(this.row(&actor, &req, asked))
         });
-        joined(task.await)
+        joined(task.await)?
     }
 
     /// Records prepared verifications, each with its audit row (and a lock when the guard

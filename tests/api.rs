@@ -132,6 +132,29 @@ fn other_key(i: usize) -> String {
         .collect()
 }
 
+/// The verification ids named by the office's `verify` audit events, read in one page
+/// of up to `limit` that must hold them all.
+async fn audited_verifications(auditor: &Client, limit: usize) -> BTreeSet<String> {
+    let page: Value = auditor
+        .get(&format!("/api/v1/audit/events?action=verify&limit={limit}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["next_cursor"], Value::Null, "all events fit the page");
+    page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            serde_json::from_str::<Value>(e["detail"].as_str().unwrap()).unwrap()["verification"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
 /// The rule ids of a Verification with the given status, in order.
 fn rules_with(v: &Value, status: &str) -> Vec<String> {
     v["rules"]
@@ -303,24 +326,7 @@ async fn concurrent_single_requests_are_each_stored_and_audited() {
         let res = api.get(&format!("/api/v1/verifications/{id}")).await;
         assert_eq!(res.status(), 200, "{id} is stored");
     }
-    let page: Value = auditor
-        .get("/api/v1/audit/events?action=verify&limit=100")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let audited: BTreeSet<String> = page["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            serde_json::from_str::<Value>(e["detail"].as_str().unwrap()).unwrap()["verification"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    assert_eq!(audited, ids);
+    assert_eq!(audited_verifications(&auditor, 100).await, ids);
     let out = service.cli(&["audit", "verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
@@ -895,25 +901,7 @@ async fn a_batch_of_1000_mixed_items_answers_in_order_with_per_item_errors() {
     assert_eq!(looked_up, 700);
 
     // Every item that was looked up is stored and audited, as the web form's are.
-    let page: Value = auditor
-        .get("/api/v1/audit/events?action=verify&limit=1000")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let audited: BTreeSet<String> = page["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            serde_json::from_str::<Value>(e["detail"].as_str().unwrap()).unwrap()["verification"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    assert_eq!(audited, ids);
-    assert_eq!(page["next_cursor"], Value::Null);
+    assert_eq!(audited_verifications(&auditor, 1000).await, ids);
     // No number reached the lock: wrong keys were spread out.
     let locks: Value = auditor
         .get("/api/v1/audit/events?action=lockout")

@@ -310,6 +310,58 @@ async fn audit_verify_names_an_edited_deleted_or_swapped_row_and_a_forged_or_cut
     );
 }
 
+/// A batch appends its audit rows together; the checkpoints still fall every
+/// `checkpoint_every` events, at the same rows as if each were appended alone.
+#[tokio::test]
+async fn a_batch_gets_a_checkpoint_every_n_events() {
+    let issuer = IssuerProcess::start();
+    let service = ServiceProcess::start_with(
+        &issuer.registry_toml,
+        Some("[audit]\ncheckpoint_every = 3\n"),
+    );
+    let token = service.cli(&[
+        "token", "create", "--name", "batch", "--office", OFFICE, "--scope", "verify",
+    ]);
+    assert!(
+        token.status.success(),
+        "{}",
+        String::from_utf8_lossy(&token.stderr)
+    );
+    let token = stdout(&token).trim().to_owned();
+    let k = &issuer.demo_keys[0];
+    let items: Vec<serde_json::Value> = (0..10)
+        .map(|_| serde_json::json!({"certificate_number": k.certificate_number, "auth_key": k.auth_key}))
+        .collect();
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/verifications/batch", service.base_url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "items": items }))
+        .send()
+        .await
+        .expect("batch");
+    assert_eq!(res.status(), 200);
+
+    #[derive(QueryableByName)]
+    struct Head {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        head_seq: i32,
+    }
+    let mut live = db_at(&service.db_path());
+    let heads: Vec<i32> = diesel::sql_query("SELECT head_seq FROM audit_checkpoints ORDER BY id")
+        .load::<Head>(&mut live)
+        .expect("checkpoints")
+        .into_iter()
+        .map(|h| h.head_seq)
+        .collect();
+    let events = scalar(&mut live, "SELECT COUNT(*) AS n FROM audit_events");
+    assert!(events >= 10, "{events} events");
+    // The first event gets one (there was none before), then every third.
+    let expected: Vec<i32> = (1..=events as i32).step_by(3).collect();
+    assert_eq!(heads, expected);
+    let out = service.cli(&["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
 #[tokio::test]
 async fn serve_refuses_to_start_without_the_signing_key_and_key_init_never_overwrites() {
     let issuer = IssuerProcess::start();

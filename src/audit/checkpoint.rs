@@ -112,27 +112,32 @@ impl Checkpoint {
     }
 }
 
-/// Called by `append` right after it inserted `head`, in the same transaction.
-pub(crate) fn after_append(
-    conn: &mut SqliteConnection,
-    head: &AuditRow,
-) -> QueryResult<Option<Checkpoint>> {
+/// Called by `append` right after it inserted `appended`, in the same transaction:
+/// writes a checkpoint at each row where one falls due, as appending the rows one at a
+/// time would. The last checkpoint is read once, not once a row.
+pub(crate) fn after_append(conn: &mut SqliteConnection, appended: &[AuditRow]) -> QueryResult<()> {
     let Some(signer) = installed() else {
-        return Ok(None);
+        return Ok(());
     };
-    let last: Option<(i32, NaiveDateTime)> = audit_checkpoints::table
+    if appended.is_empty() {
+        return Ok(());
+    }
+    let mut last: Option<(i32, NaiveDateTime)> = audit_checkpoints::table
         .order(audit_checkpoints::id.desc())
         .select((audit_checkpoints::head_seq, audit_checkpoints::at))
         .first(conn)
         .optional()?;
-    let due = match last {
-        None => true,
-        Some((seq, at)) => head.seq - seq >= signer.every || head.at - at >= signer.max_age,
-    };
-    if !due {
-        return Ok(None);
+    for head in appended {
+        let due = match last {
+            None => true,
+            Some((seq, at)) => head.seq - seq >= signer.every || head.at - at >= signer.max_age,
+        };
+        if due {
+            let cp = write(conn, signer, head)?;
+            last = Some((cp.head_seq, cp.at));
+        }
     }
-    write(conn, signer, head).map(Some)
+    Ok(())
 }
 
 /// Signs and stores a checkpoint whose head is `head`.

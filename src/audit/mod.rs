@@ -215,8 +215,6 @@ fn append_many_locked(
     for ((office, outcome), n) in daily {
         stats::count_verifications(conn, at, office, outcome, n)?;
     }
-    for row in &rows {
-        checkpoint::after_append(conn, row)?;
-    }
+    checkpoint::after_append(conn, &rows)?;
     Ok(rows)
 }

@@ -13,6 +13,9 @@ use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 pub mod schema;
+mod wal;
+
+pub use wal::WalCheckpointer;
 
 /// The verification service's migrations (the reference issuer has its own).
 pub const SERVICE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/service");
@@ -47,7 +50,8 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
         // wal_autocheckpoint: the commit that passes the limit copies the WAL into the
         // database. At SQLite's default (1000 pages, 4 MB) nearly every 1000-item batch
         // paid for one; at 10000 pages (40 MB of WAL) it comes ten times less often, and
-        // a page written again and again in between is copied once.
+        // a page written again and again in between is copied once. `kakunin serve`
+        // copies in quiet moments ([`WalCheckpointer`]), so this is only its backstop.
         conn.batch_execute(
             "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
              PRAGMA wal_autocheckpoint = 10000;",

@@ -126,9 +126,9 @@ fn append_locked(
 }
 
 /// Appends several events in order, in the caller's transaction (which must hold the
-/// write lock). One read of the chain head and one multi-row insert per chunk instead
-/// of a read and an insert per event; the rows, the per-day counts and the checkpoints
-/// are exactly what appending them one at a time would write.
+/// write lock). One read of the chain head for all of them instead of one per event;
+/// the rows, the per-day counts and the checkpoints are exactly what appending them
+/// one at a time would write.
 pub fn append_many(
     conn: &mut SqliteConnection,
     actor: &Actor,
@@ -183,27 +183,25 @@ fn append_many_locked(
         prev_hash = row.hash.clone();
         rows.push(row);
     }
-    // 12 columns a row: 500 rows stay well under SQLite's limit of bound variables.
-    for chunk in rows.chunks(500) {
-        let values: Vec<NewRow<'_>> = chunk
-            .iter()
-            .map(|row| NewRow {
-                // Given, not left to SQLite: the hash covers seq, so a row must never be
-                // stored under another number than the one it was hashed with.
-                seq: row.seq,
-                at: row.at,
-                actor: &row.actor,
-                office_code: &row.office_code,
-                action: &row.action,
-                target: &row.target,
-                outcome: &row.outcome,
-                address: &row.address,
-                user_agent: &row.user_agent,
-                detail: &row.detail,
-                prev_hash: &row.prev_hash,
-                hash: &row.hash,
-            })
-            .collect();
+    // One row a statement: diesel keeps a single-row insert prepared, while a
+    // multi-row one is built, parsed and planned anew for every size.
+    for row in &rows {
+        let values = NewRow {
+            // Given, not left to SQLite: the hash covers seq, so a row must never be
+            // stored under another number than the one it was hashed with.
+            seq: row.seq,
+            at: row.at,
+            actor: &row.actor,
+            office_code: &row.office_code,
+            action: &row.action,
+            target: &row.target,
+            outcome: &row.outcome,
+            address: &row.address,
+            user_agent: &row.user_agent,
+            detail: &row.detail,
+            prev_hash: &row.prev_hash,
+            hash: &row.hash,
+        };
         diesel::insert_into(audit_events::table)
             .values(&values)
             .execute(conn)?;

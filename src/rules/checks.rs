@@ -217,7 +217,8 @@ pub(super) fn terms(p: &Profile, c: &Certificate) -> RuleResult {
         return RuleResult::new("terms", WARN, message);
     };
     // Width variants (～ vs ~, full-width letters) are the same 約款.
-    let holds = p.terms.iter().any(|t| loose(t) == loose(terms));
+    let given = loose(terms);
+    let holds = p.terms.iter().any(|t| loose(t) == given);
     let message = if holds {
         format!("約款「{terms}」は{}の想定する約款です", p.name)
     } else {

@@ -34,7 +34,8 @@ pub fn wareki(d: NaiveDate) -> String {
 
 /// `令和7年4月1日（2025-04-01）`: both, so nobody has to convert in their head.
 pub fn date_ja(d: NaiveDate) -> String {
-    format!("{}（{}）", wareki(d), d.format("%Y-%m-%d"))
+    // NaiveDate's Display is `%Y-%m-%d`, without parsing a format string each time.
+    format!("{}（{d}）", wareki(d))
 }
 
 /// `令和7年4月10日 09:30:12`, in Japan time whatever offset the value carries.

@@ -844,10 +844,72 @@ async fn admin_creates_an_officer_who_verifies_and_a_supervisor_finds_it() {
         let n = scalar(&mut conn, &format!("SELECT COUNT(*) AS n FROM audit_events WHERE action = '{action}' AND actor = 'user:admin1'"));
         assert_eq!(n, 1, "{action} audited once");
     }
-    for outcome in ["failed", "ok"] {
+    for outcome in ["failure", "ok"] {
         let n = scalar(&mut conn, &format!("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'user.passwd' AND outcome = '{outcome}' AND actor = 'user:newofficer'"));
         assert_eq!(n, 1, "own password change {outcome} audited once");
     }
     let audit = service.cli(&["audit", "verify"]);
     assert_eq!(audit.status.code(), Some(0), "{}", stdout(&audit));
+}
+
+/// A stolen session must not make guessing the owner's password faster: wrong current
+/// passwords on the own-password form count with wrong sign-ins, and past the limit the
+/// form refuses even the right one.
+#[tokio::test]
+async fn wrong_current_passwords_are_throttled_like_sign_ins() {
+    let service = ServiceProcess::start_with(
+        "",
+        Some("[signin]\nmax_failures = 3\nwindow_minutes = 15\n"),
+    );
+    service.add_user("officer1", "officer", OFFICE);
+    let officer = service.sign_in("officer1").await;
+    let attempt = |current: &'static str| {
+        let officer = &officer;
+        async move {
+            let csrf = officer.csrf("/password").await;
+            let new = "a-brand-new-secret";
+            officer
+                .post(
+                    "/password",
+                    &[
+                        ("csrf", csrf.as_str()),
+                        ("current", current),
+                        ("new", new),
+                        ("confirm", new),
+                    ],
+                )
+                .await
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(attempt("a-wrong-guess").await.status(), 422);
+    }
+    let res = attempt(support::service::PASSWORD).await;
+    assert_eq!(
+        res.status(),
+        429,
+        "the right password is refused too, for the window"
+    );
+    assert!(body(res).await.contains("しばらく変更できません"));
+    assert_eq!(
+        Browser::new(&service.base_url)
+            .sign_in("officer1", support::service::PASSWORD)
+            .await
+            .status(),
+        401,
+        "and the guesses count against signing in"
+    );
+
+    let admin = {
+        service.add_user("admin1", "admin", OFFICE);
+        service.sign_in("admin1").await
+    };
+    for (outcome, n) in [("failure", 3), ("throttled", 1)] {
+        let page = admin
+            .text(&format!(
+                "/audit?actor=officer1&action=user.passwd&outcome={outcome}"
+            ))
+            .await;
+        assert_eq!(page.matches("data-seq=").count(), n, "{outcome}: {page}");
+    }
 }

@@ -5,6 +5,7 @@
 
 pub mod password;
 pub mod session;
+pub mod throttle;
 pub mod tokens;
 pub mod users;
 

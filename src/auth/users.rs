@@ -4,8 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::{password, Role};
+use super::{password, throttle, Role};
 use crate::audit::{self, Actor, Event};
+use crate::config::Signin;
 use crate::db::schema::{offices, users};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -51,6 +52,8 @@ pub enum AccountError {
     LastAdmin,
     #[error("現在のパスワードが違います")]
     WrongPassword,
+    #[error("パスワードの誤りが続いたため、しばらく変更できません。時間をおいてお試しください")]
+    Throttled,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
@@ -178,22 +181,41 @@ pub fn set_password(
 pub fn change_own_password(
     conn: &mut SqliteConnection,
     actor: &Actor,
+    limits: &Signin,
     login: &str,
     current: &str,
     new_password: &str,
 ) -> Result<(), AccountError> {
     let user = find(conn, login)?.ok_or_else(|| AccountError::NoSuchUser(login.to_owned()))?;
-    if !password::verify(current, &user.password_hash) {
+    // Wrong current passwords count with wrong sign-in passwords (`throttle`): the
+    // form must not be a faster way to guess.
+    if throttle::refuses(conn, limits, login, &actor.address)? {
         audit::append(
             conn,
             actor,
             &Event {
                 action: "user.passwd",
                 target: login,
-                outcome: "failed",
-                detail: "現在のパスワードが違います".into(),
+                outcome: "throttled",
+                detail: String::new(),
             },
         )?;
+        return Err(AccountError::Throttled);
+    }
+    if !password::verify(current, &user.password_hash) {
+        conn.immediate_transaction(|c| {
+            throttle::record_failure(c, login, &actor.address)?;
+            audit::append(
+                c,
+                actor,
+                &Event {
+                    action: "user.passwd",
+                    target: login,
+                    outcome: "failure",
+                    detail: "現在のパスワードが違います".into(),
+                },
+            )
+        })?;
         return Err(AccountError::WrongPassword);
     }
     store_password(conn, actor, login, new_password, false, "user.passwd")

@@ -52,10 +52,12 @@ pub async fn submit(
     }
     if errors.is_empty() {
         let (actor, login) = (staff.actor.clone(), staff.login.clone());
+        let limits = state.settings.signin.clone();
         let changed = db::run(&state.verifier.pool, move |c| {
             Ok::<_, DbError>(users::change_own_password(
                 c,
                 &actor,
+                &limits,
                 &login,
                 &form.current,
                 &form.new,
@@ -80,6 +82,14 @@ pub async fn submit(
             }
             Err(AccountError::WeakPassword(message)) => {
                 errors.insert("new".into(), message.into());
+            }
+            Err(AccountError::Throttled) => {
+                errors.insert("current".into(), AccountError::Throttled.to_string().into());
+                return page(
+                    &staff,
+                    &errors,
+                    actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                );
             }
             Err(e) => return Err(WebError::Internal(e.to_string())),
         }

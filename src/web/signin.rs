@@ -2,8 +2,6 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Duration;
-use diesel::prelude::*;
 use serde::Deserialize;
 
 use super::error::WebError;
@@ -11,8 +9,8 @@ use super::session::{anonymous_actor, client_address, session_cookie, Staff, COO
 use super::AppState;
 use crate::audit::{self, Actor, Event};
 use crate::auth::session::{self, Lookup};
-use crate::auth::{constant_time_eq, password, users};
-use crate::db::{self, schema::signin_failures, DbError};
+use crate::auth::{constant_time_eq, password, throttle, users};
+use crate::db::{self, DbError};
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -98,19 +96,7 @@ pub async fn submit(
             Lookup::Active { session, .. } if constant_time_eq(&session.csrf, &form.csrf) => session.csrf,
             _ => return Ok(Attempt::BadCsrf),
         };
-        let since = chrono::Utc::now().naive_utc() - Duration::minutes(settings.signin.window_minutes);
-        let by_login: i64 = signin_failures::table
-            .filter(signin_failures::login.eq(&login))
-            .filter(signin_failures::at.ge(since))
-            .count()
-            .get_result(c)?;
-        let by_address: i64 = signin_failures::table
-            .filter(signin_failures::address.eq(&address))
-            .filter(signin_failures::at.ge(since))
-            .count()
-            .get_result(c)?;
-        // An office may sit behind one address, so the address limit is looser.
-        if by_login >= settings.signin.max_failures || by_address >= settings.signin.max_failures * 4 {
+        if throttle::refuses(c, &settings.signin, &login, &address)? {
             audit::append(c, &actor, &Event { action: "signin", target: &login, outcome: "throttled", detail: String::new() })?;
             return Ok(Attempt::Refused { csrf, message: "ログインの失敗が続いたため、しばらくログインできません。時間をおいてお試しください。" });
         }
@@ -127,9 +113,7 @@ pub async fn submit(
                 Ok::<_, DbError>(Attempt::Ok { cookie })
             }),
             None => c.immediate_transaction(|c| {
-                diesel::insert_into(signin_failures::table)
-                    .values((signin_failures::login.eq(&login), signin_failures::address.eq(&address), signin_failures::at.eq(chrono::Utc::now().naive_utc())))
-                    .execute(c)?;
+                throttle::record_failure(c, &login, &address)?;
                 audit::append(c, &actor, &Event { action: "signin", target: &login, outcome: "failure", detail: String::new() })?;
                 Ok(Attempt::Refused { csrf, message: "ログイン名またはパスワードが違います。" })
             }),

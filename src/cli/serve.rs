@@ -78,8 +78,7 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let profile = Profile::load(&settings.rules.profile_path())?;
     let pool = open_db(&settings)?;
     // Held to the end: the WAL is copied into the database between requests.
-    let _wal = db::WalCheckpointer::start(&settings.database.url)
-        .with_context(|| format!("データベース {} を開けません", settings.database.url))?;
+    let _wal = db::WalCheckpointer::start(&settings.database.url)?;
     if demo {
         seed_demo_users(&pool)?;
     }

@@ -29,6 +29,8 @@ pub enum DbError {
     Pool(#[from] diesel::r2d2::PoolError),
     #[error("データベースの処理に失敗しました: {0}")]
     Query(#[from] diesel::result::Error),
+    #[error("データベースを開けません: {0}")]
+    Open(String),
     #[error("データベースの移行に失敗しました: {0}")]
     Migration(String),
     #[error("データベースの処理が中断されました")]
@@ -71,8 +73,8 @@ pub fn open(url: &str, migrations: EmbeddedMigrations) -> Result<DbPool, DbError
     // to itself, so it is done here, before the pool opens its connections at once.
     {
         use diesel::Connection;
-        let mut first = SqliteConnection::establish(url)
-            .map_err(|e| DbError::Migration(format!("{url}: {e}")))?;
+        let mut first =
+            SqliteConnection::establish(url).map_err(|e| DbError::Open(format!("{url}: {e}")))?;
         first
             .batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
             .map_err(DbError::Query)?;

@@ -33,14 +33,14 @@ pub struct WalCheckpointer {
 impl WalCheckpointer {
     /// Starts checkpointing the database at `url` from a connection of its own.
     pub fn start(url: &str) -> Result<Self, DbError> {
-        let mut conn = SqliteConnection::establish(url)
-            .map_err(|e| DbError::Migration(format!("{url}: {e}")))?;
+        let mut conn =
+            SqliteConnection::establish(url).map_err(|e| DbError::Open(format!("{url}: {e}")))?;
         conn.batch_execute("PRAGMA busy_timeout = 5000;")?;
         let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("kakunin-wal".into())
             .spawn(move || run(conn, stopped))
-            .map_err(|e| DbError::Migration(format!("WAL thread: {e}")))?;
+            .map_err(|e| DbError::Open(format!("WAL の書き戻しスレッドを起動できません: {e}")))?;
         Ok(Self {
             stop: Some(stop),
             thread: Some(thread),

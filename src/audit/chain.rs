@@ -14,7 +14,7 @@ pub fn row_hash(row: &AuditRow) -> String {
     // verify` every row of the log).
     let canonical = serde_json::to_string(&(
         row.seq,
-        row.at.format_with_items(AT_FORMAT.iter()).to_string(),
+        canonical_at(row.at),
         &row.actor,
         &row.office_code,
         &row.action,
@@ -29,7 +29,13 @@ pub fn row_hash(row: &AuditRow) -> String {
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
-/// `at` as hashed, `%Y-%m-%dT%H:%M:%S%.6fZ`, parsed once instead of once a row.
+/// An event's time as the hash, the checkpoint signatures and the JSONL export write
+/// it (`2025-04-10T00:30:12.123456Z`): one form, so an exported `at` is what was hashed.
+pub fn canonical_at(at: chrono::NaiveDateTime) -> String {
+    at.format_with_items(AT_FORMAT.iter()).to_string()
+}
+
+/// `%Y-%m-%dT%H:%M:%S%.6fZ`, parsed once instead of once a row.
 static AT_FORMAT: std::sync::LazyLock<Vec<chrono::format::Item<'static>>> =
     std::sync::LazyLock::new(|| {
         chrono::format::StrftimeItems::new("%Y-%m-%dT%H:%M:%S%.6fZ")

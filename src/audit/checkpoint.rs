@@ -96,7 +96,7 @@ impl Checkpoint {
             self.event_count,
             self.head_seq,
             self.head_hash,
-            self.at.format("%Y-%m-%dT%H:%M:%S%.6fZ")
+            super::chain::canonical_at(self.at)
         )
     }
 

@@ -136,7 +136,7 @@ impl<W: Write> RowWriter<W> {
             Inner::Jsonl(w) => {
                 let line = serde_json::json!({
                     "seq": r.seq,
-                    "at": r.at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+                    "at": super::chain::canonical_at(r.at),
                     "at_jst": r.at.and_utc().with_timezone(&jst()).to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
                     "actor": r.actor,
                     "office_code": r.office_code,

@@ -195,18 +195,7 @@ fn main() {
     // The rate limit would otherwise be what is measured.
     let extra = format!("[api]\nrate_per_minute = 100000000\nbatch_concurrency = {concurrency}\n");
     let service = ServiceProcess::start_with(&issuer.registry_toml, Some(&extra));
-    let out = service.cli(&[
-        "token", "create", "--name", "bench", "--office", OFFICE, "--scope", "verify",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout)
-        .expect("token")
-        .trim()
-        .to_owned();
+    let token = service.create_token("bench", OFFICE, "verify");
     let keys: Vec<(String, String)> = issuer
         .demo_keys
         .iter()

@@ -20,18 +20,6 @@ fn start() -> (IssuerProcess, ServiceProcess) {
     (issuer, service)
 }
 
-/// Creates an API client through the CLI and returns its token.
-fn token(service: &ServiceProcess, name: &str, office: &str, scope: &str) -> String {
-    let out = service.cli(&[
-        "token", "create", "--name", name, "--office", office, "--scope", scope,
-    ]);
-    assert!(out.status.success(), "token create: {}", stderr(&out));
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned()
-}
-
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -193,7 +181,7 @@ async fn single_verification_answers_201_with_location_for_every_outcome() {
     let (issuer, service) = start();
     let api = Client::new(
         &service,
-        Some(&token(&service, "keiyaku", OFFICE, "verify")),
+        Some(&service.create_token("keiyaku", OFFICE, "verify")),
     );
     let verified = issuer.demo_key("W2025000001");
     let rejected = issuer.demo_key("W2025000005");
@@ -267,7 +255,7 @@ async fn the_brute_force_guard_applies_to_the_api_too() {
     let (issuer, service) = start();
     let api = Client::new(
         &service,
-        Some(&token(&service, "keiyaku", OFFICE, "verify")),
+        Some(&service.create_token("keiyaku", OFFICE, "verify")),
     );
     let k = issuer.demo_key("W2025000002");
     for i in 0..5 {
@@ -302,9 +290,12 @@ async fn concurrent_single_requests_are_each_stored_and_audited() {
     let (issuer, service) = start();
     let api = Client::new(
         &service,
-        Some(&token(&service, "keiyaku", OFFICE, "verify")),
+        Some(&service.create_token("keiyaku", OFFICE, "verify")),
     );
-    let auditor = Client::new(&service, Some(&token(&service, "kansa", OFFICE, "audit")));
+    let auditor = Client::new(
+        &service,
+        Some(&service.create_token("kansa", OFFICE, "audit")),
+    );
     let found = found_keys(&issuer);
     let answers = futures::future::join_all((0..48).map(|i| {
         let k = &found[i % found.len()];
@@ -338,9 +329,12 @@ async fn a_batch_locks_a_guessed_number_once() {
     let (issuer, service) = start();
     let api = Client::new(
         &service,
-        Some(&token(&service, "keiyaku", OFFICE, "verify")),
+        Some(&service.create_token("keiyaku", OFFICE, "verify")),
     );
-    let auditor = Client::new(&service, Some(&token(&service, "kansa", OFFICE, "audit")));
+    let auditor = Client::new(
+        &service,
+        Some(&service.create_token("kansa", OFFICE, "audit")),
+    );
     let k = issuer.demo_key("W2025000002");
     // Eight wrong keys for one number, spread over 400 misses of numbers nobody issued:
     // below the issuer's limit (10), above the service's (5).
@@ -393,7 +387,7 @@ async fn bad_input_is_a_problem_naming_the_field() {
     let (_issuer, service) = start();
     let api = Client::new(
         &service,
-        Some(&token(&service, "keiyaku", OFFICE, "verify")),
+        Some(&service.create_token("keiyaku", OFFICE, "verify")),
     );
     let cases = [
         (
@@ -486,8 +480,8 @@ async fn bad_input_is_a_problem_naming_the_field() {
 #[tokio::test]
 async fn tokens_are_checked_on_every_request_and_revocation_is_immediate() {
     let (issuer, service) = start();
-    let verify = token(&service, "keiyaku", OFFICE, "verify");
-    let audit = token(&service, "kansa", OFFICE, "audit");
+    let verify = service.create_token("keiyaku", OFFICE, "verify");
+    let audit = service.create_token("kansa", OFFICE, "audit");
     let k = issuer.demo_key("W2025000001");
     let body = item(&k.certificate_number, &k.auth_key, "t");
 
@@ -559,19 +553,19 @@ async fn another_offices_verifications_and_audit_events_stay_hidden() {
     let (issuer, service) = start();
     let mine = Client::new(
         &service,
-        Some(&token(&service, "oita-doboku", OFFICE, "verify")),
+        Some(&service.create_token("oita-doboku", OFFICE, "verify")),
     );
     let theirs = Client::new(
         &service,
-        Some(&token(&service, "beppu-doboku", OTHER_OFFICE, "verify")),
+        Some(&service.create_token("beppu-doboku", OTHER_OFFICE, "verify")),
     );
     let their_audit = Client::new(
         &service,
-        Some(&token(&service, "beppu-kansa", OTHER_OFFICE, "audit")),
+        Some(&service.create_token("beppu-kansa", OTHER_OFFICE, "audit")),
     );
     let my_audit = Client::new(
         &service,
-        Some(&token(&service, "oita-kansa", OFFICE, "audit")),
+        Some(&service.create_token("oita-kansa", OFFICE, "audit")),
     );
     let k = issuer.demo_key("W2025000003");
 
@@ -637,9 +631,12 @@ async fn audit_events_filter_and_page_with_an_opaque_cursor() {
     let (issuer, service) = start();
     let api = Client::new(
         &service,
-        Some(&token(&service, "keiyaku", OFFICE, "verify")),
+        Some(&service.create_token("keiyaku", OFFICE, "verify")),
     );
-    let auditor = Client::new(&service, Some(&token(&service, "kansa", OFFICE, "audit")));
+    let auditor = Client::new(
+        &service,
+        Some(&service.create_token("kansa", OFFICE, "audit")),
+    );
     let items: Vec<Value> = found_keys(&issuer)
         .iter()
         .take(7)
@@ -707,8 +704,14 @@ async fn each_token_gets_429_with_retry_after_beyond_its_rate() {
     let issuer = IssuerProcess::start();
     let service =
         ServiceProcess::start_with(&issuer.registry_toml, Some("[api]\nrate_per_minute = 5\n"));
-    let busy = Client::new(&service, Some(&token(&service, "busy", OFFICE, "verify")));
-    let quiet = Client::new(&service, Some(&token(&service, "quiet", OFFICE, "verify")));
+    let busy = Client::new(
+        &service,
+        Some(&service.create_token("busy", OFFICE, "verify")),
+    );
+    let quiet = Client::new(
+        &service,
+        Some(&service.create_token("quiet", OFFICE, "verify")),
+    );
     let k = issuer.demo_key("W2025000001");
     let body = item(&k.certificate_number, &k.auth_key, "rate");
     for i in 0..5 {
@@ -852,9 +855,12 @@ async fn a_batch_of_1000_mixed_items_answers_in_order_with_per_item_errors() {
     let (issuer, service) = start();
     let api = Client::new(
         &service,
-        Some(&token(&service, "keiyaku", OFFICE, "verify")),
+        Some(&service.create_token("keiyaku", OFFICE, "verify")),
     );
-    let auditor = Client::new(&service, Some(&token(&service, "kansa", OFFICE, "audit")));
+    let auditor = Client::new(
+        &service,
+        Some(&service.create_token("kansa", OFFICE, "audit")),
+    );
     let batch = mixed_batch(&issuer);
     let items: Vec<&Value> = batch.iter().map(|(v, _)| v).collect();
     let res = api
@@ -1039,9 +1045,12 @@ async fn the_openapi_document_describes_every_route_and_the_real_responses() {
     // Every documented route is served: with a token, none answers "no such route".
     let verify = Client::new(
         &service,
-        Some(&token(&service, "keiyaku", OFFICE, "verify")),
+        Some(&service.create_token("keiyaku", OFFICE, "verify")),
     );
-    let audit = Client::new(&service, Some(&token(&service, "kansa", OFFICE, "audit")));
+    let audit = Client::new(
+        &service,
+        Some(&service.create_token("kansa", OFFICE, "audit")),
+    );
     for (method, path) in &documented {
         let path = path.replace("{id}", "01ARZ3NDEKTSV4RRFFQ69G5FAV");
         let client = if path.contains("audit") {
@@ -1257,7 +1266,7 @@ fn column<'a>(rows: &'a [csv::StringRecord], row: usize, name: &str) -> &'a str 
 #[tokio::test]
 async fn the_batch_cli_on_demo_keys_gives_exactly_the_expected_outcomes() {
     let (issuer, service) = start();
-    let token = token(&service, "batch-cli", OFFICE, "verify");
+    let token = service.create_token("batch-cli", OFFICE, "verify");
     let out_dir = tempfile::tempdir().unwrap();
     let input = issuer.demo_dir().join("demo-keys.csv");
     let output = out_dir.path().join("results.csv");

@@ -319,15 +319,7 @@ async fn a_batch_gets_a_checkpoint_every_n_events() {
         &issuer.registry_toml,
         Some("[audit]\ncheckpoint_every = 3\n"),
     );
-    let token = service.cli(&[
-        "token", "create", "--name", "batch", "--office", OFFICE, "--scope", "verify",
-    ]);
-    assert!(
-        token.status.success(),
-        "{}",
-        String::from_utf8_lossy(&token.stderr)
-    );
-    let token = stdout(&token).trim().to_owned();
+    let token = service.create_token("batch", OFFICE, "verify");
     let k = &issuer.demo_keys[0];
     let items: Vec<serde_json::Value> = (0..10)
         .map(|_| serde_json::json!({"certificate_number": k.certificate_number, "auth_key": k.auth_key}))

@@ -91,6 +91,22 @@ impl ServiceProcess {
         self.command().args(args).output().expect("run kakunin")
     }
 
+    /// Creates an API client through the CLI and returns its bearer token.
+    pub fn create_token(&self, name: &str, office: &str, scope: &str) -> String {
+        let out = self.cli(&[
+            "token", "create", "--name", name, "--office", office, "--scope", scope,
+        ]);
+        assert!(
+            out.status.success(),
+            "token create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
+    }
+
     pub fn cli_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
         let mut cmd = self.command();
         cmd.args(args);

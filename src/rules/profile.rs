@@ -82,6 +82,9 @@ pub struct Profile {
     pub intermediate_categories: Vec<Category>,
     /// 約款 the orderer expects; others only warn.
     pub terms: Vec<String>,
+    /// `terms` as they are compared ([`super::checks::loose`]), worked out once at load
+    /// rather than for every certificate.
+    pub(super) terms_loose: Vec<String>,
 }
 
 /// The file as written: a TOML date literal is not a string, so it is read as
@@ -190,6 +193,7 @@ impl Profile {
             advance_max: raw.advance_max,
             intermediate_max: raw.intermediate_max,
             intermediate_categories: raw.intermediate_categories,
+            terms_loose: raw.terms.iter().map(|t| super::checks::loose(t)).collect(),
             terms: raw.terms,
         })
     }

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 
 use super::users::User;
 use super::{random_token, sha256_hex};
+use crate::db::now_utc;
 use crate::db::schema::{sessions, users};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -33,10 +34,6 @@ pub enum Lookup {
     Missing,
 }
 
-fn now() -> NaiveDateTime {
-    chrono::Utc::now().naive_utc()
-}
-
 /// Starts a session and returns (cookie value, CSRF token).
 pub fn create(
     conn: &mut SqliteConnection,
@@ -45,7 +42,7 @@ pub fn create(
 ) -> QueryResult<(String, String)> {
     let cookie = random_token();
     let csrf = random_token();
-    let now = now();
+    let now = now_utc();
     // Opportunistic clean-up keeps abandoned sign-in pages from piling up.
     diesel::delete(
         sessions::table.filter(sessions::last_seen.lt(now - Duration::minutes(idle_minutes))),
@@ -83,7 +80,7 @@ pub fn lookup(conn: &mut SqliteConnection, cookie: &str, idle_minutes: i64) -> Q
             .filter(|u| !u.disabled),
         None => None,
     };
-    let now = now();
+    let now = now_utc();
     if session.last_seen < now - Duration::minutes(idle_minutes) {
         diesel::delete(sessions::table.find(&id_hash)).execute(conn)?;
         return Ok(Lookup::Expired { user });

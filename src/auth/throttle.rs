@@ -2,10 +2,11 @@
 //! form alike, so a stolen session cannot guess its owner's password any faster than a
 //! stranger at the sign-in page.
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::Duration;
 use diesel::prelude::*;
 
 use crate::config::Signin;
+use crate::db::now_utc;
 use crate::db::schema::signin_failures;
 
 /// Whether `login` (or `address`, with a looser limit: an office may sit behind one
@@ -16,7 +17,7 @@ pub fn refuses(
     login: &str,
     address: &str,
 ) -> QueryResult<bool> {
-    let since = now() - Duration::minutes(limits.window_minutes);
+    let since = now_utc() - Duration::minutes(limits.window_minutes);
     let by_login: i64 = signin_failures::table
         .filter(signin_failures::login.eq(login))
         .filter(signin_failures::at.ge(since))
@@ -36,12 +37,8 @@ pub fn record_failure(conn: &mut SqliteConnection, login: &str, address: &str) -
         .values((
             signin_failures::login.eq(login),
             signin_failures::address.eq(address),
-            signin_failures::at.eq(now()),
+            signin_failures::at.eq(now_utc()),
         ))
         .execute(conn)?;
     Ok(())
-}
-
-fn now() -> NaiveDateTime {
-    chrono::Utc::now().naive_utc()
 }

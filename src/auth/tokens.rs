@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::{random_token, sha256_hex};
 use crate::audit::{self, Actor, Event};
+use crate::db::now_utc;
 use crate::db::schema::api_tokens;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -94,7 +95,7 @@ pub fn create(
                 api_tokens::office_code.eq(office_code),
                 api_tokens::scope.eq(scope.as_str()),
                 api_tokens::token_hash.eq(sha256_hex(&token)),
-                api_tokens::created_at.eq(chrono::Utc::now().naive_utc()),
+                api_tokens::created_at.eq(now_utc()),
             ))
             .execute(conn)?;
         audit::append(
@@ -118,7 +119,7 @@ pub fn revoke(conn: &mut SqliteConnection, actor: &Actor, name: &str) -> Result<
                 .filter(api_tokens::name.eq(name))
                 .filter(api_tokens::revoked_at.is_null()),
         )
-        .set(api_tokens::revoked_at.eq(chrono::Utc::now().naive_utc()))
+        .set(api_tokens::revoked_at.eq(now_utc()))
         .execute(conn)?;
         if n == 0 {
             return Err(TokenError::NoSuchToken(name.to_owned()));
@@ -154,7 +155,7 @@ pub fn authenticate(conn: &mut SqliteConnection, token: &str) -> QueryResult<Opt
         .optional()?;
     // Noted at most once a minute: a write per request would queue every API call
     // behind the database's single writer for a timestamp nobody reads that finely.
-    let now = chrono::Utc::now().naive_utc();
+    let now = now_utc();
     let stale = |t: &ApiToken| {
         t.last_used_at
             .is_none_or(|at| now - at > chrono::Duration::seconds(60))

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::{password, throttle, Role};
 use crate::audit::{self, Actor, Event};
 use crate::config::Signin;
+use crate::db::now_utc;
 use crate::db::schema::{offices, users};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -80,10 +81,6 @@ pub fn valid_office_code(code: &str) -> bool {
     (1..=16).contains(&code.len()) && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
-fn now() -> NaiveDateTime {
-    chrono::Utc::now().naive_utc()
-}
-
 /// Creates the office row when the code is new, so a first `user add` just works.
 pub fn ensure_office(
     conn: &mut SqliteConnection,
@@ -94,7 +91,7 @@ pub fn ensure_office(
         .values((
             offices::code.eq(code),
             offices::name.eq(name.unwrap_or(code)),
-            offices::created_at.eq(now()),
+            offices::created_at.eq(now_utc()),
         ))
         .on_conflict(offices::code)
         .do_nothing()
@@ -131,7 +128,7 @@ pub fn add(
                 users::office_code.eq(new.office_code),
                 users::password_hash.eq(&hash),
                 users::disabled.eq(false),
-                users::created_at.eq(now()),
+                users::created_at.eq(now_utc()),
                 users::must_change_password.eq(new.must_change_password),
             ))
             .execute(conn)?;
@@ -410,7 +407,7 @@ pub fn save_office(
             .values((
                 offices::code.eq(code),
                 offices::name.eq(name),
-                offices::created_at.eq(now()),
+                offices::created_at.eq(now_utc()),
             ))
             .on_conflict(offices::code)
             .do_update()

@@ -137,6 +137,11 @@ pub fn writer_turn() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Current time as every table stores it: UTC, without an offset.
+pub fn now_utc() -> chrono::NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}
+
 /// Current time in Japan, the time zone every date on screen and paper uses.
 pub fn now_jst() -> chrono::DateTime<chrono::FixedOffset> {
     chrono::Utc::now().with_timezone(&jst())

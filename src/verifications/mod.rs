@@ -14,7 +14,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use serde_json::value::RawValue;
 
-use chrono::{Duration, NaiveDateTime};
+use chrono::Duration;
 use serde::Serialize;
 
 use crate::audit::{self, Actor, Event};
@@ -211,7 +211,7 @@ impl Verifier {
     /// Which of `numbers` this service has locked (too many `not_found` lately).
     async fn locked(&self, numbers: Vec<String>) -> Result<HashSet<String>, VerifyError> {
         Ok(db::run(&self.pool, move |c| {
-            store::locked_among(c, &numbers, now()).map_err(DbError::from)
+            store::locked_among(c, &numbers, db::now_utc()).map_err(DbError::from)
         })
         .await?)
     }
@@ -347,7 +347,7 @@ impl Verifier {
             key_fingerprint: key_fingerprint(self.secret.expose(), req.number.as_str(), &req.key),
             issuer_id: asked.issuer_id,
             outcome: asked.outcome.as_str().to_owned(),
-            checked_at: now(),
+            checked_at: db::now_utc(),
             kid,
             revision,
             jws: asked.jws,
@@ -371,10 +371,6 @@ fn joined<T>(result: Result<T, tokio::task::JoinError>) -> Result<T, VerifyError
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(_) => Err(VerifyError::Interrupted),
     }
-}
-
-fn now() -> NaiveDateTime {
-    chrono::Utc::now().naive_utc()
 }
 
 /// Reads a stored verification within `scope` and records, in the caller's write

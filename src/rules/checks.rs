@@ -211,8 +211,9 @@ pub(super) fn guarantee_period(c: &Certificate) -> RuleResult {
 }
 
 pub(super) fn terms(p: &Profile, c: &Certificate) -> RuleResult {
+    let expected = p.terms.join("、");
     let Some(terms) = c.contract.terms.as_deref() else {
-        let message = format!("約款が記載されていません（想定: {}）", p.terms.join("、"));
+        let message = format!("約款が記載されていません（想定: {expected}）");
         return RuleResult::new("terms", WARN, message);
     };
     // Width variants (～ vs ~, full-width letters) are the same 約款.
@@ -221,10 +222,7 @@ pub(super) fn terms(p: &Profile, c: &Certificate) -> RuleResult {
     let message = if holds {
         format!("約款「{terms}」は{}の想定する約款です", p.name)
     } else {
-        format!(
-            "約款「{terms}」は想定の約款（{}）と異なります。契約書で確認してください",
-            p.terms.join("、")
-        )
+        format!("約款「{terms}」は想定の約款（{expected}）と異なります。契約書で確認してください")
     };
     RuleResult::judged("terms", WARN, holds, message)
 }

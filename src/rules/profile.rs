@@ -80,8 +80,9 @@ pub struct Profile {
     pub intermediate_max: Ratio,
     /// Categories for which 中間前払金 exists at all.
     pub intermediate_categories: Vec<Category>,
-    /// 約款 the orderer expects; others only warn.
-    pub terms: Vec<String>,
+    /// 約款 the orderer expects; others only warn. Private to the rules, like
+    /// `terms_loose`, so the two are only ever set together, at load.
+    pub(super) terms: Vec<String>,
     /// `terms` as they are compared ([`super::checks::loose`]), worked out once at load
     /// rather than for every certificate.
     pub(super) terms_loose: Vec<String>,

@@ -183,13 +183,9 @@ fn pin_issuer_apart(issuer: u32, service: u32) {
 /// on the core the load generator shares with the service (`BENCH_PIN`), and slowed them.
 const SETTLE: Duration = Duration::from_millis(300);
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn median_f64(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
+/// Of durations and of ratios alike; neither is ever NaN.
+fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
     v[v.len() / 2]
 }
 
@@ -288,7 +284,7 @@ fn main() {
         }
         // Each batch beside the direct run right after it: the host's speed drifts over
         // a run, and a pair shares its moment.
-        let pair_ratio = median_f64(
+        let pair_ratio = median(
             batch_times
                 .iter()
                 .zip(&direct_times)

@@ -60,17 +60,24 @@ impl IssuerClient {
                 issuer.token_env.as_deref().unwrap_or("token_env")
             ));
         };
-        let body = serde_json::json!({
-            "certificate_number": number.as_str(),
-            "auth_key": key.expose(),
-        });
+        let Some(url) = issuer.lookup_url() else {
+            return Answer::Unavailable(format!(
+                "発行者 {} の base_url が URL ではありません",
+                issuer.id
+            ));
+        };
+        let body = LookupBody {
+            certificate_number: number.as_str(),
+            auth_key: key.expose(),
+        };
+        let body = serde_json::to_vec(&body).expect("two strings always serialize");
         let sent = self
             .http
-            .post(format!("{}/v1/certificates/lookup", issuer.base_url))
+            .post(url.clone())
             .bearer_auth(token.expose())
             .header(ACCEPT, "application/jose+json")
             .header(CONTENT_TYPE, "application/json")
-            .body(body.to_string())
+            .body(body)
             .send()
             .await;
         let response = match sent {
@@ -105,6 +112,13 @@ impl IssuerClient {
             s => Answer::Unavailable(format!("想定外の応答です（HTTP {}）", s.as_u16())),
         }
     }
+}
+
+/// The lookup request's body (§2).
+#[derive(serde::Serialize)]
+struct LookupBody<'a> {
+    certificate_number: &'a str,
+    auth_key: &'a str,
 }
 
 /// Reads at most 1 MiB: a larger answer is not a record and must not fill memory.

@@ -46,6 +46,8 @@ impl fmt::Debug for IssuerToken {
 pub struct TrustedKey {
     kid: String,
     key: VerifyingKey,
+    /// Whether the key has small order; known at load so no check recomputes it.
+    weak: bool,
     not_before: DateTime<FixedOffset>,
     not_after: Option<DateTime<FixedOffset>>,
 }
@@ -59,6 +61,7 @@ impl TrustedKey {
     ) -> Self {
         Self {
             kid: kid.into(),
+            weak: key.is_weak(),
             key,
             not_before,
             not_after,
@@ -69,6 +72,10 @@ impl TrustedKey {
     }
     pub fn verifying_key(&self) -> &VerifyingKey {
         &self.key
+    }
+    /// A small-order key (`VerifyingKey::is_weak`): trusted by nobody, refused at load.
+    pub fn is_weak(&self) -> bool {
+        self.weak
     }
     pub fn not_before(&self) -> DateTime<FixedOffset> {
         self.not_before
@@ -86,6 +93,9 @@ pub struct TrustedIssuer {
     /// Resolved at load from `token` or the variable `token_env`; `None` when unset.
     pub token: Option<IssuerToken>,
     pub token_env: Option<String>,
+    /// `base_url` + the lookup path (§2), parsed once rather than on every lookup;
+    /// `None` when `base_url` is not an http(s) URL (the file loader refuses those).
+    lookup_url: Option<reqwest::Url>,
     number_pattern: Regex,
     keys: Vec<TrustedKey>,
 }
@@ -98,10 +108,12 @@ impl TrustedIssuer {
         number_pattern: &str,
         keys: Vec<TrustedKey>,
     ) -> Result<Self, regex::Error> {
+        let base_url = base_url.into();
         Ok(Self {
             id: id.into(),
             name: name.into(),
-            base_url: base_url.into(),
+            lookup_url: lookup_url(&base_url),
+            base_url,
             token: None,
             token_env: None,
             number_pattern: anchored(number_pattern)?,
@@ -121,6 +133,16 @@ impl TrustedIssuer {
     pub fn keys(&self) -> &[TrustedKey] {
         &self.keys
     }
+
+    pub fn lookup_url(&self) -> Option<&reqwest::Url> {
+        self.lookup_url.as_ref()
+    }
+}
+
+/// Where the lookup call goes (§2), if `base_url` is an http(s) URL.
+fn lookup_url(base_url: &str) -> Option<reqwest::Url> {
+    let url = reqwest::Url::parse(&format!("{base_url}/v1/certificates/lookup")).ok()?;
+    matches!(url.scheme(), "http" | "https").then_some(url)
 }
 
 /// The pattern must match the whole canonical number even if the operator forgot the
@@ -264,10 +286,21 @@ impl Registry {
                 .or_else(|| fi.token_env.as_deref().and_then(&env))
                 .filter(|t| !t.is_empty())
                 .map(IssuerToken);
+            let base_url = fi.base_url.trim_end_matches('/').to_owned();
+            let Some(url) = lookup_url(&base_url) else {
+                return Err(err(
+                    at,
+                    format!(
+                        "base_url「{}」は http:// か https:// で始まる URL で書いてください（例: https://api.example.co.jp）",
+                        fi.base_url
+                    ),
+                ));
+            };
             issuers.push(TrustedIssuer {
                 id: fi.id,
                 name: fi.name,
-                base_url: fi.base_url.trim_end_matches('/').to_owned(),
+                lookup_url: Some(url),
+                base_url,
                 token,
                 token_env: fi.token_env,
                 number_pattern: pattern,
@@ -403,7 +436,26 @@ number_pattern = "E[0-9]{10}"
             reg.issuer("wjcs").unwrap().base_url,
             "http://127.0.0.1:8081"
         );
+        assert_eq!(
+            reg.issuer("wjcs").unwrap().lookup_url().unwrap().as_str(),
+            "http://127.0.0.1:8081/v1/certificates/lookup",
+            "the trailing slash does not double"
+        );
         assert!(!format!("{:?}", reg).contains("secret-token"));
+    }
+
+    #[test]
+    fn base_url_that_is_no_http_url_stops_with_line() {
+        for bad in ["127.0.0.1:8082", "ftp://127.0.0.1", "http//issuer"] {
+            let text = GOOD.replace("http://127.0.0.1:8082", bad);
+            let e = load(&text).unwrap_err();
+            assert_eq!(e.line, 15, "the second [[issuer]]: {bad}: {e}");
+            assert!(e.message.contains(bad), "{e}");
+            assert!(
+                e.message.contains("https://"),
+                "says how it should look: {e}"
+            );
+        }
     }
 
     #[test]

@@ -195,7 +195,7 @@ pub fn verify(
     if bool::from(curve25519_dalek::Scalar::from_canonical_bytes(s_bytes).is_none()) {
         return Err(RecordError::NonCanonicalSignature);
     }
-    if key.verifying_key().is_weak() {
+    if key.is_weak() {
         return Err(RecordError::WeakKey(header.kid));
     }
     let signing_input = format!("{}.{}", jws.protected, jws.payload);

@@ -12,7 +12,8 @@
 //! hits both alike; the ratios are what to compare across machines.
 //!
 //! Environment: `BENCH_REQUESTS` (single requests a side, default 3000),
-//! `BENCH_ROUNDS` (batch/direct pairs, default 5), `BENCH_CONCURRENCY` (default 16).
+//! `BENCH_ROUNDS` (batch/direct pairs, default 5), `BENCH_CONCURRENCY` (default 16),
+//! `BENCH_PIN` (set: the issuer on a CPU of its own, see [`Pinning`]).
 
 use std::time::{Duration, Instant};
 
@@ -152,29 +153,43 @@ impl Cpu {
     }
 }
 
-/// Gives the issuer the last CPU to itself and the service and this load generator the
-/// others (`taskset`, all threads), as when the issuer is another company's server.
-fn pin_issuer_apart(issuer: u32, service: u32) {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    assert!(cpus >= 2, "BENCH_PIN needs at least two CPUs");
-    let last = cpus - 1;
-    let others = if last == 1 {
-        "0".to_owned()
-    } else {
-        format!("0-{}", last - 1)
-    };
-    for (pid, list) in [
-        (issuer, last.to_string()),
-        (service, others.clone()),
-        (std::process::id(), others),
-    ] {
-        let status = std::process::Command::new("taskset")
-            .args(["-a", "-p", "-c", &list, &pid.to_string()])
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("taskset (util-linux)");
-        assert!(status.success(), "taskset failed for {pid}");
+/// Which CPUs each side gets under `BENCH_PIN`: the issuer the last one to itself, the
+/// service and this load generator the others, as when the issuer is another company's
+/// server.
+struct Pinning {
+    issuer: String,
+    rest: String,
+}
+
+impl Pinning {
+    fn from_env() -> Option<Self> {
+        std::env::var_os("BENCH_PIN")?;
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert!(cpus >= 2, "BENCH_PIN needs at least two CPUs");
+        let last = cpus - 1;
+        Some(Pinning {
+            issuer: last.to_string(),
+            rest: if last == 1 {
+                "0".to_owned()
+            } else {
+                format!("0-{}", last - 1)
+            },
+        })
     }
+}
+
+/// Moves this process (and so every process it starts from now on) to `cpus`. Children
+/// are pinned by inheritance, before they start: a process sizes its thread pools by the
+/// CPUs it may use, so the service then runs one actix worker and one lookup thread on
+/// its one core, as it would on a one-core machine. (Pinning a running process instead
+/// leaves it two of each, taking turns on one core.)
+fn pin_self(cpus: &str) {
+    let status = std::process::Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &std::process::id().to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("taskset (util-linux)");
+    assert!(status.success(), "taskset failed for the load generator");
 }
 
 /// A pause before each measured phase, so that neither side's deferred work (the
@@ -198,7 +213,14 @@ fn main() {
     let rounds = env_or("BENCH_ROUNDS", 5);
     let concurrency = env_or("BENCH_CONCURRENCY", 16);
 
+    let pinning = Pinning::from_env();
+    if let Some(p) = &pinning {
+        pin_self(&p.issuer);
+    }
     let issuer = IssuerProcess::start();
+    if let Some(p) = &pinning {
+        pin_self(&p.rest);
+    }
     // The rate limit would otherwise be what is measured.
     let extra = format!("[api]\nrate_per_minute = 100000000\nbatch_concurrency = {concurrency}\n");
     let service = ServiceProcess::start_with(&issuer.registry_toml, Some(&extra));
@@ -240,9 +262,6 @@ fn main() {
 
     let service_pid = service.pid().expect("service running");
     let issuer_pid = issuer.pid().expect("issuer running");
-    if std::env::var_os("BENCH_PIN").is_some() {
-        pin_issuer_apart(issuer_pid, service_pid);
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -382,6 +382,108 @@ async fn a_batch_locks_a_guessed_number_once() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
+/// A stand-in issuer that answers every lookup 404 after `delay`, and counts how many
+/// lookups it held at once. Plain HTTP/1.1 with keep-alive, one thread a connection.
+struct SlowIssuer {
+    base_url: String,
+    peak: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    lookups: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl SlowIssuer {
+    fn start(delay: std::time::Duration) -> Self {
+        use std::io::{BufRead, BufReader, Read, Write};
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        use std::sync::Arc;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let (now, peak, lookups) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let counters = (peak.clone(), lookups.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (now, peak, lookups) = (now.clone(), counters.0.clone(), counters.1.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                    let mut writer = stream;
+                    loop {
+                        let mut length = 0;
+                        loop {
+                            let mut line = String::new();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return; // the service closed the connection
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                            if let Some((name, value)) = line.split_once(':') {
+                                if name.eq_ignore_ascii_case("content-length") {
+                                    length = value.trim().parse().expect("length");
+                                }
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        reader.read_exact(&mut body).expect("body");
+                        let in_flight = now.fetch_add(1, SeqCst) + 1;
+                        peak.fetch_max(in_flight, SeqCst);
+                        std::thread::sleep(delay);
+                        now.fetch_sub(1, SeqCst);
+                        lookups.fetch_add(1, SeqCst);
+                        let answer = "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n";
+                        if writer.write_all(answer.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        SlowIssuer {
+            base_url,
+            peak,
+            lookups,
+        }
+    }
+}
+
+/// `api.batch_concurrency` bounds the issuer calls in flight, and a batch uses all of it.
+#[tokio::test]
+async fn a_batch_keeps_batch_concurrency_issuer_calls_in_flight() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let issuer = IssuerProcess::start();
+    let slow = SlowIssuer::start(std::time::Duration::from_millis(50));
+    let registry = issuer
+        .registry_toml
+        .replace(&issuer.base_url, &slow.base_url);
+    let service = ServiceProcess::start_with(&registry, Some("[api]\nbatch_concurrency = 4\n"));
+    let api = Client::new(
+        &service,
+        Some(&service.create_token("keiyaku", OFFICE, "verify")),
+    );
+    let items: Vec<Value> = (0..40)
+        .map(|i| item(&format!("W2099{i:06}"), &other_key(i), &format!("n-{i}")))
+        .collect();
+    let res = api
+        .post("/api/v1/verifications/batch", &json!({ "items": items }))
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 40);
+    assert!(
+        results.iter().all(|r| r["outcome"] == "not_found"),
+        "{body}"
+    );
+    assert_eq!(slow.lookups.load(SeqCst), 40, "one call per item");
+    assert_eq!(
+        slow.peak.load(SeqCst),
+        4,
+        "never more than batch_concurrency calls at once, and no fewer while items wait"
+    );
+}
+
 #[tokio::test]
 async fn bad_input_is_a_problem_naming_the_field() {
     let (_issuer, service) = start();

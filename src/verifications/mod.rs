@@ -11,8 +11,8 @@ pub mod store;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use futures::StreamExt;
 use serde_json::value::RawValue;
+use tokio::sync::Semaphore;
 
 use chrono::Duration;
 use serde::Serialize;
@@ -110,10 +110,17 @@ impl Verifier {
         actor: &Actor,
         req: Request,
     ) -> Result<VerificationRow, VerifyError> {
-        let locked = self.locked(vec![req.number.to_string()]).await?;
-        let row = self.prepare(actor, req, &locked).await?;
-        let mut stored = self.store(actor, vec![row]).await?;
-        Ok(stored.remove(0))
+        // One task from guard to commit, on `workers`: should the client go away
+        // mid-lookup, the issuer call it caused is still stored and audited.
+        let (this, actor) = (self.clone(), actor.clone());
+        let task = self.workers.spawn(async move {
+            let locked = this.locked(vec![req.number.to_string()]).await?;
+            let is_locked = locked.contains(req.number.as_str());
+            let row = this.prepare(&actor, req, is_locked, None).await?;
+            let mut stored = this.store(&actor, vec![row]).await?;
+            Ok(stored.remove(0))
+        });
+        joined(task.await)?
     }
 
     /// Verifies many requests, at most `concurrency` issuer calls at a time, and stores
@@ -124,8 +131,10 @@ impl Verifier {
     /// finished since the last one (at least [`MIN_ROWS_PER_WRITE`]), in one
     /// transaction (group commit). Storing a whole batch at the end would add its write
     /// to the batch's time instead of hiding it.
-    /// Should the database fail, the batch fails, and the rows written before stay
-    /// recorded, each with its audit row.
+    /// Should the database fail, the batch fails, the rows written before stay
+    /// recorded, each with its audit row, and items not yet sent to an issuer are
+    /// cancelled. The batch runs in a task of its own, so a client that goes away does
+    /// not stop it half-recorded.
     pub async fn verify_batch(
         &self,
         actor: &Actor,
@@ -157,15 +166,26 @@ impl Verifier {
             .spawn(self.clone().store_as_they_come(actor.clone(), finished));
         let mut results: Vec<Option<Result<VerificationRow, VerifyError>>> =
             (0..count).map(|_| None).collect();
-        // Unordered, then put back in place: `buffered` would keep finished items in the
-        // window until every earlier one is done, so one slow answer would hold back the
-        // next lookups and the batch would run below its concurrency.
-        let mut lookups = futures::stream::iter(requests.into_iter().enumerate().map(|(i, r)| {
-            let locked = &locked;
-            async move { (i, self.prepare(actor, r, locked).await) }
-        }))
-        .buffer_unordered(concurrency.max(1));
-        while let Some((i, prepared)) = lookups.next().await {
+        // The bound is on issuer calls (service.md), so an item holds a permit only while
+        // it waits for its issuer: the next call starts as soon as an answer arrives, not
+        // once that answer's signature and rules are checked. Bounding whole items instead
+        // left the issuer idle whenever answers queued for checking held the permits.
+        // Every item is under way at once; results come unordered and are put back in
+        // place.
+        let calls = Arc::new(Semaphore::new(concurrency.max(1)));
+        // A `JoinSet`, so that items not yet asked are cancelled, not asked unrecorded,
+        // should the writer fail and the batch end early.
+        let mut items = tokio::task::JoinSet::new();
+        for (i, r) in requests.into_iter().enumerate() {
+            let is_locked = locked.contains(r.number.as_str());
+            let (this, actor, calls) = (self.clone(), actor.clone(), calls.clone());
+            items.spawn_on(
+                async move { (i, this.prepare(&actor, r, is_locked, Some(&calls)).await) },
+                &self.workers,
+            );
+        }
+        while let Some(item) = items.join_next().await {
+            let (i, prepared) = joined(item)?;
             match prepared {
                 Ok(row) => {
                     // A closed channel means the writer failed; its error is below.
@@ -216,36 +236,30 @@ impl Verifier {
         .await?)
     }
 
-    /// Everything of a verification but storing it: guard, lookup, check, on
-    /// [`Verifier::workers`]. The row is not recorded until [`Verifier::store`] commits
-    /// it with its audit row.
+    /// Everything of a verification but storing it: guard, lookup, check. The row is not
+    /// recorded until [`Verifier::store`] commits it with its audit row. With `calls`,
+    /// each issuer call first takes a permit.
     async fn prepare(
         &self,
         actor: &Actor,
         req: Request,
-        locked: &HashSet<String>,
+        is_locked: bool,
+        calls: Option<&Semaphore>,
     ) -> Result<VerificationRow, VerifyError> {
-        let is_locked = locked.contains(req.number.as_str());
-        let this = self.clone();
-        let actor = actor.clone();
-        // Routed once, in the task: the route borrows the registry the task owns.
-        let task = self.workers.spawn(async move {
-            let issuers = this.registry.route(&req.number);
-            if issuers.is_empty() {
-                return Err(VerifyError::NoIssuer(req.number.to_string()));
-            }
-            let asked = if is_locked {
-                Asked::bare(
-                    Outcome::Locked,
-                    None,
-                    Some("照会の失敗が続いたため、この番号は本サービスでロックされています".into()),
-                )
-            } else {
-                this.ask(&issuers, &req).await
-            };
-            Ok(this.row(&actor, &req, asked))
-        });
-        joined(task.await)?
+        let issuers = self.registry.route(&req.number);
+        if issuers.is_empty() {
+            return Err(VerifyError::NoIssuer(req.number.to_string()));
+        }
+        let asked = if is_locked {
+            Asked::bare(
+                Outcome::Locked,
+                None,
+                Some("照会の失敗が続いたため、この番号は本サービスでロックされています".into()),
+            )
+        } else {
+            self.ask(&issuers, &req, calls).await
+        };
+        Ok(self.row(actor, &req, asked))
     }
 
     /// Records prepared verifications, each with its audit row (and a lock when the guard
@@ -261,10 +275,27 @@ impl Verifier {
     }
 
     /// Asks each issuer the number routes to, in registry order, until one knows it.
-    async fn ask(&self, issuers: &[&crate::registry::TrustedIssuer], req: &Request) -> Asked {
+    async fn ask(
+        &self,
+        issuers: &[&crate::registry::TrustedIssuer],
+        req: &Request,
+        calls: Option<&Semaphore>,
+    ) -> Asked {
         let mut unavailable = None;
         for issuer in issuers {
-            match self.client.lookup(issuer, &req.number, &req.key).await {
+            let answer = {
+                // Never closed, so acquiring only waits.
+                let _permit = match calls {
+                    Some(calls) => Some(calls.acquire().await.expect("semaphore is never closed")),
+                    None => None,
+                };
+                self.client.lookup(issuer, &req.number, &req.key).await
+            };
+            if calls.is_some() {
+                // Let the item that got our permit send its call before we check ours.
+                tokio::task::yield_now().await;
+            }
+            match answer {
                 Answer::Record(bytes) => {
                     let result = verify::check(
                         &bytes,

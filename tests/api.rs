@@ -484,6 +484,44 @@ async fn a_batch_keeps_batch_concurrency_issuer_calls_in_flight() {
     );
 }
 
+/// Every issuer call is recorded: a client that gives up while the issuer is still
+/// answering does not take the attempt's audit row with it.
+#[tokio::test]
+async fn an_attempt_is_audited_even_when_the_client_goes_away() {
+    let issuer = IssuerProcess::start();
+    let slow = SlowIssuer::start(std::time::Duration::from_millis(600));
+    let registry = issuer.registry_toml.replace(&issuer.base_url, &slow.base_url);
+    let service = ServiceProcess::start(&registry);
+    let token = service.create_token("keiyaku", OFFICE, "verify");
+    let auditor = Client::new(
+        &service,
+        Some(&service.create_token("kansa", OFFICE, "audit")),
+    );
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(150))
+        .build()
+        .unwrap();
+    let sent = impatient
+        .post(format!("{}/api/v1/verifications", service.base_url))
+        .bearer_auth(&token)
+        .json(&item("W2099000001", &other_key(1), "gave-up"))
+        .send()
+        .await;
+    assert!(sent.unwrap_err().is_timeout(), "the client left before the answer");
+    for _ in 0..50 {
+        if !audited_verifications(&auditor, 10).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(slow.lookups.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(
+        audited_verifications(&auditor, 10).await.len(),
+        1,
+        "the call the client caused is in the audit log"
+    );
+}
+
 #[tokio::test]
 async fn bad_input_is_a_problem_naming_the_field() {
     let (_issuer, service) = start();

@@ -490,7 +490,9 @@ async fn a_batch_keeps_batch_concurrency_issuer_calls_in_flight() {
 async fn an_attempt_is_audited_even_when_the_client_goes_away() {
     let issuer = IssuerProcess::start();
     let slow = SlowIssuer::start(std::time::Duration::from_millis(600));
-    let registry = issuer.registry_toml.replace(&issuer.base_url, &slow.base_url);
+    let registry = issuer
+        .registry_toml
+        .replace(&issuer.base_url, &slow.base_url);
     let service = ServiceProcess::start(&registry);
     let token = service.create_token("keiyaku", OFFICE, "verify");
     let auditor = Client::new(
@@ -507,7 +509,10 @@ async fn an_attempt_is_audited_even_when_the_client_goes_away() {
         .json(&item("W2099000001", &other_key(1), "gave-up"))
         .send()
         .await;
-    assert!(sent.unwrap_err().is_timeout(), "the client left before the answer");
+    assert!(
+        sent.unwrap_err().is_timeout(),
+        "the client left before the answer"
+    );
     for _ in 0..50 {
         if !audited_verifications(&auditor, 10).await.is_empty() {
             break;

@@ -453,7 +453,7 @@ impl SlowIssuer {
 async fn a_batch_keeps_batch_concurrency_issuer_calls_in_flight() {
     use std::sync::atomic::Ordering::SeqCst;
     let issuer = IssuerProcess::start();
-    let slow = SlowIssuer::start(std::time::Duration::from_millis(50));
+    let slow = SlowIssuer::start(std::time::Duration::from_millis(100));
     let registry = issuer
         .registry_toml
         .replace(&issuer.base_url, &slow.base_url);
@@ -513,7 +513,7 @@ async fn an_attempt_is_audited_even_when_the_client_goes_away() {
         sent.unwrap_err().is_timeout(),
         "the client left before the answer"
     );
-    for _ in 0..50 {
+    for _ in 0..100 {
         if !audited_verifications(&auditor, 10).await.is_empty() {
             break;
         }

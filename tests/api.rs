@@ -56,6 +56,16 @@ impl Client {
         self.auth(rb).send().await.expect("POST")
     }
 
+    /// Posts a batch that must be accepted (200) and gives its `results`.
+    async fn batch(&self, items: &[impl serde::Serialize]) -> Vec<Value> {
+        let res = self
+            .post("/api/v1/verifications/batch", &json!({ "items": items }))
+            .await;
+        assert_eq!(res.status(), 200);
+        let mut body: Value = res.json().await.unwrap();
+        serde_json::from_value(body["results"].take()).expect("results")
+    }
+
     async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> reqwest::Response {
         let rb = self
             .http
@@ -347,12 +357,7 @@ async fn a_batch_locks_a_guessed_number_once() {
             }
         })
         .collect();
-    let res = api
-        .post("/api/v1/verifications/batch", &json!({ "items": items }))
-        .await;
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
-    let results = body["results"].as_array().unwrap();
+    let results = api.batch(&items).await;
     assert_eq!(results.len(), 400);
     assert!(
         results.iter().all(|r| r["outcome"] == "not_found"),
@@ -465,16 +470,11 @@ async fn a_batch_keeps_batch_concurrency_issuer_calls_in_flight() {
     let items: Vec<Value> = (0..40)
         .map(|i| item(&format!("W2099{i:06}"), &other_key(i), &format!("n-{i}")))
         .collect();
-    let res = api
-        .post("/api/v1/verifications/batch", &json!({ "items": items }))
-        .await;
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
-    let results = body["results"].as_array().unwrap();
+    let results = api.batch(&items).await;
     assert_eq!(results.len(), 40);
     assert!(
         results.iter().all(|r| r["outcome"] == "not_found"),
-        "{body}"
+        "{results:?}"
     );
     assert_eq!(slow.lookups.load(SeqCst), 40, "one call per item");
     assert_eq!(
@@ -1008,16 +1008,11 @@ async fn a_batch_of_1000_mixed_items_answers_in_order_with_per_item_errors() {
     );
     let batch = mixed_batch(&issuer);
     let items: Vec<&Value> = batch.iter().map(|(v, _)| v).collect();
-    let res = api
-        .post("/api/v1/verifications/batch", &json!({ "items": items }))
-        .await;
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
-    let results = body["results"].as_array().unwrap();
+    let results = api.batch(&items).await;
     assert_eq!(results.len(), 1000);
     let mut ids = BTreeSet::new();
     let mut looked_up = 0;
-    for (i, ((_, expect), got)) in batch.iter().zip(results).enumerate() {
+    for (i, ((_, expect), got)) in batch.iter().zip(&results).enumerate() {
         let r = format!("item-{i}");
         match expect {
             Expect::Error { field, has_ref } => {

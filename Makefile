@@ -2,22 +2,23 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps fmt lint bench bench-api clean
+.PHONY: run test deps fmt lint layers bench bench-api clean
 
 ## make run: the demo — reference issuer with demo data + the service, URL and logins printed.
 run:
 	./scripts/install-run-deps.sh
-	$(CARGO) build --bins
+	$(CARGO) build --workspace --bins
 	./scripts/demo.sh
 
-## make test: installs missing test packages, then fmt, clippy and every test.
+## make test: installs missing test packages, then fmt, clippy and every test of every crate.
 ## Benches are type-checked by clippy but not run here: they need a release build.
 test: deps
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	./scripts/check-layers.sh
 	./scripts/check-schema.sh
-	$(CARGO) test --doc
-	$(CARGO) test --lib --bins --tests --no-fail-fast
+	$(CARGO) test --workspace --doc
+	$(CARGO) test --workspace --lib --bins --tests --no-fail-fast
 
 deps:
 	./scripts/install-test-deps.sh
@@ -26,7 +27,11 @@ fmt:
 	$(CARGO) fmt --all
 
 lint:
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## make layers: the protocol crate's dependencies and the module graph (ARCHITECTURE.md).
+layers:
+	./scripts/check-layers.sh
 
 ## make bench: every benchmark (release build); figures go to BENCHMARKS.md.
 bench:

@@ -20,14 +20,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-// The integration tests' harness; `service` reaches `issuer` as `super::issuer`.
-#[path = "../tests/support/issuer.rs"]
-mod issuer;
-#[path = "../tests/support/service.rs"]
-mod service;
-
-use issuer::IssuerProcess;
-use service::{ServiceProcess, OFFICE};
+use kakunin_testkit::issuer::IssuerProcess;
+use kakunin_testkit::service::{ServiceProcess, OFFICE};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)

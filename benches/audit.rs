@@ -18,9 +18,9 @@ use chrono::NaiveDateTime;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
-use kakunin::audit::checkpoint::{self, Signer};
-use kakunin::audit::{chain, key, AuditRow, GENESIS};
-use kakunin::db::schema::audit_events;
+use kakunin::adapters::db::schema::audit_events;
+use kakunin::app::audit::checkpoint::{self, Signer};
+use kakunin::app::audit::{chain, key, AuditRow, GENESIS};
 
 const SECRET: &str = "bench-secret-0123456789abcdef0123456789abcdef";
 const PASSWORD: &str = "bench-password-123";
@@ -178,7 +178,7 @@ fn seed(db: &Path, key_file: &Path, n: i32) -> anyhow::Result<()> {
         }
         Ok::<_, diesel::result::Error>(())
     })?;
-    kakunin::audit::stats::rebuild_daily(&mut conn)?;
+    kakunin::app::audit::stats::rebuild_daily(&mut conn)?;
     conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE); ANALYZE;")?;
     println!(
         "| seed {n} events (chain + checkpoints, one transaction) | {:.1} s |",
@@ -380,7 +380,7 @@ async fn main() -> anyhow::Result<()> {
         today - chrono::Duration::days(60),
         today - chrono::Duration::days(50),
     );
-    let deep = kakunin::audit::query::Cursor(n / 2).encode();
+    let deep = kakunin::app::audit::query::Cursor(n / 2).encode();
     let reps = 20;
     time_page(
         &admin,

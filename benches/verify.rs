@@ -10,16 +10,16 @@ use ed25519_dalek::{Signature, SigningKey};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use kakunin::ids::CertificateNumber;
-use kakunin::record::envelope::FlattenedJws;
-use kakunin::registry::{Registry, TrustedIssuer, TrustedKey};
-use kakunin::rules::{Expected, Profile};
+use kakunin::domain::rules::{Expected, Profile};
+use kakunin_protocol::ids::CertificateNumber;
+use kakunin_protocol::jws::FlattenedJws;
+use kakunin_protocol::registry::{Registry, TrustedIssuer, TrustedKey};
 
 const PAYLOAD: &str = r#"{"schema":"surety-certificate/1","certificate_number":"W2025000123","revision":1,"status":"active","kind":"advance_payment","issued_at":"2025-04-03T10:15:00+09:00","issuer":{"id":"wjcs","name":"西日本建設業保証株式会社"},"orderer":{"name":"大分県","office":"大分土木事務所","code":"440001"},"contractor":{"name":"株式会社豊後建設","representative":"代表取締役 大分太郎","address":"大分県大分市府内町一丁目1番1号"},"contract":{"category":"construction","title":"県道大分臼杵線道路改良工事","location":"大分県大分市大字松岡地内","contract_date":"2025-04-01","period_start":"2025-04-02","period_end":"2026-03-13","amount_yen":123200000,"terms":"大分県公共工事請負契約約款【R7.4.1～】"},"guarantee":{"amount_yen":49280000,"period_start":"2025-04-02","period_end":"2026-04-12"},"changes":[{"revision":1,"date":"2025-04-03","summary":"新規"}]}"#;
 
 fn bench(c: &mut Criterion) {
     let key = SigningKey::from_bytes(&[42u8; 32]);
-    let envelope = kakunin::record::sign(PAYLOAD.as_bytes(), "wjcs-2025", &key);
+    let envelope = kakunin_protocol::jws::sign(PAYLOAD.as_bytes(), "wjcs-2025", &key);
     let not_before = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00+09:00").unwrap();
     let issuer = TrustedIssuer::new(
         "wjcs",
@@ -56,7 +56,7 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("full_check", |b| {
         b.iter(|| {
-            let checked = kakunin::verify::check(
+            let checked = kakunin::domain::check::check(
                 black_box(envelope.as_bytes()),
                 "wjcs",
                 &number,

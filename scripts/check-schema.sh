@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Checks that src/db/schema.rs and src/issuer/schema.rs are what `diesel print-schema`
+# Checks that src/adapters/db/schema.rs and crates/issuer/src/schema.rs are what `diesel print-schema`
 # makes of the migrations: they are generated files, and drift would let code compile
 # against columns the database does not have. Installs diesel_cli when missing.
 set -euo pipefail
@@ -9,14 +9,14 @@ if ! command -v diesel >/dev/null 2>&1; then
   cargo install --locked --quiet diesel_cli --version 2.3.14 \
     --no-default-features --features sqlite-bundled
 fi
-cargo build --quiet --bins
+cargo build --quiet --workspace --bins
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 KAKUNIN_DATABASE_URL="$tmp/service.db" target/debug/kakunin migrate >/dev/null
 KAKUNIN_ISSUER_DATABASE_URL="$tmp/issuer.db" KAKUNIN_ISSUER_KEYS_DIR="$tmp/keys" \
   target/debug/kakunin-issuer client list >/dev/null
 status=0
-for pair in "service.db:src/db/schema.rs" "issuer.db:src/issuer/schema.rs"; do
+for pair in "service.db:src/adapters/db/schema.rs" "issuer.db:crates/issuer/src/schema.rs"; do
   db=${pair%%:*}
   file=${pair#*:}
   if ! diff -u <(diesel print-schema --database-url "$tmp/$db" | grep -v '^//') \

@@ -1,15 +1,13 @@
 //! The JSON API and the batch CLI from the outside: the real `kakunin serve` and the
 //! real `kakunin-issuer` (demo data) over loopback HTTP, as an API client uses them.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::process::Output;
 
+use kakunin_testkit::issuer::{DemoKey, IssuerProcess};
+use kakunin_testkit::service::{ServiceProcess, OFFICE};
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
-use support::issuer::{DemoKey, IssuerProcess};
-use support::service::{ServiceProcess, OFFICE};
 
 const OTHER_OFFICE: &str = "440002";
 
@@ -793,7 +791,7 @@ async fn audit_events_filter_and_page_with_an_opaque_cursor() {
     assert_eq!(res.status(), 200);
 
     let today = chrono::Utc::now()
-        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
+        .with_timezone(&kakunin_protocol::time::jst())
         .date_naive();
     let mut seen = Vec::new();
     let mut path = format!(

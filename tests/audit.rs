@@ -3,16 +3,14 @@
 //! the real `kakunin` (and `kakunin-issuer` where a verification is needed) with its own
 //! temporary databases.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use diesel::prelude::*;
 
-use kakunin::audit::{chain, AuditRow};
-use support::issuer::IssuerProcess;
-use support::service::{Browser, ServiceProcess, OFFICE};
+use kakunin::app::audit::{chain, AuditRow};
+use kakunin_testkit::issuer::IssuerProcess;
+use kakunin_testkit::service::{Browser, ServiceProcess, OFFICE};
 
 const OTHER_OFFICE: &str = "440002";
 
@@ -876,7 +874,7 @@ async fn wrong_current_passwords_are_throttled_like_sign_ins() {
     for _ in 0..3 {
         assert_eq!(attempt("a-wrong-guess").await.status(), 422);
     }
-    let res = attempt(support::service::PASSWORD).await;
+    let res = attempt(kakunin_testkit::service::PASSWORD).await;
     assert_eq!(
         res.status(),
         429,
@@ -885,7 +883,7 @@ async fn wrong_current_passwords_are_throttled_like_sign_ins() {
     assert!(body(res).await.contains("しばらく変更できません"));
     assert_eq!(
         Browser::new(&service.base_url)
-            .sign_in("officer1", support::service::PASSWORD)
+            .sign_in("officer1", kakunin_testkit::service::PASSWORD)
             .await
             .status(),
         401,

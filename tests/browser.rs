@@ -3,11 +3,9 @@
 //! `kakunin-issuer` on loopback ports. Screenshots go to `target/screenshots/` for
 //! people to look at.
 
-mod support;
-
-use support::browser::{Chrome, Page};
-use support::issuer::IssuerProcess;
-use support::service::{ServiceProcess, OFFICE, PASSWORD};
+use kakunin_testkit::browser::{Chrome, Page};
+use kakunin_testkit::issuer::IssuerProcess;
+use kakunin_testkit::service::{ServiceProcess, OFFICE, PASSWORD};
 
 /// Clicks a form's submit button, waits for the answer, and fails at once, with the
 /// service's own message, when the answer is the error page.

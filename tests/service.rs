@@ -1,16 +1,14 @@
 //! The officer's service end to end: the real `kakunin` against the real
 //! `kakunin-issuer` on loopback ports, each test with its own temporary databases.
 
-mod support;
-
 use std::net::TcpListener;
 use std::process::Output;
 
 use diesel::prelude::*;
 use serde_json::json;
 
-use support::issuer::IssuerProcess;
-use support::service::{verification_id, Browser, ServiceProcess, OFFICE};
+use kakunin_testkit::issuer::IssuerProcess;
+use kakunin_testkit::service::{verification_id, Browser, ServiceProcess, OFFICE};
 
 async fn officer(issuer: &IssuerProcess) -> (ServiceProcess, Browser) {
     let service = ServiceProcess::start(&issuer.registry_toml);
@@ -321,7 +319,7 @@ async fn a_stopped_or_hanging_issuer_is_unavailable() {
     // A listener that accepts and never answers: the total timeout must end the wait.
     let hanging = TcpListener::bind("127.0.0.1:0").unwrap();
     let hanging_url = format!("http://{}", hanging.local_addr().unwrap());
-    let closed_port = support::issuer::free_port();
+    let closed_port = kakunin_testkit::issuer::free_port();
     for base in [hanging_url, format!("http://127.0.0.1:{closed_port}")] {
         let registry = issuer.registry_toml.replace(&issuer.base_url, &base);
         let service = ServiceProcess::start_with(
@@ -584,7 +582,7 @@ async fn history_is_searchable_by_number_date_and_outcome() {
         by_outcome.contains(&b.certificate_number) && !by_outcome.contains(&a.certificate_number)
     );
     let today = chrono::Utc::now()
-        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
+        .with_timezone(&kakunin_protocol::time::jst())
         .date_naive();
     let by_date = browser
         .text(&format!("/verifications?from={today}&to={today}"))
@@ -670,12 +668,12 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_is_throttled() {
         .await
         .unwrap();
     let pre = login.headers()["set-cookie"].to_str().unwrap().to_owned();
-    let csrf = support::service::csrf_of(&login.text().await.unwrap());
+    let csrf = kakunin_testkit::service::csrf_of(&login.text().await.unwrap());
     let res = http
         .post(format!("{}/login", service.base_url))
         .form(&[
             ("login", "officer1"),
-            ("password", support::service::PASSWORD),
+            ("password", kakunin_testkit::service::PASSWORD),
             ("csrf", &csrf),
         ])
         .send()
@@ -698,7 +696,7 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_is_throttled() {
         assert_eq!(guesser.sign_in("officer1", "guess").await.status(), 401);
     }
     let res = guesser
-        .sign_in("officer1", support::service::PASSWORD)
+        .sign_in("officer1", kakunin_testkit::service::PASSWORD)
         .await;
     assert!(
         body(res).await.contains("しばらくログインできません"),

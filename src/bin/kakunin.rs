@@ -8,8 +8,8 @@ use tracing_subscriber::EnvFilter;
 
 use kakunin::cli;
 use kakunin::config::Settings;
-use kakunin::registry::Registry;
-use kakunin::rules::Profile;
+use kakunin::domain::rules::Profile;
+use kakunin_protocol::registry::Registry;
 
 #[derive(Parser)]
 #[command(

@@ -4,10 +4,10 @@ use std::io::BufRead;
 
 use anyhow::{bail, Context};
 
-use crate::audit::Actor;
-use crate::auth::tokens::{self, Scope};
-use crate::auth::{users, Role};
-use crate::db::DbPool;
+use crate::adapters::db::DbPool;
+use crate::app::accounts::tokens::{self, Scope};
+use crate::app::accounts::{users, Role};
+use crate::app::audit::Actor;
 
 /// One line from standard input: passwords never travel in argv, where `ps` shows them.
 pub fn read_password() -> anyhow::Result<String> {

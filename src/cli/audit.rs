@@ -8,13 +8,13 @@ use anyhow::{bail, Context};
 use chrono::NaiveDate;
 use ed25519_dalek::VerifyingKey;
 
-use crate::audit::checkpoint::{self, verify_checkpoints};
-use crate::audit::export::{self, Format};
-use crate::audit::query::AuditFilter;
-use crate::audit::{key, verify_chain, Actor};
+use crate::adapters::db::DbPool;
+use crate::app::audit::checkpoint::{self, verify_checkpoints};
+use crate::app::audit::export::{self, Format};
+use crate::app::audit::query::AuditFilter;
+use crate::app::audit::{key, verify_chain, Actor};
 use crate::config::Settings;
-use crate::db::DbPool;
-use crate::verifications::OfficeScope;
+use crate::domain::scope::OfficeScope;
 
 /// The key checkpoints are checked against: `--public-key`, else this service's key.
 fn verifying_key(settings: &Settings, public_key: Option<&Path>) -> anyhow::Result<VerifyingKey> {

@@ -17,8 +17,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::outcome::Outcome;
-use crate::rules::parse_yen_input;
+use crate::domain::outcome::Outcome;
+use crate::domain::rules::parse_yen_input;
 
 /// Items per request: the API's batch limit.
 pub const CHUNK: usize = 1000;

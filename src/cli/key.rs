@@ -2,10 +2,10 @@
 
 use anyhow::bail;
 
-use crate::audit::checkpoint::{self, Signer};
-use crate::audit::{self, key, Actor, Event};
+use crate::adapters::db::DbPool;
+use crate::app::audit::checkpoint::{self, Signer};
+use crate::app::audit::{self, key, Actor, Event};
 use crate::config::Settings;
-use crate::db::DbPool;
 
 fn signer(settings: &Settings, key: ed25519_dalek::SigningKey) -> Signer {
     Signer::new(

@@ -2,13 +2,13 @@
 
 use std::path::Path;
 
-use crate::ids::CertificateNumber;
-use crate::outcome::Outcome;
-use crate::record::envelope;
-use crate::registry::Registry;
-use crate::rules::{Expected, Profile, RuleStatus};
-use crate::verify::{check, Checked};
-use crate::view;
+use crate::domain::check::{check, Checked};
+use crate::domain::outcome::Outcome;
+use crate::domain::rules::{Expected, Profile, RuleStatus};
+use crate::domain::view;
+use kakunin_protocol::ids::CertificateNumber;
+use kakunin_protocol::jws;
+use kakunin_protocol::registry::Registry;
 
 /// Exit codes: 0 passes, 1 a rule fails, 2 the record is invalid (or unreadable).
 pub fn run(
@@ -64,8 +64,10 @@ pub fn run(
 
 /// Without `--number`, the number the record claims is the one checked; the signature
 /// still has to hold, only the substitution check becomes moot.
-fn peek_number(envelope: &[u8]) -> Option<Result<CertificateNumber, crate::ids::IdError>> {
-    let payload = envelope::payload_text(std::str::from_utf8(envelope).ok()?)?;
+fn peek_number(
+    envelope: &[u8],
+) -> Option<Result<CertificateNumber, kakunin_protocol::ids::IdError>> {
+    let payload = jws::payload_text(std::str::from_utf8(envelope).ok()?)?;
     let v: serde_json::Value = serde_json::from_str(&payload).ok()?;
     Some(CertificateNumber::parse(
         v.get("certificate_number")?.as_str()?,

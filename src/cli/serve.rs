@@ -5,15 +5,15 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
-use crate::audit::Actor;
-use crate::auth::{users, Role};
+use crate::adapters::db::{self, DbPool};
+use crate::adapters::issuer_client::IssuerClient;
+use crate::app::accounts::{users, Role};
+use crate::app::audit::Actor;
+use crate::app::verification::Verifier;
 use crate::config::{SecretKey, Settings};
-use crate::db::{self, DbPool};
-use crate::issuer_client::IssuerClient;
-use crate::registry::Registry;
-use crate::rules::Profile;
-use crate::verifications::Verifier;
+use crate::domain::rules::Profile;
 use crate::web::{self, AppState};
+use kakunin_protocol::registry::Registry;
 
 pub fn open_db(settings: &Settings) -> anyhow::Result<DbPool> {
     db::open(&settings.database.url, db::SERVICE_MIGRATIONS)

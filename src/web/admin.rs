@@ -11,13 +11,14 @@ use serde::{Deserialize, Serialize};
 use super::error::WebError;
 use super::session::Staff;
 use super::{html, templates, AppState};
-use crate::auth::tokens::{self, Scope, TokenError};
-use crate::auth::users::{self, AccountError};
-use crate::auth::Role;
-use crate::db::{self, jst, DbError};
+use crate::adapters::db::{self, DbError};
+use crate::app::accounts::tokens::{self, Scope, TokenError};
+use crate::app::accounts::users::{self, AccountError};
+use crate::app::accounts::Role;
+use kakunin_protocol::time::jst;
 
 fn when(at: chrono::NaiveDateTime) -> String {
-    crate::rules::format::datetime_ja(at.and_utc().with_timezone(&jst()))
+    kakunin_protocol::format::datetime_ja(at.and_utc().with_timezone(&jst()))
 }
 
 /// Splits a domain error into what the administrator can fix (shown on the form) and
@@ -151,7 +152,7 @@ async fn users_page(
             })
             .collect::<Vec<_>>(),
     );
-    form_page(ctx, "service/admin_users.html", form, error, done)
+    form_page(ctx, "admin_users.html", form, error, done)
 }
 
 pub async fn users(
@@ -183,10 +184,7 @@ fn shown_once(
     ctx.insert("subject", subject);
     ctx.insert("secret", secret);
     ctx.insert("back", back_to);
-    Ok(html(
-        200,
-        templates::render("service/admin_secret.html", &ctx)?,
-    ))
+    Ok(html(200, templates::render("admin_secret.html", &ctx)?))
 }
 
 pub async fn create_user(
@@ -363,7 +361,7 @@ async fn offices_page(
     .await?;
     let mut ctx = staff.context();
     ctx.insert("offices", &offices);
-    form_page(ctx, "service/admin_offices.html", form, error, done)
+    form_page(ctx, "admin_offices.html", form, error, done)
 }
 
 pub async fn offices(
@@ -451,7 +449,7 @@ async fn clients_page(
     let mut ctx = staff.context();
     ctx.insert("clients", &lines);
     ctx.insert("offices", &offices);
-    form_page(ctx, "service/admin_clients.html", form, error, done)
+    form_page(ctx, "admin_clients.html", form, error, done)
 }
 
 pub async fn clients(

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
-use crate::audit::stats::DayCount;
-use crate::outcome::Outcome;
+use crate::app::audit::stats::DayCount;
+use crate::domain::outcome::Outcome;
 
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 240.0;

@@ -10,11 +10,10 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
 
 use super::templates;
-use crate::db::DbError;
-use crate::verifications::VerifyError;
+use crate::adapters::db::DbError;
+use crate::app::verification::VerifyError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
@@ -90,7 +89,7 @@ impl ResponseError for WebError {
         }
         if let WebError::PasswordChange = self {
             return HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, super::password::PATH))
+                .insert_header((header::LOCATION, super::PASSWORD_PATH))
                 .finish();
         }
         if let WebError::Internal(cause) = self {
@@ -99,7 +98,7 @@ impl ResponseError for WebError {
         let mut ctx = tera::Context::new();
         ctx.insert("status", &self.status_code().as_u16());
         ctx.insert("message", &self.to_string());
-        let body = templates::render("service/error.html", &ctx)
+        let body = templates::render("error.html", &ctx)
             .unwrap_or_else(|_| "内部エラーが発生しました".to_owned());
         HttpResponse::build(self.status_code())
             .content_type("text/html; charset=utf-8")
@@ -107,18 +106,7 @@ impl ResponseError for WebError {
     }
 }
 
-/// RFC 9457 problem details.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"type": "https://kakunin.invalid/problems/invalid-input", "title": "入力が正しくありません", "status": 422, "detail": "保証契約番号は英大文字と数字で6～24文字です（例: W2025000123）。3文字でした。", "field": "certificate_number"}))]
-pub struct Problem {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-}
+pub use kakunin_platform::problem::Problem;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{}", .problem.detail)]
@@ -130,13 +118,12 @@ pub struct ApiError {
 impl ApiError {
     pub fn new(status: StatusCode, kind: &str, title: &str, detail: impl Into<String>) -> Self {
         Self {
-            problem: Problem {
-                kind: format!("https://kakunin.invalid/problems/{kind}"),
-                title: title.to_owned(),
-                status: status.as_u16(),
-                detail: detail.into(),
-                field: None,
-            },
+            problem: Problem::new(
+                status,
+                format!("https://kakunin.invalid/problems/{kind}"),
+                title,
+                detail,
+            ),
             retry_after: None,
         }
     }
@@ -275,14 +262,6 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut r = HttpResponse::build(self.status_code());
-        r.content_type("application/problem+json");
-        if self.problem.status == 401 {
-            r.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
-        }
-        if let Some(s) = self.retry_after {
-            r.insert_header((header::RETRY_AFTER, s.to_string()));
-        }
-        r.body(serde_json::to_string(&self.problem).unwrap_or_default())
+        self.problem.response(self.retry_after)
     }
 }

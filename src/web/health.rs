@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use diesel::RunQueryDsl;
 
 use super::AppState;
-use crate::db::{self, DbError};
+use crate::adapters::db::{self, DbError};
 
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")

@@ -9,11 +9,11 @@ use super::error::WebError;
 use super::officer::checked_at_ja;
 use super::session::Staff;
 use super::{html, templates, AppState};
-use crate::auth::users;
-use crate::db::{self, DbError};
-use crate::ids::CertificateNumber;
-use crate::outcome::Outcome;
-use crate::verifications::store::{self, HistoryFilter, HISTORY_PAGE};
+use crate::adapters::db::{self, DbError};
+use crate::app::accounts::users;
+use crate::app::verification::store::{self, HistoryFilter, HISTORY_PAGE};
+use crate::domain::outcome::Outcome;
+use kakunin_protocol::ids::CertificateNumber;
 
 #[derive(Debug, Default, Deserialize, Serialize)]
 pub struct HistoryQuery {
@@ -135,5 +135,5 @@ pub async fn list(
         })
         .collect();
     ctx.insert("outcomes", &outcomes);
-    Ok(html(200, templates::render("service/history.html", &ctx)?))
+    Ok(html(200, templates::render("history.html", &ctx)?))
 }

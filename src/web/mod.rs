@@ -25,8 +25,12 @@ use actix_web::middleware::{from_fn, DefaultHeaders, Next};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tracing::Instrument;
 
+use crate::app::verification::Verifier;
 use crate::config::Settings;
-use crate::verifications::Verifier;
+
+/// The own-password form; every page sends there while an administrator-issued
+/// password is still in use.
+pub const PASSWORD_PATH: &str = "/password";
 
 /// Shared by every worker.
 pub struct AppState {
@@ -106,8 +110,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login", web::get().to(signin::form))
         .route("/login", web::post().to(signin::submit))
         .route("/logout", web::post().to(signin::logout))
-        .route(password::PATH, web::get().to(password::form))
-        .route(password::PATH, web::post().to(password::submit))
+        .route(PASSWORD_PATH, web::get().to(password::form))
+        .route(PASSWORD_PATH, web::post().to(password::submit))
         .route("/", web::get().to(officer::form))
         .route("/verify", web::post().to(officer::submit))
         .route("/verifications", web::get().to(history::list))

@@ -8,11 +8,12 @@ use super::error::WebError;
 use super::session::Staff;
 use super::{html, templates, AppState};
 
-use crate::db::{self, DbError};
-use crate::ids::{AuthKey, CertificateNumber};
-use crate::rules::{Expected, RuleResult};
-use crate::verifications::{self, diff, store, Request, VerificationRow};
-use crate::view;
+use crate::adapters::db::{self, DbError};
+use crate::app::verification::{self, store, Request, VerificationRow};
+use crate::domain::diff;
+use crate::domain::rules::{Expected, RuleResult};
+use crate::domain::view;
+use kakunin_protocol::ids::{AuthKey, CertificateNumber};
 
 /// The verify form's fields, as `service.md` names them.
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -54,10 +55,7 @@ fn render_form_with(
     } else {
         200
     };
-    Ok(html(
-        status,
-        templates::render("service/verify.html", &ctx)?,
-    ))
+    Ok(html(status, templates::render("verify.html", &ctx)?))
 }
 
 pub async fn form(staff: Staff) -> Result<HttpResponse, WebError> {
@@ -105,8 +103,8 @@ pub async fn submit(
         Ok(row) => Ok(HttpResponse::SeeOther()
             .insert_header((header::LOCATION, format!("/verifications/{}", row.id)))
             .finish()),
-        Err(crate::verifications::VerifyError::NoIssuer(n)) => {
-            let errors = serde_json::json!({ "certificate_number": crate::verifications::VerifyError::NoIssuer(n).to_string() });
+        Err(crate::app::verification::VerifyError::NoIssuer(n)) => {
+            let errors = serde_json::json!({ "certificate_number": crate::app::verification::VerifyError::NoIssuer(n).to_string() });
             render_form(&staff, &form, &errors)
         }
         Err(e) => Err(e.into()),
@@ -123,12 +121,12 @@ async fn load(
     let scope = staff.scope();
     let actor = staff.actor.clone();
     let found = db::write(&state.verifier.pool, move |c| {
-        let Some(mut row) = verifications::open_audited(c, &actor, &id, &scope, action)? else {
+        let Some(mut row) = verification::open_audited(c, &actor, &id, &scope, action)? else {
             return Ok(None);
         };
         let previous = store::previous_with_certificate(c, &row)?;
         // The page names who checked as a person reads it; the row keeps the login.
-        row.actor = crate::auth::users::actor_label(c, &row.actor)?;
+        row.actor = crate::app::accounts::users::actor_label(c, &row.actor)?;
         Ok::<_, DbError>(Some((row, previous)))
     })
     .await?;
@@ -172,7 +170,11 @@ fn rule_lines(rules: &[RuleResult]) -> Vec<RuleLine> {
 }
 
 pub fn checked_at_ja(row: &VerificationRow) -> String {
-    crate::rules::format::datetime_ja(row.checked_at.and_utc().with_timezone(&db::jst()))
+    kakunin_protocol::format::datetime_ja(
+        row.checked_at
+            .and_utc()
+            .with_timezone(&kakunin_protocol::time::jst()),
+    )
 }
 
 fn context(state: &AppState, staff: &Staff, row: &VerificationRow) -> tera::Context {
@@ -215,10 +217,7 @@ pub async fn show(
             ctx.insert("previous_checked_at", &checked_at_ja(prev));
         }
     }
-    Ok(html(
-        200,
-        templates::render("service/verification.html", &ctx)?,
-    ))
+    Ok(html(200, templates::render("verification.html", &ctx)?))
 }
 
 pub async fn print(
@@ -231,7 +230,7 @@ pub async fn print(
         return Err(WebError::NotFound);
     }
     let ctx = context(&state, &staff, &row);
-    Ok(html(200, templates::render("service/print.html", &ctx)?))
+    Ok(html(200, templates::render("print.html", &ctx)?))
 }
 
 /// Re-verify needs the 認証キー again: it is never stored, so the form comes back with

@@ -8,12 +8,8 @@ use serde::Deserialize;
 use super::error::WebError;
 use super::session::{session_cookie, Staff};
 use super::AppState;
-use crate::auth::users::{self, AccountError};
-use crate::db::{self, DbError};
-
-/// The form's path; the session extractor lets a user with a password to replace
-/// reach only this and sign-out.
-pub const PATH: &str = "/password";
+use crate::adapters::db::{self, DbError};
+use crate::app::accounts::users::{self, AccountError};
 
 #[derive(Deserialize)]
 pub struct PasswordForm {
@@ -110,8 +106,8 @@ fn page(
     let mut ctx = staff.context();
     ctx.insert("errors", errors);
     ctx.insert("forced", &staff.must_change_password);
-    ctx.insert("min_length", &crate::auth::password::MIN_LENGTH);
+    ctx.insert("min_length", &kakunin_platform::password::MIN_LENGTH);
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
-        .body(super::templates::render("service/password.html", &ctx)?))
+        .body(super::templates::render("password.html", &ctx)?))
 }

@@ -10,11 +10,11 @@ use serde::Serialize;
 
 use super::error::WebError;
 use super::AppState;
-use crate::audit::{self, Actor, Event};
-use crate::auth::session::{self, Lookup};
-use crate::auth::{constant_time_eq, Role};
-use crate::db;
-use crate::verifications::OfficeScope;
+use crate::adapters::db;
+use crate::app::accounts::session::{self, Lookup};
+use crate::app::accounts::{constant_time_eq, Role};
+use crate::app::audit::{self, Actor, Event};
+use crate::domain::scope::OfficeScope;
 
 pub const COOKIE: &str = "kakunin_session";
 
@@ -141,7 +141,7 @@ impl FromRequest for Staff {
                         },
                     )?;
                 }
-                Ok::<_, crate::db::DbError>(found)
+                Ok::<_, crate::adapters::db::DbError>(found)
             })
             .await?;
             match found {
@@ -150,7 +150,7 @@ impl FromRequest for Staff {
                     user: Some(u),
                 } => {
                     if u.must_change_password
-                        && !matches!(req.path(), super::password::PATH | "/logout")
+                        && !matches!(req.path(), super::PASSWORD_PATH | "/logout")
                     {
                         return Err(WebError::PasswordChange);
                     }

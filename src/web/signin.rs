@@ -7,10 +7,11 @@ use serde::Deserialize;
 use super::error::WebError;
 use super::session::{anonymous_actor, client_address, session_cookie, Staff, COOKIE};
 use super::AppState;
-use crate::audit::{self, Actor, Event};
-use crate::auth::session::{self, Lookup};
-use crate::auth::{constant_time_eq, password, throttle, users};
-use crate::db::{self, DbError};
+use crate::adapters::db::{self, DbError};
+use crate::app::accounts::session::{self, Lookup};
+use crate::app::accounts::{constant_time_eq, throttle, users};
+use crate::app::audit::{self, Actor, Event};
+use kakunin_platform::password;
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -60,7 +61,7 @@ pub async fn form(
     }
     Ok(resp
         .content_type("text/html; charset=utf-8")
-        .body(super::templates::render("service/login.html", &ctx)?))
+        .body(super::templates::render("login.html", &ctx)?))
 }
 
 #[derive(Deserialize)]
@@ -132,7 +133,7 @@ pub async fn submit(
             ctx.insert("error", message);
             ctx.insert("expired", &false);
             ctx.insert("changed", &false);
-            let body = super::templates::render("service/login.html", &ctx)?;
+            let body = super::templates::render("login.html", &ctx)?;
             Ok(HttpResponse::Unauthorized()
                 .content_type("text/html; charset=utf-8")
                 .body(body))

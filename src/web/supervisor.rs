@@ -14,14 +14,15 @@ use super::chart;
 use super::error::WebError;
 use super::session::Staff;
 use super::{html, templates, AppState};
-use crate::audit::checkpoint::{self, Checkpoint, EventStatus};
-use crate::audit::export::{self, Format};
-use crate::audit::query::{self, AuditFilter, Cursor};
-use crate::audit::{labels, stats, AuditRow};
-use crate::auth::Role;
-use crate::db::{self, jst, now_jst, DbError};
-use crate::ids::CertificateNumber;
-use crate::verifications::OfficeScope;
+use crate::adapters::db::{self, DbError};
+use crate::app::accounts::Role;
+use crate::app::audit::checkpoint::{self, Checkpoint, EventStatus};
+use crate::app::audit::export::{self, Format};
+use crate::app::audit::query::{self, AuditFilter, Cursor};
+use crate::app::audit::{labels, stats, AuditRow};
+use crate::domain::scope::OfficeScope;
+use kakunin_protocol::ids::CertificateNumber;
+use kakunin_protocol::time::{jst, now_jst};
 
 const PAGE: i64 = 50;
 /// The chart shows this many days unless the filter names a range.
@@ -143,7 +144,7 @@ struct Line {
 }
 
 fn at_ja(at: chrono::NaiveDateTime) -> String {
-    crate::rules::format::datetime_ja(at.and_utc().with_timezone(&jst()))
+    kakunin_protocol::format::datetime_ja(at.and_utc().with_timezone(&jst()))
 }
 
 impl From<&AuditRow> for Line {
@@ -242,7 +243,7 @@ pub async fn list(
         .collect();
     ctx.insert("actions", &actions);
     ctx.insert("outcomes", &outcomes);
-    Ok(html(200, templates::render("service/audit.html", &ctx)?))
+    Ok(html(200, templates::render("audit.html", &ctx)?))
 }
 
 pub async fn event(
@@ -271,10 +272,7 @@ pub async fn event(
         &status.checkpoint.as_ref().map(|c| at_ja(c.at)),
     );
     ctx.insert("status", &status);
-    Ok(html(
-        200,
-        templates::render("service/audit_event.html", &ctx)?,
-    ))
+    Ok(html(200, templates::render("audit_event.html", &ctx)?))
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,76 +10,55 @@ use tera::{Context, Tera};
 static TERA: LazyLock<Tera> = LazyLock::new(|| {
     let mut tera = Tera::default();
     tera.add_raw_templates(vec![
+        ("base.html", include_str!("../../templates/base.html")),
+        ("error.html", include_str!("../../templates/error.html")),
+        ("login.html", include_str!("../../templates/login.html")),
         (
-            "service/base.html",
-            include_str!("../../templates/service/base.html"),
+            "password.html",
+            include_str!("../../templates/password.html"),
+        ),
+        ("verify.html", include_str!("../../templates/verify.html")),
+        (
+            "certificate.html",
+            include_str!("../../templates/certificate.html"),
         ),
         (
-            "service/error.html",
-            include_str!("../../templates/service/error.html"),
+            "verification.html",
+            include_str!("../../templates/verification.html"),
+        ),
+        ("print.html", include_str!("../../templates/print.html")),
+        ("history.html", include_str!("../../templates/history.html")),
+        ("audit.html", include_str!("../../templates/audit.html")),
+        (
+            "audit_event.html",
+            include_str!("../../templates/audit_event.html"),
         ),
         (
-            "service/login.html",
-            include_str!("../../templates/service/login.html"),
+            "admin_nav.html",
+            include_str!("../../templates/admin_nav.html"),
         ),
         (
-            "service/password.html",
-            include_str!("../../templates/service/password.html"),
+            "admin_users.html",
+            include_str!("../../templates/admin_users.html"),
         ),
         (
-            "service/verify.html",
-            include_str!("../../templates/service/verify.html"),
+            "admin_offices.html",
+            include_str!("../../templates/admin_offices.html"),
         ),
         (
-            "service/certificate.html",
-            include_str!("../../templates/service/certificate.html"),
+            "admin_clients.html",
+            include_str!("../../templates/admin_clients.html"),
         ),
         (
-            "service/verification.html",
-            include_str!("../../templates/service/verification.html"),
-        ),
-        (
-            "service/print.html",
-            include_str!("../../templates/service/print.html"),
-        ),
-        (
-            "service/history.html",
-            include_str!("../../templates/service/history.html"),
-        ),
-        (
-            "service/audit.html",
-            include_str!("../../templates/service/audit.html"),
-        ),
-        (
-            "service/audit_event.html",
-            include_str!("../../templates/service/audit_event.html"),
-        ),
-        (
-            "service/admin_nav.html",
-            include_str!("../../templates/service/admin_nav.html"),
-        ),
-        (
-            "service/admin_users.html",
-            include_str!("../../templates/service/admin_users.html"),
-        ),
-        (
-            "service/admin_offices.html",
-            include_str!("../../templates/service/admin_offices.html"),
-        ),
-        (
-            "service/admin_clients.html",
-            include_str!("../../templates/service/admin_clients.html"),
-        ),
-        (
-            "service/admin_secret.html",
-            include_str!("../../templates/service/admin_secret.html"),
+            "admin_secret.html",
+            include_str!("../../templates/admin_secret.html"),
         ),
     ])
     .expect("embedded templates parse");
     tera
 });
 
-pub const STYLE: &str = include_str!("../../templates/service/app.css");
+pub const STYLE: &str = include_str!("../../templates/app.css");
 
 pub fn render(name: &str, ctx: &Context) -> Result<String, tera::Error> {
     TERA.render(name, ctx)
@@ -92,7 +71,7 @@ mod tests {
         let mut ctx = tera::Context::new();
         ctx.insert("status", &404);
         ctx.insert("message", "<script>alert(1)</script>");
-        let html = super::render("service/error.html", &ctx).unwrap();
+        let html = super::render("error.html", &ctx).unwrap();
         assert!(!html.contains("<script>alert"));
         assert!(html.contains("&lt;script&gt;"));
     }

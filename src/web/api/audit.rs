@@ -7,12 +7,13 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::bearer::AuditClient;
+use super::model::ProblemDoc;
 use super::model::{AuditEvent, AuditPage};
-use crate::audit::query::{self, AuditFilter, Cursor};
-use crate::audit::AuditRow;
-use crate::db::{self, DbError};
-use crate::verifications::OfficeScope;
-use crate::web::error::{ApiError, Problem};
+use crate::adapters::db::{self, DbError};
+use crate::app::audit::query::{self, AuditFilter, Cursor};
+use crate::app::audit::AuditRow;
+use crate::domain::scope::OfficeScope;
+use crate::web::error::ApiError;
 use crate::web::AppState;
 
 const DEFAULT_LIMIT: i64 = 100;
@@ -46,10 +47,10 @@ pub struct EventsQuery {
     params(EventsQuery),
     responses(
         (status = 200, description = "1ページ分（新しい順）", body = AuditPage),
-        (status = 401, description = "トークンがない、または失効しています", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "トークンの scope が audit ではありません", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "条件が正しくありません（field が項目を示します）", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "トークンごとの上限を超えました", body = Problem, content_type = "application/problem+json",
+        (status = 401, description = "トークンがない、または失効しています", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "トークンの scope が audit ではありません", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "条件が正しくありません（field が項目を示します）", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "トークンごとの上限を超えました", body = ProblemDoc, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "再試行までの秒数"))),
     ),
     security(("bearer" = []))
@@ -133,7 +134,7 @@ fn event(r: AuditRow) -> AuditEvent {
         seq,
         at: at
             .and_utc()
-            .with_timezone(&db::jst())
+            .with_timezone(&kakunin_protocol::time::jst())
             .to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
         actor,
         office_code,

@@ -15,9 +15,9 @@ use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use super::ratelimit::TokenLimiter;
-use crate::audit::Actor;
-use crate::auth::tokens::{self, Scope};
-use crate::db::{self, DbError};
+use crate::adapters::db::{self, DbError};
+use crate::app::accounts::tokens::{self, Scope};
+use crate::app::audit::Actor;
 use crate::web::error::ApiError;
 use crate::web::session::{client_address, user_agent};
 use crate::web::AppState;

@@ -6,10 +6,10 @@
 
 use serde_json::{Map, Value};
 
-use crate::ids::{AuthKey, CertificateNumber};
-use crate::rules::Expected;
-use crate::verifications::Request;
+use crate::app::verification::Request;
+use crate::domain::rules::Expected;
 use crate::web::error::ApiError;
+use kakunin_protocol::ids::{AuthKey, CertificateNumber};
 
 /// The largest batch `service.md` allows.
 pub const MAX_BATCH: usize = 1000;

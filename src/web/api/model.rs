@@ -2,15 +2,47 @@
 //!
 //! The domain types (`VerificationView`, `RuleResult`) know nothing of OpenAPI; the API
 //! owns its wire types here and converts from the domain by exhaustive destructuring, so
-//! a field added to the view fails to compile until it is documented. `Outcome` is the
-//! exception: it derives its schema itself, so a new outcome cannot go undocumented.
+//! a field added to the view fails to compile until it is documented. `Outcome`'s schema
+//! is built from `Outcome::ALL`, so a new outcome cannot go undocumented.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::outcome::Outcome;
-use crate::verifications::{IssuerRef, SignatureRef, VerificationView};
+use crate::app::verification::{IssuerRef, SignatureRef, VerificationView};
+use crate::domain::outcome::Outcome;
 use crate::web::error::Problem;
+
+/// The six outcomes, from the domain's own list (`service.md` "A Verification").
+impl utoipa::PartialSchema for Outcome {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("照会の結果（service.md の6種類）"))
+            .enum_values(Some(Outcome::ALL.iter().map(|o| o.as_str())))
+            .examples(["verified"])
+            .into()
+    }
+}
+
+impl ToSchema for Outcome {}
+
+/// RFC 9457 problem details, for the schema only (`kakunin_platform::problem::Problem`).
+#[derive(ToSchema)]
+#[schema(as = Problem, example = json!({"type": "https://kakunin.invalid/problems/invalid-input", "title": "入力が正しくありません", "status": 422, "detail": "保証契約番号は英大文字と数字で6～24文字です（例: W2025000123）。3文字でした。", "field": "certificate_number"}))]
+#[allow(dead_code)]
+pub(super) struct ProblemDoc {
+    /// A URI naming the kind of problem.
+    #[schema(rename = "type")]
+    kind: String,
+    /// What went wrong, in Japanese.
+    title: String,
+    /// The HTTP status.
+    status: u16,
+    /// What to do about it, naming the field where one is wrong.
+    detail: String,
+    /// The input field that is wrong (`certificate_number`, `auth_key`, ...).
+    field: Option<String>,
+}
 
 /// The status of one rule, for the schema only.
 #[derive(Serialize, ToSchema)]
@@ -173,6 +205,7 @@ pub struct BatchItemError {
     #[serde(rename = "ref")]
     #[schema(required = true)]
     pub client_ref: Option<String>,
+    #[schema(value_type = ProblemDoc)]
     pub error: Problem,
 }
 

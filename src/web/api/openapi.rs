@@ -15,7 +15,7 @@ use utoipa_actix_web::OpenApiFactory;
 
 use super::model::{RuleDoc, RuleStatusDoc};
 use super::ratelimit::TokenLimiter;
-use crate::outcome::Outcome;
+use crate::domain::outcome::Outcome;
 
 #[derive(OpenApi)]
 #[openapi(

@@ -9,14 +9,14 @@ use serde_json::Value;
 
 use super::bearer::VerifyClient;
 use super::input;
+use super::model::ProblemDoc;
 use super::model::{
     BatchInput, BatchItemError, BatchOutput, BatchResult, Verification, VerificationInput,
 };
-use crate::db::{self, DbError};
-use crate::verifications::{
-    open_audited, OfficeScope, VerificationRow, VerificationView, Verifier,
-};
-use crate::web::error::{ApiError, Problem};
+use crate::adapters::db::{self, DbError};
+use crate::app::verification::{open_audited, VerificationRow, VerificationView, Verifier};
+use crate::domain::scope::OfficeScope;
+use crate::web::error::ApiError;
 use crate::web::AppState;
 
 fn view(row: &VerificationRow, verifier: &Verifier) -> Verification {
@@ -34,13 +34,13 @@ fn view(row: &VerificationRow, verifier: &Verifier) -> Verification {
     responses(
         (status = 201, description = "照会しました（結果は outcome）", body = Verification,
             headers(("Location" = String, description = "/api/v1/verifications/{id}"))),
-        (status = 400, description = "本文が JSON ではありません", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "トークンがない、または失効しています", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "トークンの scope が verify ではありません", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "本文が 1 MiB を超えています", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Content-Type が application/json ではありません", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "入力が正しくありません（field が項目を示します）", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "トークンごとの上限を超えました", body = Problem, content_type = "application/problem+json",
+        (status = 400, description = "本文が JSON ではありません", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "トークンがない、または失効しています", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "トークンの scope が verify ではありません", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "本文が 1 MiB を超えています", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Content-Type が application/json ではありません", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "入力が正しくありません（field が項目を示します）", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "トークンごとの上限を超えました", body = ProblemDoc, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "再試行までの秒数"))),
     ),
     security(("bearer" = []))
@@ -69,13 +69,13 @@ pub async fn create(
     request_body(content = BatchInput, description = "1～1000件の照会"),
     responses(
         (status = 200, description = "項目と同じ順の結果", body = BatchOutput),
-        (status = 400, description = "本文が JSON ではありません", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "トークンがない、または失効しています", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "トークンの scope が verify ではありません", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "本文が 1 MiB を超えています", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Content-Type が application/json ではありません", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "items が1～1000件の配列ではありません", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "トークンごとの上限を超えました（バッチは1リクエストと数えます）", body = Problem, content_type = "application/problem+json",
+        (status = 400, description = "本文が JSON ではありません", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 401, description = "トークンがない、または失効しています", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "トークンの scope が verify ではありません", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 413, description = "本文が 1 MiB を超えています", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 415, description = "Content-Type が application/json ではありません", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "items が1～1000件の配列ではありません", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "トークンごとの上限を超えました（バッチは1リクエストと数えます）", body = ProblemDoc, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "再試行までの秒数"))),
     ),
     security(("bearer" = []))
@@ -138,10 +138,10 @@ pub async fn batch(
     params(("id" = String, Path, description = "Verification の id（ULID）")),
     responses(
         (status = 200, description = "Verification", body = Verification),
-        (status = 401, description = "トークンがない、または失効しています", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "トークンの scope が verify ではありません", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "この発注機関の照会にその id はありません", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "トークンごとの上限を超えました", body = Problem, content_type = "application/problem+json",
+        (status = 401, description = "トークンがない、または失効しています", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "トークンの scope が verify ではありません", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "この発注機関の照会にその id はありません", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "トークンごとの上限を超えました", body = ProblemDoc, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "再試行までの秒数"))),
     ),
     security(("bearer" = []))

@@ -1,0 +1,17 @@
+//! kakunin-platform: what the service and the reference issuer share beyond the
+//! protocol, kept in one place so the two programs cannot drift apart.
+//!
+//! - [`problem`]: RFC 9457 problem details, the one `application/problem+json` body.
+//! - [`password`]: argon2id password hashes for staff and contractor accounts.
+//! - [`secret`]: random tokens, SHA-256 digests and constant-time comparison.
+//! - [`sqlite`]: the SQLite pool, its pragmas, and [`sqlite::run`], the one way to
+//!   touch it from async code.
+//! - [`keyfile`]: private Ed25519 key files (PKCS#8 PEM, mode 0600).
+//! - [`headers`]: the security headers every page and answer carries.
+
+pub mod headers;
+pub mod keyfile;
+pub mod password;
+pub mod problem;
+pub mod secret;
+pub mod sqlite;

@@ -1,0 +1,56 @@
+//! argon2id password hashing, for the service's staff and the issuer's contractors.
+//! Passwords are chosen by people, so they get a slow, salted hash.
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+
+/// The shortest password accepted for an account.
+pub const MIN_LENGTH: usize = 10;
+
+/// An argon2id hash (PHC string) of `password`, with a fresh random salt.
+pub fn hash(password: &str) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 with default parameters accepts any password")
+        .to_string()
+}
+
+/// Whether `password` matches the PHC string `stored`. An unreadable hash matches nothing.
+pub fn verify(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// A hash to check against when the login does not exist, so that an unknown login
+/// and a wrong password take the same time. Its password is not one anybody can type.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash("kakunin-dummy-password\u{0}"))
+}
+
+/// `Err` with a Japanese message when `password` is too short for an account.
+pub fn check_strength(password: &str) -> Result<(), String> {
+    if password.chars().count() < MIN_LENGTH {
+        return Err(format!("パスワードは{MIN_LENGTH}文字以上にしてください"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn argon2id_hash_verifies_only_the_right_password() {
+        let h = super::hash("correct horse battery");
+        assert!(h.starts_with("$argon2id$"));
+        assert!(super::verify("correct horse battery", &h));
+        assert!(!super::verify("wrong", &h));
+        assert!(!super::verify("", super::dummy_hash()));
+        assert!(!super::verify("x", "not a hash"));
+    }
+}

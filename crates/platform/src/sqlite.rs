@@ -1,0 +1,134 @@
+//! The SQLite pool shared by the service and the reference issuer: connections set up
+//! for a web server, migrations at open, and [`run`], the one way to touch it.
+//!
+//! Diesel is synchronous; every call, `pool.get()` included, goes through [`run`] (or
+//! [`write`]) so it never blocks an async worker.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
+
+pub type DbPool = Pool<ConnectionManager<SqliteConnection>>;
+pub type DbConn = PooledConnection<ConnectionManager<SqliteConnection>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("データベースに接続できません: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("データベースの処理に失敗しました: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("データベースを開けません: {0}")]
+    Open(String),
+    #[error("データベースの移行に失敗しました: {0}")]
+    Migration(String),
+    #[error("データベースの処理が中断されました")]
+    Canceled,
+    /// A shared write failed; each request that waited for it gets the reason.
+    #[error("データベースへの書き込みに失敗しました: {0}")]
+    Write(String),
+}
+
+#[derive(Debug)]
+struct Pragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        // WAL is set once in `open` (it is stored in the file); per connection only
+        // what SQLite forgets: busy_timeout makes a writer wait instead of failing,
+        // and foreign keys are off by default.
+        //
+        // wal_autocheckpoint: the commit that passes the limit copies the WAL into the
+        // database. At SQLite's default (1000 pages, 4 MB) nearly every 1000-item batch
+        // paid for one; at 10000 pages (40 MB of WAL) it comes ten times less often, and
+        // a page written again and again in between is copied once. `kakunin serve`
+        // copies in quiet moments ([`WalCheckpointer`]), so this is only its backstop.
+        conn.batch_execute(
+            "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
+             PRAGMA wal_autocheckpoint = 10000;",
+        )
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Opens (creating if needed) the database file and applies pending migrations.
+pub fn open(url: &str, migrations: EmbeddedMigrations) -> Result<DbPool, DbError> {
+    if let Some(parent) = std::path::Path::new(url).parent() {
+        if !parent.as_os_str().is_empty() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+    }
+    // WAL lets readers go on while one writer commits. Switching needs the database
+    // to itself, so it is done here, before the pool opens its connections at once.
+    {
+        use diesel::Connection;
+        let mut first =
+            SqliteConnection::establish(url).map_err(|e| DbError::Open(format!("{url}: {e}")))?;
+        first
+            .batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
+            .map_err(DbError::Query)?;
+    }
+    let pool = Pool::builder()
+        .max_size(8)
+        .connection_timeout(Duration::from_secs(10))
+        // r2d2 would run a query on every checkout to see the connection is alive; a
+        // connection to a local file cannot drop (PostgreSQL's will want it back on).
+        .test_on_check_out(false)
+        .connection_customizer(Box::new(Pragmas))
+        .build(ConnectionManager::<SqliteConnection>::new(url))?;
+    let mut conn = pool.get()?;
+    conn.run_pending_migrations(migrations)
+        .map_err(|e| DbError::Migration(e.to_string()))?;
+    Ok(pool)
+}
+
+/// Runs blocking database work on the blocking thread pool.
+pub async fn run<T, E, F>(pool: &DbPool, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut SqliteConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get().map_err(DbError::from)?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|_| E::from(DbError::Canceled))?
+}
+
+/// SQLite has one writer at a time. Writers that collide sleep in SQLite's busy
+/// handler (about a millisecond a try) instead of queueing, so under load most of their
+/// time is spent asleep. Queueing them on a mutex in the process instead keeps the
+/// write lock busy back to back.
+static WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `f` in an immediate (write) transaction, after the writers before it.
+pub async fn write<T, E, F>(pool: &DbPool, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut SqliteConnection) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+{
+    run(pool, move |conn| {
+        let _turn = writer_turn();
+        conn.immediate_transaction(f)
+    })
+    .await
+}
+
+/// The writers' turn: hold it around a write transaction (see [`write`]).
+pub fn writer_turn() -> std::sync::MutexGuard<'static, ()> {
+    // A writer that panicked left nothing half-done: its transaction rolled back.
+    WRITER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Current time as every table stores it: UTC, without an offset.
+pub fn now_utc() -> chrono::NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}

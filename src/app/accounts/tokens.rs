@@ -1,0 +1,169 @@
+//! API client tokens: 256 random bits shown once; only the SHA-256 is stored.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::{random_token, sha256_hex};
+use crate::adapters::db::now_utc;
+use crate::adapters::db::schema::api_tokens;
+use crate::app::audit::{self, Actor, Event};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    Verify,
+    Audit,
+}
+
+impl Scope {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "verify" => Some(Scope::Verify),
+            "audit" => Some(Scope::Audit),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Verify => "verify",
+            Scope::Audit => "audit",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = api_tokens)]
+pub struct ApiToken {
+    pub id: i32,
+    pub name: String,
+    pub office_code: String,
+    pub scope: String,
+    #[serde(skip)]
+    pub token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub last_used_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("API クライアント名「{0}」は既に使われています")]
+    NameTaken(String),
+    #[error("API クライアント「{0}」はありません")]
+    NoSuchToken(String),
+    #[error("API クライアント名は1～64文字の英数字・「.」「-」「_」にしてください")]
+    BadName,
+    #[error("発注機関コードは英数字とハイフンで1～16文字にしてください（例: 440001）")]
+    BadOffice,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+/// Creates a client and returns its token: the only time the token exists in clear.
+pub fn create(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    name: &str,
+    office_code: &str,
+    scope: Scope,
+) -> Result<String, TokenError> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
+    {
+        return Err(TokenError::BadName);
+    }
+    if !super::users::valid_office_code(office_code) {
+        return Err(TokenError::BadOffice);
+    }
+    let token = random_token();
+    conn.immediate_transaction(|conn| {
+        let exists: i64 = api_tokens::table
+            .filter(api_tokens::name.eq(name))
+            .count()
+            .get_result(conn)?;
+        if exists > 0 {
+            return Err(TokenError::NameTaken(name.to_owned()));
+        }
+        super::users::ensure_office(conn, office_code, None)?;
+        diesel::insert_into(api_tokens::table)
+            .values((
+                api_tokens::name.eq(name),
+                api_tokens::office_code.eq(office_code),
+                api_tokens::scope.eq(scope.as_str()),
+                api_tokens::token_hash.eq(sha256_hex(&token)),
+                api_tokens::created_at.eq(now_utc()),
+            ))
+            .execute(conn)?;
+        audit::append(
+            conn,
+            actor,
+            &Event {
+                action: "token.create",
+                target: name,
+                outcome: "ok",
+                detail: format!("scope={} office={office_code}", scope.as_str()),
+            },
+        )?;
+        Ok(token)
+    })
+}
+
+pub fn revoke(conn: &mut SqliteConnection, actor: &Actor, name: &str) -> Result<(), TokenError> {
+    conn.immediate_transaction(|conn| {
+        let n = diesel::update(
+            api_tokens::table
+                .filter(api_tokens::name.eq(name))
+                .filter(api_tokens::revoked_at.is_null()),
+        )
+        .set(api_tokens::revoked_at.eq(now_utc()))
+        .execute(conn)?;
+        if n == 0 {
+            return Err(TokenError::NoSuchToken(name.to_owned()));
+        }
+        audit::append(
+            conn,
+            actor,
+            &Event {
+                action: "token.revoke",
+                target: name,
+                outcome: "ok",
+                detail: String::new(),
+            },
+        )?;
+        Ok(())
+    })
+}
+
+pub fn list(conn: &mut SqliteConnection) -> QueryResult<Vec<ApiToken>> {
+    api_tokens::table
+        .order(api_tokens::name.asc())
+        .select(ApiToken::as_select())
+        .load(conn)
+}
+
+/// Finds the live client a bearer token belongs to, and notes its use.
+pub fn authenticate(conn: &mut SqliteConnection, token: &str) -> QueryResult<Option<ApiToken>> {
+    let found: Option<ApiToken> = api_tokens::table
+        .filter(api_tokens::token_hash.eq(sha256_hex(token)))
+        .filter(api_tokens::revoked_at.is_null())
+        .select(ApiToken::as_select())
+        .first(conn)
+        .optional()?;
+    // Noted at most once a minute: a write per request would queue every API call
+    // behind the database's single writer for a timestamp nobody reads that finely.
+    let now = now_utc();
+    let stale = |t: &ApiToken| {
+        t.last_used_at
+            .is_none_or(|at| now - at > chrono::Duration::seconds(60))
+    };
+    if let Some(t) = found.as_ref().filter(|t| stale(t)) {
+        diesel::update(api_tokens::table.find(t.id))
+            .set(api_tokens::last_used_at.eq(now))
+            .execute(conn)?;
+    }
+    Ok(found)
+}

@@ -1,0 +1,459 @@
+//! Staff accounts and offices: the one implementation behind the CLI and the admin pages.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::{throttle, Role};
+use crate::adapters::db::now_utc;
+use crate::adapters::db::schema::{offices, sessions, users};
+use crate::app::audit::{self, Actor, Event};
+use crate::config::Signin;
+use kakunin_platform::password;
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i32,
+    pub login: String,
+    pub name: String,
+    pub role: String,
+    pub office_code: String,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub disabled: bool,
+    pub created_at: NaiveDateTime,
+    /// Set when an administrator issued the password on the admin page; cleared when
+    /// its holder chooses their own.
+    pub must_change_password: bool,
+}
+
+impl User {
+    pub fn role(&self) -> Role {
+        Role::parse(&self.role).unwrap_or(Role::Officer)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("ログイン名「{0}」は既に使われています")]
+    LoginTaken(String),
+    #[error("ログイン名「{0}」の利用者はいません")]
+    NoSuchUser(String),
+    #[error("ログイン名は英小文字・数字・「.」「-」「_」で3～32文字にしてください")]
+    BadLogin,
+    #[error("氏名を入力してください")]
+    EmptyName,
+    #[error("発注機関コードは英数字とハイフンで1～16文字にしてください（例: 440001）")]
+    BadOffice,
+    #[error("{0}")]
+    WeakPassword(String),
+    #[error("発注機関名を1～100文字で入力してください")]
+    BadOfficeName,
+    #[error("最後の有効な管理者は無効化・降格できません")]
+    LastAdmin,
+    #[error("現在のパスワードが違います")]
+    WrongPassword,
+    #[error("パスワードの誤りが続いたため、しばらく変更できません。時間をおいてお試しください")]
+    Throttled,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+pub struct NewUser<'a> {
+    pub login: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+    pub office_code: &'a str,
+    pub password: &'a str,
+    /// Whether the password was issued by someone else and must be replaced at the
+    /// first sign-in (the admin page's generated ones); see [`change_own_password`].
+    pub must_change_password: bool,
+}
+
+fn valid_login(login: &str) -> bool {
+    (3..=32).contains(&login.len())
+        && login
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c))
+}
+
+pub fn valid_office_code(code: &str) -> bool {
+    (1..=16).contains(&code.len()) && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// Creates the office row when the code is new, so a first `user add` just works.
+pub fn ensure_office(
+    conn: &mut SqliteConnection,
+    code: &str,
+    name: Option<&str>,
+) -> QueryResult<()> {
+    diesel::insert_into(offices::table)
+        .values((
+            offices::code.eq(code),
+            offices::name.eq(name.unwrap_or(code)),
+            offices::created_at.eq(now_utc()),
+        ))
+        .on_conflict(offices::code)
+        .do_nothing()
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn add(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    new: &NewUser<'_>,
+) -> Result<User, AccountError> {
+    if !valid_login(new.login) {
+        return Err(AccountError::BadLogin);
+    }
+    if new.name.trim().is_empty() {
+        return Err(AccountError::EmptyName);
+    }
+    if !valid_office_code(new.office_code) {
+        return Err(AccountError::BadOffice);
+    }
+    password::check_strength(new.password).map_err(AccountError::WeakPassword)?;
+    let hash = password::hash(new.password);
+    conn.immediate_transaction(|conn| {
+        if find(conn, new.login)?.is_some() {
+            return Err(AccountError::LoginTaken(new.login.to_owned()));
+        }
+        ensure_office(conn, new.office_code, None)?;
+        diesel::insert_into(users::table)
+            .values((
+                users::login.eq(new.login),
+                users::name.eq(new.name.trim()),
+                users::role.eq(new.role.as_str()),
+                users::office_code.eq(new.office_code),
+                users::password_hash.eq(&hash),
+                users::disabled.eq(false),
+                users::created_at.eq(now_utc()),
+                users::must_change_password.eq(new.must_change_password),
+            ))
+            .execute(conn)?;
+        audit::append(
+            conn,
+            actor,
+            &Event {
+                action: "user.add",
+                target: new.login,
+                outcome: "ok",
+                detail: format!("role={} office={}", new.role.as_str(), new.office_code),
+            },
+        )?;
+        find(conn, new.login)?.ok_or_else(|| AccountError::NoSuchUser(new.login.to_owned()))
+    })
+}
+
+pub fn find(conn: &mut SqliteConnection, login: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::login.eq(login))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list(conn: &mut SqliteConnection) -> QueryResult<Vec<User>> {
+    users::table
+        .order(users::login.asc())
+        .select(User::as_select())
+        .load(conn)
+}
+
+pub fn set_password(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    login: &str,
+    new_password: &str,
+) -> Result<(), AccountError> {
+    // Typed at the server's console, usually by its holder (the first administrator
+    // sets their own this way): not flagged.
+    store_password(conn, actor, login, new_password, false, "user.passwd")
+}
+
+/// A signed-in user replaces their own password, proving they know the current one.
+/// Ends every session of the account, this one included, and clears the flag an
+/// administrator-issued password carries. A wrong current password is audited.
+pub fn change_own_password(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    limits: &Signin,
+    login: &str,
+    current: &str,
+    new_password: &str,
+) -> Result<(), AccountError> {
+    let user = find(conn, login)?.ok_or_else(|| AccountError::NoSuchUser(login.to_owned()))?;
+    // Wrong current passwords count with wrong sign-in passwords (`throttle`): the
+    // form must not be a faster way to guess.
+    if throttle::refuses(conn, limits, login, &actor.address)? {
+        audit::append(
+            conn,
+            actor,
+            &Event {
+                action: "user.passwd",
+                target: login,
+                outcome: "throttled",
+                detail: String::new(),
+            },
+        )?;
+        return Err(AccountError::Throttled);
+    }
+    if !password::verify(current, &user.password_hash) {
+        conn.immediate_transaction(|c| {
+            throttle::record_failure(c, login, &actor.address)?;
+            audit::append(
+                c,
+                actor,
+                &Event {
+                    action: "user.passwd",
+                    target: login,
+                    outcome: "failure",
+                    detail: "現在のパスワードが違います".into(),
+                },
+            )
+        })?;
+        return Err(AccountError::WrongPassword);
+    }
+    store_password(conn, actor, login, new_password, false, "user.passwd")
+}
+
+/// Letters and digits that cannot be mistaken for one another when read off a screen.
+const PASSWORD_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+
+/// A password for an administrator to hand over: 16 characters of 31 (≈ 79 bits), in
+/// groups of four so it can be read aloud.
+pub fn generate_password() -> String {
+    use rand_core::{OsRng, RngCore};
+    let n = PASSWORD_ALPHABET.len() as u32;
+    let mut out = String::with_capacity(19);
+    let mut chars = 0;
+    while chars < 16 {
+        // Rejection sampling: values past the last whole multiple of n would favour
+        // the first letters.
+        let v = OsRng.next_u32();
+        if v >= u32::MAX - u32::MAX % n {
+            continue;
+        }
+        if chars > 0 && chars % 4 == 0 {
+            out.push('-');
+        }
+        out.push(char::from(PASSWORD_ALPHABET[(v % n) as usize]));
+        chars += 1;
+    }
+    out
+}
+
+/// Gives the account a new generated password, ends its sessions and returns the
+/// password: the only time it exists in clear.
+pub fn reset_password(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    login: &str,
+) -> Result<String, AccountError> {
+    let new = generate_password();
+    store_password(conn, actor, login, &new, true, "user.reset")?;
+    Ok(new)
+}
+
+fn store_password(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    login: &str,
+    new_password: &str,
+    must_change: bool,
+    action: &str,
+) -> Result<(), AccountError> {
+    password::check_strength(new_password).map_err(AccountError::WeakPassword)?;
+    let hash = password::hash(new_password);
+    conn.immediate_transaction(|conn| {
+        let n = diesel::update(users::table.filter(users::login.eq(login)))
+            .set((
+                users::password_hash.eq(&hash),
+                users::must_change_password.eq(must_change),
+            ))
+            .execute(conn)?;
+        if n == 0 {
+            return Err(AccountError::NoSuchUser(login.to_owned()));
+        }
+        // A new password ends every session of the account.
+        let id: i32 = users::table
+            .filter(users::login.eq(login))
+            .select(users::id)
+            .first(conn)?;
+        end_sessions(conn, id)?;
+        audit::append(
+            conn,
+            actor,
+            &Event {
+                action,
+                target: login,
+                outcome: "ok",
+                detail: String::new(),
+            },
+        )?;
+        Ok(())
+    })
+}
+
+pub fn disable(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    login: &str,
+) -> Result<(), AccountError> {
+    conn.immediate_transaction(|conn| {
+        let user = find(conn, login)?.ok_or_else(|| AccountError::NoSuchUser(login.to_owned()))?;
+        if user.role() == Role::Admin && !user.disabled && active_admins(conn)? <= 1 {
+            return Err(AccountError::LastAdmin);
+        }
+        diesel::update(users::table.filter(users::id.eq(user.id)))
+            .set(users::disabled.eq(true))
+            .execute(conn)?;
+        end_sessions(conn, user.id)?;
+        audit::append(
+            conn,
+            actor,
+            &Event {
+                action: "user.disable",
+                target: login,
+                outcome: "ok",
+                detail: String::new(),
+            },
+        )?;
+        Ok(())
+    })
+}
+
+/// Changes an account's role and office. The last active admin keeps the admin role,
+/// or nobody could manage accounts any more.
+pub fn change_role_or_office(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    login: &str,
+    role: Role,
+    office_code: &str,
+) -> Result<User, AccountError> {
+    if !valid_office_code(office_code) {
+        return Err(AccountError::BadOffice);
+    }
+    conn.immediate_transaction(|conn| {
+        let user = find(conn, login)?.ok_or_else(|| AccountError::NoSuchUser(login.to_owned()))?;
+        if user.role() == Role::Admin
+            && role != Role::Admin
+            && !user.disabled
+            && active_admins(conn)? <= 1
+        {
+            return Err(AccountError::LastAdmin);
+        }
+        ensure_office(conn, office_code, None)?;
+        diesel::update(users::table.filter(users::id.eq(user.id)))
+            .set((
+                users::role.eq(role.as_str()),
+                users::office_code.eq(office_code),
+            ))
+            .execute(conn)?;
+        audit::append(
+            conn,
+            actor,
+            &Event {
+                action: "user.update",
+                target: login,
+                outcome: "ok",
+                detail: format!(
+                    "role={}→{} office={}→{}",
+                    user.role,
+                    role.as_str(),
+                    user.office_code,
+                    office_code
+                ),
+            },
+        )?;
+        find(conn, login)?.ok_or_else(|| AccountError::NoSuchUser(login.to_owned()))
+    })
+}
+
+/// An office (発注機関).
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = offices)]
+pub struct Office {
+    pub code: String,
+    pub name: String,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn list_offices(conn: &mut SqliteConnection) -> QueryResult<Vec<Office>> {
+    offices::table
+        .order(offices::code.asc())
+        .select(Office::as_select())
+        .load(conn)
+}
+
+/// Creates an office or renames it.
+pub fn save_office(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    code: &str,
+    name: &str,
+) -> Result<(), AccountError> {
+    let name = name.trim();
+    if !valid_office_code(code) {
+        return Err(AccountError::BadOffice);
+    }
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AccountError::BadOfficeName);
+    }
+    conn.immediate_transaction(|conn| {
+        diesel::insert_into(offices::table)
+            .values((
+                offices::code.eq(code),
+                offices::name.eq(name),
+                offices::created_at.eq(now_utc()),
+            ))
+            .on_conflict(offices::code)
+            .do_update()
+            .set(offices::name.eq(name))
+            .execute(conn)?;
+        audit::append(
+            conn,
+            actor,
+            &Event {
+                action: "office.save",
+                target: code,
+                outcome: "ok",
+                detail: format!("name={name}"),
+            },
+        )?;
+        Ok(())
+    })
+}
+
+fn active_admins(conn: &mut SqliteConnection) -> QueryResult<i64> {
+    users::table
+        .filter(users::role.eq("admin"))
+        .filter(users::disabled.eq(false))
+        .count()
+        .get_result(conn)
+}
+
+/// How a person reads an audit actor: `大分 一郎（officer1）` for staff, `API: name`
+/// for API clients; anything else as stored.
+pub fn actor_label(conn: &mut SqliteConnection, actor: &str) -> QueryResult<String> {
+    if let Some(login) = actor.strip_prefix("user:") {
+        return Ok(match find(conn, login)? {
+            Some(u) => format!("{}（{}）", u.name, u.login),
+            None => login.to_owned(),
+        });
+    }
+    Ok(match actor.strip_prefix("token:") {
+        Some(name) => format!("API: {name}"),
+        None => actor.to_owned(),
+    })
+}
+
+/// Ends every session of the account: after a password change, a reset or disabling,
+/// nobody stays signed in with what was true before.
+fn end_sessions(conn: &mut SqliteConnection, user_id: i32) -> QueryResult<()> {
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! The tamper-evident audit log: every row is chained to the previous one by SHA-256.
+//!
+//! Rows are appended inside the caller's transaction, so an act and its audit row commit
+//! or roll back together. The caller should hold the write lock (an immediate transaction
+//! on SQLite) so two appends cannot read the same previous hash; called outside any
+//! transaction, `append` takes one itself. When a checkpoint is due ([`checkpoint`]),
+//! it is signed and written in that same transaction.
+
+pub mod chain;
+pub mod checkpoint;
+pub mod export;
+pub mod key;
+pub mod labels;
+pub mod query;
+pub mod stats;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::adapters::db::schema::audit_events;
+
+pub use chain::{verify_chain, ChainBreak};
+
+/// Who did something, from where. Built by the web layer, carried into the domain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Actor {
+    /// `user:LOGIN`, `token:NAME` or `cli:USER`.
+    pub name: String,
+    pub office_code: String,
+    pub address: String,
+    pub user_agent: String,
+}
+
+impl Actor {
+    pub fn new(name: String, office_code: String, address: String, user_agent: &str) -> Self {
+        Self {
+            name,
+            office_code,
+            address,
+            user_agent: user_agent.chars().take(200).collect(),
+        }
+    }
+
+    /// The operator at the command line.
+    pub fn cli() -> Self {
+        let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+        Self::new(
+            format!("cli:{who}"),
+            "-".into(),
+            "local".into(),
+            "kakunin-cli",
+        )
+    }
+}
+
+/// One event to append. `detail` is free text or JSON with nothing secret in it.
+#[derive(Debug, Clone)]
+pub struct Event<'a> {
+    pub action: &'a str,
+    pub target: &'a str,
+    pub outcome: &'a str,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = audit_events)]
+pub struct AuditRow {
+    pub seq: i32,
+    pub at: NaiveDateTime,
+    pub actor: String,
+    pub office_code: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    pub address: String,
+    pub user_agent: String,
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_events)]
+struct NewRow<'a> {
+    seq: i32,
+    at: NaiveDateTime,
+    actor: &'a str,
+    office_code: &'a str,
+    action: &'a str,
+    target: &'a str,
+    outcome: &'a str,
+    address: &'a str,
+    user_agent: &'a str,
+    detail: &'a str,
+    prev_hash: &'a str,
+    hash: &'a str,
+}
+
+/// The hash of the empty chain.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Appends one event (and a checkpoint when one is due); call inside an immediate
+/// transaction. Outside one, it opens its own, so a careless caller gets a busy wait,
+/// never a forked chain.
+pub fn append(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    event: &Event<'_>,
+) -> QueryResult<AuditRow> {
+    // diesel refuses BEGIN inside a transaction before running the closure, so this
+    // tells "already in the caller's transaction" apart without touching the database.
+    match conn.immediate_transaction(|c| append_locked(c, actor, event)) {
+        Err(diesel::result::Error::AlreadyInTransaction) => append_locked(conn, actor, event),
+        other => other,
+    }
+}
+
+fn append_locked(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    event: &Event<'_>,
+) -> QueryResult<AuditRow> {
+    let mut rows = append_many_locked(conn, actor, std::slice::from_ref(event))?;
+    Ok(rows.remove(0))
+}
+
+/// Appends several events in order, in the caller's transaction (which must hold the
+/// write lock). One read of the chain head for all of them instead of one per event;
+/// the rows, the per-day counts and the checkpoints are exactly what appending them
+/// one at a time would write.
+pub fn append_many(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    events: &[Event<'_>],
+) -> QueryResult<Vec<AuditRow>> {
+    match conn.immediate_transaction(|c| append_many_locked(c, actor, events)) {
+        Err(diesel::result::Error::AlreadyInTransaction) => append_many_locked(conn, actor, events),
+        other => other,
+    }
+}
+
+fn append_many_locked(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    events: &[Event<'_>],
+) -> QueryResult<Vec<AuditRow>> {
+    let last: Option<(i32, String, NaiveDateTime)> = audit_events::table
+        .select((audit_events::seq, audit_events::hash, audit_events::at))
+        .order(audit_events::seq.desc())
+        .first(conn)
+        .optional()?;
+    // Microsecond precision: SQLite keeps what we give, and the hash must match the
+    // value read back.
+    let now = chrono::DateTime::from_timestamp_micros(chrono::Utc::now().timestamp_micros())
+        .expect("now is representable")
+        .naive_utc();
+    // Time never runs backwards along the log: if the clock was stepped back, the row
+    // takes its predecessor's time. That keeps "a range of days" equal to "a range of
+    // seq" (see `query`), and the order of the log is its seq anyway.
+    let (mut seq, mut prev_hash, at) = match last {
+        Some((seq, hash, last_at)) => (seq, hash, now.max(last_at)),
+        None => (0, GENESIS.to_owned(), now),
+    };
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        seq += 1;
+        let mut row = AuditRow {
+            seq,
+            at,
+            actor: actor.name.clone(),
+            office_code: actor.office_code.clone(),
+            action: event.action.to_owned(),
+            target: event.target.to_owned(),
+            outcome: event.outcome.to_owned(),
+            address: actor.address.clone(),
+            user_agent: actor.user_agent.clone(),
+            detail: event.detail.clone(),
+            prev_hash: std::mem::take(&mut prev_hash),
+            hash: String::new(),
+        };
+        row.hash = chain::row_hash(&row);
+        prev_hash = row.hash.clone();
+        rows.push(row);
+    }
+    // One row a statement: diesel keeps a single-row insert prepared, while a
+    // multi-row one is built, parsed and planned anew for every size.
+    for row in &rows {
+        let values = NewRow {
+            // Given, not left to SQLite: the hash covers seq, so a row must never be
+            // stored under another number than the one it was hashed with.
+            seq: row.seq,
+            at: row.at,
+            actor: &row.actor,
+            office_code: &row.office_code,
+            action: &row.action,
+            target: &row.target,
+            outcome: &row.outcome,
+            address: &row.address,
+            user_agent: &row.user_agent,
+            detail: &row.detail,
+            prev_hash: &row.prev_hash,
+            hash: &row.hash,
+        };
+        diesel::insert_into(audit_events::table)
+            .values(&values)
+            .execute(conn)?;
+    }
+    let mut daily: std::collections::BTreeMap<(&str, &str), i64> = Default::default();
+    for row in rows.iter().filter(|r| r.action == "verify") {
+        *daily.entry((&row.office_code, &row.outcome)).or_default() += 1;
+    }
+    for ((office, outcome), n) in daily {
+        stats::count_verifications(conn, at, office, outcome, n)?;
+    }
+    checkpoint::after_append(conn, &rows)?;
+    Ok(rows)
+}

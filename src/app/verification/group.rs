@@ -1,0 +1,78 @@
+//! Group commit: verifications that finish while another write is under way are written
+//! together by the next one, in one transaction. Under load one commit then serves many
+//! requests instead of each queueing for its own.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::oneshot;
+
+use super::{record_attempts, VerificationRow, VerifyError};
+use crate::adapters::db::{self, DbError, DbPool};
+use crate::app::audit::Actor;
+use crate::config::Lockout;
+
+/// What waits for the next write: rows with whoever made them, and where to answer.
+struct Pending {
+    actor: Actor,
+    rows: Vec<VerificationRow>,
+    done: oneshot::Sender<Result<Vec<VerificationRow>, String>>,
+}
+
+/// The rows waiting for a write, shared by every request of one service.
+#[derive(Clone, Default)]
+pub struct WriteQueue(Arc<Mutex<Vec<Pending>>>);
+
+impl WriteQueue {
+    fn waiting(&self) -> MutexGuard<'_, Vec<Pending>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Stores `rows`, each with its audit row, and answers them once committed. Whoever
+    /// gets the writer's turn first writes everything waiting, so a request may find
+    /// its rows already written by another's transaction. A request that cannot even
+    /// get a connection answers that error at once; its rows stay queued and the next
+    /// writer stores them, so the attempt is still recorded rather than lost.
+    pub async fn store(
+        &self,
+        pool: &DbPool,
+        lockout: &Lockout,
+        actor: &Actor,
+        rows: Vec<VerificationRow>,
+    ) -> Result<Vec<VerificationRow>, VerifyError> {
+        let (done, answer) = oneshot::channel();
+        self.waiting().push(Pending {
+            actor: actor.clone(),
+            rows,
+            done,
+        });
+        let (queue, lockout) = (self.clone(), lockout.clone());
+        db::run(pool, move |c| {
+            let _turn = db::writer_turn();
+            let group = std::mem::take(&mut *queue.waiting());
+            // Empty: an earlier turn took ours along.
+            if !group.is_empty() {
+                let written = c.immediate_transaction(|c| {
+                    group
+                        .iter()
+                        .try_for_each(|p| record_attempts(c, &p.actor, &p.rows, &lockout))
+                });
+                let failure = written.err().map(|e: diesel::result::Error| e.to_string());
+                for p in group {
+                    let _ = p.done.send(match &failure {
+                        None => Ok(p.rows),
+                        Some(e) => Err(e.clone()),
+                    });
+                }
+            }
+            Ok::<_, DbError>(())
+        })
+        .await?;
+        // A dropped answer means the writer panicked: its transaction rolled back.
+        answer
+            .await
+            .map_err(|_| VerifyError::Interrupted)?
+            .map_err(|e| VerifyError::Db(DbError::Write(e)))
+    }
+}

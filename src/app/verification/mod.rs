@@ -1,0 +1,581 @@
+//! Verifying a 保証契約番号 + 認証キー end to end: guard, ask the issuer, check the
+//! record, store the attempt and its audit row in one transaction.
+//!
+//! The web pages and the API both call [`Verifier::verify`], so outcomes, lockouts and
+//! audit are the same whichever way a request arrives.
+
+mod group;
+pub mod store;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde_json::value::RawValue;
+use tokio::sync::Semaphore;
+
+use chrono::Duration;
+use serde::Serialize;
+
+use crate::adapters::db::{self, DbError, DbPool};
+use crate::adapters::issuer_client::{Answer, IssuerClient};
+use crate::app::accounts::key_fingerprint;
+use crate::app::audit::{self, Actor, Event};
+use crate::config::{Lockout, SecretKey};
+use crate::domain::check;
+use crate::domain::outcome::Outcome;
+use crate::domain::rules::{Expected, Profile};
+use crate::domain::scope::OfficeScope;
+use kakunin_protocol::ids::{AuthKey, CertificateNumber};
+use kakunin_protocol::jws::RecordError;
+use kakunin_protocol::registry::Registry;
+
+pub use group::WriteQueue;
+pub use store::VerificationRow;
+
+/// One verification request, already parsed: only valid input gets this far.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub number: CertificateNumber,
+    pub key: AuthKey,
+    pub expected: Expected,
+    pub client_ref: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// Input that routes to no trusted issuer: rejected without any request (§5).
+    #[error("保証契約番号「{0}」に対応する保証事業会社が登録されていません。番号を確認してください（例: W2025000123）")]
+    NoIssuer(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The lookup's task ended without an answer: the service is shutting down.
+    #[error("照会の処理が中断されました。もう一度お試しください")]
+    Interrupted,
+}
+
+impl From<diesel::result::Error> for VerifyError {
+    fn from(e: diesel::result::Error) -> Self {
+        VerifyError::Db(DbError::Query(e))
+    }
+}
+
+/// A batch's writer waits for this many finished rows before it writes (or for the
+/// last lookup). Each commit has a fixed cost, so writing every row as it comes would
+/// cost more than it hides; a hundred keeps the write left after the last lookup short.
+const MIN_ROWS_PER_WRITE: usize = 100;
+/// Most rows one write of a batch takes; a batch holds at most 1000 items anyway.
+const MAX_ROWS_PER_WRITE: usize = 1000;
+
+/// Everything one verification needs; cheap to clone into each request.
+#[derive(Clone)]
+pub struct Verifier {
+    pub registry: Arc<Registry>,
+    pub profile: Arc<Profile>,
+    pub client: IssuerClient,
+    pub pool: DbPool,
+    pub secret: SecretKey,
+    pub lockout: Lockout,
+    /// Where lookups and checks run. An actix worker is one thread, so a batch run on
+    /// the worker that received it would check 1000 signatures on one core; spawned
+    /// here, they spread over all cores while the worker only waits.
+    pub workers: tokio::runtime::Handle,
+    /// Rows waiting to be written; concurrent requests share a commit.
+    pub writes: WriteQueue,
+}
+
+/// What asking the issuers produced, before it is stored.
+struct Asked {
+    outcome: Outcome,
+    issuer_id: Option<String>,
+    checked: Option<check::Checked>,
+    jws: Option<String>,
+    detail: Option<String>,
+}
+
+impl Asked {
+    fn bare(outcome: Outcome, issuer_id: Option<String>, detail: Option<String>) -> Self {
+        Self {
+            outcome,
+            issuer_id,
+            checked: None,
+            jws: None,
+            detail,
+        }
+    }
+}
+
+impl Verifier {
+    pub async fn verify(
+        &self,
+        actor: &Actor,
+        req: Request,
+    ) -> Result<VerificationRow, VerifyError> {
+        // One task from guard to commit, on `workers`: should the client go away
+        // mid-lookup, the issuer call it caused is still stored and audited.
+        let (this, actor) = (self.clone(), actor.clone());
+        let task = self.workers.spawn(async move {
+            let locked = this.locked(vec![req.number.to_string()]).await?;
+            let is_locked = locked.contains(req.number.as_str());
+            let row = this.prepare(&actor, req, is_locked, None).await?;
+            let mut stored = this.store(&actor, vec![row]).await?;
+            Ok(stored.remove(0))
+        });
+        joined(task.await)?
+    }
+
+    /// Verifies many requests, at most `concurrency` issuer calls at a time, and stores
+    /// each with its audit row. The answer keeps the order of `requests`; an item that
+    /// routes to no issuer gets its own error.
+    ///
+    /// Rows are stored while later lookups still run: each write takes every row that
+    /// finished since the last one (at least [`MIN_ROWS_PER_WRITE`]), in one
+    /// transaction (group commit). Storing a whole batch at the end would add its write
+    /// to the batch's time instead of hiding it.
+    /// Should the database fail, the batch fails, the rows written before stay
+    /// recorded, each with its audit row, and items not yet sent to an issuer are
+    /// cancelled. The batch runs in a task of its own, so a client that goes away does
+    /// not stop it half-recorded.
+    pub async fn verify_batch(
+        &self,
+        actor: &Actor,
+        requests: Vec<Request>,
+        concurrency: usize,
+    ) -> Result<Vec<Result<VerificationRow, VerifyError>>, VerifyError> {
+        // The batch is driven from a task of `workers` too, so that an item's task
+        // finishing wakes a driver on the same runtime, often the same thread, instead of
+        // crossing to the actix worker 1000 times.
+        let (this, actor) = (self.clone(), actor.clone());
+        let driver = self
+            .workers
+            .spawn(async move { this.run_batch(&actor, requests, concurrency).await });
+        joined(driver.await)?
+    }
+
+    async fn run_batch(
+        &self,
+        actor: &Actor,
+        requests: Vec<Request>,
+        concurrency: usize,
+    ) -> Result<Vec<Result<VerificationRow, VerifyError>>, VerifyError> {
+        let count = requests.len();
+        let numbers = requests.iter().map(|r| r.number.to_string()).collect();
+        let locked = self.locked(numbers).await?;
+        let (rows, finished) = tokio::sync::mpsc::unbounded_channel();
+        let writer = self
+            .workers
+            .spawn(self.clone().store_as_they_come(actor.clone(), finished));
+        let mut results: Vec<Option<Result<VerificationRow, VerifyError>>> =
+            (0..count).map(|_| None).collect();
+        // The bound is on issuer calls (service.md), so an item holds a permit only while
+        // it waits for its issuer: the next call starts as soon as an answer arrives, not
+        // once that answer's signature and rules are checked. Bounding whole items instead
+        // left the issuer idle whenever answers queued for checking held the permits.
+        // Every item is under way at once; results come unordered and are put back in
+        // place.
+        let calls = Arc::new(Semaphore::new(concurrency.max(1)));
+        // A `JoinSet`, so that items not yet asked are cancelled, not asked unrecorded,
+        // should the writer fail and the batch end early.
+        let mut items = tokio::task::JoinSet::new();
+        for (i, r) in requests.into_iter().enumerate() {
+            let is_locked = locked.contains(r.number.as_str());
+            let (this, actor, calls) = (self.clone(), actor.clone(), calls.clone());
+            items.spawn_on(
+                async move { (i, this.prepare(&actor, r, is_locked, Some(&calls)).await) },
+                &self.workers,
+            );
+        }
+        while let Some(item) = items.join_next().await {
+            let (i, prepared) = joined(item)?;
+            match prepared {
+                Ok(row) => {
+                    // A closed channel means the writer failed; its error is below.
+                    if rows.send((i, row)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        drop(rows);
+        for (i, row) in joined(writer.await)?? {
+            results[i] = Some(Ok(row));
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every item is looked up and stored, or has its error"))
+            .collect())
+    }
+
+    /// The batch writer: stores whatever rows arrived since its last write, until the
+    /// lookups are done. Answers each row with the item's place in the batch.
+    async fn store_as_they_come(
+        self,
+        actor: Actor,
+        mut finished: tokio::sync::mpsc::UnboundedReceiver<(usize, VerificationRow)>,
+    ) -> Result<Vec<(usize, VerificationRow)>, VerifyError> {
+        let mut stored = Vec::new();
+        let mut waiting = Vec::new();
+        loop {
+            let done = finished.recv_many(&mut waiting, MAX_ROWS_PER_WRITE).await == 0;
+            if waiting.len() >= MIN_ROWS_PER_WRITE || (done && !waiting.is_empty()) {
+                let (places, rows): (Vec<usize>, Vec<VerificationRow>) = waiting.drain(..).unzip();
+                let rows = self.store(&actor, rows).await?;
+                stored.extend(places.into_iter().zip(rows));
+            }
+            if done {
+                return Ok(stored);
+            }
+        }
+    }
+
+    /// Which of `numbers` this service has locked (too many `not_found` lately).
+    async fn locked(&self, numbers: Vec<String>) -> Result<HashSet<String>, VerifyError> {
+        Ok(db::run(&self.pool, move |c| {
+            store::locked_among(c, &numbers, db::now_utc()).map_err(DbError::from)
+        })
+        .await?)
+    }
+
+    /// Everything of a verification but storing it: guard, lookup, check. The row is not
+    /// recorded until [`Verifier::store`] commits it with its audit row. With `calls`,
+    /// each issuer call first takes a permit.
+    async fn prepare(
+        &self,
+        actor: &Actor,
+        req: Request,
+        is_locked: bool,
+        calls: Option<&Semaphore>,
+    ) -> Result<VerificationRow, VerifyError> {
+        let issuers = self.registry.route(&req.number);
+        if issuers.is_empty() {
+            return Err(VerifyError::NoIssuer(req.number.to_string()));
+        }
+        let asked = if is_locked {
+            Asked::bare(
+                Outcome::Locked,
+                None,
+                Some("照会の失敗が続いたため、この番号は本サービスでロックされています".into()),
+            )
+        } else {
+            self.ask(&issuers, &req, calls).await
+        };
+        Ok(self.row(actor, &req, asked))
+    }
+
+    /// Records prepared verifications, each with its audit row (and a lock when the guard
+    /// trips), in one transaction, possibly shared with other requests' (group commit).
+    async fn store(
+        &self,
+        actor: &Actor,
+        rows: Vec<VerificationRow>,
+    ) -> Result<Vec<VerificationRow>, VerifyError> {
+        self.writes
+            .store(&self.pool, &self.lockout, actor, rows)
+            .await
+    }
+
+    /// Asks each issuer the number routes to, in registry order, until one knows it.
+    async fn ask(
+        &self,
+        issuers: &[&kakunin_protocol::registry::TrustedIssuer],
+        req: &Request,
+        calls: Option<&Semaphore>,
+    ) -> Asked {
+        let mut unavailable = None;
+        for issuer in issuers {
+            let answer = {
+                // Never closed, so acquiring only waits.
+                let _permit = match calls {
+                    Some(calls) => Some(calls.acquire().await.expect("semaphore is never closed")),
+                    None => None,
+                };
+                self.client.lookup(issuer, &req.number, &req.key).await
+            };
+            if calls.is_some() {
+                // Let the item that got our permit send its call before we check ours.
+                tokio::task::yield_now().await;
+            }
+            match answer {
+                Answer::Record(bytes) => {
+                    let result = check::check(
+                        &bytes,
+                        &issuer.id,
+                        &req.number,
+                        &self.registry,
+                        &self.profile,
+                        &req.expected,
+                    );
+                    // A valid record is JSON, so UTF-8; anything else is kept as evidence.
+                    let jws = String::from_utf8(bytes)
+                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                    return match result {
+                        Ok(checked) => Asked {
+                            outcome: checked.outcome(),
+                            issuer_id: Some(issuer.id.clone()),
+                            checked: Some(checked),
+                            jws: Some(jws),
+                            detail: None,
+                        },
+                        Err(e) => Asked {
+                            outcome: Outcome::InvalidRecord,
+                            issuer_id: Some(issuer.id.clone()),
+                            checked: None,
+                            jws: Some(jws),
+                            detail: Some(format!("{} [{}]", e, e.code())),
+                        },
+                    };
+                }
+                Answer::Oversized => {
+                    let e = RecordError::TooLarge(kakunin_protocol::jws::MAX_ENVELOPE_BYTES + 1);
+                    return Asked::bare(
+                        Outcome::InvalidRecord,
+                        Some(issuer.id.clone()),
+                        Some(format!("{} [{}]", e, e.code())),
+                    );
+                }
+                Answer::Locked { retry_after } => {
+                    let detail = match retry_after {
+                        Some(s) => format!(
+                            "保証事業会社がこの番号の照会をロックしています（約{}分後に解除）",
+                            s.div_ceil(60)
+                        ),
+                        None => "保証事業会社がこの番号の照会をロックしています".to_owned(),
+                    };
+                    return Asked::bare(Outcome::Locked, Some(issuer.id.clone()), Some(detail));
+                }
+                Answer::NotFound => continue,
+                Answer::Unavailable(reason) => {
+                    tracing::warn!(issuer = %issuer.id, %reason, "issuer unavailable");
+                    unavailable = Some((issuer.id.clone(), format!("{}: {reason}", issuer.name)));
+                }
+            }
+        }
+        match unavailable {
+            Some((id, reason)) => Asked::bare(Outcome::IssuerUnavailable, Some(id), Some(reason)),
+            None => Asked::bare(
+                Outcome::NotFound,
+                issuers.first().map(|i| i.id.clone()),
+                None,
+            ),
+        }
+    }
+
+    fn row(&self, actor: &Actor, req: &Request, asked: Asked) -> VerificationRow {
+        let (kid, revision, rules) = match &asked.checked {
+            Some(c) => (
+                Some(c.record.kid().to_owned()),
+                Some(c.record.certificate().revision as i32),
+                serde_json::to_string(&c.rules).unwrap_or_else(|_| "[]".into()),
+            ),
+            None => (None, None, "[]".to_owned()),
+        };
+        VerificationRow {
+            id: ulid::Ulid::new().to_string(),
+            office_code: actor.office_code.clone(),
+            actor: actor.name.clone(),
+            client_ref: req.client_ref.clone(),
+            certificate_number: req.number.to_string(),
+            key_fingerprint: key_fingerprint(self.secret.expose(), req.number.as_str(), &req.key),
+            issuer_id: asked.issuer_id,
+            outcome: asked.outcome.as_str().to_owned(),
+            checked_at: db::now_utc(),
+            kid,
+            revision,
+            jws: asked.jws,
+            rules,
+            expected: serde_json::to_string(&req.expected).unwrap_or_else(|_| "{}".into()),
+            detail: asked.detail,
+        }
+    }
+
+    pub fn issuer_name(&self, id: Option<&str>) -> Option<String> {
+        id.and_then(|id| self.registry.issuer(id))
+            .map(|i| i.name.clone())
+    }
+}
+
+/// A task's result; a panic goes on as a panic, and a task cancelled at shutdown is
+/// [`VerifyError::Interrupted`].
+fn joined<T>(result: Result<T, tokio::task::JoinError>) -> Result<T, VerifyError> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(VerifyError::Interrupted),
+    }
+}
+
+/// Reads a stored verification within `scope` and records, in the caller's write
+/// transaction, that `actor` looked at it (`verification.view` or `.print`): every view
+/// of a stored verification is audited, whether a page or the API asked.
+pub fn open_audited(
+    c: &mut diesel::SqliteConnection,
+    actor: &Actor,
+    id: &str,
+    scope: &OfficeScope,
+    action: &'static str,
+) -> diesel::QueryResult<Option<VerificationRow>> {
+    let Some(row) = store::find(c, id, scope)? else {
+        return Ok(None);
+    };
+    audit::append(
+        c,
+        actor,
+        &Event {
+            action,
+            target: &row.certificate_number,
+            outcome: &row.outcome,
+            detail: format!("verification={}", row.id),
+        },
+    )?;
+    Ok(Some(row))
+}
+
+/// The audit detail of one attempt. Members in alphabetical order, as the `json!` map
+/// that wrote the first rows had them, so old and new details read alike.
+#[derive(Serialize)]
+struct AttemptDetail<'a> {
+    issuer: Option<&'a str>,
+    key_fingerprint: &'a str,
+    kid: Option<&'a str>,
+    #[serde(rename = "ref")]
+    client_ref: Option<&'a str>,
+    revision: Option<i32>,
+    verification: &'a str,
+}
+
+impl<'a> AttemptDetail<'a> {
+    fn of(row: &'a VerificationRow) -> Self {
+        Self {
+            issuer: row.issuer_id.as_deref(),
+            key_fingerprint: &row.key_fingerprint,
+            kid: row.kid.as_deref(),
+            client_ref: row.client_ref.as_deref(),
+            revision: row.revision,
+            verification: &row.id,
+        }
+    }
+}
+
+/// Stores the attempts and their audit rows and, where the guard trips, the lock and its
+/// row. The caller holds the write transaction.
+fn record_attempts(
+    c: &mut diesel::SqliteConnection,
+    actor: &Actor,
+    rows: &[VerificationRow],
+    lockout: &Lockout,
+) -> diesel::QueryResult<()> {
+    store::insert(c, rows)?;
+    let details: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            serde_json::to_string(&AttemptDetail::of(row)).expect("strings and numbers serialize")
+        })
+        .collect();
+    let events: Vec<Event<'_>> = rows
+        .iter()
+        .zip(details)
+        .map(|(row, detail)| Event {
+            action: "verify",
+            target: &row.certificate_number,
+            outcome: &row.outcome,
+            detail,
+        })
+        .collect();
+    audit::append_many(c, actor, &events)?;
+    // A number is locked once, however many of its misses this call holds, and not
+    // again while a lock stands (a batch's later writes see the lock its earlier wrote).
+    let mut locked = HashSet::new();
+    for row in rows.iter().filter(|r| r.outcome() == Outcome::NotFound) {
+        if locked.contains(&row.certificate_number)
+            || !store::locked_among(
+                c,
+                std::slice::from_ref(&row.certificate_number),
+                row.checked_at,
+            )?
+            .is_empty()
+        {
+            continue;
+        }
+        let since = row.checked_at - Duration::minutes(lockout.window_minutes);
+        if store::recent_not_found(c, &row.certificate_number, since)? >= lockout.not_found_limit {
+            let until = row.checked_at + Duration::minutes(lockout.lock_minutes);
+            store::lock(c, &row.certificate_number, until)?;
+            audit::append(
+                c,
+                actor,
+                &Event {
+                    action: "lockout",
+                    target: &row.certificate_number,
+                    outcome: "locked",
+                    detail: format!(
+                        "not_found {}回/{}分 → {}分ロック",
+                        lockout.not_found_limit, lockout.window_minutes, lockout.lock_minutes
+                    ),
+                },
+            )?;
+            locked.insert(row.certificate_number.clone());
+        }
+    }
+    Ok(())
+}
+
+/// The API's view of a stored verification (`service.md` "A Verification").
+#[derive(Debug, Clone, Serialize)]
+pub struct VerificationView {
+    pub id: String,
+    #[serde(rename = "ref")]
+    pub client_ref: Option<String>,
+    pub outcome: Outcome,
+    pub checked_at: String,
+    pub certificate_number: String,
+    pub issuer: Option<IssuerRef>,
+    pub signature: Option<SignatureRef>,
+    /// The payload as signed, embedded as stored.
+    pub certificate: Option<Box<RawValue>>,
+    /// The rule results as stored (`[RuleResult]`).
+    pub rules: Box<RawValue>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuerRef {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SignatureRef {
+    pub kid: String,
+    pub valid: bool,
+}
+
+impl VerificationView {
+    pub fn new(row: &VerificationRow, registry: &Registry) -> Self {
+        let checked_at = row
+            .checked_at
+            .and_utc()
+            .with_timezone(&kakunin_protocol::time::jst())
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+        Self {
+            id: row.id.clone(),
+            client_ref: row.client_ref.clone(),
+            outcome: row.outcome(),
+            checked_at,
+            certificate_number: row.certificate_number.clone(),
+            issuer: row.issuer_id.as_ref().map(|id| IssuerRef {
+                id: id.clone(),
+                name: registry
+                    .issuer(id)
+                    .map(|i| i.name.clone())
+                    .unwrap_or_default(),
+            }),
+            signature: row.kid.as_ref().map(|kid| SignatureRef {
+                kid: kid.clone(),
+                valid: true,
+            }),
+            certificate: row.payload_raw(),
+            rules: row.rules_raw(),
+            detail: row.detail.clone(),
+        }
+    }
+}

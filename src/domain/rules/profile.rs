@@ -1,0 +1,222 @@
+//! Rule profiles: every number and list a rule compares against, read from a TOML file.
+//!
+//! A prefecture or city differs from 大分県 only in these values, so serving another
+//! one is a new file under `config/profiles/`, never a code change.
+
+use std::fmt;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use kakunin_protocol::payload::{Category, Kind};
+
+/// An exact fraction `num/den`. Amount rules compare in integers only, because a yen of
+/// rounding in floating point would flip a rule at its boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ratio {
+    pub num: u32,
+    pub den: u32,
+}
+
+impl Ratio {
+    /// ⌈a × num/den⌉: the smallest whole-yen amount that is at least the fraction of `a`.
+    pub fn ceil_of(self, a: i64) -> i128 {
+        let scaled = i128::from(a) * i128::from(self.num);
+        -((-scaled).div_euclid(self.den_wide()))
+    }
+
+    /// ⌊a × num/den⌋: the largest whole-yen amount that is at most the fraction of `a`.
+    pub fn floor_of(self, a: i64) -> i128 {
+        (i128::from(a) * i128::from(self.num)).div_euclid(self.den_wide())
+    }
+
+    /// Whether `g ≤ a × num/den`, exactly (`g × den ≤ a × num`).
+    pub fn within(self, g: i64, a: i64) -> bool {
+        i128::from(g) * self.den_wide() <= i128::from(a) * i128::from(self.num)
+    }
+
+    fn den_wide(self) -> i128 {
+        // A zero denominator is rejected when the profile loads; max(1) keeps a
+        // hand-built Ratio from panicking instead of reporting.
+        i128::from(self.den.max(1))
+    }
+}
+
+impl fmt::Display for Ratio {
+    /// Read as Japanese fractions are: `10分の4`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}分の{}", self.den, self.num)
+    }
+}
+
+/// The 前払金 ceiling for one contract category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryRatio {
+    pub category: Category,
+    pub ratio: Ratio,
+}
+
+/// The values of one rule profile (`rules-oita.md` for 大分県).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// Who the profile serves, as shown on screen: `大分県`.
+    pub name: String,
+    /// Contracts signed before this date stay on paper.
+    pub effective_from: NaiveDate,
+    /// Contract categories the scheme covers.
+    pub categories: Vec<Category>,
+    /// Guarantee kinds that may be delivered electronically.
+    pub eligible_kinds: Vec<Kind>,
+    /// `orderer.name` must start with this.
+    pub orderer_prefix: String,
+    /// 契約保証: the guarantee must be at least this fraction of 請負代金額.
+    pub performance_min: Ratio,
+    /// 前払金保証: the usual ceiling per category; a category without one is not checked.
+    pub advance_max: Vec<CategoryRatio>,
+    /// 中間前払金保証: the ceiling of the guarantee.
+    pub intermediate_max: Ratio,
+    /// Categories for which 中間前払金 exists at all.
+    pub intermediate_categories: Vec<Category>,
+    /// 約款 the orderer expects; others only warn. Private to the rules, like
+    /// `terms_loose`, so the two are only ever set together, at load.
+    pub(super) terms: Vec<String>,
+    /// `terms` as they are compared ([`super::checks::loose`]), worked out once at load
+    /// rather than for every certificate.
+    pub(super) terms_loose: Vec<String>,
+}
+
+/// The file as written: a TOML date literal is not a string, so it is read as
+/// `toml::value::Datetime` and checked to be a plain date.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    name: String,
+    effective_from: toml::value::Datetime,
+    categories: Vec<Category>,
+    eligible_kinds: Vec<Kind>,
+    orderer_prefix: String,
+    performance_min: Ratio,
+    advance_max: Vec<CategoryRatio>,
+    intermediate_max: Ratio,
+    intermediate_categories: Vec<Category>,
+    terms: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("ルールプロファイル {file} を読み込めません: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("ルールプロファイル {file}{}: {message}", at_line(.line))]
+    Syntax {
+        file: String,
+        line: Option<usize>,
+        message: String,
+    },
+    #[error("ルールプロファイル {file} の {key} が不正です: {message}")]
+    Invalid {
+        file: String,
+        key: &'static str,
+        message: String,
+    },
+}
+
+fn at_line(line: &Option<usize>) -> String {
+    line.map(|n| format!(" {n}行目")).unwrap_or_default()
+}
+
+impl Profile {
+    /// Reads and checks a profile file; errors name the file so startup fails legibly.
+    pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        Profile::from_toml_str(&text, &file)
+    }
+
+    /// Parses and checks a profile; `origin` names where the text came from in errors.
+    pub fn from_toml_str(s: &str, origin: &str) -> Result<Profile, ProfileError> {
+        let raw: RawProfile = toml::from_str(s).map_err(|e| ProfileError::Syntax {
+            file: origin.to_string(),
+            line: e.span().map(|r| line_of(s, r.start)),
+            message: e.message().to_string(),
+        })?;
+        let invalid = |key, message: &str| ProfileError::Invalid {
+            file: origin.to_string(),
+            key,
+            message: message.to_string(),
+        };
+        let effective_from = plain_date(&raw.effective_from)
+            .ok_or_else(|| invalid("effective_from", "日付（例: 2025-04-01）で書いてください"))?;
+        if raw.name.trim().is_empty() {
+            return Err(invalid("name", "空です"));
+        }
+        // An empty prefix would let every orderer pass.
+        if raw.orderer_prefix.trim().is_empty() {
+            return Err(invalid("orderer_prefix", "空です"));
+        }
+        let ratios = raw
+            .advance_max
+            .iter()
+            .map(|c| ("advance_max", c.ratio))
+            .chain([
+                ("performance_min", raw.performance_min),
+                ("intermediate_max", raw.intermediate_max),
+            ]);
+        for (key, ratio) in ratios {
+            if ratio.den == 0 {
+                return Err(invalid(key, "den（分母）は1以上にしてください"));
+            }
+        }
+        for (i, c) in raw.advance_max.iter().enumerate() {
+            if raw.advance_max[..i]
+                .iter()
+                .any(|p| p.category == c.category)
+            {
+                return Err(invalid("advance_max", "同じ category が2回あります"));
+            }
+        }
+        Ok(Profile {
+            name: raw.name,
+            effective_from,
+            categories: raw.categories,
+            eligible_kinds: raw.eligible_kinds,
+            orderer_prefix: raw.orderer_prefix,
+            performance_min: raw.performance_min,
+            advance_max: raw.advance_max,
+            intermediate_max: raw.intermediate_max,
+            intermediate_categories: raw.intermediate_categories,
+            terms_loose: raw.terms.iter().map(|t| super::checks::loose(t)).collect(),
+            terms: raw.terms,
+        })
+    }
+
+    /// The 前払金 ceiling for a category, if the profile sets one.
+    pub fn advance_max_for(&self, category: Category) -> Option<Ratio> {
+        self.advance_max
+            .iter()
+            .find(|c| c.category == category)
+            .map(|c| c.ratio)
+    }
+}
+
+fn line_of(s: &str, byte: usize) -> usize {
+    s.get(..byte).unwrap_or(s).matches('\n').count() + 1
+}
+
+fn plain_date(dt: &toml::value::Datetime) -> Option<NaiveDate> {
+    match (dt.date, dt.time, dt.offset) {
+        (Some(d), None, None) => {
+            NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,125 @@
+//! The certificate as a person reads it: labelled rows in the order of a 保証証書.
+//!
+//! One list feeds the outcome page, the print view and the offline check, so the three
+//! never disagree on a label or a format.
+
+use serde::Serialize;
+
+use kakunin_protocol::format::{date_ja, datetime_ja, yen};
+use kakunin_protocol::payload::Certificate;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Row {
+    pub label: &'static str,
+    pub value: String,
+}
+
+fn period(start: Option<chrono::NaiveDate>, end: Option<chrono::NaiveDate>) -> String {
+    match (start, end) {
+        (None, None) => "（記載なし）".to_owned(),
+        (s, e) => format!(
+            "{} 〜 {}",
+            s.map(date_ja).unwrap_or_default(),
+            e.map(date_ja).unwrap_or_default()
+        ),
+    }
+}
+
+fn or_blank(s: &Option<String>) -> String {
+    s.clone().unwrap_or_else(|| "（記載なし）".to_owned())
+}
+
+/// The rows of the certificate, labels in Japanese, values formatted (和暦, 円).
+pub fn certificate_rows(c: &Certificate) -> Vec<Row> {
+    let orderer = match &c.orderer.office {
+        Some(office) => format!("{} {}", c.orderer.name, office),
+        None => c.orderer.name.clone(),
+    };
+    let contractor = [
+        c.contractor.address.as_deref(),
+        Some(c.contractor.name.as_str()),
+        c.contractor.representative.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
+    let title_label = match c.contract.category {
+        kakunin_protocol::payload::Category::ConstructionConsulting => "業務名",
+        _ => "工事名",
+    };
+    vec![
+        Row {
+            label: "発行者",
+            value: c.issuer.name.clone(),
+        },
+        Row {
+            label: "保証契約番号",
+            value: c.certificate_number.clone(),
+        },
+        Row {
+            label: "版",
+            value: format!("第{}版（{}）", c.revision, c.status.label()),
+        },
+        Row {
+            label: "保証の種類",
+            value: c.kind.label().to_owned(),
+        },
+        Row {
+            label: "発注者",
+            value: orderer,
+        },
+        Row {
+            label: "受注者",
+            value: contractor,
+        },
+        Row {
+            label: "契約の区分",
+            value: c.contract.category.label().to_owned(),
+        },
+        Row {
+            label: title_label,
+            value: c.contract.title.clone(),
+        },
+        Row {
+            label: "工事場所",
+            value: or_blank(&c.contract.location),
+        },
+        Row {
+            label: "当初契約日",
+            value: date_ja(c.contract.contract_date),
+        },
+        Row {
+            label: "工期",
+            value: period(c.contract.period_start, c.contract.period_end),
+        },
+        Row {
+            label: "請負代金額",
+            value: yen(c.contract.amount_yen),
+        },
+        Row {
+            label: "保証金額",
+            value: yen(c.guarantee.amount_yen),
+        },
+        Row {
+            label: "保証期間",
+            value: period(Some(c.guarantee.period_start), Some(c.guarantee.period_end)),
+        },
+        Row {
+            label: "約款",
+            value: or_blank(&c.contract.terms),
+        },
+        Row {
+            label: "発行日時",
+            value: datetime_ja(c.issued_at),
+        },
+    ]
+}
+
+/// 変更履歴 lines: "第2版 令和7年5月1日（2025-05-01） 保証金額の変更".
+pub fn change_lines(c: &Certificate) -> Vec<String> {
+    c.changes
+        .iter()
+        .map(|ch| format!("第{}版 {} {}", ch.revision, date_ja(ch.date), ch.summary))
+        .collect()
+}

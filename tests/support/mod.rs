@@ -1,3 +1,0 @@
-pub mod browser;
-pub mod issuer;
-pub mod service;

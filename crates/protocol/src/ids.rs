@@ -6,6 +6,7 @@
 use std::fmt;
 
 use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// Crockford base32 alphabet used by the 認証キー.
 const CROCKFORD: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -67,7 +68,9 @@ impl IdError {
     }
 }
 
-/// Steps 1–3 of §1: NFKC, drop white space and hyphen-likes, upper-case ASCII.
+/// Steps 1–3 of §1: NFKC; drop white space, Unicode format characters (general
+/// category Cf: zero-width spaces and joiners, BOM, soft hyphen, bidi controls, which
+/// text pasted from a PDF carries) and hyphen-likes; upper-case ASCII.
 ///
 /// A last NFKC pass keeps the function idempotent: dropping a space can bring a letter
 /// and a combining mark together (`a¯` → `a` + U+0304), which NFKC would then compose.
@@ -75,10 +78,17 @@ impl IdError {
 pub fn normalize(input: &str) -> String {
     input
         .nfkc()
-        .filter(|c| !c.is_whitespace() && !HYPHENS.contains(c))
+        .filter(|c| !is_invisible(*c) && !HYPHENS.contains(c))
         .map(|c| c.to_ascii_uppercase())
         .nfkc()
         .collect()
+}
+
+/// White space or a Unicode format character (general category Cf): what step 2 of §1
+/// removes besides hyphens. Text typed from paper or pasted from a PDF carries both
+/// without anyone seeing them, so every comparison of typed text drops them.
+pub fn is_invisible(c: char) -> bool {
+    c.is_whitespace() || c.general_category() == GeneralCategory::Format
 }
 
 /// A canonical 保証契約番号: `^[A-Z0-9]{6,24}$`.
@@ -193,6 +203,22 @@ mod tests {
     fn full_width_number_with_spaces_and_hyphens_is_canonical() {
         let n = CertificateNumber::parse("ｗ２０２５－０００　１２３").unwrap();
         assert_eq!(n.as_str(), "W2025000123");
+    }
+
+    #[test]
+    fn invisible_characters_pasted_from_a_pdf_are_removed() {
+        // Zero-width space, ZWNJ, ZWJ, word joiner, BOM, soft hyphen, LRM, RLO, PDF.
+        let number = "\u{FEFF}W2025\u{200B}000\u{00AD}123\u{2060}";
+        assert_eq!(
+            CertificateNumber::parse(number).unwrap().as_str(),
+            "W2025000123"
+        );
+        let key = "7KQ2\u{200C}M9XD\u{200D}H4T8\u{200E}\u{202E}RB3N\u{202C}";
+        assert_eq!(AuthKey::parse(key).unwrap().expose(), "7KQ2M9XDH4T8RB3N");
+        assert_eq!(
+            CertificateNumber::parse("\u{200B}\u{FEFF}").unwrap_err(),
+            IdError::Empty(Field::CertificateNumber)
+        );
     }
 
     #[test]

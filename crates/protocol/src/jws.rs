@@ -46,6 +46,8 @@ pub enum RecordError {
     BadTyp,
     #[error("保護ヘッダーに禁止されたメンバー「{0}」があります")]
     ForbiddenHeaderMember(String),
+    #[error("{part}に同じ名前のメンバー「{name}」が二度あります")]
+    DuplicateMember { part: &'static str, name: String },
     #[error("保護ヘッダーに想定外のメンバー「{0}」があります")]
     UnexpectedHeaderMember(String),
     #[error("署名鍵「{0}」は信頼登録簿にありません")]
@@ -88,6 +90,7 @@ impl RecordError {
             RecordError::BadTyp => "bad_typ",
             RecordError::ForbiddenHeaderMember(_) => "forbidden_header_member",
             RecordError::UnexpectedHeaderMember(_) => "unexpected_header_member",
+            RecordError::DuplicateMember { .. } => "duplicate_member",
             RecordError::UnknownKid(_) => "unknown_kid",
             RecordError::KidOfOtherIssuer { .. } => "kid_of_other_issuer",
             RecordError::WeakKey(_) => "weak_key",
@@ -203,6 +206,7 @@ pub fn verify(
         .verify_strict(signing_input.as_bytes(), &signature)
         .map_err(|_| RecordError::BadSignature)?;
 
+    unique_members("証書の内容（payload）", &payload_bytes)?;
     let certificate = Certificate::from_json(&payload_bytes)?;
     check_key_validity(
         &header.kid,
@@ -232,6 +236,7 @@ fn parse_envelope(envelope: &[u8]) -> Result<FlattenedJws, RecordError> {
     if envelope.len() > MAX_ENVELOPE_BYTES {
         return Err(RecordError::TooLarge(envelope.len()));
     }
+    unique_members("記録（JWS）", envelope)?;
     let value: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(envelope).map_err(|e| RecordError::NotJson(e.to_string()))?;
     if value.contains_key("header") {
@@ -247,6 +252,17 @@ fn parse_envelope(envelope: &[u8]) -> Result<FlattenedJws, RecordError> {
         .map_err(|e| RecordError::NotJson(e.to_string()))
 }
 
+/// §3 reads each part one way only: a name given twice (in any spelling) is refused.
+/// Text that is not JSON is left to the part's own parser, which says what is wrong.
+fn unique_members(part: &'static str, bytes: &[u8]) -> Result<(), RecordError> {
+    match crate::strict_json::check_no_duplicate_members(bytes) {
+        Err(crate::strict_json::DuplicateError::Duplicate(name)) => {
+            Err(RecordError::DuplicateMember { part, name })
+        }
+        _ => Ok(()),
+    }
+}
+
 fn decode(part: &'static str, text: &str) -> Result<Vec<u8>, RecordError> {
     // URL_SAFE_NO_PAD refuses padding and the `+` `/` alphabet, as §3 demands.
     URL_SAFE_NO_PAD
@@ -256,6 +272,7 @@ fn decode(part: &'static str, text: &str) -> Result<Vec<u8>, RecordError> {
 
 /// Checks the protected header's members: exactly `alg`, `kid`, `typ`.
 pub fn check_header(bytes: &[u8]) -> Result<CheckedHeader, RecordError> {
+    unique_members("保護ヘッダー", bytes)?;
     let header: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(bytes).map_err(|_| RecordError::HeaderNotJson)?;
     if let Some(name) = FORBIDDEN_HEADER_MEMBERS

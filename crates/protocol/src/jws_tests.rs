@@ -335,3 +335,54 @@ fn envelope_that_is_not_json_is_refused() {
         RecordError::NotJson(_)
     ));
 }
+
+/// A validly signed envelope over raw header and payload texts.
+fn signed_raw(header: &str, payload: &str) -> String {
+    let protected = URL_SAFE_NO_PAD.encode(header);
+    let payload = URL_SAFE_NO_PAD.encode(payload);
+    let sig = rfc_key().sign(format!("{protected}.{payload}").as_bytes());
+    format!(
+        r#"{{"protected":"{protected}","payload":"{payload}","signature":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(sig.to_bytes())
+    )
+}
+
+#[test]
+fn a_member_named_twice_in_any_part_and_any_spelling_is_refused() {
+    let header = r#"{"alg":"EdDSA","kid":"wjcs-2025","typ":"surety-certificate+json"}"#;
+    let payload = sample_json().to_string();
+    assert!(check(&signed_raw(header, &payload)).is_ok());
+
+    // The header: a second alg spelled with an escape, which a last-wins parser reads.
+    let twice =
+        r#"{"alg":"none","kid":"wjcs-2025","typ":"surety-certificate+json","al\u0067":"EdDSA"}"#;
+    let e = check(&signed_raw(twice, &payload)).unwrap_err();
+    assert_eq!(e.code(), "duplicate_member", "{e}");
+    assert!(
+        e.to_string().contains("保護ヘッダー") && e.to_string().contains("alg"),
+        "{e}"
+    );
+
+    // The payload: a nested member given twice (an unknown one too: it must not be
+    // readable two ways either).
+    let p = payload.replacen(
+        r#""status":"active""#,
+        r#""status":"cancelled","st\u0061tus":"active""#,
+        1,
+    );
+    assert_ne!(p, payload, "the sample has a status member");
+    let e = check(&signed_raw(header, &p)).unwrap_err();
+    assert_eq!(e.code(), "duplicate_member", "{e}");
+    let p = payload.replacen('{', r#"{"note":1,"note":2,"#, 1);
+    assert_eq!(
+        check(&signed_raw(header, &p)).unwrap_err().code(),
+        "duplicate_member"
+    );
+
+    // The envelope: a second payload member.
+    let env = signed_raw(header, &payload);
+    let env = env.replacen(r#""payload":"#, r#""p\u0061yload":"e30","payload":"#, 1);
+    let e = check(&env).unwrap_err();
+    assert_eq!(e.code(), "duplicate_member", "{e}");
+    assert!(e.to_string().contains("payload"), "{e}");
+}

@@ -9,6 +9,7 @@
 //!   against a [`jws::KeySource`].
 //! - [`payload`]: the `surety-certificate/1` payload of §4.
 //! - [`registry`]: the trust-registry file of §5 and key lookup by `kid`.
+//! - [`strict_json`]: duplicate member names, found however they are spelled.
 //! - [`format`], [`time`]: 和暦 dates, yen amounts and Japan time, as people read them.
 
 pub mod format;
@@ -16,6 +17,7 @@ pub mod ids;
 pub mod jws;
 pub mod payload;
 pub mod registry;
+pub mod strict_json;
 pub mod time;
 
 pub use ids::{AuthKey, CertificateNumber};

@@ -248,7 +248,10 @@ fn span(start: Option<NaiveDate>, end: Option<NaiveDate>) -> String {
     format!("{}～{}", show(start), show(end))
 }
 
-/// NFKC without whitespace: how two spellings of the same text are compared.
+/// NFKC without white space and invisible format characters: how two spellings of the
+/// same text are compared.
 pub(super) fn loose(s: &str) -> String {
-    s.nfkc().filter(|c| !c.is_whitespace()).collect()
+    s.nfkc()
+        .filter(|c| !kakunin_protocol::ids::is_invisible(*c))
+        .collect()
 }

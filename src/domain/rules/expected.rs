@@ -53,7 +53,10 @@ impl AmountInputError {
 /// half- or full-width. Empty means not typed. Misplaced commas are refused rather than
 /// ignored, since they usually mean a mistyped amount.
 pub fn parse_yen_input(s: &str) -> Result<Option<i64>, AmountInputError> {
-    let compact: String = s.nfkc().filter(|c| !c.is_whitespace()).collect();
+    let compact: String = s
+        .nfkc()
+        .filter(|c| !kakunin_protocol::ids::is_invisible(*c))
+        .collect();
     if compact.is_empty() {
         return Ok(None);
     }

@@ -277,6 +277,8 @@ fn abbreviated_company_forms_match_the_full_name() {
         "㈱豊後建設",
         "（株） 豊後建設",
         "株式会社　豊後建設",
+        // Pasted from a PDF: a zero-width space and a soft hyphen nobody sees.
+        "株式会社\u{200B}豊後\u{00AD}建設",
     ] {
         let e = Expected {
             contractor_name: Some(typed.to_string()),
@@ -351,6 +353,10 @@ fn typed_amounts_are_read_in_any_width_with_separators() {
     );
     assert_eq!(parse_yen_input("123200000"), Ok(Some(123_200_000)));
     assert_eq!(parse_yen_input(" 123,200,000 円 "), Ok(Some(123_200_000)));
+    assert_eq!(
+        parse_yen_input("\u{FEFF}123,200,000\u{200B}"),
+        Ok(Some(123_200_000))
+    );
     assert_eq!(parse_yen_input("0"), Ok(Some(0)));
     assert_eq!(parse_yen_input(""), Ok(None));
     assert_eq!(parse_yen_input("　"), Ok(None));

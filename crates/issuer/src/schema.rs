@@ -72,6 +72,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    signin_failures (id) {
+        id -> Integer,
+        login_sha256 -> Text,
+        address -> Text,
+        failed_at -> BigInt,
+    }
+}
+
+diesel::table! {
     signing_keys (kid) {
         kid -> Text,
         public_x -> Text,
@@ -95,5 +104,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     lookup_lockouts,
     revisions,
     sessions,
+    signin_failures,
     signing_keys,
 );

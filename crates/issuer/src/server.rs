@@ -23,6 +23,8 @@ pub async fn serve(app: App, bind: &str) -> Result<(), IssuerError> {
         actix_web::App::new()
             .app_data(app_data.clone())
             .app_data(fonts.clone())
+            .wrap(kakunin_platform::headers::security_headers())
+            .route("/static/issuer.css", web::get().to(pages::style))
             .configure(api::routes)
             .configure(pages::routes)
             .default_service(web::to(api::unknown_route))

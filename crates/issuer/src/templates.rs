@@ -34,6 +34,9 @@ pub fn render(name: &str, context: &Context) -> Result<String, tera::Error> {
     }
 }
 
+/// The contractor pages' style sheet, served at `/static/issuer.css`.
+pub const STYLE: &str = include_str!("../templates/issuer.css");
+
 #[cfg(test)]
 mod tests {
     use super::*;

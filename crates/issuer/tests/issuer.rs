@@ -703,7 +703,12 @@ async fn a_contractor_signs_in_sees_their_certificates_prints_one_and_gets_a_new
         .unwrap();
     assert!(page.contains("&lt;script&gt;alert("), "escaped:\n{page}");
     assert!(!page.contains("<script>alert"), "never raw");
-    assert!(page.contains("@page") && page.contains("size: A4"));
+    assert!(page.contains(r#"href="/static/issuer.css""#));
+    let css = b.get("/static/issuer.css").await.text().await.unwrap();
+    assert!(
+        css.contains("@page") && css.contains("size: A4"),
+        "prints on A4"
+    );
     assert!(page.contains("新しい認証キーを発行します。以前のお知らせは使えなくなります。"));
     assert!(page.contains("令和7年10月1日（2025-10-01）") && page.contains("5,500,000円"));
 

@@ -26,13 +26,23 @@ fn login_page(
     login: &str,
     error: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
+    login_page_with(app, req, login, error, StatusCode::OK)
+}
+
+fn login_page_with(
+    app: &App,
+    req: &HttpRequest,
+    login: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<HttpResponse, PageError> {
     let (nonce, cookie) = session::login_nonce(req);
     let mut ctx = context(app, None);
     ctx.insert("csrf", &crypto::login_csrf(app.secret()?, &nonce));
     ctx.insert("login", login);
     ctx.insert("error", &error);
     ctx.insert("title", "ログイン");
-    let mut res = html(StatusCode::OK, "login.html", &ctx)?;
+    let mut res = html(status, "login.html", &ctx)?;
     if let Some(c) = cookie {
         res.add_cookie(&c).map_err(|_| PageError::Internal)?;
     }
@@ -65,43 +75,106 @@ pub async fn submit(
     }
     let form = form.into_inner();
     let login = form.login.trim().to_owned();
-    let contractor_id = check_password(&app, login.clone(), form.password).await?;
-    let Some(contractor_id) = contractor_id else {
-        tracing::info!(login = %login, "受注者のログインに失敗しました");
-        return login_page(
-            &app,
-            &req,
-            &login,
-            Some("ログインIDまたはパスワードが違います。"),
-        );
-    };
-    tracing::info!(login = %login, "受注者がログインしました");
-    let cookie = session::start(&app, contractor_id).await?;
-    let mut res = redirect("/certificates");
-    res.add_cookie(&cookie).map_err(|_| PageError::Internal)?;
-    res.add_cookie(&session::removal(LOGIN_COOKIE))
-        .map_err(|_| PageError::Internal)?;
-    Ok(res)
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    // Typed login names are not logged: a password typed into the login field would
+    // end up in the log.
+    match attempt(&app, login.clone(), address, form.password).await? {
+        Attempt::Throttled { wait_secs } => {
+            tracing::warn!("受注者のログインを制限しました（失敗が続いています）");
+            let message = format!(
+                "ログインの失敗が続いたため、しばらくログインできません。約{}分後にもう一度お試しください。",
+                (wait_secs.max(1) as u64).div_ceil(60)
+            );
+            login_page_with(
+                &app,
+                &req,
+                &login,
+                Some(&message),
+                StatusCode::TOO_MANY_REQUESTS,
+            )
+        }
+        Attempt::Wrong => {
+            tracing::info!("受注者のログインに失敗しました");
+            login_page(
+                &app,
+                &req,
+                &login,
+                Some("ログインIDまたはパスワードが違います。"),
+            )
+        }
+        Attempt::Right(contractor_id) => {
+            tracing::info!(contractor_id, "受注者がログインしました");
+            let cookie = session::start(&app, contractor_id).await?;
+            let mut res = redirect("/certificates");
+            res.add_cookie(&cookie).map_err(|_| PageError::Internal)?;
+            res.add_cookie(&session::removal(LOGIN_COOKIE))
+                .map_err(|_| PageError::Internal)?;
+            Ok(res)
+        }
+    }
 }
 
-/// The contractor id when the password is right. The argon2id check runs on the
-/// blocking pool: it takes tens of milliseconds of CPU on purpose.
-async fn check_password(
+enum Attempt {
+    /// Too many failures for this login or address lately: not even checked.
+    Throttled {
+        wait_secs: i64,
+    },
+    Wrong,
+    Right(i32),
+}
+
+/// One sign-in attempt: the throttle first (so a right password is refused too while
+/// it holds), then the password, then the failure recorded. The argon2id check takes
+/// tens of milliseconds of CPU on purpose, so it runs on the blocking pool without a
+/// database connection, which other requests need meanwhile.
+async fn attempt(
     app: &App,
     login: String,
+    address: String,
     password: String,
-) -> Result<Option<i32>, IssuerError> {
-    db::run(&app.pool, move |conn| {
-        let row = store::contractors::by_login(conn, &login)?;
+) -> Result<Attempt, IssuerError> {
+    // The throttle keeps only a digest of what was typed.
+    let login_sha256 = store::signin::login_digest(&login);
+    let now = store::unix_now();
+    let found = db::run(&app.pool, {
+        let (address, digest) = (address.clone(), login_sha256.clone());
+        move |conn| {
+            if let Some(wait_secs) = store::signin::throttled_for(conn, &digest, &address, now)? {
+                return Ok::<_, IssuerError>(Err(wait_secs));
+            }
+            Ok(Ok(store::contractors::by_login(conn, &login)?))
+        }
+    })
+    .await?;
+    let row = match found {
+        Err(wait_secs) => return Ok(Attempt::Throttled { wait_secs }),
+        Ok(row) => row,
+    };
+    let ok = tokio::task::spawn_blocking({
         let hash = row
             .as_ref()
             .map_or(kakunin_platform::password::dummy_hash(), |r| {
                 r.password_hash.as_str()
-            });
-        let ok = kakunin_platform::password::verify(&password, hash);
-        Ok(row.filter(|_| ok).map(|r| r.id))
+            })
+            .to_owned();
+        move || kakunin_platform::password::verify(&password, &hash)
     })
     .await
+    .map_err(|_| IssuerError::Input("ログインの確認が中断されました".into()))?;
+    match row.filter(|_| ok) {
+        Some(r) => Ok(Attempt::Right(r.id)),
+        None => {
+            db::run(&app.pool, move |conn| {
+                store::signin::record_failure(conn, &login_sha256, &address, now)
+                    .map_err(IssuerError::from)
+            })
+            .await?;
+            Ok(Attempt::Wrong)
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -20,6 +20,14 @@ use super::notice::NoticeFonts;
 use super::session::Session;
 use super::templates;
 
+/// The style sheet of every page (the Content-Security-Policy allows no inline style).
+pub async fn style() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "max-age=3600"))
+        .body(templates::STYLE)
+}
+
 /// The fonts of the key notice, if they could be loaded at start.
 pub struct Fonts(pub Option<NoticeFonts>);
 

@@ -10,6 +10,7 @@ pub mod contractors;
 pub mod keys;
 pub mod lockouts;
 pub mod sessions;
+pub mod signin;
 
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 

@@ -1,0 +1,95 @@
+//! The contractor sign-in throttle and the pages' security headers (issue K6 §6).
+
+use kakunin_testkit::issuer::IssuerProcess;
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn csrf(http: &reqwest::Client, base: &str) -> String {
+    let page = http
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    regex::Regex::new(r#"name="csrf" value="([^"]+)""#)
+        .unwrap()
+        .captures(&page)
+        .expect("csrf field")[1]
+        .to_owned()
+}
+
+async fn sign_in(http: &reqwest::Client, base: &str, login: &str, password: &str) -> u16 {
+    let csrf = csrf(http, base).await;
+    http.post(format!("{base}/login"))
+        .form(&[("login", login), ("password", password), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn wrong_passwords_in_a_row_lock_the_contractor_sign_in_even_for_the_right_one() {
+    let iss = IssuerProcess::start();
+    let http = client();
+    for _ in 0..5 {
+        assert_eq!(
+            sign_in(&http, &iss.base_url, "bungo", "wrong-password").await,
+            200
+        );
+    }
+    // The sixth attempt is refused before the password is looked at: the right one too.
+    assert_eq!(
+        sign_in(&http, &iss.base_url, "bungo", "bungo-demo-pass").await,
+        429
+    );
+    // Another contractor from the same address is not locked out by this login's failures.
+    assert_eq!(
+        sign_in(&client(), &iss.base_url, "yufu", "yufu-demo-pass").await,
+        303
+    );
+    let log = iss.log();
+    assert!(
+        !log.contains("wrong-password"),
+        "no typed password in the log"
+    );
+    assert!(
+        !log.contains("login=bungo") && !log.contains("login=\"bungo\""),
+        "no typed login name in the log: {log}"
+    );
+}
+
+#[tokio::test]
+async fn contractor_pages_carry_the_security_headers() {
+    let iss = IssuerProcess::start();
+    let res = client()
+        .get(format!("{}/login", iss.base_url))
+        .send()
+        .await
+        .unwrap();
+    let h = res.headers();
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    let page = res.text().await.unwrap();
+    assert!(
+        !page.contains("<style"),
+        "no inline style the policy would block"
+    );
+    let css = client()
+        .get(format!("{}/static/issuer.css", iss.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+}

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod batch;
+pub mod demo;
 pub mod key;
 pub mod record;
 pub mod serve;

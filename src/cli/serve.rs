@@ -7,8 +7,6 @@ use anyhow::{bail, Context};
 
 use crate::adapters::db::{self, DbPool};
 use crate::adapters::issuer_client::IssuerClient;
-use crate::app::accounts::{users, Role};
-use crate::app::audit::Actor;
 use crate::app::verification::Verifier;
 use crate::config::{SecretKey, Settings};
 use crate::domain::rules::Profile;
@@ -18,38 +16,6 @@ use kakunin_protocol::registry::Registry;
 pub fn open_db(settings: &Settings) -> anyhow::Result<DbPool> {
     db::open(&settings.database.url, db::SERVICE_MIGRATIONS)
         .with_context(|| format!("データベース {} を開けません", settings.database.url))
-}
-
-/// The demo accounts `serve --demo` creates: throwaway passwords, printed by `make run`.
-pub const DEMO_USERS: [(&str, &str, Role, &str); 3] = [
-    ("officer", "大分 一郎", Role::Officer, "officer-demo-pass"),
-    (
-        "supervisor",
-        "臼杵 花子",
-        Role::Supervisor,
-        "supervisor-demo-pass",
-    ),
-    ("admin", "別府 管理", Role::Admin, "admin-demo-pass"),
-];
-pub const DEMO_OFFICE: (&str, &str) = ("440001", "大分土木事務所");
-
-fn seed_demo_users(pool: &DbPool) -> anyhow::Result<()> {
-    let mut c = pool.get()?;
-    users::ensure_office(&mut c, DEMO_OFFICE.0, Some(DEMO_OFFICE.1))?;
-    for (login, name, role, password) in DEMO_USERS {
-        if users::find(&mut c, login)?.is_none() {
-            let new = users::NewUser {
-                login,
-                name,
-                role,
-                office_code: DEMO_OFFICE.0,
-                password,
-                must_change_password: false,
-            };
-            users::add(&mut c, &Actor::cli(), &new)?;
-        }
-    }
-    Ok(())
 }
 
 pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
@@ -79,9 +45,7 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let pool = open_db(&settings)?;
     // Held to the end: the WAL is copied into the database between requests.
     let _wal = db::WalCheckpointer::start(&settings.database.url)?;
-    if demo {
-        seed_demo_users(&pool)?;
-    }
+    super::demo::prepare(&pool, &settings.database.url, demo)?;
     let client = IssuerClient::new(
         Duration::from_millis(settings.issuers.connect_timeout_ms),
         Duration::from_millis(settings.issuers.timeout_ms),

@@ -2,13 +2,13 @@
 //!
 //! Cargo gives a test `CARGO_BIN_EXE_<name>` only for binaries of its own package, and
 //! the service's tests need the issuer's binary too. So binaries are looked up in the
-//! target directory next to the running test, after one `cargo build` of the binary per
-//! test process: that keeps a test from running an issuer older than its source.
+//! target directory next to the running test. `cargo test --workspace` (what `make
+//! test` runs) builds every package's binaries before any test starts, so they are as
+//! new as the source. The kit does not run `cargo build` itself: a build with other
+//! flags than the running `cargo test` resolves other dependency features, rebuilds
+//! half the tree and replaces the binary the other invocation just made.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Mutex, OnceLock};
 
 /// The workspace root, where `config/` and the service's `Cargo.toml` are.
 pub fn workspace_root() -> PathBuf {
@@ -30,33 +30,15 @@ fn profile_dir() -> PathBuf {
     }
 }
 
-/// The path of binary `bin` of package `package`, built if needed (once per process).
+/// The path of binary `bin` (of package `package`, named in the message when missing).
 pub fn binary(package: &str, bin: &str) -> PathBuf {
-    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
-    let mut built = BUILT
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    if let Some(path) = built.get(bin) {
-        return path.clone();
-    }
-    let dir = profile_dir();
-    let release = dir.file_name().is_some_and(|n| n == "release");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace_root())
-        .args(["build", "--quiet", "-p", package, "--bin", bin]);
-    if release {
-        cmd.arg("--release");
-    }
-    let status = cmd.status().expect("run cargo build");
+    let path = profile_dir().join(bin);
     assert!(
-        status.success(),
-        "cargo build -p {package} --bin {bin} failed"
+        path.exists(),
+        "{} is missing: build it first with `cargo build -p {package} --bin {bin}` \
+         (or run the tests with `cargo test --workspace`)",
+        path.display()
     );
-    let path = dir.join(bin);
-    assert!(path.exists(), "{} was not built", path.display());
-    built.insert(bin.to_owned(), path.clone());
     path
 }
 

@@ -53,6 +53,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    installation (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
     number_locks (certificate_number) {
         certificate_number -> Text,
         locked_until -> Timestamp,
@@ -129,6 +136,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_checkpoints,
     audit_daily,
     audit_events,
+    installation,
     number_locks,
     offices,
     sessions,

@@ -1,33 +1,76 @@
-//! Layered settings: `config/default.toml`, then `KAKUNIN_CONFIG`, then `KAKUNIN_*`
-//! variables (`service.md` "Settings"). Checked once at start; a bad value stops the
-//! program with the file and line, or the variable, that holds it.
+//! Layered settings (`service.md` "Settings"): `config/default.toml` (or the copy built
+//! into the binary when that file is absent), then the file named by `KAKUNIN_CONFIG`,
+//! then the variables of [`VARIABLES`], each layer over the one before.
+//!
+//! figment merges the layers and remembers which one gave each value, so a bad value
+//! is reported with the file, line and key that hold it, or with the variable. Every
+//! number is checked against [`RANGES`] at start: a value out of range stops the
+//! program there rather than misbehaving later (a zero lock limit locks a number at
+//! its first miss, a zero timeout fails every lookup).
+//!
+//! Variables are mapped one by one, never by prefix: other `KAKUNIN_*` variables are
+//! issuer tokens (`KAKUNIN_TOKEN_WJCS`) or belong to other commands, not settings. The
+//! secret key is read apart from the layers, from variables only (see
+//! [`Settings::secret_key`]).
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
+use figment::error::{Actual, Kind};
+use figment::providers::Serialized;
+use figment::value::{Dict, Map};
+use figment::{Figment, Metadata, Profile, Provider, Source};
+use secrecy::zeroize::Zeroizing;
+use secrecy::{ExposeSecret, SecretSlice};
 use serde::Deserialize;
 
 /// The shipped defaults, used when `config/default.toml` is not in the working
 /// directory (for example when the binary runs from a package install).
 const EMBEDDED_DEFAULTS: &str = include_str!("../config/default.toml");
 
+/// How messages name the embedded defaults.
+const EMBEDDED_NAME: &str = "(組み込みの既定値)";
+
+/// The variables of `service.md` (and the audit signing key's), each with the dotted
+/// key of the setting it overrides. The value is taken as written, never parsed.
+pub const VARIABLES: [(&str, &str); 6] = [
+    ("KAKUNIN_DATABASE_URL", "database.url"),
+    ("KAKUNIN_BIND", "server.bind"),
+    ("KAKUNIN_ISSUERS_FILE", "issuers.file"),
+    ("KAKUNIN_PROFILE", "rules.profile"),
+    ("KAKUNIN_LOG", "log.filter"),
+    ("KAKUNIN_AUDIT_SIGNING_KEY_FILE", "audit.signing_key_file"),
+];
+
+/// Why the settings could not be loaded. The message is Japanese and names where the
+/// bad value is; a secret's value is never part of it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("設定ファイル {file}:{line}: {message}")]
+    /// A settings file that cannot be read or is not TOML, or a bad value in it.
+    #[error("設定ファイル {file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
     File {
+        /// The path as given, or `(組み込みの既定値)` for the embedded copy.
         file: String,
-        line: usize,
+        /// 1-based; `None` when the fault has no place in the text (an unreadable file).
+        line: Option<usize>,
+        /// The dotted key (`lockout.not_found_limit`) when the fault is one setting.
+        key: Option<String>,
         message: String,
     },
+    /// A bad variable.
     #[error("環境変数 {var}: {message}")]
     Env { var: &'static str, message: String },
 }
 
-/// The key for sessions, CSRF and audit fingerprints. Debug hides it.
-#[derive(Clone)]
-pub struct SecretKey(Vec<u8>);
+/// The key for sessions, CSRF and audit fingerprints: at least 32 characters, read
+/// from `KAKUNIN_SECRET_KEY` or `KAKUNIN_SECRET_KEY_FILE`. Held in a [`SecretSlice`]:
+/// Debug shows `[REDACTED]`, the bytes are wiped on drop, and only
+/// [`ExposeSecret::expose_secret`] gives them.
+#[derive(Clone, Debug)]
+pub struct SecretKey(SecretSlice<u8>);
 
 impl SecretKey {
+    /// The key from its text, surrounding white space removed. The error says how long
+    /// it must be, never what it was.
     pub fn new(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
         if raw.chars().count() < 32 {
@@ -36,22 +79,22 @@ impl SecretKey {
                     .into(),
             );
         }
-        Ok(Self(raw.as_bytes().to_vec()))
+        Ok(Self(raw.as_bytes().to_vec().into()))
     }
 
     /// A fixed key for `--demo` only: everything it protects is throwaway.
     pub fn demo() -> Self {
-        Self(b"kakunin-demo-secret-key-never-use-in-production".to_vec())
-    }
-
-    pub fn expose(&self) -> &[u8] {
-        &self.0
+        Self(
+            b"kakunin-demo-secret-key-never-use-in-production"
+                .to_vec()
+                .into(),
+        )
     }
 }
 
-impl fmt::Debug for SecretKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretKey(****)")
+impl ExposeSecret<[u8]> for SecretKey {
+    fn expose_secret(&self) -> &[u8] {
+        self.0.expose_secret()
     }
 }
 
@@ -82,8 +125,10 @@ pub struct Database {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Server {
+    /// `IP:port`, checked to parse as a socket address at load.
     pub bind: String,
     pub secure_cookies: bool,
+    /// Minutes, within [`RANGES`].
     pub session_idle_minutes: i64,
 }
 
@@ -91,13 +136,16 @@ pub struct Server {
 #[serde(deny_unknown_fields)]
 pub struct Issuers {
     pub file: PathBuf,
+    /// Milliseconds, within [`RANGES`].
     pub connect_timeout_ms: u64,
+    /// Milliseconds for the whole lookup call, within [`RANGES`].
     pub timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rules {
+    /// ASCII letters, digits, `-` and `_` only (it becomes a file name).
     pub profile: String,
     pub profiles_dir: PathBuf,
 }
@@ -108,6 +156,8 @@ impl Rules {
     }
 }
 
+/// The service's own guard against guessing auth keys; minutes and counts within
+/// [`RANGES`].
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Lockout {
@@ -116,6 +166,8 @@ pub struct Lockout {
     pub lock_minutes: i64,
 }
 
+/// Failed sign-ins allowed per login (four times as many per address); within
+/// [`RANGES`].
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Signin {
@@ -126,7 +178,9 @@ pub struct Signin {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Api {
+    /// Requests a minute per API token, within [`RANGES`].
     pub rate_per_minute: u32,
+    /// Issuer calls in flight per batch, within [`RANGES`].
     pub batch_concurrency: usize,
 }
 
@@ -159,18 +213,116 @@ impl Default for Audit {
     }
 }
 
-/// Variables of `service.md` and the setting each one overrides.
-const ENV_OVERRIDES: [(&str, &str, &str); 6] = [
-    ("KAKUNIN_DATABASE_URL", "database", "url"),
-    ("KAKUNIN_BIND", "server", "bind"),
-    ("KAKUNIN_ISSUERS_FILE", "issuers", "file"),
-    ("KAKUNIN_PROFILE", "rules", "profile"),
-    ("KAKUNIN_LOG", "log", "filter"),
-    (
-        "KAKUNIN_AUDIT_SIGNING_KEY_FILE",
-        "audit",
-        "signing_key_file",
-    ),
+/// The values a number setting may take, both ends included. The same bounds are
+/// written in `config/default.toml`'s comments (a test keeps the two in step) and in
+/// the README.
+pub struct Range {
+    /// Dotted key, as in the messages.
+    pub key: &'static str,
+    pub min: i64,
+    pub max: i64,
+    /// The unit, in Japanese, for the message.
+    pub unit: &'static str,
+    value: fn(&Settings) -> i128,
+}
+
+impl Range {
+    fn message(&self, found: &str) -> String {
+        format!(
+            "{} は {} 以上 {} 以下の整数（{}）にしてください（{}でした）",
+            self.key, self.min, self.max, self.unit, found
+        )
+    }
+}
+
+/// Every number setting and its bounds. The upper bounds refuse values that can only
+/// be typing mistakes (a timeout of days, a lock longer than a week) and keep every
+/// duration within what the time arithmetic handles.
+pub const RANGES: [Range; 12] = [
+    Range {
+        key: "server.session_idle_minutes",
+        min: 1,
+        max: 1440,
+        unit: "分",
+        value: |s| s.server.session_idle_minutes.into(),
+    },
+    Range {
+        key: "issuers.connect_timeout_ms",
+        min: 1,
+        max: 60_000,
+        unit: "ミリ秒",
+        value: |s| s.issuers.connect_timeout_ms.into(),
+    },
+    Range {
+        key: "issuers.timeout_ms",
+        min: 1,
+        max: 120_000,
+        unit: "ミリ秒",
+        value: |s| s.issuers.timeout_ms.into(),
+    },
+    Range {
+        key: "lockout.not_found_limit",
+        min: 1,
+        max: 1000,
+        unit: "回",
+        value: |s| s.lockout.not_found_limit.into(),
+    },
+    Range {
+        key: "lockout.window_minutes",
+        min: 1,
+        max: 10_080,
+        unit: "分",
+        value: |s| s.lockout.window_minutes.into(),
+    },
+    Range {
+        key: "lockout.lock_minutes",
+        min: 1,
+        max: 10_080,
+        unit: "分",
+        value: |s| s.lockout.lock_minutes.into(),
+    },
+    Range {
+        key: "signin.max_failures",
+        min: 1,
+        max: 1000,
+        unit: "回",
+        value: |s| s.signin.max_failures.into(),
+    },
+    Range {
+        key: "signin.window_minutes",
+        min: 1,
+        max: 10_080,
+        unit: "分",
+        value: |s| s.signin.window_minutes.into(),
+    },
+    Range {
+        key: "api.rate_per_minute",
+        min: 1,
+        max: 100_000_000,
+        unit: "回/分",
+        value: |s| s.api.rate_per_minute.into(),
+    },
+    Range {
+        key: "api.batch_concurrency",
+        min: 1,
+        max: 1000,
+        unit: "件",
+        value: |s| s.api.batch_concurrency as i128,
+    },
+    Range {
+        key: "audit.checkpoint_every",
+        min: 1,
+        max: 1_000_000,
+        unit: "件",
+        value: |s| s.audit.checkpoint_every.into(),
+    },
+    Range {
+        key: "audit.checkpoint_max_age_minutes",
+        min: 1,
+        max: 10_080,
+        unit: "分",
+        value: |s| s.audit.checkpoint_max_age_minutes.into(),
+    },
 ];
 
 impl Settings {
@@ -179,89 +331,304 @@ impl Settings {
         Self::load_from(Path::new("config/default.toml"), |v| std::env::var(v).ok())
     }
 
+    /// Loads with `default_file` as the first layer (the embedded copy when it cannot
+    /// be read) and `env` for the variables, so that tests need not touch the process
+    /// environment.
     pub fn load_from(
         default_file: &Path,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let (text, name) = match std::fs::read_to_string(default_file) {
-            Ok(t) => (t, default_file.display().to_string()),
-            Err(_) => (
-                EMBEDDED_DEFAULTS.to_owned(),
-                "(組み込みの既定値)".to_owned(),
-            ),
-        };
-        let mut table = parse_table(&text, &name)?;
+        let mut files = vec![match std::fs::read_to_string(default_file) {
+            Ok(text) => FileLayer::parse(Some(default_file.to_owned()), text)?,
+            Err(_) => FileLayer::parse(None, EMBEDDED_DEFAULTS.to_owned())?,
+        }];
         if let Some(extra) = env("KAKUNIN_CONFIG").filter(|s| !s.is_empty()) {
-            let text = std::fs::read_to_string(&extra).map_err(|e| ConfigError::File {
-                file: extra.clone(),
-                line: 0,
-                message: format!("読み込めません: {e}"),
-            })?;
-            merge(&mut table, parse_table(&text, &extra)?);
+            files.push(FileLayer::read(Path::new(&extra))?);
         }
-        for (var, section, key) in ENV_OVERRIDES {
-            if let Some(value) = env(var) {
-                let section = table
-                    .entry(section)
-                    .or_insert_with(|| toml::Value::Table(Default::default()));
-                if let toml::Value::Table(t) = section {
-                    t.insert(key.to_owned(), toml::Value::String(value));
-                }
-            }
-        }
-        let mut settings: Settings =
-            toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::File {
-                    file: name.clone(),
-                    line: 0,
-                    message: e.message().to_owned(),
-                })?;
+        let variables = VARIABLES
+            .iter()
+            .filter_map(|&(var, key)| env(var).map(|value| VariableLayer { var, key, value }));
+        let layers = Layers::new(files, variables);
+        let mut settings: Settings = layers.figment.extract().map_err(|e| layers.explain(e))?;
         settings.secret_key = secret_from_env(&env)?;
-        settings.check()?;
+        layers.check(&settings)?;
         Ok(settings)
     }
+}
 
-    fn check(&self) -> Result<(), ConfigError> {
-        let bad = |var, message: &str| ConfigError::Env {
-            var,
-            message: message.to_owned(),
+/// One TOML file, or the embedded defaults, as a figment layer.
+struct FileLayer {
+    /// `None` for the embedded defaults.
+    path: Option<PathBuf>,
+    text: String,
+    table: toml::Table,
+}
+
+impl FileLayer {
+    fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            file: path.display().to_string(),
+            line: None,
+            key: None,
+            message: format!("読み込めません: {e}"),
+        })?;
+        Self::parse(Some(path.to_owned()), text)
+    }
+
+    /// Parses the whole file first, so that a syntax error names its line even when
+    /// no setting of the file would be used.
+    fn parse(path: Option<PathBuf>, text: String) -> Result<Self, ConfigError> {
+        match text.parse::<toml::Table>() {
+            Ok(table) => Ok(Self { path, text, table }),
+            Err(e) => Err(ConfigError::File {
+                file: name_of(path.as_deref()),
+                line: e.span().map(|s| line_of(&text, s.start)),
+                key: None,
+                message: format!("TOML として読めません: {}", e.message()),
+            }),
+        }
+    }
+
+    fn name(&self) -> String {
+        name_of(self.path.as_deref())
+    }
+
+    /// The line of `key` in the file; for a key the file lacks, the line of the
+    /// nearest table above it that it has (a missing key belongs under that header).
+    fn line_of(&self, key: &[String]) -> Option<usize> {
+        let doc = toml_edit::ImDocument::parse(self.text.as_str()).ok()?;
+        let mut table: &dyn toml_edit::TableLike = doc.as_table();
+        let mut line = None;
+        for part in key {
+            let Some((k, item)) = table.get_key_value(part) else {
+                break;
+            };
+            line = k
+                .span()
+                .or_else(|| item.span())
+                .map(|s| line_of(&self.text, s.start));
+            match item.as_table_like() {
+                Some(t) => table = t,
+                None => break,
+            }
+        }
+        line
+    }
+}
+
+impl Provider for FileLayer {
+    fn metadata(&self) -> Metadata {
+        match &self.path {
+            Some(p) => Metadata::from("設定ファイル", Source::File(p.clone())),
+            None => Metadata::named(EMBEDDED_NAME),
+        }
+    }
+
+    fn data(&self) -> figment::Result<Map<Profile, Dict>> {
+        Serialized::defaults(&self.table).data()
+    }
+}
+
+/// One variable as a figment layer; its metadata names the variable.
+struct VariableLayer {
+    var: &'static str,
+    key: &'static str,
+    value: String,
+}
+
+impl Provider for VariableLayer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("環境変数").source(Source::Custom(self.var.to_owned()))
+    }
+
+    fn data(&self) -> figment::Result<Map<Profile, Dict>> {
+        Serialized::default(self.key, &self.value).data()
+    }
+}
+
+/// The merged layers, kept to say where a value came from.
+struct Layers {
+    files: Vec<FileLayer>,
+    figment: Figment,
+}
+
+impl Layers {
+    fn new(files: Vec<FileLayer>, variables: impl Iterator<Item = VariableLayer>) -> Self {
+        let mut figment = Figment::new();
+        for f in &files {
+            figment = figment.merge(f);
+        }
+        for v in variables {
+            figment = figment.merge(v);
+        }
+        Self { files, figment }
+    }
+
+    /// An error about `key`, placed in the layer that gave its value (the one `md`
+    /// describes when the key has no value of its own, such as a missing key).
+    fn fault(&self, key: &[String], md: Option<&Metadata>, message: String) -> ConfigError {
+        let dotted = key.join(".");
+        let md = self.figment.find_metadata(&dotted).or(md);
+        match md.and_then(|m| m.source.as_ref()) {
+            Some(Source::Custom(var)) => {
+                if let Some(&(var, _)) = VARIABLES.iter().find(|(v, _)| *v == var.as_str()) {
+                    return ConfigError::Env { var, message };
+                }
+            }
+            Some(Source::File(path)) => {
+                if let Some(f) = self
+                    .files
+                    .iter()
+                    .rev()
+                    .find(|f| f.path.as_ref() == Some(path))
+                {
+                    return self.in_file(f, key, dotted, message);
+                }
+            }
+            _ => {}
+        }
+        // The embedded defaults, or (were figment to lose track) the first layer.
+        self.in_file(&self.files[0], key, dotted, message)
+    }
+
+    fn in_file(
+        &self,
+        f: &FileLayer,
+        key: &[String],
+        dotted: String,
+        message: String,
+    ) -> ConfigError {
+        ConfigError::File {
+            file: f.name(),
+            line: f.line_of(key),
+            key: (!dotted.is_empty()).then_some(dotted),
+            message,
+        }
+    }
+
+    /// A deserialization error in Japanese, at the file and key or the variable.
+    fn explain(&self, e: figment::Error) -> ConfigError {
+        let e = e
+            .into_iter()
+            .next()
+            .expect("a figment error holds one at least");
+        let mut key = e.path.clone();
+        let message = match &e.kind {
+            Kind::UnknownField(field, allowed) => {
+                // figment's path may or may not end with the field already.
+                if key.last() != Some(field) {
+                    key.push(field.clone());
+                }
+                format!(
+                    "{} という設定項目はありません（書ける項目: {}）",
+                    key.join("."),
+                    allowed.join(", ")
+                )
+            }
+            Kind::MissingField(field) => {
+                if key.last().map(String::as_str) != Some(field) {
+                    key.push(field.to_string());
+                }
+                format!("{} がありません", key.join("."))
+            }
+            Kind::InvalidType(found, expected) | Kind::InvalidValue(found, expected) => {
+                let dotted = key.join(".");
+                match RANGES.iter().find(|r| r.key == dotted) {
+                    Some(range) => range.message(&actual(found)),
+                    None => format!(
+                        "{dotted} は {} で書いてください（{}でした）",
+                        expected_kind(expected),
+                        actual(found)
+                    ),
+                }
+            }
+            other => format!("{}: {other}", key.join(".")),
         };
-        if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
-            return Err(bad(
-                "KAKUNIN_BIND",
-                "待ち受けアドレスは 127.0.0.1:8080 のように書いてください",
+        self.fault(&key, e.metadata.as_ref(), message)
+    }
+
+    /// The checks figment's types cannot express: ranges, the address, the profile name.
+    fn check(&self, s: &Settings) -> Result<(), ConfigError> {
+        let at = |key: &str, message: String| {
+            let parts: Vec<String> = key.split('.').map(str::to_owned).collect();
+            self.fault(&parts, None, message)
+        };
+        for range in &RANGES {
+            let value = (range.value)(s);
+            if value < range.min.into() || value > range.max.into() {
+                return Err(at(range.key, range.message(&value.to_string())));
+            }
+        }
+        if s.server.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(at(
+                "server.bind",
+                format!(
+                    "待ち受けアドレスは 127.0.0.1:8080 のように IP アドレスとポートで書いてください（「{}」でした）",
+                    s.server.bind
+                ),
             ));
         }
-        if self.rules.profile.is_empty()
-            || !self
-                .rules
-                .profile
+        let profile = &s.rules.profile;
+        if profile.is_empty()
+            || !profile
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            return Err(bad(
-                "KAKUNIN_PROFILE",
-                "プロファイル名は英数字とハイフンで書いてください（例: oita）",
+            return Err(at(
+                "rules.profile",
+                format!(
+                    "プロファイル名は英数字とハイフンで書いてください（例: oita。「{profile}」でした）"
+                ),
             ));
-        }
-        if self.audit.checkpoint_every < 1 || self.audit.checkpoint_max_age_minutes < 1 {
-            return Err(bad(
-                "KAKUNIN_CONFIG",
-                "audit の checkpoint_every と checkpoint_max_age_minutes は1以上にしてください",
-            ));
-        }
-        if self.api.batch_concurrency == 0 || self.api.rate_per_minute == 0 {
-            return Err(bad("KAKUNIN_CONFIG", "api の値は1以上にしてください"));
         }
         Ok(())
     }
 }
 
+/// What was found, in the words of the message.
+fn actual(found: &Actual) -> String {
+    match found {
+        Actual::Bool(b) => b.to_string(),
+        Actual::Unsigned(n) => n.to_string(),
+        Actual::Signed(n) => n.to_string(),
+        Actual::Float(x) => x.to_string(),
+        Actual::Char(c) => format!("「{c}」"),
+        Actual::Str(s) => format!("文字列「{s}」"),
+        Actual::Seq => "配列".to_owned(),
+        Actual::Map => "表".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// What serde expected, in the words of the message.
+fn expected_kind(expected: &str) -> String {
+    match expected {
+        "a boolean" => "true か false".to_owned(),
+        "a string" | "path string" => "\"…\" で囲んだ文字列".to_owned(),
+        e if e.starts_with("struct ") => "表".to_owned(),
+        e => e.to_owned(),
+    }
+}
+
+fn name_of(path: Option<&Path>) -> String {
+    match path {
+        Some(p) => p.display().to_string(),
+        None => EMBEDDED_NAME.to_owned(),
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The secret key from `KAKUNIN_SECRET_KEY` or the file `KAKUNIN_SECRET_KEY_FILE` names
+/// (both set is an error). What was read is wiped once the key holds its copy.
 fn secret_from_env(
     env: &impl Fn(&str) -> Option<String>,
 ) -> Result<Option<SecretKey>, ConfigError> {
-    let direct = env("KAKUNIN_SECRET_KEY").filter(|s| !s.is_empty());
+    let direct = env("KAKUNIN_SECRET_KEY")
+        .filter(|s| !s.is_empty())
+        .map(Zeroizing::new);
     let file = env("KAKUNIN_SECRET_KEY_FILE").filter(|s| !s.is_empty());
     let (var, raw) = match (direct, file) {
         (Some(_), Some(_)) => {
@@ -273,10 +640,10 @@ fn secret_from_env(
         (Some(v), None) => ("KAKUNIN_SECRET_KEY", v),
         (None, Some(path)) => (
             "KAKUNIN_SECRET_KEY_FILE",
-            std::fs::read_to_string(&path).map_err(|e| ConfigError::Env {
+            Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| ConfigError::Env {
                 var: "KAKUNIN_SECRET_KEY_FILE",
                 message: format!("{path} を読み込めません: {e}"),
-            })?,
+            })?),
         ),
         (None, None) => return Ok(None),
     };
@@ -285,102 +652,5 @@ fn secret_from_env(
         .map_err(|message| ConfigError::Env { var, message })
 }
 
-fn parse_table(text: &str, file: &str) -> Result<toml::Table, ConfigError> {
-    text.parse::<toml::Table>().map_err(|e| ConfigError::File {
-        file: file.to_owned(),
-        line: e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
-            .unwrap_or(0),
-        message: e.message().to_owned(),
-    })
-}
-
-fn merge(base: &mut toml::Table, over: toml::Table) {
-    for (k, v) in over {
-        match (base.get_mut(&k), v) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
-            (_, v) => {
-                base.insert(k, v);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    fn load(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let default = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
-        Settings::load_from(&default, |k| map.get(k).cloned())
-    }
-
-    #[test]
-    fn defaults_match_service_md() {
-        let s = load(&[]).unwrap();
-        assert_eq!(s.database.url, "data/kakunin.db");
-        assert_eq!(s.server.bind, "127.0.0.1:8080");
-        assert_eq!(s.issuers.file, PathBuf::from("config/issuers.toml"));
-        assert_eq!(s.rules.profile, "oita");
-        assert_eq!(s.log.filter, "info");
-        assert!(s.secret_key.is_none());
-    }
-
-    #[test]
-    fn variables_override_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let extra = dir.path().join("site.toml");
-        std::fs::write(
-            &extra,
-            "[server]\nbind = \"127.0.0.1:9000\"\n[lockout]\nnot_found_limit = 3\n",
-        )
-        .unwrap();
-        let s = load(&[
-            ("KAKUNIN_CONFIG", extra.to_str().unwrap()),
-            ("KAKUNIN_DATABASE_URL", "/tmp/x.db"),
-            ("KAKUNIN_BIND", "127.0.0.1:9100"),
-            ("KAKUNIN_SECRET_KEY", &"a".repeat(64)),
-        ])
-        .unwrap();
-        assert_eq!(s.database.url, "/tmp/x.db");
-        assert_eq!(s.server.bind, "127.0.0.1:9100");
-        assert_eq!(s.lockout.not_found_limit, 3);
-        assert_eq!(s.lockout.window_minutes, 15, "unset keys keep the default");
-        assert!(!format!("{:?}", s).contains("aaaa"));
-    }
-
-    #[test]
-    fn secret_rules_are_enforced() {
-        let e = load(&[("KAKUNIN_SECRET_KEY", "short")]).unwrap_err();
-        assert!(e.to_string().contains("32文字"), "{e}");
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("secret");
-        std::fs::write(&f, format!("{}\n", "b".repeat(64))).unwrap();
-        let s = load(&[("KAKUNIN_SECRET_KEY_FILE", f.to_str().unwrap())]).unwrap();
-        assert_eq!(s.secret_key.unwrap().expose(), "b".repeat(64).as_bytes());
-        let e = load(&[
-            ("KAKUNIN_SECRET_KEY_FILE", f.to_str().unwrap()),
-            ("KAKUNIN_SECRET_KEY", &"c".repeat(64)),
-        ])
-        .unwrap_err();
-        assert!(e.to_string().contains("両方"), "{e}");
-    }
-
-    #[test]
-    fn bad_file_names_file_and_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let extra = dir.path().join("site.toml");
-        std::fs::write(&extra, "[server]\nbind = \"x\"\nsecure_cookies = yes\n").unwrap();
-        let e = load(&[("KAKUNIN_CONFIG", extra.to_str().unwrap())]).unwrap_err();
-        let msg = e.to_string();
-        assert!(msg.contains("site.toml:3"), "{msg}");
-        let e = load(&[("KAKUNIN_BIND", "nowhere")]).unwrap_err();
-        assert!(e.to_string().contains("KAKUNIN_BIND"));
-    }
-}
+mod tests;

@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use kakunin_protocol::ids::{AuthKey, CertificateNumber};
 use kakunin_protocol::jws::MAX_ENVELOPE_BYTES;
 use kakunin_protocol::registry::TrustedIssuer;
+use secrecy::ExposeSecret;
 
 /// What an issuer answered, already sorted into the cases the service distinguishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +75,7 @@ impl IssuerClient {
         let sent = self
             .http
             .post(url.clone())
-            .bearer_auth(token.expose())
+            .bearer_auth(token.expose_secret())
             .header(ACCEPT, "application/jose+json")
             .header(CONTENT_TYPE, "application/json")
             .body(body)

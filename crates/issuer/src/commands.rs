@@ -287,6 +287,10 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    if let Err(e) = cli.settings.check(&matches) {
+        eprintln!("エラー: {e}");
+        return ExitCode::FAILURE;
+    }
     init_logging(matches!(cli.command, Command::Serve));
     let result = actix_web::rt::System::new().block_on(run(cli));
     match result {

@@ -12,6 +12,7 @@ pub use kakunin_platform::secret::{random_token, same, sha256};
 
 use super::settings::IssuerSecret;
 use kakunin_protocol::ids::AuthKey;
+use secrecy::ExposeSecret;
 
 /// Domain label mixed into auth-key HMACs, so that the same secret used for another
 /// purpose (login CSRF tokens) can never produce the same bytes.
@@ -30,7 +31,7 @@ pub fn login_csrf(secret: &IssuerSecret, cookie_value: &str) -> String {
 
 fn keyed(secret: &IssuerSecret, label: &[u8], message: &[u8]) -> Vec<u8> {
     // HMAC accepts keys of any length, so this cannot fail.
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose_secret()) else {
         unreachable!("HMAC-SHA-256 takes keys of any length")
     };
     mac.update(label);

@@ -4,8 +4,10 @@
 //! The HMAC secret is read from the environment only, never from an option: command
 //! lines are visible to every user of the machine (`ps`).
 
-use std::fmt;
 use std::path::PathBuf;
+
+use secrecy::zeroize::Zeroizing;
+use secrecy::{ExposeSecret, SecretSlice};
 
 /// Settings shared by every command. Each option can also be given by its variable.
 #[derive(Debug, Clone, clap::Args)]
@@ -77,19 +79,15 @@ pub const MIN_SECRET_LEN: usize = 32;
 /// nothing; it exists so that a demo runs without setup. Its name says so in every log.
 const DEMO_SECRET: &str = "kakunin-issuer-DEMO-ONLY-secret-not-for-production-use";
 
-/// The issuer's HMAC secret. Debug hides it.
-#[derive(Clone)]
-pub struct IssuerSecret(Vec<u8>);
+/// The issuer's HMAC secret (at least [`MIN_SECRET_LEN`] bytes). Held in a
+/// [`SecretSlice`]: Debug shows `[REDACTED]`, the bytes are wiped on drop, and only
+/// [`ExposeSecret::expose_secret`] gives them, to the HMAC.
+#[derive(Clone, Debug)]
+pub struct IssuerSecret(SecretSlice<u8>);
 
-impl IssuerSecret {
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for IssuerSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("IssuerSecret(****)")
+impl ExposeSecret<[u8]> for IssuerSecret {
+    fn expose_secret(&self) -> &[u8] {
+        self.0.expose_secret()
     }
 }
 
@@ -117,6 +115,9 @@ pub enum SettingsError {
     },
     #[error("認証キーのハッシュに使う秘密が短すぎます（{found}バイト、{MIN_SECRET_LEN}バイト以上必要です）。")]
     TooShort { found: usize },
+    /// `given_by` names the variable or the option the value came from.
+    #[error("{given_by}: 待ち受けアドレス「{value}」は 127.0.0.1:8081 のように、アドレスと 0 以上 65535 以下のポートを : でつないで書いてください。")]
+    Bind { given_by: String, value: String },
 }
 
 impl Settings {
@@ -125,22 +126,43 @@ impl Settings {
     /// fixed demo secret.
     pub fn secret(&self) -> Result<(IssuerSecret, SecretSource), SettingsError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        match (var(SECRET_ENV), var(SECRET_FILE_ENV)) {
+        match (var(SECRET_ENV).map(Zeroizing::new), var(SECRET_FILE_ENV)) {
             (Some(_), Some(_)) => Err(SettingsError::Both),
-            (Some(value), None) => Ok((checked(value.into_bytes())?, SecretSource::Env)),
+            (Some(value), None) => Ok((checked(value.as_bytes())?, SecretSource::Env)),
             (None, Some(path)) => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|source| SettingsError::File { path, source })?;
+                let text = Zeroizing::new(
+                    std::fs::read_to_string(&path)
+                        .map_err(|source| SettingsError::File { path, source })?,
+                );
                 // A trailing newline is how editors and `echo` end a file, not part of the secret.
-                let value = text.trim_end_matches(['\n', '\r']).as_bytes().to_vec();
+                let value = text.trim_end_matches(['\n', '\r']).as_bytes();
                 Ok((checked(value)?, SecretSource::File))
             }
             (None, None) if self.demo => Ok((
-                IssuerSecret(DEMO_SECRET.as_bytes().to_vec()),
+                IssuerSecret(DEMO_SECRET.as_bytes().to_vec().into()),
                 SecretSource::Demo,
             )),
             (None, None) => Err(SettingsError::Missing),
         }
+    }
+
+    /// Checks what the options' types do not: the listen address has a port in range.
+    /// Run for every command, so that a bad address stops `registry` and `demo-seed`
+    /// (which write it into a base URL) as it stops `serve`. `matches` tells whether
+    /// the value came from the variable or the option, so the message names that one.
+    pub fn check(&self, matches: &clap::ArgMatches) -> Result<(), SettingsError> {
+        if bind_is_valid(&self.bind) {
+            return Ok(());
+        }
+        let given_by = match matches.value_source("bind") {
+            Some(clap::parser::ValueSource::EnvVariable) => "環境変数 KAKUNIN_ISSUER_BIND",
+            Some(clap::parser::ValueSource::CommandLine) => "オプション --bind",
+            _ => "既定値",
+        };
+        Err(SettingsError::Bind {
+            given_by: given_by.to_owned(),
+            value: self.bind.clone(),
+        })
     }
 
     /// The base URL relying parties reach this issuer at, when nothing else is given.
@@ -149,11 +171,24 @@ impl Settings {
     }
 }
 
-fn checked(value: Vec<u8>) -> Result<IssuerSecret, SettingsError> {
+fn checked(value: &[u8]) -> Result<IssuerSecret, SettingsError> {
     if value.len() < MIN_SECRET_LEN {
         return Err(SettingsError::TooShort { found: value.len() });
     }
-    Ok(IssuerSecret(value))
+    Ok(IssuerSecret(value.to_vec().into()))
+}
+
+/// `KAKUNIN_ISSUER_BIND` / `--bind`: a host (IP address or name) and a port from 0 to
+/// 65535, as `actix-web` binds it.
+fn bind_is_valid(value: &str) -> bool {
+    if value.parse::<std::net::SocketAddr>().is_ok() {
+        return true;
+    }
+    matches!(value.rsplit_once(':'), Some((host, port))
+        if !host.is_empty()
+            && !host.contains(':')
+            && !host.contains(char::is_whitespace)
+            && port.parse::<u16>().is_ok())
 }
 
 /// Logs where the secret came from; for the demo secret, a warning that says plainly
@@ -174,7 +209,7 @@ pub fn log_secret_source(source: SecretSource) {
 /// A valid secret for unit tests of other modules.
 #[cfg(test)]
 pub(crate) fn tests_secret() -> IssuerSecret {
-    IssuerSecret(vec![7u8; MIN_SECRET_LEN])
+    IssuerSecret(vec![7u8; MIN_SECRET_LEN].into())
 }
 
 #[cfg(test)]
@@ -184,10 +219,58 @@ mod tests {
     #[test]
     fn short_secrets_are_refused_and_debug_hides_the_secret() {
         assert!(matches!(
-            checked(b"short".to_vec()),
+            checked(b"short"),
             Err(SettingsError::TooShort { found: 5 })
         ));
-        let s = checked(vec![b'a'; 40]).unwrap();
+        let s = checked(&[b'a'; 40]).unwrap();
+        assert_eq!(s.expose_secret(), &[b'a'; 40]);
         assert!(!format!("{s:?}").contains("aaaa"));
+        assert!(!format!("{s:#?}").contains("aaaa"));
+        assert!(format!("{s:?}").contains("REDACTED"));
+    }
+
+    #[test]
+    fn bind_takes_an_address_and_a_port_in_range() {
+        for good in ["127.0.0.1:8081", "[::1]:0", "localhost:65535", "0.0.0.0:80"] {
+            assert!(bind_is_valid(good), "{good}");
+        }
+        for bad in [
+            "127.0.0.1",
+            "127.0.0.1:65536",
+            "127.0.0.1:-1",
+            ":8081",
+            "::1:8081",
+            "host:port",
+            "",
+        ] {
+            assert!(!bind_is_valid(bad), "{bad}");
+        }
+    }
+
+    /// The one test that sets `KAKUNIN_ISSUER_BIND`; no other test reads it.
+    #[test]
+    fn a_bad_bind_names_the_option_or_the_variable() {
+        let check = |args: &[&str]| {
+            let matches = crate::cli::command().try_get_matches_from(args).unwrap();
+            let cli =
+                <crate::cli::Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap();
+            cli.settings.check(&matches)
+        };
+        let e = check(&["kakunin-issuer", "--bind", "127.0.0.1:99999", "registry"]).unwrap_err();
+        assert!(e.to_string().starts_with("オプション --bind: "), "{e}");
+        assert!(
+            e.to_string().contains("「127.0.0.1:99999」") && e.to_string().contains("65535"),
+            "{e}"
+        );
+        assert!(check(&["kakunin-issuer", "registry", "--bind", "[::1]:8081"]).is_ok());
+
+        std::env::set_var("KAKUNIN_ISSUER_BIND", "issuer.example:http");
+        let from_env = check(&["kakunin-issuer", "registry"]);
+        std::env::remove_var("KAKUNIN_ISSUER_BIND");
+        let e = from_env.unwrap_err();
+        assert!(
+            e.to_string().starts_with("環境変数 KAKUNIN_ISSUER_BIND: "),
+            "{e}"
+        );
     }
 }

@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use secrecy::{ExposeSecret, SecretString};
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
@@ -125,10 +126,20 @@ impl fmt::Display for CertificateNumber {
     }
 }
 
-/// A canonical 認証キー: 16 Crockford base32 symbols. It is a bearer secret, so Debug
-/// and Display mask it; only [`AuthKey::expose`] gives the value, for the wire.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AuthKey(String);
+/// A canonical 認証キー: 16 Crockford base32 symbols. It is a bearer secret, so it is
+/// held in a [`SecretString`] (Debug shows `[REDACTED]`, the text is wiped on drop),
+/// Display masks it, and only [`AuthKey::expose`] gives the value, for the wire.
+#[derive(Clone, Debug)]
+pub struct AuthKey(SecretString);
+
+/// Two keys are equal when their canonical forms are.
+impl PartialEq for AuthKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for AuthKey {}
 
 impl AuthKey {
     pub fn parse(input: &str) -> Result<Self, IdError> {
@@ -150,7 +161,7 @@ impl AuthKey {
         if !s.chars().all(|c| CROCKFORD.contains(c)) {
             return Err(IdError::KeyChar);
         }
-        Ok(Self(s))
+        Ok(Self(s.into()))
     }
 
     /// A fresh key of 80 bits from the OS random source.
@@ -166,25 +177,19 @@ impl AuthKey {
         let s = (0..16)
             .rev()
             .map(|i| alphabet[((bits >> (i * 5)) & 0x1f) as usize] as char)
-            .collect();
-        Self(s)
+            .collect::<String>();
+        Self(s.into())
     }
 
     /// The canonical value, for the lookup request and for keyed hashing only.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 
     /// The printed form `XXXX-XXXX-XXXX-XXXX`, for the key notice.
     pub fn printed(&self) -> String {
-        let s = &self.0;
+        let s = self.expose();
         format!("{}-{}-{}-{}", &s[0..4], &s[4..8], &s[8..12], &s[12..16])
-    }
-}
-
-impl fmt::Debug for AuthKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AuthKey(****)")
     }
 }
 
@@ -258,7 +263,9 @@ mod tests {
     fn key_never_shows_itself() {
         let k = AuthKey::parse("7KQ2M9XDH4T8RB3N").unwrap();
         assert!(!format!("{k:?}").contains("7KQ2"));
+        assert!(!format!("{k:#?}").contains("7KQ2"));
         assert!(!format!("{k}").contains("7KQ2"));
+        assert!(!format!("{:?}", Some(k.clone())).contains("7KQ2"));
         assert_eq!(k.printed(), "7KQ2-M9XD-H4T8-RB3N");
     }
 

@@ -5,7 +5,6 @@
 //! more) than the operator wrote.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,6 +12,7 @@ use base64::Engine;
 use chrono::{DateTime, FixedOffset};
 use ed25519_dalek::VerifyingKey;
 use regex::Regex;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -26,19 +26,16 @@ pub struct RegistryError {
     pub message: String,
 }
 
-/// A bearer token for one issuer. Debug hides it.
-#[derive(Clone)]
-pub struct IssuerToken(String);
+/// The bearer token the service presents to one issuer (§2), from the registry's
+/// `token` or the variable its `token_env` names. Held in a [`SecretString`]: Debug
+/// shows `[REDACTED]`, the text is wiped on drop, and only
+/// [`ExposeSecret::expose_secret`] gives it, for the `Authorization` header.
+#[derive(Clone, Debug)]
+pub struct IssuerToken(SecretString);
 
-impl IssuerToken {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for IssuerToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("IssuerToken(****)")
+impl ExposeSecret<str> for IssuerToken {
+    fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
     }
 }
 
@@ -122,7 +119,7 @@ impl TrustedIssuer {
     }
 
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(IssuerToken(token.into()));
+        self.token = Some(IssuerToken(token.into().into()));
         self
     }
 
@@ -300,7 +297,7 @@ impl Registry {
                 .clone()
                 .or_else(|| fi.token_env.as_deref().and_then(&env))
                 .filter(|t| !t.is_empty())
-                .map(IssuerToken);
+                .map(|t| IssuerToken(t.into()));
             let base_url = fi.base_url.trim_end_matches('/').to_owned();
             let Some(url) = lookup_url(&base_url) else {
                 return Err(err(
@@ -444,7 +441,12 @@ number_pattern = "E[0-9]{10}"
             "patterns match whole numbers only"
         );
         assert_eq!(
-            reg.issuer("wjcs").unwrap().token.as_ref().unwrap().expose(),
+            reg.issuer("wjcs")
+                .unwrap()
+                .token
+                .as_ref()
+                .unwrap()
+                .expose_secret(),
             "secret-token"
         );
         assert_eq!(
@@ -456,7 +458,29 @@ number_pattern = "E[0-9]{10}"
             "http://127.0.0.1:8081/v1/certificates/lookup",
             "the trailing slash does not double"
         );
-        assert!(!format!("{:?}", reg).contains("secret-token"));
+        assert_eq!(
+            reg.issuer("ejcs")
+                .unwrap()
+                .token
+                .as_ref()
+                .unwrap()
+                .expose_secret(),
+            "dev-only",
+            "a token written in the file"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_a_token() {
+        let reg = load(GOOD).unwrap();
+        let with = TrustedIssuer::new("x", "X", "http://127.0.0.1:1", "X[0-9]+", vec![])
+            .unwrap()
+            .with_token("handed-over");
+        let shown = format!("{reg:?} {reg:#?} {with:?}");
+        for token in ["secret-token", "dev-only", "handed-over"] {
+            assert!(!shown.contains(token), "{token} in {shown}");
+        }
+        assert!(shown.contains("REDACTED"), "the tokens are there, hidden");
     }
 
     #[test]

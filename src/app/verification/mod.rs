@@ -28,6 +28,7 @@ use crate::domain::scope::OfficeScope;
 use kakunin_protocol::ids::{AuthKey, CertificateNumber};
 use kakunin_protocol::jws::RecordError;
 use kakunin_protocol::registry::Registry;
+use secrecy::ExposeSecret;
 
 pub use group::WriteQueue;
 pub use store::VerificationRow;
@@ -375,7 +376,11 @@ impl Verifier {
             actor: actor.name.clone(),
             client_ref: req.client_ref.clone(),
             certificate_number: req.number.to_string(),
-            key_fingerprint: key_fingerprint(self.secret.expose(), req.number.as_str(), &req.key),
+            key_fingerprint: key_fingerprint(
+                self.secret.expose_secret(),
+                req.number.as_str(),
+                &req.key,
+            ),
             issuer_id: asked.issuer_id,
             outcome: asked.outcome.as_str().to_owned(),
             checked_at: db::now_utc(),

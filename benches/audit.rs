@@ -11,8 +11,8 @@
 //! ```
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Instant;
 
 use chrono::NaiveDateTime;
 use diesel::connection::SimpleConnection;
@@ -20,10 +20,11 @@ use diesel::prelude::*;
 
 use kakunin::adapters::db::schema::audit_events;
 use kakunin::app::audit::checkpoint::{self, Signer};
-use kakunin::app::audit::{chain, key, AuditRow, GENESIS};
+use kakunin::app::audit::{chain, key, Action, AuditOutcome, AuditRow, GENESIS};
+use kakunin::domain::code::Code;
+use kakunin_testkit::client::Browser;
+use kakunin_testkit::service::ServiceProcess;
 
-const SECRET: &str = "bench-secret-0123456789abcdef0123456789abcdef";
-const PASSWORD: &str = "bench-password-123";
 const REGISTRY: &str = r#"
 [[issuer]]
 id = "wjcs"
@@ -138,9 +139,9 @@ fn seed(db: &Path, key_file: &Path, n: i32) -> anyhow::Result<()> {
                 at: start + chrono::Duration::microseconds(step_us * i64::from(seq)),
                 actor,
                 office_code: office,
-                action: action.to_owned(),
+                action: Action::parse(action).expect("a known action"),
                 target,
-                outcome: outcome.to_owned(),
+                outcome: AuditOutcome::parse(outcome).expect("a known outcome"),
                 address: format!("10.0.{}.{}", officer / 20, officer % 250),
                 user_agent: ua.to_owned(),
                 detail,
@@ -158,9 +159,9 @@ fn seed(db: &Path, key_file: &Path, n: i32) -> anyhow::Result<()> {
                         at: r.at,
                         actor: &r.actor,
                         office_code: &r.office_code,
-                        action: &r.action,
+                        action: r.action.as_str(),
                         target: &r.target,
-                        outcome: &r.outcome,
+                        outcome: r.outcome.as_str(),
                         address: &r.address,
                         user_agent: &r.user_agent,
                         detail: &r.detail,
@@ -187,33 +188,8 @@ fn seed(db: &Path, key_file: &Path, n: i32) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn kakunin(dir: &Path, port: u16) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kakunin"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("KAKUNIN_DATABASE_URL", dir.join("kakunin.db"))
-        .env("KAKUNIN_ISSUERS_FILE", dir.join("issuers.toml"))
-        .env("KAKUNIN_BIND", format!("127.0.0.1:{port}"))
-        .env("KAKUNIN_SECRET_KEY", SECRET)
-        .env(
-            "KAKUNIN_AUDIT_SIGNING_KEY_FILE",
-            dir.join("audit-signing.key"),
-        )
-        .env("KAKUNIN_LOG", "warn")
-        .env_remove("KAKUNIN_CONFIG");
-    cmd
-}
-
-fn run(cmd: &mut Command, stdin: Option<&str>) -> anyhow::Result<std::process::Output> {
-    use std::io::Write;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes())?;
-    }
-    let out = child.wait_with_output()?;
+/// Fails the bench on a usage or start-up error (exit 2) of a `kakunin` command.
+fn checked(out: Output) -> anyhow::Result<Output> {
     anyhow::ensure!(
         out.status.code() != Some(2),
         "{}",
@@ -222,73 +198,13 @@ fn run(cmd: &mut Command, stdin: Option<&str>) -> anyhow::Result<std::process::O
     Ok(out)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(18080)
-}
-
-struct Serve(std::process::Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn sign_in(base: &str, login: &str) -> anyhow::Result<reqwest::Client> {
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .timeout(Duration::from_secs(600))
-        .build()?;
-    let page = http
-        .get(format!("{base}/login"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    let csrf = csrf_of(&page);
-    let res = http
-        .post(format!("{base}/login"))
-        .form(&[("login", login), ("password", PASSWORD), ("csrf", &csrf)])
-        .send()
-        .await?;
-    anyhow::ensure!(
-        res.status().is_success(),
-        "sign-in of {login}: {}",
-        res.status()
-    );
-    Ok(http)
-}
-
-fn csrf_of(page: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    page.find(marker)
-        .map(|i| {
-            page[i + marker.len()..]
-                .split('"')
-                .next()
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .unwrap_or_default()
-}
-
 /// Median and 95th percentile of `n` loads of `path` (after two warm-ups).
-async fn time_page(
-    http: &reqwest::Client,
-    base: &str,
-    label: &str,
-    path: &str,
-    n: usize,
-) -> anyhow::Result<()> {
+async fn time_page(browser: &Browser, label: &str, path: &str, n: usize) -> anyhow::Result<()> {
     let mut ms = Vec::with_capacity(n);
     let mut rows = 0;
     for i in 0..n + 2 {
         let t = Instant::now();
-        let res = http.get(format!("{base}{path}")).send().await?;
+        let res = browser.get(path).await;
         anyhow::ensure!(res.status() == 200, "{path}: {}", res.status());
         let body = res.text().await?;
         if i >= 2 {
@@ -315,37 +231,18 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
-    let dir = tempfile::tempdir()?;
-    let dir = dir.path();
-    std::fs::write(dir.join("issuers.toml"), REGISTRY)?;
-    let port = free_port();
-    run(kakunin(dir, port).args(["key", "init"]), None)?;
-    for (login, role, office) in [
-        ("admin1", "admin", "440001"),
-        ("super1", "supervisor", "440001"),
-    ] {
-        let mut cmd = kakunin(dir, port);
-        cmd.args([
-            "user",
-            "add",
-            "--login",
-            login,
-            "--name",
-            "計測 太郎",
-            "--role",
-            role,
-            "--office",
-            office,
-        ]);
-        run(&mut cmd, Some(&format!("{PASSWORD}\n")))?;
-    }
+    // `key init` (the log's first event and checkpoint) and the accounts, then the log.
+    let mut service = ServiceProcess::prepare(REGISTRY, None);
+    service.add_user("admin1", "admin", "440001");
+    service.add_user("super1", "supervisor", "440001");
+    let dir = service.dir().to_owned();
     println!("| step | median | p95 |\n|---|---|---|");
-    seed(&dir.join("kakunin.db"), &dir.join("audit-signing.key"), n)?;
-    let db_size = std::fs::metadata(dir.join("kakunin.db"))?.len();
+    seed(&service.db_path(), &service.audit_key_path(), n)?;
+    let db_size = std::fs::metadata(service.db_path())?.len();
     println!("| database file | {:.0} MB | |", db_size as f64 / 1e6);
 
     let t = Instant::now();
-    let out = run(kakunin(dir, port).args(["audit", "verify"]), None)?;
+    let out = checked(service.cli(&["audit", "verify"]))?;
     anyhow::ensure!(
         out.status.success(),
         "verify: {}",
@@ -357,24 +254,9 @@ async fn main() -> anyhow::Result<()> {
         t.elapsed().as_secs_f64()
     );
 
-    let child = kakunin(dir, port)
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let _serve = Serve(child);
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while reqwest::get(format!("{base}/healthz"))
-        .await
-        .map(|r| !r.status().is_success())
-        .unwrap_or(true)
-    {
-        anyhow::ensure!(Instant::now() < deadline, "serve did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let admin = sign_in(&base, "admin1").await?;
-    let supervisor = sign_in(&base, "super1").await?;
+    service.serve();
+    let admin = service.sign_in("admin1").await;
+    let supervisor = service.sign_in("super1").await;
     let today = (chrono::Utc::now() + chrono::Duration::hours(9)).date_naive();
     let (old_from, old_to) = (
         today - chrono::Duration::days(60),
@@ -382,26 +264,17 @@ async fn main() -> anyhow::Result<()> {
     );
     let deep = kakunin::app::audit::query::Cursor(n / 2).encode();
     let reps = 20;
+    time_page(&admin, "admin, first page, all offices", "/audit", reps).await?;
     time_page(
         &admin,
-        &base,
-        "admin, first page, all offices",
-        "/audit",
-        reps,
-    )
-    .await?;
-    time_page(
-        &admin,
-        &base,
         "admin, page at the middle of the log",
         &format!("/audit?cursor={deep}"),
         reps,
     )
     .await?;
-    time_page(&supervisor, &base, "supervisor, own office", "/audit", reps).await?;
+    time_page(&supervisor, "supervisor, own office", "/audit", reps).await?;
     time_page(
         &supervisor,
-        &base,
         "supervisor, one officer",
         "/audit?actor=officer007",
         reps,
@@ -409,7 +282,6 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     time_page(
         &supervisor,
-        &base,
         "supervisor, one certificate number",
         "/audit?number=W2025012345",
         reps,
@@ -417,7 +289,6 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     time_page(
         &admin,
-        &base,
         "admin, rare outcome",
         "/audit?action=verify&outcome=invalid_record",
         reps,
@@ -425,7 +296,6 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     time_page(
         &admin,
-        &base,
         "admin, 10 days two months ago",
         &format!("/audit?from={old_from}&to={old_to}"),
         reps,
@@ -433,7 +303,6 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     time_page(
         &supervisor,
-        &base,
         "supervisor, officer + action + outcome + dates",
         &format!(
             "/audit?actor=officer003&action=verify&outcome=rejected&from={old_from}&to={today}"
@@ -443,31 +312,24 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     time_page(
         &admin,
-        &base,
         "event detail (chain walk to its checkpoint)",
         &format!("/audit/events/{}", n / 2 + 1),
         reps,
     )
     .await?;
 
-    for (who, http, label) in [
+    for (who, browser, label) in [
         (&"admin", &admin, "all offices"),
         (&"supervisor", &supervisor, "one office"),
     ] {
-        let csrf = csrf_of(
-            &http
-                .get(format!("{base}/audit"))
-                .send()
-                .await?
-                .text()
-                .await?,
-        );
+        let csrf = browser.csrf("/audit").await;
         let t = Instant::now();
-        let res = http
-            .post(format!("{base}/audit/export"))
-            .form(&[("csrf", csrf.as_str()), ("format", "csv")])
-            .send()
-            .await?;
+        let res = browser
+            .post(
+                "/audit/export",
+                &[("csrf", csrf.as_str()), ("format", "csv")],
+            )
+            .await;
         anyhow::ensure!(res.status() == 200, "export: {}", res.status());
         let bytes = res.bytes().await?.len();
         let secs = t.elapsed().as_secs_f64();
@@ -484,20 +346,19 @@ async fn main() -> anyhow::Result<()> {
     }
     let t = Instant::now();
     let out_file = dir.join("export.jsonl");
-    let mut cmd = kakunin(dir, port);
-    cmd.args([
+    let from = (today - chrono::Duration::days(101)).to_string();
+    checked(service.cli(&[
         "audit",
         "export",
         "--from",
-        &(today - chrono::Duration::days(101)).to_string(),
+        &from,
         "--to",
         &today.to_string(),
         "--format",
         "jsonl",
         "--output",
-    ])
-    .arg(&out_file);
-    run(&mut cmd, None)?;
+        out_file.to_str().unwrap_or_default(),
+    ]))?;
     println!(
         "| `kakunin audit export --format jsonl --output` (all, {:.0} MB) | {:.1} s | |",
         std::fs::metadata(&out_file)?.len() as f64 / 1e6,

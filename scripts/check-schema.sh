@@ -12,7 +12,9 @@ fi
 cargo build --quiet --workspace --bins
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-KAKUNIN_DATABASE_URL="$tmp/service.db" target/debug/kakunin migrate >/dev/null
+# migrate checks the trust registry too (issuer-protocol.md §5): give it the demo one.
+KAKUNIN_DATABASE_URL="$tmp/service.db" KAKUNIN_ISSUERS_FILE=config/demo/issuers.toml \
+  target/debug/kakunin migrate >/dev/null
 KAKUNIN_ISSUER_DATABASE_URL="$tmp/issuer.db" KAKUNIN_ISSUER_KEYS_DIR="$tmp/keys" \
   target/debug/kakunin-issuer client list >/dev/null
 status=0

@@ -20,8 +20,12 @@ export KAKUNIN_DATABASE_URL="$DEMO/kakunin.db"
 export KAKUNIN_BIND="127.0.0.1:$SERVICE_PORT"
 export KAKUNIN_ISSUERS_FILE="$DEMO/issuers.toml"
 
-echo "== 保証事業会社（参照実装）のデモデータを作成しています"
-"$BIN/kakunin-issuer" --demo demo-seed --out "$DEMO" > "$DEMO/seed.log"
+echo "== 保証事業会社（参照実装）のデモデータを作成しています（$DEMO を毎回作り直します）"
+# Both streams to the log: the banner below is what a person reads.
+"$BIN/kakunin-issuer" --demo demo-seed --out "$DEMO" > "$DEMO/seed.log" 2>&1 || {
+  echo "デモデータを作成できませんでした（ログ: $DEMO/seed.log）" >&2
+  exit 1
+}
 
 pids=()
 cleanup() {
@@ -60,10 +64,18 @@ cat <<MSG
   照会サービス:       http://127.0.0.1:$SERVICE_PORT/
   保証事業会社（参照）: http://127.0.0.1:$ISSUER_PORT/   （受注者ページ）
 
+  データは起動のたびに空から作り直します（前回の照会・監査ログは残りません）。
+  ポートは SERVICE_PORT（照会サービス）と ISSUER_PORT（保証事業会社）で変えられます
+  （例: SERVICE_PORT=9080 ISSUER_PORT=9081 make run）。
+
   ログイン（照会サービス）
     契約担当者 officer    / officer-demo-pass
     監督者     supervisor / supervisor-demo-pass
     管理者     admin      / admin-demo-pass
+
+  ログイン（保証事業会社の受注者ページ）
+    株式会社豊後建設               bungo / bungo-demo-pass
+    株式会社由布設計コンサルタント yufu  / yufu-demo-pass
 
   試せる保証契約番号と認証キー（全件: $DEMO/demo-keys.csv、お知らせPDF: $DEMO/notices/）
 MSG

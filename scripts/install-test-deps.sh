@@ -4,6 +4,7 @@
 # pdffonts) and zbar (QR decoding) for the key-notice tests, and the fonts the notice
 # embeds.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
@@ -13,7 +14,18 @@ command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
 [ -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || need+=(fonts-ipaexfont-gothic)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || need+=(fonts-dejavu-core)
+# axe-core (the browser tests' accessibility engine) from npm, into target/axe/.
+if [ ! -f target/axe/node_modules/axe-core/axe.min.js ]; then
+  command -v npm >/dev/null 2>&1 || need+=(npm)
+fi
+install_axe() {
+  if [ ! -f target/axe/node_modules/axe-core/axe.min.js ]; then
+    mkdir -p target/axe
+    (cd target/axe && npm install --no-audit --no-fund --silent axe-core@4)
+  fi
+}
 if [ ${#need[@]} -eq 0 ]; then
+  install_axe
   exit 0
 fi
 echo "installing test dependencies: ${need[*]}"
@@ -22,3 +34,4 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+install_axe

@@ -130,6 +130,9 @@ pub struct Server {
     pub secure_cookies: bool,
     /// Minutes, within [`RANGES`].
     pub session_idle_minutes: i64,
+    /// Hours a session lasts from sign-in however busy it stays, within [`RANGES`]:
+    /// a stolen cookie kept alive by use still dies.
+    pub session_max_hours: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -238,13 +241,20 @@ impl Range {
 /// Every number setting and its bounds. The upper bounds refuse values that can only
 /// be typing mistakes (a timeout of days, a lock longer than a week) and keep every
 /// duration within what the time arithmetic handles.
-pub const RANGES: [Range; 12] = [
+pub const RANGES: [Range; 13] = [
     Range {
         key: "server.session_idle_minutes",
         min: 1,
         max: 1440,
         unit: "分",
         value: |s| s.server.session_idle_minutes.into(),
+    },
+    Range {
+        key: "server.session_max_hours",
+        min: 1,
+        max: 168,
+        unit: "時間",
+        value: |s| s.server.session_max_hours.into(),
     },
     Range {
         key: "issuers.connect_timeout_ms",

@@ -7,6 +7,7 @@
 use diesel::prelude::*;
 
 use crate::adapters::db::schema::{api_tokens, installation, users, verifications};
+use crate::adapters::db::Conn;
 
 /// The marker of a demo database.
 const KIND: &str = "kind";
@@ -25,7 +26,7 @@ pub enum Installation {
 }
 
 /// Reads what the database is.
-pub fn inspect(conn: &mut SqliteConnection) -> QueryResult<Installation> {
+pub fn inspect(conn: &mut Conn) -> QueryResult<Installation> {
     let kind: Option<String> = installation::table
         .find(KIND)
         .select(installation::value)
@@ -52,7 +53,7 @@ pub fn inspect(conn: &mut SqliteConnection) -> QueryResult<Installation> {
 }
 
 /// Marks an empty database as the demo's own, in the caller's transaction.
-pub fn mark_demo(conn: &mut SqliteConnection) -> QueryResult<()> {
+pub fn mark_demo(conn: &mut Conn) -> QueryResult<()> {
     diesel::insert_into(installation::table)
         .values((installation::key.eq(KIND), installation::value.eq(DEMO)))
         .execute(conn)?;

@@ -11,5 +11,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod evidence;
 pub mod installation;
+pub mod receipt;
 pub mod verification;

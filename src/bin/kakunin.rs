@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use kakunin::cli;
@@ -15,7 +16,7 @@ use kakunin_protocol::registry::Registry;
 #[command(
     name = "kakunin",
     version,
-    about = "電子保証の電子証書を確認するサービスと管理コマンド (verification service for electronic surety certificates)",
+    about = "電子保証の電子証書を確認するサービスと管理コマンド",
     long_about = "電子保証の電子証書を確認するサービスと管理コマンド。\n\
         設定は config/default.toml、KAKUNIN_CONFIG のファイル、KAKUNIN_* 環境変数の順に読みます。"
 )]
@@ -49,6 +50,12 @@ enum Command {
     /// 保存した電子証書（JWS）をオフラインで確認する
     #[command(subcommand)]
     Record(RecordCommand),
+    /// 信頼登録簿の発行者への接続と鍵を確かめる
+    #[command(subcommand)]
+    Issuer(IssuerCommand),
+    /// 照会の証拠（確認記録・証拠一式）を確認し直す
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
     /// CSV の保証契約番号と認証キーを API でまとめて照会し、結果を CSV に書く。
     /// 終了コード: 0 すべて確認済み、1 確認済みでない行あり、2 エラー
     #[command(
@@ -61,16 +68,16 @@ enum Command {
     )]
     Batch {
         /// サービスの URL（例: https://kakunin.example.lg.jp）
-        #[arg(long)]
+        #[arg(long, value_name = "URL")]
         url: String,
         /// API トークンを入れた環境変数の名前（例: KAKUNIN_API_TOKEN）
-        #[arg(long)]
+        #[arg(long, value_name = "環境変数名")]
         token_env: String,
         /// 入力 CSV
-        #[arg(long)]
+        #[arg(long, value_name = "ファイル")]
         input: PathBuf,
         /// 結果を書く CSV（上書きします）
-        #[arg(long)]
+        #[arg(long, value_name = "ファイル")]
         output: PathBuf,
     },
 }
@@ -79,25 +86,38 @@ enum Command {
 enum UserCommand {
     /// 職員を作成する。パスワードは標準入力から読む
     Add {
-        #[arg(long)]
+        /// ログインID（例: tanaka）
+        #[arg(long, value_name = "ログインID")]
         login: String,
-        #[arg(long)]
+        /// 氏名（画面と印刷の確認者欄に出ます）
+        #[arg(long, value_name = "氏名")]
         name: String,
         /// officer（契約担当者）| supervisor（監督者）| admin（管理者）
-        #[arg(long)]
+        #[arg(long, value_name = "役割")]
         role: String,
-        /// 発注機関コード
-        #[arg(long)]
+        /// 発注機関コード（登録済みのもの）
+        #[arg(long, value_name = "発注機関コード")]
         office: String,
+        /// 発注機関がまだ登録されていなければ、この名称で登録する（例: 大分土木事務所）
+        #[arg(long = "office-name", value_name = "名称")]
+        office_name: Option<String>,
     },
     /// パスワードを変更する（標準入力から読む）。既存のセッションは終了する
     Passwd {
-        #[arg(long)]
+        /// ログインID
+        #[arg(long, value_name = "ログインID")]
         login: String,
     },
     /// 職員を無効にする（最後の管理者は無効にできない）
     Disable {
-        #[arg(long)]
+        /// ログインID
+        #[arg(long, value_name = "ログインID")]
+        login: String,
+    },
+    /// 無効にした職員を有効に戻す（パスワードは無効にする前のまま）
+    Enable {
+        /// ログインID
+        #[arg(long, value_name = "ログインID")]
         login: String,
     },
     /// 職員の一覧
@@ -108,18 +128,23 @@ enum UserCommand {
 enum TokenCommand {
     /// API クライアントを作成し、トークンを一度だけ標準出力に表示する
     Create {
-        #[arg(long)]
+        /// クライアント名（例: keiyaku-system）
+        #[arg(long, value_name = "名称")]
         name: String,
-        /// 発注機関コード
-        #[arg(long)]
+        /// 発注機関コード（登録済みのもの）
+        #[arg(long, value_name = "発注機関コード")]
         office: String,
+        /// 発注機関がまだ登録されていなければ、この名称で登録する（例: 大分土木事務所）
+        #[arg(long = "office-name", value_name = "名称")]
+        office_name: Option<String>,
         /// verify（照会）| audit（監査ログの参照）
-        #[arg(long, default_value = "verify")]
+        #[arg(long, default_value = "verify", value_name = "範囲")]
         scope: String,
     },
     /// トークンを失効させる（直ちに有効）
     Revoke {
-        #[arg(long)]
+        /// クライアント名
+        #[arg(long, value_name = "名称")]
         name: String,
     },
     /// API クライアントの一覧（トークンは表示しない）
@@ -128,33 +153,35 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// ハッシュチェーンと署名付きチェックポイントを検査する。終了コード: 0 正常、1 改ざんあり
+    /// ハッシュチェーンと署名付きチェックポイントを検査する。終了コード: 0 正常、1 改ざんあり（またはこの版が読めない行あり）
     Verify {
         /// チェックポイントの検証に使う公開鍵（PEM）。省略時はこのサービスの鍵
-        #[arg(long)]
+        #[arg(long, value_name = "ファイル")]
         public_key: Option<PathBuf>,
     },
     /// 期間の監査ログを書き出す（既定は標準出力。端末なら標準エラーに進捗を表示）
     Export {
         /// 開始日（日本時間、例: 2025-04-01）
-        #[arg(long)]
+        #[arg(long, value_name = "日付")]
         from: String,
         /// 終了日（日本時間、この日を含む）
-        #[arg(long)]
+        #[arg(long, value_name = "日付")]
         to: String,
         /// csv（UTF-8 BOM 付き、Excel 向け）| jsonl（1行1件の JSON）
-        #[arg(long, default_value = "csv")]
+        #[arg(long, default_value = "csv", value_name = "形式")]
         format: String,
         /// 書き出し先のファイル（mode 600 で作成）
-        #[arg(long)]
+        #[arg(long, value_name = "ファイル")]
         output: Option<PathBuf>,
     },
 }
 
 #[derive(Subcommand)]
 enum KeyCommand {
-    /// 署名鍵を作成する（設定 audit.signing_key_file、mode 600）。既にあれば何もしない
+    /// 署名鍵を作成する（設定 audit.signing_key_file、mode 600）と、その隣の receipt-keys/ に確認記録の署名鍵
     Init,
+    /// 確認記録の署名鍵を新しくする。古い鍵は失効日時を付けて公開鍵一覧に残り、それまでの確認記録は検証できる
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -162,21 +189,60 @@ enum RecordCommand {
     /// 署名と確認事項を検査する。終了コード: 0 適合、1 不適合、2 不正な記録
     Verify {
         /// JWS（flattened JSON）のファイル
+        #[arg(value_name = "ファイル")]
         file: PathBuf,
-        /// 照会先とみなす発行者の id（例: wjcs）
-        #[arg(long)]
+        /// 照会先とみなす保証事業会社の id（例: wjcs）
+        #[arg(long, value_name = "ID")]
         issuer: String,
         /// 照会した保証契約番号。省略時は記録に書かれた番号を使う
-        #[arg(long)]
+        #[arg(long, value_name = "保証契約番号")]
         number: Option<String>,
+        /// 信頼登録簿（省略時は設定の issuers.file / KAKUNIN_ISSUERS_FILE）
+        #[arg(long, value_name = "ファイル")]
+        registry: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum IssuerCommand {
+    /// 発行者の公開鍵一覧（GET {base_url}/v1/jwks）を1回だけ取得し、TLS・到達・鍵の一致を報告する。
+    /// 終了コード: 0 問題なし、1 鍵の不一致、2 到達できない
+    #[command(
+        long_about = "信頼登録簿の保証事業会社に1回だけ GET {base_url}/v1/jwks を送り（認証キーもトークンも送りません）、\
+        次を日本語で報告します。\n\
+        ・TLS: サーバー証明書を検証できたか、信頼の起点（OS の信頼ストアか、その保証事業会社の ca_file か）、証明書の発行元と有効期限\n\
+        ・到達: 応答があったか\n\
+        ・鍵: 信頼登録簿の [[issuer.key]] と保証事業会社が公開している鍵が kid と x で一致するか\n\
+        公開されている鍵は比べるだけで、照会の確認には使いません（issuer-protocol.md §6）。\n\
+        終了コード: 0 問題なし、1 鍵の不一致、2 到達できない（証明書の検証に失敗した場合を含む）"
+    )]
+    Check {
+        /// 信頼登録簿の発行者 id（例: wjcs）
+        id: String,
         /// 信頼登録簿（省略時は設定の issuers.file / KAKUNIN_ISSUERS_FILE）
         #[arg(long)]
         registry: Option<PathBuf>,
     },
 }
 
+#[derive(Subcommand)]
+enum EvidenceCommand {
+    /// 保存した照会（ID）または証拠一式のファイルを確認し直す。終了コード: 0 有効、1 現在のルールでは結果が異なる、2 無効
+    Verify {
+        /// 照会の ID（ULID）、または証拠一式（JSON）のファイル
+        target: String,
+        /// 信頼登録簿（省略時: ID なら設定の issuers.file、ファイルなら証拠一式に含まれる登録内容）
+        #[arg(long)]
+        registry: Option<PathBuf>,
+    },
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = kakunin_platform::cli::matches(Cli::command());
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => kakunin_platform::cli::exit("kakunin", &e),
+    };
     let settings = match Settings::load() {
         Ok(s) => s,
         Err(e) => {
@@ -202,7 +268,10 @@ fn main() -> ExitCode {
 fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
     // Any command may append to the audit log; with the key at hand it signs the
     // checkpoints that fall due. `serve` and `key init` handle a missing key themselves.
-    if !matches!(command, Command::Serve { .. } | Command::Key(_)) {
+    if !matches!(
+        command,
+        Command::Serve { .. } | Command::Key(_) | Command::Issuer(_)
+    ) {
         cli::key::install_if_present(&settings)?;
     }
     match command {
@@ -213,7 +282,12 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
         Command::Key(KeyCommand::Init) => {
             cli::key::init(&settings, &cli::serve::open_db(&settings)?)
         }
+        Command::Key(KeyCommand::Rotate) => cli::key::rotate(&settings),
         Command::Migrate => {
+            // Migrate is the first step of a deployment: a registry that would stop
+            // `serve` (an http:// issuer, an unreadable ca_file, …) stops the rollout
+            // here, before the database is changed for a release that cannot start.
+            Registry::load(&settings.issuers.file)?;
             cli::serve::open_db(&settings)?;
             println!(
                 "マイグレーションを適用しました（{}）",
@@ -229,9 +303,18 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
                     name,
                     role,
                     office,
-                } => cli::accounts::user_add(&pool, &login, &name, &role, &office),
+                    office_name,
+                } => cli::accounts::user_add(
+                    &pool,
+                    &login,
+                    &name,
+                    &role,
+                    &office,
+                    office_name.as_deref(),
+                ),
                 UserCommand::Passwd { login } => cli::accounts::user_passwd(&pool, &login),
                 UserCommand::Disable { login } => cli::accounts::user_disable(&pool, &login),
+                UserCommand::Enable { login } => cli::accounts::user_enable(&pool, &login),
                 UserCommand::List => cli::accounts::user_list(&pool),
             }
             .map(|_| 0)
@@ -242,8 +325,15 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
                 TokenCommand::Create {
                     name,
                     office,
+                    office_name,
                     scope,
-                } => cli::accounts::token_create(&pool, &name, &office, &scope),
+                } => cli::accounts::token_create(
+                    &pool,
+                    &name,
+                    &office,
+                    office_name.as_deref(),
+                    &scope,
+                ),
                 TokenCommand::Revoke { name } => cli::accounts::token_revoke(&pool, &name),
                 TokenCommand::List => cli::accounts::token_list(&pool),
             }
@@ -277,6 +367,9 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
             input,
             output,
         }),
+        Command::Evidence(EvidenceCommand::Verify { target, registry }) => {
+            cli::evidence::verify(&settings, &target, registry.as_deref())
+        }
         Command::Record(RecordCommand::Verify {
             file,
             issuer,
@@ -287,6 +380,16 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
             let registry = Registry::load(&path)?;
             let profile = Profile::load(&settings.rules.profile_path())?;
             Ok(cli::record::run(&file, &issuer, number.as_deref(), &registry, &profile) as u8)
+        }
+        Command::Issuer(IssuerCommand::Check { id, registry }) => {
+            let path = registry.unwrap_or_else(|| settings.issuers.file.clone());
+            let registry = Registry::load(&path)?;
+            cli::issuer::check(
+                &registry,
+                &id,
+                Duration::from_millis(settings.issuers.connect_timeout_ms),
+                Duration::from_millis(settings.issuers.timeout_ms),
+            )
         }
     }
 }

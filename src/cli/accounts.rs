@@ -4,10 +4,11 @@ use std::io::BufRead;
 
 use anyhow::{bail, Context};
 
-use crate::adapters::db::DbPool;
-use crate::app::accounts::tokens::{self, Scope};
-use crate::app::accounts::{users, Role};
+use crate::adapters::db::{Conn, DbPool};
+use crate::app::accounts::{tokens, users};
 use crate::app::audit::Actor;
+use crate::domain::access::{Role, Scope};
+use crate::domain::code::Code;
 
 /// One line from standard input: passwords never travel in argv, where `ps` shows them.
 pub fn read_password() -> anyhow::Result<String> {
@@ -29,10 +30,14 @@ pub fn user_add(
     name: &str,
     role: &str,
     office: &str,
+    office_name: Option<&str>,
 ) -> anyhow::Result<()> {
-    let role = Role::parse(role).context("--role は officer、supervisor、admin のいずれかです")?;
+    let role = Role::parse(role).ok().context(
+        "--role は officer（契約担当者）、supervisor（監督者）、admin（管理者）のいずれかです",
+    )?;
     let password = read_password()?;
     let mut c = pool.get()?;
+    register_office(&mut c, office, office_name)?;
     let user = users::add(
         &mut c,
         &Actor::cli(),
@@ -55,6 +60,17 @@ pub fn user_add(
     Ok(())
 }
 
+/// `--office-name`: registers the office under that name when it is new, as the admin
+/// page's 発注機関 form does (audited); without it an unknown code is refused later.
+fn register_office(c: &mut Conn, code: &str, name: Option<&str>) -> anyhow::Result<()> {
+    if let Some(name) = name {
+        if !users::office_exists(c, code)? {
+            users::save_office(c, &Actor::cli(), code, name)?;
+        }
+    }
+    Ok(())
+}
+
 pub fn user_passwd(pool: &DbPool, login: &str) -> anyhow::Result<()> {
     let password = read_password()?;
     users::set_password(&mut *pool.get()?, &Actor::cli(), login, &password)?;
@@ -68,14 +84,20 @@ pub fn user_disable(pool: &DbPool, login: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub fn user_enable(pool: &DbPool, login: &str) -> anyhow::Result<()> {
+    users::enable(&mut *pool.get()?, &Actor::cli(), login)?;
+    println!("{login} を有効にしました");
+    Ok(())
+}
+
 pub fn user_list(pool: &DbPool) -> anyhow::Result<()> {
-    println!("login\tname\trole\toffice\tstatus");
+    println!("ログインID\t氏名\t役割\t発注機関\t状態");
     for u in users::list(&mut *pool.get()?)? {
         println!(
             "{}\t{}\t{}\t{}\t{}",
             u.login,
             u.name,
-            u.role,
+            u.role.label(),
             u.office_code,
             if u.disabled { "無効" } else { "有効" }
         );
@@ -83,9 +105,19 @@ pub fn user_list(pool: &DbPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn token_create(pool: &DbPool, name: &str, office: &str, scope: &str) -> anyhow::Result<()> {
-    let scope = Scope::parse(scope).context("--scope は verify または audit です")?;
-    let token = tokens::create(&mut *pool.get()?, &Actor::cli(), name, office, scope)?;
+pub fn token_create(
+    pool: &DbPool,
+    name: &str,
+    office: &str,
+    office_name: Option<&str>,
+    scope: &str,
+) -> anyhow::Result<()> {
+    let scope = Scope::parse(scope)
+        .ok()
+        .context("--scope は verify（照会）または audit（監査ログの参照）です")?;
+    let mut c = pool.get()?;
+    register_office(&mut c, office, office_name)?;
+    let token = tokens::create(&mut c, &Actor::cli(), name, office, scope)?;
     eprintln!("API クライアント {name} を作成しました。トークンは今回だけ表示されます。安全に保管してください。");
     println!("{token}");
     Ok(())
@@ -98,7 +130,7 @@ pub fn token_revoke(pool: &DbPool, name: &str) -> anyhow::Result<()> {
 }
 
 pub fn token_list(pool: &DbPool) -> anyhow::Result<()> {
-    println!("name\toffice\tscope\tstatus\tlast_used_at");
+    println!("名称\t発注機関\t範囲\t状態\t最終利用日時");
     for t in tokens::list(&mut *pool.get()?)? {
         let status = if t.revoked_at.is_some() {
             "失効"
@@ -107,11 +139,19 @@ pub fn token_list(pool: &DbPool) -> anyhow::Result<()> {
         };
         let last = t
             .last_used_at
-            .map(|d| d.to_string())
+            .map(|d| {
+                kakunin_protocol::format::datetime_ja(
+                    d.and_utc().with_timezone(&kakunin_protocol::time::jst()),
+                )
+            })
             .unwrap_or_else(|| "-".into());
         println!(
             "{}\t{}\t{}\t{}\t{}",
-            t.name, t.office_code, t.scope, status, last
+            t.name,
+            t.office_code,
+            t.scope.label(),
+            status,
+            last
         );
     }
     Ok(())

@@ -43,7 +43,11 @@ pub fn verify(pool: &DbPool, settings: &Settings, public_key: Option<&Path>) -> 
     match verify_chain(&mut c)? {
         Ok(n) => println!("ハッシュチェーン: 正常（{n}件）"),
         Err(brk) => {
-            println!("監査ログの改ざんを検出しました: {brk}");
+            if brk.is_tampering() {
+                println!("監査ログの改ざんを検出しました: {brk}");
+            } else {
+                println!("監査ログを検証できません: {brk}");
+            }
             broken = true;
         }
     }

@@ -1,10 +1,12 @@
 //! `kakunin batch`: looks up every row of a CSV through the API's batch route and
-//! writes the outcomes, in the same order, to a CSV that Excel opens as it is.
+//! writes the outcomes, in the same order, to a CSV that Excel opens as it is. Each row
+//! is sent as the API's own request type ([`VerificationInput`]).
 //!
 //! Exit codes: 0 when every row is verified, 1 when some row is not (including rows
 //! with bad input), 2 on an error that stopped the run. The token comes from the
 //! environment variable named by `--token-env`, never from argv, where `ps` shows it.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -14,11 +16,15 @@ use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;
 
+use crate::domain::code::Code;
+use crate::domain::intake;
 use crate::domain::outcome::Outcome;
 use crate::domain::rules::parse_yen_input;
+use crate::web::api::model::{BatchInput, ExpectedInput, VerificationInput};
+use kakunin_platform::csv_cell::neutralise;
 
 /// Items per request: the API's batch limit.
 pub const CHUNK: usize = 1000;
@@ -56,7 +62,7 @@ const OUTPUT_COLUMNS: [&str; 15] = [
 struct InputRow {
     number: usize,
     certificate_number: String,
-    item: Value,
+    item: VerificationInput,
     problem: Option<String>,
 }
 
@@ -121,12 +127,13 @@ async fn lookup_all(
         let mut answers = if sendable.is_empty() {
             Vec::new()
         } else {
-            let items: Vec<&Value> = sendable.iter().map(|r| &r.item).collect();
-            let answers = post_chunk(&http, endpoint, token, &items).await.with_context(|| {
+            let items: Vec<VerificationInput> = sendable.iter().map(|r| r.item.clone()).collect();
+            let sent = items.len();
+            let answers = post_chunk(&http, endpoint, token, items).await.with_context(|| {
                 format!("{}行目からの照会に失敗しました（それまでの{done}行は {} に書き出しました）", chunk[0].number, output.display())
             })?;
-            if answers.len() != items.len() {
-                bail!("サービスの応答の件数が合いません（{}件送って{}件）", items.len(), answers.len());
+            if answers.len() != sent {
+                bail!("サービスの応答の件数が合いません（{sent}件送って{}件）", answers.len());
             }
             answers
         }
@@ -170,9 +177,9 @@ async fn post_chunk(
     http: &reqwest::Client,
     endpoint: &reqwest::Url,
     token: &str,
-    items: &[&Value],
+    items: Vec<VerificationInput>,
 ) -> anyhow::Result<Vec<Value>> {
-    let body = json!({ "items": items });
+    let body = BatchInput { items };
     for _ in 0..RATE_LIMIT_TRIES {
         let res = http
             .post(endpoint.clone())
@@ -210,12 +217,67 @@ async fn post_chunk(
     bail!("リクエストの上限を超えたままです。時間をおいて再度実行してください")
 }
 
+/// The text of an input CSV as Japanese Excel saves it: 「CSV UTF-8（コンマ区切り）」
+/// starts with a BOM; other valid UTF-8 is read as such; anything else is taken for
+/// 「CSV（コンマ区切り）」, which is CP932 (encoding_rs's `SHIFT_JIS` decodes CP932 as
+/// browsers do, NEC and IBM extensions included). `None`: neither.
+fn decode_csv(bytes: &[u8]) -> Option<Cow<'_, str>> {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return std::str::from_utf8(rest).ok().map(Cow::Borrowed);
+    }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Some(Cow::Borrowed(text));
+    }
+    encoding_rs::SHIFT_JIS.decode_without_bom_handling_and_without_replacement(bytes)
+}
+
+/// The input columns, each with the titles people give it: today's English names and
+/// the Japanese ones of the key notice and the contract (compared after [`title_key`]).
+const COLUMNS: [(&str, &[&str]); 6] = [
+    ("certificate_number", &["保証契約番号", "保証番号"]),
+    ("auth_key", &["認証キー"]),
+    ("ref", &["整理番号", "参照番号"]),
+    (
+        "contract_amount_yen",
+        &["請負代金額", "請負代金額(円)", "契約金額", "契約金額(円)"],
+    ),
+    ("contractor_name", &["受注者名", "受注者"]),
+    (
+        "title",
+        &[
+            "工事名",
+            "業務名",
+            "工事名/業務名",
+            "工事名・業務名",
+            "工事・業務名",
+            "件名",
+        ],
+    ),
+];
+
+/// A column title as compared: NFKC (full-width letters, 半角カナ), no white space
+/// anywhere (「保証契約 番号」), ASCII lower case.
+fn title_key(title: &str) -> String {
+    title
+        .nfkc()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// Which column of `headers` holds `name`, by its English name or a Japanese title.
+fn column_of(headers: &[String], name: &str) -> Option<usize> {
+    let (_, titles) = COLUMNS.iter().find(|(n, _)| *n == name)?;
+    headers
+        .iter()
+        .position(|h| h == name || titles.iter().any(|t| title_key(t) == *h))
+}
+
 fn read_input(path: &Path) -> anyhow::Result<Vec<InputRow>> {
     let bytes = std::fs::read(path).with_context(|| format!("{} を読めません", path.display()))?;
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let text = std::str::from_utf8(bytes).map_err(|_| {
+    let text = decode_csv(&bytes).ok_or_else(|| {
         anyhow::anyhow!(
-            "{} は UTF-8 ではありません。Excel では「CSV UTF-8（コンマ区切り）」で保存してください",
+            "{} の文字コードを読み取れません。Excel では「CSV UTF-8（コンマ区切り）」か「CSV（コンマ区切り）」で保存してください",
             path.display()
         )
     })?;
@@ -227,13 +289,13 @@ fn read_input(path: &Path) -> anyhow::Result<Vec<InputRow>> {
         .headers()
         .with_context(|| format!("{} の見出し行を読めません", path.display()))?
         .iter()
-        .map(|h| h.nfkc().collect::<String>().trim().to_ascii_lowercase())
+        .map(title_key)
         .collect();
-    let column = |name: &str| headers.iter().position(|h| h == name);
+    let column = |name: &str| column_of(&headers, name);
     let (Some(number_col), Some(key_col)) = (column("certificate_number"), column("auth_key"))
     else {
         bail!(
-            "{} の見出し行に certificate_number と auth_key の列が必要です（見出し: {}）",
+            "{} の見出し行に「保証契約番号」（certificate_number）と「認証キー」（auth_key）の列が必要です（見出し: {}）",
             path.display(),
             headers.join(",")
         );
@@ -252,33 +314,31 @@ fn read_input(path: &Path) -> anyhow::Result<Vec<InputRow>> {
             continue;
         }
         let cell = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").to_owned();
-        let certificate_number = cell(Some(number_col));
+        // A QR text scanned into the cell holds the key: the output shows its number only.
+        let certificate_number = intake::shown_number(&cell(Some(number_col)));
         let client_ref = Some(cell(ref_col))
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| format!("row-{number}"));
-        let mut expected = serde_json::Map::new();
         let mut problem = None;
-        match parse_yen_input(&cell(amount_col)) {
-            Ok(Some(yen)) => {
-                expected.insert("contract_amount_yen".into(), yen.into());
-            }
-            Ok(None) => {}
-            Err(e) => problem = Some(format!("contract_amount_yen: {e}")),
-        }
-        for (name, col) in [("contractor_name", contractor_col), ("title", title_col)] {
-            let v = cell(col);
-            if !v.is_empty() {
-                expected.insert(name.into(), v.into());
-            }
-        }
-        let mut item = json!({
-            "certificate_number": certificate_number,
-            "auth_key": cell(Some(key_col)),
-            "ref": client_ref,
+        let contract_amount_yen = parse_yen_input(&cell(amount_col)).unwrap_or_else(|e| {
+            problem = Some(format!("contract_amount_yen: {e}"));
+            None
         });
-        if !expected.is_empty() {
-            item["expected"] = Value::Object(expected);
-        }
+        let text = |col| Some(cell(col)).filter(|v| !v.is_empty());
+        let expected = ExpectedInput {
+            contract_amount_yen,
+            contractor_name: text(contractor_col),
+            title: text(title_col),
+        };
+        let given = expected.contract_amount_yen.is_some()
+            || expected.contractor_name.is_some()
+            || expected.title.is_some();
+        let item = VerificationInput {
+            certificate_number: cell(Some(number_col)),
+            auth_key: cell(Some(key_col)),
+            client_ref: Some(client_ref),
+            expected: given.then_some(expected),
+        };
         rows.push(InputRow {
             number,
             certificate_number,
@@ -399,7 +459,7 @@ impl Output {
         result.cells.insert("row", row.number.to_string());
         result
             .cells
-            .insert("ref", row.item["ref"].as_str().unwrap_or("").to_owned());
+            .insert("ref", row.item.client_ref.clone().unwrap_or_default());
         result
             .cells
             .entry("certificate_number")
@@ -410,8 +470,10 @@ impl Output {
             "outcome" => outcome.clone(),
             c => result.cells.remove(c).unwrap_or_default(),
         });
+        // Cells come from the input file and from the issuer's record: neither may make
+        // the spreadsheet that opens the results run a formula.
         self.csv
-            .write_record(record)
+            .write_record(record.iter().map(|c| neutralise(c).into_owned()))
             .context("結果を書き込めません")
     }
 
@@ -461,8 +523,21 @@ mod tests {
         std::fs::write(&p, text).unwrap();
         let rows = read_input(&p).unwrap();
         assert_eq!(rows.len(), 2, "the blank row is skipped");
-        assert_eq!(rows[0].item["expected"]["contract_amount_yen"], 123200000);
-        assert_eq!(rows[0].item["ref"], "row-2");
+        let item = serde_json::to_value(&rows[0].item).unwrap();
+        assert_eq!(item["expected"]["contract_amount_yen"], 123200000);
+        assert_eq!(item["ref"], "row-2");
+        assert_eq!(item["auth_key"], "ABCD-EFGH-JKMN-PQRS");
+        assert!(
+            !format!("{:?}", rows[0].item).contains("ABCD"),
+            "the key stays out of Debug"
+        );
+        assert!(
+            serde_json::to_value(&rows[1].item)
+                .unwrap()
+                .get("expected")
+                .is_none(),
+            "no 照合 value, no member"
+        );
         assert_eq!(rows[1].number, 4);
         assert!(rows[0].problem.is_none());
         assert!(rows[1]
@@ -473,14 +548,33 @@ mod tests {
     }
 
     #[test]
-    fn shift_jis_input_is_refused_with_advice() {
+    fn excel_cp932_csv_with_japanese_titles_is_read() {
+        // 「CSV（コンマ区切り）」 of Japanese Excel: CP932, Japanese titles, one of them
+        // full-width and spaced, ① (an NEC extension of CP932) in a title.
+        let csv = "保証契約番号,認証キー,請負代金額,受注者名,工事名　／　業務名\r\n\
+                   W2025000123,ABCD-EFGH-JKMN-PQRS,\"123,200,000\",株式会社豊後建設,県道①工区\r\n";
+        let (bytes, _, lossy) = encoding_rs::SHIFT_JIS.encode(csv);
+        assert!(!lossy);
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("sjis.csv");
-        std::fs::write(&p, b"certificate_number,auth_key\r\n\x95\xdb,\x8f\xd8\r\n").unwrap();
-        let Err(e) = read_input(&p).map(|_| ()) else {
-            panic!("Shift_JIS accepted")
-        };
-        let e = e.to_string();
-        assert!(e.contains("CSV UTF-8"), "{e}");
+        let p = dir.path().join("excel.csv");
+        std::fs::write(&p, &bytes).unwrap();
+        let rows = read_input(&p).unwrap();
+        assert_eq!(rows.len(), 1);
+        let item = serde_json::to_value(&rows[0].item).unwrap();
+        assert_eq!(item["certificate_number"], "W2025000123");
+        assert_eq!(item["auth_key"], "ABCD-EFGH-JKMN-PQRS");
+        assert_eq!(item["expected"]["contract_amount_yen"], 123200000);
+        assert_eq!(item["expected"]["contractor_name"], "株式会社豊後建設");
+        assert_eq!(item["expected"]["title"], "県道①工区");
+    }
+
+    #[test]
+    fn utf8_with_or_without_bom_stays_utf8_and_broken_bytes_are_refused() {
+        let text = "保証契約番号,認証キー\r\nW2025000123,ABCD-EFGH-JKMN-PQRS\r\n";
+        assert_eq!(decode_csv(text.as_bytes()).unwrap(), text);
+        let bom = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
+        assert_eq!(decode_csv(&bom).unwrap(), text);
+        // A lead byte of CP932 at the end, with no trail byte: neither encoding.
+        assert!(decode_csv(b"certificate_number,auth_key\r\n\x95").is_none());
     }
 }

@@ -9,10 +9,11 @@
 
 use anyhow::{bail, Context};
 
-use crate::adapters::db::{self, DbPool};
-use crate::app::accounts::{users, Role};
+use crate::adapters::db::{self, Conn, DbPool};
+use crate::app::accounts::users;
 use crate::app::audit::Actor;
 use crate::app::installation::{self, Installation};
+use crate::domain::access::Role;
 
 /// The demo accounts: throwaway passwords, printed by `make run`.
 pub const DEMO_USERS: [(&str, &str, Role, &str); 3] = [
@@ -57,8 +58,8 @@ pub fn prepare(pool: &DbPool, url: &str, demo: bool) -> anyhow::Result<()> {
     }
 }
 
-fn seed(c: &mut diesel::SqliteConnection) -> anyhow::Result<()> {
-    users::ensure_office(c, DEMO_OFFICE.0, Some(DEMO_OFFICE.1))?;
+fn seed(c: &mut Conn) -> anyhow::Result<()> {
+    users::ensure_office(c, DEMO_OFFICE.0, DEMO_OFFICE.1)?;
     for (login, name, role, password) in DEMO_USERS {
         if users::find(c, login)?.is_none() {
             let new = users::NewUser {

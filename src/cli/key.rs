@@ -1,10 +1,14 @@
-//! `kakunin key init`, and loading the audit signing key at start-up.
+//! `kakunin key init` and `key rotate`, and loading the service's keys at start-up:
+//! the audit checkpoint key and the receipt keys (`app::receipt::keys`).
+
+use std::sync::Arc;
 
 use anyhow::bail;
 
 use crate::adapters::db::DbPool;
 use crate::app::audit::checkpoint::{self, Signer};
-use crate::app::audit::{self, key, Actor, Event};
+use crate::app::audit::{self, key, Action, Actor, AuditOutcome, Event};
+use crate::app::receipt::keys::{self as receipt_keys, ReceiptKeyError, ReceiptKeys};
 use crate::config::Settings;
 
 fn signer(settings: &Settings, key: ed25519_dalek::SigningKey) -> Signer {
@@ -27,9 +31,9 @@ pub fn init(settings: &Settings, pool: &DbPool) -> anyhow::Result<u8> {
         &mut *pool.get()?,
         &Actor::cli(),
         &Event {
-            action: "audit.key_init",
+            action: Action::AuditKeyInit,
             target: &id,
-            outcome: "ok",
+            outcome: AuditOutcome::Ok,
             detail: format!("file={}", path.display()),
         },
     )?;
@@ -42,7 +46,52 @@ pub fn init(settings: &Settings, pool: &DbPool) -> anyhow::Result<u8> {
         "公開鍵: {}（この内容を別の場所にも控えてください）",
         key::public_path(path).display()
     );
+    let dir = receipt_keys::dir_beside(path);
+    let receipts = ReceiptKeys::load_or_create(&dir)?;
+    println!(
+        "確認記録の署名鍵: {}（鍵ID {}、公開鍵一覧 {}/keys.json）",
+        dir.display(),
+        receipts.kid(),
+        dir.display()
+    );
     Ok(0)
+}
+
+/// `kakunin key rotate`: a new receipt key; the one before is retired as of now and
+/// stays published, so the receipts it signed still verify. A running service picks
+/// the new key up at its next start.
+pub fn rotate(settings: &Settings) -> anyhow::Result<u8> {
+    let dir = receipt_keys::dir_beside(&settings.audit.signing_key_file);
+    let keys = ReceiptKeys::rotate(&dir, chrono::Utc::now())?;
+    println!("確認記録の署名鍵を更新しました: 鍵ID {}", keys.kid());
+    for k in keys.public() {
+        println!(
+            "  {}  {} 〜 {}",
+            k.kid,
+            k.not_before,
+            k.not_after.as_deref().unwrap_or("（現在の鍵）")
+        );
+    }
+    println!("サービスを再起動すると新しい鍵で署名します");
+    Ok(0)
+}
+
+/// `serve` signs every receipt, so it needs the receipt keys: `--demo` makes the first
+/// one when missing; otherwise start-up stops and says how to make it.
+pub fn receipt_keys(settings: &Settings, demo: bool) -> anyhow::Result<Arc<ReceiptKeys>> {
+    let dir = receipt_keys::dir_beside(&settings.audit.signing_key_file);
+    let keys = match ReceiptKeys::load(&dir) {
+        Ok(k) => k,
+        Err(ReceiptKeyError::Missing(_)) if demo => {
+            tracing::warn!(dir = %dir.display(), "--demo: creating the receipt signing key");
+            ReceiptKeys::load_or_create(&dir)?
+        }
+        Err(ReceiptKeyError::Missing(shown)) => bail!(
+            "確認記録の署名鍵 {shown} がありません。`kakunin key rotate` で作成してから起動してください"
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Arc::new(keys))
 }
 
 /// For commands that may append to the log: sign checkpoints when the key exists.

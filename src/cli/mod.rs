@@ -4,6 +4,8 @@ pub mod accounts;
 pub mod audit;
 pub mod batch;
 pub mod demo;
+pub mod evidence;
+pub mod issuer;
 pub mod key;
 pub mod record;
 pub mod serve;

@@ -98,9 +98,10 @@ pub fn render(checked: &Checked) -> String {
             RuleStatus::Warn => "△",
             RuleStatus::Skip => "－",
         };
+        // The rule's name, not its id: this is read by a person.
         out.push_str(&format!(
-            "  {mark} {:<26} {} {}\n",
-            r.id,
+            "  {mark} {}（{}）: {}\n",
+            r.label(),
             r.status.label(),
             r.message
         ));

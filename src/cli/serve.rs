@@ -34,7 +34,7 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
     for issuer in registry.issuers() {
         if issuer.token.is_none() {
             bail!(
-                "信頼登録簿 {}: 発行者 {} のトークンがありません（環境変数 {} を設定してください）",
+                "信頼登録簿 {}: 保証事業会社 {} のトークンがありません（環境変数 {} を設定してください）",
                 settings.issuers.file.display(),
                 issuer.id,
                 issuer.token_env.as_deref().unwrap_or("token_env")
@@ -42,14 +42,19 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
         }
     }
     let profile = Profile::load(&settings.rules.profile_path())?;
+    let receipts = super::key::receipt_keys(&settings, demo)?;
     let pool = open_db(&settings)?;
+    // Every profile version run with is kept, so evidence can be checked against it.
+    crate::app::evidence::profiles::remember(&mut *pool.get()?, &profile)
+        .context("ルールプロファイルを記録できません")?;
     // Held to the end: the WAL is copied into the database between requests.
     let _wal = db::WalCheckpointer::start(&settings.database.url)?;
     super::demo::prepare(&pool, &settings.database.url, demo)?;
     let client = IssuerClient::new(
+        &registry,
         Duration::from_millis(settings.issuers.connect_timeout_ms),
         Duration::from_millis(settings.issuers.timeout_ms),
-    );
+    )?;
     // Lookups and signature checks run here, on every core (see `Verifier::workers`).
     // It lives beside the actix system and is dropped after it, outside any runtime.
     let workers = tokio::runtime::Builder::new_multi_thread()
@@ -66,6 +71,8 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
         lockout: settings.lockout.clone(),
         workers: workers.handle().clone(),
         writes: Default::default(),
+        receipts,
+        turns: Default::default(),
     };
     let state = AppState {
         verifier,

@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::code::Code;
+
 /// The six outcomes (`service.md`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// 確認済み: signature valid and no rule failed (warnings allowed).
@@ -16,12 +18,15 @@ pub enum Outcome {
     Locked,
     /// 不正な記録: not a valid signed record of the asked number.
     InvalidRecord,
-    /// 発行者に接続できません: timeout, connection failure, 5xx.
+    /// 保証事業会社に接続できません: timeout, connection failure, 5xx.
     IssuerUnavailable,
 }
 
-impl Outcome {
-    pub const ALL: [Outcome; 6] = [
+/// Stored in `verifications.outcome`, the audit log and `audit_daily`, and sent in the
+/// API's `outcome`; serde's names are these same texts.
+impl Code for Outcome {
+    const NAME: &'static str = "照会の結果";
+    const ALL: &'static [Outcome] = &[
         Outcome::Verified,
         Outcome::Rejected,
         Outcome::NotFound,
@@ -30,7 +35,7 @@ impl Outcome {
         Outcome::IssuerUnavailable,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             Outcome::Verified => "verified",
             Outcome::Rejected => "rejected",
@@ -40,11 +45,9 @@ impl Outcome {
             Outcome::IssuerUnavailable => "issuer_unavailable",
         }
     }
+}
 
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|o| o.as_str() == s)
-    }
-
+impl Outcome {
     /// Whether a signed certificate came with this outcome: only a record that passed
     /// every §3 check is verified or rejected.
     pub fn has_certificate(self) -> bool {
@@ -59,7 +62,7 @@ impl Outcome {
             Outcome::NotFound => "該当なし",
             Outcome::Locked => "ロック中",
             Outcome::InvalidRecord => "不正な記録",
-            Outcome::IssuerUnavailable => "発行者に接続できません",
+            Outcome::IssuerUnavailable => "保証事業会社に接続できません",
         }
     }
 
@@ -87,6 +90,23 @@ impl Outcome {
 
 impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_round_trips_as_stored_and_as_json() {
+        crate::domain::code::assert_round_trips::<Outcome>();
+        for &o in Outcome::ALL {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+            assert_eq!(
+                serde_json::from_value::<Outcome>(o.as_str().into()).unwrap(),
+                o
+            );
+        }
     }
 }

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use kakunin_protocol::format::{date_ja, datetime_ja, yen};
+use kakunin_protocol::format::{date_ja, datetime_ja, period_ja, yen};
 use kakunin_protocol::payload::Certificate;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -17,11 +17,7 @@ pub struct Row {
 fn period(start: Option<chrono::NaiveDate>, end: Option<chrono::NaiveDate>) -> String {
     match (start, end) {
         (None, None) => "（記載なし）".to_owned(),
-        (s, e) => format!(
-            "{} 〜 {}",
-            s.map(date_ja).unwrap_or_default(),
-            e.map(date_ja).unwrap_or_default()
-        ),
+        (s, e) => period_ja(s, e),
     }
 }
 
@@ -50,7 +46,7 @@ pub fn certificate_rows(c: &Certificate) -> Vec<Row> {
     };
     vec![
         Row {
-            label: "発行者",
+            label: "保証事業会社",
             value: c.issuer.name.clone(),
         },
         Row {

@@ -1,47 +1,26 @@
 //! The administrator's pages: staff accounts, offices (発注機関) and API clients.
 //!
-//! Each action calls the same `auth::users` / `auth::tokens` function as the CLI, which
-//! checks its input, enforces the last-admin rule and writes the audit row in the same
-//! transaction. Handlers here check the role and the CSRF token and render.
+//! Each action calls the same `app::accounts::users` / `app::accounts::tokens` function
+//! as the CLI, which checks its input, enforces the last-admin rule and writes the audit
+//! row in the same transaction. Handlers here check the role and the CSRF token and
+//! render; what the administrator can fix goes back to the form (`FormError`).
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::error::WebError;
+use super::error::{FormError, WebError};
 use super::session::Staff;
 use super::{html, templates, AppState};
 use crate::adapters::db::{self, DbError};
-use crate::app::accounts::tokens::{self, Scope, TokenError};
-use crate::app::accounts::users::{self, AccountError};
-use crate::app::accounts::Role;
+use crate::app::accounts::tokens;
+use crate::app::accounts::users;
+use crate::domain::access::{Role, Scope};
+use crate::domain::code::Code;
 use kakunin_protocol::time::jst;
 
 fn when(at: chrono::NaiveDateTime) -> String {
     kakunin_protocol::format::datetime_ja(at.and_utc().with_timezone(&jst()))
-}
-
-/// Splits a domain error into what the administrator can fix (shown on the form) and
-/// what they cannot (a database failure: the error page and the log).
-enum Outcome<T> {
-    Done(T),
-    Invalid(String),
-}
-
-fn account<T>(r: Result<T, AccountError>) -> Result<Outcome<T>, WebError> {
-    match r {
-        Ok(v) => Ok(Outcome::Done(v)),
-        Err(AccountError::Db(e)) => Err(e.into()),
-        Err(e) => Ok(Outcome::Invalid(e.to_string())),
-    }
-}
-
-fn token<T>(r: Result<T, TokenError>) -> Result<Outcome<T>, WebError> {
-    match r {
-        Ok(v) => Ok(Outcome::Done(v)),
-        Err(TokenError::Db(e)) => Err(e.into()),
-        Err(e) => Ok(Outcome::Invalid(e.to_string())),
-    }
 }
 
 fn back(to: &str) -> HttpResponse {
@@ -76,6 +55,7 @@ fn notice(done: &Option<String>) -> Option<&'static str> {
     Some(match done.as_deref()? {
         "updated" => "利用者の役割・発注機関を変更しました。",
         "disabled" => "利用者を無効にしました。ログイン中のセッションも終了しました。",
+        "enabled" => "利用者を有効にしました。無効にする前のパスワードでログインできます。",
         "office" => "発注機関を保存しました。",
         "revoked" => "API クライアントのトークンを失効させました。",
         _ => return None,
@@ -132,8 +112,8 @@ async fn users_page(
         .map(|u| UserLine {
             login: u.login.clone(),
             name: u.name.clone(),
-            role: u.role().as_str(),
-            role_label: u.role().label(),
+            role: u.role.as_str(),
+            role_label: u.role.label(),
             office_code: u.office_code.clone(),
             disabled: u.disabled,
             created_at: when(u.created_at),
@@ -194,7 +174,7 @@ pub async fn create_user(
 ) -> Result<HttpResponse, WebError> {
     staff.require(&[Role::Admin])?;
     staff.check_csrf(&form.csrf)?;
-    let Some(role) = Role::parse(&form.role) else {
+    let Ok(role) = Role::parse(&form.role) else {
         return users_page(
             &state,
             &staff,
@@ -224,8 +204,8 @@ pub async fn create_user(
         Ok::<_, DbError>(users::add(c, &actor, &new))
     })
     .await?;
-    match account(created)? {
-        Outcome::Done(user) => shown_once(
+    match created {
+        Ok(user) => shown_once(
             &staff,
             "利用者を作成しました",
             &format!(
@@ -238,7 +218,7 @@ pub async fn create_user(
             &password,
             "/admin/users",
         ),
-        Outcome::Invalid(message) => users_page(&state, &staff, &form, Some(message), None).await,
+        Err(e) => users_page(&state, &staff, &form, Some(e.on_form()?), None).await,
     }
 }
 
@@ -260,23 +240,34 @@ pub async fn update_user(
 ) -> Result<HttpResponse, WebError> {
     staff.require(&[Role::Admin])?;
     staff.check_csrf(&form.csrf)?;
-    let role = Role::parse(&form.role)
-        .ok_or_else(|| WebError::BadRequest("役割を選んでください".into()))?;
+    let role =
+        Role::parse(&form.role).map_err(|_| WebError::BadRequest("役割を選んでください".into()))?;
     let (actor, login, office) = (
         staff.actor.clone(),
         login.into_inner(),
         form.office_code.trim().to_owned(),
     );
-    let r = db::run(&state.verifier.pool, move |c| {
-        Ok::<_, DbError>(users::change_role_or_office(
-            c, &actor, &login, role, &office,
-        ))
+    change_account(&state, &staff, "updated", move |c| {
+        users::change_role_or_office(c, &actor, &login, role, &office)
     })
-    .await?;
-    match account(r)? {
-        Outcome::Done(_) => Ok(back("/admin/users?done=updated")),
-        Outcome::Invalid(message) => {
-            users_page(&state, &staff, &NewUserForm::default(), Some(message), None).await
+    .await
+}
+
+/// Runs one change to an account in the pool and answers as every account form does:
+/// back to the list with `done` (`/admin/users?done=…`), or the list again with the
+/// refusal (an [`AccountError`](crate::app::accounts::users::AccountError)) shown on it.
+async fn change_account<T: Send + 'static>(
+    state: &AppState,
+    staff: &Staff,
+    done: &str,
+    change: impl FnOnce(&mut db::Conn) -> Result<T, users::AccountError> + Send + 'static,
+) -> Result<HttpResponse, WebError> {
+    let r = db::run(&state.verifier.pool, move |c| Ok::<_, DbError>(change(c))).await?;
+    match r {
+        Ok(_) => Ok(back(&format!("/admin/users?done={done}"))),
+        Err(e) => {
+            let message = e.on_form()?;
+            users_page(state, staff, &NewUserForm::default(), Some(message), None).await
         }
     }
 }
@@ -287,7 +278,67 @@ pub struct CsrfForm {
     csrf: String,
 }
 
+/// A form whose act cannot be taken back by the same button: the first post shows a
+/// confirmation page, whose button posts again with `confirm=yes`.
+#[derive(Debug, Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+impl ConfirmForm {
+    fn confirmed(&self) -> bool {
+        self.confirm == "yes"
+    }
+}
+
+/// The confirmation page: `message` says what will happen, `action` is the form's
+/// own path, `back` where やめる leads.
+fn confirm_page(
+    staff: &Staff,
+    title: &str,
+    message: &str,
+    button: &str,
+    action: &str,
+    back: &str,
+) -> Result<HttpResponse, WebError> {
+    let mut ctx = staff.context();
+    ctx.insert("title", title);
+    ctx.insert("message", message);
+    ctx.insert("button", button);
+    ctx.insert("action", action);
+    ctx.insert("back", back);
+    Ok(html(200, templates::render("admin_confirm.html", &ctx)?))
+}
+
 pub async fn disable_user(
+    state: web::Data<AppState>,
+    staff: Staff,
+    login: web::Path<String>,
+    form: web::Form<ConfirmForm>,
+) -> Result<HttpResponse, WebError> {
+    staff.require(&[Role::Admin])?;
+    staff.check_csrf(&form.csrf)?;
+    let (actor, login) = (staff.actor.clone(), login.into_inner());
+    if !form.confirmed() {
+        return confirm_page(
+            &staff,
+            "利用者を無効にする",
+            &format!("利用者「{login}」を無効にします。ログイン中のセッションも終了します。あとで「有効にする」で戻せます。"),
+            "無効にする",
+            &format!("/admin/users/{login}/disable"),
+            "/admin/users",
+        );
+    }
+    change_account(&state, &staff, "disabled", move |c| {
+        users::disable(c, &actor, &login)
+    })
+    .await
+}
+
+pub async fn enable_user(
     state: web::Data<AppState>,
     staff: Staff,
     login: web::Path<String>,
@@ -296,16 +347,10 @@ pub async fn disable_user(
     staff.require(&[Role::Admin])?;
     staff.check_csrf(&form.csrf)?;
     let (actor, login) = (staff.actor.clone(), login.into_inner());
-    let r = db::run(&state.verifier.pool, move |c| {
-        Ok::<_, DbError>(users::disable(c, &actor, &login))
+    change_account(&state, &staff, "enabled", move |c| {
+        users::enable(c, &actor, &login)
     })
-    .await?;
-    match account(r)? {
-        Outcome::Done(()) => Ok(back("/admin/users?done=disabled")),
-        Outcome::Invalid(message) => {
-            users_page(&state, &staff, &NewUserForm::default(), Some(message), None).await
-        }
-    }
+    .await
 }
 
 pub async fn reset_password(
@@ -322,8 +367,8 @@ pub async fn reset_password(
         Ok::<_, DbError>(users::reset_password(c, &actor, &login))
     })
     .await?;
-    match account(r)? {
-        Outcome::Done(password) => shown_once(
+    match r {
+        Ok(password) => shown_once(
             &staff,
             "パスワードを再発行しました",
             &format!(
@@ -332,7 +377,8 @@ pub async fn reset_password(
             &password,
             "/admin/users",
         ),
-        Outcome::Invalid(message) => {
+        Err(e) => {
+            let message = e.on_form()?;
             users_page(&state, &staff, &NewUserForm::default(), Some(message), None).await
         }
     }
@@ -396,9 +442,9 @@ pub async fn save_office(
         Ok::<_, DbError>(users::save_office(c, &actor, &code, &name))
     })
     .await?;
-    match account(r)? {
-        Outcome::Done(()) => Ok(back("/admin/offices?done=office")),
-        Outcome::Invalid(message) => offices_page(&state, &staff, &form, Some(message), None).await,
+    match r {
+        Ok(()) => Ok(back("/admin/offices?done=office")),
+        Err(e) => offices_page(&state, &staff, &form, Some(e.on_form()?), None).await,
     }
 }
 
@@ -440,7 +486,7 @@ async fn clients_page(
         .map(|t| ClientLine {
             name: t.name.clone(),
             office_code: t.office_code.clone(),
-            scope: t.scope.clone(),
+            scope: t.scope.as_str().to_owned(),
             created_at: when(t.created_at),
             revoked_at: t.revoked_at.map(when),
             last_used_at: t.last_used_at.map(when),
@@ -475,7 +521,7 @@ pub async fn create_client(
 ) -> Result<HttpResponse, WebError> {
     staff.require(&[Role::Admin])?;
     staff.check_csrf(&form.csrf)?;
-    let Some(scope) = Scope::parse(&form.scope) else {
+    let Ok(scope) = Scope::parse(&form.scope) else {
         return clients_page(
             &state,
             &staff,
@@ -490,27 +536,20 @@ pub async fn create_client(
         form.name.trim().to_owned(),
         form.office_code.trim().to_owned(),
     );
-    let shown = format!(
-        "{name}（発注機関 {office}、{}）",
-        if scope == Scope::Verify {
-            "照会"
-        } else {
-            "監査ログの参照"
-        }
-    );
+    let shown = format!("{name}（発注機関 {office}、{}）", scope.label());
     let r = db::run(&state.verifier.pool, move |c| {
         Ok::<_, DbError>(tokens::create(c, &actor, &name, &office, scope))
     })
     .await?;
-    match token(r)? {
-        Outcome::Done(secret) => shown_once(
+    match r {
+        Ok(secret) => shown_once(
             &staff,
             "API クライアントを作成しました",
             &shown,
             &secret,
             "/admin/clients",
         ),
-        Outcome::Invalid(message) => clients_page(&state, &staff, &form, Some(message), None).await,
+        Err(e) => clients_page(&state, &staff, &form, Some(e.on_form()?), None).await,
     }
 }
 
@@ -518,18 +557,29 @@ pub async fn revoke_client(
     state: web::Data<AppState>,
     staff: Staff,
     name: web::Path<String>,
-    form: web::Form<CsrfForm>,
+    form: web::Form<ConfirmForm>,
 ) -> Result<HttpResponse, WebError> {
     staff.require(&[Role::Admin])?;
     staff.check_csrf(&form.csrf)?;
     let (actor, name) = (staff.actor.clone(), name.into_inner());
+    if !form.confirmed() {
+        return confirm_page(
+            &staff,
+            "API クライアントを失効させる",
+            &format!("API クライアント「{name}」のトークンを失効させます。失効は直ちに効き、元に戻せません（続けて使うには新しいクライアントを作成します）。"),
+            "失効させる",
+            &format!("/admin/clients/{name}/revoke"),
+            "/admin/clients",
+        );
+    }
     let r = db::run(&state.verifier.pool, move |c| {
         Ok::<_, DbError>(tokens::revoke(c, &actor, &name))
     })
     .await?;
-    match token(r)? {
-        Outcome::Done(()) => Ok(back("/admin/clients?done=revoked")),
-        Outcome::Invalid(message) => {
+    match r {
+        Ok(()) => Ok(back("/admin/clients?done=revoked")),
+        Err(e) => {
+            let message = e.on_form()?;
             clients_page(&state, &staff, &ClientForm::default(), Some(message), None).await
         }
     }

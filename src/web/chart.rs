@@ -10,6 +10,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
 use crate::app::audit::stats::DayCount;
+use crate::domain::code::Code;
 use crate::domain::outcome::Outcome;
 
 const WIDTH: f64 = 720.0;
@@ -108,11 +109,9 @@ fn month_day(d: NaiveDate) -> String {
 /// Lays out the days `from..=to` (at most a few months; the caller bounds it).
 pub fn daily(counts: &[DayCount], from: NaiveDate, to: NaiveDate) -> Chart {
     let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
-    let mut by_day: HashMap<(String, &str), i64> = HashMap::new();
+    let mut by_day: HashMap<(String, Outcome), i64> = HashMap::new();
     for c in counts {
-        if let Some(o) = Outcome::parse(&c.outcome) {
-            *by_day.entry((c.day.clone(), o.as_str())).or_default() += c.n;
-        }
+        *by_day.entry((c.day.clone(), c.outcome)).or_default() += c.n;
     }
     let rows: Vec<TableRow> = days
         .iter()
@@ -120,7 +119,7 @@ pub fn daily(counts: &[DayCount], from: NaiveDate, to: NaiveDate) -> Chart {
             let key = d.format("%Y-%m-%d").to_string();
             let counts: Vec<i64> = Outcome::ALL
                 .iter()
-                .map(|o| by_day.get(&(key.clone(), o.as_str())).copied().unwrap_or(0))
+                .map(|o| by_day.get(&(key.clone(), *o)).copied().unwrap_or(0))
                 .collect();
             TableRow {
                 day: key,
@@ -181,7 +180,7 @@ pub fn daily(counts: &[DayCount], from: NaiveDate, to: NaiveDate) -> Chart {
         })
         .collect();
     // Each entry is as wide as its label (about 12 px a full-width character plus the
-    // swatch), so the long 発行者に接続できません still fits inside the chart.
+    // swatch), so the long 保証事業会社に接続できません still fits inside the chart.
     let mut x = LEFT;
     let legend = Outcome::ALL
         .iter()
@@ -203,8 +202,8 @@ pub fn daily(counts: &[DayCount], from: NaiveDate, to: NaiveDate) -> Chart {
         plot_right: WIDTH - RIGHT,
         baseline,
         total: rows.iter().map(|r| r.total).sum(),
-        from: from.to_string(),
-        to: to.to_string(),
+        from: kakunin_protocol::format::date_ja(from),
+        to: kakunin_protocol::format::date_ja(to),
         bars,
         ticks,
         labels,
@@ -217,10 +216,10 @@ pub fn daily(counts: &[DayCount], from: NaiveDate, to: NaiveDate) -> Chart {
 mod tests {
     use super::*;
 
-    fn count(day: &str, outcome: &str, n: i64) -> DayCount {
+    fn count(day: &str, outcome: Outcome, n: i64) -> DayCount {
         DayCount {
             day: day.into(),
-            outcome: outcome.into(),
+            outcome,
             n,
         }
     }
@@ -231,9 +230,9 @@ mod tests {
         let to = NaiveDate::from_ymd_opt(2025, 4, 30).unwrap();
         let c = daily(
             &[
-                count("2025-04-02", "verified", 7),
-                count("2025-04-02", "not_found", 3),
-                count("2025-04-30", "locked", 1),
+                count("2025-04-02", Outcome::Verified, 7),
+                count("2025-04-02", Outcome::NotFound, 3),
+                count("2025-04-30", Outcome::Locked, 1),
             ],
             from,
             to,

@@ -1,19 +1,107 @@
 //! Error policy of the web layer, in one place.
 //!
-//! - Domain and database code return their own errors (`VerifyError`, `AccountError`,
-//!   `DbError`); handlers convert them with `?` into [`WebError`] (pages) or
-//!   [`ApiError`] (the JSON API), and nowhere else decides a status code.
+//! - Each layer returns its own errors: the domain's input errors, the use cases'
+//!   (`VerifyError`, `AccountError`, `TokenError`, `DamagedRow`, `ExportError`), the
+//!   adapters' (`DbError`, diesel's), the API input's [`InvalidInput`]. Handlers pass them on
+//!   with `?`; the `From` impls below turn them into [`WebError`] (pages) or
+//!   [`ApiError`] (the JSON API), and nowhere else decides a status code or a problem
+//!   type.
 //! - Pages answer with a Japanese error page; the API answers `application/problem+json`
 //!   (RFC 9457) with a Japanese `title` and a `detail` that names the field.
-//! - Internal causes go to the log with the request id, never to the client: the person
-//!   sees what to do next, the operator sees why.
+//! - An internal error ([`Internal`]) keeps its cause chain, which is logged once, when
+//!   the error is made, with the request id (`X-Request-Id`) as its reference. The person
+//!   sees what to do next and that reference, never the cause: the operator finds the
+//!   cause in the log by the reference.
 
+use std::error::Error as StdError;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 
 use super::templates;
 use crate::adapters::db::DbError;
-use crate::app::verification::VerifyError;
+use crate::app::accounts::tokens::TokenError;
+use crate::app::accounts::users::AccountError;
+use crate::app::audit::query::ExportError;
+use crate::app::evidence::bundle::BundleError;
+use crate::app::verification::{DamagedRow, VerifyError};
+use crate::domain::access::Scope;
+
+/// Input the JSON API refuses: the field (a path such as `expected.contract_amount_yen`,
+/// empty for the whole object) and what it should look like, in Japanese. Made by
+/// `api::input` and the API's handlers; answered as a 422 problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {detail}")]
+pub struct InvalidInput {
+    pub field: String,
+    pub detail: String,
+}
+
+impl InvalidInput {
+    pub fn new(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Any error, with its `source()` chain.
+pub type Cause = Box<dyn StdError + Send + Sync + 'static>;
+
+/// An error the person cannot fix. Made once per failure: making it logs the cause
+/// chain with the request id, which is then the reference shown to the person.
+#[derive(Debug)]
+pub struct Internal {
+    reference: String,
+    cause: Cause,
+}
+
+impl Internal {
+    /// Logs `cause` and every `source()` below it on one line, with the reference.
+    pub fn new(cause: impl Into<Cause>) -> Self {
+        let cause = cause.into();
+        // Inside a request the reference is its `X-Request-Id`; elsewhere (a background
+        // task) a fresh one, so that page and log still match.
+        let reference = super::request_id().unwrap_or_else(|| ulid::Ulid::new().to_string());
+        tracing::error!(reference = %reference, cause = %chain(cause.as_ref()), "internal error");
+        Self { reference, cause }
+    }
+
+    /// The id the person quotes to the operator (the request's `X-Request-Id`).
+    pub fn reference(&self) -> &str {
+        &self.reference
+    }
+}
+
+impl std::fmt::Display for Internal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "内部エラー（参照番号 {}）", self.reference)
+    }
+}
+
+impl StdError for Internal {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(self.cause.as_ref())
+    }
+}
+
+/// `cause: source: source…`, leaving out a source whose text its parent already ends
+/// with (an error that prints its cause and also returns it from `source()`).
+pub fn chain(cause: &(dyn StdError + 'static)) -> String {
+    let mut text = cause.to_string();
+    let mut next = cause.source();
+    while let Some(source) = next {
+        let part = source.to_string();
+        if !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        next = source.source();
+    }
+    text
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
@@ -34,34 +122,99 @@ pub enum WebError {
     #[error("{0}")]
     BadRequest(String),
     #[error("内部エラーが発生しました。時間をおいて再度お試しください")]
-    Internal(String),
+    Internal(#[source] Internal),
+}
+
+impl WebError {
+    /// An internal error caused by `cause` (logged now, see [`Internal`]).
+    pub fn internal(cause: impl Into<Cause>) -> Self {
+        WebError::Internal(Internal::new(cause))
+    }
 }
 
 impl From<DbError> for WebError {
     fn from(e: DbError) -> Self {
-        WebError::Internal(e.to_string())
+        WebError::internal(e)
     }
 }
 
 impl From<diesel::result::Error> for WebError {
     fn from(e: diesel::result::Error) -> Self {
-        WebError::Internal(e.to_string())
+        WebError::internal(e)
+    }
+}
+
+impl From<DamagedRow> for WebError {
+    fn from(e: DamagedRow) -> Self {
+        WebError::internal(e)
+    }
+}
+
+/// A verification without a bundle (no record, or from before receipts) is a 404: the
+/// outcome page offers the download only where there is one. A registry or profile gone
+/// missing is the operator's fault, an internal error.
+impl From<BundleError> for WebError {
+    fn from(e: BundleError) -> Self {
+        match e {
+            BundleError::NoRecord(_) | BundleError::NoReceipt(_) => WebError::NotFound,
+            e => WebError::internal(e),
+        }
+    }
+}
+
+impl From<ExportError> for WebError {
+    fn from(e: ExportError) -> Self {
+        WebError::internal(e)
+    }
+}
+
+impl From<tera::Error> for WebError {
+    fn from(e: tera::Error) -> Self {
+        WebError::internal(e)
     }
 }
 
 impl From<VerifyError> for WebError {
     fn from(e: VerifyError) -> Self {
         match e {
-            VerifyError::NoIssuer(_) => WebError::BadRequest(e.to_string()),
+            VerifyError::NoIssuer(_) | VerifyError::NoticeIssuer(_) => {
+                WebError::BadRequest(e.to_string())
+            }
             VerifyError::Db(db) => db.into(),
-            VerifyError::Interrupted => WebError::Internal(e.to_string()),
+            VerifyError::Interrupted => WebError::internal(e),
         }
     }
 }
 
-impl From<tera::Error> for WebError {
-    fn from(e: tera::Error) -> Self {
-        WebError::Internal(format!("template: {e:?}"))
+/// What the form can show, for errors the person can fix by changing what they typed;
+/// every other error stays an error.
+pub trait FormError {
+    /// The message for the form, or the error page's error.
+    fn on_form(self) -> Result<String, WebError>;
+}
+
+impl FormError for AccountError {
+    fn on_form(self) -> Result<String, WebError> {
+        match self {
+            AccountError::Db(e) => Err(e.into()),
+            e => Ok(e.to_string()),
+        }
+    }
+}
+
+impl FormError for TokenError {
+    fn on_form(self) -> Result<String, WebError> {
+        match self {
+            TokenError::Db(e) => Err(e.into()),
+            e => Ok(e.to_string()),
+        }
+    }
+}
+
+/// Outside a form that can show it, an account error the person could fix is a 400 page.
+impl From<AccountError> for WebError {
+    fn from(e: AccountError) -> Self {
+        e.on_form().map_or_else(|e| e, WebError::BadRequest)
     }
 }
 
@@ -92,14 +245,22 @@ impl ResponseError for WebError {
                 .insert_header((header::LOCATION, super::PASSWORD_PATH))
                 .finish();
         }
-        if let WebError::Internal(cause) = self {
-            tracing::error!(%cause, "internal error");
-        }
+        let reference = match self {
+            WebError::Internal(internal) => Some(internal.reference()),
+            _ => None,
+        };
         let mut ctx = tera::Context::new();
         ctx.insert("status", &self.status_code().as_u16());
         ctx.insert("message", &self.to_string());
-        let body = templates::render("error.html", &ctx)
-            .unwrap_or_else(|_| "内部エラーが発生しました".to_owned());
+        ctx.insert("reference", &reference);
+        let body = templates::render("error.html", &ctx).unwrap_or_else(|e| {
+            // The page itself failed: say so in the log, and still give the reference.
+            tracing::error!(cause = %chain(&e), "error page");
+            match reference {
+                Some(r) => format!("内部エラーが発生しました（参照番号 {r}）"),
+                None => "エラーが発生しました".to_owned(),
+            }
+        });
         HttpResponse::build(self.status_code())
             .content_type("text/html; charset=utf-8")
             .body(body)
@@ -108,15 +269,21 @@ impl ResponseError for WebError {
 
 pub use kakunin_platform::problem::Problem;
 
+/// An API error: the problem it answers with. Built only here, so the API's statuses,
+/// problem types and titles are all in this file.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", .problem.detail)]
 pub struct ApiError {
     pub problem: Problem,
-    pub retry_after: Option<u64>,
+    /// Seconds, for `Retry-After` (u32: a wait is minutes, and the error stays small).
+    pub retry_after: Option<u32>,
+    /// The logged cause of a 500 (boxed: most errors have none, and `Result`s carry it).
+    #[source]
+    internal: Option<Box<Internal>>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, kind: &str, title: &str, detail: impl Into<String>) -> Self {
+    fn new(status: StatusCode, kind: &str, title: &str, detail: impl Into<String>) -> Self {
         Self {
             problem: Problem::new(
                 status,
@@ -125,10 +292,13 @@ impl ApiError {
                 detail,
             ),
             retry_after: None,
+            internal: None,
         }
     }
 
-    pub fn invalid_field(field: &str, detail: impl Into<String>) -> Self {
+    /// 422 for input that `field` (a path such as `expected.contract_amount_yen`; empty
+    /// for the body as a whole) does not allow.
+    fn invalid_field(field: &str, detail: impl Into<String>) -> Self {
         let mut e = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-input",
@@ -148,7 +318,12 @@ impl ApiError {
         )
     }
 
-    pub fn forbidden(detail: &str) -> Self {
+    /// 403 for a token whose scope is not `needed`.
+    pub fn scope_refused(needed: Scope) -> Self {
+        let detail = match needed {
+            Scope::Verify => "このトークンの権限（scope）では照会できません。scope が verify のトークンを使ってください",
+            Scope::Audit => "このトークンの権限（scope）では監査ログを参照できません。scope が audit のトークンを使ってください",
+        };
         Self::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -166,6 +341,16 @@ impl ApiError {
         )
     }
 
+    /// 404 for a path the API does not have.
+    pub fn no_such_route() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "no-such-route",
+            "見つかりません",
+            "この API にそのパスはありません。使えるパスは GET /api/openapi.json で確認できます",
+        )
+    }
+
     /// 429 for an API token over `settings.api.rate_per_minute`.
     pub fn rate_limited(retry_after: u64) -> Self {
         let mut e = Self::new(
@@ -174,12 +359,12 @@ impl ApiError {
             "リクエストが多すぎます",
             format!("この API トークンの1分あたりのリクエスト数の上限を超えました。{retry_after}秒後に再度お試しください"),
         );
-        e.retry_after = Some(retry_after);
+        e.retry_after = Some(u32::try_from(retry_after).unwrap_or(u32::MAX));
         e
     }
 
     /// 413 for a JSON body over the API's limit.
-    pub fn payload_too_large(limit_bytes: usize) -> Self {
+    fn payload_too_large(limit_bytes: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload-too-large",
@@ -191,8 +376,8 @@ impl ApiError {
         )
     }
 
-    /// 400 for a body that is not JSON at all; `detail` says where it broke.
-    pub fn malformed_json(position: &str) -> Self {
+    /// 400 for a body that is not JSON at all; `position` says where it broke.
+    fn malformed_json(position: &str) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             "malformed-json",
@@ -202,7 +387,7 @@ impl ApiError {
     }
 
     /// 415 for a body sent without `Content-Type: application/json`.
-    pub fn unsupported_media_type() -> Self {
+    fn unsupported_media_type() -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
@@ -221,14 +406,26 @@ impl ApiError {
         )
     }
 
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(%cause, "internal error");
-        Self::new(
+    /// 500: the cause is logged now (see [`Internal`]); the detail gives the reference.
+    pub fn internal(cause: impl Into<Cause>) -> Self {
+        let internal = Internal::new(cause);
+        let mut e = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "内部エラー",
-            "時間をおいて再度お試しください",
-        )
+            format!(
+                "時間をおいて再度お試しください。続く場合は、参照番号 {} をシステム管理者にお伝えください",
+                internal.reference()
+            ),
+        );
+        e.internal = Some(Box::new(internal));
+        e
+    }
+}
+
+impl From<InvalidInput> for ApiError {
+    fn from(e: InvalidInput) -> Self {
+        ApiError::invalid_field(&e.field, e.detail)
     }
 }
 
@@ -244,11 +441,34 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
+impl From<BundleError> for ApiError {
+    fn from(e: BundleError) -> Self {
+        match e {
+            BundleError::NoRecord(_) | BundleError::NoReceipt(_) => Self::new(
+                StatusCode::NOT_FOUND,
+                "no-evidence",
+                "証拠一式がありません",
+                e.to_string(),
+            ),
+            e => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<DamagedRow> for ApiError {
+    fn from(e: DamagedRow) -> Self {
+        ApiError::internal(e)
+    }
+}
+
 impl From<VerifyError> for ApiError {
     fn from(e: VerifyError) -> Self {
         match e {
             VerifyError::NoIssuer(_) => {
                 ApiError::invalid_field("certificate_number", e.to_string())
+            }
+            VerifyError::NoticeIssuer(field) => {
+                ApiError::invalid_field(field.name(), e.to_string())
             }
             VerifyError::Db(db) => db.into(),
             VerifyError::Interrupted => ApiError::internal(e),
@@ -256,12 +476,95 @@ impl From<VerifyError> for ApiError {
     }
 }
 
+/// The JSON body extractor's errors: too large, wrong media type, not JSON.
+impl From<JsonPayloadError> for ApiError {
+    fn from(e: JsonPayloadError) -> Self {
+        match e {
+            JsonPayloadError::OverflowKnownLength { limit, .. }
+            | JsonPayloadError::Overflow { limit } => ApiError::payload_too_large(limit),
+            JsonPayloadError::ContentType => ApiError::unsupported_media_type(),
+            // serde_json's position only: its message could quote the body, auth keys included.
+            JsonPayloadError::Deserialize(e) => {
+                ApiError::malformed_json(&format!("{}行{}列", e.line(), e.column()))
+            }
+            JsonPayloadError::Payload(_) => {
+                ApiError::malformed_json("本文を最後まで受信できませんでした")
+            }
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}
+
+/// A query string the extractor cannot read at all (the values themselves are text and
+/// checked by the handler).
+impl From<QueryPayloadError> for ApiError {
+    fn from(e: QueryPayloadError) -> Self {
+        ApiError::invalid_field("", format!("クエリ文字列を読めません（{e}）"))
+    }
+}
+
+/// A path segment that does not parse names no resource.
+impl From<PathError> for ApiError {
+    fn from(_: PathError) -> Self {
+        ApiError::not_found()
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        self.problem.status_code()
     }
 
     fn error_response(&self) -> HttpResponse {
-        self.problem.response(self.retry_after)
+        self.problem.response(self.retry_after.map(u64::from))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer: {0}")]
+    struct Outer(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("inner")]
+    struct Inner(#[source] std::io::Error);
+
+    #[test]
+    fn the_chain_names_every_cause_once() {
+        let e = Outer(Inner(std::io::Error::other("disk on fire")));
+        assert_eq!(chain(&e), "outer: inner: disk on fire");
+    }
+
+    #[test]
+    fn an_internal_problem_shows_its_reference_and_no_cause() {
+        let e = ApiError::internal(std::io::Error::other("no such table: verifications"));
+        let reference = e.internal.as_ref().unwrap().reference().to_owned();
+        assert_eq!(e.problem.status, 500);
+        assert!(
+            e.problem.detail.contains(&reference),
+            "{}",
+            e.problem.detail
+        );
+        assert!(!e.problem.detail.contains("no such table"));
+        // The cause stays reachable for the log through `source()`.
+        assert!(chain(&e).contains("no such table"), "{}", chain(&e));
+    }
+
+    #[test]
+    fn an_internal_page_shows_its_reference_and_no_cause() {
+        let e = WebError::internal(std::io::Error::other("no such table: users"));
+        let WebError::Internal(internal) = &e else {
+            unreachable!()
+        };
+        let reference = internal.reference().to_owned();
+        let res = e.error_response();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = actix_web::body::MessageBody::try_into_bytes(res.into_body()).unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(body.contains(&reference), "{body}");
+        assert!(!body.contains("no such table"), "{body}");
     }
 }

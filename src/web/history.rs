@@ -12,6 +12,7 @@ use super::{html, templates, AppState};
 use crate::adapters::db::{self, DbError};
 use crate::app::accounts::users;
 use crate::app::verification::store::{self, HistoryFilter, HISTORY_PAGE};
+use crate::domain::code::Code;
 use crate::domain::outcome::Outcome;
 use kakunin_protocol::ids::CertificateNumber;
 
@@ -64,12 +65,7 @@ fn filter(q: &HistoryQuery) -> Result<HistoryFilter, String> {
     };
     let outcome = match q.outcome.as_str() {
         "" => None,
-        o => Some(
-            Outcome::parse(o)
-                .ok_or("結果の指定が正しくありません")?
-                .as_str()
-                .to_owned(),
-        ),
+        o => Some(Outcome::parse(o).map_err(|_| "結果の指定が正しくありません")?),
     };
     Ok(HistoryFilter {
         number,
@@ -109,7 +105,7 @@ pub async fn list(
     let lines: Vec<Line> = rows
         .iter()
         .map(|r| {
-            let o = r.outcome();
+            let o = r.outcome;
             Line {
                 id: r.id.clone(),
                 checked_at: checked_at_ja(r),

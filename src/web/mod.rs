@@ -7,6 +7,7 @@ pub mod admin;
 pub mod api;
 pub mod chart;
 pub mod error;
+pub mod evidence;
 pub mod health;
 pub mod history;
 pub mod officer;
@@ -21,8 +22,9 @@ use std::sync::Arc;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::{from_fn, DefaultHeaders, Next};
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::http::Method;
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, App, FromRequest, Handler, HttpResponse, HttpServer, Responder, Route};
 use tracing::Instrument;
 
 use crate::app::verification::Verifier;
@@ -51,19 +53,39 @@ async fn style() -> HttpResponse {
         .body(templates::STYLE)
 }
 
+async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "max-age=3600"))
+        .body(templates::SCRIPT)
+}
+
 async fn not_found() -> Result<HttpResponse, error::WebError> {
     Err(error::WebError::NotFound)
 }
 
+tokio::task_local! {
+    /// The id of the request being handled, for [`request_id`].
+    static REQUEST_ID: String;
+}
+
+/// The `X-Request-Id` of the request being handled, when called while handling one: the
+/// reference an error page or problem gives (`error::Internal`).
+pub fn request_id() -> Option<String> {
+    REQUEST_ID.try_with(String::clone).ok()
+}
+
 /// Gives each request an id, carried by every log line of the request and returned
 /// in `X-Request-Id` so an officer's report can be matched to the log.
-async fn request_id(
+async fn request_id_header(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = ulid::Ulid::new().to_string();
     let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.path());
-    let mut res = next.call(req).instrument(span.clone()).await?;
+    let mut res = REQUEST_ID
+        .scope(id.clone(), next.call(req).instrument(span.clone()))
+        .await?;
     span.in_scope(|| tracing::info!(status = res.status().as_u16(), "handled"));
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut()
@@ -103,57 +125,102 @@ async fn same_origin(
     Ok(next.call(req).await?.map_into_left_body())
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/static/app.css", web::get().to(style))
-        .route("/login", web::get().to(signin::form))
-        .route("/login", web::post().to(signin::submit))
-        .route("/logout", web::post().to(signin::logout))
-        .route(PASSWORD_PATH, web::get().to(password::form))
-        .route(PASSWORD_PATH, web::post().to(password::submit))
-        .route("/", web::get().to(officer::form))
-        .route("/verify", web::post().to(officer::submit))
-        .route("/verifications", web::get().to(history::list))
-        .route("/verifications/{id}", web::get().to(officer::show))
-        .route("/verifications/{id}/print", web::get().to(officer::print))
-        .route(
-            "/verifications/{id}/reverify",
-            web::get().to(officer::reverify),
-        )
-        .route("/audit", web::get().to(supervisor::list))
-        .route("/audit/events/{seq}", web::get().to(supervisor::event))
-        .route("/audit/export", web::post().to(supervisor::export))
-        .route(
-            "/admin",
-            web::get().to(|| async {
-                HttpResponse::SeeOther()
-                    .insert_header(("Location", "/admin/users"))
-                    .finish()
-            }),
-        )
-        .route("/admin/users", web::get().to(admin::users))
-        .route("/admin/users", web::post().to(admin::create_user))
-        .route(
-            "/admin/users/{login}/update",
-            web::post().to(admin::update_user),
-        )
-        .route(
-            "/admin/users/{login}/disable",
-            web::post().to(admin::disable_user),
-        )
-        .route(
-            "/admin/users/{login}/reset",
-            web::post().to(admin::reset_password),
-        )
-        .route("/admin/offices", web::get().to(admin::offices))
-        .route("/admin/offices", web::post().to(admin::save_office))
-        .route("/admin/clients", web::get().to(admin::clients))
-        .route("/admin/clients", web::post().to(admin::create_client))
-        .route(
+/// One page route: its method, its path template (actix syntax, `{id}`) and its handler.
+pub struct PageRoute {
+    pub method: Method,
+    pub path: &'static str,
+    route: Route,
+}
+
+fn on<F, Args>(method: Method, path: &'static str, handler: F) -> PageRoute
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    PageRoute {
+        route: web::route().method(method.clone()).to(handler),
+        method,
+        path,
+    }
+}
+
+/// Administrators only, like the pages it leads to: a redirect for anyone would tell an
+/// anonymous client that the area exists and where its pages are.
+async fn admin_home(staff: session::Staff) -> Result<HttpResponse, error::WebError> {
+    staff.require(&[crate::domain::access::Role::Admin])?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("Location", "/admin/users"))
+        .finish())
+}
+
+/// Every page route, in the order actix matches them. [`routes`] mounts exactly these,
+/// and [`route_table`] lists them, so a test walking the table cannot miss a route.
+pub fn page_routes() -> Vec<PageRoute> {
+    use Method as M;
+    vec![
+        on(M::GET, "/healthz", health::healthz),
+        on(M::GET, "/readyz", health::readyz),
+        on(M::GET, "/static/app.css", style),
+        on(M::GET, "/static/app.js", script),
+        on(M::GET, "/.well-known/jwks.json", evidence::jwks),
+        on(M::GET, "/login", signin::form),
+        on(M::POST, "/login", signin::submit),
+        on(M::POST, "/logout", signin::logout),
+        on(M::GET, PASSWORD_PATH, password::form),
+        on(M::POST, PASSWORD_PATH, password::submit),
+        on(M::GET, "/", officer::form),
+        on(M::POST, "/verify", officer::submit),
+        on(M::GET, "/verifications", history::list),
+        on(M::GET, "/verifications/{id}", officer::show),
+        on(M::GET, "/verifications/{id}/print", officer::print),
+        on(
+            M::GET,
+            "/verifications/{id}/evidence",
+            evidence::page_download,
+        ),
+        on(M::GET, "/verifications/{id}/reverify", officer::reverify),
+        on(M::GET, "/audit", supervisor::list),
+        on(M::GET, "/audit/events/{seq}", supervisor::event),
+        on(M::POST, "/audit/export", supervisor::export),
+        on(M::GET, "/admin", admin_home),
+        on(M::GET, "/admin/users", admin::users),
+        on(M::POST, "/admin/users", admin::create_user),
+        on(M::POST, "/admin/users/{login}/update", admin::update_user),
+        on(M::POST, "/admin/users/{login}/disable", admin::disable_user),
+        on(M::POST, "/admin/users/{login}/enable", admin::enable_user),
+        on(M::POST, "/admin/users/{login}/reset", admin::reset_password),
+        on(M::GET, "/admin/offices", admin::offices),
+        on(M::POST, "/admin/offices", admin::save_office),
+        on(M::GET, "/admin/clients", admin::clients),
+        on(M::POST, "/admin/clients", admin::create_client),
+        on(
+            M::POST,
             "/admin/clients/{name}/revoke",
-            web::post().to(admin::revoke_client),
-        );
+            admin::revoke_client,
+        ),
+    ]
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    for r in page_routes() {
+        cfg.route(r.path, r.route);
+    }
+}
+
+/// Every route the server answers, pages and API: `(method, path template)`, the API's
+/// read from its OpenAPI document (which is collected from the mounted scope).
+pub fn route_table() -> Vec<(Method, String)> {
+    let mut table: Vec<(Method, String)> = page_routes()
+        .into_iter()
+        .map(|r| (r.method, r.path.to_owned()))
+        .collect();
+    for (path, _) in api::openapi::document().paths.paths.iter() {
+        for m in api::openapi::allowed_methods_of(path) {
+            table.push((m, path.clone()));
+        }
+    }
+    table
 }
 
 /// Runs the server until it is stopped.
@@ -161,33 +228,26 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
     let bind = state.settings.server.bind.clone();
     // The API's rate limiter is shared by every worker, so it is built out here.
     let api = api::Api::new(&state.settings);
+    let secure = state.settings.server.secure_cookies;
     let state = web::Data::new(state);
-    tracing::info!(%bind, "kakunin listening");
-    HttpServer::new(move || {
+    let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(web::FormConfig::default().limit(64 * 1024))
-            .wrap(
-                DefaultHeaders::new()
-                    .add(("X-Content-Type-Options", "nosniff"))
-                    .add(("X-Frame-Options", "DENY"))
-                    // same-origin, not no-referrer: with no-referrer Chromium sends `Origin: null`
-                    // on our own form posts, which the Origin check could not tell from
-                    // a sandboxed cross-site frame. Other sites still get no referrer.
-                    .add(("Referrer-Policy", "same-origin"))
-                    .add((
-                        "Content-Security-Policy",
-                        "default-src 'self'; form-action 'self'; frame-ancestors 'none'",
-                    ))
-                    .add(("Cache-Control", "no-store")),
-            )
+            .wrap(kakunin_platform::headers::security_headers_for(secure))
             .wrap(from_fn(same_origin))
-            .wrap(from_fn(request_id))
+            .wrap(from_fn(request_id_header))
+            .wrap(from_fn(kakunin_platform::headers::head_as_get))
             .configure(routes)
             .service(api.service())
             .default_service(web::to(not_found))
     })
-    .bind(bind)?
-    .run()
-    .await
+    .bind(&bind)?;
+    // The address actually bound (port 0 asks the system for a free one): scripts and the
+    // test kit read this line from standard output; logs go to standard error.
+    for addr in server.addrs() {
+        tracing::info!(%bind, %addr, "kakunin listening");
+        println!("待ち受けています: http://{addr}/");
+    }
+    server.run().await
 }

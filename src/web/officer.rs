@@ -9,11 +9,15 @@ use super::session::Staff;
 use super::{html, templates, AppState};
 
 use crate::adapters::db::{self, DbError};
-use crate::app::verification::{self, store, Request, VerificationRow};
+use crate::app::audit::Action;
+use crate::app::verification::{self, store, LockState, Request, VerificationRow, VerifyError};
+use crate::domain::banner;
+use crate::domain::code::Code;
 use crate::domain::diff;
-use crate::domain::rules::{Expected, RuleResult};
+use crate::domain::intake;
+use crate::domain::outcome::Outcome;
+use crate::domain::rules::{Expected, RuleResult, RuleStatus};
 use crate::domain::view;
-use kakunin_protocol::ids::{AuthKey, CertificateNumber};
 
 /// The verify form's fields, as `service.md` names them.
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
@@ -40,6 +44,14 @@ fn render_form(
     render_form_with(staff, form, errors, None)
 }
 
+/// The field the cursor starts in: the first wrong one, else 保証契約番号.
+fn focus(errors: &serde_json::Value) -> &'static str {
+    ["certificate_number", "auth_key", "expected_contract_amount"]
+        .into_iter()
+        .find(|f| errors.get(f).is_some())
+        .unwrap_or("certificate_number")
+}
+
 fn render_form_with(
     staff: &Staff,
     form: &VerifyForm,
@@ -47,6 +59,7 @@ fn render_form_with(
     notice: Option<&str>,
 ) -> Result<HttpResponse, WebError> {
     let mut ctx = staff.context();
+    ctx.insert("focus", focus(errors));
     ctx.insert("notice", &notice);
     ctx.insert("form", form);
     ctx.insert("errors", errors);
@@ -65,25 +78,31 @@ pub async fn form(staff: Staff) -> Result<HttpResponse, WebError> {
 /// Parses every field, collecting each field's error so the officer sees them all at once.
 fn parse(form: &VerifyForm) -> Result<Request, serde_json::Value> {
     let mut errors = serde_json::Map::new();
-    let number = CertificateNumber::parse(&form.certificate_number)
-        .map_err(|e| errors.insert("certificate_number".into(), e.to_string().into()))
-        .ok();
-    let key = AuthKey::parse(&form.auth_key)
-        .map_err(|e| errors.insert("auth_key".into(), e.to_string().into()))
+    let ids = intake::read_ids(&form.certificate_number, &form.auth_key)
+        .map_err(|found| {
+            for (field, message) in found {
+                errors.insert(field.name().into(), message.into());
+            }
+        })
         .ok();
     let expected = Expected::from_input(
         &form.expected_contract_amount,
         &form.expected_contractor,
         &form.expected_title,
     )
-    .map_err(|e| errors.insert("expected_contract_amount".into(), e.to_string().into()))
+    .map_err(|es| {
+        for e in es {
+            errors.insert(e.form_field().into(), e.to_string().into());
+        }
+    })
     .ok();
-    match (number, key, expected) {
-        (Some(number), Some(key), Some(expected)) => Ok(Request {
-            number,
-            key,
+    match (ids, expected) {
+        (Some(ids), Some(expected)) => Ok(Request {
+            number: ids.number,
+            key: ids.key,
             expected,
             client_ref: None,
+            scanned: ids.scanned,
         }),
         _ => Err(serde_json::Value::Object(errors)),
     }
@@ -95,7 +114,11 @@ pub async fn submit(
     form: web::Form<VerifyForm>,
 ) -> Result<HttpResponse, WebError> {
     staff.check_csrf(&form.csrf)?;
-    let request = match parse(&form) {
+    let parsed = parse(&form);
+    // A scanned QR text holds the key: the form shows only the number read from it.
+    let mut form = form.into_inner();
+    form.certificate_number = intake::shown_number(&form.certificate_number);
+    let request = match parsed {
         Ok(r) => r,
         Err(errors) => return render_form(&staff, &form, &errors),
     };
@@ -103,8 +126,13 @@ pub async fn submit(
         Ok(row) => Ok(HttpResponse::SeeOther()
             .insert_header((header::LOCATION, format!("/verifications/{}", row.id)))
             .finish()),
-        Err(crate::app::verification::VerifyError::NoIssuer(n)) => {
-            let errors = serde_json::json!({ "certificate_number": crate::app::verification::VerifyError::NoIssuer(n).to_string() });
+        Err(e @ VerifyError::NoIssuer(_)) => {
+            let errors = serde_json::json!({ "certificate_number": e.to_string() });
+            render_form(&staff, &form, &errors)
+        }
+        Err(VerifyError::NoticeIssuer(field)) => {
+            let e = VerifyError::NoticeIssuer(field);
+            let errors = serde_json::json!({ field.name(): e.to_string() });
             render_form(&staff, &form, &errors)
         }
         Err(e) => Err(e.into()),
@@ -116,7 +144,7 @@ async fn load(
     state: &AppState,
     staff: &Staff,
     id: String,
-    action: &'static str,
+    action: Action,
 ) -> Result<(VerificationRow, Option<VerificationRow>), WebError> {
     let scope = staff.scope();
     let actor = staff.actor.clone();
@@ -137,6 +165,9 @@ async fn load(
 struct Summary {
     id: String,
     certificate_number: String,
+    /// Whether a signed certificate came back: only then was anything 確認 (checked);
+    /// other attempts are labelled 照会日時 / 照会者.
+    checked: bool,
     banner: &'static str,
     next_step: &'static str,
     tone: &'static str,
@@ -149,8 +180,8 @@ struct Summary {
 
 #[derive(Serialize)]
 struct RuleLine {
-    id: String,
-    name: String,
+    id: &'static str,
+    name: &'static str,
     status: String,
     label: String,
     message: String,
@@ -160,8 +191,8 @@ fn rule_lines(rules: &[RuleResult]) -> Vec<RuleLine> {
     rules
         .iter()
         .map(|r| RuleLine {
-            id: r.id.clone(),
-            name: RuleResult::label(r).to_owned(),
+            id: r.id.as_str(),
+            name: r.label(),
             status: r.status.as_str().to_owned(),
             label: r.status.label().to_owned(),
             message: r.message.clone(),
@@ -177,14 +208,34 @@ pub fn checked_at_ja(row: &VerificationRow) -> String {
     )
 }
 
-fn context(state: &AppState, staff: &Staff, row: &VerificationRow) -> tera::Context {
-    let outcome = row.outcome();
+fn context(
+    state: &AppState,
+    staff: &Staff,
+    row: &VerificationRow,
+) -> Result<tera::Context, WebError> {
     let mut ctx = staff.context();
+    ctx.extend(certificate_context(state, row)?);
+    Ok(ctx)
+}
+
+/// The print view of a stored verification as a page of its own, for the evidence
+/// bundle's human-readable summary.
+pub fn summary_html(state: &AppState, row: &VerificationRow) -> Result<String, WebError> {
+    let mut ctx = certificate_context(state, row)?;
+    insert_paper(&mut ctx, row)?;
+    Ok(templates::render("print.html", &ctx)?)
+}
+
+/// What the outcome page and the print view show of a verification, staff aside.
+fn certificate_context(state: &AppState, row: &VerificationRow) -> Result<tera::Context, WebError> {
+    let outcome = row.outcome;
+    let mut ctx = tera::Context::new();
     ctx.insert(
         "v",
         &Summary {
             id: row.id.clone(),
             certificate_number: row.certificate_number.clone(),
+            checked: outcome.has_certificate(),
             banner: outcome.banner(),
             next_step: outcome.next_step(),
             tone: outcome.tone(),
@@ -195,13 +246,24 @@ fn context(state: &AppState, staff: &Staff, row: &VerificationRow) -> tera::Cont
             detail: row.detail.clone(),
         },
     );
-    if let Some(cert) = row.certificate() {
-        ctx.insert("rows", &view::certificate_rows(&cert));
-        ctx.insert("changes", &view::change_lines(&cert));
+    let cert = row.certificate()?;
+    if let Some(cert) = &cert {
+        ctx.insert("rows", &view::certificate_rows(cert));
+        ctx.insert("changes", &view::change_lines(cert));
     }
-    ctx.insert("rules", &rule_lines(&row.rule_results()));
+    let rules = row.rule_results()?;
+    let checked_on = row
+        .checked_at
+        .and_utc()
+        .with_timezone(&kakunin_protocol::time::jst())
+        .date_naive();
+    ctx.insert(
+        "notes",
+        &banner::banner(outcome, &rules, cert.as_ref(), checked_on, &row.office_code),
+    );
+    ctx.insert("rules", &rule_lines(&rules));
     ctx.insert("profile_name", &state.verifier.profile.name);
-    ctx
+    Ok(ctx)
 }
 
 pub async fn show(
@@ -209,15 +271,58 @@ pub async fn show(
     staff: Staff,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let (row, previous) = load(&state, &staff, id.into_inner(), "verification.view").await?;
-    let mut ctx = context(&state, &staff, &row);
-    if let (Some(now), Some(prev)) = (row.certificate(), previous.as_ref()) {
-        if let Some(before) = prev.certificate() {
+    let (row, previous) = load(&state, &staff, id.into_inner(), Action::VerificationView).await?;
+    let mut ctx = context(&state, &staff, &row)?;
+    // A miss or a lock of this service: the form again, with what the lock allows.
+    let own_lock = row.outcome == Outcome::Locked && row.issuer_id.is_none();
+    if row.outcome == Outcome::NotFound || own_lock {
+        let lockout = state.verifier.lockout.clone();
+        let number = row.certificate_number.clone();
+        let lock = db::run(&state.verifier.pool, move |c| {
+            verification::lock_state(c, &lockout, &number, db::now_utc()).map_err(DbError::from)
+        })
+        .await?;
+        match lock {
+            LockState::Open { tries_left } => {
+                ctx.insert("tries_left", &tries_left);
+                ctx.insert("lock_minutes", &state.verifier.lockout.lock_minutes);
+                ctx.insert(
+                    "form",
+                    &VerifyForm {
+                        certificate_number: row.certificate_number.clone(),
+                        ..Default::default()
+                    },
+                );
+            }
+            LockState::Locked { until } => {
+                ctx.insert(
+                    "locked_until",
+                    &kakunin_protocol::format::datetime_ja(
+                        until
+                            .and_utc()
+                            .with_timezone(&kakunin_protocol::time::jst()),
+                    ),
+                );
+            }
+        }
+    }
+    insert_diff(&mut ctx, &row, previous.as_ref())?;
+    Ok(html(200, templates::render("verification.html", &ctx)?))
+}
+
+/// The 前回からの変更 table's data, when the office saw an earlier revision.
+fn insert_diff(
+    ctx: &mut tera::Context,
+    row: &VerificationRow,
+    previous: Option<&VerificationRow>,
+) -> Result<(), WebError> {
+    if let (Some(now), Some(prev)) = (row.certificate()?, previous) {
+        if let Some(before) = prev.certificate()? {
             ctx.insert("diff", &diff::changes(&before, &now));
             ctx.insert("previous_checked_at", &checked_at_ja(prev));
         }
     }
-    Ok(html(200, templates::render("verification.html", &ctx)?))
+    Ok(())
 }
 
 pub async fn print(
@@ -225,12 +330,34 @@ pub async fn print(
     staff: Staff,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let (row, _) = load(&state, &staff, id.into_inner(), "verification.print").await?;
-    if !row.outcome().has_certificate() {
+    let (row, previous) = load(&state, &staff, id.into_inner(), Action::VerificationPrint).await?;
+    if !row.outcome.has_certificate() {
         return Err(WebError::NotFound);
     }
-    let ctx = context(&state, &staff, &row);
+    let mut ctx = context(&state, &staff, &row)?;
+    insert_diff(&mut ctx, &row, previous.as_ref())?;
+    insert_paper(&mut ctx, &row)?;
     Ok(html(200, templates::render("print.html", &ctx)?))
+}
+
+/// What only paper shows: its title, whether it may be filed as an acceptance, and the
+/// rules that did not apply on one line.
+fn insert_paper(ctx: &mut tera::Context, row: &VerificationRow) -> Result<(), WebError> {
+    // Only a 確認済み prints under a title that could be filed as an acceptance.
+    let title = match row.outcome {
+        Outcome::Verified => "電子証書の確認結果（確認済み）".to_owned(),
+        o => format!("電子証書の確認結果（{}・受理できません）", o.banner()),
+    };
+    ctx.insert("print_title", &title);
+    ctx.insert("accepted", &(row.outcome == Outcome::Verified));
+    let skipped: Vec<&str> = row
+        .rule_results()?
+        .iter()
+        .filter(|r| r.status == RuleStatus::Skip)
+        .map(|r| r.label())
+        .collect();
+    ctx.insert("skipped", &skipped.join("、"));
+    Ok(())
 }
 
 /// Re-verify needs the 認証キー again: it is never stored, so the form comes back with
@@ -240,8 +367,8 @@ pub async fn reverify(
     staff: Staff,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let (row, _) = load(&state, &staff, id.into_inner(), "verification.view").await?;
-    let expected = row.expected();
+    let (row, _) = load(&state, &staff, id.into_inner(), Action::VerificationView).await?;
+    let expected = row.expected()?;
     let form = VerifyForm {
         certificate_number: row.certificate_number.clone(),
         expected_contract_amount: expected

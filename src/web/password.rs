@@ -30,10 +30,16 @@ pub async fn form(staff: Staff) -> Result<HttpResponse, WebError> {
 pub async fn submit(
     state: web::Data<AppState>,
     staff: Staff,
-    form: web::Form<PasswordForm>,
+    // Read as a `Result` so that the session decides first: someone not signed in is
+    // sent to sign in whatever they posted, not told that the form was unreadable.
+    form: Result<web::Form<PasswordForm>, actix_web::Error>,
 ) -> Result<HttpResponse, WebError> {
+    let form = form
+        .map_err(|_| {
+            WebError::BadRequest("フォームを読み取れません。もう一度入力してください".into())
+        })?
+        .into_inner();
     staff.check_csrf(&form.csrf)?;
-    let form = form.into_inner();
     let mut errors = serde_json::Map::new();
     if form.new != form.confirm {
         errors.insert(
@@ -87,7 +93,7 @@ pub async fn submit(
                     actix_web::http::StatusCode::TOO_MANY_REQUESTS,
                 );
             }
-            Err(e) => return Err(WebError::Internal(e.to_string())),
+            Err(e) => return Err(e.into()),
         }
     }
     // Passwords are never sent back: the form comes back empty, with the reasons.

@@ -11,9 +11,10 @@ use serde::Serialize;
 use super::error::WebError;
 use super::AppState;
 use crate::adapters::db;
+use crate::app::accounts::constant_time_eq;
 use crate::app::accounts::session::{self, Lookup};
-use crate::app::accounts::{constant_time_eq, Role};
-use crate::app::audit::{self, Actor, Event};
+use crate::app::audit::{self, Action, Actor, AuditOutcome, Event};
+use crate::domain::access::Role;
 use crate::domain::scope::OfficeScope;
 
 pub const COOKIE: &str = "kakunin_session";
@@ -113,16 +114,16 @@ impl FromRequest for Staff {
         Box::pin(async move {
             let state = req
                 .app_data::<web::Data<AppState>>()
-                .ok_or_else(|| WebError::Internal("state missing".into()))?
+                .ok_or_else(|| WebError::internal("AppState is not registered"))?
                 .clone();
             let Some(cookie) = req.cookie(COOKIE).map(|c| c.value().to_owned()) else {
                 return Err(WebError::SignIn { expired: false });
             };
-            let idle = state.settings.server.session_idle_minutes;
+            let server = state.settings.server.clone();
             let address = client_address(&req);
             let agent = user_agent(&req).to_owned();
             let found = db::run(&state.verifier.pool, move |c| {
-                let found = session::lookup(c, &cookie, idle)?;
+                let found = session::lookup(c, &cookie, &server)?;
                 if let Lookup::Expired { user: Some(u) } = &found {
                     let actor = Actor::new(
                         format!("user:{}", u.login),
@@ -134,9 +135,9 @@ impl FromRequest for Staff {
                         c,
                         &actor,
                         &Event {
-                            action: "session.expire",
+                            action: Action::SessionExpire,
                             target: &u.login,
-                            outcome: "ok",
+                            outcome: AuditOutcome::Ok,
                             detail: String::new(),
                         },
                     )?;
@@ -154,7 +155,7 @@ impl FromRequest for Staff {
                     {
                         return Err(WebError::PasswordChange);
                     }
-                    let role = u.role();
+                    let role = u.role;
                     let actor = Actor::new(
                         format!("user:{}", u.login),
                         u.office_code.clone(),

@@ -1,5 +1,6 @@
 //! Sign-in and sign-out pages.
 
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
@@ -9,9 +10,11 @@ use super::session::{anonymous_actor, client_address, session_cookie, Staff, COO
 use super::AppState;
 use crate::adapters::db::{self, DbError};
 use crate::app::accounts::session::{self, Lookup};
-use crate::app::accounts::{constant_time_eq, throttle, users};
-use crate::app::audit::{self, Actor, Event};
+use crate::app::accounts::{random_token, signin_token, throttle, users};
+use crate::app::audit::{self, Action, Actor, AuditOutcome, Event};
+use crate::domain::bounds;
 use kakunin_platform::password;
+use secrecy::ExposeSecret;
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -19,47 +22,60 @@ pub struct LoginQuery {
     changed: Option<String>,
 }
 
+/// The cookie that carries the sign-in form's nonce ([`signin_token`]).
+pub const SIGNIN_COOKIE: &str = "kakunin_signin";
+
+/// What every refused sign-in says: a typed login is not told apart from a wrong password.
+const WRONG: &str = "ログイン名またはパスワードが違います。";
+
+fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// The nonce cookie, limited to the sign-in path and to the form's lifetime.
+fn signin_cookie(nonce: String, secure: bool) -> Cookie<'static> {
+    Cookie::build(SIGNIN_COOKIE, nonce)
+        .path("/login")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .max_age(CookieDuration::minutes(signin_token::LIFETIME_MINUTES))
+        .finish()
+}
+
+/// The sign-in page, with the form's token signed for the request's nonce cookie (a
+/// new one when it has none). Writes nothing unless a session cookie comes along (then
+/// the session is looked up, which may touch or end it).
 pub async fn form(
     state: web::Data<AppState>,
     req: HttpRequest,
     q: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, WebError> {
-    let cookie = req.cookie(COOKIE).map(|c| c.value().to_owned());
-    let idle = state.settings.server.session_idle_minutes;
-    // Reuse a pre-sign-in session when there is one; otherwise start one for the CSRF token.
-    let existing = db::run(&state.verifier.pool, move |c| match cookie {
-        Some(v) => session::lookup(c, &v, idle).map_err(DbError::from),
-        None => Ok(Lookup::Missing),
-    })
-    .await?;
-    let (new_cookie, csrf) = match existing {
-        Lookup::Active { user: Some(_), .. } => {
+    if let Some(cookie) = req.cookie(COOKIE).map(|c| c.value().to_owned()) {
+        let server = state.settings.server.clone();
+        let existing = db::run(&state.verifier.pool, move |c| {
+            session::lookup(c, &cookie, &server).map_err(DbError::from)
+        })
+        .await?;
+        if let Lookup::Active { user: Some(_), .. } = existing {
             return Ok(HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/"))
                 .finish());
         }
-        Lookup::Active {
-            session,
-            user: None,
-        } => (None, session.csrf),
-        _ => {
-            let (cookie, csrf) = db::run(&state.verifier.pool, move |c| {
-                session::create(c, None, idle).map_err(DbError::from)
-            })
-            .await?;
-            (Some(cookie), csrf)
-        }
-    };
+    }
+    let nonce = req
+        .cookie(SIGNIN_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|n| signin_token::plausible_nonce(n))
+        .unwrap_or_else(random_token);
+    let csrf = signin_token::issue(state.verifier.secret.expose_secret(), &nonce, now_unix());
     let mut ctx = tera::Context::new();
     ctx.insert("csrf", &csrf);
     ctx.insert("login", "");
     ctx.insert("expired", &q.expired.is_some());
     ctx.insert("changed", &q.changed.is_some());
-    let mut resp = HttpResponse::Ok();
-    if let Some(c) = new_cookie {
-        resp.cookie(session_cookie(c, state.settings.server.secure_cookies));
-    }
-    Ok(resp
+    Ok(HttpResponse::Ok()
+        .cookie(signin_cookie(nonce, state.settings.server.secure_cookies))
         .content_type("text/html; charset=utf-8")
         .body(super::templates::render("login.html", &ctx)?))
 }
@@ -73,63 +89,79 @@ pub struct LoginForm {
 
 enum Attempt {
     Ok { cookie: String },
-    Refused { csrf: String, message: &'static str },
-    BadCsrf,
+    Refused { message: &'static str },
 }
 
+/// Checks the form's token, then the login's shape (a login no account could have is
+/// refused before anything is written or hashed), then the throttle, then the
+/// password.
 pub async fn submit(
     state: web::Data<AppState>,
     req: HttpRequest,
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, WebError> {
     let form = form.into_inner();
-    let cookie = req
-        .cookie(COOKIE)
+    let secret = state.verifier.secret.expose_secret();
+    let nonce = req
+        .cookie(SIGNIN_COOKIE)
         .map(|c| c.value().to_owned())
         .unwrap_or_default();
-    let address = client_address(&req);
-    let actor = anonymous_actor(&req, &format!("user:{}", form.login.trim()));
-    let settings = state.settings.clone();
+    if !signin_token::verify(secret, &nonce, &form.csrf, now_unix()) {
+        return Err(WebError::Csrf);
+    }
     let login = form.login.trim().to_owned();
-    let attempt = db::run(&state.verifier.pool, move |c| {
-        let idle = settings.server.session_idle_minutes;
-        let csrf = match session::lookup(c, &cookie, idle)? {
-            Lookup::Active { session, .. } if constant_time_eq(&session.csrf, &form.csrf) => session.csrf,
-            _ => return Ok(Attempt::BadCsrf),
-        };
-        if throttle::refuses(c, &settings.signin, &login, &address)? {
-            audit::append(c, &actor, &Event { action: "signin", target: &login, outcome: "throttled", detail: String::new() })?;
-            return Ok(Attempt::Refused { csrf, message: "ログインの失敗が続いたため、しばらくログインできません。時間をおいてお試しください。" });
-        }
-        let user = users::find(c, &login)?;
-        let stored = user.as_ref().map(|u| u.password_hash.as_str()).unwrap_or(password::dummy_hash());
-        let password_ok = password::verify(&form.password, stored);
-        match user.filter(|u| password_ok && !u.disabled) {
-            Some(u) => c.immediate_transaction(|c| {
-                // A fresh session id at sign-in: a token planted before cannot ride along.
-                session::end(c, &cookie)?;
-                let (cookie, _) = session::create(c, Some(u.id), idle)?;
-                let actor = Actor::new(format!("user:{}", u.login), u.office_code.clone(), actor.address.clone(), &actor.user_agent);
-                audit::append(c, &actor, &Event { action: "signin", target: &u.login, outcome: "ok", detail: String::new() })?;
-                Ok::<_, DbError>(Attempt::Ok { cookie })
-            }),
-            None => c.immediate_transaction(|c| {
-                throttle::record_failure(c, &login, &address)?;
-                audit::append(c, &actor, &Event { action: "signin", target: &login, outcome: "failure", detail: String::new() })?;
-                Ok(Attempt::Refused { csrf, message: "ログイン名またはパスワードが違います。" })
-            }),
-        }
-    })
-    .await?;
+    let attempt = if !users::valid_login(&login) {
+        Attempt::Refused { message: WRONG }
+    } else {
+        let old_session = req
+            .cookie(COOKIE)
+            .map(|c| c.value().to_owned())
+            .unwrap_or_default();
+        let address = client_address(&req);
+        let actor = anonymous_actor(&req, &format!("user:{login}"));
+        let settings = state.settings.clone();
+        let login = login.clone();
+        db::run(&state.verifier.pool, move |c| {
+            if let Some(why) = throttle::refuses(c, &settings.signin, &login, &address)? {
+                throttle::audit_refusal(c, &settings.signin, &actor, Action::Signin, &login, why)?;
+                return Ok(Attempt::Refused { message: "ログインの失敗が続いたため、しばらくログインできません。時間をおいてお試しください。" });
+            }
+            let user = users::find(c, &login)?;
+            let stored = user.as_ref().map(|u| u.password_hash.as_str()).unwrap_or(password::dummy_hash());
+            let password_ok = password::verify(&form.password, stored);
+            match user.filter(|u| password_ok && !u.disabled) {
+                Some(u) => c.immediate_transaction(|c| {
+                    // A fresh session id at sign-in: a session planted before cannot ride along.
+                    session::end(c, &old_session)?;
+                    let (cookie, _) = session::create(c, Some(u.id), &settings.server)?;
+                    let actor = Actor::new(format!("user:{}", u.login), u.office_code.clone(), actor.address.clone(), &actor.user_agent);
+                    audit::append(c, &actor, &Event { action: Action::Signin, target: &u.login, outcome: AuditOutcome::Ok, detail: String::new() })?;
+                    Ok::<_, DbError>(Attempt::Ok { cookie })
+                }),
+                None => c.immediate_transaction(|c| {
+                    throttle::record_failure(c, &settings.signin, &login, &address)?;
+                    audit::append(c, &actor, &Event { action: Action::Signin, target: &login, outcome: AuditOutcome::Failure, detail: String::new() })?;
+                    Ok(Attempt::Refused { message: WRONG })
+                }),
+            }
+        })
+        .await?
+    };
     match attempt {
-        Attempt::Ok { cookie } => Ok(HttpResponse::SeeOther()
-            .cookie(session_cookie(cookie, state.settings.server.secure_cookies))
-            .insert_header((header::LOCATION, "/"))
-            .finish()),
-        Attempt::Refused { csrf, message } => {
+        Attempt::Ok { cookie } => {
+            let mut used = signin_cookie(String::new(), state.settings.server.secure_cookies);
+            used.make_removal();
+            Ok(HttpResponse::SeeOther()
+                .cookie(session_cookie(cookie, state.settings.server.secure_cookies))
+                .cookie(used)
+                .insert_header((header::LOCATION, "/"))
+                .finish())
+        }
+        Attempt::Refused { message } => {
             let mut ctx = tera::Context::new();
-            ctx.insert("csrf", &csrf);
-            ctx.insert("login", form.login.trim());
+            ctx.insert("csrf", &signin_token::issue(secret, &nonce, now_unix()));
+            // The login as typed, so nothing is lost, but never more than a login can be.
+            ctx.insert("login", bounds::cut(&login, bounds::LOGIN_MAX * 2));
             ctx.insert("error", message);
             ctx.insert("expired", &false);
             ctx.insert("changed", &false);
@@ -138,7 +170,6 @@ pub async fn submit(
                 .content_type("text/html; charset=utf-8")
                 .body(body))
         }
-        Attempt::BadCsrf => Err(WebError::Csrf),
     }
 }
 
@@ -165,9 +196,9 @@ pub async fn logout(
                 c,
                 &staff.actor,
                 &Event {
-                    action: "signout",
+                    action: Action::Signout,
                     target: &staff.login,
-                    outcome: "ok",
+                    outcome: AuditOutcome::Ok,
                     detail: String::new(),
                 },
             )?;

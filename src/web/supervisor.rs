@@ -11,15 +11,18 @@ use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::chart;
-use super::error::WebError;
+use super::error::{chain, Cause, WebError};
 use super::session::Staff;
 use super::{html, templates, AppState};
 use crate::adapters::db::{self, DbError};
-use crate::app::accounts::Role;
+use crate::app::accounts::users;
 use crate::app::audit::checkpoint::{self, Checkpoint, EventStatus};
 use crate::app::audit::export::{self, Format};
 use crate::app::audit::query::{self, AuditFilter, Cursor};
-use crate::app::audit::{labels, stats, AuditRow};
+use crate::app::audit::{stats, Action, AuditOutcome, AuditRow};
+use crate::domain::access::Role;
+use crate::domain::bounds;
+use crate::domain::code::Code;
 use crate::domain::scope::OfficeScope;
 use kakunin_protocol::ids::CertificateNumber;
 use kakunin_protocol::time::{jst, now_jst};
@@ -56,12 +59,33 @@ pub struct AuditQuery {
     pub cursor: String,
 }
 
-fn date(s: &str, label: &str) -> Result<Option<NaiveDate>, String> {
+/// A filter field that cannot be read: its `field` (the form's input name, where the
+/// page shows the message) and the message.
+struct FilterError {
+    field: &'static str,
+    message: String,
+}
+
+impl FilterError {
+    fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+fn date(s: &str, field: &'static str, label: &str) -> Result<Option<NaiveDate>, FilterError> {
     match s.trim() {
         "" => Ok(None),
         s => NaiveDate::parse_from_str(s, "%Y-%m-%d")
             .map(Some)
-            .map_err(|_| format!("{label}は 2025-04-01 の形で入力してください")),
+            .map_err(|_| {
+                FilterError::new(
+                    field,
+                    format!("{label}は 2025-04-01 の形で入力してください"),
+                )
+            }),
     }
 }
 
@@ -72,17 +96,34 @@ fn some(s: &str) -> Option<String> {
 impl AuditQuery {
     /// The filter this staff member may run: the office scope comes from the session,
     /// never from the form, except that an admin may narrow to one office.
-    fn filter(&self, staff: &Staff) -> Result<AuditFilter, String> {
+    fn filter(&self, staff: &Staff) -> Result<AuditFilter, FilterError> {
         let scope = match (staff.scope(), some(&self.office)) {
             (OfficeScope::All, Some(office)) => OfficeScope::One(office),
             (scope, _) => scope,
         };
+        // An export stores its filter in its audit row: no text filter longer than a
+        // stored value can be.
+        for (value, field, label) in [
+            (&self.actor, "actor", "操作者"),
+            (&self.number, "number", "対象"),
+            (&self.office, "office", "発注機関"),
+        ] {
+            if !bounds::fits(value.trim(), bounds::FILTER_MAX) {
+                return Err(FilterError::new(
+                    field,
+                    format!("{label}は{}文字以内で入力してください", bounds::FILTER_MAX),
+                ));
+            }
+        }
         let mut f = AuditFilter::new(scope);
-        f.from = date(&self.from, "開始日")?;
-        f.to = date(&self.to, "終了日")?;
+        f.from = date(&self.from, "from", "開始日")?;
+        f.to = date(&self.to, "to", "終了日")?;
         if let (Some(a), Some(b)) = (f.from, f.to) {
             if a > b {
-                return Err("開始日が終了日より後になっています".into());
+                return Err(FilterError::new(
+                    "to",
+                    "終了日が開始日より前になっています。開始日以降の日付にしてください",
+                ));
             }
         }
         f.actor = some(&self.actor).map(|a| {
@@ -92,8 +133,18 @@ impl AuditQuery {
                 format!("user:{a}")
             }
         });
-        f.action = some(&self.action);
-        f.outcome = some(&self.outcome);
+        f.action = some(&self.action)
+            .map(|a| {
+                Action::parse(&a)
+                    .map_err(|_| FilterError::new("action", "操作の指定が正しくありません"))
+            })
+            .transpose()?;
+        f.outcome = some(&self.outcome)
+            .map(|o| {
+                AuditOutcome::parse(&o)
+                    .map_err(|_| FilterError::new("outcome", "結果の指定が正しくありません"))
+            })
+            .transpose()?;
         // A 保証契約番号 is stored normalized; anything else (a login) as typed.
         f.target = some(&self.number).map(|t| {
             CertificateNumber::parse(&t)
@@ -103,12 +154,12 @@ impl AuditQuery {
         Ok(f)
     }
 
-    fn cursor(&self) -> Result<Option<Cursor>, String> {
+    fn cursor(&self) -> Result<Option<Cursor>, FilterError> {
         match self.cursor.trim() {
             "" => Ok(None),
             c => Cursor::decode(c)
                 .map(Some)
-                .ok_or_else(|| "ページの指定が正しくありません".to_owned()),
+                .ok_or_else(|| FilterError::new("cursor", "ページの指定が正しくありません")),
         }
     }
 
@@ -131,11 +182,11 @@ struct Line {
     at: String,
     actor: String,
     office_code: String,
-    action: String,
-    action_label: String,
+    action: &'static str,
+    action_label: &'static str,
     target: String,
-    outcome: String,
-    outcome_label: String,
+    outcome: &'static str,
+    outcome_label: &'static str,
     address: String,
     user_agent: String,
     detail: String,
@@ -154,11 +205,11 @@ impl From<&AuditRow> for Line {
             at: at_ja(r.at),
             actor: r.actor.clone(),
             office_code: r.office_code.clone(),
-            action: r.action.clone(),
-            action_label: labels::action(&r.action).to_owned(),
+            action: r.action.as_str(),
+            action_label: r.action.label(),
             target: r.target.clone(),
-            outcome: r.outcome.clone(),
-            outcome_label: labels::outcome(&r.outcome).to_owned(),
+            outcome: r.outcome.as_str(),
+            outcome_label: r.outcome.label(),
             address: r.address.clone(),
             user_agent: r.user_agent.clone(),
             detail: r.detail.clone(),
@@ -192,6 +243,20 @@ struct Listing {
     latest: Option<Checkpoint>,
 }
 
+/// Replaces each row's stored actor (`user:officer`, `token:batch`) by how a person
+/// reads it (`大分 一郎（officer）`); after the chain status, which hashes the stored one.
+fn name_actors(c: &mut db::Conn, rows: &mut [AuditRow]) -> Result<(), DbError> {
+    // A page holds few distinct people: one look-up each, not one a row.
+    let mut names = std::collections::HashMap::new();
+    for r in rows.iter_mut() {
+        if !names.contains_key(&r.actor) {
+            names.insert(r.actor.clone(), users::actor_label(c, &r.actor)?);
+        }
+        r.actor.clone_from(&names[&r.actor]);
+    }
+    Ok(())
+}
+
 pub async fn list(
     state: web::Data<AppState>,
     staff: Staff,
@@ -200,19 +265,36 @@ pub async fn list(
     staff.require(&ROLES)?;
     let q = q.into_inner();
     let mut ctx = staff.context();
+    ctx.insert("error_field", "");
     let parsed = q.filter(&staff).and_then(|f| Ok((f, q.cursor()?)));
-    let (filter, cursor) = match parsed {
-        Ok(p) => p,
-        Err(message) => {
+    // A filter that cannot be read lists nothing: an unfiltered list under a
+    // filter's error would be read as the filter's answer.
+    let (filter, cursor, listed) = match parsed {
+        Ok((f, c)) => (f, c, true),
+        Err(FilterError { field, message }) => {
             ctx.insert("error", &message);
-            (AuditFilter::new(staff.scope()), None)
+            ctx.insert("error_field", field);
+            (AuditFilter::new(staff.scope()), None, false)
         }
     };
     let (from, to) = chart_range(&filter);
-    let scope = filter.scope.clone();
     let listing = db::run(&state.verifier.pool, move |c| {
-        let (rows, next) = query::page(c, &filter, cursor, PAGE)?;
-        let counts = stats::daily_verifications(c, &scope, from, to)?;
+        if !listed {
+            return Ok::<_, DbError>(Listing {
+                rows: Vec::new(),
+                next: None,
+                counts: Vec::new(),
+                latest: checkpoint::latest(c)?,
+            });
+        }
+        let (mut rows, next) = query::page(c, &filter, cursor, PAGE)?;
+        name_actors(c, &mut rows)?;
+        // The chart follows every filter of the table.
+        let counts = if query::narrower_than_summary(&filter) {
+            query::daily_verifications(c, &filter, from, to)?
+        } else {
+            stats::daily_verifications(c, &filter.scope, from, to)?
+        };
         let latest = checkpoint::latest(c)?;
         Ok::<_, DbError>(Listing {
             rows,
@@ -233,13 +315,19 @@ pub async fn list(
     );
     ctx.insert("filter", &q);
     ctx.insert("all_offices", &(staff.role == Role::Admin));
-    let actions: Vec<Choice> = labels::ACTIONS
+    let actions: Vec<Choice> = Action::ALL
         .iter()
-        .map(|(v, l)| Choice { value: v, label: l })
+        .map(|a| Choice {
+            value: a.as_str(),
+            label: a.label(),
+        })
         .collect();
-    let outcomes: Vec<Choice> = labels::outcomes()
-        .into_iter()
-        .map(|(v, l)| Choice { value: v, label: l })
+    let outcomes: Vec<Choice> = AuditOutcome::ALL
+        .iter()
+        .map(|o| Choice {
+            value: o.as_str(),
+            label: o.label(),
+        })
         .collect();
     ctx.insert("actions", &actions);
     ctx.insert("outcomes", &outcomes);
@@ -260,6 +348,9 @@ pub async fn event(
             return Ok::<_, DbError>(None);
         };
         let status = checkpoint::event_status(c, &row, key.as_ref())?;
+        let mut rows = [row];
+        name_actors(c, &mut rows)?;
+        let [row] = rows;
         Ok(Some((row, status)))
     })
     .await?;
@@ -331,7 +422,10 @@ pub async fn export(
     let format = Format::parse(&form.format).ok_or_else(|| {
         WebError::BadRequest("書き出し形式は CSV か JSONL を選んでください".into())
     })?;
-    let filter = form.query.filter(&staff).map_err(WebError::BadRequest)?;
+    let filter = form
+        .query
+        .filter(&staff)
+        .map_err(|e| WebError::BadRequest(e.message))?;
     let actor = staff.actor.clone();
     let plan = db::run(&state.verifier.pool, move |c| {
         export::start(c, &actor, filter, format).map_err(DbError::from)
@@ -339,20 +433,22 @@ pub async fn export(
     .await?;
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     let pool = state.verifier.pool.clone();
+    // The writer runs off the request's task: it logs with the request's id itself.
+    let reference = super::request_id().unwrap_or_default();
     tokio::task::spawn_blocking(move || {
         let mut w = ChunkWriter {
             tx: tx.clone(),
             buf: Vec::with_capacity(CHUNK),
         };
-        let result = pool.get().map_err(|e| e.to_string()).and_then(|mut c| {
+        let result = pool.get().map_err(Cause::from).and_then(|mut c| {
             export::run(&mut c, &plan, &mut w, |_| {})
                 .map(|_| ())
-                .map_err(|e| e.to_string())
+                .map_err(Cause::from)
         });
         if let Err(cause) = result {
             // The headers are gone already; cutting the body short is all that is left,
             // and a truncated file is better than one that looks complete.
-            tracing::error!(%cause, "audit export failed");
+            tracing::error!(%reference, cause = %chain(cause.as_ref()), "audit export failed");
             let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
         }
     });

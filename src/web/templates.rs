@@ -19,6 +19,10 @@ static TERA: LazyLock<Tera> = LazyLock::new(|| {
         ),
         ("verify.html", include_str!("../../templates/verify.html")),
         (
+            "certificate_table.html",
+            include_str!("../../templates/certificate_table.html"),
+        ),
+        (
             "certificate.html",
             include_str!("../../templates/certificate.html"),
         ),
@@ -50,6 +54,10 @@ static TERA: LazyLock<Tera> = LazyLock::new(|| {
             include_str!("../../templates/admin_clients.html"),
         ),
         (
+            "admin_confirm.html",
+            include_str!("../../templates/admin_confirm.html"),
+        ),
+        (
             "admin_secret.html",
             include_str!("../../templates/admin_secret.html"),
         ),
@@ -59,9 +67,22 @@ static TERA: LazyLock<Tera> = LazyLock::new(|| {
 });
 
 pub const STYLE: &str = include_str!("../../templates/app.css");
+/// The one script of the pages (busy submit buttons); the pages work without it.
+pub const SCRIPT: &str = include_str!("../../templates/app.js");
 
+/// Renders `name`; the header's nav marks the page's own entry (`aria-current`), chosen
+/// here from the template so no handler has to say it.
 pub fn render(name: &str, ctx: &Context) -> Result<String, tera::Error> {
-    TERA.render(name, ctx)
+    let nav = match name {
+        "verify.html" | "verification.html" => "verify",
+        "history.html" => "history",
+        n if n.starts_with("audit") => "audit",
+        n if n.starts_with("admin") => "admin",
+        _ => "",
+    };
+    let mut ctx = ctx.clone();
+    ctx.insert("nav", nav);
+    TERA.render(name, &ctx)
 }
 
 #[cfg(test)]

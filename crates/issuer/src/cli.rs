@@ -7,11 +7,11 @@
 
 use std::path::PathBuf;
 
-use clap::{Arg, ArgAction, CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use super::settings::Settings;
 
-/// 参照用の保証事業会社（発行者）: 電子証書の発行・変更・解約、照会API、受注者画面。
+/// 参照用の保証事業会社: 電子証書の発行・変更・解約、照会API、受注者画面。
 ///
 /// 設定は環境変数（KAKUNIN_ISSUER_*）または同名のオプションで指定します。認証キーのハッシュに使う秘密は
 /// 環境変数 KAKUNIN_ISSUER_SECRET（または KAKUNIN_ISSUER_SECRET_FILE）でのみ指定できます。
@@ -46,7 +46,7 @@ pub enum Command {
     /// 電子証書（第1版）を発行し、保証契約番号と認証キーを一度だけ表示します
     ///
     /// ファイルには certificate_number と、schema・revision・status・issued_at・issuer・changes 以外の
-    /// 証書の項目（issuer-protocol.md §4）を書きます。発行者が残りを設定して署名し、認証キーを生成して、
+    /// 証書の項目（issuer-protocol.md §4）を書きます。保証事業会社が残りを設定して署名し、認証キーを生成して、
     /// お知らせ（PDF）を書き出します。認証キーは画面とPDFにだけ出力され、どこにも保存されません。
     Issue {
         /// 証書の内容（JSON）
@@ -85,7 +85,7 @@ pub enum Command {
     },
     /// 確認サービスの信頼登録簿に書く [[issuer]] の記載例を表示します（トークンは token_env で渡す形）
     Registry {
-        /// 確認サービスから見たこの発行者のURL（省略時は http://{待ち受けアドレス}）
+        /// 確認サービスから見たこの保証事業会社のURL（省略時は http://{待ち受けアドレス}）
         #[arg(long = "base-url", value_name = "URL")]
         base_url: Option<String>,
     },
@@ -136,54 +136,9 @@ pub enum ContractorCommand {
     },
 }
 
-const HELP_TEMPLATE: &str = "{about-with-newline}\n使い方: {usage}\n\n{all-args}{after-help}";
-
 /// The clap command with Japanese headings and help/version flags, on every subcommand.
 pub fn command() -> clap::Command {
-    localize(Cli::command(), true)
-}
-
-fn localize(cmd: clap::Command, root: bool) -> clap::Command {
-    let mut cmd = cmd
-        .help_template(HELP_TEMPLATE)
-        .subcommand_help_heading("コマンド")
-        .subcommand_value_name("コマンド")
-        .disable_help_subcommand(true)
-        .disable_help_flag(true)
-        .mut_args(|a| {
-            // The shared settings after the command's own options.
-            let a = if a.is_global_set() {
-                a.display_order(100)
-            } else {
-                a
-            };
-            if a.get_help_heading().is_some() {
-                a
-            } else if a.is_positional() {
-                a.help_heading("引数")
-            } else {
-                a.help_heading("オプション")
-            }
-        })
-        .arg(
-            Arg::new("help")
-                .short('h')
-                .long("help")
-                .action(ArgAction::Help)
-                .help("ヘルプを表示します")
-                .help_heading("オプション"),
-        );
-    if root {
-        cmd = cmd.disable_version_flag(true).arg(
-            Arg::new("version")
-                .short('V')
-                .long("version")
-                .action(ArgAction::Version)
-                .help("バージョンを表示します")
-                .help_heading("オプション"),
-        );
-    }
-    cmd.mut_subcommands(|sub| localize(sub, false))
+    kakunin_platform::cli::localize(Cli::command())
 }
 
 /// Parses the command line, runs the command, and maps its error to exit status 1.

@@ -92,8 +92,14 @@ pub async fn run(cli: Cli) -> Result<(), IssuerError> {
             demo_seed(&app, &out, &base).await
         }
         Command::Serve => {
+            // Certificate and key are read before the database is opened, so a mistake
+            // in either stops the start at once, naming the file.
+            let tls = match s.tls()? {
+                Some((cert, key)) => Some(server::tls_config(cert, key)?),
+                None => None,
+            };
             let app = App::open(s, Secret::Needed)?;
-            server::serve(app, &s.bind).await
+            server::serve(app, &s.bind, tls).await
         }
     }
 }
@@ -139,7 +145,7 @@ async fn issue(
     let cert = &issued.certificate;
     println!("保証契約番号: {}", cert.certificate_number);
     println!("認証キー: {}", issued.auth_key.printed());
-    eprintln!("認証キーはこの一度しか表示されません（発行者にも保存されません）。お知らせ（PDF）を受注者へ渡してください。");
+    eprintln!("認証キーはこの一度しか表示されません（保証事業会社にも保存されません）。お知らせ（PDF）を受注者へ渡してください。");
     let pdf = issuance::render_notice(&issued, &fonts, cert.issued_at.date_naive())?;
     seed::write_private(&out, &pdf)?;
     println!("お知らせ: {}", out.display());
@@ -169,7 +175,7 @@ async fn client(s: &Settings, c: ClientCommand) -> Result<(), IssuerError> {
                 })
             })
             .await?;
-            eprintln!("照会クライアント「{name}」を登録しました。トークンはこの一度だけ表示されます（発行者にはハッシュのみ保存）:");
+            eprintln!("照会クライアント「{name}」を登録しました。トークンはこの一度だけ表示されます（保証事業会社にはハッシュのみ保存）:");
             println!("{token}");
             Ok(())
         }
@@ -282,10 +288,13 @@ async fn demo_seed(app: &App, out: &Path, base_url: &str) -> Result<(), IssuerEr
 
 /// The program: parses the command line, runs the command, prints an error in Japanese.
 pub fn main() -> ExitCode {
-    let matches = command().get_matches();
+    let matches = match command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => kakunin_platform::cli::exit("kakunin-issuer", &e),
+    };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) => kakunin_platform::cli::exit("kakunin-issuer", &e),
     };
     if let Err(e) = cli.settings.check(&matches) {
         eprintln!("エラー: {e}");

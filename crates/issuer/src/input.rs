@@ -30,7 +30,7 @@ const REQUIRED: [(&str, &str); 15] = [
     ("contractor", "受注者"),
     ("contractor.name", "受注者名"),
     ("contract", "契約"),
-    ("contract.category", "契約の種類"),
+    ("contract.category", "契約の区分"),
     ("contract.title", "工事名／業務名"),
     ("contract.contract_date", "当初契約日"),
     ("contract.amount_yen", "請負代金額"),
@@ -182,7 +182,7 @@ fn parse_object(source: &str, bytes: &[u8]) -> Result<Map<String, Value>, Issuer
 fn refuse_issuer_members(source: &str, object: &Map<String, Value>) -> Result<(), IssuerError> {
     match ISSUER_MEMBERS.iter().find(|m| object.contains_key(**m)) {
         Some(m) => Err(IssuerError::Input(format!(
-            "{source}: 「{m}」は発行者が設定する項目です。ファイルから削除してください（{}）。",
+            "{source}: 「{m}」は保証事業会社が設定する項目です。ファイルから削除してください（{}）。",
             ISSUER_MEMBERS.join("、")
         ))),
         None => Ok(()),
@@ -308,7 +308,7 @@ mod tests {
         assert!(issue(&v)
             .unwrap_err()
             .to_string()
-            .contains("「revision」は発行者"));
+            .contains("「revision」は保証事業会社"));
 
         let mut v = sample();
         v["contract"]["locaton"] = json!("x");

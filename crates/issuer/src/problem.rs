@@ -48,7 +48,7 @@ impl ApiError {
             ApiError::Unauthorized => (
                 "unauthorized",
                 "認証が必要です",
-                "Authorization: Bearer で、この発行者が発行した照会用トークンを送ってください。".into(),
+                "Authorization: Bearer で、この保証事業会社が発行した照会用トークンを送ってください。".into(),
             ),
             ApiError::NotFound => (
                 "not-found",
@@ -79,7 +79,7 @@ impl ApiError {
             ),
             ApiError::Internal => (
                 "internal",
-                "発行者側のエラーです",
+                "保証事業会社側のエラーです",
                 "処理中にエラーが発生しました。時間をおいて再度お試しください。".into(),
             ),
         }

@@ -4,7 +4,7 @@
 //! The HMAC secret is read from the environment only, never from an option: command
 //! lines are visible to every user of the machine (`ps`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretSlice};
@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretSlice};
 /// Settings shared by every command. Each option can also be given by its variable.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
-    /// 発行者のデータベース（SQLite ファイル）
+    /// 保証事業会社のデータベース（SQLite ファイル）
     #[arg(
         long = "database-url",
         env = "KAKUNIN_ISSUER_DATABASE_URL",
@@ -42,7 +42,7 @@ pub struct Settings {
     )]
     pub keys_dir: PathBuf,
 
-    /// 発行者ID（証書の issuer.id、信頼登録簿の id）
+    /// 保証事業会社のID（証書の issuer.id、信頼登録簿の id）
     #[arg(
         long = "issuer-id",
         env = "KAKUNIN_ISSUER_ID",
@@ -52,7 +52,7 @@ pub struct Settings {
     )]
     pub issuer_id: String,
 
-    /// 発行者の名称（証書の issuer.name）
+    /// 保証事業会社の名称（証書の issuer.name）
     #[arg(
         long = "issuer-name",
         env = "KAKUNIN_ISSUER_NAME",
@@ -61,6 +61,24 @@ pub struct Settings {
         value_name = "名称"
     )]
     pub issuer_name: String,
+
+    /// https で待ち受けるときのサーバー証明書（PEM、中間 CA を含むチェーン）。--tls-key と両方を指定します
+    #[arg(
+        long = "tls-cert",
+        env = "KAKUNIN_ISSUER_TLS_CERT",
+        global = true,
+        value_name = "ファイル"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// https で待ち受けるときのサーバー証明書の秘密鍵（PEM）。--tls-cert と両方を指定します
+    #[arg(
+        long = "tls-key",
+        env = "KAKUNIN_ISSUER_TLS_KEY",
+        global = true,
+        value_name = "ファイル"
+    )]
+    pub tls_key: Option<PathBuf>,
 
     /// 開発・デモ用: KAKUNIN_ISSUER_SECRET がなければ固定のデモ用秘密を使います（本番では使わないでください）
     #[arg(long, global = true)]
@@ -71,6 +89,10 @@ pub struct Settings {
 pub const SECRET_ENV: &str = "KAKUNIN_ISSUER_SECRET";
 /// Variable naming a file that holds the secret instead.
 pub const SECRET_FILE_ENV: &str = "KAKUNIN_ISSUER_SECRET_FILE";
+/// Variable naming the PEM certificate chain for https (`service.md`, Additions).
+pub const TLS_CERT_ENV: &str = "KAKUNIN_ISSUER_TLS_CERT";
+/// Variable naming the PEM private key for https.
+pub const TLS_KEY_ENV: &str = "KAKUNIN_ISSUER_TLS_KEY";
 /// Shortest secret accepted, in bytes: an HMAC key shorter than the hash adds nothing
 /// but guessability.
 pub const MIN_SECRET_LEN: usize = 32;
@@ -113,6 +135,8 @@ pub enum SettingsError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{TLS_CERT_ENV} と {TLS_KEY_ENV} は両方を設定してください（https で待ち受けるには、サーバー証明書のチェーンとその秘密鍵の両方が要ります。http で待ち受けるなら両方とも外してください）。")]
+    TlsHalf,
     #[error("認証キーのハッシュに使う秘密が短すぎます（{found}バイト、{MIN_SECRET_LEN}バイト以上必要です）。")]
     TooShort { found: usize },
     /// `given_by` names the variable or the option the value came from.
@@ -146,6 +170,17 @@ impl Settings {
         }
     }
 
+    /// The files `serve` takes its https certificate chain and key from: both or
+    /// neither (`None`: plain http). One alone is an error rather than a silent
+    /// fallback to http, which would leave relying parties unable to connect.
+    pub fn tls(&self) -> Result<Option<(&Path, &Path)>, SettingsError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some((cert, key))),
+            (None, None) => Ok(None),
+            _ => Err(SettingsError::TlsHalf),
+        }
+    }
+
     /// Checks what the options' types do not: the listen address has a port in range.
     /// Run for every command, so that a bad address stops `registry` and `demo-seed`
     /// (which write it into a base URL) as it stops `serve`. `matches` tells whether
@@ -165,9 +200,14 @@ impl Settings {
         })
     }
 
-    /// The base URL relying parties reach this issuer at, when nothing else is given.
+    /// The base URL relying parties reach this issuer at, when nothing else is given:
+    /// `https://` when the server serves TLS.
     pub fn default_base_url(&self) -> String {
-        format!("http://{}", self.bind)
+        let scheme = match self.tls() {
+            Ok(Some(_)) => "https",
+            _ => "http",
+        };
+        format!("{scheme}://{}", self.bind)
     }
 }
 

@@ -7,8 +7,14 @@
 //! - [`sqlite`]: the SQLite pool, its pragmas, and [`sqlite::run`], the one way to
 //!   touch it from async code.
 //! - [`keyfile`]: private Ed25519 key files (PKCS#8 PEM, mode 0600).
-//! - [`headers`]: the security headers every page and answer carries.
+//! - [`headers`]: the security headers every page and answer carries, and `HEAD`.
+//! - [`files`]: files and directories only the owner may read (databases, tokens).
+//! - [`csv_cell`]: CSV cells a spreadsheet will not run as formulas.
+//! - [`cli`]: Japanese help headings and usage errors for both programs' command lines.
 
+pub mod cli;
+pub mod csv_cell;
+pub mod files;
 pub mod headers;
 pub mod keyfile;
 pub mod password;

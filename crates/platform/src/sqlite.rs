@@ -55,10 +55,11 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
 
 /// Opens (creating if needed) the database file and applies pending migrations.
 pub fn open(url: &str, migrations: EmbeddedMigrations) -> Result<DbPool, DbError> {
-    if let Some(parent) = std::path::Path::new(url).parent() {
-        if !parent.as_os_str().is_empty() {
-            let _ = std::fs::create_dir_all(parent);
-        }
+    // Created 0600 (its directory 0700) before SQLite would create it with the umask's
+    // mode: it holds password hashes and every certificate looked up.
+    if url != ":memory:" && !url.starts_with("file:") {
+        crate::files::ensure_private_file(std::path::Path::new(url))
+            .map_err(|e| DbError::Open(format!("{url}: {e}")))?;
     }
     // WAL lets readers go on while one writer commits. Switching needs the database
     // to itself, so it is done here, before the pool opens its connections at once.

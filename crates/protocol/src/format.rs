@@ -45,6 +45,18 @@ pub fn datetime_ja(dt: DateTime<FixedOffset>) -> String {
     )
 }
 
+/// The one wave dash of every range on screen and paper: `～` (U+FF5E), the one the
+/// specs and the 約款 names (`【R7.4.1～】`) use. Both programs write ranges through
+/// [`period_ja`], so the service's and the issuer's certificate views agree.
+pub const WAVE_DASH: char = '～';
+
+/// `令和7年4月2日（2025-04-02） ～ 令和8年3月13日（2026-03-13）`; a missing end reads
+/// `（記載なし）`.
+pub fn period_ja(start: Option<NaiveDate>, end: Option<NaiveDate>) -> String {
+    let show = |d: Option<NaiveDate>| d.map_or_else(|| "（記載なし）".to_owned(), date_ja);
+    format!("{} {WAVE_DASH} {}", show(start), show(end))
+}
+
 /// `123,200,000円`.
 pub fn yen(a: i64) -> String {
     yen_wide(i128::from(a))

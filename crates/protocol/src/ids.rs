@@ -44,19 +44,50 @@ impl Field {
 }
 
 /// Invalid typed input. The message names the field and the expected form, and never
-/// repeats what was typed (for the auth key that would leak a secret).
+/// repeats what was typed (for the auth key that would leak a secret). Counts are of
+/// what the officer typed: when normalization dropped hyphens or spaces, the message
+/// says that it counted without them, so a typed `W-2025` (6 characters) is never
+/// called "5文字" without a word of why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
-    #[error("{}が入力されていません。({} is empty)", .0.label(), .0.name())]
+    #[error("{}が入力されていません。", .0.label())]
     Empty(Field),
-    #[error("保証契約番号は英大文字と数字で6～24文字です（例: W2025000123）。{found}文字でした。(certificate_number must be 6 to 24 letters A-Z or digits; got {found})")]
-    NumberLength { found: usize },
-    #[error("保証契約番号に使えない文字「{ch}」があります。英字と数字だけで入力してください（例: W2025000123）。(certificate_number may contain only A-Z and 0-9)")]
+    #[error("保証契約番号は英大文字と数字で6～24文字です（例: W2025000123）。{}", Counted(*.found, *.dropped))]
+    NumberLength {
+        /// Letters and digits left after normalization.
+        found: usize,
+        /// Whether normalization dropped hyphens, spaces or invisible characters.
+        dropped: bool,
+    },
+    #[error("保証契約番号に使えない文字「{ch}」があります。英字と数字だけで入力してください（例: W2025000123）。")]
     NumberChar { ch: char },
-    #[error("認証キーは16文字です（例: XXXX-XXXX-XXXX-XXXX）。{found}文字でした。(auth_key must be 16 characters, printed as XXXX-XXXX-XXXX-XXXX; got {found})")]
-    KeyLength { found: usize },
-    #[error("認証キーに使えない文字が含まれています。お知らせに印字された英数字（U は使われません）を入力してください（例: XXXX-XXXX-XXXX-XXXX）。(auth_key uses Crockford base32: 0-9 and A-Z without I, L, O, U)")]
+    #[error("認証キーは英数字16文字です（例: XXXX-XXXX-XXXX-XXXX）。{}", Counted(*.found, *.dropped))]
+    KeyLength {
+        /// Symbols left after normalization.
+        found: usize,
+        /// Whether normalization dropped hyphens, spaces or invisible characters.
+        dropped: bool,
+    },
+    #[error("認証キーに使えない文字が含まれています。お知らせに印字された英数字（U は使われません）を入力してください（例: XXXX-XXXX-XXXX-XXXX）。")]
     KeyChar,
+}
+
+/// "入力は5文字でした。" or, when normalization dropped characters, what was counted.
+struct Counted(usize, bool);
+
+impl fmt::Display for Counted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Counted(n, false) => write!(f, "入力は{n}文字でした。"),
+            Counted(n, true) => write!(f, "ハイフン・空白を除いた英数字は{n}文字でした。"),
+        }
+    }
+}
+
+/// Whether normalization removed characters from `input` (beyond NFKC's own folding):
+/// then a count of the normalized form is not the count of what was typed.
+fn dropped_any(input: &str, normalized: &str) -> bool {
+    input.nfkc().count() != normalized.chars().count()
 }
 
 impl IdError {
@@ -110,7 +141,10 @@ impl CertificateNumber {
         }
         let n = s.chars().count();
         if !(6..=24).contains(&n) {
-            return Err(IdError::NumberLength { found: n });
+            return Err(IdError::NumberLength {
+                found: n,
+                dropped: dropped_any(input, &s),
+            });
         }
         Ok(Self(s))
     }
@@ -156,7 +190,10 @@ impl AuthKey {
         }
         let n = s.chars().count();
         if n != 16 {
-            return Err(IdError::KeyLength { found: n });
+            return Err(IdError::KeyLength {
+                found: n,
+                dropped: dropped_any(input, &s),
+            });
         }
         if !s.chars().all(|c| CROCKFORD.contains(c)) {
             return Err(IdError::KeyChar);
@@ -255,8 +292,45 @@ mod tests {
         assert!(!e.to_string().contains("RB3U"));
         assert_eq!(
             AuthKey::parse("7KQ2M9XD").unwrap_err(),
-            IdError::KeyLength { found: 8 }
+            IdError::KeyLength {
+                found: 8,
+                dropped: false
+            }
         );
+    }
+
+    #[test]
+    fn counts_in_errors_say_what_was_counted() {
+        // Six characters typed, five left once the hyphen is gone: the message must not
+        // tell the officer that they typed five.
+        let e = CertificateNumber::parse("W-2025").unwrap_err().to_string();
+        assert!(e.contains("ハイフン・空白を除いた英数字は5文字"), "{e}");
+        let e = CertificateNumber::parse("W2025").unwrap_err().to_string();
+        assert!(e.contains("入力は5文字"), "{e}");
+        let e = AuthKey::parse("7KQ2-M9XD").unwrap_err().to_string();
+        assert!(e.contains("ハイフン・空白を除いた英数字は8文字"), "{e}");
+        // Full width is folded, not dropped: ＷＡ１２３ was typed as five characters.
+        let e = CertificateNumber::parse("ＷＡ１２３")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("入力は5文字"), "{e}");
+    }
+
+    #[test]
+    fn messages_are_japanese_only() {
+        for e in [
+            CertificateNumber::parse("").unwrap_err(),
+            CertificateNumber::parse("W12").unwrap_err(),
+            CertificateNumber::parse("W2025/000123").unwrap_err(),
+            AuthKey::parse("7KQ2").unwrap_err(),
+            AuthKey::parse("7KQ2-M9XD-H4T8-RB3U").unwrap_err(),
+        ] {
+            let text = e.to_string();
+            assert!(
+                !text.contains("must") && !text.contains(e.field().name()),
+                "no developer sentence or field code for the officer: {text}"
+            );
+        }
     }
 
     #[test]

@@ -12,12 +12,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::CertificateNumber;
 use crate::payload::{Certificate, PayloadError};
-use crate::registry::{KeyLookup, KeySource};
+use crate::registry::{KeyLookup, KeySource, TrustedKey};
 
 /// Largest envelope accepted, as §2 bounds what the client reads.
 pub const MAX_ENVELOPE_BYTES: usize = 1024 * 1024;
 pub const ALG: &str = "EdDSA";
+/// The `typ` of an issuer's certificate record (§3).
 pub const TYP: &str = "surety-certificate+json";
+/// The `typ` of the service's own signed receipt (確認記録, `docs/receipt.md`).
+pub const RECEIPT_TYP: &str = "verification-receipt+json";
 
 /// Header members §3 forbids outright; each is named in the error.
 const FORBIDDEN_HEADER_MEMBERS: [&str; 6] = ["crit", "b64", "jku", "jwk", "x5u", "x5c"];
@@ -42,8 +45,9 @@ pub enum RecordError {
     MissingAlg,
     #[error("保護ヘッダーに kid がありません")]
     MissingKid,
-    #[error("保護ヘッダーの typ が {TYP} ではありません")]
-    BadTyp,
+    /// The header's `typ` is not the one this kind of JWS must carry (given).
+    #[error("保護ヘッダーの typ が {0} ではありません")]
+    BadTyp(&'static str),
     #[error("保護ヘッダーに禁止されたメンバー「{0}」があります")]
     ForbiddenHeaderMember(String),
     #[error("{part}に同じ名前のメンバー「{name}」が二度あります")]
@@ -52,7 +56,7 @@ pub enum RecordError {
     UnexpectedHeaderMember(String),
     #[error("署名鍵「{0}」は信頼登録簿にありません")]
     UnknownKid(String),
-    #[error("署名鍵「{kid}」は別の発行者（{owner}）の鍵です")]
+    #[error("署名鍵「{kid}」は別の保証事業会社（{owner}）の鍵です")]
     KidOfOtherIssuer { kid: String, owner: String },
     #[error("署名鍵「{0}」は小位数の公開鍵で、使えません")]
     WeakKey(String),
@@ -68,7 +72,7 @@ pub enum RecordError {
     KeyExpired { kid: String, issued_at: String },
     #[error("{0}")]
     Payload(#[from] PayloadError),
-    #[error("別の発行者（{found}）の記録が返されました（照会先: {asked}）")]
+    #[error("別の保証事業会社（{found}）の記録が返されました（照会先: {asked}）")]
     IssuerSubstitution { asked: String, found: String },
     #[error("別の保証契約番号（{found}）の記録が返されました（照会した番号: {asked}）")]
     NumberSubstitution { asked: String, found: String },
@@ -87,7 +91,7 @@ impl RecordError {
             RecordError::UnsupportedAlg(_) => "unsupported_alg",
             RecordError::MissingAlg => "missing_alg",
             RecordError::MissingKid => "missing_kid",
-            RecordError::BadTyp => "bad_typ",
+            RecordError::BadTyp(_) => "bad_typ",
             RecordError::ForbiddenHeaderMember(_) => "forbidden_header_member",
             RecordError::UnexpectedHeaderMember(_) => "unexpected_header_member",
             RecordError::DuplicateMember { .. } => "duplicate_member",
@@ -128,15 +132,18 @@ struct Header<'a> {
     typ: &'a str,
 }
 
-/// Signs a payload. The payload bytes are signed exactly as given, so the caller decides
-/// their serialization once and the same bytes are what every verifier sees.
+/// Signs a certificate record (`typ` [`TYP`]). The payload bytes are signed exactly as
+/// given, so the caller decides their serialization once and the same bytes are what
+/// every verifier sees.
 pub fn sign(payload: &[u8], kid: &str, key: &SigningKey) -> String {
-    let header = serde_json::to_vec(&Header {
-        alg: ALG,
-        kid,
-        typ: TYP,
-    })
-    .expect("a header of three strings always serializes");
+    sign_as(TYP, payload, kid, key)
+}
+
+/// Signs a payload as a JWS of the given `typ` (flattened JSON, EdDSA, protected header
+/// `{"alg","kid","typ"}` in that order): [`sign`] for records, the service for receipts.
+pub fn sign_as(typ: &str, payload: &[u8], kid: &str, key: &SigningKey) -> String {
+    let header = serde_json::to_vec(&Header { alg: ALG, kid, typ })
+        .expect("a header of three strings always serializes");
     let protected = URL_SAFE_NO_PAD.encode(header);
     let payload = URL_SAFE_NO_PAD.encode(payload);
     let signature: Signature = key.sign(format!("{protected}.{payload}").as_bytes());
@@ -170,27 +177,30 @@ pub struct CheckedHeader {
     pub kid: String,
 }
 
-/// Verifies an envelope received from `asked_issuer` for `asked_number`.
-pub fn verify(
+/// A JWS whose form, header and signature held: the signing key's id, the key, and the
+/// payload bytes exactly as signed. Only [`verify_signed`] builds one.
+#[derive(Debug)]
+pub struct Signed<'k> {
+    pub kid: String,
+    pub key: &'k TrustedKey,
+    pub payload: Vec<u8>,
+}
+
+/// The §3 checks every JWS of this workspace gets, whatever it carries: flattened JSON
+/// only, no member twice, header exactly `alg` EdDSA, `kid`, and `typ` equal to `typ`,
+/// the key `key_for(kid)` gives (refused when weak), a canonical signature, and
+/// `verify_strict`. What the payload means, and the key's validity at its time, is the
+/// caller's: [`verify`] for certificate records, the service for its receipts.
+pub fn verify_signed<'k>(
     envelope: &[u8],
-    asked_issuer: &str,
-    asked_number: &CertificateNumber,
-    keys: &(impl KeySource + ?Sized),
-) -> Result<VerifiedRecord, RecordError> {
+    typ: &'static str,
+    key_for: impl FnOnce(&str) -> Result<&'k TrustedKey, RecordError>,
+) -> Result<Signed<'k>, RecordError> {
     let jws = parse_envelope(envelope)?;
     let header_bytes = decode("protected", &jws.protected)?;
-    let header = check_header(&header_bytes)?;
-    let key = match keys.key(asked_issuer, &header.kid) {
-        KeyLookup::Found(key) => key,
-        KeyLookup::OtherIssuer(owner) => {
-            return Err(RecordError::KidOfOtherIssuer {
-                kid: header.kid,
-                owner: owner.to_owned(),
-            })
-        }
-        KeyLookup::Unknown => return Err(RecordError::UnknownKid(header.kid)),
-    };
-    let payload_bytes = decode("payload", &jws.payload)?;
+    let header = check_header(&header_bytes, typ)?;
+    let key = key_for(&header.kid)?;
+    let payload = decode("payload", &jws.payload)?;
     let sig_bytes = decode("signature", &jws.signature)?;
     let signature = Signature::from_slice(&sig_bytes).map_err(|_| RecordError::SignatureLength)?;
     // verify_strict refuses these too; checking first gives the officer the reason.
@@ -205,6 +215,33 @@ pub fn verify(
     key.verifying_key()
         .verify_strict(signing_input.as_bytes(), &signature)
         .map_err(|_| RecordError::BadSignature)?;
+    Ok(Signed {
+        kid: header.kid,
+        key,
+        payload,
+    })
+}
+
+/// Verifies an envelope received from `asked_issuer` for `asked_number`.
+pub fn verify(
+    envelope: &[u8],
+    asked_issuer: &str,
+    asked_number: &CertificateNumber,
+    keys: &(impl KeySource + ?Sized),
+) -> Result<VerifiedRecord, RecordError> {
+    let Signed {
+        kid,
+        key,
+        payload: payload_bytes,
+    } = verify_signed(envelope, TYP, |kid| match keys.key(asked_issuer, kid) {
+        KeyLookup::Found(key) => Ok(key),
+        KeyLookup::OtherIssuer(owner) => Err(RecordError::KidOfOtherIssuer {
+            kid: kid.to_owned(),
+            owner: owner.to_owned(),
+        }),
+        KeyLookup::Unknown => Err(RecordError::UnknownKid(kid.to_owned())),
+    })?;
+    let header = CheckedHeader { kid };
 
     unique_members("証書の内容（payload）", &payload_bytes)?;
     let certificate = Certificate::from_json(&payload_bytes)?;
@@ -270,8 +307,8 @@ fn decode(part: &'static str, text: &str) -> Result<Vec<u8>, RecordError> {
         .map_err(|_| RecordError::Base64(part))
 }
 
-/// Checks the protected header's members: exactly `alg`, `kid`, `typ`.
-pub fn check_header(bytes: &[u8]) -> Result<CheckedHeader, RecordError> {
+/// Checks the protected header's members: exactly `alg`, `kid`, and `typ` equal to `typ`.
+pub fn check_header(bytes: &[u8], typ: &'static str) -> Result<CheckedHeader, RecordError> {
     unique_members("保護ヘッダー", bytes)?;
     let header: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(bytes).map_err(|_| RecordError::HeaderNotJson)?;
@@ -295,8 +332,8 @@ pub fn check_header(bytes: &[u8]) -> Result<CheckedHeader, RecordError> {
         Some(serde_json::Value::String(kid)) if !kid.is_empty() => kid.clone(),
         _ => return Err(RecordError::MissingKid),
     };
-    if header.get("typ").and_then(|t| t.as_str()) != Some(TYP) {
-        return Err(RecordError::BadTyp);
+    if header.get("typ").and_then(|t| t.as_str()) != Some(typ) {
+        return Err(RecordError::BadTyp(typ));
     }
     if let Some(extra) = header
         .keys()
@@ -305,6 +342,14 @@ pub fn check_header(bytes: &[u8]) -> Result<CheckedHeader, RecordError> {
         return Err(RecordError::UnexpectedHeaderMember(extra.clone()));
     }
     Ok(CheckedHeader { kid })
+}
+
+/// Whether `key` was valid at `at` (its `not_before` ≤ `at` ≤ `not_after`).
+pub fn check_key_validity_at(
+    key: &TrustedKey,
+    at: DateTime<FixedOffset>,
+) -> Result<(), RecordError> {
+    check_key_validity(key.kid(), key.not_before(), key.not_after(), at)
 }
 
 fn check_key_validity(

@@ -386,3 +386,28 @@ fn a_member_named_twice_in_any_part_and_any_spelling_is_refused() {
     assert_eq!(e.code(), "duplicate_member", "{e}");
     assert!(e.to_string().contains("payload"), "{e}");
 }
+
+/// A receipt and a record are told apart by `typ`: neither verifies as the other, so a
+/// service receipt can never pass for an issuer's record, nor the reverse.
+#[test]
+fn typ_tells_receipts_and_records_apart() {
+    let key = TrustedKey::new(
+        "svc-1",
+        rfc_key().verifying_key(),
+        time("2025-01-01T00:00:00+09:00"),
+        None,
+    );
+    let receipt = sign_as(RECEIPT_TYP, b"{\"a\":1}", "svc-1", &rfc_key());
+    let signed = verify_signed(receipt.as_bytes(), RECEIPT_TYP, |_| Ok(&key)).unwrap();
+    assert_eq!(signed.kid, "svc-1");
+    assert_eq!(signed.payload, b"{\"a\":1}");
+    assert_eq!(
+        verify_signed(receipt.as_bytes(), TYP, |_| Ok(&key)).unwrap_err(),
+        RecordError::BadTyp(TYP)
+    );
+    let record = sign(b"{\"a\":1}", "svc-1", &rfc_key());
+    assert_eq!(
+        verify_signed(record.as_bytes(), RECEIPT_TYP, |_| Ok(&key)).unwrap_err(),
+        RecordError::BadTyp(RECEIPT_TYP)
+    );
+}

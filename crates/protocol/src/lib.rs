@@ -7,6 +7,7 @@
 //! - [`ids`]: 保証契約番号 and 認証キー, built only through the normalization of §1.
 //! - [`jws`]: the flattened JWS envelope of §3: signing, and strict verification
 //!   against a [`jws::KeySource`].
+//! - [`notice`]: the text of the key notice's QR code (§7), built and recognised.
 //! - [`payload`]: the `surety-certificate/1` payload of §4.
 //! - [`registry`]: the trust-registry file of §5 and key lookup by `kid`.
 //! - [`strict_json`]: duplicate member names, found however they are spelled.
@@ -15,6 +16,7 @@
 pub mod format;
 pub mod ids;
 pub mod jws;
+pub mod notice;
 pub mod payload;
 pub mod registry;
 pub mod strict_json;

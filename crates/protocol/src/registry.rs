@@ -7,6 +7,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, FixedOffset};
@@ -82,6 +85,64 @@ impl TrustedKey {
     }
 }
 
+/// The private CA of one issuer (§5 `ca_file`): the file it came from and the
+/// certificates in it, each already parsed as an X.509 trust anchor at load.
+#[derive(Clone)]
+pub struct CaFile {
+    path: PathBuf,
+    certificates: Vec<CertificateDer<'static>>,
+}
+
+impl CaFile {
+    /// Reads a PEM file of one or more certificates (`-----BEGIN CERTIFICATE-----`);
+    /// other PEM sections are skipped. The error, in Japanese, says what is wrong with
+    /// the file; the registry loader adds the registry's file and line.
+    pub fn read(path: &Path) -> Result<Self, String> {
+        let shown = path.display();
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("ca_file「{shown}」を読み込めません: {e}"))?;
+        let certificates = CertificateDer::pem_slice_iter(&bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("ca_file「{shown}」は PEM として読めません: {e}"))?;
+        if certificates.is_empty() {
+            return Err(format!(
+                "ca_file「{shown}」に証明書がありません（PEM の -----BEGIN CERTIFICATE----- で始まる証明書を1つ以上入れてください）"
+            ));
+        }
+        for (n, der) in certificates.iter().enumerate() {
+            webpki::anchor_from_trusted_cert(der).map_err(|e| {
+                format!(
+                    "ca_file「{shown}」の{}番目の証明書を X.509 証明書として読めません（{e}）",
+                    n + 1
+                )
+            })?;
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            certificates,
+        })
+    }
+
+    /// The file as the registry named it (resolved against the registry's folder).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The certificates, DER, in file order; never empty.
+    pub fn certificates(&self) -> &[CertificateDer<'static>] {
+        &self.certificates
+    }
+}
+
+impl std::fmt::Debug for CaFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaFile")
+            .field("path", &self.path)
+            .field("certificates", &self.certificates.len())
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct TrustedIssuer {
     pub id: String,
@@ -91,8 +152,12 @@ pub struct TrustedIssuer {
     pub token: Option<IssuerToken>,
     pub token_env: Option<String>,
     /// `base_url` + the lookup path (§2), parsed once rather than on every lookup;
-    /// `None` when `base_url` is not an http(s) URL (the file loader refuses those).
+    /// `None` when `base_url` is not an URL the auth key may travel to (see
+    /// [`base_url_problem`]; the file loader refuses those).
     lookup_url: Option<url::Url>,
+    /// The issuer's private CA, trusted for this issuer only, next to the operating
+    /// system's store (§5).
+    ca: Option<CaFile>,
     number_pattern: Regex,
     keys: Vec<TrustedKey>,
 }
@@ -113,6 +178,7 @@ impl TrustedIssuer {
             base_url,
             token: None,
             token_env: None,
+            ca: None,
             number_pattern: anchored(number_pattern)?,
             keys,
         })
@@ -123,6 +189,16 @@ impl TrustedIssuer {
         self
     }
 
+    /// Adds the private CA this issuer's host uses (§5 `ca_file`).
+    pub fn with_ca(mut self, ca: CaFile) -> Self {
+        self.ca = Some(ca);
+        self
+    }
+
+    pub fn ca(&self) -> Option<&CaFile> {
+        self.ca.as_ref()
+    }
+
     pub fn answers_for(&self, number: &CertificateNumber) -> bool {
         self.number_pattern.is_match(number.as_str())
     }
@@ -131,15 +207,55 @@ impl TrustedIssuer {
         &self.keys
     }
 
+    /// `POST` here for a lookup (§2); `None` when `base_url` breaks the rules of §5, so
+    /// that no code path can send an auth key in clear, whoever built the registry.
     pub fn lookup_url(&self) -> Option<&url::Url> {
         self.lookup_url.as_ref()
     }
+
+    /// `GET` here for the issuer's public keys (§6); `None` as for [`Self::lookup_url`].
+    pub fn jwks_url(&self) -> Option<url::Url> {
+        self.lookup_url.as_ref()?;
+        url::Url::parse(&format!("{}/v1/jwks", self.base_url)).ok()
+    }
 }
 
-/// Where the lookup call goes (§2), if `base_url` is an http(s) URL.
+/// Where the lookup call goes (§2), if `base_url` passes [`base_url_problem`].
 fn lookup_url(base_url: &str) -> Option<url::Url> {
-    let url = url::Url::parse(&format!("{base_url}/v1/certificates/lookup")).ok()?;
-    matches!(url.scheme(), "http" | "https").then_some(url)
+    if base_url_problem(base_url).is_some() {
+        return None;
+    }
+    url::Url::parse(&format!("{base_url}/v1/certificates/lookup")).ok()
+}
+
+/// Why `base_url` may not be used (§5), in Japanese, or `None` when it may: it must be
+/// an absolute `https://` URL, or `http://` to a loopback host (`127.0.0.0/8`, `::1`,
+/// `localhost`), because every lookup carries an auth key.
+pub fn base_url_problem(base_url: &str) -> Option<String> {
+    let Ok(url) = url::Url::parse(base_url) else {
+        return Some(format!(
+            "base_url「{base_url}」は https:// で始まる URL で書いてください（例: https://api.example.co.jp）"
+        ));
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => None,
+        "http" if url.host().as_ref().is_some_and(is_loopback) => None,
+        "http" if url.host().is_some() => Some(format!(
+            "base_url「{base_url}」は https:// にしてください。照会は認証キーを送るため、\
+             http:// はループバック（127.0.0.0/8、::1、localhost）にだけ使えます"
+        )),
+        _ => Some(format!(
+            "base_url「{base_url}」は https:// で始まる URL で書いてください（例: https://api.example.co.jp）"
+        )),
+    }
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
 }
 
 /// The pattern must match the whole canonical number even if the operator forgot the
@@ -188,7 +304,9 @@ struct FileRegistry {
 struct FileIssuer {
     id: String,
     name: String,
-    base_url: String,
+    base_url: Spanned<String>,
+    /// PEM file of the issuer's private CA; relative paths start at the registry's folder.
+    ca_file: Option<Spanned<String>>,
     token_env: Option<String>,
     token: Option<String>,
     number_pattern: Spanned<String>,
@@ -227,7 +345,8 @@ impl Registry {
     }
 
     /// Parses registry text; `env` resolves `token_env` names (a parameter so that tests
-    /// need not touch the process environment).
+    /// need not touch the process environment). A relative `ca_file` is read from the
+    /// folder of `file`, as an operator reading the registry would expect.
     pub fn from_toml_str(
         text: &str,
         file: &str,
@@ -250,7 +369,7 @@ impl Registry {
             if issuers.iter().any(|i: &TrustedIssuer| i.id == fi.id) {
                 return Err(err(
                     at,
-                    format!("発行者 id「{}」が二度書かれています", fi.id),
+                    format!("保証事業会社の id「{}」が二度書かれています", fi.id),
                 ));
             }
             let pattern = anchored(fi.number_pattern.get_ref()).map_err(|e| {
@@ -298,20 +417,33 @@ impl Registry {
                 .or_else(|| fi.token_env.as_deref().and_then(&env))
                 .filter(|t| !t.is_empty())
                 .map(|t| IssuerToken(t.into()));
-            let base_url = fi.base_url.trim_end_matches('/').to_owned();
+            let base_at = fi.base_url.span().start;
+            let base_url = fi.base_url.get_ref().trim_end_matches('/').to_owned();
+            if let Some(problem) = base_url_problem(fi.base_url.get_ref()) {
+                return Err(err(base_at, problem));
+            }
             let Some(url) = lookup_url(&base_url) else {
                 return Err(err(
-                    at,
+                    base_at,
                     format!(
-                        "base_url「{}」は http:// か https:// で始まる URL で書いてください（例: https://api.example.co.jp）",
-                        fi.base_url
+                        "base_url「{}」から照会の URL を作れません",
+                        fi.base_url.get_ref()
                     ),
                 ));
             };
+            let ca = fi
+                .ca_file
+                .as_ref()
+                .map(|f| {
+                    let dir = Path::new(file).parent().unwrap_or(Path::new(""));
+                    CaFile::read(&dir.join(f.get_ref())).map_err(|m| err(f.span().start, m))
+                })
+                .transpose()?;
             issuers.push(TrustedIssuer {
                 id: fi.id,
                 name: fi.name,
                 lookup_url: Some(url),
+                ca,
                 base_url,
                 token,
                 token_env: fi.token_env,
@@ -485,10 +617,15 @@ number_pattern = "E[0-9]{10}"
 
     #[test]
     fn base_url_that_is_no_http_url_stops_with_line() {
-        for bad in ["127.0.0.1:8082", "ftp://127.0.0.1", "http//issuer"] {
+        for bad in [
+            "127.0.0.1:8082",
+            "ftp://127.0.0.1",
+            "http//issuer",
+            "https://",
+        ] {
             let text = GOOD.replace("http://127.0.0.1:8082", bad);
             let e = load(&text).unwrap_err();
-            assert_eq!(e.line, 15, "the second [[issuer]]: {bad}: {e}");
+            assert_eq!(e.line, 18, "the second issuer's base_url: {bad}: {e}");
             assert!(e.message.contains(bad), "{e}");
             assert!(
                 e.message.contains("https://"),
@@ -534,5 +671,137 @@ number_pattern = "E[0-9]{10}"
             &URL_SAFE_NO_PAD.encode(ident),
         );
         assert!(load(&text).unwrap_err().to_string().contains("小位数"));
+    }
+
+    #[test]
+    fn plain_http_to_a_host_that_is_not_loopback_stops_with_line() {
+        for bad in [
+            "http://issuer.example.jp",
+            "http://192.168.1.10:8081",
+            "http://10.0.0.1",
+            "http://[::2]:8081",
+            "http://localhost.example.jp",
+            "http://127.0.0.1.example.jp",
+            "http://0.0.0.0:8082",
+        ] {
+            let text = GOOD.replace("http://127.0.0.1:8082", bad);
+            let e = load(&text).unwrap_err();
+            assert_eq!(e.file, "issuers.toml");
+            assert_eq!(e.line, 18, "the second issuer's base_url: {bad}: {e}");
+            assert!(e.message.contains(bad), "names what was written: {e}");
+            assert!(
+                e.message.contains("https://"),
+                "says how it should look: {e}"
+            );
+            assert!(
+                e.message.contains("ループバック"),
+                "says when http is allowed: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_http_to_loopback_and_https_to_anyone_load() {
+        for good in [
+            "http://127.0.0.1:8082",
+            "http://127.8.9.10",
+            "http://[::1]:8082",
+            "http://localhost:8082",
+            "http://LOCALHOST",
+            "https://issuer.example.jp",
+            "https://192.168.1.10:8443/",
+        ] {
+            let text = GOOD.replace("http://127.0.0.1:8082", good);
+            let reg = load(&text).unwrap_or_else(|e| panic!("{good}: {e}"));
+            let url = reg.issuer("ejcs").unwrap().lookup_url().unwrap();
+            assert!(url.as_str().ends_with("/v1/certificates/lookup"), "{url}");
+        }
+    }
+
+    #[test]
+    fn an_issuer_built_in_code_cannot_send_keys_in_clear_either() {
+        let http = TrustedIssuer::new("x", "x", "http://issuer.example.jp", "X", vec![]).unwrap();
+        assert!(http.lookup_url().is_none());
+        assert!(http.jwks_url().is_none());
+        let https =
+            TrustedIssuer::new("x", "x", "https://issuer.example.jp/api", "X", vec![]).unwrap();
+        assert_eq!(
+            https.jwks_url().unwrap().as_str(),
+            "https://issuer.example.jp/api/v1/jwks"
+        );
+    }
+
+    fn ca_pem(name: &str) -> String {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.self_signed(&key).unwrap().pem()
+    }
+
+    /// GOOD with a `ca_file` line on the second issuer (line 19).
+    fn with_ca_file(path: &str) -> String {
+        GOOD.replace(
+            "base_url = \"http://127.0.0.1:8082\"\n",
+            &format!("base_url = \"https://issuer.example.jp\"\nca_file = \"{path}\"\n"),
+        )
+    }
+
+    #[test]
+    fn ca_file_is_read_relative_to_the_registry_and_keeps_every_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("issuer-ca.pem"),
+            format!("{}{}", ca_pem("私設 CA 1"), ca_pem("私設 CA 2")),
+        )
+        .unwrap();
+        let file = dir.path().join("issuers.toml");
+        std::fs::write(&file, with_ca_file("issuer-ca.pem")).unwrap();
+        let reg = Registry::load(&file).unwrap();
+        let ca = reg.issuer("ejcs").unwrap().ca().expect("ca_file loaded");
+        assert_eq!(ca.path(), dir.path().join("issuer-ca.pem"));
+        assert_eq!(ca.certificates().len(), 2);
+        assert!(
+            reg.issuer("wjcs").unwrap().ca().is_none(),
+            "for that issuer only"
+        );
+        assert!(!format!("{reg:?}").contains("BEGIN"), "Debug stays short");
+    }
+
+    #[test]
+    fn a_ca_file_that_cannot_be_read_or_parsed_stops_with_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        std::fs::write(path("empty.pem"), "").unwrap();
+        std::fs::write(
+            path("key.pem"),
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        std::fs::write(
+            path("armor.pem"),
+            "-----BEGIN CERTIFICATE-----\n@@@ not base64 @@@\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        std::fs::write(
+            path("der.pem"),
+            "-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        for (name, says) in [
+            ("missing.pem", "読み込めません"),
+            ("empty.pem", "証明書がありません"),
+            ("key.pem", "証明書がありません"),
+            ("armor.pem", "PEM"),
+            ("der.pem", "1番目の証明書"),
+        ] {
+            let e = load(&with_ca_file(&path(name))).unwrap_err();
+            assert_eq!(e.file, "issuers.toml");
+            assert_eq!(e.line, 19, "the ca_file line: {name}: {e}");
+            assert!(e.message.contains(&path(name)), "names the file: {e}");
+            assert!(e.message.contains(says), "{name}: {e}");
+        }
     }
 }

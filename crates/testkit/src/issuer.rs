@@ -1,28 +1,27 @@
-//! Test harness: the real `kakunin-issuer` binary, seeded with the demo data and serving
-//! on a free loopback port, in a fresh temporary directory (database, keys, demo files,
-//! log). Dropping the harness stops the server.
+//! The real `kakunin-issuer`, seeded with the demo data and serving on a loopback port it
+//! binds itself, in a fresh temporary directory (database, keys, demo files, log).
+//! Dropping it stops the server.
 //!
 //! ```ignore
-//! let issuer = support::issuer::IssuerProcess::start();
+//! let issuer = IssuerProcess::start();
 //! // issuer.base_url, issuer.registry_toml, issuer.token, issuer.demo_keys
 //! let out = issuer.cli(&["cancel", "W2025000001"]);
 //! ```
 
-#![allow(dead_code)]
-
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
+use diesel::prelude::*;
 use tempfile::TempDir;
 
-/// The HMAC secret the harness gives the issuer (tests may look for it in logs).
+use crate::process::{output_with_stdin, Serving};
+use crate::tls::ServerCert;
+
+/// The HMAC secret the kit gives the issuer (tests look for it in logs).
 pub const SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
 
 /// Every variable the issuer reads; cleared so the caller's environment cannot leak in.
-const ISSUER_VARS: [&str; 9] = [
+const ISSUER_VARS: [&str; 11] = [
     "KAKUNIN_ISSUER_DATABASE_URL",
     "KAKUNIN_ISSUER_BIND",
     "KAKUNIN_ISSUER_KEYS_DIR",
@@ -32,7 +31,13 @@ const ISSUER_VARS: [&str; 9] = [
     "KAKUNIN_ISSUER_NAME",
     "KAKUNIN_ISSUER_LOG",
     "KAKUNIN_NOTICE_FONT",
+    "KAKUNIN_ISSUER_TLS_CERT",
+    "KAKUNIN_ISSUER_TLS_KEY",
 ];
+
+/// The `base_url` `demo-seed` writes before the server has a port; replaced by the
+/// real one once the server says where it listens.
+const SEEDED_BASE_URL: &str = "http://issuer-not-started.invalid";
 
 /// One row of `demo-keys.csv`.
 #[derive(Debug, Clone)]
@@ -42,50 +47,71 @@ pub struct DemoKey {
     pub auth_key: String,
     /// `verified`, `rejected` or `not_found`.
     pub expected_outcome: String,
-    /// Failing (rejected) or warned (verified) rule ids; empty when none.
+    /// Failing (rejected) or warned (verified) rule ids, in the profile's order; empty
+    /// when none.
     pub expected_rules: Vec<String>,
     pub note: String,
 }
 
 /// A running, seeded `kakunin-issuer serve`.
 pub struct IssuerProcess {
-    /// `http://127.0.0.1:{port}`.
+    /// `http://127.0.0.1:{port}` (`https://` when started with TLS), without a trailing
+    /// `/`; changes on [`restart`](Self::restart).
     pub base_url: String,
-    /// `issuers.toml` as `demo-seed` wrote it: one `[[issuer]]` with the token inline
-    /// and the demo key block. Load it with `Registry::from_toml_str`.
+    /// `issuers.toml` as `demo-seed` wrote it, with the server's real `base_url`: one
+    /// `[[issuer]]` with the token inline and the demo key block.
     pub registry_toml: String,
     /// The bearer token of the client `demo`.
     pub token: String,
     /// The rows of `demo-keys.csv`, in file order.
     pub demo_keys: Vec<DemoKey>,
-    port: u16,
+    seeded_registry: String,
     dir: TempDir,
-    child: Option<Child>,
+    server: Option<Serving>,
+    tls: Option<ServerCert>,
 }
 
 impl IssuerProcess {
-    /// Seeds a fresh database with `demo-seed` and starts `serve`; waits for `/healthz`.
+    /// Seeds a fresh database with `demo-seed` and starts `serve`.
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// As [`Self::start`], serving https with `cert` (`KAKUNIN_ISSUER_TLS_CERT` /
+    /// `_KEY`): `base_url` and the registry say `https://127.0.0.1:{port}`. The kit
+    /// waits for the line `serve` prints once it listens, not for a verified request,
+    /// so a certificate made to be refused (expired, another host) is served too.
+    pub fn start_tls(cert: &ServerCert) -> Self {
+        Self::start_with(Some(cert.clone()))
+    }
+
+    fn start_with(tls: Option<ServerCert>) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let port = free_port();
         let mut me = IssuerProcess {
-            base_url: format!("http://127.0.0.1:{port}"),
+            base_url: String::new(),
             registry_toml: String::new(),
             token: String::new(),
             demo_keys: Vec::new(),
-            port,
+            seeded_registry: String::new(),
             dir,
-            child: None,
+            server: None,
+            tls,
         };
         let demo = me.demo_dir();
-        let out = me.cli(&["demo-seed", "--out", demo.to_str().expect("utf-8 path")]);
+        let out = me.cli(&[
+            "demo-seed",
+            "--out",
+            demo.to_str().expect("utf-8 path"),
+            "--base-url",
+            SEEDED_BASE_URL,
+        ]);
         assert!(
             out.status.success(),
             "demo-seed failed:\n{}\n{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        me.registry_toml = read(&demo.join("issuers.toml"));
+        me.seeded_registry = read(&demo.join("issuers.toml"));
         me.token = read(&demo.join("token.txt")).trim().to_owned();
         me.demo_keys = read_demo_keys(&demo.join("demo-keys.csv"));
         me.spawn();
@@ -94,7 +120,7 @@ impl IssuerProcess {
 
     /// The server's process id, for benches that read its CPU time.
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.server.as_ref().map(Serving::pid)
     }
 
     /// A command for the issuer binary with this instance's settings (and secret).
@@ -106,9 +132,13 @@ impl IssuerProcess {
         cmd.current_dir(self.dir.path())
             .env("KAKUNIN_ISSUER_DATABASE_URL", self.db_path())
             .env("KAKUNIN_ISSUER_KEYS_DIR", self.keys_dir())
-            .env("KAKUNIN_ISSUER_BIND", format!("127.0.0.1:{}", self.port))
+            .env("KAKUNIN_ISSUER_BIND", "127.0.0.1:0")
             .env("KAKUNIN_ISSUER_SECRET", SECRET)
             .stdin(Stdio::null());
+        if let Some(tls) = &self.tls {
+            cmd.env("KAKUNIN_ISSUER_TLS_CERT", &tls.cert)
+                .env("KAKUNIN_ISSUER_TLS_KEY", &tls.key);
+        }
         cmd
     }
 
@@ -127,9 +157,10 @@ impl IssuerProcess {
         output_with_stdin(cmd, stdin)
     }
 
-    /// Stops and starts the server on the same port and database.
+    /// Stops the server and starts it again on the same database, on a new port:
+    /// [`base_url`](Self::base_url) and [`registry_toml`](Self::registry_toml) follow.
     pub fn restart(&mut self) {
-        self.stop();
+        self.server = None;
         self.spawn();
     }
 
@@ -168,104 +199,39 @@ impl IssuerProcess {
             .unwrap_or_else(|| panic!("{number} is not in demo-keys.csv"))
     }
 
+    /// The demo rows the issuer holds a record for (outcome `verified` or `rejected`).
+    pub fn found_keys(&self) -> Vec<DemoKey> {
+        self.demo_keys
+            .iter()
+            .filter(|k| k.expected_outcome != "not_found")
+            .cloned()
+            .collect()
+    }
+
     /// `POST /v1/certificates/lookup` URL.
     pub fn lookup_url(&self) -> String {
         format!("{}/v1/certificates/lookup", self.base_url)
     }
 
+    /// `SELECT COUNT(*)` of one of the issuer's tables.
+    pub fn count_rows(&self, table: &str) -> i64 {
+        let mut c = SqliteConnection::establish(self.db_path().to_str().expect("utf-8 path"))
+            .expect("open the issuer's database");
+        crate::sql::count(&mut c, &format!("SELECT COUNT(*) AS n FROM {table}"))
+    }
+
     fn spawn(&mut self) {
         let mut cmd = self.command();
         cmd.arg("serve").env("KAKUNIN_ISSUER_LOG", "info");
-        serve_until_healthy(cmd, &self.log_path(), self.port, &mut self.child);
+        let server = Serving::start(cmd, &self.log_path());
+        self.base_url = server.base_url.clone();
+        self.registry_toml = self
+            .seeded_registry
+            .replace(SEEDED_BASE_URL, &self.base_url);
+        std::fs::write(self.demo_dir().join("issuers.toml"), &self.registry_toml)
+            .expect("rewrite issuers.toml");
+        self.server = Some(server);
     }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for IssuerProcess {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Starts `cmd` (a `serve`) with its output appended to `log` and waits up to 60 s for
-/// `/healthz` on `port`. The child goes into `child` before the wait, so dropping the
-/// harness stops it even when the wait fails.
-pub fn serve_until_healthy(mut cmd: Command, log: &Path, port: u16, child: &mut Option<Child>) {
-    let name = Path::new(cmd.get_program())
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .expect("log file");
-    let spawned = cmd
-        .stdout(file.try_clone().expect("log file"))
-        .stderr(file)
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {name} serve: {e}"));
-    *child = Some(spawned);
-    let read_log = || std::fs::read_to_string(log).unwrap_or_default();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !healthz(port) {
-        if let Some(Ok(Some(status))) = child.as_mut().map(|c| c.try_wait()) {
-            panic!("{name} serve exited ({status}):\n{}", read_log());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} did not answer /healthz:\n{}",
-            read_log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Runs `cmd` to completion with `stdin` as its standard input, capturing its output.
-pub fn output_with_stdin(mut cmd: Command, stdin: &str) -> Output {
-    let program = cmd.get_program().to_string_lossy().into_owned();
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("run {program}: {e}"));
-    if let Some(mut input) = child.stdin.take() {
-        input.write_all(stdin.as_bytes()).expect("write stdin");
-    }
-    child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("wait for {program}: {e}"))
-}
-
-/// A port nobody listens on right now (bound and released; the race is acceptable for tests).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-pub fn healthz(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let req =
-        format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    if s.write_all(req.as_bytes()).is_err() {
-        return false;
-    }
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    buf.starts_with("HTTP/1.1 200")
 }
 
 fn read(path: &Path) -> String {
@@ -300,6 +266,26 @@ fn read_demo_keys(path: &Path) -> Vec<DemoKey> {
                     .collect(),
                 note: r[4].to_owned(),
             }
+        })
+        .collect()
+}
+
+/// A well-formed auth key (16 symbols of the key alphabet) that belongs to no demo
+/// certificate; `i` picks one of many.
+pub fn unknown_key(i: usize) -> String {
+    let alphabet = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    (0..16)
+        .map(|j| alphabet[(i * 7 + j * 13) % 32] as char)
+        .collect()
+}
+
+/// `text` as typed on a Japanese keyboard in full-width mode: every ASCII symbol
+/// (`!`..`~`) becomes its full-width form (Ａ, ０, －).
+pub fn full_width(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '!'..='~' => char::from_u32(c as u32 - 0x21 + 0xFF01).expect("full-width form"),
+            c => c,
         })
         .collect()
 }

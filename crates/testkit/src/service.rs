@@ -1,17 +1,35 @@
-//! Test harness: the real `kakunin serve` on a free loopback port with a temporary
-//! SQLite file, a trust registry given by the test, and a signed-in browser-like client.
-
-#![allow(dead_code)]
+//! The real `kakunin serve` on a loopback port it binds itself, with a temporary SQLite
+//! file, a trust registry given by the test, and clients that sign in or hold API tokens.
+//!
+//! ```ignore
+//! let issuer = IssuerProcess::start();
+//! let service = ServiceProcess::start(&issuer.registry_toml);
+//! let officer = service.officer().await;            // signed in, office 440001
+//! let api = service.api("keiyaku", "verify");        // a token of that office
+//! ```
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
+use diesel::SqliteConnection;
 use tempfile::TempDir;
 
-use crate::issuer::{free_port, output_with_stdin, serve_until_healthy};
+use crate::client::{ApiClient, Browser};
+use crate::process::{output_with_stdin, Serving};
 
+/// The service's secret key in every test.
 pub const SECRET: &str = "service-test-secret-0123456789abcdef0123456789abcdef";
+/// The office of the accounts and tokens a test makes unless it says otherwise.
 pub const OFFICE: &str = "440001";
+/// Another office, for what must stay hidden from the first.
+pub const OTHER_OFFICE: &str = "440002";
+
+/// The name the kit registers an office under when a user or client needs it first
+/// (`--office-name`; the service refuses unknown codes).
+pub fn office_name(code: &str) -> String {
+    format!("テスト事務所 {code}")
+}
+/// The password of every account [`ServiceProcess::add_user`] makes.
 pub const PASSWORD: &str = "correct-horse-battery";
 
 const SERVICE_VARS: [&str; 10] = [
@@ -27,43 +45,81 @@ const SERVICE_VARS: [&str; 10] = [
     "KAKUNIN_AUDIT_SIGNING_KEY_FILE",
 ];
 
-/// A running `kakunin serve`.
+/// A `kakunin` instance: its directory (database, registry, audit key, log) and, once
+/// started, its `serve`.
 pub struct ServiceProcess {
+    /// `http://127.0.0.1:{port}`, without a trailing `/`; empty until started, and new
+    /// after each [`restart`](Self::restart).
     pub base_url: String,
-    port: u16,
     dir: TempDir,
-    child: Option<Child>,
-    extra_config: Option<String>,
+    server: Option<Serving>,
+    extra_config: bool,
 }
 
 impl ServiceProcess {
-    /// Starts the service trusting `registry_toml` (usually the issuer harness's).
+    /// Starts the service trusting `registry_toml` (usually the issuer's).
     pub fn start(registry_toml: &str) -> Self {
         Self::start_with(registry_toml, None)
     }
 
-    /// As [`start`], with extra settings in a `KAKUNIN_CONFIG` file.
+    /// As [`start`](Self::start), with extra settings in a `KAKUNIN_CONFIG` file.
     pub fn start_with(registry_toml: &str, extra_config: Option<&str>) -> Self {
+        let mut me = Self::prepare(registry_toml, extra_config);
+        me.serve();
+        me
+    }
+
+    /// Everything [`start_with`](Self::start_with) does but `serve`: the directory, the
+    /// registry, the settings and the audit signing key (`kakunin key init`, which also
+    /// makes the database). For tests and benches that fill the database first.
+    pub fn prepare(registry_toml: &str, extra_config: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         std::fs::write(dir.path().join("issuers.toml"), registry_toml).expect("registry");
-        let port = free_port();
-        let mut me = ServiceProcess {
-            base_url: format!("http://127.0.0.1:{port}"),
-            port,
-            dir,
-            child: None,
-            extra_config: extra_config.map(str::to_owned),
-        };
-        if let Some(cfg) = &me.extra_config {
-            std::fs::write(me.dir.path().join("extra.toml"), cfg).expect("extra config");
+        if let Some(cfg) = extra_config {
+            std::fs::write(dir.path().join("extra.toml"), cfg).expect("extra config");
         }
-        me.spawn();
+        let me = ServiceProcess {
+            base_url: String::new(),
+            dir,
+            server: None,
+            extra_config: extra_config.is_some(),
+        };
+        // `serve` refuses to start without the audit signing key, as in production.
+        let out = me.cli(&["key", "init"]);
+        assert!(
+            out.status.success(),
+            "key init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         me
+    }
+
+    /// Starts `serve` and waits until it says where it listens.
+    pub fn serve(&mut self) {
+        let mut cmd = self.command();
+        cmd.arg("serve");
+        let server = Serving::start(cmd, &self.dir.path().join("serve.log"));
+        self.base_url = server.base_url.clone();
+        self.server = Some(server);
+    }
+
+    /// Stops `serve` and starts it again on the same database (on a new port).
+    pub fn restart(&mut self) {
+        self.server = None;
+        self.serve();
+    }
+
+    /// Kills `serve` with SIGKILL (no shutdown, no flush: a power cut as far as the
+    /// process knows) and starts it again on the same database, on a new port.
+    pub fn kill_and_restart(&mut self) {
+        // `Child::kill` is SIGKILL on Unix; dropping the `Serving` sends it and reaps.
+        self.server = None;
+        self.serve();
     }
 
     /// The server's process id, for benches that read its CPU time.
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.server.as_ref().map(Serving::pid)
     }
 
     /// The `kakunin` binary with this instance's settings; runs in the project root so
@@ -75,26 +131,43 @@ impl ServiceProcess {
         }
         cmd.current_dir(crate::bins::workspace_root())
             .env("KAKUNIN_DATABASE_URL", self.db_path())
-            .env("KAKUNIN_ISSUERS_FILE", self.dir.path().join("issuers.toml"))
-            .env("KAKUNIN_BIND", format!("127.0.0.1:{}", self.port))
+            .env("KAKUNIN_ISSUERS_FILE", self.registry_path())
+            .env("KAKUNIN_BIND", "127.0.0.1:0")
             .env("KAKUNIN_SECRET_KEY", SECRET)
             .env("KAKUNIN_LOG", "info,kakunin=debug")
             .env("KAKUNIN_AUDIT_SIGNING_KEY_FILE", self.audit_key_path())
             .stdin(Stdio::null());
-        if self.extra_config.is_some() {
+        if self.extra_config {
             cmd.env("KAKUNIN_CONFIG", self.dir.path().join("extra.toml"));
         }
         cmd
     }
 
+    /// Runs one CLI command to completion.
     pub fn cli(&self, args: &[&str]) -> Output {
         self.command().args(args).output().expect("run kakunin")
+    }
+
+    /// Runs one CLI command with `stdin` as its standard input.
+    pub fn cli_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        let mut cmd = self.command();
+        cmd.args(args);
+        output_with_stdin(cmd, stdin)
     }
 
     /// Creates an API client through the CLI and returns its bearer token.
     pub fn create_token(&self, name: &str, office: &str, scope: &str) -> String {
         let out = self.cli(&[
-            "token", "create", "--name", name, "--office", office, "--scope", scope,
+            "token",
+            "create",
+            "--name",
+            name,
+            "--office",
+            office,
+            "--office-name",
+            &office_name(office),
+            "--scope",
+            scope,
         ]);
         assert!(
             out.status.success(),
@@ -107,13 +180,26 @@ impl ServiceProcess {
             .to_owned()
     }
 
-    pub fn cli_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        let mut cmd = self.command();
-        cmd.args(args);
-        output_with_stdin(cmd, stdin)
+    /// An API client with a new token `name` of [`OFFICE`] and `scope` (`verify`, `audit`).
+    pub fn api(&self, name: &str, scope: &str) -> ApiClient {
+        self.api_of(name, OFFICE, scope)
     }
 
-    /// Creates a staff account through the CLI (password on stdin, as operators do).
+    /// An API client with a new token `name` of `office` and `scope`.
+    pub fn api_of(&self, name: &str, office: &str, scope: &str) -> ApiClient {
+        ApiClient::new(
+            &self.base_url,
+            Some(&self.create_token(name, office, scope)),
+        )
+    }
+
+    /// An API client without a token.
+    pub fn anonymous_api(&self) -> ApiClient {
+        ApiClient::new(&self.base_url, None)
+    }
+
+    /// Creates a staff account through the CLI (password [`PASSWORD`] on stdin, as
+    /// operators do); its name is `{login} 太郎`.
     pub fn add_user(&self, login: &str, role: &str, office: &str) {
         let out = self.cli_with_stdin(
             &[
@@ -127,6 +213,8 @@ impl ServiceProcess {
                 role,
                 "--office",
                 office,
+                "--office-name",
+                &office_name(office),
             ],
             &format!("{PASSWORD}\n"),
         );
@@ -137,63 +225,10 @@ impl ServiceProcess {
         );
     }
 
-    /// The audit checkpoint signing key (`kakunin key init` makes it before the first start).
-    pub fn audit_key_path(&self) -> PathBuf {
-        self.dir.path().join("audit-signing.key")
-    }
-
-    pub fn db_path(&self) -> PathBuf {
-        self.dir.path().join("kakunin.db")
-    }
-
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
-    }
-
-    /// Replaces the trust registry; takes effect at the next restart.
-    pub fn set_registry(&self, registry_toml: &str) {
-        std::fs::write(self.dir.path().join("issuers.toml"), registry_toml).expect("registry");
-    }
-
-    pub fn restart(&mut self) {
-        self.stop();
-        self.spawn();
-    }
-
-    fn spawn(&mut self) {
-        // `serve` refuses to start without the audit signing key, as in production.
-        if !self.audit_key_path().exists() {
-            let out = self.cli(&["key", "init"]);
-            assert!(
-                out.status.success(),
-                "key init failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let mut cmd = self.command();
-        cmd.arg("serve");
-        serve_until_healthy(
-            cmd,
-            &self.dir.path().join("serve.log"),
-            self.port,
-            &mut self.child,
-        );
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// A signed-in client for `login`.
+    /// A client signed in as `login` (made with [`add_user`](Self::add_user)), on the
+    /// verify form.
     pub async fn sign_in(&self, login: &str) -> Browser {
-        let mut b = Browser::new(&self.base_url);
+        let b = self.browser();
         let res = b.sign_in(login, PASSWORD).await;
         assert_eq!(
             res.status(),
@@ -202,106 +237,58 @@ impl ServiceProcess {
         );
         b
     }
-}
 
-impl Drop for ServiceProcess {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// A cookie-keeping HTTP client that follows the service's redirects like a browser.
-pub struct Browser {
-    pub base: String,
-    pub http: reqwest::Client,
-}
-
-impl Browser {
-    pub fn new(base: &str) -> Self {
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .build()
-            .expect("client");
-        Self {
-            base: base.to_owned(),
-            http,
-        }
+    /// A new account `login` with `role` at [`OFFICE`], signed in.
+    pub async fn user(&self, login: &str, role: &str) -> Browser {
+        self.add_user(login, role, OFFICE);
+        self.sign_in(login).await
     }
 
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("GET")
+    /// The officer `officer1` of [`OFFICE`], signed in.
+    pub async fn officer(&self) -> Browser {
+        self.user("officer1", "officer").await
     }
 
-    pub async fn text(&self, path: &str) -> String {
-        self.get(path).await.text().await.expect("body")
+    /// A client with no session yet.
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.base_url)
     }
 
-    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.http
-            .post(format!("{}{path}", self.base))
-            .form(form)
-            .send()
-            .await
-            .expect("POST")
+    /// The audit checkpoint signing key (`kakunin key init` made it).
+    pub fn audit_key_path(&self) -> PathBuf {
+        self.dir.path().join("audit-signing.key")
     }
 
-    /// The CSRF token of the form on `path`.
-    pub async fn csrf(&self, path: &str) -> String {
-        csrf_of(&self.text(path).await)
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("kakunin.db")
     }
 
-    pub async fn sign_in(&mut self, login: &str, password: &str) -> reqwest::Response {
-        let csrf = self.csrf("/login").await;
-        self.post(
-            "/login",
-            &[("login", login), ("password", password), ("csrf", &csrf)],
-        )
-        .await
+    /// A connection to the live database (see [`crate::sql`]).
+    pub fn db(&self) -> SqliteConnection {
+        crate::sql::open(&self.db_path())
     }
 
-    /// Submits the verify form; returns the final response (the outcome page when the
-    /// input was valid).
-    pub async fn verify(
-        &self,
-        number: &str,
-        key: &str,
-        extra: &[(&str, &str)],
-    ) -> reqwest::Response {
-        let csrf = self.csrf("/").await;
-        let mut form = vec![
-            ("certificate_number", number),
-            ("auth_key", key),
-            ("csrf", csrf.as_str()),
-        ];
-        form.extend_from_slice(extra);
-        self.post("/verify", &form).await
+    /// `SELECT … AS n` on the live database.
+    pub fn count(&self, sql: &str) -> i64 {
+        crate::sql::count(&mut self.db(), sql)
     }
-}
 
-pub fn csrf_of(page: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = page
-        .find(marker)
-        .unwrap_or_else(|| panic!("no csrf field in:\n{page}"))
-        + marker.len();
-    page[start..]
-        .split('"')
-        .next()
-        .unwrap_or_default()
-        .to_owned()
-}
+    /// The trust registry file the service reads at start.
+    pub fn registry_path(&self) -> PathBuf {
+        self.dir.path().join("issuers.toml")
+    }
 
-/// The verification id of an outcome page URL `/verifications/{id}`.
-pub fn verification_id(res: &reqwest::Response) -> String {
-    res.url()
-        .path()
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned()
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Everything `serve` wrote so far (standard output and error).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
+    }
+
+    /// Replaces the trust registry; takes effect at the next restart.
+    pub fn set_registry(&self, registry_toml: &str) {
+        std::fs::write(self.registry_path(), registry_toml).expect("registry");
+    }
 }

@@ -75,6 +75,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    rule_profiles (digest) {
+        digest -> Text,
+        name -> Text,
+        text -> Text,
+        first_used_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     sessions (id_hash) {
         id_hash -> Text,
         user_id -> Nullable<Integer>,
@@ -124,6 +133,8 @@ diesel::table! {
         rules -> Text,
         expected -> Text,
         detail -> Nullable<Text>,
+        receipt -> Nullable<Text>,
+        profile_digest -> Nullable<Text>,
     }
 }
 
@@ -139,6 +150,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     installation,
     number_locks,
     offices,
+    rule_profiles,
     sessions,
     signin_failures,
     users,

@@ -4,6 +4,7 @@
 //! session ids and API tokens with SHA-256 (256 random bits need no slow hash).
 
 pub mod session;
+pub mod signin_token;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
@@ -43,40 +44,6 @@ pub fn key_fingerprint(
     mac.update(b"\0");
     mac.update(key.expose().as_bytes());
     hex::encode(&mac.finalize().into_bytes()[..16])
-}
-
-/// The three staff roles; each is bound to one office (発注機関).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Officer,
-    Supervisor,
-    Admin,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "officer" => Some(Role::Officer),
-            "supervisor" => Some(Role::Supervisor),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Officer => "officer",
-            Role::Supervisor => "supervisor",
-            Role::Admin => "admin",
-        }
-    }
-    pub fn label(self) -> &'static str {
-        match self {
-            Role::Officer => "契約担当者",
-            Role::Supervisor => "監督者",
-            Role::Admin => "管理者",
-        }
-    }
 }
 
 #[cfg(test)]

@@ -8,8 +8,9 @@ use diesel::prelude::*;
 
 use super::users::User;
 use super::{random_token, sha256_hex};
-use crate::adapters::db::now_utc;
 use crate::adapters::db::schema::{sessions, users};
+use crate::adapters::db::{now_utc, Conn};
+use crate::config::Server;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = sessions)]
@@ -27,25 +28,35 @@ pub enum Lookup {
         session: Session,
         user: Option<User>,
     },
-    /// It existed but was idle too long; it is deleted now.
+    /// It existed but was idle too long, or older than its absolute lifetime; it is
+    /// deleted now.
     Expired {
         user: Option<User>,
     },
     Missing,
 }
 
-/// Starts a session and returns (cookie value, CSRF token).
+/// Starts a signed-in session and returns (cookie value, CSRF token).
+///
+/// Prunes on the way: sessions idle or older than their lifetimes, and every session
+/// without a user. Those are the pre-sign-in sessions that the sign-in page wrote
+/// before its CSRF token became stateless ([`super::signin_token`]); none is written
+/// any more, and none that an older version wrote outlives the next sign-in.
 pub fn create(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     user_id: Option<i32>,
-    idle_minutes: i64,
+    limits: &Server,
 ) -> QueryResult<(String, String)> {
     let cookie = random_token();
     let csrf = random_token();
     let now = now_utc();
-    // Opportunistic clean-up keeps abandoned sign-in pages from piling up.
     diesel::delete(
-        sessions::table.filter(sessions::last_seen.lt(now - Duration::minutes(idle_minutes))),
+        sessions::table.filter(
+            sessions::last_seen
+                .lt(now - Duration::minutes(limits.session_idle_minutes))
+                .or(sessions::created_at.lt(now - Duration::hours(limits.session_max_hours)))
+                .or(sessions::user_id.is_null()),
+        ),
     )
     .execute(conn)?;
     diesel::insert_into(sessions::table)
@@ -60,8 +71,9 @@ pub fn create(
     Ok((cookie, csrf))
 }
 
-/// Looks a cookie up, ending it when idle too long and touching it otherwise.
-pub fn lookup(conn: &mut SqliteConnection, cookie: &str, idle_minutes: i64) -> QueryResult<Lookup> {
+/// Looks a cookie up, ending it when idle too long or older than
+/// `server.session_max_hours` however busy, and touching it otherwise.
+pub fn lookup(conn: &mut Conn, cookie: &str, limits: &Server) -> QueryResult<Lookup> {
     let id_hash = sha256_hex(cookie);
     let found: Option<Session> = sessions::table
         .find(&id_hash)
@@ -81,7 +93,9 @@ pub fn lookup(conn: &mut SqliteConnection, cookie: &str, idle_minutes: i64) -> Q
         None => None,
     };
     let now = now_utc();
-    if session.last_seen < now - Duration::minutes(idle_minutes) {
+    if session.last_seen < now - Duration::minutes(limits.session_idle_minutes)
+        || session.created_at < now - Duration::hours(limits.session_max_hours)
+    {
         diesel::delete(sessions::table.find(&id_hash)).execute(conn)?;
         return Ok(Lookup::Expired { user });
     }
@@ -95,7 +109,7 @@ pub fn lookup(conn: &mut SqliteConnection, cookie: &str, idle_minutes: i64) -> Q
     Ok(Lookup::Active { session, user })
 }
 
-pub fn end(conn: &mut SqliteConnection, cookie: &str) -> QueryResult<()> {
+pub fn end(conn: &mut Conn, cookie: &str) -> QueryResult<()> {
     diesel::delete(sessions::table.find(sha256_hex(cookie))).execute(conn)?;
     Ok(())
 }

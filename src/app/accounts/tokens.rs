@@ -5,32 +5,10 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::{random_token, sha256_hex};
-use crate::adapters::db::now_utc;
 use crate::adapters::db::schema::api_tokens;
-use crate::app::audit::{self, Actor, Event};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    Verify,
-    Audit,
-}
-
-impl Scope {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "verify" => Some(Scope::Verify),
-            "audit" => Some(Scope::Audit),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Verify => "verify",
-            Scope::Audit => "audit",
-        }
-    }
-}
+use crate::adapters::db::{now_utc, Conn};
+use crate::app::audit::{self, Action, Actor, AuditOutcome, Event};
+use crate::domain::access::Scope;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
 #[diesel(table_name = api_tokens)]
@@ -38,7 +16,7 @@ pub struct ApiToken {
     pub id: i32,
     pub name: String,
     pub office_code: String,
-    pub scope: String,
+    pub scope: Scope,
     #[serde(skip)]
     pub token_hash: String,
     pub created_at: NaiveDateTime,
@@ -56,20 +34,24 @@ pub enum TokenError {
     BadName,
     #[error("発注機関コードは英数字とハイフンで1～16文字にしてください（例: 440001）")]
     BadOffice,
+    #[error(
+        "発注機関コード「{0}」は登録されていません。先に「管理 → 発注機関」で登録してください"
+    )]
+    UnknownOffice(String),
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
 }
 
 /// Creates a client and returns its token: the only time the token exists in clear.
 pub fn create(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     name: &str,
     office_code: &str,
     scope: Scope,
 ) -> Result<String, TokenError> {
     if name.is_empty()
-        || name.len() > 64
+        || name.len() > crate::domain::bounds::TOKEN_NAME_MAX
         || !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
@@ -88,12 +70,14 @@ pub fn create(
         if exists > 0 {
             return Err(TokenError::NameTaken(name.to_owned()));
         }
-        super::users::ensure_office(conn, office_code, None)?;
+        if !super::users::office_exists(conn, office_code)? {
+            return Err(TokenError::UnknownOffice(office_code.to_owned()));
+        }
         diesel::insert_into(api_tokens::table)
             .values((
                 api_tokens::name.eq(name),
                 api_tokens::office_code.eq(office_code),
-                api_tokens::scope.eq(scope.as_str()),
+                api_tokens::scope.eq(scope),
                 api_tokens::token_hash.eq(sha256_hex(&token)),
                 api_tokens::created_at.eq(now_utc()),
             ))
@@ -102,17 +86,17 @@ pub fn create(
             conn,
             actor,
             &Event {
-                action: "token.create",
+                action: Action::TokenCreate,
                 target: name,
-                outcome: "ok",
-                detail: format!("scope={} office={office_code}", scope.as_str()),
+                outcome: AuditOutcome::Ok,
+                detail: format!("範囲: {}、発注機関: {office_code}", scope.label()),
             },
         )?;
         Ok(token)
     })
 }
 
-pub fn revoke(conn: &mut SqliteConnection, actor: &Actor, name: &str) -> Result<(), TokenError> {
+pub fn revoke(conn: &mut Conn, actor: &Actor, name: &str) -> Result<(), TokenError> {
     conn.immediate_transaction(|conn| {
         let n = diesel::update(
             api_tokens::table
@@ -128,9 +112,9 @@ pub fn revoke(conn: &mut SqliteConnection, actor: &Actor, name: &str) -> Result<
             conn,
             actor,
             &Event {
-                action: "token.revoke",
+                action: Action::TokenRevoke,
                 target: name,
-                outcome: "ok",
+                outcome: AuditOutcome::Ok,
                 detail: String::new(),
             },
         )?;
@@ -138,7 +122,7 @@ pub fn revoke(conn: &mut SqliteConnection, actor: &Actor, name: &str) -> Result<
     })
 }
 
-pub fn list(conn: &mut SqliteConnection) -> QueryResult<Vec<ApiToken>> {
+pub fn list(conn: &mut Conn) -> QueryResult<Vec<ApiToken>> {
     api_tokens::table
         .order(api_tokens::name.asc())
         .select(ApiToken::as_select())
@@ -146,7 +130,7 @@ pub fn list(conn: &mut SqliteConnection) -> QueryResult<Vec<ApiToken>> {
 }
 
 /// Finds the live client a bearer token belongs to, and notes its use.
-pub fn authenticate(conn: &mut SqliteConnection, token: &str) -> QueryResult<Option<ApiToken>> {
+pub fn authenticate(conn: &mut Conn, token: &str) -> QueryResult<Option<ApiToken>> {
     let found: Option<ApiToken> = api_tokens::table
         .filter(api_tokens::token_hash.eq(sha256_hex(token)))
         .filter(api_tokens::revoked_at.is_null())

@@ -4,11 +4,13 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::{throttle, Role};
-use crate::adapters::db::now_utc;
+use super::throttle;
 use crate::adapters::db::schema::{offices, sessions, users};
-use crate::app::audit::{self, Actor, Event};
+use crate::adapters::db::{now_utc, Conn};
+use crate::app::audit::{self, Action, Actor, AuditOutcome, Event};
 use crate::config::Signin;
+use crate::domain::access::Role;
+use crate::domain::bounds::{self, LOGIN_MAX, NAME_MAX, OFFICE_CODE_MAX};
 use kakunin_platform::password;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -17,7 +19,7 @@ pub struct User {
     pub id: i32,
     pub login: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub office_code: String,
     #[serde(skip)]
     pub password_hash: String,
@@ -28,12 +30,6 @@ pub struct User {
     pub must_change_password: bool,
 }
 
-impl User {
-    pub fn role(&self) -> Role {
-        Role::parse(&self.role).unwrap_or(Role::Officer)
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
     #[error("ログイン名「{0}」は既に使われています")]
@@ -42,10 +38,14 @@ pub enum AccountError {
     NoSuchUser(String),
     #[error("ログイン名は英小文字・数字・「.」「-」「_」で3～32文字にしてください")]
     BadLogin,
-    #[error("氏名を入力してください")]
+    #[error("氏名を1～100文字で入力してください")]
     EmptyName,
     #[error("発注機関コードは英数字とハイフンで1～16文字にしてください（例: 440001）")]
     BadOffice,
+    #[error(
+        "発注機関コード「{0}」は登録されていません。先に「管理 → 発注機関」で登録してください"
+    )]
+    UnknownOffice(String),
     #[error("{0}")]
     WeakPassword(String),
     #[error("発注機関名を1～100文字で入力してください")]
@@ -71,27 +71,27 @@ pub struct NewUser<'a> {
     pub must_change_password: bool,
 }
 
-fn valid_login(login: &str) -> bool {
-    (3..=32).contains(&login.len())
+/// Whether `login` is one an account could have: `a-z 0-9 . - _`, 3 to
+/// [`LOGIN_MAX`] characters. Sign-in refuses any other before it writes anything.
+pub fn valid_login(login: &str) -> bool {
+    (3..=LOGIN_MAX).contains(&login.len())
         && login
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c))
 }
 
 pub fn valid_office_code(code: &str) -> bool {
-    (1..=16).contains(&code.len()) && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    (1..=OFFICE_CODE_MAX).contains(&code.len())
+        && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
-/// Creates the office row when the code is new, so a first `user add` just works.
-pub fn ensure_office(
-    conn: &mut SqliteConnection,
-    code: &str,
-    name: Option<&str>,
-) -> QueryResult<()> {
+/// Creates the office row named `name` when the code is new (the demo's office, and
+/// `kakunin user add --office-name`); an existing office keeps its name.
+pub fn ensure_office(conn: &mut Conn, code: &str, name: &str) -> QueryResult<()> {
     diesel::insert_into(offices::table)
         .values((
             offices::code.eq(code),
-            offices::name.eq(name.unwrap_or(code)),
+            offices::name.eq(name),
             offices::created_at.eq(now_utc()),
         ))
         .on_conflict(offices::code)
@@ -100,15 +100,20 @@ pub fn ensure_office(
     Ok(())
 }
 
-pub fn add(
-    conn: &mut SqliteConnection,
-    actor: &Actor,
-    new: &NewUser<'_>,
-) -> Result<User, AccountError> {
+/// Whether the office `code` is registered. Accounts and clients are only given
+/// registered offices: a mistyped code must not become a new office named after it.
+pub fn office_exists(conn: &mut Conn, code: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        offices::table.filter(offices::code.eq(code)),
+    ))
+    .get_result(conn)
+}
+
+pub fn add(conn: &mut Conn, actor: &Actor, new: &NewUser<'_>) -> Result<User, AccountError> {
     if !valid_login(new.login) {
         return Err(AccountError::BadLogin);
     }
-    if new.name.trim().is_empty() {
+    if new.name.trim().is_empty() || !bounds::fits(new.name.trim(), NAME_MAX) {
         return Err(AccountError::EmptyName);
     }
     if !valid_office_code(new.office_code) {
@@ -120,12 +125,14 @@ pub fn add(
         if find(conn, new.login)?.is_some() {
             return Err(AccountError::LoginTaken(new.login.to_owned()));
         }
-        ensure_office(conn, new.office_code, None)?;
+        if !office_exists(conn, new.office_code)? {
+            return Err(AccountError::UnknownOffice(new.office_code.to_owned()));
+        }
         diesel::insert_into(users::table)
             .values((
                 users::login.eq(new.login),
                 users::name.eq(new.name.trim()),
-                users::role.eq(new.role.as_str()),
+                users::role.eq(new.role),
                 users::office_code.eq(new.office_code),
                 users::password_hash.eq(&hash),
                 users::disabled.eq(false),
@@ -137,17 +144,17 @@ pub fn add(
             conn,
             actor,
             &Event {
-                action: "user.add",
+                action: Action::UserAdd,
                 target: new.login,
-                outcome: "ok",
-                detail: format!("role={} office={}", new.role.as_str(), new.office_code),
+                outcome: AuditOutcome::Ok,
+                detail: format!("役割: {}、発注機関: {}", new.role.label(), new.office_code),
             },
         )?;
         find(conn, new.login)?.ok_or_else(|| AccountError::NoSuchUser(new.login.to_owned()))
     })
 }
 
-pub fn find(conn: &mut SqliteConnection, login: &str) -> QueryResult<Option<User>> {
+pub fn find(conn: &mut Conn, login: &str) -> QueryResult<Option<User>> {
     users::table
         .filter(users::login.eq(login))
         .select(User::as_select())
@@ -155,7 +162,7 @@ pub fn find(conn: &mut SqliteConnection, login: &str) -> QueryResult<Option<User
         .optional()
 }
 
-pub fn list(conn: &mut SqliteConnection) -> QueryResult<Vec<User>> {
+pub fn list(conn: &mut Conn) -> QueryResult<Vec<User>> {
     users::table
         .order(users::login.asc())
         .select(User::as_select())
@@ -163,21 +170,21 @@ pub fn list(conn: &mut SqliteConnection) -> QueryResult<Vec<User>> {
 }
 
 pub fn set_password(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     login: &str,
     new_password: &str,
 ) -> Result<(), AccountError> {
     // Typed at the server's console, usually by its holder (the first administrator
     // sets their own this way): not flagged.
-    store_password(conn, actor, login, new_password, false, "user.passwd")
+    store_password(conn, actor, login, new_password, false, Action::UserPasswd)
 }
 
 /// A signed-in user replaces their own password, proving they know the current one.
 /// Ends every session of the account, this one included, and clears the flag an
 /// administrator-issued password carries. A wrong current password is audited.
 pub fn change_own_password(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     limits: &Signin,
     login: &str,
@@ -187,36 +194,27 @@ pub fn change_own_password(
     let user = find(conn, login)?.ok_or_else(|| AccountError::NoSuchUser(login.to_owned()))?;
     // Wrong current passwords count with wrong sign-in passwords (`throttle`): the
     // form must not be a faster way to guess.
-    if throttle::refuses(conn, limits, login, &actor.address)? {
-        audit::append(
-            conn,
-            actor,
-            &Event {
-                action: "user.passwd",
-                target: login,
-                outcome: "throttled",
-                detail: String::new(),
-            },
-        )?;
+    if let Some(why) = throttle::refuses(conn, limits, login, &actor.address)? {
+        throttle::audit_refusal(conn, limits, actor, Action::UserPasswd, login, why)?;
         return Err(AccountError::Throttled);
     }
     if !password::verify(current, &user.password_hash) {
         conn.immediate_transaction(|c| {
-            throttle::record_failure(c, login, &actor.address)?;
+            throttle::record_failure(c, limits, login, &actor.address)?;
             audit::append(
                 c,
                 actor,
                 &Event {
-                    action: "user.passwd",
+                    action: Action::UserPasswd,
                     target: login,
-                    outcome: "failure",
+                    outcome: AuditOutcome::Failure,
                     detail: "現在のパスワードが違います".into(),
                 },
             )
         })?;
         return Err(AccountError::WrongPassword);
     }
-    store_password(conn, actor, login, new_password, false, "user.passwd")
+    store_password(conn, actor, login, new_password, false, Action::UserPasswd)
 }
 
 /// Letters and digits that cannot be mistaken for one another when read off a screen.
@@ -247,23 +245,19 @@ pub fn generate_password() -> String {
 
 /// Gives the account a new generated password, ends its sessions and returns the
 /// password: the only time it exists in clear.
-pub fn reset_password(
-    conn: &mut SqliteConnection,
-    actor: &Actor,
-    login: &str,
-) -> Result<String, AccountError> {
+pub fn reset_password(conn: &mut Conn, actor: &Actor, login: &str) -> Result<String, AccountError> {
     let new = generate_password();
-    store_password(conn, actor, login, &new, true, "user.reset")?;
+    store_password(conn, actor, login, &new, true, Action::UserReset)?;
     Ok(new)
 }
 
 fn store_password(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     login: &str,
     new_password: &str,
     must_change: bool,
-    action: &str,
+    action: Action,
 ) -> Result<(), AccountError> {
     password::check_strength(new_password).map_err(AccountError::WeakPassword)?;
     let hash = password::hash(new_password);
@@ -289,7 +283,7 @@ fn store_password(
             &Event {
                 action,
                 target: login,
-                outcome: "ok",
+                outcome: AuditOutcome::Ok,
                 detail: String::new(),
             },
         )?;
@@ -297,14 +291,10 @@ fn store_password(
     })
 }
 
-pub fn disable(
-    conn: &mut SqliteConnection,
-    actor: &Actor,
-    login: &str,
-) -> Result<(), AccountError> {
+pub fn disable(conn: &mut Conn, actor: &Actor, login: &str) -> Result<(), AccountError> {
     conn.immediate_transaction(|conn| {
         let user = find(conn, login)?.ok_or_else(|| AccountError::NoSuchUser(login.to_owned()))?;
-        if user.role() == Role::Admin && !user.disabled && active_admins(conn)? <= 1 {
+        if user.role == Role::Admin && !user.disabled && active_admins(conn)? <= 1 {
             return Err(AccountError::LastAdmin);
         }
         diesel::update(users::table.filter(users::id.eq(user.id)))
@@ -315,9 +305,34 @@ pub fn disable(
             conn,
             actor,
             &Event {
-                action: "user.disable",
+                action: Action::UserDisable,
                 target: login,
-                outcome: "ok",
+                outcome: AuditOutcome::Ok,
+                detail: String::new(),
+            },
+        )?;
+        Ok(())
+    })
+}
+
+/// Lets a disabled account sign in again with the password it had; a no-op on an
+/// active one. Errors: [`AccountError::NoSuchUser`].
+pub fn enable(conn: &mut Conn, actor: &Actor, login: &str) -> Result<(), AccountError> {
+    conn.immediate_transaction(|conn| {
+        let user = find(conn, login)?.ok_or_else(|| AccountError::NoSuchUser(login.to_owned()))?;
+        if !user.disabled {
+            return Ok(());
+        }
+        diesel::update(users::table.filter(users::id.eq(user.id)))
+            .set(users::disabled.eq(false))
+            .execute(conn)?;
+        audit::append(
+            conn,
+            actor,
+            &Event {
+                action: Action::UserEnable,
+                target: login,
+                outcome: AuditOutcome::Ok,
                 detail: String::new(),
             },
         )?;
@@ -328,7 +343,7 @@ pub fn disable(
 /// Changes an account's role and office. The last active admin keeps the admin role,
 /// or nobody could manage accounts any more.
 pub fn change_role_or_office(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     login: &str,
     role: Role,
@@ -339,31 +354,30 @@ pub fn change_role_or_office(
     }
     conn.immediate_transaction(|conn| {
         let user = find(conn, login)?.ok_or_else(|| AccountError::NoSuchUser(login.to_owned()))?;
-        if user.role() == Role::Admin
+        if user.role == Role::Admin
             && role != Role::Admin
             && !user.disabled
             && active_admins(conn)? <= 1
         {
             return Err(AccountError::LastAdmin);
         }
-        ensure_office(conn, office_code, None)?;
+        if !office_exists(conn, office_code)? {
+            return Err(AccountError::UnknownOffice(office_code.to_owned()));
+        }
         diesel::update(users::table.filter(users::id.eq(user.id)))
-            .set((
-                users::role.eq(role.as_str()),
-                users::office_code.eq(office_code),
-            ))
+            .set((users::role.eq(role), users::office_code.eq(office_code)))
             .execute(conn)?;
         audit::append(
             conn,
             actor,
             &Event {
-                action: "user.update",
+                action: Action::UserUpdate,
                 target: login,
-                outcome: "ok",
+                outcome: AuditOutcome::Ok,
                 detail: format!(
-                    "role={}→{} office={}→{}",
-                    user.role,
-                    role.as_str(),
+                    "役割: {}→{}、発注機関: {}→{}",
+                    user.role.label(),
+                    role.label(),
                     user.office_code,
                     office_code
                 ),
@@ -382,7 +396,7 @@ pub struct Office {
     pub created_at: NaiveDateTime,
 }
 
-pub fn list_offices(conn: &mut SqliteConnection) -> QueryResult<Vec<Office>> {
+pub fn list_offices(conn: &mut Conn) -> QueryResult<Vec<Office>> {
     offices::table
         .order(offices::code.asc())
         .select(Office::as_select())
@@ -391,7 +405,7 @@ pub fn list_offices(conn: &mut SqliteConnection) -> QueryResult<Vec<Office>> {
 
 /// Creates an office or renames it.
 pub fn save_office(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     code: &str,
     name: &str,
@@ -400,7 +414,7 @@ pub fn save_office(
     if !valid_office_code(code) {
         return Err(AccountError::BadOffice);
     }
-    if name.is_empty() || name.chars().count() > 100 {
+    if name.is_empty() || !bounds::fits(name, NAME_MAX) {
         return Err(AccountError::BadOfficeName);
     }
     conn.immediate_transaction(|conn| {
@@ -418,32 +432,35 @@ pub fn save_office(
             conn,
             actor,
             &Event {
-                action: "office.save",
+                action: Action::OfficeSave,
                 target: code,
-                outcome: "ok",
-                detail: format!("name={name}"),
+                outcome: AuditOutcome::Ok,
+                detail: format!("名称: {name}"),
             },
         )?;
         Ok(())
     })
 }
 
-fn active_admins(conn: &mut SqliteConnection) -> QueryResult<i64> {
+fn active_admins(conn: &mut Conn) -> QueryResult<i64> {
     users::table
-        .filter(users::role.eq("admin"))
+        .filter(users::role.eq(Role::Admin))
         .filter(users::disabled.eq(false))
         .count()
         .get_result(conn)
 }
 
 /// How a person reads an audit actor: `大分 一郎（officer1）` for staff, `API: name`
-/// for API clients; anything else as stored.
-pub fn actor_label(conn: &mut SqliteConnection, actor: &str) -> QueryResult<String> {
+/// for API clients, `コマンド（operator）` for the command line; anything else as stored.
+pub fn actor_label(conn: &mut Conn, actor: &str) -> QueryResult<String> {
     if let Some(login) = actor.strip_prefix("user:") {
         return Ok(match find(conn, login)? {
             Some(u) => format!("{}（{}）", u.name, u.login),
             None => login.to_owned(),
         });
+    }
+    if let Some(who) = actor.strip_prefix("cli:") {
+        return Ok(format!("コマンド（{who}）"));
     }
     Ok(match actor.strip_prefix("token:") {
         Some(name) => format!("API: {name}"),
@@ -453,7 +470,7 @@ pub fn actor_label(conn: &mut SqliteConnection, actor: &str) -> QueryResult<Stri
 
 /// Ends every session of the account: after a password change, a reset or disabling,
 /// nobody stays signed in with what was true before.
-fn end_sessions(conn: &mut SqliteConnection, user_id: i32) -> QueryResult<()> {
+fn end_sessions(conn: &mut Conn, user_id: i32) -> QueryResult<()> {
     diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
     Ok(())
 }

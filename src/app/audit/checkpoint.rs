@@ -24,6 +24,7 @@ use serde::Serialize;
 
 use super::{chain, AuditRow, GENESIS};
 use crate::adapters::db::schema::{audit_checkpoints, audit_events};
+use crate::adapters::db::Conn;
 
 /// The service's signing key and the checkpoint schedule.
 pub struct Signer {
@@ -115,7 +116,7 @@ impl Checkpoint {
 /// Called by `append` right after it inserted `appended`, in the same transaction:
 /// writes a checkpoint at each row where one falls due, as appending the rows one at a
 /// time would. The last checkpoint is read once, not once a row.
-pub(crate) fn after_append(conn: &mut SqliteConnection, appended: &[AuditRow]) -> QueryResult<()> {
+pub(crate) fn after_append(conn: &mut Conn, appended: &[AuditRow]) -> QueryResult<()> {
     let Some(signer) = installed() else {
         return Ok(());
     };
@@ -141,11 +142,7 @@ pub(crate) fn after_append(conn: &mut SqliteConnection, appended: &[AuditRow]) -
 }
 
 /// Signs and stores a checkpoint whose head is `head`.
-pub fn write(
-    conn: &mut SqliteConnection,
-    signer: &Signer,
-    head: &AuditRow,
-) -> QueryResult<Checkpoint> {
+pub fn write(conn: &mut Conn, signer: &Signer, head: &AuditRow) -> QueryResult<Checkpoint> {
     let mut cp = Checkpoint {
         id: 0,
         at: head.at,
@@ -198,7 +195,7 @@ pub struct Summary {
 
 /// Checks every checkpoint against `key` and the rows it signed.
 pub fn verify_checkpoints(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     key: &VerifyingKey,
 ) -> QueryResult<Result<Summary, CheckpointBreak>> {
     let key_id = super::key::key_id(key);
@@ -306,7 +303,7 @@ impl EventStatus {
 const MAX_WALK: i64 = 20_000;
 
 pub fn event_status(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     row: &AuditRow,
     key: Option<&VerifyingKey>,
 ) -> QueryResult<EventStatus> {
@@ -367,7 +364,7 @@ pub fn event_status(
 }
 
 /// The newest checkpoints, for the supervisor's overview.
-pub fn latest(conn: &mut SqliteConnection) -> QueryResult<Option<Checkpoint>> {
+pub fn latest(conn: &mut Conn) -> QueryResult<Option<Checkpoint>> {
     audit_checkpoints::table
         .order(audit_checkpoints::id.desc())
         .select(Checkpoint::as_select())

@@ -3,14 +3,14 @@
 //!
 //! The same writer serves the supervisor pages and `kakunin audit export`.
 
-use std::borrow::Cow;
+use crate::adapters::db::Conn;
 use std::io::Write;
 
 use diesel::prelude::*;
 
-use super::labels;
 use super::query::{self, AuditFilter, ExportError};
-use super::{Actor, AuditRow, Event};
+use super::{Action, Actor, AuditOutcome, AuditRow, Event};
+use crate::domain::code::Code;
 use kakunin_protocol::time::jst;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,15 +63,7 @@ pub const CSV_HEADERS: [&str; 14] = [
     "ハッシュ",
 ];
 
-/// Keeps a spreadsheet from running a cell as a formula (CSV injection): a cell that
-/// starts with `=`, `+`, `-`, `@`, tab or CR gets a leading `'`. A lone `-` (the log's
-/// "none") cannot be a formula and stays as it is.
-pub fn neutralise(cell: &str) -> Cow<'_, str> {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') if cell != "-" => Cow::Owned(format!("'{cell}")),
-        _ => Cow::Borrowed(cell),
-    }
-}
+pub use kakunin_platform::csv_cell::neutralise;
 
 fn jst_text(row: &AuditRow) -> String {
     row.at
@@ -119,11 +111,11 @@ impl<W: Write> RowWriter<W> {
                     &at,
                     &r.actor,
                     &r.office_code,
-                    labels::action(&r.action),
-                    &r.action,
+                    r.action.label(),
+                    r.action.as_str(),
                     &r.target,
-                    labels::outcome(&r.outcome),
-                    &r.outcome,
+                    r.outcome.label(),
+                    r.outcome.as_str(),
                     &r.address,
                     &r.user_agent,
                     &r.detail,
@@ -140,9 +132,9 @@ impl<W: Write> RowWriter<W> {
                     "at_jst": r.at.and_utc().with_timezone(&jst()).to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
                     "actor": r.actor,
                     "office_code": r.office_code,
-                    "action": r.action,
+                    "action": r.action.as_str(),
                     "target": r.target,
-                    "outcome": r.outcome,
+                    "outcome": r.outcome.as_str(),
                     "address": r.address,
                     "user_agent": r.user_agent,
                     "detail": r.detail,
@@ -178,7 +170,7 @@ pub struct Plan {
 /// Records the export in the log (what was asked for and how many rows it holds) and
 /// fixes its head, in one transaction: the audit row says exactly what left.
 pub fn start(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     filter: AuditFilter,
     format: Format,
@@ -190,9 +182,9 @@ pub fn start(
             c,
             actor,
             &Event {
-                action: "audit.export",
+                action: Action::AuditExport,
                 target: format.as_str(),
-                outcome: "ok",
+                outcome: AuditOutcome::Ok,
                 detail: serde_json::json!({
                     "rows": rows,
                     "until_seq": until,
@@ -212,7 +204,7 @@ pub fn start(
 
 /// Writes the planned rows; `progress` hears the running count.
 pub fn run<W: Write>(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     plan: &Plan,
     out: W,
     mut progress: impl FnMut(u64),
@@ -242,23 +234,8 @@ pub fn describe(f: &AuditFilter) -> serde_json::Value {
         "from": f.from.map(|d| d.to_string()),
         "to": f.to.map(|d| d.to_string()),
         "actor": f.actor,
-        "action": f.action,
-        "outcome": f.outcome,
+        "action": f.action.map(Action::as_str),
+        "outcome": f.outcome.map(AuditOutcome::as_str),
         "target": f.target,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formula_cells_are_neutralised() {
-        for bad in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
-            assert!(neutralise(bad).starts_with('\''), "{bad:?}");
-        }
-        for ok in ["-", "user:taro", "大分", "", "1-2"] {
-            assert_eq!(neutralise(ok), ok);
-        }
-    }
 }

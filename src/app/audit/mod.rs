@@ -10,17 +10,23 @@ pub mod chain;
 pub mod checkpoint;
 pub mod export;
 pub mod key;
-pub mod labels;
 pub mod query;
 pub mod stats;
+pub mod vocabulary;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::adapters::db::schema::audit_events;
+use crate::adapters::db::{schema::audit_events, Conn};
+use crate::domain::bounds::{
+    cut, AUDIT_ACTOR_MAX, AUDIT_DETAIL_MAX, AUDIT_TARGET_MAX, OFFICE_CODE_MAX, USER_AGENT_MAX,
+};
+use crate::domain::code::Code;
+use crate::domain::outcome::Outcome;
 
 pub use chain::{verify_chain, ChainBreak};
+pub use vocabulary::{Action, AuditOutcome};
 
 /// Who did something, from where. Built by the web layer, carried into the domain.
 #[derive(Debug, Clone, Serialize)]
@@ -38,7 +44,7 @@ impl Actor {
             name,
             office_code,
             address,
-            user_agent: user_agent.chars().take(200).collect(),
+            user_agent: cut(user_agent, USER_AGENT_MAX).to_owned(),
         }
     }
 
@@ -57,22 +63,24 @@ impl Actor {
 /// One event to append. `detail` is free text or JSON with nothing secret in it.
 #[derive(Debug, Clone)]
 pub struct Event<'a> {
-    pub action: &'a str,
+    pub action: Action,
     pub target: &'a str,
-    pub outcome: &'a str,
+    pub outcome: AuditOutcome,
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+/// One row of the log. Reading a row whose action or outcome this version does not know
+/// fails the query ([`crate::domain::code::UnknownCode`]).
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_events)]
 pub struct AuditRow {
     pub seq: i32,
     pub at: NaiveDateTime,
     pub actor: String,
     pub office_code: String,
-    pub action: String,
+    pub action: Action,
     pub target: String,
-    pub outcome: String,
+    pub outcome: AuditOutcome,
     pub address: String,
     pub user_agent: String,
     pub detail: String,
@@ -103,11 +111,7 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// Appends one event (and a checkpoint when one is due); call inside an immediate
 /// transaction. Outside one, it opens its own, so a careless caller gets a busy wait,
 /// never a forked chain.
-pub fn append(
-    conn: &mut SqliteConnection,
-    actor: &Actor,
-    event: &Event<'_>,
-) -> QueryResult<AuditRow> {
+pub fn append(conn: &mut Conn, actor: &Actor, event: &Event<'_>) -> QueryResult<AuditRow> {
     // diesel refuses BEGIN inside a transaction before running the closure, so this
     // tells "already in the caller's transaction" apart without touching the database.
     match conn.immediate_transaction(|c| append_locked(c, actor, event)) {
@@ -116,11 +120,7 @@ pub fn append(
     }
 }
 
-fn append_locked(
-    conn: &mut SqliteConnection,
-    actor: &Actor,
-    event: &Event<'_>,
-) -> QueryResult<AuditRow> {
+fn append_locked(conn: &mut Conn, actor: &Actor, event: &Event<'_>) -> QueryResult<AuditRow> {
     let mut rows = append_many_locked(conn, actor, std::slice::from_ref(event))?;
     Ok(rows.remove(0))
 }
@@ -130,7 +130,7 @@ fn append_locked(
 /// the rows, the per-day counts and the checkpoints are exactly what appending them
 /// one at a time would write.
 pub fn append_many(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     events: &[Event<'_>],
 ) -> QueryResult<Vec<AuditRow>> {
@@ -141,7 +141,7 @@ pub fn append_many(
 }
 
 fn append_many_locked(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     actor: &Actor,
     events: &[Event<'_>],
 ) -> QueryResult<Vec<AuditRow>> {
@@ -168,14 +168,17 @@ fn append_many_locked(
         let mut row = AuditRow {
             seq,
             at,
-            actor: actor.name.clone(),
-            office_code: actor.office_code.clone(),
-            action: event.action.to_owned(),
-            target: event.target.to_owned(),
-            outcome: event.outcome.to_owned(),
-            address: actor.address.clone(),
-            user_agent: actor.user_agent.clone(),
-            detail: event.detail.clone(),
+            // Cut to the bounds of `domain::bounds`: parsers refuse longer input, and
+            // this keeps any value one of them missed from growing a log that cannot
+            // be trimmed.
+            actor: cut(&actor.name, AUDIT_ACTOR_MAX).to_owned(),
+            office_code: cut(&actor.office_code, OFFICE_CODE_MAX).to_owned(),
+            action: event.action,
+            target: cut(event.target, AUDIT_TARGET_MAX).to_owned(),
+            outcome: event.outcome,
+            address: cut(&actor.address, 64).to_owned(),
+            user_agent: cut(&actor.user_agent, USER_AGENT_MAX).to_owned(),
+            detail: cut(&event.detail, AUDIT_DETAIL_MAX).to_owned(),
             prev_hash: std::mem::take(&mut prev_hash),
             hash: String::new(),
         };
@@ -193,9 +196,9 @@ fn append_many_locked(
             at: row.at,
             actor: &row.actor,
             office_code: &row.office_code,
-            action: &row.action,
+            action: row.action.as_str(),
             target: &row.target,
-            outcome: &row.outcome,
+            outcome: row.outcome.as_str(),
             address: &row.address,
             user_agent: &row.user_agent,
             detail: &row.detail,
@@ -206,9 +209,11 @@ fn append_many_locked(
             .values(&values)
             .execute(conn)?;
     }
-    let mut daily: std::collections::BTreeMap<(&str, &str), i64> = Default::default();
-    for row in rows.iter().filter(|r| r.action == "verify") {
-        *daily.entry((&row.office_code, &row.outcome)).or_default() += 1;
+    let mut daily: std::collections::BTreeMap<(&str, Outcome), i64> = Default::default();
+    for row in &rows {
+        if let (Action::Verify, AuditOutcome::Verification(outcome)) = (row.action, row.outcome) {
+            *daily.entry((&row.office_code, outcome)).or_default() += 1;
+        }
     }
     for ((office, outcome), n) in daily {
         stats::count_verifications(conn, at, office, outcome, n)?;

@@ -13,8 +13,8 @@ use base64::Engine;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
-use super::AuditRow;
-use crate::adapters::db::schema::audit_events;
+use super::{Action, AuditOutcome, AuditRow};
+use crate::adapters::db::{schema::audit_events, Conn};
 use crate::domain::scope::OfficeScope;
 use kakunin_protocol::time::jst_day_start_utc;
 
@@ -25,8 +25,8 @@ pub struct AuditFilter {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     pub actor: Option<String>,
-    pub action: Option<String>,
-    pub outcome: Option<String>,
+    pub action: Option<Action>,
+    pub outcome: Option<AuditOutcome>,
     /// The event's target, e.g. a 保証契約番号.
     pub target: Option<String>,
 }
@@ -69,10 +69,7 @@ struct Span {
 }
 
 /// The first seq at or after `at`, found on the `(at, seq)` index.
-fn first_at_or_after(
-    conn: &mut SqliteConnection,
-    at: chrono::NaiveDateTime,
-) -> QueryResult<Option<i32>> {
+fn first_at_or_after(conn: &mut Conn, at: chrono::NaiveDateTime) -> QueryResult<Option<i32>> {
     audit_events::table
         .filter(audit_events::at.ge(at))
         .order((audit_events::at.asc(), audit_events::seq.asc()))
@@ -81,7 +78,7 @@ fn first_at_or_after(
         .optional()
 }
 
-fn span(conn: &mut SqliteConnection, f: &AuditFilter) -> QueryResult<Span> {
+fn span(conn: &mut Conn, f: &AuditFilter) -> QueryResult<Span> {
     let lo = match f.from {
         // Nothing at or after the start: an empty range.
         Some(d) => first_at_or_after(conn, jst_day_start_utc(d))?.unwrap_or(i32::MAX),
@@ -128,7 +125,7 @@ fn filtered<'a>(
 
 /// One page, newest first, and the cursor of the next page when there is one.
 pub fn page(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     f: &AuditFilter,
     after: Option<Cursor>,
     limit: i64,
@@ -154,7 +151,7 @@ pub fn page(
 
 /// Every matching row, oldest first, in chunks: for exports of any size.
 pub fn for_each(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     f: &AuditFilter,
     each: impl FnMut(&AuditRow) -> std::io::Result<()>,
 ) -> Result<u64, ExportError> {
@@ -165,7 +162,7 @@ pub fn for_each(
 /// head when it starts, so rows appended meanwhile (its own audit row included) do
 /// not stretch it without end.
 pub fn for_each_until(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     f: &AuditFilter,
     until: Option<i32>,
     mut each: impl FnMut(&AuditRow) -> std::io::Result<()>,
@@ -202,11 +199,7 @@ pub enum ExportError {
     Io(#[from] std::io::Error),
 }
 
-pub fn find(
-    conn: &mut SqliteConnection,
-    seq: i32,
-    scope: &OfficeScope,
-) -> QueryResult<Option<AuditRow>> {
+pub fn find(conn: &mut Conn, seq: i32, scope: &OfficeScope) -> QueryResult<Option<AuditRow>> {
     let f = AuditFilter::new(scope.clone());
     filtered(&f, Span { lo: 0, hi: None })
         .filter(audit_events::seq.eq(seq))
@@ -216,7 +209,7 @@ pub fn find(
 }
 
 /// How many rows match (for an export's progress bar).
-pub fn count(conn: &mut SqliteConnection, f: &AuditFilter, until: Option<i32>) -> QueryResult<i64> {
+pub fn count(conn: &mut Conn, f: &AuditFilter, until: Option<i32>) -> QueryResult<i64> {
     let span = span(conn, f)?;
     let mut q = filtered(f, span);
     if let Some(until) = until {
@@ -226,11 +219,50 @@ pub fn count(conn: &mut SqliteConnection, f: &AuditFilter, until: Option<i32>) -
 }
 
 /// The newest seq, or 0 for an empty log.
-pub fn head_seq(conn: &mut SqliteConnection) -> QueryResult<i32> {
+pub fn head_seq(conn: &mut Conn) -> QueryResult<i32> {
     audit_events::table
         .select(diesel::dsl::max(audit_events::seq))
         .first::<Option<i32>>(conn)
         .map(|s| s.unwrap_or(0))
+}
+
+/// Whether the filter narrows more than office and dates, so the per-day summary
+/// (`audit_daily`, by office and outcome) cannot answer for it.
+pub fn narrower_than_summary(f: &AuditFilter) -> bool {
+    f.actor.is_some()
+        || f.target.is_some()
+        || f.outcome.is_some()
+        || f.action.is_some_and(|a| a != Action::Verify)
+}
+
+/// `verify` events matching every part of `f`, counted by Japan-time day (from `from`
+/// to `to`, inclusive) and outcome: the chart of a filtered table. Reads the events
+/// themselves, one index walk of the range; the chart's range is bounded (62 days).
+pub fn daily_verifications(
+    conn: &mut Conn,
+    f: &AuditFilter,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<super::stats::DayCount>> {
+    let mut ranged = f.clone();
+    ranged.from = Some(from);
+    ranged.to = Some(to);
+    let span = span(conn, &ranged)?;
+    let rows: Vec<(chrono::NaiveDateTime, AuditOutcome)> = filtered(&ranged, span)
+        .filter(audit_events::action.eq(Action::Verify))
+        .select((audit_events::at, audit_events::outcome))
+        .load(conn)?;
+    let mut counts = std::collections::BTreeMap::new();
+    for (at, outcome) in rows {
+        if let AuditOutcome::Verification(o) = outcome {
+            let day = kakunin_protocol::time::jst_date_of_utc(at).to_string();
+            *counts.entry((day, o)).or_insert(0i64) += 1;
+        }
+    }
+    Ok(counts
+        .into_iter()
+        .map(|((day, outcome), n)| super::stats::DayCount { day, outcome, n })
+        .collect())
 }
 
 #[cfg(test)]

@@ -1,17 +1,20 @@
 //! Counts for the supervisor's chart: verifications per Japan-time day and outcome.
 
+use crate::adapters::db::Conn;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
+use crate::domain::outcome::Outcome;
 use crate::domain::scope::OfficeScope;
 
+/// Reading a count whose outcome this version does not know fails the query.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct DayCount {
     #[diesel(sql_type = Text)]
     pub day: String,
     #[diesel(sql_type = Text)]
-    pub outcome: String,
+    pub outcome: Outcome,
     #[diesel(sql_type = BigInt)]
     pub n: i64,
 }
@@ -19,7 +22,7 @@ pub struct DayCount {
 /// `verify` events from `from` to `to` (Japan-time days, inclusive) by day and outcome,
 /// read from the per-day summary that [`count_verifications`] keeps.
 pub fn daily_verifications(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     scope: &OfficeScope,
     from: NaiveDate,
     to: NaiveDate,
@@ -44,10 +47,10 @@ pub fn daily_verifications(
 /// Adds `n` verifications to the per-day summary; called by `append` in the events'
 /// own transaction, so the chart and the log never disagree.
 pub fn count_verifications(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     at: chrono::NaiveDateTime,
     office: &str,
-    outcome: &str,
+    outcome: Outcome,
     n: i64,
 ) -> QueryResult<()> {
     let day = kakunin_protocol::time::jst_date_of_utc(at).to_string();
@@ -64,7 +67,7 @@ pub fn count_verifications(
 }
 
 /// Recomputes the summary from the events (after a bulk load, or if it is ever doubted).
-pub fn rebuild_daily(conn: &mut SqliteConnection) -> QueryResult<()> {
+pub fn rebuild_daily(conn: &mut Conn) -> QueryResult<()> {
     diesel::sql_query("DELETE FROM audit_daily").execute(conn)?;
     diesel::sql_query(
         "INSERT INTO audit_daily (day, office_code, outcome, n) \

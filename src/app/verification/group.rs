@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 use super::{record_attempts, VerificationRow, VerifyError};
 use crate::adapters::db::{self, DbError, DbPool};
 use crate::app::audit::Actor;
+use crate::app::receipt::ReceiptKeys;
 use crate::config::Lockout;
 
 /// What waits for the next write: rows with whoever made them, and where to answer.
@@ -38,6 +39,7 @@ impl WriteQueue {
         &self,
         pool: &DbPool,
         lockout: &Lockout,
+        receipts: &Arc<ReceiptKeys>,
         actor: &Actor,
         rows: Vec<VerificationRow>,
     ) -> Result<Vec<VerificationRow>, VerifyError> {
@@ -47,16 +49,16 @@ impl WriteQueue {
             rows,
             done,
         });
-        let (queue, lockout) = (self.clone(), lockout.clone());
+        let (queue, lockout, receipts) = (self.clone(), lockout.clone(), receipts.clone());
         db::run(pool, move |c| {
             let _turn = db::writer_turn();
-            let group = std::mem::take(&mut *queue.waiting());
+            let mut group = std::mem::take(&mut *queue.waiting());
             // Empty: an earlier turn took ours along.
             if !group.is_empty() {
                 let written = c.immediate_transaction(|c| {
-                    group
-                        .iter()
-                        .try_for_each(|p| record_attempts(c, &p.actor, &p.rows, &lockout))
+                    group.iter_mut().try_for_each(|p| {
+                        record_attempts(c, &p.actor, &mut p.rows, &lockout, &receipts)
+                    })
                 });
                 let failure = written.err().map(|e: diesel::result::Error| e.to_string());
                 for p in group {

@@ -5,9 +5,11 @@
 //! audit are the same whichever way a request arrives.
 
 mod group;
+pub mod lockout;
 pub mod store;
+mod turns;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
@@ -16,12 +18,16 @@ use tokio::sync::Semaphore;
 use chrono::Duration;
 use serde::Serialize;
 
-use crate::adapters::db::{self, DbError, DbPool};
+use crate::adapters::db::{self, Conn, DbError, DbPool};
 use crate::adapters::issuer_client::{Answer, IssuerClient};
 use crate::app::accounts::key_fingerprint;
-use crate::app::audit::{self, Actor, Event};
+use crate::app::audit::{self, Action, Actor, AuditOutcome, Event};
+use crate::app::receipt::{self, Receipt, ReceiptKeys};
 use crate::config::{Lockout, SecretKey};
+use crate::domain::bounds;
 use crate::domain::check;
+use crate::domain::code::Code;
+use crate::domain::intake::Scanned;
 use crate::domain::outcome::Outcome;
 use crate::domain::rules::{Expected, Profile};
 use crate::domain::scope::OfficeScope;
@@ -31,7 +37,9 @@ use kakunin_protocol::registry::Registry;
 use secrecy::ExposeSecret;
 
 pub use group::WriteQueue;
-pub use store::VerificationRow;
+pub use lockout::{lock_state, LockState};
+pub use store::{DamagedRow, VerificationRow};
+pub use turns::NumberTurns;
 
 /// One verification request, already parsed: only valid input gets this far.
 #[derive(Debug, Clone)]
@@ -40,6 +48,9 @@ pub struct Request {
     pub key: AuthKey,
     pub expected: Expected,
     pub client_ref: Option<String>,
+    /// Set when the number and key came from a key notice's QR text: the issuer it
+    /// names must be one the registry routes the number to, and only that one is asked.
+    pub scanned: Option<Scanned>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +58,10 @@ pub enum VerifyError {
     /// Input that routes to no trusted issuer: rejected without any request (§5).
     #[error("保証契約番号「{0}」に対応する保証事業会社が登録されていません。番号を確認してください（例: W2025000123）")]
     NoIssuer(String),
+    /// Scanned QR text names an issuer the registry does not route its number to: a
+    /// forged or foreign notice, rejected without any request.
+    #[error("読み取ったQRコードの保証事業会社は、この保証契約番号の保証事業会社として登録されていません。お知らせを確認し、保証契約番号と認証キーを手で入力してください。(the issuer in the QR code does not issue this number)")]
+    NoticeIssuer(kakunin_protocol::ids::Field),
     #[error(transparent)]
     Db(#[from] DbError),
     /// The lookup's task ended without an answer: the service is shutting down.
@@ -82,6 +97,18 @@ pub struct Verifier {
     pub workers: tokio::runtime::Handle,
     /// Rows waiting to be written; concurrent requests share a commit.
     pub writes: WriteQueue,
+    /// Signs each verification's receipt in the transaction that stores it.
+    pub receipts: Arc<ReceiptKeys>,
+    /// One lookup at a time per number, so the service's lock holds under concurrency.
+    pub turns: NumberTurns,
+}
+
+/// A verification looked up and checked: stored already (a `not_found`, committed inside
+/// its number's turn so that the next lookup of the number counts it), or to be stored
+/// with others.
+enum Prepared {
+    Stored(VerificationRow),
+    ToStore(VerificationRow),
 }
 
 /// What asking the issuers produced, before it is stored.
@@ -115,11 +142,10 @@ impl Verifier {
         // mid-lookup, the issuer call it caused is still stored and audited.
         let (this, actor) = (self.clone(), actor.clone());
         let task = self.workers.spawn(async move {
-            let locked = this.locked(vec![req.number.to_string()]).await?;
-            let is_locked = locked.contains(req.number.as_str());
-            let row = this.prepare(&actor, req, is_locked, None).await?;
-            let mut stored = this.store(&actor, vec![row]).await?;
-            Ok(stored.remove(0))
+            match this.prepare(&actor, req, None).await? {
+                Prepared::Stored(row) => Ok(row),
+                Prepared::ToStore(row) => Ok(this.store(&actor, vec![row]).await?.remove(0)),
+            }
         });
         joined(task.await)?
     }
@@ -159,8 +185,6 @@ impl Verifier {
         concurrency: usize,
     ) -> Result<Vec<Result<VerificationRow, VerifyError>>, VerifyError> {
         let count = requests.len();
-        let numbers = requests.iter().map(|r| r.number.to_string()).collect();
-        let locked = self.locked(numbers).await?;
         let (rows, finished) = tokio::sync::mpsc::unbounded_channel();
         let writer = self
             .workers
@@ -171,32 +195,58 @@ impl Verifier {
         // it waits for its issuer: the next call starts as soon as an answer arrives, not
         // once that answer's signature and rules are checked. Bounding whole items instead
         // left the issuer idle whenever answers queued for checking held the permits.
-        // Every item is under way at once; results come unordered and are put back in
+        // Every number is under way at once; results come unordered and are put back in
         // place.
         let calls = Arc::new(Semaphore::new(concurrency.max(1)));
         // A `JoinSet`, so that items not yet asked are cancelled, not asked unrecorded,
         // should the writer fail and the batch end early.
         let mut items = tokio::task::JoinSet::new();
+        // Items of one number go in one chain, in batch order: they would wait for each
+        // other's turn anyway, and so a right key after many wrong ones meets the lock
+        // they set rather than overtaking them.
+        let mut chains: Vec<Vec<(usize, Request)>> = Vec::new();
+        let mut chain_of: HashMap<String, usize> = HashMap::new();
         for (i, r) in requests.into_iter().enumerate() {
-            let is_locked = locked.contains(r.number.as_str());
-            let (this, actor, calls) = (self.clone(), actor.clone(), calls.clone());
+            let next = chains.len();
+            let c = *chain_of.entry(r.number.to_string()).or_insert(next);
+            if c == next {
+                chains.push(Vec::new());
+            }
+            chains[c].push((i, r));
+        }
+        for chain in chains {
+            let (this, actor, calls, rows) =
+                (self.clone(), actor.clone(), calls.clone(), rows.clone());
             items.spawn_on(
-                async move { (i, this.prepare(&actor, r, is_locked, Some(&calls)).await) },
+                async move {
+                    let mut done = Vec::new();
+                    for (i, r) in chain {
+                        match this.prepare(&actor, r, Some(&calls)).await {
+                            Ok(Prepared::Stored(row)) => done.push((i, Ok(row))),
+                            // A closed channel means the writer failed; its error ends
+                            // the batch.
+                            Ok(Prepared::ToStore(row)) => {
+                                if rows.send((i, row)).is_err() {
+                                    break;
+                                }
+                            }
+                            Err(e) => done.push((i, Err(e))),
+                        }
+                    }
+                    done
+                },
                 &self.workers,
             );
         }
-        while let Some(item) = items.join_next().await {
-            let (i, prepared) = joined(item)?;
-            match prepared {
-                Ok(row) => {
-                    // A closed channel means the writer failed; its error is below.
-                    if rows.send((i, row)).is_err() {
-                        break;
-                    }
-                }
-                Err(e) => results[i] = Some(Err(e)),
+        while let Some(chain) = items.join_next().await {
+            for (i, result) in joined(chain)? {
+                results[i] = Some(result);
+            }
+            if rows.is_closed() {
+                break;
             }
         }
+        drop(items);
         drop(rows);
         for (i, row) in joined(writer.await)?? {
             results[i] = Some(Ok(row));
@@ -237,20 +287,30 @@ impl Verifier {
         .await?)
     }
 
-    /// Everything of a verification but storing it: guard, lookup, check. The row is not
-    /// recorded until [`Verifier::store`] commits it with its audit row. With `calls`,
-    /// each issuer call first takes a permit.
+    /// Guard, lookup and check, in the number's turn (see [`turns`]): the lock is read
+    /// inside it, and a `not_found` is committed with its audit row (and the lock, should
+    /// it trip) before the turn passes on, so at most `not_found_limit` wrong keys a
+    /// window reach an issuer however requests and batches mix. Any other outcome is
+    /// left for [`Verifier::store`] to commit with others. With `calls`, each issuer
+    /// call first takes a permit.
     async fn prepare(
         &self,
         actor: &Actor,
         req: Request,
-        is_locked: bool,
         calls: Option<&Semaphore>,
-    ) -> Result<VerificationRow, VerifyError> {
-        let issuers = self.registry.route(&req.number);
+    ) -> Result<Prepared, VerifyError> {
+        let mut issuers = self.registry.route(&req.number);
         if issuers.is_empty() {
             return Err(VerifyError::NoIssuer(req.number.to_string()));
         }
+        if let Some(scanned) = &req.scanned {
+            issuers.retain(|i| i.id.eq_ignore_ascii_case(&scanned.issuer_id));
+            if issuers.is_empty() {
+                return Err(VerifyError::NoticeIssuer(scanned.field));
+            }
+        }
+        let _turn = self.turns.take(req.number.as_str()).await;
+        let is_locked = !self.locked(vec![req.number.to_string()]).await?.is_empty();
         let asked = if is_locked {
             Asked::bare(
                 Outcome::Locked,
@@ -260,7 +320,14 @@ impl Verifier {
         } else {
             self.ask(&issuers, &req, calls).await
         };
-        Ok(self.row(actor, &req, asked))
+        let row = self.row(actor, &req, asked);
+        if row.outcome == Outcome::NotFound {
+            Ok(Prepared::Stored(
+                self.store(actor, vec![row]).await?.remove(0),
+            ))
+        } else {
+            Ok(Prepared::ToStore(row))
+        }
     }
 
     /// Records prepared verifications, each with its audit row (and a lock when the guard
@@ -271,7 +338,7 @@ impl Verifier {
         rows: Vec<VerificationRow>,
     ) -> Result<Vec<VerificationRow>, VerifyError> {
         self.writes
-            .store(&self.pool, &self.lockout, actor, rows)
+            .store(&self.pool, &self.lockout, &self.receipts, actor, rows)
             .await
     }
 
@@ -382,7 +449,7 @@ impl Verifier {
                 &req.key,
             ),
             issuer_id: asked.issuer_id,
-            outcome: asked.outcome.as_str().to_owned(),
+            outcome: asked.outcome,
             checked_at: db::now_utc(),
             kid,
             revision,
@@ -390,6 +457,8 @@ impl Verifier {
             rules,
             expected: serde_json::to_string(&req.expected).unwrap_or_else(|_| "{}".into()),
             detail: asked.detail,
+            receipt: None,
+            profile_digest: Some(self.profile.digest.clone()),
         }
     }
 
@@ -397,6 +466,31 @@ impl Verifier {
         id.and_then(|id| self.registry.issuer(id))
             .map(|i| i.name.clone())
     }
+}
+
+/// The receipt of a stored attempt, for the outcomes that carry a record.
+fn receipt_for(row: &VerificationRow, audit_row: &audit::AuditRow) -> Option<Receipt> {
+    if !row.outcome.has_certificate() {
+        return None;
+    }
+    let rules = RawValue::from_string(row.rules.clone()).ok()?;
+    Some(Receipt {
+        version: receipt::VERSION,
+        verification_id: row.id.clone(),
+        checked_at: receipt::receipt_time(row.checked_at),
+        office: row.office_code.clone(),
+        officer: row.actor.clone(),
+        certificate_number: row.certificate_number.clone(),
+        issuer: row.issuer_id.clone()?,
+        kid: row.kid.clone()?,
+        revision: row.revision?,
+        jws_sha256: receipt::sha256_hex(row.jws.as_deref()?.as_bytes()),
+        outcome: row.outcome.as_str().to_owned(),
+        rules,
+        profile_digest: row.profile_digest.clone()?,
+        audit_seq: audit_row.seq,
+        audit_hash: audit_row.hash.clone(),
+    })
 }
 
 /// A task's result; a panic goes on as a panic, and a task cancelled at shutdown is
@@ -411,15 +505,34 @@ fn joined<T>(result: Result<T, tokio::task::JoinError>) -> Result<T, VerifyError
 
 /// Reads a stored verification within `scope` and records, in the caller's write
 /// transaction, that `actor` looked at it (`verification.view` or `.print`): every view
-/// of a stored verification is audited, whether a page or the API asked.
+/// of a stored verification is audited, whether a page or the API asked. So is every
+/// miss: an id outside `scope` leaves a `denied` row whose detail says whether the id
+/// is another office's (`other_office`) or nobody's (`no_such_id`), so a supervisor
+/// sees an officer or a token probing other offices' verifications.
 pub fn open_audited(
-    c: &mut diesel::SqliteConnection,
+    c: &mut Conn,
     actor: &Actor,
     id: &str,
     scope: &OfficeScope,
-    action: &'static str,
+    action: Action,
 ) -> diesel::QueryResult<Option<VerificationRow>> {
     let Some(row) = store::find(c, id, scope)? else {
+        let elsewhere = store::find(c, id, &OfficeScope::All)?.is_some();
+        audit::append(
+            c,
+            actor,
+            &Event {
+                action,
+                target: bounds::cut(id, bounds::ID_MAX),
+                outcome: AuditOutcome::Denied,
+                detail: if elsewhere {
+                    "other_office"
+                } else {
+                    "no_such_id"
+                }
+                .into(),
+            },
+        )?;
         return Ok(None);
     };
     audit::append(
@@ -428,7 +541,7 @@ pub fn open_audited(
         &Event {
             action,
             target: &row.certificate_number,
-            outcome: &row.outcome,
+            outcome: row.outcome.into(),
             detail: format!("verification={}", row.id),
         },
     )?;
@@ -461,36 +574,44 @@ impl<'a> AttemptDetail<'a> {
     }
 }
 
-/// Stores the attempts and their audit rows and, where the guard trips, the lock and its
-/// row. The caller holds the write transaction.
+/// Stores the attempts, their audit rows and, for each attempt that carries a record,
+/// its signed receipt naming that audit row; and where the guard trips, the lock and
+/// its row. The caller holds the write transaction.
 fn record_attempts(
-    c: &mut diesel::SqliteConnection,
+    c: &mut Conn,
     actor: &Actor,
-    rows: &[VerificationRow],
+    rows: &mut [VerificationRow],
     lockout: &Lockout,
+    keys: &ReceiptKeys,
 ) -> diesel::QueryResult<()> {
+    let audited = {
+        let details: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                serde_json::to_string(&AttemptDetail::of(row))
+                    .expect("strings and numbers serialize")
+            })
+            .collect();
+        let events: Vec<Event<'_>> = rows
+            .iter()
+            .zip(details)
+            .map(|(row, detail)| Event {
+                action: Action::Verify,
+                target: &row.certificate_number,
+                outcome: row.outcome.into(),
+                detail,
+            })
+            .collect();
+        audit::append_many(c, actor, &events)?
+    };
+    for (row, audit_row) in rows.iter_mut().zip(&audited) {
+        row.receipt = receipt_for(row, audit_row).map(|r| receipt::sign(&r, keys));
+    }
     store::insert(c, rows)?;
-    let details: Vec<String> = rows
-        .iter()
-        .map(|row| {
-            serde_json::to_string(&AttemptDetail::of(row)).expect("strings and numbers serialize")
-        })
-        .collect();
-    let events: Vec<Event<'_>> = rows
-        .iter()
-        .zip(details)
-        .map(|(row, detail)| Event {
-            action: "verify",
-            target: &row.certificate_number,
-            outcome: &row.outcome,
-            detail,
-        })
-        .collect();
-    audit::append_many(c, actor, &events)?;
     // A number is locked once, however many of its misses this call holds, and not
     // again while a lock stands (a batch's later writes see the lock its earlier wrote).
     let mut locked = HashSet::new();
-    for row in rows.iter().filter(|r| r.outcome() == Outcome::NotFound) {
+    for row in rows.iter().filter(|r| r.outcome == Outcome::NotFound) {
         if locked.contains(&row.certificate_number)
             || !store::locked_among(
                 c,
@@ -509,9 +630,9 @@ fn record_attempts(
                 c,
                 actor,
                 &Event {
-                    action: "lockout",
+                    action: Action::Lockout,
                     target: &row.certificate_number,
-                    outcome: "locked",
+                    outcome: AuditOutcome::Verification(Outcome::Locked),
                     detail: format!(
                         "not_found {}回/{}分 → {}分ロック",
                         lockout.not_found_limit, lockout.window_minutes, lockout.lock_minutes
@@ -540,6 +661,9 @@ pub struct VerificationView {
     /// The rule results as stored (`[RuleResult]`).
     pub rules: Box<RawValue>,
     pub detail: Option<String>,
+    /// The signed receipt as stored (a flattened JWS object), for `verified` and
+    /// `rejected`.
+    pub receipt: Option<Box<RawValue>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -555,16 +679,18 @@ pub struct SignatureRef {
 }
 
 impl VerificationView {
-    pub fn new(row: &VerificationRow, registry: &Registry) -> Self {
+    /// The view of a stored row; a row whose stored record or rules cannot be read back
+    /// is an error.
+    pub fn new(row: &VerificationRow, registry: &Registry) -> Result<Self, DamagedRow> {
         let checked_at = row
             .checked_at
             .and_utc()
             .with_timezone(&kakunin_protocol::time::jst())
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
-        Self {
+        Ok(Self {
             id: row.id.clone(),
             client_ref: row.client_ref.clone(),
-            outcome: row.outcome(),
+            outcome: row.outcome,
             checked_at,
             certificate_number: row.certificate_number.clone(),
             issuer: row.issuer_id.as_ref().map(|id| IssuerRef {
@@ -578,9 +704,10 @@ impl VerificationView {
                 kid: kid.clone(),
                 valid: true,
             }),
-            certificate: row.payload_raw(),
-            rules: row.rules_raw(),
+            certificate: row.payload_raw()?,
+            rules: row.rules_raw()?,
             detail: row.detail.clone(),
-        }
+            receipt: row.receipt_raw()?,
+        })
     }
 }

@@ -8,13 +8,18 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::adapters::db::schema::{number_locks, verifications};
+use crate::adapters::db::Conn;
+use crate::domain::code::Code;
 use crate::domain::outcome::Outcome;
-use crate::domain::rules::RuleResult;
+use crate::domain::rules::{Expected, RuleResult};
 use crate::domain::scope::OfficeScope;
 use kakunin_protocol::jws;
 use kakunin_protocol::payload::Certificate;
 use kakunin_protocol::time::jst_day_start_utc;
 
+/// One stored attempt. Reading a row whose outcome this version does not know fails
+/// the query; its JSON columns are read on demand, and a damaged one is a
+/// [`DamagedRow`], never an empty default.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
 #[diesel(table_name = verifications)]
 pub struct VerificationRow {
@@ -26,7 +31,7 @@ pub struct VerificationRow {
     #[serde(skip)]
     pub key_fingerprint: String,
     pub issuer_id: Option<String>,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub checked_at: NaiveDateTime,
     pub kid: Option<String>,
     pub revision: Option<i32>,
@@ -35,54 +40,92 @@ pub struct VerificationRow {
     pub rules: String,
     pub expected: String,
     pub detail: Option<String>,
+    /// The signed receipt (`app::receipt`), a flattened JWS; `None` for outcomes without
+    /// a record. Written with the row, never changed.
+    #[serde(skip)]
+    pub receipt: Option<String>,
+    /// SHA-256 of the rule profile the rules were checked with (`rule_profiles`).
+    pub profile_digest: Option<String>,
+}
+
+/// A stored verification that cannot be read back as it was written: a column changed
+/// by hand, or written by a version that knew other rule ids.
+#[derive(Debug, thiserror::Error)]
+#[error("照会 {id} の {column} 列を読めません: {reason}")]
+pub struct DamagedRow {
+    pub id: String,
+    pub column: &'static str,
+    pub reason: String,
 }
 
 impl VerificationRow {
-    pub fn outcome(&self) -> Outcome {
-        Outcome::parse(&self.outcome).unwrap_or(Outcome::InvalidRecord)
+    fn damaged(&self, column: &'static str, reason: impl std::fmt::Display) -> DamagedRow {
+        DamagedRow {
+            id: self.id.clone(),
+            column,
+            reason: reason.to_string(),
+        }
     }
 
     /// The payload text as signed, for the outcomes that carry a certificate (verified
-    /// and rejected); read from the stored JWS, whose payload part it is.
-    pub fn payload_text(&self) -> Option<String> {
-        if !self.outcome().has_certificate() {
-            return None;
+    /// and rejected), read from the stored JWS, whose payload part it is; `None` for
+    /// the other outcomes.
+    pub fn payload_text(&self) -> Result<Option<String>, DamagedRow> {
+        if !self.outcome.has_certificate() {
+            return Ok(None);
         }
-        self.jws.as_deref().and_then(jws::payload_text)
+        self.jws
+            .as_deref()
+            .and_then(jws::payload_text)
+            .map(Some)
+            .ok_or_else(|| self.damaged("jws", "署名付きの記録がありません"))
     }
 
     /// The certificate, for the outcomes that carry one (verified and rejected).
-    pub fn certificate(&self) -> Option<Certificate> {
-        self.payload_text()
-            .and_then(|p| Certificate::from_json(p.as_bytes()).ok())
+    pub fn certificate(&self) -> Result<Option<Certificate>, DamagedRow> {
+        self.payload_text()?
+            .map(|p| Certificate::from_json(p.as_bytes()).map_err(|e| self.damaged("jws", e)))
+            .transpose()
     }
 
     /// The payload as JSON to embed in an answer as it is: checked to be JSON, never
     /// parsed into a tree and written out again (a batch answers 1000 of them).
-    pub fn payload_raw(&self) -> Option<Box<RawValue>> {
-        self.payload_text()
-            .and_then(|p| RawValue::from_string(p).ok())
+    pub fn payload_raw(&self) -> Result<Option<Box<RawValue>>, DamagedRow> {
+        self.payload_text()?
+            .map(|p| RawValue::from_string(p).map_err(|e| self.damaged("jws", e)))
+            .transpose()
     }
 
-    pub fn rule_results(&self) -> Vec<RuleResult> {
-        serde_json::from_str(&self.rules).unwrap_or_default()
+    /// The rule results; an id this version does not know makes the row damaged.
+    pub fn rule_results(&self) -> Result<Vec<RuleResult>, DamagedRow> {
+        serde_json::from_str(&self.rules).map_err(|e| self.damaged("rules", e))
     }
 
-    /// The rule results as stored JSON, for answers; `[]` if the column were damaged.
-    pub fn rules_raw(&self) -> Box<RawValue> {
-        RawValue::from_string(self.rules.clone())
-            .unwrap_or_else(|_| RawValue::from_string("[]".to_owned()).expect("[] is JSON"))
+    /// The rule results as stored JSON, for answers: checked to be JSON and passed on as
+    /// written, as the payload is (the pages parse them with [`Self::rule_results`]).
+    pub fn rules_raw(&self) -> Result<Box<RawValue>, DamagedRow> {
+        RawValue::from_string(self.rules.clone()).map_err(|e| self.damaged("rules", e))
     }
 
-    pub fn expected(&self) -> crate::domain::rules::Expected {
-        serde_json::from_str(&self.expected).unwrap_or_default()
+    /// The receipt as stored, to embed in an answer as it is (the bytes that were signed
+    /// are inside it, so it is never re-serialized).
+    pub fn receipt_raw(&self) -> Result<Option<Box<RawValue>>, DamagedRow> {
+        self.receipt
+            .clone()
+            .map(|r| RawValue::from_string(r).map_err(|e| self.damaged("receipt", e)))
+            .transpose()
+    }
+
+    /// The 照合 values the officer typed.
+    pub fn expected(&self) -> Result<Expected, DamagedRow> {
+        serde_json::from_str(&self.expected).map_err(|e| self.damaged("expected", e))
     }
 }
 
 /// Inserts rows one statement each, in the caller's transaction. A single-row insert
 /// stays prepared in diesel's statement cache; a multi-row one (16 bound values a row)
 /// was built, parsed and planned anew for every batch size and cost more CPU.
-pub fn insert(conn: &mut SqliteConnection, rows: &[VerificationRow]) -> QueryResult<()> {
+pub fn insert(conn: &mut Conn, rows: &[VerificationRow]) -> QueryResult<()> {
     for row in rows {
         diesel::insert_into(verifications::table)
             .values(row)
@@ -92,7 +135,7 @@ pub fn insert(conn: &mut SqliteConnection, rows: &[VerificationRow]) -> QueryRes
 }
 
 pub fn find(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: &str,
     scope: &OfficeScope,
 ) -> QueryResult<Option<VerificationRow>> {
@@ -109,7 +152,7 @@ pub fn find(
 /// The office's last verification of the same number that carried a certificate,
 /// before the given one: the base of the re-verify comparison.
 pub fn previous_with_certificate(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     row: &VerificationRow,
 ) -> QueryResult<Option<VerificationRow>> {
     verifications::table
@@ -135,14 +178,14 @@ pub struct HistoryFilter {
     pub number: Option<String>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
 }
 
 pub const HISTORY_PAGE: i64 = 100;
 
 /// Newest first, at most one page. Dates are Japan-time days.
 pub fn history(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     scope: &OfficeScope,
     f: &HistoryFilter,
 ) -> QueryResult<Vec<VerificationRow>> {
@@ -161,8 +204,8 @@ pub fn history(
     if let Some(d) = f.to {
         q = q.filter(verifications::checked_at.lt(jst_day_start_utc(d) + Duration::days(1)));
     }
-    if let Some(o) = &f.outcome {
-        q = q.filter(verifications::outcome.eq(o.clone()));
+    if let Some(o) = f.outcome {
+        q = q.filter(verifications::outcome.eq(o));
     }
     q.order((verifications::checked_at.desc(), verifications::id.desc()))
         .limit(HISTORY_PAGE)
@@ -171,7 +214,7 @@ pub fn history(
 
 /// Which of `numbers` are locked here at `now`: one query for a whole batch.
 pub fn locked_among(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     numbers: &[String],
     now: NaiveDateTime,
 ) -> QueryResult<HashSet<String>> {
@@ -189,20 +232,30 @@ pub fn locked_among(
     Ok(locked)
 }
 
-pub fn recent_not_found(
-    conn: &mut SqliteConnection,
+/// When this service's lock on `number` lifts (UTC), if one stands at `now`.
+pub fn locked_until(
+    conn: &mut Conn,
     number: &str,
-    since: NaiveDateTime,
-) -> QueryResult<i64> {
+    now: NaiveDateTime,
+) -> QueryResult<Option<NaiveDateTime>> {
+    number_locks::table
+        .filter(number_locks::certificate_number.eq(number))
+        .filter(number_locks::locked_until.gt(now))
+        .select(number_locks::locked_until)
+        .first(conn)
+        .optional()
+}
+
+pub fn recent_not_found(conn: &mut Conn, number: &str, since: NaiveDateTime) -> QueryResult<i64> {
     verifications::table
         .filter(verifications::certificate_number.eq(number))
-        .filter(verifications::outcome.eq("not_found"))
+        .filter(verifications::outcome.eq(Outcome::NotFound))
         .filter(verifications::checked_at.ge(since))
         .count()
         .get_result(conn)
 }
 
-pub fn lock(conn: &mut SqliteConnection, number: &str, until: NaiveDateTime) -> QueryResult<()> {
+pub fn lock(conn: &mut Conn, number: &str, until: NaiveDateTime) -> QueryResult<()> {
     diesel::replace_into(number_locks::table)
         .values((
             number_locks::certificate_number.eq(number),

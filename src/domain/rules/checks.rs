@@ -3,7 +3,7 @@
 use chrono::NaiveDate;
 use unicode_normalization::UnicodeNormalization;
 
-use super::{Profile, RuleResult, RuleStatus};
+use super::{Profile, RuleId, RuleResult, RuleStatus};
 use kakunin_protocol::format::{date_ja, yen, yen_wide};
 use kakunin_protocol::payload::{Category, Certificate, Kind, Status};
 
@@ -19,7 +19,7 @@ pub(super) fn contract_date(p: &Profile, c: &Certificate) -> RuleResult {
         date_ja(date),
         date_ja(p.effective_from)
     );
-    RuleResult::judged("contract_date", FAIL, holds, message)
+    RuleResult::judged(RuleId::ContractDate, FAIL, holds, message)
 }
 
 pub(super) fn contract_category(p: &Profile, c: &Certificate) -> RuleResult {
@@ -27,19 +27,19 @@ pub(super) fn contract_category(p: &Profile, c: &Certificate) -> RuleResult {
     let holds = p.categories.contains(&category);
     let message = if holds {
         format!(
-            "契約の種類「{}」は{}の電子保証の対象です",
+            "契約の区分「{}」は{}の電子保証の対象です",
             category.label(),
             p.name
         )
     } else {
         format!(
-            "契約の種類「{}」は{}の電子保証の対象外です（対象: {}）",
+            "契約の区分「{}」は{}の電子保証の対象外です（対象: {}）",
             category.label(),
             p.name,
             category_list(&p.categories)
         )
     };
-    RuleResult::judged("contract_category", FAIL, holds, message)
+    RuleResult::judged(RuleId::ContractCategory, FAIL, holds, message)
 }
 
 pub(super) fn guarantee_kind(p: &Profile, c: &Certificate) -> RuleResult {
@@ -54,7 +54,7 @@ pub(super) fn guarantee_kind(p: &Profile, c: &Certificate) -> RuleResult {
             p.name
         ),
     };
-    RuleResult::judged("guarantee_kind", FAIL, holds, message)
+    RuleResult::judged(RuleId::GuaranteeKind, FAIL, holds, message)
 }
 
 pub(super) fn status(c: &Certificate) -> RuleResult {
@@ -67,7 +67,7 @@ pub(super) fn status(c: &Certificate) -> RuleResult {
             c.status.label()
         )
     };
-    RuleResult::judged("status", FAIL, holds, message)
+    RuleResult::judged(RuleId::Status, FAIL, holds, message)
 }
 
 pub(super) fn orderer(p: &Profile, c: &Certificate) -> RuleResult {
@@ -81,11 +81,11 @@ pub(super) fn orderer(p: &Profile, c: &Certificate) -> RuleResult {
             p.name, p.orderer_prefix
         )
     };
-    RuleResult::judged("orderer", FAIL, holds, message)
+    RuleResult::judged(RuleId::Orderer, FAIL, holds, message)
 }
 
 pub(super) fn performance_amount(p: &Profile, c: &Certificate) -> RuleResult {
-    const ID: &str = "performance_amount";
+    const ID: RuleId = RuleId::PerformanceAmount;
     if c.kind != Kind::Performance {
         return not_this_kind(ID, c.kind, Kind::Performance);
     }
@@ -108,7 +108,7 @@ pub(super) fn performance_amount(p: &Profile, c: &Certificate) -> RuleResult {
 }
 
 pub(super) fn advance_amount(p: &Profile, c: &Certificate) -> RuleResult {
-    const ID: &str = "advance_amount";
+    const ID: RuleId = RuleId::AdvanceAmount;
     if c.kind != Kind::AdvancePayment {
         return not_this_kind(ID, c.kind, Kind::AdvancePayment);
     }
@@ -117,7 +117,7 @@ pub(super) fn advance_amount(p: &Profile, c: &Certificate) -> RuleResult {
         return RuleResult::skip(
             ID,
             format!(
-                "契約の種類「{}」には前払金の上限割合が定められていないため確認しません",
+                "契約の区分「{}」には前払金の上限割合が定められていないため確認しません",
                 category.label()
             ),
         );
@@ -144,7 +144,7 @@ pub(super) fn advance_amount(p: &Profile, c: &Certificate) -> RuleResult {
 }
 
 pub(super) fn intermediate_amount(p: &Profile, c: &Certificate) -> RuleResult {
-    const ID: &str = "intermediate_amount";
+    const ID: RuleId = RuleId::IntermediateAmount;
     if c.kind != Kind::IntermediateAdvancePayment {
         return not_this_kind(ID, c.kind, Kind::IntermediateAdvancePayment);
     }
@@ -176,7 +176,7 @@ pub(super) fn intermediate_amount(p: &Profile, c: &Certificate) -> RuleResult {
 }
 
 pub(super) fn guarantee_period(c: &Certificate) -> RuleResult {
-    const ID: &str = "guarantee_period";
+    const ID: RuleId = RuleId::GuaranteePeriod;
     let (cs, ce) = (c.contract.period_start, c.contract.period_end);
     let (gs, ge) = (c.guarantee.period_start, c.guarantee.period_end);
     if cs.is_none() && ce.is_none() {
@@ -214,7 +214,7 @@ pub(super) fn terms(p: &Profile, c: &Certificate) -> RuleResult {
     let expected = p.terms.join("、");
     let Some(terms) = c.contract.terms.as_deref() else {
         let message = format!("約款が記載されていません（想定: {expected}）");
-        return RuleResult::new("terms", WARN, message);
+        return RuleResult::new(RuleId::Terms, WARN, message);
     };
     // Width variants (～ vs ~, full-width letters) are the same 約款.
     let given = loose(terms);
@@ -224,10 +224,10 @@ pub(super) fn terms(p: &Profile, c: &Certificate) -> RuleResult {
     } else {
         format!("約款「{terms}」は想定の約款（{expected}）と異なります。契約書で確認してください")
     };
-    RuleResult::judged("terms", WARN, holds, message)
+    RuleResult::judged(RuleId::Terms, WARN, holds, message)
 }
 
-fn not_this_kind(id: &str, kind: Kind, applies_to: Kind) -> RuleResult {
+fn not_this_kind(id: RuleId, kind: Kind, applies_to: Kind) -> RuleResult {
     RuleResult::skip(
         id,
         format!(
@@ -244,8 +244,7 @@ fn category_list(categories: &[Category]) -> String {
 }
 
 fn span(start: Option<NaiveDate>, end: Option<NaiveDate>) -> String {
-    let show = |d: Option<NaiveDate>| d.map_or_else(|| "（記載なし）".to_string(), date_ja);
-    format!("{}～{}", show(start), show(end))
+    kakunin_protocol::format::period_ja(start, end)
 }
 
 /// NFKC without white space and invisible format characters: how two spellings of the

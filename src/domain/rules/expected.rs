@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
 use super::checks::loose;
-use super::{RuleResult, RuleStatus};
+use super::{RuleId, RuleResult, RuleStatus};
+use crate::domain::bounds::{self, EXPECTED_TEXT_MAX};
 use kakunin_protocol::format::yen;
 use kakunin_protocol::payload::Certificate;
 
@@ -18,27 +19,115 @@ pub struct Expected {
 }
 
 impl Expected {
-    /// From the three form fields as typed; only the amount can be malformed.
+    /// From the three form fields as typed: the amount can be malformed, a text too
+    /// long ([`typed_text_input`]). Every field's error at once, in form order.
     pub fn from_input(
         contract_amount: &str,
         contractor_name: &str,
         title: &str,
-    ) -> Result<Expected, AmountInputError> {
-        let text = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-        Ok(Expected {
-            contract_amount_yen: parse_yen_input(contract_amount)?,
-            contractor_name: text(contractor_name),
-            title: text(title),
-        })
+    ) -> Result<Expected, Vec<ExpectedInputError>> {
+        let amount = parse_yen_input(contract_amount).map_err(ExpectedInputError::Amount);
+        let contractor = typed_text_input(ExpectedText::ContractorName, contractor_name)
+            .map_err(ExpectedInputError::Text);
+        let title = typed_text_input(ExpectedText::Title, title).map_err(ExpectedInputError::Text);
+        match (amount, contractor, title) {
+            (Ok(contract_amount_yen), Ok(contractor_name), Ok(title)) => Ok(Expected {
+                contract_amount_yen,
+                contractor_name,
+                title,
+            }),
+            (a, c, t) => Err([a.err(), c.err(), t.err()].into_iter().flatten().collect()),
+        }
     }
+}
+
+/// The two 照合 texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedText {
+    ContractorName,
+    Title,
+}
+
+impl ExpectedText {
+    /// As the verify form names the field.
+    pub fn form_field(self) -> &'static str {
+        match self {
+            ExpectedText::ContractorName => "expected_contractor",
+            ExpectedText::Title => "expected_title",
+        }
+    }
+
+    /// As the API names the member of `expected`.
+    pub fn api_member(self) -> &'static str {
+        match self {
+            ExpectedText::ContractorName => "contractor_name",
+            ExpectedText::Title => "title",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            ExpectedText::ContractorName => "受注者名",
+            ExpectedText::Title => "工事名・業務名",
+        }
+    }
+}
+
+/// A typed 照合 text longer than [`EXPECTED_TEXT_MAX`] characters after NFKC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextTooLong {
+    pub field: ExpectedText,
+}
+
+impl std::fmt::Display for TextTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}は{EXPECTED_TEXT_MAX}文字以内で入力してください。({} is too long: at most {EXPECTED_TEXT_MAX} characters)",
+            self.field.label(),
+            self.field.api_member()
+        )
+    }
+}
+
+impl std::error::Error for TextTooLong {}
+
+/// A field of the verify form's 照合 part that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpectedInputError {
+    #[error(transparent)]
+    Amount(AmountInputError),
+    #[error(transparent)]
+    Text(TextTooLong),
+}
+
+impl ExpectedInputError {
+    /// The form field the error belongs to.
+    pub fn form_field(&self) -> &'static str {
+        match self {
+            ExpectedInputError::Amount(e) => e.field(),
+            ExpectedInputError::Text(e) => e.field.form_field(),
+        }
+    }
+}
+
+/// A typed 照合 text: trimmed, `None` when empty, refused when longer than
+/// [`EXPECTED_TEXT_MAX`] characters after NFKC (how it is compared). The one bound for
+/// the verify form and the API alike.
+pub fn typed_text_input(field: ExpectedText, s: &str) -> Result<Option<String>, TextTooLong> {
+    let s = s.trim();
+    if !bounds::fits_nfkc(s, EXPECTED_TEXT_MAX) {
+        return Err(TextTooLong { field });
+    }
+    Ok(Some(s.to_owned()).filter(|s| !s.is_empty()))
 }
 
 /// The typed 請負代金額 could not be read as yen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AmountInputError {
-    #[error("請負代金額「{input}」を金額として読めません。「123,200,000」または「123200000円」のように数字で入力してください。(expected_contract_amount must be yen in digits, e.g. 123,200,000 or 123200000円)")]
+    #[error("請負代金額「{input}」を金額として読めません。「123,200,000」または「123200000円」のように数字で入力してください。")]
     Malformed { input: String },
-    #[error("請負代金額「{input}」は大きすぎます。「123,200,000」または「123200000円」のように円単位で入力してください。(expected_contract_amount is too large)")]
+    #[error("請負代金額「{input}」は大きすぎます。「123,200,000」または「123200000円」のように円単位で入力してください。")]
     TooLarge { input: String },
 }
 
@@ -90,7 +179,7 @@ fn well_grouped(number: &str) -> bool {
 }
 
 pub(super) fn contract_amount(c: &Certificate, e: &Expected) -> RuleResult {
-    const ID: &str = "expected_contract_amount";
+    const ID: RuleId = RuleId::ExpectedContractAmount;
     let Some(typed) = e.contract_amount_yen else {
         return not_typed(ID, "請負代金額");
     };
@@ -110,7 +199,7 @@ pub(super) fn contract_amount(c: &Certificate, e: &Expected) -> RuleResult {
 }
 
 pub(super) fn contractor(c: &Certificate, e: &Expected) -> RuleResult {
-    const ID: &str = "expected_contractor";
+    const ID: RuleId = RuleId::ExpectedContractor;
     let Some(typed) = typed_text(&e.contractor_name) else {
         return not_typed(ID, "受注者名");
     };
@@ -126,7 +215,7 @@ pub(super) fn contractor(c: &Certificate, e: &Expected) -> RuleResult {
 }
 
 pub(super) fn title(c: &Certificate, e: &Expected) -> RuleResult {
-    const ID: &str = "expected_title";
+    const ID: RuleId = RuleId::ExpectedTitle;
     let Some(typed) = typed_text(&e.title) else {
         return not_typed(ID, "工事名・業務名");
     };
@@ -154,6 +243,6 @@ fn typed_text(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn not_typed(id: &str, field: &str) -> RuleResult {
+fn not_typed(id: RuleId, field: &str) -> RuleResult {
     RuleResult::skip(id, format!("{field}が入力されていないため照合しません"))
 }

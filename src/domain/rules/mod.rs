@@ -9,27 +9,100 @@ pub mod profile;
 
 use serde::{Deserialize, Serialize};
 
+use super::code::Code;
 use kakunin_protocol::payload::Certificate;
 
-pub use expected::{parse_yen_input, AmountInputError, Expected};
+pub use expected::{
+    parse_yen_input, typed_text_input, AmountInputError, Expected, ExpectedInputError,
+    ExpectedText, TextTooLong,
+};
 pub use profile::{Profile, ProfileError, Ratio};
 
-/// Every rule id in the order the spec lists them, with the name a person reads.
-pub const RULES: [(&str, &str); 13] = [
-    ("contract_date", "当初契約日"),
-    ("contract_category", "契約の種類"),
-    ("guarantee_kind", "保証の種類"),
-    ("status", "保証の状態"),
-    ("orderer", "発注者"),
-    ("performance_amount", "契約保証の保証金額"),
-    ("advance_amount", "前払金保証の保証金額"),
-    ("intermediate_amount", "中間前払金保証の保証金額"),
-    ("guarantee_period", "保証期間"),
-    ("terms", "約款"),
-    ("expected_contract_amount", "請負代金額の照合"),
-    ("expected_contractor", "受注者名の照合"),
-    ("expected_title", "工事名・業務名の照合"),
-];
+/// Every rule of `rules-oita.md`, by the id results carry (stored in
+/// `verifications.rules`, sent in the API's `rules[].id`).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleId {
+    ContractDate,
+    ContractCategory,
+    GuaranteeKind,
+    Status,
+    Orderer,
+    PerformanceAmount,
+    AdvanceAmount,
+    IntermediateAmount,
+    GuaranteePeriod,
+    Terms,
+    ExpectedContractAmount,
+    ExpectedContractor,
+    ExpectedTitle,
+}
+
+/// In the order the spec lists the rules, which is the order results come in.
+impl Code for RuleId {
+    const NAME: &'static str = "確認事項の ID";
+    const ALL: &'static [RuleId] = &[
+        RuleId::ContractDate,
+        RuleId::ContractCategory,
+        RuleId::GuaranteeKind,
+        RuleId::Status,
+        RuleId::Orderer,
+        RuleId::PerformanceAmount,
+        RuleId::AdvanceAmount,
+        RuleId::IntermediateAmount,
+        RuleId::GuaranteePeriod,
+        RuleId::Terms,
+        RuleId::ExpectedContractAmount,
+        RuleId::ExpectedContractor,
+        RuleId::ExpectedTitle,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            RuleId::ContractDate => "contract_date",
+            RuleId::ContractCategory => "contract_category",
+            RuleId::GuaranteeKind => "guarantee_kind",
+            RuleId::Status => "status",
+            RuleId::Orderer => "orderer",
+            RuleId::PerformanceAmount => "performance_amount",
+            RuleId::AdvanceAmount => "advance_amount",
+            RuleId::IntermediateAmount => "intermediate_amount",
+            RuleId::GuaranteePeriod => "guarantee_period",
+            RuleId::Terms => "terms",
+            RuleId::ExpectedContractAmount => "expected_contract_amount",
+            RuleId::ExpectedContractor => "expected_contractor",
+            RuleId::ExpectedTitle => "expected_title",
+        }
+    }
+}
+
+impl RuleId {
+    /// The rule's name as a person reads it.
+    pub fn label(self) -> &'static str {
+        match self {
+            RuleId::ContractDate => "当初契約日",
+            RuleId::ContractCategory => "契約の区分",
+            RuleId::GuaranteeKind => "保証の種類",
+            RuleId::Status => "保証の状態",
+            RuleId::Orderer => "発注者",
+            RuleId::PerformanceAmount => "契約保証の保証金額",
+            RuleId::AdvanceAmount => "前払金保証の保証金額",
+            RuleId::IntermediateAmount => "中間前払金保証の保証金額",
+            RuleId::GuaranteePeriod => "保証期間",
+            RuleId::Terms => "約款",
+            RuleId::ExpectedContractAmount => "請負代金額の照合",
+            RuleId::ExpectedContractor => "受注者名の照合",
+            RuleId::ExpectedTitle => "工事名・業務名の照合",
+        }
+    }
+}
+
+/// `pad`, not `write_str`: `kakunin record verify` lays its table out with `{:<26}`.
+impl std::fmt::Display for RuleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -63,35 +136,31 @@ impl RuleStatus {
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct RuleResult {
-    pub id: String,
+    pub id: RuleId,
     pub status: RuleStatus,
     pub message: String,
 }
 
 impl RuleResult {
-    /// The rule's Japanese name, or its id if the id is not one of [`RULES`] (a result
-    /// stored by an older version).
-    pub fn label(&self) -> &str {
-        RULES
-            .iter()
-            .find(|(id, _)| *id == self.id)
-            .map_or(self.id.as_str(), |(_, label)| label)
+    /// The rule's Japanese name.
+    pub fn label(&self) -> &'static str {
+        self.id.label()
     }
 
-    fn new(id: &str, status: RuleStatus, message: String) -> Self {
+    fn new(id: RuleId, status: RuleStatus, message: String) -> Self {
         RuleResult {
-            id: id.to_string(),
+            id,
             status,
             message,
         }
     }
 
-    fn skip(id: &str, message: String) -> Self {
+    fn skip(id: RuleId, message: String) -> Self {
         RuleResult::new(id, RuleStatus::Skip, message)
     }
 
     /// `Pass` when the rule holds, otherwise the rule's severity (`Fail` or `Warn`).
-    fn judged(id: &str, severity: RuleStatus, holds: bool, message: String) -> Self {
+    fn judged(id: RuleId, severity: RuleStatus, holds: bool, message: String) -> Self {
         let status = if holds { RuleStatus::Pass } else { severity };
         RuleResult::new(id, status, message)
     }

@@ -3,6 +3,7 @@
 //! A prefecture or city differs from 大分県 only in these values, so serving another
 //! one is a new file under `config/profiles/`, never a code change.
 
+use sha2::Digest as _;
 use std::fmt;
 use std::path::Path;
 
@@ -86,6 +87,11 @@ pub struct Profile {
     /// `terms` as they are compared ([`super::checks::loose`]), worked out once at load
     /// rather than for every certificate.
     pub(super) terms_loose: Vec<String>,
+    /// The profile file's text as read: kept with each verification's evidence so the
+    /// rules in force then can be applied again years later.
+    pub text: String,
+    /// SHA-256 of `text`, lowercase hex: names this version of the profile.
+    pub digest: String,
 }
 
 /// The file as written: a TOML date literal is not a string, so it is read as
@@ -196,6 +202,8 @@ impl Profile {
             intermediate_categories: raw.intermediate_categories,
             terms_loose: raw.terms.iter().map(|t| super::checks::loose(t)).collect(),
             terms: raw.terms,
+            text: s.to_owned(),
+            digest: hex::encode(sha2::Sha256::digest(s.as_bytes())),
         })
     }
 

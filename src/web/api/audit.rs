@@ -11,9 +11,11 @@ use super::model::ProblemDoc;
 use super::model::{AuditEvent, AuditPage};
 use crate::adapters::db::{self, DbError};
 use crate::app::audit::query::{self, AuditFilter, Cursor};
-use crate::app::audit::AuditRow;
+use crate::app::audit::{Action, AuditRow};
+use crate::domain::code::Code;
 use crate::domain::scope::OfficeScope;
 use crate::web::error::ApiError;
+use crate::web::error::InvalidInput;
 use crate::web::AppState;
 
 const DEFAULT_LIMIT: i64 = 100;
@@ -32,7 +34,7 @@ pub struct EventsQuery {
     to: Option<String>,
     /// Exact actor, e.g. `token:keiyaku-batch` or `user:officer`.
     actor: Option<String>,
-    /// Exact action, e.g. `verify`, `lockout`, `verification.view`.
+    /// One of the log's action codes, e.g. `verify`, `lockout`, `verification.view`.
     action: Option<String>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -76,12 +78,20 @@ fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn parse(q: &EventsQuery, office: &str) -> Result<(AuditFilter, Option<Cursor>, i64), ApiError> {
+fn parse(
+    q: &EventsQuery,
+    office: &str,
+) -> Result<(AuditFilter, Option<Cursor>, i64), InvalidInput> {
     let date = |field: &str, v: &Option<String>| {
         given(v)
             .map(|s| {
                 NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-                    ApiError::invalid_field(field, format!("{field} は YYYY-MM-DD 形式の日付にしてください（例: 2025-04-01）。({field} must be a date YYYY-MM-DD)"))
+                    InvalidInput::new(
+                        field,
+                        format!(
+                            "{field} は YYYY-MM-DD 形式の日付にしてください（例: 2025-04-01）。"
+                        ),
+                    )
                 })
             })
             .transpose()
@@ -91,26 +101,59 @@ fn parse(q: &EventsQuery, office: &str) -> Result<(AuditFilter, Option<Cursor>, 
     filter.to = date("to", &q.to)?;
     if let (Some(f), Some(t)) = (filter.from, filter.to) {
         if f > t {
-            return Err(ApiError::invalid_field(
+            return Err(InvalidInput::new(
                 "to",
-                "to は from と同じかそれより後の日付にしてください。(to must not be before from)",
+                "to は from と同じかそれより後の日付にしてください。",
             ));
         }
     }
+    if given(&q.actor)
+        .is_some_and(|a| !crate::domain::bounds::fits(a, crate::domain::bounds::FILTER_MAX))
+    {
+        return Err(InvalidInput::new(
+            "actor",
+            format!(
+                "actor は{}文字以内にしてください。(actor is too long)",
+                crate::domain::bounds::FILTER_MAX
+            ),
+        ));
+    }
     filter.actor = given(&q.actor).map(str::to_owned);
-    filter.action = given(&q.action).map(str::to_owned);
+    filter.action = given(&q.action)
+        .map(|a| {
+            Action::parse(a).map_err(|_| {
+                let examples = [Action::Verify, Action::Lockout, Action::VerificationView]
+                    .map(Action::as_str)
+                    .join("、");
+                InvalidInput::new(
+                    "action",
+                    format!("action は監査ログの操作コード（例: {examples}）にしてください。"),
+                )
+            })
+        })
+        .transpose()?;
     let cursor = given(&q.cursor)
         .map(|c| {
             Cursor::decode(c).ok_or_else(|| {
-                ApiError::invalid_field("cursor", "cursor は前のページの next_cursor をそのまま指定してください。(cursor must be a next_cursor value)")
+                InvalidInput::new(
+                    "cursor",
+                    "cursor は前のページの next_cursor をそのまま指定してください。",
+                )
             })
         })
         .transpose()?;
     let limit = match given(&q.limit) {
         None => DEFAULT_LIMIT,
-        Some(s) => s.parse::<i64>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
-            ApiError::invalid_field("limit", format!("limit は1～{MAX_LIMIT}の整数にしてください（例: 100）。(limit must be 1 to {MAX_LIMIT})"))
-        })?,
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                InvalidInput::new(
+                    "limit",
+                    format!("limit は1～{MAX_LIMIT}の整数にしてください（例: 100）。"),
+                )
+            })?,
     };
     Ok((filter, cursor, limit))
 }
@@ -138,9 +181,9 @@ fn event(r: AuditRow) -> AuditEvent {
             .to_rfc3339_opts(chrono::SecondsFormat::Micros, false),
         actor,
         office_code,
-        action,
+        action: action.as_str().to_owned(),
         target,
-        outcome,
+        outcome: outcome.as_str().to_owned(),
         address,
         user_agent,
         detail,

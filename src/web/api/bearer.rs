@@ -16,8 +16,9 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use super::ratelimit::TokenLimiter;
 use crate::adapters::db::{self, DbError};
-use crate::app::accounts::tokens::{self, Scope};
+use crate::app::accounts::tokens;
 use crate::app::audit::Actor;
+use crate::domain::access::Scope;
 use crate::web::error::ApiError;
 use crate::web::session::{client_address, user_agent};
 use crate::web::AppState;
@@ -65,14 +66,11 @@ async fn authorize(req: &ServiceRequest) -> Result<ApiClient, ApiError> {
     .await?;
     let token = found.ok_or_else(ApiError::unauthorized)?;
     limiter.check(token.id).map_err(ApiError::rate_limited)?;
-    let scope = Scope::parse(&token.scope).ok_or_else(|| {
-        ApiError::internal(format!("token {} has scope {:?}", token.id, token.scope))
-    })?;
     let http = req.request();
     Ok(ApiClient {
         token_id: token.id,
         office_code: token.office_code.clone(),
-        scope,
+        scope: token.scope,
         actor: Actor::new(
             format!("token:{}", token.name),
             token.office_code,
@@ -99,10 +97,7 @@ fn client_with(req: &HttpRequest, scope: Scope) -> Result<ApiClient, ApiError> {
         .cloned()
         .ok_or_else(ApiError::unauthorized)?;
     if client.scope != scope {
-        return Err(ApiError::forbidden(match scope {
-            Scope::Verify => "このトークンの権限（scope）では照会できません。scope が verify のトークンを使ってください",
-            Scope::Audit => "このトークンの権限（scope）では監査ログを参照できません。scope が audit のトークンを使ってください",
-        }));
+        return Err(ApiError::scope_refused(scope));
     }
     Ok(client)
 }

@@ -1,193 +1,275 @@
-//! Reading request JSON into a verification [`Request`], one field at a time.
+//! Reading request JSON into verification [`Request`]s: the typed bodies of [`model`],
+//! then the checks serde cannot make (identifiers, lengths, amounts).
 //!
-//! Bodies arrive as `serde_json::Value` rather than typed structs: a typed parse fails
-//! the whole body on the first wrong member, while a batch must answer each bad item
-//! on its own, and every answer must name the field and the form it should take.
+//! Every refusal is an [`InvalidInput`] naming the field by its path in the object it
+//! concerns (`expected.contract_amount_yen`; empty for the object as a whole) and how
+//! it should look, in Japanese, with the English gist in parentheses. Nothing a client
+//! sent is quoted back but member names: a value could be an auth key.
+//!
+//! A batch is read in two steps: the envelope first, each item then on its own, so that
+//! a bad item gets its own error and the others go on (`service.md`); an item's field
+//! paths are therefore relative to the item.
+//!
+//! [`model`]: super::model
 
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
+use super::model::{ExpectedInput, Object, VerificationInput};
 use crate::app::verification::Request;
-use crate::domain::rules::Expected;
-use crate::web::error::ApiError;
-use kakunin_protocol::ids::{AuthKey, CertificateNumber};
+use crate::domain::bounds::EXPECTED_TEXT_MAX;
+use crate::domain::intake;
+use crate::domain::rules::{typed_text_input, Expected, ExpectedText};
+pub use crate::web::error::InvalidInput;
 
 /// The largest batch `service.md` allows.
 pub const MAX_BATCH: usize = 1000;
 /// Longest client reference kept, in characters.
-pub const MAX_REF: usize = 200;
-/// Longest 照合 text kept, in characters.
-const MAX_TEXT: usize = 500;
+pub const MAX_REF: usize = crate::domain::bounds::REF_MAX;
 
 const ITEM_MEMBERS: [&str; 4] = ["certificate_number", "auth_key", "ref", "expected"];
 const EXPECTED_MEMBERS: [&str; 3] = ["contract_amount_yen", "contractor_name", "title"];
+const BATCH_MEMBERS: [&str; 1] = ["items"];
 
 /// One lookup from a JSON object (a single request's body or one batch item).
-pub fn verification(v: &Value) -> Result<Request, ApiError> {
-    let Value::Object(obj) = v else {
-        return Err(ApiError::invalid_field(
-            "",
-            "照会は JSON オブジェクトで送ってください（例: {\"certificate_number\": \"W2025000123\", \"auth_key\": \"XXXX-XXXX-XXXX-XXXX\"}）",
-        ));
-    };
-    reject_unknown(obj, &ITEM_MEMBERS, "")?;
-    let number =
-        CertificateNumber::parse(text(obj, "certificate_number", "W2025000123")?.unwrap_or(""))
-            .map_err(|e| ApiError::invalid_field(e.field().name(), e.to_string()))?;
-    let key = AuthKey::parse(text(obj, "auth_key", "XXXX-XXXX-XXXX-XXXX")?.unwrap_or(""))
-        .map_err(|e| ApiError::invalid_field(e.field().name(), e.to_string()))?;
-    let client_ref = client_ref(obj)?;
-    let expected = match obj.get("expected") {
-        None | Some(Value::Null) => Expected::default(),
-        Some(Value::Object(e)) => expected(e)?,
-        Some(_) => {
-            return Err(ApiError::invalid_field(
-                "expected",
-                "expected は JSON オブジェクトにしてください（例: {\"contract_amount_yen\": 123200000}）。(expected must be an object)",
-            ))
-        }
-    };
-    Ok(Request {
-        number,
-        key,
-        expected,
-        client_ref,
-    })
+pub fn verification(body: &RawValue) -> Result<Request, InvalidInput> {
+    let Object(input) = typed::<Object<VerificationInput>>(body, item_error)?;
+    request(input)
 }
 
-/// The items of a batch body, checked for count only: each item is read on its own.
-pub fn batch_items(v: &Value) -> Result<&[Value], ApiError> {
-    let Value::Object(obj) = v else {
-        return Err(ApiError::invalid_field(
-            "items",
-            "本文は {\"items\": [...]} の形の JSON オブジェクトにしてください",
-        ));
-    };
-    reject_unknown(obj, &["items"], "")?;
-    let Some(Value::Array(items)) = obj.get("items") else {
-        return Err(ApiError::invalid_field(
-            "items",
-            "items に照会の配列を指定してください（例: {\"items\": [{\"certificate_number\": \"W2025000123\", \"auth_key\": \"XXXX-XXXX-XXXX-XXXX\"}]}）",
-        ));
+/// The items of a batch body, checked for count only: each is read on its own with
+/// [`verification`].
+pub fn batch_items(body: &RawValue) -> Result<Vec<&RawValue>, InvalidInput> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Envelope<'a> {
+        #[serde(borrow, default)]
+        items: Option<Vec<&'a RawValue>>,
+    }
+    let Object(envelope) = typed::<Object<Envelope<'_>>>(body, envelope_error)?;
+    let Some(items) = envelope.items else {
+        return Err(envelope_error("items", ""));
     };
     if items.is_empty() || items.len() > MAX_BATCH {
-        return Err(ApiError::invalid_field(
+        return Err(InvalidInput::new(
             "items",
-            format!("items は1～{MAX_BATCH}件にしてください（{}件でした）。多い場合は分けて送ってください。(items must hold 1 to {MAX_BATCH} entries)", items.len()),
+            format!("items は1～{MAX_BATCH}件にしてください（{}件でした）。多い場合は分けて送ってください。", items.len()),
         ));
     }
     Ok(items)
 }
 
 /// The item's `ref` when it is readable, so an item error can still be matched up.
-pub fn ref_of(v: &Value) -> Option<String> {
-    v.get("ref")
-        .and_then(Value::as_str)
-        .filter(|s| s.chars().count() <= MAX_REF)
-        .map(str::to_owned)
-}
-
-fn client_ref(obj: &Map<String, Value>) -> Result<Option<String>, ApiError> {
-    let Some(r) = text(obj, "ref", "row-17")? else {
-        return Ok(None);
-    };
-    if r.chars().count() > MAX_REF || r.chars().any(char::is_control) {
-        return Err(ApiError::invalid_field(
-            "ref",
-            format!("ref は制御文字を含まない{MAX_REF}文字以内の文字列にしてください（例: \"row-17\"）。(ref must be at most {MAX_REF} printable characters)"),
-        ));
+pub fn ref_of(item: &RawValue) -> Option<String> {
+    #[derive(Deserialize)]
+    struct RefOnly {
+        #[serde(rename = "ref", default)]
+        client_ref: Option<serde_json::Value>,
     }
-    Ok(Some(r.to_owned()))
+    let RefOnly { client_ref } = serde_json::from_str(item.get()).ok()?;
+    match client_ref? {
+        serde_json::Value::String(s) if s.chars().count() <= MAX_REF => Some(s),
+        _ => None,
+    }
 }
 
-fn expected(e: &Map<String, Value>) -> Result<Expected, ApiError> {
-    reject_unknown(e, &EXPECTED_MEMBERS, "expected.")?;
-    let amount = match e.get("contract_amount_yen") {
-        None | Some(Value::Null) => None,
-        Some(v) => match v.as_i64() {
-            Some(n) if n >= 0 => Some(n),
-            _ => {
-                return Err(ApiError::invalid_field(
-                    "expected.contract_amount_yen",
-                    "expected.contract_amount_yen は円単位の0以上の整数にしてください（例: 123200000）。(contract_amount_yen must be a non-negative integer in yen)",
-                ))
-            }
-        },
-    };
-    let bounded = |name: &str, example: &str| -> Result<Option<String>, ApiError> {
-        let field = format!("expected.{name}");
-        let value = text(e, name, example).map_err(|mut err| {
-            err.problem.field = Some(field.clone());
-            err
-        })?;
-        match value {
-            Some(s) if s.chars().count() > MAX_TEXT => Err(ApiError::invalid_field(
-                &field,
-                format!("{field} は{MAX_TEXT}文字以内にしてください。({field} is too long)"),
-            )),
-            Some(s) => Ok(Some(s.trim().to_owned()).filter(|s| !s.is_empty())),
-            None => Ok(None),
-        }
-    };
-    Ok(Expected {
-        contract_amount_yen: amount,
-        contractor_name: bounded("contractor_name", "株式会社豊後建設")?,
-        title: bounded("title", "県道大分臼杵線道路改良工事")?,
+/// Deserializes `body` as `T`; a member that does not fit becomes the [`InvalidInput`]
+/// that `refuse` makes of its path and serde's message.
+fn typed<'de, T: Deserialize<'de>>(
+    body: &'de RawValue,
+    refuse: fn(&str, &str) -> InvalidInput,
+) -> Result<T, InvalidInput> {
+    let mut de = serde_json::Deserializer::from_str(body.get());
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = match e.path().to_string() {
+            root if root == "." => String::new(),
+            path => path,
+        };
+        refuse(&path, &e.inner().to_string())
     })
 }
 
-/// A string member: absent or null is `None`; any other type names the field.
-fn text<'a>(
-    obj: &'a Map<String, Value>,
-    name: &str,
-    example: &str,
-) -> Result<Option<&'a str>, ApiError> {
-    match obj.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError::invalid_field(
-            name,
-            format!(
-                "{name} は文字列にしてください（例: \"{example}\"）。({name} must be a string)"
-            ),
-        )),
+/// The member serde saw twice, from its message (`duplicate field `ref``).
+fn duplicate(message: &str) -> Option<&str> {
+    message.strip_prefix("duplicate field `")?.split('`').next()
+}
+
+fn twice(prefix: &str, name: &str) -> InvalidInput {
+    let field = format!("{prefix}{name}");
+    InvalidInput::new(
+        &field,
+        format!(
+            "{field} が2回以上あります。1回だけ指定してください。({field} is given more than once)"
+        ),
+    )
+}
+
+/// What a member of an item should look like, by its path.
+fn item_error(path: &str, message: &str) -> InvalidInput {
+    if let Some(name) = duplicate(message) {
+        let prefix = if path.is_empty() { "" } else { "expected." };
+        return twice(prefix, name);
     }
+    match path {
+        "" => InvalidInput::new(
+            "",
+            "照会は JSON オブジェクトで送ってください（例: {\"certificate_number\": \"W2025000123\", \"auth_key\": \"XXXX-XXXX-XXXX-XXXX\"}）",
+        ),
+        "certificate_number" => not_text("certificate_number", "certificate_number", "W2025000123"),
+        "auth_key" => not_text("auth_key", "auth_key", "XXXX-XXXX-XXXX-XXXX"),
+        "ref" => not_text("ref", "ref", "row-17"),
+        "expected" => InvalidInput::new(
+            "expected",
+            "expected は JSON オブジェクトにしてください（例: {\"contract_amount_yen\": 123200000}）。",
+        ),
+        "expected.contract_amount_yen" => amount_error(),
+        "expected.contractor_name" => not_text(path, "contractor_name", "株式会社豊後建設"),
+        "expected.title" => not_text(path, "title", "県道大分臼杵線道路改良工事"),
+        unknown => match unknown.strip_prefix("expected.") {
+            Some(name) => unknown_member("expected.", name, &EXPECTED_MEMBERS),
+            None => unknown_member("", unknown, &ITEM_MEMBERS),
+        },
+    }
+}
+
+/// What a batch's envelope should look like, by the path that does not fit.
+fn envelope_error(path: &str, message: &str) -> InvalidInput {
+    if let Some(name) = duplicate(message) {
+        return twice("", name);
+    }
+    match path {
+        "" => InvalidInput::new(
+            "items",
+            "本文は {\"items\": [...]} の形の JSON オブジェクトにしてください",
+        ),
+        "items" => InvalidInput::new(
+            "items",
+            "items に照会の配列を指定してください（例: {\"items\": [{\"certificate_number\": \"W2025000123\", \"auth_key\": \"XXXX-XXXX-XXXX-XXXX\"}]}）",
+        ),
+        unknown => unknown_member("", unknown, &BATCH_MEMBERS),
+    }
+}
+
+/// A string member given as another type: names the member, never its value.
+fn not_text(field: &str, name: &str, example: &str) -> InvalidInput {
+    InvalidInput::new(
+        field,
+        format!("{name} は文字列にしてください（例: \"{example}\"）。"),
+    )
+}
+
+fn amount_error() -> InvalidInput {
+    InvalidInput::new(
+        "expected.contract_amount_yen",
+        "expected.contract_amount_yen は円単位の0以上の整数にしてください（例: 123200000）。",
+    )
 }
 
 /// Unknown members are refused: a misspelt `expected` would otherwise silently skip
 /// the 照合 rules the client asked for.
-fn reject_unknown(obj: &Map<String, Value>, known: &[&str], prefix: &str) -> Result<(), ApiError> {
-    match obj.keys().find(|k| !known.contains(&k.as_str())) {
-        None => Ok(()),
-        Some(k) => Err(ApiError::invalid_field(
-            &format!("{prefix}{k}"),
-            format!(
-                "{prefix}{k} という項目はありません。使える項目は {} です。(unknown member)",
-                known
-                    .iter()
-                    .map(|m| format!("{prefix}{m}"))
-                    .collect::<Vec<_>>()
-                    .join("、")
-            ),
-        )),
+fn unknown_member(prefix: &str, name: &str, known: &[&str]) -> InvalidInput {
+    InvalidInput::new(
+        format!("{prefix}{name}"),
+        format!(
+            "{prefix}{name} という項目はありません。使える項目は {} です。(unknown member)",
+            known
+                .iter()
+                .map(|m| format!("{prefix}{m}"))
+                .collect::<Vec<_>>()
+                .join("、")
+        ),
+    )
+}
+
+/// The checks of a typed item that serde cannot make. `certificate_number` and
+/// `auth_key` absent or null read as empty, which their parsers refuse by name.
+fn request(input: VerificationInput) -> Result<Request, InvalidInput> {
+    let VerificationInput {
+        certificate_number,
+        auth_key,
+        client_ref,
+        expected,
+    } = input;
+    // Either member may hold a key notice's QR text, as a scanner typed it (§7).
+    let ids = intake::read_ids(&certificate_number, &auth_key).map_err(|found| {
+        let (field, message) = found.into_iter().next().expect("an error names a field");
+        InvalidInput::new(field.name(), message)
+    })?;
+    if let Some(r) = &client_ref {
+        if r.chars().count() > MAX_REF || r.chars().any(char::is_control) {
+            return Err(InvalidInput::new(
+                "ref",
+                format!("ref は制御文字を含まない{MAX_REF}文字以内の文字列にしてください（例: \"row-17\"）。"),
+            ));
+        }
     }
+    Ok(Request {
+        number: ids.number,
+        key: ids.key,
+        scanned: ids.scanned,
+        expected: expected
+            .map(self::expected)
+            .transpose()?
+            .unwrap_or_default(),
+        client_ref,
+    })
+}
+
+fn expected(e: ExpectedInput) -> Result<Expected, InvalidInput> {
+    if e.contract_amount_yen.is_some_and(|n| n < 0) {
+        return Err(amount_error());
+    }
+    let bounded = |field: ExpectedText, value: Option<String>| {
+        match value {
+        Some(s) => typed_text_input(field, &s).map_err(|_| {
+            let field = format!("expected.{}", field.api_member());
+            InvalidInput::new(
+                &field,
+                format!("{field} は{EXPECTED_TEXT_MAX}文字以内にしてください（NFKC 正規化後の文字数）。({field} is too long)"),
+            )
+        }),
+        None => Ok(None),
+    }
+    };
+    Ok(Expected {
+        contract_amount_yen: e.contract_amount_yen,
+        contractor_name: bounded(ExpectedText::ContractorName, e.contractor_name)?,
+        title: bounded(ExpectedText::Title, e.title)?,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    fn raw(v: &Value) -> Box<RawValue> {
+        RawValue::from_string(v.to_string()).unwrap()
+    }
+
+    fn refused(v: Value) -> InvalidInput {
+        verification(&raw(&v)).unwrap_err()
+    }
 
     fn field_of(v: Value) -> String {
-        let e = verification(&v).unwrap_err();
-        assert_eq!(e.problem.status, 422);
-        e.problem.field.unwrap_or_default()
+        refused(v).field
     }
 
     #[test]
     fn full_width_input_is_normalized() {
-        let r = verification(&json!({"certificate_number": "ｗ２０２５０００１２３", "auth_key": "7kq2-m9xd-h4t8-rb3n", "ref": "a"})).unwrap();
+        let r = verification(&raw(&json!({"certificate_number": "ｗ２０２５０００１２３", "auth_key": "7kq2-m9xd-h4t8-rb3n", "ref": "a"}))).unwrap();
         assert_eq!(r.number.as_str(), "W2025000123");
         assert_eq!(r.client_ref.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn absent_and_null_members_are_not_given() {
+        let r = verification(&raw(&json!({"certificate_number": "W2025000123", "auth_key": "7KQ2M9XDH4T8RB3N", "ref": null, "expected": {"title": null, "contractor_name": "  "}}))).unwrap();
+        assert_eq!(r.client_ref, None);
+        assert_eq!(r.expected, Expected::default());
+        let e = refused(json!({"certificate_number": null, "auth_key": "7KQ2M9XDH4T8RB3N"}));
+        assert_eq!(e.field, "certificate_number");
+        assert!(e.detail.contains("保証契約番号"), "{}", e.detail);
     }
 
     #[test]
@@ -213,6 +295,7 @@ mod tests {
         assert_eq!(field_of(with("ref", json!(3))), "ref");
         assert_eq!(field_of(with("ref", json!("a\nb"))), "ref");
         assert_eq!(field_of(with("expect", json!({}))), "expect");
+        assert_eq!(field_of(with("expected", json!(5))), "expected");
         assert_eq!(
             field_of(with("expected", json!({"contract_amount_yen": -1}))),
             "expected.contract_amount_yen"
@@ -222,34 +305,88 @@ mod tests {
             "expected.contract_amount_yen"
         );
         assert_eq!(
+            field_of(with("expected", json!({"contract_amount_yen": 1.5}))),
+            "expected.contract_amount_yen"
+        );
+        assert_eq!(
             field_of(with("expected", json!({"title": 1}))),
+            "expected.title"
+        );
+        assert_eq!(
+            field_of(with("expected", json!({"title": "x".repeat(501)}))),
             "expected.title"
         );
         assert_eq!(
             field_of(with("expected", json!({"amount": 1}))),
             "expected.amount"
         );
+        assert_eq!(field_of(json!(["W2025000123"])), "");
+        assert_eq!(
+            field_of(with("expected", json!([123200000]))),
+            "expected",
+            "an array is not an object, even in field order"
+        );
+    }
+
+    #[test]
+    fn messages_say_how_the_field_should_look() {
+        let e = refused(json!({"certificate_number": "W2025000123", "auth_key": 12}));
+        assert!(e.detail.contains("文字列"), "{}", e.detail);
+        let e = refused(
+            json!({"certificate_number": "W2025000123", "auth_key": "7KQ2M9XDH4T8RB3N", "expected": {"amount": 1}}),
+        );
+        assert!(
+            e.detail.contains("expected.contract_amount_yen"),
+            "{}",
+            e.detail
+        );
+        let e = refused(
+            json!({"certificate_number": "W2025000123", "auth_key": "7KQ2M9XDH4T8RB3N", "expected": {"contract_amount_yen": "1億"}}),
+        );
+        assert!(e.detail.contains("整数"), "{}", e.detail);
+        assert!(!e.detail.contains("1億"), "the value is not quoted back");
+    }
+
+    #[test]
+    fn a_member_given_twice_is_named() {
+        let body = r#"{"certificate_number":"W2025000123","auth_key":"7KQ2M9XDH4T8RB3N","auth_key":"7KQ2M9XDH4T8RB3N"}"#;
+        let e = verification(&RawValue::from_string(body.into()).unwrap()).unwrap_err();
+        assert_eq!(e.field, "auth_key");
+        assert!(e.detail.contains("2回"), "{}", e.detail);
     }
 
     #[test]
     fn key_is_never_echoed() {
-        let e = verification(
-            &json!({"certificate_number": "W2025000123", "auth_key": "7KQ2M9XDH4T8RB3!"}),
-        )
-        .unwrap_err();
-        assert!(!e.problem.detail.contains("7KQ2"), "{}", e.problem.detail);
+        for body in [
+            json!({"certificate_number": "W2025000123", "auth_key": "7KQ2M9XDH4T8RB3!"}),
+            json!({"certificate_number": 7, "auth_key": "7KQ2M9XDH4T8RB3N"}),
+            json!({"certificate_number": "W2025000123", "auth_key": ["7KQ2M9XDH4T8RB3N"]}),
+        ] {
+            let e = refused(body);
+            assert!(!e.detail.contains("7KQ2"), "{}", e.detail);
+        }
     }
 
     #[test]
     fn batch_size_is_bounded() {
-        assert!(batch_items(&json!({"items": []})).is_err());
-        assert!(batch_items(&json!({"items": vec![json!({}); 1001]})).is_err());
+        let items = |v: Value| batch_items(&raw(&v)).map(|i| i.len());
+        assert_eq!(items(json!({"items": []})).unwrap_err().field, "items");
+        assert!(items(json!({"items": vec![json!({}); 1001]})).is_err());
+        assert_eq!(items(json!({"items": vec![json!({}); 1000]})), Ok(1000));
+        assert_eq!(items(json!([])).unwrap_err().field, "items");
+        assert_eq!(items(json!({})).unwrap_err().field, "items");
+        assert_eq!(items(json!({"items": {}})).unwrap_err().field, "items");
+        assert_eq!(items(json!({"item": []})).unwrap_err().field, "item");
+    }
+
+    #[test]
+    fn an_item_error_keeps_a_readable_ref() {
         assert_eq!(
-            batch_items(&json!({"items": vec![json!({}); 1000]}))
-                .unwrap()
-                .len(),
-            1000
+            ref_of(&raw(&json!({"ref": "row-3", "auth_key": 1}))).as_deref(),
+            Some("row-3")
         );
-        assert!(batch_items(&json!([])).is_err());
+        assert_eq!(ref_of(&raw(&json!({"ref": 17}))), None);
+        assert_eq!(ref_of(&raw(&json!("W2025000123"))), None);
+        assert_eq!(ref_of(&raw(&json!({"ref": "x".repeat(201)}))), None);
     }
 }

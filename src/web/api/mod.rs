@@ -14,9 +14,7 @@ pub mod ratelimit;
 pub mod verifications;
 
 use actix_web::dev::HttpServiceFactory;
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::header::{HeaderValue, ALLOW};
-use actix_web::http::StatusCode;
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use utoipa_actix_web::{scope as doc_scope, OpenApiFactory};
@@ -53,10 +51,10 @@ fn scope(limiter: web::Data<TokenLimiter>) -> impl HttpServiceFactory + OpenApiF
         .app_data(
             web::JsonConfig::default()
                 .limit(BODY_LIMIT)
-                .error_handler(json_error),
+                .error_handler(|e, _| ApiError::from(e).into()),
         )
-        .app_data(web::QueryConfig::default().error_handler(query_error))
-        .app_data(web::PathConfig::default().error_handler(path_error))
+        .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::from(e).into()))
+        .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::from(e).into()))
         .service(openapi::openapi_json)
         .service(
             doc_scope::scope("/v1")
@@ -65,6 +63,7 @@ fn scope(limiter: web::Data<TokenLimiter>) -> impl HttpServiceFactory + OpenApiF
                 // `batch` before `{id}`: the first matching resource wins.
                 .service(verifications::batch)
                 .service(verifications::create)
+                .service(verifications::evidence)
                 .service(verifications::show)
                 .service(audit::events)
                 .default_service(web::to(fallback)),
@@ -76,13 +75,7 @@ fn scope(limiter: web::Data<TokenLimiter>) -> impl HttpServiceFactory + OpenApiF
 async fn fallback(req: HttpRequest) -> HttpResponse {
     let allowed = openapi::allowed_methods(req.path());
     if allowed.is_empty() {
-        return ApiError::new(
-            StatusCode::NOT_FOUND,
-            "no-such-route",
-            "見つかりません",
-            "この API にそのパスはありません。使えるパスは GET /api/openapi.json で確認できます",
-        )
-        .error_response();
+        return ApiError::no_such_route().error_response();
     }
     let allowed = allowed.join(", ");
     let mut res = ApiError::method_not_allowed(&allowed).error_response();
@@ -90,30 +83,4 @@ async fn fallback(req: HttpRequest) -> HttpResponse {
         res.headers_mut().insert(ALLOW, v);
     }
     res
-}
-
-fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
-    let e = match err {
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::payload_too_large(BODY_LIMIT)
-        }
-        JsonPayloadError::ContentType => ApiError::unsupported_media_type(),
-        // serde_json's position only: its message could quote the body, auth keys included.
-        JsonPayloadError::Deserialize(e) => {
-            ApiError::malformed_json(&format!("{}行{}列", e.line(), e.column()))
-        }
-        JsonPayloadError::Payload(_) => {
-            ApiError::malformed_json("本文を最後まで受信できませんでした")
-        }
-        other => ApiError::internal(other),
-    };
-    e.into()
-}
-
-fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::invalid_field("", format!("クエリ文字列を読めません（{err}）")).into()
-}
-
-fn path_error(_: PathError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::not_found().into()
 }

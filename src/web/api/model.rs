@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::verification::{IssuerRef, SignatureRef, VerificationView};
+use crate::domain::code::Code;
 use crate::domain::outcome::Outcome;
 use crate::web::error::Problem;
 
@@ -80,7 +81,8 @@ pub(super) struct RuleDoc {
     "signature": {"kid": "wjcs-2025", "valid": true},
     "certificate": {"schema": "surety-certificate/1", "certificate_number": "W2025000123", "revision": 1},
     "rules": [{"id": "contract_date", "status": "pass", "message": "当初契約日は対象期間内です"}],
-    "detail": null
+    "detail": null,
+    "receipt": {"protected": "eyJhbGciOiJFZERTQSIsImtpZCI6Imtha3VuaW4tMjAyNjEyMDFUMTIwMDAwIiwidHlwIjoidmVyaWZpY2F0aW9uLXJlY2VpcHQranNvbiJ9", "payload": "eyJ2ZXJzaW9uIjoxLCJ2ZXJpZmljYXRpb25faWQiOiIuLi4ifQ", "signature": "…"}
 }))]
 pub struct Verification {
     /// ULID of the stored attempt; `GET /api/v1/verifications/{id}` reads it again.
@@ -110,6 +112,12 @@ pub struct Verification {
     /// Why, in Japanese, for `locked`, `invalid_record` and `issuer_unavailable`.
     #[schema(required = true)]
     pub detail: Option<String>,
+    /// The service's signed receipt (確認記録) of this verification: a flattened JWS
+    /// (`protected`, `payload`, `signature`), `alg` EdDSA, `typ`
+    /// `verification-receipt+json`, verifiable with the keys of `/.well-known/jwks.json`
+    /// (`docs/receipt.md`). Null for outcomes without a record.
+    #[schema(required = true, value_type = Option<Object>)]
+    pub receipt: Option<Box<serde_json::value::RawValue>>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -139,6 +147,7 @@ impl From<VerificationView> for Verification {
             certificate,
             rules,
             detail,
+            receipt,
         } = v;
         Self {
             id,
@@ -151,22 +160,26 @@ impl From<VerificationView> for Verification {
             certificate,
             rules,
             detail,
+            receipt,
         }
     }
 }
 
 /// The 照合 values typed from the contract file; any member may be left out.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+// Absent and null alike. (Doc comments here are the OpenAPI document's descriptions.)
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"contract_amount_yen": 123200000, "contractor_name": "株式会社豊後建設", "title": "県道大分臼杵線道路改良工事"}))]
-#[allow(dead_code)]
 pub struct ExpectedInput {
     /// 請負代金額 in yen.
     #[schema(minimum = 0)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub contract_amount_yen: Option<i64>,
     /// 受注者名.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub contractor_name: Option<String>,
     /// 工事名・業務名.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
 }
 
@@ -174,25 +187,90 @@ pub struct ExpectedInput {
 ///
 /// Both values are normalized as `issuer-protocol.md` §1 says: full-width characters,
 /// spaces and hyphens are accepted.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+// The body of `POST /api/v1/verifications`, an item of a batch, and what `kakunin batch`
+// sends for each row; `input::verification` reads it and checks what serde cannot.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"certificate_number": "W2025000123", "auth_key": "7KQ2-M9XD-H4T8-RB3N", "ref": "row-17", "expected": {"contract_amount_yen": 123200000}}))]
-#[allow(dead_code)]
 pub struct VerificationInput {
     /// 保証契約番号: 6 to 24 letters and digits, e.g. `W2025000123`.
+    // Absent or null reads as empty, which the identifier's own parser refuses with
+    // its own message (「保証契約番号を入力してください」…).
+    #[serde(default, deserialize_with = "null_as_empty")]
+    #[schema(required = true)]
     pub certificate_number: String,
     /// 認証キー: 16 Crockford base32 symbols, printed `XXXX-XXXX-XXXX-XXXX`. Never stored.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    #[schema(required = true)]
     pub auth_key: String,
     /// The client's own reference (at most 200 characters), echoed in the answer.
-    #[serde(rename = "ref")]
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
     pub client_ref: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "optional_object",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expected: Option<ExpectedInput>,
 }
 
+/// The auth key is a secret: `Debug` never shows it.
+impl std::fmt::Debug for VerificationInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerificationInput")
+            .field("certificate_number", &self.certificate_number)
+            .field("auth_key", &"****")
+            .field("client_ref", &self.client_ref)
+            .field("expected", &self.expected)
+            .finish()
+    }
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A `T` read from a JSON object only. serde's derive also builds a struct from an array
+/// of its fields in order (`["W2025000123"]`), a form the API does not offer and that
+/// would read a wrong shape as valid input.
+pub struct Object<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Only<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Only<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+
+        d.deserialize_map(Only(std::marker::PhantomData))
+            .map(Object)
+    }
+}
+
+/// An optional member that must be an object when given (absent and null are `None`).
+fn optional_object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Object<T>>::deserialize(d)?.map(|Object(t)| t))
+}
+
 /// 1 to 1000 lookups in one request.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+// What `kakunin batch` sends. The service reads the envelope and then each item on its
+// own (`input::batch_items`), so that each bad item gets its own error; like this type,
+// it refuses members other than `items`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 pub struct BatchInput {
     #[schema(min_items = 1, max_items = 1000)]
     pub items: Vec<VerificationInput>,

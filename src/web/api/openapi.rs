@@ -97,6 +97,19 @@ pub fn allowed_methods(path: &str) -> Vec<&'static str> {
         .collect()
 }
 
+/// The methods the document lists for one of its path templates (`/api/v1/verifications/{id}`).
+pub fn allowed_methods_of(template: &str) -> Vec<actix_web::http::Method> {
+    document()
+        .paths
+        .paths
+        .get(template)
+        .map(methods)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| actix_web::http::Method::from_bytes(m.as_bytes()).ok())
+        .collect()
+}
+
 fn methods(item: &PathItem) -> Vec<&'static str> {
     [
         ("GET", item.get.is_some()),

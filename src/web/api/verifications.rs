@@ -5,7 +5,7 @@
 
 use actix_web::http::header::LOCATION;
 use actix_web::{get, post, web, HttpResponse};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::bearer::VerifyClient;
 use super::input;
@@ -14,13 +14,14 @@ use super::model::{
     BatchInput, BatchItemError, BatchOutput, BatchResult, Verification, VerificationInput,
 };
 use crate::adapters::db::{self, DbError};
+use crate::app::audit::Action;
 use crate::app::verification::{open_audited, VerificationRow, VerificationView, Verifier};
 use crate::domain::scope::OfficeScope;
 use crate::web::error::ApiError;
 use crate::web::AppState;
 
-fn view(row: &VerificationRow, verifier: &Verifier) -> Verification {
-    VerificationView::new(row, &verifier.registry).into()
+fn view(row: &VerificationRow, verifier: &Verifier) -> Result<Verification, ApiError> {
+    Ok(VerificationView::new(row, &verifier.registry)?.into())
 }
 
 /// Looks up one certificate.
@@ -49,13 +50,13 @@ fn view(row: &VerificationRow, verifier: &Verifier) -> Verification {
 pub async fn create(
     state: web::Data<AppState>,
     client: VerifyClient,
-    body: web::Json<Value>,
+    body: web::Json<Box<RawValue>>,
 ) -> Result<HttpResponse, ApiError> {
     let request = input::verification(&body)?;
     let row = state.verifier.verify(&client.0.actor, request).await?;
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("/api/v1/verifications/{}", row.id)))
-        .json(view(&row, &state.verifier)))
+        .json(view(&row, &state.verifier)?))
 }
 
 /// Looks up 1 to 1000 certificates; the results keep the order of the items.
@@ -84,7 +85,7 @@ pub async fn create(
 pub async fn batch(
     state: web::Data<AppState>,
     client: VerifyClient,
-    body: web::Json<Value>,
+    body: web::Json<Box<RawValue>>,
 ) -> Result<web::Json<BatchOutput>, ApiError> {
     let items = input::batch_items(&body)?;
     // Valid items go to the verifier; each bad one keeps its place and its problem.
@@ -96,7 +97,7 @@ pub async fn batch(
                 requests.push(request);
                 None
             }
-            Err(e) => Some(e),
+            Err(e) => Some(e.into()),
         })
         .collect();
     let mut verified = state
@@ -116,11 +117,12 @@ pub async fn batch(
                 None => verified
                     .next()
                     .expect("one result for each valid item")
-                    .map_err(ApiError::from),
+                    .map_err(ApiError::from)
+                    .and_then(|row| view(&row, &state.verifier)),
                 Some(e) => Err(e),
             };
             match outcome {
-                Ok(row) => BatchResult::Verification(Box::new(view(&row, &state.verifier))),
+                Ok(v) => BatchResult::Verification(Box::new(v)),
                 Err(e) => BatchResult::Error(BatchItemError {
                     client_ref: input::ref_of(item),
                     error: e.problem,
@@ -156,9 +158,46 @@ pub async fn show(
     let VerifyClient(client) = client;
     let scope = OfficeScope::One(client.office_code.clone());
     let found = db::write(&state.verifier.pool, move |c| {
-        open_audited(c, &client.actor, &id, &scope, "verification.view").map_err(DbError::from)
+        open_audited(c, &client.actor, &id, &scope, Action::VerificationView).map_err(DbError::from)
     })
     .await?;
     let row = found.ok_or_else(ApiError::not_found)?;
-    Ok(web::Json(view(&row, &state.verifier)))
+    Ok(web::Json(view(&row, &state.verifier)?))
+}
+
+/// The evidence bundle (証拠一式) of one Verification of the client's own office.
+///
+/// One JSON file (`application/json`, not a ZIP): `format` (`kakunin-evidence/1`),
+/// `verification_id`, `issuer_jws` (the issuer's JWS exactly as received, as text),
+/// `receipt` (the service's receipt, as text), `receipt_keys` (the service's keys with
+/// their validity), `registry_entry` (the issuer's keys in the trust registry),
+/// `profile` (`digest`, `text` of the rule profile checked with), `expected` (the 照合
+/// values) and `summary_html` (the certificate page). `kakunin evidence verify FILE`
+/// checks it without the database (`docs/receipt.md`).
+#[utoipa::path(
+    tag = "verifications",
+    operation_id = "getVerificationEvidence",
+    params(("id" = String, Path, description = "Verification の id（ULID）")),
+    responses(
+        (status = 200, description = "証拠一式（1つの JSON ファイル）", body = Object, content_type = "application/json"),
+        (status = 401, description = "トークンがない、または失効しています", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "トークンの scope が verify ではありません", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "この発注機関の照会にその id はない、または電子証書のない照会です", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "トークンごとの上限を超えました", body = ProblemDoc, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "再試行までの秒数"))),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/verifications/{id}/evidence")]
+pub async fn evidence(
+    state: web::Data<AppState>,
+    client: VerifyClient,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let VerifyClient(client) = client;
+    let scope = OfficeScope::One(client.office_code.clone());
+    let found = crate::web::evidence::bundle(&state, client.actor, id.into_inner(), scope).await?;
+    Ok(crate::web::evidence::download(
+        &found.ok_or_else(ApiError::not_found)??,
+    ))
 }

@@ -86,14 +86,10 @@ fn list_paths(paths: &[PathBuf]) -> String {
         .join(", ")
 }
 
-/// The text of the QR code: `SURETY/1;{issuer_id};{certificate_number};{auth_key}`.
+/// The text of the QR code: `SURETY/1;{issuer_id};{certificate_number};{auth_key}`,
+/// built by the module the service reads it with.
 pub fn qr_text(n: &Notice) -> String {
-    format!(
-        "SURETY/1;{};{};{}",
-        n.issuer_id,
-        n.certificate_number,
-        n.auth_key.expose()
-    )
+    kakunin_protocol::notice::text_of(n.issuer_id, n.certificate_number, n.auth_key)
 }
 
 /// Renders the notice as a one-page A4 PDF.

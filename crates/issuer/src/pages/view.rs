@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use kakunin_protocol::format::{date_ja, datetime_ja, yen};
+use kakunin_protocol::format::{date_ja, datetime_ja, period_ja, yen};
 use kakunin_protocol::payload::{Certificate, Status};
 
 #[derive(Serialize)]
@@ -69,11 +69,7 @@ pub struct CertificateView {
 pub fn certificate(c: &Certificate) -> CertificateView {
     let contract_period = match (c.contract.period_start, c.contract.period_end) {
         (None, None) => None,
-        (s, e) => Some(format!(
-            "{} ～ {}",
-            s.map_or_else(|| "（記載なし）".to_owned(), date_ja),
-            e.map_or_else(|| "（記載なし）".to_owned(), date_ja)
-        )),
+        (s, e) => Some(period_ja(s, e)),
     };
     CertificateView {
         number: c.certificate_number.clone(),
@@ -94,11 +90,7 @@ pub fn certificate(c: &Certificate) -> CertificateView {
         contract_amount: yen(c.contract.amount_yen),
         terms: c.contract.terms.clone(),
         guarantee_amount: yen(c.guarantee.amount_yen),
-        guarantee_period: format!(
-            "{} ～ {}",
-            date_ja(c.guarantee.period_start),
-            date_ja(c.guarantee.period_end)
-        ),
+        guarantee_period: period_ja(Some(c.guarantee.period_start), Some(c.guarantee.period_end)),
         issuer: c.issuer.name.clone(),
         issued_at: datetime_ja(c.issued_at),
         revision: c.revision,

@@ -234,7 +234,7 @@ pub const CASES: [Case; 20] = [
         later: &[],
         outcome: "rejected",
         rules: "contract_category",
-        note: "契約の種類が「その他」（対象外）",
+        note: "契約の区分が「その他」（対象外）",
     },
     Case {
         seq: 9,

@@ -22,9 +22,7 @@
 
 pub mod cases;
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use chrono::DateTime;
@@ -39,6 +37,8 @@ use super::keyring::{self, Activation};
 use super::notice::NoticeFonts;
 use super::store;
 use crate::db;
+use kakunin_platform::csv_cell::neutralise;
+use kakunin_platform::files;
 use kakunin_protocol::ids::{AuthKey, CertificateNumber};
 use kakunin_protocol::payload::{Certificate, Issuer};
 
@@ -291,11 +291,13 @@ fn write_files(
     prepared: &[Prepared],
     records: &[String],
 ) -> Result<(), IssuerError> {
-    let mkdir = |p: &Path| fs::create_dir_all(p).map_err(|e| IssuerError::write(p, e));
+    // 0700: the directory holds the registry's token and the key notices.
+    let mkdir = |p: &Path| files::create_private_dir(p).map_err(|e| IssuerError::write(p, e));
     mkdir(&out.join("notices"))?;
     mkdir(&out.join("records"))?;
     write_private(&out.join("token.txt"), format!("{token}\n").as_bytes())?;
-    write_plain(&out.join("issuers.toml"), registry.as_bytes())?;
+    // The registry names the token the service sends: the owner's alone.
+    write_private(&out.join("issuers.toml"), registry.as_bytes())?;
     for (p, jws) in prepared.iter().zip(records) {
         let n = p.case.number();
         write_private(&out.join("notices").join(format!("{n}.pdf")), &p.pdf)?;
@@ -321,47 +323,48 @@ fn demo_keys_csv(prepared: &[Prepared]) -> Result<Vec<u8>, IssuerError> {
     ])
     .map_err(csv_err)?;
     for p in prepared {
-        w.write_record([
-            p.case.number().as_str(),
-            p.issued.auth_key.printed().as_str(),
-            p.case.outcome,
-            p.case.rules,
-            p.case.note,
-        ])
+        w.write_record(
+            [
+                p.case.number().as_str(),
+                p.issued.auth_key.printed().as_str(),
+                p.case.outcome,
+                p.case.rules,
+                p.case.note,
+            ]
+            .map(|c| neutralise(c).into_owned()),
+        )
         .map_err(csv_err)?;
     }
     let wrong = AuthKey::generate();
-    w.write_record([
-        CASES[0].number().as_str(),
-        wrong.printed().as_str(),
-        "not_found",
-        "",
-        "存在する保証契約番号に誤った認証キー（該当なし）",
-    ])
+    w.write_record(
+        [
+            CASES[0].number().as_str(),
+            wrong.printed().as_str(),
+            "not_found",
+            "",
+            "存在する保証契約番号に誤った認証キー（該当なし）",
+        ]
+        .map(|c| neutralise(c).into_owned()),
+    )
     .map_err(csv_err)?;
-    w.write_record([
-        "W2025999999",
-        AuthKey::generate().printed().as_str(),
-        "not_found",
-        "",
-        "発行されていない保証契約番号（該当なし）",
-    ])
+    w.write_record(
+        [
+            "W2025999999",
+            AuthKey::generate().printed().as_str(),
+            "not_found",
+            "",
+            "発行されていない保証契約番号（該当なし）",
+        ]
+        .map(|c| neutralise(c).into_owned()),
+    )
     .map_err(csv_err)?;
     w.into_inner()
         .map_err(|e| IssuerError::Input(format!("demo-keys.csv を作成できません: {e}")))
 }
 
-/// Writes a file only its owner may read: it holds a bearer secret.
+/// Writes a file only its owner may read (mode 0600): it holds a bearer secret.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), IssuerError> {
-    let err = |e| IssuerError::write(path, e);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(err)?;
-    f.write_all(bytes).map_err(err)
+    files::write_private(path, bytes).map_err(|e| IssuerError::write(path, e))
 }
 
 fn write_plain(path: &Path, bytes: &[u8]) -> Result<(), IssuerError> {

@@ -1,8 +1,6 @@
 //! `serve --demo` never plants its published passwords in a real database, and a demo
 //! database is never served as a real one (issue K6 §2).
 
-use std::time::{Duration, Instant};
-
 use kakunin_testkit::service::{ServiceProcess, OFFICE};
 
 /// The registry of a stand-in issuer nobody calls: these tests never verify.
@@ -58,15 +56,21 @@ fn a_demo_database_says_so_and_is_refused_without_demo() {
         .env("KAKUNIN_DATABASE_URL", &demo_db)
         .env("KAKUNIN_BIND", "127.0.0.1:0")
         .args(["serve", "--demo"])
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !logins(&svc, &demo_db).contains("admin") {
-        assert!(Instant::now() < deadline, "demo accounts seeded");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Wait for the listening line rather than polling the database: a `user list` on a
+    // path that does not exist yet would create a database of its own first.
+    let stdout = demo.stdout.take().expect("piped stdout");
+    let listening = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+        .map_while(Result::ok)
+        .any(|l| l.contains("待ち受けています"));
+    assert!(listening, "the demo serves");
+    assert!(
+        logins(&svc, &demo_db).contains("admin"),
+        "demo accounts seeded"
+    );
     demo.kill().unwrap();
     let out = demo.wait_with_output().unwrap();
     let banner = String::from_utf8_lossy(&out.stderr);

@@ -3,9 +3,10 @@
 //! `kakunin-issuer` on loopback ports. Screenshots go to `target/screenshots/` for
 //! people to look at.
 
-use kakunin_testkit::browser::{Chrome, Page};
-use kakunin_testkit::issuer::IssuerProcess;
-use kakunin_testkit::service::{ServiceProcess, OFFICE, PASSWORD};
+use kakunin_testkit::chrome::{Chrome, Page};
+use kakunin_testkit::service::{OFFICE, PASSWORD};
+
+use super::start;
 
 /// Clicks a form's submit button, waits for the answer, and fails at once, with the
 /// service's own message, when the answer is the error page.
@@ -21,7 +22,7 @@ async fn submit(page: &Page, button: &str) {
 }
 
 /// Signs in through the login form and waits for the verify form.
-async fn sign_in(page: &Page, login: &str, password: &str) {
+pub(super) async fn sign_in(page: &Page, login: &str, password: &str) {
     page.goto("/login").await;
     page.fill("#login", login).await;
     page.fill("#password", password).await;
@@ -42,7 +43,7 @@ async fn sign_out(page: &Page) {
 
 /// Fills the verify form as an officer types it and submits it; returns the outcome
 /// page's verification id.
-async fn verify(page: &Page, number: &str, key: &str) -> String {
+pub(super) async fn verify(page: &Page, number: &str, key: &str) -> String {
     page.fill("#certificate_number", number).await;
     page.fill("#auth_key", key).await;
     submit(page, "form[action=\"/verify\"] button[type=\"submit\"]").await;
@@ -73,7 +74,7 @@ fn is_wareki_with_seireki(text: &str) -> bool {
 }
 
 /// A key of the right form that differs from `key` in its last symbol.
-fn mistyped(key: &str) -> String {
+pub(super) fn mistyped(key: &str) -> String {
     let mut k = key.to_owned();
     let last = k.pop().expect("non-empty key");
     k.push(if last == '0' { '1' } else { '0' });
@@ -81,9 +82,8 @@ fn mistyped(key: &str) -> String {
 }
 
 #[tokio::test]
-async fn an_officer_verifies_a_certificate_prints_it_and_a_wrong_key_is_not_found() {
-    let issuer = IssuerProcess::start();
-    let service = ServiceProcess::start(&issuer.registry_toml);
+async fn an_officer_verifies_the_key_as_printed_and_opens_the_a4_print_view() {
+    let (issuer, service) = start();
     service.add_user("officer1", "officer", OFFICE);
     let k = issuer.demo_key("W2025000001").clone();
     assert!(
@@ -96,7 +96,6 @@ async fn an_officer_verifies_a_certificate_prints_it_and_a_wrong_key_is_not_foun
         .await
         .run(|page| async move {
             sign_in(&page, "officer1", PASSWORD).await;
-
             // The key exactly as printed on the notice, hyphens included.
             let id = verify(&page, &k.certificate_number, &k.auth_key).await;
             page.wait_text("section.banner h1", "確認済み").await;
@@ -127,32 +126,43 @@ async fn an_officer_verifies_a_certificate_prints_it_and_a_wrong_key_is_not_foun
             );
             page.goto(&href).await;
             page.find("body.print").await;
+            for (css, what) in [
+                ("nav", "navigation"),
+                ("header.site", "site header"),
+                ("form", "forms"),
+            ] {
+                // (The print button is on screen only; @media print hides it.)
+                assert!(
+                    page.all(css).await.is_empty(),
+                    "the print view has no {what}"
+                );
+            }
+            let head = page.text("header.paper-head").await;
             assert!(
-                page.all("nav").await.is_empty(),
-                "the print view has no navigation"
+                head.contains(&id),
+                "the print view names verification {id} at the top: {head}"
             );
-            assert!(
-                page.all("header.site").await.is_empty(),
-                "the print view has no site header"
-            );
-            assert!(
-                page.all("form").await.is_empty(),
-                "the print view has no forms"
-            );
-            let footer = page.text("footer.print-footer").await;
-            assert!(
-                footer.contains(&id),
-                "the print view names verification {id}: {footer}"
-            );
-            assert!(
-                footer.contains("確認日時"),
-                "and when it was checked: {footer}"
-            );
+            assert!(head.contains("確認日時"), "and when it was checked: {head}");
             assert!(page.text("p.print-status").await.contains("確認済み"));
             let shot = page.screenshot("print.png").await;
             eprintln!("print screenshot: {}", shot.display());
-
             page.back().await;
+            page.wait_text("section.banner h1", "確認済み").await;
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn a_mistyped_key_shows_not_found_and_leaves_no_key_on_the_page() {
+    let (issuer, service) = start();
+    service.add_user("officer1", "officer", OFFICE);
+    let k = issuer.demo_key("W2025000001").clone();
+
+    Chrome::start(&service.base_url)
+        .await
+        .run(|page| async move {
+            sign_in(&page, "officer1", PASSWORD).await;
+            verify(&page, &k.certificate_number, &k.auth_key).await;
             page.wait_text("section.banner h1", "確認済み").await;
             page.click_and_wait("a.button[href=\"/\"]").await;
 
@@ -173,11 +183,9 @@ async fn an_officer_verifies_a_certificate_prints_it_and_a_wrong_key_is_not_foun
 }
 
 #[tokio::test]
-async fn an_admin_creates_an_officer_whose_verification_a_supervisor_finds_in_the_audit_log() {
-    let issuer = IssuerProcess::start();
-    let service = ServiceProcess::start(&issuer.registry_toml);
+async fn an_admin_creates_an_officer_who_replaces_the_password_and_verifies() {
+    let (issuer, service) = start();
     service.add_user("admin1", "admin", OFFICE);
-    service.add_user("supervisor1", "supervisor", OFFICE);
     let k = issuer.demo_key("W2025000001").clone();
     let login = "oita-taro";
 
@@ -191,7 +199,7 @@ async fn an_admin_creates_an_officer_whose_verification_a_supervisor_finds_in_th
             page.fill("#create-user #login", login).await;
             page.fill("#create-user #name", "大分 太郎").await;
             page.select("#create-user #role", "officer").await;
-            page.fill("#create-user #office_code", OFFICE).await;
+            page.select("#create-user #office_code", OFFICE).await;
             submit(&page, "#create-user-submit").await;
             page.wait_text("main h1", "利用者を作成しました").await;
             let password = page.text("#one-time-secret").await.trim().to_owned();
@@ -245,9 +253,29 @@ async fn an_admin_creates_an_officer_whose_verification_a_supervisor_finds_in_th
             );
             verify(&page, &k.certificate_number, &k.auth_key).await;
             page.wait_text("section.banner h1", "確認済み").await;
-            sign_out(&page).await;
+        })
+        .await;
+}
 
-            // The supervisor narrows the log to that officer's verifications of the number.
+#[tokio::test]
+async fn a_supervisor_narrows_the_audit_log_to_one_officers_verification() {
+    let (issuer, service) = start();
+    service.add_user("supervisor1", "supervisor", OFFICE);
+    let login = "oita-taro";
+    // The officer's verification, made over HTTP: this test is about the supervisor.
+    let officer = service.user(login, "officer").await;
+    let k = issuer.demo_key("W2025000001").clone();
+    officer
+        .verify(&k.certificate_number, &k.auth_key, &[])
+        .await;
+    let other = issuer.demo_key("W2025000002");
+    officer
+        .verify(&other.certificate_number, &other.auth_key, &[])
+        .await;
+
+    Chrome::start(&service.base_url)
+        .await
+        .run(|page| async move {
             sign_in(&page, "supervisor1", PASSWORD).await;
             page.click_and_wait("header nav a[href=\"/audit\"]").await;
             page.fill("#audit-filter #actor", login).await;
@@ -257,9 +285,8 @@ async fn an_admin_creates_an_officer_whose_verification_a_supervisor_finds_in_th
                 .await;
             submit(&page, "#audit-search").await;
             page.find("#audit-events").await;
-            let rows = page.all("#audit-events tbody tr[data-seq]").await;
             let mut texts = Vec::new();
-            for r in &rows {
+            for r in page.all("#audit-events tbody tr[data-seq]").await {
                 texts.push(r.text().await.expect("row text"));
             }
             assert_eq!(
@@ -269,7 +296,7 @@ async fn an_admin_creates_an_officer_whose_verification_a_supervisor_finds_in_th
             );
             let row = &texts[0];
             for expected in [
-                &format!("user:{login}"),
+                &format!("（{login}）"),
                 OFFICE,
                 "照会",
                 k.certificate_number.as_str(),

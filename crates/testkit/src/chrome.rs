@@ -1,6 +1,7 @@
 //! Test harness: Debian's headless Chromium driven through `chromedriver` (WebDriver) with
-//! fantoccini. Each [`Chrome`] owns its own driver process on a free loopback port and
-//! its own throw-away profile; [`Chrome::run`] closes the browser and the driver whether
+//! fantoccini. Each [`Chrome`] owns its own driver process (on a loopback port the driver
+//! picks itself, `--port=0`, and names on its standard output) and its own throw-away
+//! profile; [`Chrome::run`] closes the browser and the driver whether
 //! the scenario passes or panics.
 //!
 //! ```ignore
@@ -9,8 +10,6 @@
 //!     page.fill("login", "officer1").await;
 //! }).await;
 //! ```
-
-#![allow(dead_code)]
 
 use std::future::Future;
 use std::io::{Read, Write};
@@ -26,7 +25,7 @@ use futures::FutureExt;
 use serde_json::json;
 use tempfile::TempDir;
 
-use crate::issuer::free_port;
+use crate::process::spawn_until_line;
 
 /// How long any single wait for an element, a page or the driver may take.
 pub const WAIT: Duration = Duration::from_secs(15);
@@ -101,22 +100,20 @@ pub struct Driver {
 impl Driver {
     /// Starts the driver with its logs in `dir` and waits until `/status` says it is ready.
     pub fn start(dir: &Path) -> Self {
-        let binary = chromedriver_binary();
-        let port = free_port();
-        let out =
-            std::fs::File::create(dir.join("chromedriver.out")).expect("chromedriver output file");
-        let child = Command::new(&binary)
-            .arg(format!("--port={port}"))
+        let mut cmd = Command::new(chromedriver_binary());
+        cmd.arg("--port=0")
             .arg(format!(
                 "--log-path={}",
                 dir.join("chromedriver.log").display()
             ))
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().expect("chromedriver log file"))
-            .stderr(out)
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}; {MISSING}", binary.display()));
+            .process_group(0);
+        // "ChromeDriver was started successfully on port 36795."
+        let (child, port) = spawn_until_line(cmd, &dir.join("chromedriver.out"), |line| {
+            let (_, rest) = line.split_once("started successfully on port ")?;
+            let port = rest.trim_end_matches('.').trim();
+            port.parse::<u16>().ok().map(|p| p.to_string())
+        });
+        let port: u16 = port.parse().expect("a port number");
         let mut me = Driver {
             url: format!("http://127.0.0.1:{port}"),
             port,
@@ -444,6 +441,77 @@ impl Page {
             .unwrap_or_default()
     }
 
+    /// The page printed to PDF by Chromium (WebDriver "Print Page", W3C §18.2), on
+    /// paper of `width_cm` × `height_cm` with no margins of WebDriver's own, so the
+    /// page's CSS `@page` rules decide margins and margin boxes.
+    pub async fn print_pdf(&self, width_cm: f64, height_cm: f64) -> Vec<u8> {
+        self.print_pdf_scaled(width_cm, height_cm, 1.0).await
+    }
+
+    /// [`Self::print_pdf`] at a zoom (WebDriver's `scale`, 0.1 to 2): a page's own
+    /// `@page { size }` wins over the requested paper in Chromium, so a zoom is how a
+    /// test makes content longer than its paper.
+    pub async fn print_pdf_scaled(&self, width_cm: f64, height_cm: f64, scale: f64) -> Vec<u8> {
+        use base64::Engine as _;
+        let answer = self
+            .client
+            .issue_cmd(PrintPage {
+                body: serde_json::json!({
+                    "page": { "width": width_cm, "height": height_cm },
+                    "margin": { "top": 0, "bottom": 0, "left": 0, "right": 0 },
+                    "background": true,
+                    "shrinkToFit": false,
+                    "scale": scale,
+                }),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("print to PDF: {e}"));
+        let b64 = answer.as_str().expect("print answers base64 text");
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .expect("print answers base64")
+    }
+
+    /// axe-core's serious and critical findings on the current page, one line each
+    /// (`rule-id (impact): help — selectors`). The engine is npm's `axe-core`, put in
+    /// `target/axe/` by `make test` (`scripts/install-test-deps.sh`).
+    pub async fn axe_serious(&self) -> Vec<String> {
+        let path =
+            crate::bins::workspace_root().join("target/axe/node_modules/axe-core/axe.min.js");
+        let source = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (run scripts/install-test-deps.sh, which installs axe-core from npm)",
+                path.display()
+            )
+        });
+        self.client
+            .execute(&source, vec![])
+            .await
+            .expect("inject axe-core");
+        let result = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\n\
+                 axe.run(document, { resultTypes: ['violations'] })\n\
+                   .then(r => done(r.violations\n\
+                     .filter(v => v.impact === 'serious' || v.impact === 'critical')\n\
+                     .map(v => v.id + ' (' + v.impact + '): ' + v.help + ' — '\n\
+                       + v.nodes.map(n => n.target.join(' ')).join(', '))))\n\
+                   .catch(e => done(['axe failed: ' + e]));",
+                vec![],
+            )
+            .await
+            .expect("run axe-core");
+        result
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Saves a PNG of the whole page under `target/screenshots/`, for people to look at.
     /// The window grows to the page's height for the shot and then shrinks back.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
@@ -490,4 +558,24 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     let mut buf = String::new();
     let _ = s.read_to_string(&mut buf);
     buf.starts_with("HTTP/1.1 200").then_some(buf)
+}
+
+/// WebDriver's `POST /session/{id}/print`, which fantoccini 0.21 has no method for.
+#[derive(Debug)]
+struct PrintPage {
+    body: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for PrintPage {
+    fn endpoint(
+        &self,
+        base_url: &reqwest::Url,
+        session_id: Option<&str>,
+    ) -> Result<reqwest::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/print", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &reqwest::Url) -> (reqwest::Method, Option<String>) {
+        (reqwest::Method::POST, Some(self.body.to_string()))
+    }
 }

@@ -93,3 +93,34 @@ async fn contractor_pages_carry_the_security_headers() {
         .unwrap();
     assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
 }
+
+/// A login typed by mistake may be a password: neither the wrong attempts nor the
+/// throttled ones put it into the log.
+#[tokio::test]
+async fn typed_login_names_never_reach_the_log_even_when_throttled() {
+    let iss = IssuerProcess::start();
+    let http = client();
+    let typed = "bungo-demo-pass-typed-as-login";
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        statuses.push(sign_in(&http, &iss.base_url, typed, "x").await);
+    }
+    assert!(
+        statuses.contains(&429),
+        "throttled by the end: {statuses:?}"
+    );
+    assert!(!iss.log().contains(typed), "{}", iss.log());
+}
+
+/// `HEAD` answers as `GET` does, without the body.
+#[tokio::test]
+async fn head_answers_like_get() {
+    let iss = IssuerProcess::start();
+    for path in ["/login", "/static/issuer.css", "/no-such-page"] {
+        let url = format!("{}{path}", iss.base_url);
+        let get = client().get(&url).send().await.unwrap().status();
+        let head = client().head(&url).send().await.unwrap();
+        assert_eq!(head.status(), get, "{path}");
+        assert!(head.bytes().await.unwrap().is_empty());
+    }
+}

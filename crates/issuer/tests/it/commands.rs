@@ -1,0 +1,244 @@
+//! The operator's command line: `issue`, `amend`, `cancel`, `demo-seed`, secrets and help.
+
+use kakunin_testkit::issuer::{IssuerProcess, SECRET};
+use kakunin_testkit::process::{stderr, stdout};
+use serde_json::Value;
+
+use super::{issue, issue_file, lookup_status, pdf_text, tool, WRONG_KEY};
+
+const NOTICE_TITLE: &str = "電子証書閲覧用「認証キー」等のお知らせ";
+
+#[tokio::test]
+async fn issue_prints_the_key_once_and_writes_a_notice_whose_text_and_qr_match() {
+    let iss = IssuerProcess::start();
+    let file = issue_file(iss.dir(), "w2025-000101", "県道大分臼杵線舗装補修工事");
+    let pdf = iss.dir().join("notice.pdf");
+    let (n, key, _) = issue(&iss, &file, &["--notice-out", pdf.to_str().unwrap()]);
+    assert_eq!(n, "W2025000101", "canonical number");
+    assert!(
+        regex::Regex::new("^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$")
+            .unwrap()
+            .is_match(&key),
+        "{key}"
+    );
+
+    let text = pdf_text(&pdf);
+    for expected in [
+        NOTICE_TITLE,
+        n.as_str(),
+        key.as_str(),
+        "県道大分臼杵線舗装補修工事",
+    ] {
+        assert!(text.contains(expected), "{expected} in notice:\n{text}");
+    }
+    let png = iss.dir().join("notice");
+    let r = tool(
+        "pdftoppm",
+        &[
+            "-r",
+            "200",
+            "-png",
+            "-singlefile",
+            pdf.to_str().unwrap(),
+            png.to_str().unwrap(),
+        ],
+    );
+    assert!(r.status.success(), "{}", stderr(&r));
+    let qr = tool(
+        "zbarimg",
+        &[
+            "--raw",
+            "-q",
+            iss.dir().join("notice.png").to_str().unwrap(),
+        ],
+    );
+    let canonical = key.replace('-', "");
+    assert_eq!(stdout(&qr).trim(), format!("SURETY/1;wjcs;{n};{canonical}"));
+
+    assert_eq!(lookup_status(&iss, &n, &key).await, 200);
+}
+
+#[test]
+fn issue_refuses_bad_files_and_duplicate_numbers_with_a_clear_message_and_changes_nothing() {
+    let iss = IssuerProcess::start();
+    let counts = || (iss.count_rows("certificates"), iss.count_rows("revisions"));
+    let before = counts();
+    let notice = iss.dir().join("refused.pdf");
+    let notice_arg = notice.to_str().unwrap().to_owned();
+
+    let malformed = iss.dir().join("malformed.json");
+    std::fs::write(&malformed, "{\"certificate_number\": \"W2025000102\", ").unwrap();
+    let mut missing: Value = serde_json::from_str(
+        &std::fs::read_to_string(issue_file(iss.dir(), "W2025000103", "工事")).unwrap(),
+    )
+    .unwrap();
+    missing["contract"]
+        .as_object_mut()
+        .unwrap()
+        .remove("amount_yen");
+    let missing_path = iss.dir().join("missing.json");
+    std::fs::write(&missing_path, missing.to_string()).unwrap();
+    let duplicate = issue_file(iss.dir(), "W2025000001", "重複する工事");
+
+    for (file, says) in [
+        (malformed.to_str().unwrap(), "JSONとして読めません"),
+        (
+            missing_path.to_str().unwrap(),
+            "必須の項目「contract.amount_yen」（請負代金額）がありません",
+        ),
+        (
+            duplicate.as_str(),
+            "W2025000001 の証書は既に発行されています",
+        ),
+    ] {
+        let out = iss.cli(&["issue", "--file", file, "--notice-out", &notice_arg]);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains(says), "{says} in {}", stderr(&out));
+        assert!(
+            !stdout(&out).contains("認証キー"),
+            "no key printed: {}",
+            stdout(&out)
+        );
+        assert!(!notice.exists(), "no notice written");
+        assert_eq!(counts(), before, "database unchanged");
+    }
+}
+
+#[tokio::test]
+async fn the_auth_key_appears_nowhere_in_the_database_or_the_logs() {
+    let iss = IssuerProcess::start();
+    let file = issue_file(iss.dir(), "W2025000104", "秘密保持確認工事");
+    let (n, key, out) = issue(
+        &iss,
+        &file,
+        &["--notice-out", iss.dir().join("n.pdf").to_str().unwrap()],
+    );
+    assert_eq!(lookup_status(&iss, &n, &key).await, 200);
+    assert_eq!(lookup_status(&iss, &n, WRONG_KEY).await, 404);
+    let canonical = key.replace('-', "");
+
+    let mut db = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", iss.db_path().display());
+        db.extend(std::fs::read(path).unwrap_or_default());
+    }
+    let contains =
+        |hay: &[u8], needle: &str| hay.windows(needle.len()).any(|w| w == needle.as_bytes());
+    for k in [canonical.as_str(), key.as_str()] {
+        assert!(!contains(&db, k), "key in the database file");
+        assert!(!iss.log().contains(k), "key in the server log");
+        assert!(!stderr(&out).contains(k), "key in the CLI log");
+    }
+    assert!(!iss.log().contains(SECRET), "secret in the server log");
+    assert!(
+        iss.log().contains(&format!("certificate_number=\"{n}\"")),
+        "lookups are logged:\n{}",
+        iss.log()
+    );
+}
+
+#[test]
+fn commands_that_hash_keys_refuse_to_run_without_a_secret() {
+    let iss = IssuerProcess::start();
+    let file = issue_file(iss.dir(), "W2025000106", "工事");
+    for args in [vec!["serve"], vec!["issue", "--file", file.as_str()]] {
+        let out = iss
+            .command()
+            .env_remove("KAKUNIN_ISSUER_SECRET")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("KAKUNIN_ISSUER_SECRET"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn the_secret_may_come_from_a_file_but_not_from_both_places() {
+    let iss = IssuerProcess::start();
+    let file = issue_file(iss.dir(), "W2025000106", "工事");
+    let secret_file = iss.dir().join("secret");
+    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
+    let out = iss
+        .command()
+        .env("KAKUNIN_ISSUER_SECRET_FILE", &secret_file)
+        .args(["issue", "--file", &file])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("両方"),
+        "both set is an error: {}",
+        stderr(&out)
+    );
+    let out = iss
+        .command()
+        .env_remove("KAKUNIN_ISSUER_SECRET")
+        .env("KAKUNIN_ISSUER_SECRET_FILE", &secret_file)
+        .args(["issue", "--file", &file, "--notice-out", "n.pdf"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the secret may come from a file: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn demo_seed_on_a_seeded_database_says_so_and_changes_nothing() {
+    let iss = IssuerProcess::start();
+    let counts = || (iss.count_rows("certificates"), iss.count_rows("clients"));
+    let before = counts();
+    let csv = std::fs::read(iss.demo_dir().join("demo-keys.csv")).unwrap();
+    let out = iss.cli(&["demo-seed", "--out", iss.demo_dir().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("既に"), "{}", stdout(&out));
+    assert_eq!(before, counts());
+    assert_eq!(
+        csv,
+        std::fs::read(iss.demo_dir().join("demo-keys.csv")).unwrap()
+    );
+}
+
+#[test]
+fn cancelled_certificates_cannot_be_amended_or_cancelled_again() {
+    let iss = IssuerProcess::start();
+    let change = iss.dir().join("c.json");
+    std::fs::write(&change, r#"{"guarantee": {"amount_yen": 1}}"#).unwrap();
+    let out = iss.cli(&["amend", "W2025000007", "--file", change.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("解約済み"), "{}", stderr(&out));
+    let out = iss.cli(&["cancel", "W2025000007"]);
+    assert!(stderr(&out).contains("解約済み"), "{}", stderr(&out));
+    let out = iss.cli(&["cancel", "W2025000017"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("第2版"));
+}
+
+#[test]
+fn every_command_has_japanese_help() {
+    let iss = IssuerProcess::start();
+    for cmd in [
+        vec!["--help"],
+        vec!["keygen", "--help"],
+        vec!["client", "add", "--help"],
+        vec!["issue", "--help"],
+        vec!["amend", "--help"],
+        vec!["cancel", "--help"],
+        vec!["rotate-key", "--help"],
+        vec!["demo-seed", "--help"],
+        vec!["serve", "--help"],
+    ] {
+        let out = iss.cli(&cmd);
+        assert!(out.status.success(), "{cmd:?}");
+        let text = stdout(&out);
+        assert!(
+            text.contains("使い方") && text.contains("ヘルプを表示します"),
+            "{cmd:?}:\n{text}"
+        );
+    }
+}

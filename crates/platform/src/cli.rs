@@ -1,0 +1,212 @@
+//! The command line of both programs in Japanese: clap's `Usage:` / `Commands:` /
+//! `Options:` headings, its `-h` / `-V` help texts and its error messages
+//! (`error: unexpected argument …`) are English; [`localize`] gives every command of a
+//! program Japanese headings and [`matches`] parses with Japanese error messages.
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
+const HELP_TEMPLATE: &str = "{about-with-newline}\n使い方: {usage}\n\n{all-args}{after-help}";
+
+/// The command with Japanese headings (使い方 / コマンド / 引数 / オプション) and
+/// Japanese help and version flags, on it and on every subcommand, recursively. Options
+/// marked global (settings shared by every command) come after a command's own.
+pub fn localize(cmd: Command) -> Command {
+    localize_one(cmd, true)
+}
+
+fn localize_one(cmd: Command, root: bool) -> Command {
+    let mut cmd = cmd
+        .help_template(HELP_TEMPLATE)
+        .subcommand_help_heading("コマンド")
+        .subcommand_value_name("コマンド")
+        .disable_help_subcommand(true)
+        .disable_help_flag(true)
+        .mut_args(|a| {
+            let a = if a.is_global_set() {
+                a.display_order(100)
+            } else {
+                a
+            };
+            if a.get_help_heading().is_some() {
+                a
+            } else if a.is_positional() {
+                a.help_heading("引数")
+            } else {
+                a.help_heading("オプション")
+            }
+        })
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::Help)
+                .help("ヘルプを表示します")
+                .help_heading("オプション"),
+        );
+    // A command without a version has no version flag to translate (clap refuses one).
+    if root && cmd.get_version().is_some() {
+        cmd = cmd.disable_version_flag(true).arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::Version)
+                .help("バージョンを表示します")
+                .help_heading("オプション"),
+        );
+    }
+    cmd.mut_subcommands(|sub| localize_one(sub, false))
+}
+
+/// Parses the process's arguments with [`localize`]d `cmd`. `--help` and `--version`
+/// print and exit 0; a usage error prints [`message_ja`] on standard error and exits 2
+/// (clap's status for usage errors).
+pub fn matches(cmd: Command) -> ArgMatches {
+    let name = cmd.get_name().to_owned();
+    match localize(cmd).try_get_matches() {
+        Ok(m) => m,
+        Err(e) => exit(&name, &e),
+    }
+}
+
+/// Ends the program for a clap error (also one from `FromArgMatches`): help and version
+/// go to standard output, anything else to standard error in Japanese.
+pub fn exit(program: &str, e: &clap::Error) -> ! {
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        _ => {
+            eprintln!("エラー: {}", message_ja(e));
+            eprintln!("使い方は `{program} --help` で表示できます。");
+            std::process::exit(e.exit_code())
+        }
+    }
+}
+
+/// A clap error as one Japanese sentence naming what was typed and, where clap knows
+/// it, what would have been accepted.
+pub fn message_ja(e: &clap::Error) -> String {
+    let ctx = |k: ContextKind| e.get(k).map(value).unwrap_or_default();
+    let arg = ctx(ContextKind::InvalidArg);
+    let given = ctx(ContextKind::InvalidValue);
+    let mut msg = match e.kind() {
+        ErrorKind::UnknownArgument => format!("「{arg}」というオプションはありません。"),
+        ErrorKind::InvalidSubcommand => format!(
+            "「{}」というコマンドはありません。",
+            ctx(ContextKind::InvalidSubcommand)
+        ),
+        ErrorKind::MissingRequiredArgument => format!("{arg} を指定してください。"),
+        ErrorKind::MissingSubcommand => "コマンドを指定してください。".to_owned(),
+        ErrorKind::InvalidValue if given.is_empty() => {
+            format!("{arg} に値を指定してください。")
+        }
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            format!("{arg} の値「{given}」は使えません。")
+        }
+        ErrorKind::ArgumentConflict => format!(
+            "{arg} と {} は同時に指定できません。",
+            ctx(ContextKind::PriorArg)
+        ),
+        ErrorKind::NoEquals => format!("{arg} には = で値を付けてください。"),
+        ErrorKind::TooManyValues => format!("{arg} の値「{given}」は余分です。"),
+        ErrorKind::TooFewValues | ErrorKind::WrongNumberOfValues => {
+            format!("{arg} の値の数が違います。")
+        }
+        ErrorKind::InvalidUtf8 => "引数に UTF-8 でない文字が含まれています。".to_owned(),
+        _ => "コマンドラインを解釈できません。".to_owned(),
+    };
+    let valid = ctx(ContextKind::ValidValue);
+    if !valid.is_empty() {
+        msg.push_str(&format!("使える値: {valid}。"));
+    }
+    let suggested = [
+        ContextKind::SuggestedArg,
+        ContextKind::SuggestedSubcommand,
+        ContextKind::SuggestedValue,
+    ]
+    .into_iter()
+    .map(ctx)
+    .find(|s| !s.is_empty());
+    if let Some(s) = suggested {
+        msg.push_str(&format!("「{s}」のことですか？"));
+    }
+    msg
+}
+
+fn value(v: &ContextValue) -> String {
+    match v {
+        ContextValue::String(s) => s.clone(),
+        ContextValue::Strings(s) => s.join("、"),
+        ContextValue::StyledStr(s) => s.to_string(),
+        ContextValue::StyledStrs(s) => s
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("、"),
+        ContextValue::Number(n) => n.to_string(),
+        ContextValue::Bool(b) => b.to_string(),
+        ContextValue::None => String::new(),
+        _ => v.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Command {
+        Command::new("prog")
+            .subcommand(
+                Command::new("add")
+                    .about("追加します")
+                    .arg(Arg::new("login").long("login").required(true)),
+            )
+            .subcommand_required(true)
+    }
+
+    #[test]
+    fn every_command_helps_with_japanese_headings() {
+        let mut cmd = localize(sample());
+        cmd.build();
+        for help in [
+            cmd.render_help().to_string(),
+            cmd.find_subcommand_mut("add")
+                .unwrap()
+                .render_help()
+                .to_string(),
+        ] {
+            assert!(help.contains("使い方:"), "{help}");
+            assert!(help.contains("オプション:"), "{help}");
+            for english in [
+                "Usage:",
+                "Commands:",
+                "Options:",
+                "Arguments:",
+                "Print help",
+            ] {
+                assert!(!help.contains(english), "{english} in {help}");
+            }
+        }
+    }
+
+    #[test]
+    fn usage_errors_read_in_japanese() {
+        let e = localize(sample())
+            .try_get_matches_from(["prog", "add"])
+            .unwrap_err();
+        let m = message_ja(&e);
+        assert!(
+            m.contains("--login") && m.ends_with("を指定してください。"),
+            "{m}"
+        );
+        let e = localize(sample())
+            .try_get_matches_from(["prog", "add", "--logn", "x"])
+            .unwrap_err();
+        let m = message_ja(&e);
+        assert!(
+            m.contains("「--logn」というオプションはありません") && m.contains("--login"),
+            "{m}"
+        );
+    }
+}

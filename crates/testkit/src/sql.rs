@@ -1,0 +1,60 @@
+//! Plain SQL on a program's SQLite file, for tests that check what was stored (or that
+//! tamper with it on a copy). The programs keep running: SQLite's WAL lets a reader in.
+
+use std::path::Path;
+
+use diesel::prelude::*;
+
+/// Opens the SQLite file at `path`.
+pub fn open(path: &Path) -> SqliteConnection {
+    SqliteConnection::establish(path.to_str().expect("utf-8 path"))
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
+}
+
+/// Runs one statement; panics with it when it fails.
+pub fn exec(conn: &mut SqliteConnection, sql: &str) {
+    diesel::sql_query(sql)
+        .execute(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// The one integer a query selects `AS n` (`SELECT COUNT(*) AS n FROM …`).
+pub fn count(conn: &mut SqliteConnection, sql: &str) -> i64 {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(sql)
+        .get_result::<N>(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .n
+}
+
+/// The one text a query selects `AS t`.
+pub fn text(conn: &mut SqliteConnection, sql: &str) -> String {
+    #[derive(QueryableByName)]
+    struct T {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        t: String,
+    }
+    diesel::sql_query(sql)
+        .get_result::<T>(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .t
+}
+
+/// Every integer a query selects `AS n`, in order.
+pub fn integers(conn: &mut SqliteConnection, sql: &str) -> Vec<i64> {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(sql)
+        .load::<N>(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .map(|r| r.n)
+        .collect()
+}

@@ -1,0 +1,156 @@
+//! `kakunin evidence verify ID|FILE`: checks a stored verification, or an evidence
+//! bundle on its own, again. Exit 0 still valid, 1 today's rules judge differently,
+//! 2 invalid (or unreadable).
+
+use std::path::Path;
+
+use crate::adapters::db::DbPool;
+use crate::app::audit::key as audit_key;
+use crate::app::evidence::bundle::{self, Bundle, RegistryEntry};
+use crate::app::evidence::check::{check_bundle, Invalid, Verdict};
+use crate::app::evidence::{self, profiles, AuditLink};
+use crate::app::receipt::keys::{dir_beside, ReceiptKeys};
+use crate::app::verification::store;
+use crate::config::Settings;
+use crate::domain::rules::Profile;
+use crate::domain::scope::OfficeScope;
+use kakunin_protocol::registry::{Registry, TrustedKey};
+
+/// Runs the check; `target` is a bundle file when one is there, else a verification id.
+pub fn verify(settings: &Settings, target: &str, registry: Option<&Path>) -> anyhow::Result<u8> {
+    let today = Profile::load(&settings.rules.profile_path()).ok();
+    let registry = match registry {
+        Some(path) => Some(Registry::load(path)?),
+        None => None,
+    };
+    // This machine's copy of the service's receipt keys, when it has one: a bundle's
+    // own key set is then checked against it rather than taken on trust.
+    let own_keys = ReceiptKeys::load(&dir_beside(&settings.audit.signing_key_file)).ok();
+    let own_public = own_keys.as_ref().map(|k| k.public().to_vec());
+    let path = Path::new(target);
+    if path.is_file() {
+        let bundle: Bundle = match std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        {
+            Ok(b) => b,
+            Err(e) => {
+                println!("【無効】{} は証拠一式として読めません: {e}", path.display());
+                return Ok(2);
+            }
+        };
+        let issuer_keys = registry
+            .as_ref()
+            .map(|r| issuer_keys(r, &bundle.registry_entry.issuer));
+        let result = check_bundle(&bundle, own_public.as_deref(), issuer_keys, today.as_ref());
+        return Ok(report(&result, None));
+    }
+    let registry = match registry {
+        Some(r) => r,
+        None => Registry::load(&settings.issuers.file)?,
+    };
+    let pool: DbPool = super::serve::open_db(settings)?;
+    let mut conn = pool.get()?;
+    let Some(row) = store::find(&mut conn, target, &OfficeScope::All)? else {
+        println!("【無効】照会 {target} はありません");
+        return Ok(2);
+    };
+    let Some(own) = own_public else {
+        println!(
+            "【無効】確認記録の公開鍵一覧がありません（{}）",
+            dir_beside(&settings.audit.signing_key_file).display()
+        );
+        return Ok(2);
+    };
+    let text = match &row.profile_digest {
+        Some(d) => profiles::text(&mut conn, d)?,
+        None => None,
+    };
+    let mut bundle = match bundle::assemble(&row, &own, &registry, text) {
+        Ok(b) => b,
+        Err(e) => {
+            println!("【無効】{e}");
+            return Ok(2);
+        }
+    };
+    bundle.summary_html.clear();
+    let keys = issuer_keys(&registry, &bundle.registry_entry.issuer);
+    let result = check_bundle(&bundle, Some(&own), Some(keys), today.as_ref());
+    let link = match &result {
+        Ok(v) => {
+            let key =
+                audit_key::load_public(&audit_key::public_path(&settings.audit.signing_key_file))
+                    .ok();
+            match evidence::audit_link(&mut conn, &v.receipt, key.as_ref())? {
+                Ok(link) => Some(link),
+                Err(reason) => {
+                    println!("【無効】照会 {}", row.id);
+                    println!("理由: 監査ログ: {reason}");
+                    return Ok(2);
+                }
+            }
+        }
+        Err(_) => None,
+    };
+    Ok(report(&result, link))
+}
+
+/// The registry's keys of `issuer`, all of them, retired ones with their windows.
+fn issuer_keys(registry: &Registry, issuer: &str) -> Vec<TrustedKey> {
+    RegistryEntry::of(registry, issuer)
+        .and_then(|e| e.trusted())
+        .unwrap_or_default()
+}
+
+fn report(result: &Result<Verdict, Invalid>, link: Option<AuditLink>) -> u8 {
+    match result {
+        Err(e) => {
+            println!("【無効】証拠を確認できません");
+            println!("理由: {e}");
+            2
+        }
+        Ok(v) => {
+            let r = &v.receipt;
+            println!(
+                "照会 {}（{}、保証契約番号 {}、改訂 {}）",
+                r.verification_id, r.checked_at, r.certificate_number, r.revision
+            );
+            println!("確認記録の署名: 有効");
+            println!(
+                "保証事業会社の電子証書の署名: 有効（鍵 {}、発行日時に有効）",
+                r.kid
+            );
+            println!(
+                "当時のルール（{}）で確認し直した結果: 確認記録と一致",
+                short(&r.profile_digest)
+            );
+            match link {
+                Some(AuditLink::Covered { checkpoint }) => {
+                    println!(
+                        "監査ログ: {} 番（チェックポイント {checkpoint} 番で署名済み）",
+                        r.audit_seq
+                    )
+                }
+                Some(AuditLink::NotYetCovered) => println!(
+                    "監査ログ: {} 番（まだチェックポイントに含まれていません）",
+                    r.audit_seq
+                ),
+                None => {}
+            }
+            if v.changed.is_empty() {
+                println!("【有効】現在のルールでも同じ結果です");
+                0
+            } else {
+                println!(
+                    "【要確認】現在のルールでは結果が異なります: {}",
+                    v.changed.join("、")
+                );
+                1
+            }
+        }
+    }
+}
+
+fn short(digest: &str) -> &str {
+    digest.get(..16).unwrap_or(digest)
+}

@@ -1,0 +1,193 @@
+//! The two identifier fields as an officer fills them: typed from the key notice, or
+//! scanned from its QR code (`issuer-protocol.md` §7) by a scanner that types the QR
+//! text into whichever field has focus (usually 保証契約番号) and presses Enter.
+//!
+//! The form and the API read their fields with [`read_ids`], so a scan works the same
+//! on both. The QR text holds the key: nothing here quotes it back, and
+//! [`shown_number`] gives what the form may show again in 保証契約番号.
+
+use kakunin_protocol::ids::{AuthKey, CertificateNumber, Field};
+use kakunin_protocol::notice::NoticeQr;
+
+/// The identifiers to verify, and, when they came from a scanned QR code, the issuer id
+/// it names (which the registry must route the number to).
+#[derive(Debug, Clone)]
+pub struct Ids {
+    pub number: CertificateNumber,
+    pub key: AuthKey,
+    pub scanned: Option<Scanned>,
+}
+
+/// Where a scanned QR text was found, and the issuer it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scanned {
+    pub issuer_id: String,
+    pub field: Field,
+}
+
+/// A field's error: which field, and the Japanese message (never quoting the field).
+pub type FieldError = (Field, String);
+
+/// Reads 保証契約番号 and 認証キー, either of which may hold the QR text.
+///
+/// With QR text in one field, the other may be left empty or hold the same value
+/// (typed, or the same scan twice); a different value is an error on that field, since
+/// the officer could not tell which one was verified. Without QR text, both fields are
+/// parsed as §1 says. Every field's error is returned, in form order.
+pub fn read_ids(number_field: &str, key_field: &str) -> Result<Ids, Vec<FieldError>> {
+    let scan =
+        |field: Field, text: &str| NoticeQr::recognise(text).map_err(|e| (field, e.to_string()));
+    match (
+        scan(Field::CertificateNumber, number_field),
+        scan(Field::AuthKey, key_field),
+    ) {
+        (Err(n), Err(k)) => Err(vec![n, k]),
+        (Err(e), _) | (_, Err(e)) => Err(vec![e]),
+        (Ok(None), Ok(None)) => typed(number_field, key_field),
+        (Ok(Some(qr)), Ok(None)) => {
+            with_other(qr, Field::CertificateNumber, Field::AuthKey, key_field)
+        }
+        (Ok(None), Ok(Some(qr))) => {
+            with_other(qr, Field::AuthKey, Field::CertificateNumber, number_field)
+        }
+        (Ok(Some(a)), Ok(Some(b))) if a == b => Ok(from_scan(a, Field::CertificateNumber)),
+        (Ok(Some(_)), Ok(Some(_))) => Err(vec![(
+            Field::AuthKey,
+            "2つの欄に別々のお知らせのQRコードが読み取られました。1枚ずつ照会してください。(two different notices were scanned)".into(),
+        )]),
+    }
+}
+
+/// What the form may show again in 保証契約番号 after an error: the number of scanned
+/// QR text (never the text, which holds the key), nothing for unreadable QR text, or
+/// what was typed.
+pub fn shown_number(number_field: &str) -> String {
+    match NoticeQr::recognise(number_field) {
+        Ok(None) => number_field.to_owned(),
+        Ok(Some(qr)) => qr.certificate_number.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+fn typed(number_field: &str, key_field: &str) -> Result<Ids, Vec<FieldError>> {
+    let number = CertificateNumber::parse(number_field);
+    let key = AuthKey::parse(key_field);
+    match (number, key) {
+        (Ok(number), Ok(key)) => Ok(Ids {
+            number,
+            key,
+            scanned: None,
+        }),
+        (number, key) => Err([number.err(), key.err()]
+            .into_iter()
+            .flatten()
+            .map(|e| (e.field(), e.to_string()))
+            .collect()),
+    }
+}
+
+fn from_scan(qr: NoticeQr, field: Field) -> Ids {
+    Ids {
+        number: qr.certificate_number,
+        key: qr.auth_key,
+        scanned: Some(Scanned {
+            issuer_id: qr.issuer_id,
+            field,
+        }),
+    }
+}
+
+/// QR text in `field`; `other` holds what was typed in the other field.
+fn with_other(
+    qr: NoticeQr,
+    field: Field,
+    other_field: Field,
+    other: &str,
+) -> Result<Ids, Vec<FieldError>> {
+    if kakunin_protocol::ids::normalize(other).is_empty() {
+        return Ok(from_scan(qr, field));
+    }
+    let agrees = match other_field {
+        Field::CertificateNumber => {
+            CertificateNumber::parse(other).is_ok_and(|n| n == qr.certificate_number)
+        }
+        Field::AuthKey => AuthKey::parse(other).is_ok_and(|k| k == qr.auth_key),
+    };
+    if agrees {
+        return Ok(from_scan(qr, field));
+    }
+    let message = match other_field {
+        Field::CertificateNumber => format!(
+            "保証契約番号が、読み取ったQRコードの番号（{}）と違います。この欄を空にするか、番号を直してください。(certificate_number differs from the scanned QR code)",
+            qr.certificate_number
+        ),
+        Field::AuthKey => "認証キーが、読み取ったQRコードの認証キーと違います。この欄を空にするか、キーを直してください。(auth_key differs from the scanned QR code)".into(),
+    };
+    Err(vec![(other_field, message)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QR: &str = "SURETY/1;wjcs;W2025000123;7KQ2M9XDH4T8RB3N";
+
+    #[test]
+    fn qr_text_in_either_field_gives_number_key_and_issuer() {
+        for (n, k, field) in [
+            (QR, "", Field::CertificateNumber),
+            ("", QR, Field::AuthKey),
+            (
+                &format!("{QR}\r\n")[..],
+                "7KQ2-M9XD-H4T8-RB3N",
+                Field::CertificateNumber,
+            ),
+            ("ｗ２０２５０００１２３", QR, Field::AuthKey),
+            (QR, QR, Field::CertificateNumber),
+        ] {
+            let ids = read_ids(n, k).unwrap();
+            assert_eq!(ids.number.as_str(), "W2025000123");
+            assert_eq!(ids.key.expose(), "7KQ2M9XDH4T8RB3N");
+            assert_eq!(
+                ids.scanned,
+                Some(Scanned {
+                    issuer_id: "wjcs".into(),
+                    field
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn a_different_value_beside_a_scan_is_refused_without_quoting_the_key() {
+        let e = read_ids(QR, "AAAA-AAAA-AAAA-AAAA").unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].0, Field::AuthKey);
+        assert!(!e[0].1.contains("7KQ2"));
+        let e = read_ids("W2025000999", QR).unwrap_err();
+        assert_eq!(e[0].0, Field::CertificateNumber);
+        assert!(e[0].1.contains("W2025000123"));
+        let other = "SURETY/1;wjcs;W2025000999;7KQ2M9XDH4T8RB3N";
+        assert_eq!(read_ids(QR, other).unwrap_err()[0].0, Field::AuthKey);
+    }
+
+    #[test]
+    fn typed_fields_still_report_each_error() {
+        let e = read_ids("W1", "").unwrap_err();
+        assert_eq!(
+            e.iter().map(|(f, _)| *f).collect::<Vec<_>>(),
+            [Field::CertificateNumber, Field::AuthKey]
+        );
+        assert!(read_ids("W2025000123", "7KQ2M9XDH4T8RB3N")
+            .unwrap()
+            .scanned
+            .is_none());
+    }
+
+    #[test]
+    fn the_form_shows_the_number_of_a_scan_never_its_text() {
+        assert_eq!(shown_number(QR), "W2025000123");
+        assert_eq!(shown_number("SURETY/1;wjcs;W20"), "");
+        assert_eq!(shown_number("ｗ２０２５"), "ｗ２０２５");
+    }
+}

@@ -1,0 +1,426 @@
+//! Accounts over HTTP: an administrator issues passwords and tokens, a holder replaces
+//! an issued password before anything else, roles and offices change, the last admin
+//! stays, and every such act is audited.
+
+use kakunin_testkit::client::Browser;
+use kakunin_testkit::html::Html;
+use kakunin_testkit::service::{ServiceProcess, OFFICE, OTHER_OFFICE, PASSWORD};
+
+use super::{assert_chain_intact, banner, start};
+
+/// A service with the administrator `admin1`, signed in.
+async fn with_admin() -> (ServiceProcess, Browser) {
+    let service = ServiceProcess::start("");
+    let admin = service.user("admin1", "admin").await;
+    (service, admin)
+}
+
+/// The administrator creates officer `login` through the form; the password shown once.
+async fn create_officer(admin: &Browser, login: &str) -> String {
+    let res = admin
+        .submit(
+            "/admin/users",
+            "/admin/users",
+            &[
+                ("login", login),
+                ("name", "新人 太郎"),
+                ("role", "officer"),
+                ("office_code", OFFICE),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    Html::of(res).await.text("#one-time-secret")
+}
+
+/// `login` replaces the issued password `issued` with `own` and signs in again with it.
+async fn replace_password(
+    service: &ServiceProcess,
+    login: &str,
+    issued: &str,
+    own: &str,
+) -> Browser {
+    let b = service.browser();
+    b.sign_in(login, issued).await;
+    let res = b
+        .submit(
+            "/password",
+            "/password",
+            &[("current", issued), ("new", own), ("confirm", own)],
+        )
+        .await;
+    assert_eq!(res.url().path(), "/login", "the change ends the session");
+    let res = b.sign_in(login, own).await;
+    assert_eq!(res.url().path(), "/", "no more detour");
+    b
+}
+
+/// How often `actor` did `action` according to the audit log.
+fn audited(service: &ServiceProcess, action: &str, actor: &str, outcome: Option<&str>) -> i64 {
+    let outcome = outcome.map_or(String::new(), |o| format!(" AND outcome = '{o}'"));
+    service.count(&format!(
+        "SELECT COUNT(*) AS n FROM audit_events WHERE action = '{action}' AND actor = '{actor}'{outcome}"
+    ))
+}
+
+#[tokio::test]
+async fn an_admin_creates_an_account_whose_password_is_shown_once() {
+    let (service, admin) = with_admin().await;
+    let res = admin.post("/admin/users", &[("login", "newofficer")]).await;
+    assert_eq!(res.status(), 403, "no CSRF token, no account");
+    let password = create_officer(&admin, "newofficer").await;
+    assert_eq!(password.len(), 19, "xxxx-xxxx-xxxx-xxxx: {password}");
+    assert!(
+        !admin.text("/admin/users").await.contains(&password),
+        "shown once only"
+    );
+    let res = admin
+        .submit(
+            "/admin/users",
+            "/admin/users",
+            &[
+                ("login", "newofficer"),
+                ("name", "新人 太郎"),
+                ("role", "officer"),
+                ("office_code", OFFICE),
+            ],
+        )
+        .await;
+    let page = Html::of(res).await;
+    assert!(
+        page.text("p.error").contains("既に使われています"),
+        "{page}"
+    );
+    assert_eq!(audited(&service, "user.add", "user:admin1", None), 1);
+}
+
+#[tokio::test]
+async fn an_issued_password_must_be_replaced_before_anything_else() {
+    let (service, admin) = with_admin().await;
+    let password = create_officer(&admin, "newofficer").await;
+    let officer = service.browser();
+    let res = officer.sign_in("newofficer", &password).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.url().path(), "/password");
+    assert!(Html::of(res)
+        .await
+        .text("p.notice")
+        .contains("管理者が発行したパスワード"));
+    for path in ["/", "/verifications", "/verifications/01ANY"] {
+        let res = officer.get(path).await;
+        assert_eq!(res.url().path(), "/password", "{path}");
+    }
+    let own = "my-own-secret-2025";
+    replace_password(&service, "newofficer", &password, own).await;
+    let res = service.browser().sign_in("newofficer", &password).await;
+    assert_eq!(res.status(), 401, "the issued password no longer works");
+    assert_eq!(
+        audited(&service, "user.passwd", "user:newofficer", Some("ok")),
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_password_form_names_each_mistake_and_never_echoes_a_password() {
+    let (service, admin) = with_admin().await;
+    let password = create_officer(&admin, "newofficer").await;
+    let officer = service.browser();
+    officer.sign_in("newofficer", &password).await;
+    let mine = "my-own-secret-2025";
+    for (current, new, confirm, field, says) in [
+        (
+            "not-it-at-all",
+            mine,
+            mine,
+            "current",
+            "現在のパスワードが違います",
+        ),
+        (
+            password.as_str(),
+            mine,
+            "my-own-secret-2026",
+            "confirm",
+            "もう一度同じように",
+        ),
+        (password.as_str(), "short", "short", "new", "10文字以上"),
+        (
+            password.as_str(),
+            password.as_str(),
+            password.as_str(),
+            "new",
+            "違うパスワード",
+        ),
+    ] {
+        let res = officer
+            .submit(
+                "/password",
+                "/password",
+                &[("current", current), ("new", new), ("confirm", confirm)],
+            )
+            .await;
+        assert_eq!(res.status(), 422, "{field}");
+        let page = Html::of(res).await;
+        assert!(
+            page.text(&format!("#{field}-error")).contains(says),
+            "{field}: {page}"
+        );
+        assert!(
+            !page.source().contains(mine) && !page.source().contains(&password),
+            "passwords are never echoed"
+        );
+    }
+    assert_eq!(
+        audited(&service, "user.passwd", "user:newofficer", Some("failure")),
+        1,
+        "a wrong current password is audited"
+    );
+}
+
+#[tokio::test]
+async fn a_new_officers_verification_is_found_by_their_supervisor_in_the_audit_log() {
+    let (issuer, service) = start();
+    let admin = service.user("admin1", "admin").await;
+    service.add_user("super1", "supervisor", OFFICE);
+    let password = create_officer(&admin, "newofficer").await;
+    let officer = replace_password(&service, "newofficer", &password, "my-own-secret-2025").await;
+    let k = issuer.demo_key("W2025000001");
+    let (_, page) = officer
+        .verify_page(&k.certificate_number, &k.auth_key)
+        .await;
+    assert_eq!(banner(&page), "確認済み");
+
+    let supervisor = service.sign_in("super1").await;
+    let number = k.certificate_number.to_lowercase();
+    let page = supervisor
+        .page(&format!(
+            "/audit?actor=newofficer&action=verify&outcome=verified&number={number}"
+        ))
+        .await;
+    let rows = page.all("#audit-events tbody tr[data-seq]");
+    assert_eq!(rows.len(), 1, "exactly that one event: {page}");
+    let row = kakunin_testkit::html::text_of(rows[0]);
+    assert!(
+        row.contains("（newofficer）") && row.contains(&k.certificate_number),
+        "{row}"
+    );
+    assert!(page.has("figure.chart svg"), "the chart is inline SVG");
+    assert_eq!(
+        page.attrs("script", "src"),
+        ["/static/app.js"],
+        "no script but the service's own file"
+    );
+    assert_eq!(
+        page.attrs("[src]", "src"),
+        ["/static/app.js"],
+        "nor anything else loaded"
+    );
+    let seq = rows[0].value().attr("data-seq").unwrap().to_owned();
+    let detail = supervisor.page(&format!("/audit/events/{seq}")).await;
+    assert_eq!(
+        detail.text("#chain-status"),
+        "この記録は改ざんされていません。"
+    );
+    assert!(detail
+        .texts("dl.meta dt")
+        .iter()
+        .any(|t| t == "署名付きチェックポイント"));
+    assert!(detail.body().contains("署名"));
+}
+
+#[tokio::test]
+async fn an_admin_changes_role_and_office_resets_a_password_and_disables_an_account() {
+    let (service, admin) = with_admin().await;
+    let password = create_officer(&admin, "newofficer").await;
+    // Only a registered office can be given.
+    admin
+        .submit(
+            "/admin/offices",
+            "/admin/offices",
+            &[("code", OTHER_OFFICE), ("name", "別府土木事務所")],
+        )
+        .await;
+    let res = admin
+        .submit(
+            "/admin/users",
+            "/admin/users/newofficer/update",
+            &[("role", "supervisor"), ("office_code", OTHER_OFFICE)],
+        )
+        .await;
+    assert!(Html::of(res)
+        .await
+        .text("p.notice")
+        .contains("変更しました"));
+    let list = admin.page("/admin/users").await;
+    assert_eq!(
+        list.attr("#office-newofficer option[selected]", "value")
+            .as_deref(),
+        Some(OTHER_OFFICE)
+    );
+    assert_eq!(
+        list.attr("#role-newofficer option[selected]", "value")
+            .as_deref(),
+        Some("supervisor")
+    );
+    let res = admin
+        .submit("/admin/users", "/admin/users/newofficer/reset", &[])
+        .await;
+    let second = Html::of(res).await.text("#one-time-secret");
+    assert_ne!(second, password);
+    let sign_in = |password: String| {
+        let service = &service;
+        async move {
+            service
+                .browser()
+                .sign_in("newofficer", &password)
+                .await
+                .status()
+        }
+    };
+    assert_eq!(sign_in(password.clone()).await, 401);
+    assert_eq!(sign_in(second.clone()).await, 200);
+    let res = admin
+        .submit(
+            "/admin/users",
+            "/admin/users/newofficer/disable",
+            &[("confirm", "yes")],
+        )
+        .await;
+    assert!(Html::of(res)
+        .await
+        .text("p.notice")
+        .contains("無効にしました"));
+    assert_eq!(sign_in(second).await, 401);
+    for action in ["user.update", "user.reset", "user.disable"] {
+        assert_eq!(
+            audited(&service, action, "user:admin1", None),
+            1,
+            "{action} audited once"
+        );
+    }
+    assert_chain_intact(&service);
+}
+
+#[tokio::test]
+async fn the_last_active_admin_can_be_neither_disabled_nor_demoted() {
+    let (_service, admin) = with_admin().await;
+    for (path, form) in [
+        ("/admin/users/admin1/disable", vec![("confirm", "yes")]),
+        (
+            "/admin/users/admin1/update",
+            vec![("role", "officer"), ("office_code", OFFICE)],
+        ),
+    ] {
+        let res = admin.submit("/admin/users", path, &form).await;
+        assert_eq!(res.status(), 422, "{path}");
+        let page = Html::of(res).await;
+        assert!(
+            page.text("p.error").contains("最後の有効な管理者"),
+            "{page}"
+        );
+    }
+    assert_eq!(admin.get("/admin/users").await.status(), 200, "still admin");
+}
+
+#[tokio::test]
+async fn an_api_token_is_shown_once_stored_as_a_hash_and_revocable() {
+    let (service, admin) = with_admin().await;
+    let res = admin
+        .submit(
+            "/admin/clients",
+            "/admin/clients",
+            &[
+                ("name", "batch-1"),
+                ("office_code", OFFICE),
+                ("scope", "verify"),
+            ],
+        )
+        .await;
+    let token = Html::of(res).await.text("#one-time-secret");
+    assert!(token.len() >= 40);
+    let list = admin.page("/admin/clients").await;
+    let row = list.text("#clients tr[data-name=\"batch-1\"]");
+    assert!(row.contains("batch-1") && row.contains("未使用"), "{row}");
+    assert!(!list.source().contains(&token));
+    let res = admin
+        .submit(
+            "/admin/clients",
+            "/admin/clients/batch-1/revoke",
+            &[("confirm", "yes")],
+        )
+        .await;
+    let list = Html::of(res).await;
+    assert!(list
+        .text("#clients tr[data-name=\"batch-1\"] td:last-child")
+        .starts_with("失効（"));
+    assert_eq!(
+        service.count(&format!(
+            "SELECT COUNT(*) AS n FROM api_tokens WHERE token_hash = '{token}'"
+        )),
+        0
+    );
+    for action in ["token.create", "token.revoke"] {
+        assert_eq!(
+            audited(&service, action, "user:admin1", None),
+            1,
+            "{action} audited once"
+        );
+    }
+}
+
+/// A stolen session must not make guessing the owner's password faster: wrong current
+/// passwords on the own-password form count with wrong sign-ins, and past the limit the
+/// form refuses even the right one.
+#[tokio::test]
+async fn wrong_current_passwords_are_throttled_like_sign_ins() {
+    let service = ServiceProcess::start_with(
+        "",
+        Some("[signin]\nmax_failures = 3\nwindow_minutes = 15\n"),
+    );
+    let officer = &service.officer().await;
+    let attempt = |current: &'static str| async move {
+        let new = "a-brand-new-secret";
+        officer
+            .submit(
+                "/password",
+                "/password",
+                &[("current", current), ("new", new), ("confirm", new)],
+            )
+            .await
+    };
+    for _ in 0..3 {
+        assert_eq!(attempt("a-wrong-guess").await.status(), 422);
+    }
+    let res = attempt(PASSWORD).await;
+    assert_eq!(
+        res.status(),
+        429,
+        "the right password is refused too, for the window"
+    );
+    assert!(Html::of(res)
+        .await
+        .body()
+        .contains("しばらく変更できません"));
+    assert_eq!(
+        service
+            .browser()
+            .sign_in("officer1", PASSWORD)
+            .await
+            .status(),
+        401,
+        "and the guesses count against signing in"
+    );
+
+    let admin = service.user("admin1", "admin").await;
+    for (outcome, n) in [("failure", 3), ("throttled", 1)] {
+        let page = admin
+            .page(&format!(
+                "/audit?actor=officer1&action=user.passwd&outcome={outcome}"
+            ))
+            .await;
+        assert_eq!(
+            page.count("#audit-events tbody tr[data-seq]"),
+            n,
+            "{outcome}: {page}"
+        );
+    }
+}

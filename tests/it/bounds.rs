@@ -1,0 +1,293 @@
+//! What an anonymous or hostile client can make the service store: every value has a
+//! length bound, refused attempts collapse, the sign-in page writes nothing, and the
+//! tables fed by unauthenticated requests are pruned (issue 15, item 1).
+
+use std::collections::BTreeMap;
+
+use kakunin_testkit::client::Browser;
+use kakunin_testkit::html::Html;
+use kakunin_testkit::service::{ServiceProcess, OFFICE, PASSWORD};
+use kakunin_testkit::sql;
+
+use super::start;
+
+/// 60 KB of one character: more than any field may hold.
+fn huge() -> String {
+    "x".repeat(60 * 1024)
+}
+
+/// Every table's row count.
+fn table_counts(service: &ServiceProcess) -> BTreeMap<String, i64> {
+    let mut conn = service.db();
+    let names = sql::text(
+        &mut conn,
+        "SELECT group_concat(name) AS t FROM sqlite_master WHERE type = 'table'",
+    );
+    names
+        .split(',')
+        .map(|t| {
+            let n = sql::count(&mut conn, &format!("SELECT COUNT(*) AS n FROM \"{t}\""));
+            (t.to_owned(), n)
+        })
+        .collect()
+}
+
+/// The longest text stored in any column of the log and the accounts, in bytes.
+fn longest_stored(service: &ServiceProcess) -> i64 {
+    let mut conn = service.db();
+    [
+        "SELECT COALESCE(MAX(length(CAST(target AS BLOB)) + length(CAST(detail AS BLOB)) + length(CAST(actor AS BLOB))), 0) AS n FROM audit_events",
+        "SELECT COALESCE(MAX(length(CAST(login AS BLOB)) + length(CAST(address AS BLOB))), 0) AS n FROM signin_failures",
+        "SELECT COALESCE(MAX(length(CAST(name AS BLOB)) + length(CAST(login AS BLOB))), 0) AS n FROM users",
+        "SELECT COALESCE(MAX(length(CAST(rules AS BLOB)) + length(CAST(expected AS BLOB))), 0) AS n FROM verifications",
+    ]
+    .iter()
+    .map(|q| sql::count(&mut conn, q))
+    .max()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_sixty_kilobyte_login_is_refused_before_anything_is_written() {
+    let service = ServiceProcess::start("");
+    service.add_user("officer1", "officer", OFFICE);
+    let before = table_counts(&service);
+    let b = service.browser();
+    for login in [huge(), "Not A Login!".to_owned(), String::new()] {
+        let res = b.sign_in(&login, "whatever-password").await;
+        assert_eq!(res.status(), 401);
+        let page = Html::of(res).await;
+        assert!(page
+            .text("p.error")
+            .contains("ログイン名またはパスワードが違います"));
+        assert!(page.source().len() < 20 * 1024, "nor echoed in full");
+    }
+    assert_eq!(table_counts(&service), before, "no row at all");
+}
+
+#[tokio::test]
+async fn sixty_kilobyte_names_texts_and_targets_never_reach_the_database() {
+    let (issuer, service) = start();
+    let admin = service.user("admin1", "admin").await;
+    let officer = service.officer().await;
+    let huge = huge();
+
+    // A name on the admin page.
+    let res = admin
+        .submit(
+            "/admin/users",
+            "/admin/users",
+            &[
+                ("login", "newbie"),
+                ("name", &huge),
+                ("role", "officer"),
+                ("office_code", OFFICE),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(
+        service.count("SELECT COUNT(*) AS n FROM users WHERE login = 'newbie'"),
+        0
+    );
+
+    // A 照合 field on the verify form: refused by name, as the API refuses it.
+    let k = issuer.demo_key("W2025000001");
+    let res = officer
+        .verify(
+            &k.certificate_number,
+            &k.auth_key,
+            &[("expected_title", huge.as_str())],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let page = Html::of(res).await;
+    assert!(
+        page.source().contains("工事名・業務名は500文字以内"),
+        "{page}"
+    );
+    assert_eq!(service.count("SELECT COUNT(*) AS n FROM verifications"), 0);
+    let api = service.api("bounds", "verify");
+    let res = api
+        .post(
+            "/api/v1/verifications",
+            &serde_json::json!({"certificate_number": k.certificate_number, "auth_key": k.auth_key, "expected": {"title": huge}}),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    // 500 characters after NFKC: "㍻" is two, so 300 of them are too long on both faces.
+    let widened = "㍻".repeat(300);
+    let res = officer
+        .verify(
+            &k.certificate_number,
+            &k.auth_key,
+            &[("expected_contractor", widened.as_str())],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let res = api
+        .post(
+            "/api/v1/verifications",
+            &serde_json::json!({"certificate_number": k.certificate_number, "auth_key": k.auth_key, "expected": {"contractor_name": widened}}),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(service.count("SELECT COUNT(*) AS n FROM verifications"), 0);
+
+    // A verification id in a URL is an audit target; an audit filter is stored with an
+    // export.
+    let long_id = "A".repeat(4000);
+    assert_eq!(
+        officer
+            .get(&format!("/verifications/{long_id}"))
+            .await
+            .status(),
+        404
+    );
+    let supervisor = service.user("chief1", "supervisor").await;
+    let res = supervisor
+        .submit(
+            "/audit",
+            "/audit/export",
+            &[("number", &huge), ("format", "csv")],
+        )
+        .await;
+    assert!(res.status().is_client_error(), "{}", res.status());
+    assert_eq!(
+        service.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'audit.export'"),
+        0
+    );
+
+    assert!(
+        longest_stored(&service) < 4096,
+        "longest: {}",
+        longest_stored(&service)
+    );
+}
+
+#[tokio::test]
+async fn a_thousand_throttled_sign_ins_add_a_bounded_number_of_rows() {
+    let service = ServiceProcess::start_with(
+        "",
+        Some("[signin]\nmax_failures = 3\nwindow_minutes = 15\n"),
+    );
+    service.add_user("officer1", "officer", OFFICE);
+    let guesser = service.browser();
+    let csrf = guesser.csrf("/login").await;
+    let attempt = |login: String| {
+        let csrf = csrf.clone();
+        let guesser = &guesser;
+        async move {
+            guesser
+                .post(
+                    "/login",
+                    &[("login", &login), ("password", "guess"), ("csrf", &csrf)],
+                )
+                .await
+                .status()
+        }
+    };
+    for _ in 0..1000 {
+        assert_eq!(attempt("officer1".into()).await, 401);
+    }
+    let rows = |sql: &str| service.count(sql);
+    assert_eq!(rows("SELECT COUNT(*) AS n FROM signin_failures"), 3);
+    assert_eq!(
+        rows("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'signin' AND outcome = 'failure'"),
+        3
+    );
+    assert_eq!(
+        rows("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'signin' AND outcome = 'throttled'"),
+        1,
+        "one row for the login, address and window"
+    );
+
+    // Other logins from the same address: the address's own limit (four times the
+    // login's) stops them, and its refusals collapse into one row.
+    for i in 0..300 {
+        attempt(format!("someone{i}")).await;
+    }
+    assert!(rows("SELECT COUNT(*) AS n FROM signin_failures") <= 12);
+    assert!(
+        rows("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'signin'") <= 3 + 1 + 12 + 1,
+        "bounded however many logins are tried"
+    );
+}
+
+#[tokio::test]
+async fn a_cookieless_get_of_the_sign_in_page_writes_nothing() {
+    let service = ServiceProcess::start("");
+    service.add_user("officer1", "officer", OFFICE);
+    let before = table_counts(&service);
+    for _ in 0..50 {
+        let res = Browser::new(&service.base_url).get("/login").await;
+        assert_eq!(res.status(), 200);
+    }
+    assert_eq!(table_counts(&service), before);
+    // The stateless token still signs in, and a forged one does not.
+    let b = service.browser();
+    assert_eq!(
+        b.post(
+            "/login",
+            &[
+                ("login", "officer1"),
+                ("password", PASSWORD),
+                ("csrf", "1.forged")
+            ]
+        )
+        .await
+        .status(),
+        403
+    );
+    assert_eq!(b.sign_in("officer1", PASSWORD).await.status(), 200);
+    // A token is bound to its cookie: another client's is refused.
+    let csrf = Browser::new(&service.base_url).csrf("/login").await;
+    let b = service.browser();
+    b.get("/login").await;
+    assert_eq!(
+        b.post(
+            "/login",
+            &[
+                ("login", "officer1"),
+                ("password", PASSWORD),
+                ("csrf", &csrf)
+            ]
+        )
+        .await
+        .status(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn old_failures_and_pre_sign_in_sessions_are_pruned() {
+    let service = ServiceProcess::start("");
+    service.add_user("officer1", "officer", OFFICE);
+    {
+        let mut conn = service.db();
+        for i in 0..20 {
+            sql::exec(
+                &mut conn,
+                &format!("INSERT INTO signin_failures (login, address, at) VALUES ('old{i}', '192.0.2.1', '2020-01-01 00:00:00')"),
+            );
+            // What the sign-in page wrote for every visitor before its token was stateless.
+            sql::exec(
+                &mut conn,
+                &format!("INSERT INTO sessions (id_hash, user_id, csrf, created_at, last_seen) VALUES ('pre{i}', NULL, 'c', strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', 'now'))"),
+            );
+        }
+    }
+    let b = service.browser();
+    assert_eq!(b.sign_in("officer1", "a-wrong-guess").await.status(), 401);
+    assert_eq!(
+        service.count("SELECT COUNT(*) AS n FROM signin_failures"),
+        1,
+        "only the failure that still counts"
+    );
+    assert_eq!(b.sign_in("officer1", PASSWORD).await.status(), 200);
+    assert_eq!(
+        service.count("SELECT COUNT(*) AS n FROM sessions WHERE user_id IS NULL"),
+        0
+    );
+    assert_eq!(service.count("SELECT COUNT(*) AS n FROM sessions"), 1);
+}

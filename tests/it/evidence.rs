@@ -1,0 +1,327 @@
+//! Evidence that lasts (issue K8): the signed receipt (確認記録) of each verification,
+//! the service's published keys, and rotation that keeps old receipts verifiable.
+
+use kakunin::app::receipt::{self, PublicKey};
+use kakunin_testkit::client::item;
+use kakunin_testkit::issuer::unknown_key;
+use kakunin_testkit::process::{stderr, stdout};
+use kakunin_testkit::service::ServiceProcess;
+use serde_json::Value;
+
+use super::start;
+
+/// The public keys of `/.well-known/jwks.json`, read as the receipt check takes them.
+async fn published_keys(service: &ServiceProcess) -> Vec<PublicKey> {
+    let res = service.anonymous_api().get("/.well-known/jwks.json").await;
+    assert_eq!(res.status(), 200);
+    let set: Value = res.json().await.unwrap();
+    set["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            assert_eq!(k["kty"], "OKP");
+            assert_eq!(k["crv"], "Ed25519");
+            assert_eq!(k["use"], "sig");
+            PublicKey {
+                kid: k["kid"].as_str().unwrap().to_owned(),
+                x: k["x"].as_str().unwrap().to_owned(),
+                not_before: k["not_before"].as_str().unwrap().to_owned(),
+                not_after: k["not_after"].as_str().map(str::to_owned),
+            }
+        })
+        .collect()
+}
+
+fn receipt_bytes(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(&v["receipt"]).unwrap()
+}
+
+#[tokio::test]
+async fn each_verification_with_a_record_gets_a_receipt_that_survives_key_rotation() {
+    let (issuer, mut service) = start();
+    let api = service.api("keiyaku", "verify");
+    let k = issuer.demo_key("W2025000001");
+    let v = api
+        .verify(&item(&k.certificate_number, &k.auth_key, "r-1"))
+        .await;
+    let keys = published_keys(&service).await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let r = receipt::verify(&receipt_bytes(&v), &keys).expect("the receipt verifies");
+    assert_eq!(r.verification_id, v["id"].as_str().unwrap());
+    assert_eq!(r.certificate_number, "W2025000001");
+    assert_eq!(r.outcome, v["outcome"].as_str().unwrap());
+    assert_eq!(r.issuer, "wjcs");
+    assert_eq!(r.officer, "token:keiyaku");
+    assert!(r.checked_at.ends_with("+09:00"), "{}", r.checked_at);
+    assert_eq!(
+        serde_json::from_str::<Value>(r.rules.get()).unwrap(),
+        v["rules"]
+    );
+    let again = api
+        .get_json(&format!("/api/v1/verifications/{}", r.verification_id))
+        .await;
+    assert_eq!(
+        again["receipt"], v["receipt"],
+        "the stored receipt is read back"
+    );
+
+    let missing = api
+        .verify(&item("W2099000001", &unknown_key(1), "nf"))
+        .await;
+    assert_eq!(missing["outcome"], "not_found");
+    assert!(missing["receipt"].is_null(), "{missing}");
+
+    let out = service.cli(&["key", "rotate"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    service.restart();
+    let api = service.api("keiyaku2", "verify");
+    let newer = api
+        .verify(&item(&k.certificate_number, &k.auth_key, "r-2"))
+        .await;
+    let keys = published_keys(&service).await;
+    assert_eq!(keys.len(), 2, "the retired key stays published: {keys:?}");
+    assert!(keys[0].not_after.is_some() && keys[1].not_after.is_none());
+    let old = receipt::verify(&receipt_bytes(&v), &keys).expect("the old receipt verifies");
+    let new = receipt::verify(&receipt_bytes(&newer), &keys).expect("the new one too");
+    assert_eq!(old.verification_id, v["id"].as_str().unwrap());
+    assert_eq!(new.verification_id, newer["id"].as_str().unwrap());
+
+    // A receipt whose outcome was changed no longer verifies.
+    let mut forged = v["receipt"].clone();
+    let payload = forged["payload"].as_str().unwrap().to_owned();
+    let text = String::from_utf8(
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &payload)
+            .unwrap(),
+    )
+    .unwrap()
+    .replace("\"verified\"", "\"rejected\"");
+    forged["payload"] = Value::String(base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        text,
+    ));
+    let err = receipt::verify(&serde_json::to_vec(&forged).unwrap(), &keys).unwrap_err();
+    assert!(err.to_string().contains("署名が正しくありません"), "{err}");
+}
+
+/// Runs `kakunin evidence verify` on a bundle file the way a machine without the
+/// service would: no database, no keys, no registry of its own.
+fn verify_bundle_alone(service: &ServiceProcess, bundle: &Value) -> (Option<i32>, String) {
+    let away = tempfile::tempdir().unwrap();
+    let file = away.path().join("evidence.json");
+    std::fs::write(&file, serde_json::to_vec(bundle).unwrap()).unwrap();
+    let db = away.path().join("none.db");
+    let out = service
+        .command()
+        .env("KAKUNIN_DATABASE_URL", &db)
+        .env(
+            "KAKUNIN_AUDIT_SIGNING_KEY_FILE",
+            away.path().join("keys/audit.key"),
+        )
+        .env("KAKUNIN_ISSUERS_FILE", away.path().join("none.toml"))
+        .args(["evidence", "verify", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!db.exists(), "a bundle is checked without any database");
+    (
+        out.status.code(),
+        format!("{}{}", stdout(&out), stderr(&out)),
+    )
+}
+
+/// Replaces `from` by `to` inside the base64url payload of a flattened JWS given as text.
+fn edit_payload(jws_text: &str, from: &str, to: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let mut jws: Value = serde_json::from_str(jws_text).unwrap();
+    let payload = String::from_utf8(
+        URL_SAFE_NO_PAD
+            .decode(jws["payload"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(payload.contains(from), "{from} in {payload}");
+    jws["payload"] = Value::String(URL_SAFE_NO_PAD.encode(payload.replacen(from, to, 1)));
+    jws.to_string()
+}
+
+#[tokio::test]
+async fn evidence_outlives_both_key_rotations_and_the_database_and_names_tampering() {
+    let (mut issuer, mut service) = start();
+    let api = service.api("keiyaku", "verify");
+    let k = issuer.demo_key("W2025000001").clone();
+    let first = api
+        .verify(&item(&k.certificate_number, &k.auth_key, "r-1"))
+        .await;
+    let first_id = first["id"].as_str().unwrap().to_owned();
+
+    // The issuer rotates its key; the registry keeps the old one beside the new.
+    let out = issuer.cli(&["rotate-key", "--kid", "wjcs-2099"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let block = &printed[printed.find("[[issuer.key]]").expect("a registry block")..];
+    issuer.restart();
+    service.set_registry(&format!("{}\n{block}", issuer.registry_toml));
+    // ...and so does the service.
+    let out = service.cli(&["key", "rotate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    service.restart();
+    let api = service.api("keiyaku2", "verify");
+    let second = api
+        .verify(&item(&k.certificate_number, &k.auth_key, "r-2"))
+        .await;
+    // A record keeps the signature it was issued with (the issuer re-signs only what it
+    // amends), so both verifications rest on the old key, now beside the new one.
+    assert_eq!(
+        second["signature"]["kid"], first["signature"]["kid"],
+        "{second}"
+    );
+
+    for id in [&first_id, second["id"].as_str().unwrap()] {
+        let out = service.cli(&["evidence", "verify", id]);
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+        assert!(
+            text.contains("【有効】") && text.contains("監査ログ"),
+            "{text}"
+        );
+    }
+
+    let res = api
+        .get(&format!("/api/v1/verifications/{first_id}/evidence"))
+        .await;
+    assert_eq!(res.status(), 200);
+    let bundle: Value = res.json().await.unwrap();
+    assert!(bundle["summary_html"]
+        .as_str()
+        .unwrap()
+        .contains("W2025000001"));
+    let (code, text) = verify_bundle_alone(&service, &bundle);
+    assert_eq!(code, Some(0), "{text}");
+
+    let receipt_kid = bundle["receipt_keys"][1]["x"].clone();
+    // Another certificate's record, validly signed by the same issuer.
+    let other = issuer.demo_key("W2025000015").clone();
+    let third = api
+        .verify(&item(&other.certificate_number, &other.auth_key, "r-3"))
+        .await;
+    let other_jws = {
+        let b: Value = api
+            .get_json(&format!(
+                "/api/v1/verifications/{}/evidence",
+                third["id"].as_str().unwrap()
+            ))
+            .await;
+        b["issuer_jws"].clone()
+    };
+    type Tamper = Box<dyn Fn(&mut Value)>;
+    let tamperings: Vec<(&str, Tamper, &str)> = vec![
+        (
+            "the issuer's JWS swapped for another",
+            Box::new(move |b| b["issuer_jws"] = other_jws.clone()),
+            "電子証書（JWS）が確認記録と一致しません",
+        ),
+        (
+            "the receipt's outcome changed",
+            Box::new(|b| {
+                let r = edit_payload(
+                    b["receipt"].as_str().unwrap(),
+                    "\"verified\"",
+                    "\"rejected\"",
+                );
+                b["receipt"] = Value::String(r);
+            }),
+            "確認記録の署名が正しくありません",
+        ),
+        (
+            "the receipt key replaced in the key set",
+            Box::new(move |b| b["receipt_keys"][0]["x"] = receipt_kid.clone()),
+            "確認記録の署名が正しくありません",
+        ),
+        (
+            "the issuer's key replaced in the registry entry",
+            Box::new(|b| {
+                let new = b["registry_entry"]["keys"]
+                    .as_array()
+                    .unwrap()
+                    .last()
+                    .unwrap()["x"]
+                    .clone();
+                b["registry_entry"]["keys"][0]["x"] = new;
+            }),
+            "保証事業会社の電子証書: 署名が正しくありません",
+        ),
+        (
+            "the rule profile edited",
+            Box::new(|b| {
+                let t = b["profile"]["text"].as_str().unwrap().to_owned() + "\n# edited\n";
+                b["profile"]["text"] = Value::String(t);
+            }),
+            "ルールプロファイルが確認記録の指すもの",
+        ),
+    ];
+    for (what, tamper, reason) in tamperings {
+        let mut b = bundle.clone();
+        tamper(&mut b);
+        let (code, text) = verify_bundle_alone(&service, &b);
+        assert_eq!(code, Some(2), "{what}: {text}");
+        assert!(
+            text.contains(reason),
+            "{what}: expected 「{reason}」 in {text}"
+        );
+    }
+}
+
+/// Another party checks a receipt with a JOSE library that is not ours (Python's
+/// joserfc, installed from PyPI into `target/jose-venv` by `scripts/jose-venv.sh`),
+/// following `docs/receipt.md` only.
+#[tokio::test]
+async fn a_receipt_verifies_with_another_jose_library() {
+    let root = kakunin_testkit::bins::workspace_root();
+    let venv = std::process::Command::new(root.join("scripts/jose-venv.sh"))
+        .output()
+        .unwrap();
+    assert!(venv.status.success(), "{}", stderr(&venv));
+    let python = stdout(&venv).trim().to_owned();
+
+    let (issuer, service) = start();
+    let api = service.api("keiyaku", "verify");
+    let k = issuer.demo_key("W2025000001");
+    let v = api
+        .verify(&item(&k.certificate_number, &k.auth_key, "r-1"))
+        .await;
+    let jwks: Value = service
+        .anonymous_api()
+        .get_json("/.well-known/jwks.json")
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let check = |receipt: &Value| {
+        std::fs::write(dir.path().join("receipt.json"), receipt.to_string()).unwrap();
+        std::fs::write(dir.path().join("jwks.json"), jwks.to_string()).unwrap();
+        std::process::Command::new(&python)
+            .arg(root.join("scripts/verify-receipt-joserfc.py"))
+            .arg(dir.path().join("receipt.json"))
+            .arg(dir.path().join("jwks.json"))
+            .output()
+            .unwrap()
+    };
+    let out = check(&v["receipt"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let payload: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(payload["verification_id"], v["id"]);
+    assert_eq!(payload["certificate_number"], "W2025000001");
+
+    let forged = edit_payload(&v["receipt"].to_string(), "W2025000001", "W2025000002");
+    let out = check(&serde_json::from_str(&forged).unwrap());
+    assert!(
+        !out.status.success(),
+        "a forged receipt fails: {}",
+        stdout(&out)
+    );
+}

@@ -1,0 +1,267 @@
+//! What keeps officers' data and keys safe: sessions, CSRF and Origin checks, office
+//! boundaries, escaping, and the auth key kept out of every page, table and log.
+
+use kakunin_testkit::client::Browser;
+use kakunin_testkit::html::Html;
+use kakunin_testkit::process::{stderr, stdout};
+use kakunin_testkit::service::{OTHER_OFFICE, PASSWORD};
+use serde_json::json;
+
+use super::{banner, column, officer, start};
+
+#[tokio::test]
+async fn the_auth_key_appears_in_no_table_log_or_page() {
+    let (issuer, service, browser) = officer().await;
+    let k = issuer.demo_key("W2025000001");
+    let res = browser
+        .verify(&k.certificate_number, &k.auth_key, &[])
+        .await;
+    let id = kakunin_testkit::client::verification_id(&res);
+    let mut pages = res.text().await.unwrap();
+    pages += &browser.text(&format!("/verifications/{id}/print")).await;
+    pages += &browser.text("/verifications").await;
+    pages += &browser.text(&format!("/verifications/{id}/reverify")).await;
+    browser
+        .verify(&k.certificate_number, &k.auth_key.replace('-', ""), &[])
+        .await;
+    let canonical = k.auth_key.replace('-', "");
+    let mut stored = Vec::new();
+    for suffix in ["", "-wal"] {
+        stored.extend(
+            std::fs::read(format!("{}{suffix}", service.db_path().display())).unwrap_or_default(),
+        );
+    }
+    let stored = String::from_utf8_lossy(&stored);
+    for form in [canonical.as_str(), k.auth_key.as_str()] {
+        assert!(!pages.contains(form), "key on a page");
+        assert!(!stored.contains(form), "key in the database");
+        assert!(!service.log().contains(form), "key in the log");
+    }
+}
+
+#[tokio::test]
+async fn posts_without_the_sessions_csrf_token_are_refused() {
+    let (issuer, service, browser) = officer().await;
+    let k = issuer.demo_key("W2025000001");
+    let fields = [
+        ("certificate_number", k.certificate_number.as_str()),
+        ("auth_key", k.auth_key.as_str()),
+    ];
+    assert_eq!(browser.post("/verify", &fields).await.status(), 403);
+    let forged = [fields[0], fields[1], ("csrf", "forged")];
+    assert_eq!(browser.post("/verify", &forged).await.status(), 403);
+    let res = browser.post("/logout", &[("csrf", "forged")]).await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(service.count("SELECT COUNT(*) AS n FROM verifications"), 0);
+}
+
+#[tokio::test]
+async fn a_cross_site_post_is_refused_even_with_a_valid_token() {
+    let (issuer, _service, browser) = officer().await;
+    let csrf = browser.csrf("/").await;
+    let k = issuer.demo_key("W2025000001");
+    let form = [
+        ("certificate_number", k.certificate_number.as_str()),
+        ("auth_key", k.auth_key.as_str()),
+        ("csrf", csrf.as_str()),
+    ];
+    let post = |origin: &str| {
+        browser
+            .http
+            .post(browser.url("/verify"))
+            .header("Origin", origin)
+            .form(&form)
+            .send()
+    };
+    let res = post("https://evil.example").await.unwrap();
+    assert_eq!(res.status(), 403);
+    let res = post(browser.base.as_str()).await.unwrap();
+    assert_eq!(
+        banner(&Html::of(res).await),
+        "確認済み",
+        "a same-origin post goes through"
+    );
+}
+
+#[tokio::test]
+async fn an_officer_of_another_office_gets_404_for_a_verification() {
+    let (issuer, service, browser) = officer().await;
+    service.add_user("beppu", "officer", OTHER_OFFICE);
+    let k = issuer.demo_key("W2025000001");
+    let (id, _) = browser
+        .verify_page(&k.certificate_number, &k.auth_key)
+        .await;
+    let other = service.sign_in("beppu").await;
+    for path in [
+        format!("/verifications/{id}"),
+        format!("/verifications/{id}/print"),
+        format!("/verifications/{id}/reverify"),
+    ] {
+        assert_eq!(other.get(&path).await.status(), 404, "{path}");
+    }
+    let history = other.page("/verifications").await;
+    assert!(
+        !history
+            .attrs("table.history a", "href")
+            .iter()
+            .any(|h| h.contains(&id)),
+        "nor in the other office's history"
+    );
+    assert!(column(&history, "table.history", 2)
+        .iter()
+        .all(|n| n != &k.certificate_number));
+    assert_eq!(
+        browser.get(&format!("/verifications/{id}")).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn strings_from_the_issuer_show_as_text_on_every_page() {
+    let (issuer, _service, browser) = officer().await;
+    let file = issuer.dir().join("xss.json");
+    let script = "<script>alert(1)</script>";
+    let img = "\"><img src=x onerror=alert(1)>";
+    std::fs::write(
+        &file,
+        json!({
+            "certificate_number": "W2025000900",
+            "kind": "performance",
+            "orderer": {"name": "大分県", "office": img},
+            "contractor": {"name": script},
+            "contract": {"category": "construction", "title": script, "location": img,
+                         "contract_date": "2025-10-01", "amount_yen": 10_000_000,
+                         "terms": "大分県公共工事請負契約約款【R7.4.1～】"},
+            "guarantee": {"amount_yen": 1_000_000, "period_start": "2025-10-02", "period_end": "2026-03-13"}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = issuer.cli(&["issue", "--file", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let key = stdout(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("認証キー:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let res = browser
+        .verify("W2025000900", &key, &[("expected_contractor", script)])
+        .await;
+    let id = kakunin_testkit::client::verification_id(&res);
+    let outcome = Html::of(res).await;
+    let print = browser.page(&format!("/verifications/{id}/print")).await;
+    let history = browser.page("/verifications").await;
+    for page in [&outcome, &print, &history] {
+        // Only the service's own script file (the CSP allows no other).
+        assert_eq!(
+            page.count(r#"script:not([src="/static/app.js"])"#),
+            0,
+            "{page}"
+        );
+        assert_eq!(page.count("img"), 0, "{page}");
+        assert!(!page.source().contains("<script>alert"), "{page}");
+        assert!(!page.source().contains("<img src=x"), "{page}");
+    }
+    assert_eq!(
+        outcome.row("工事名").as_deref(),
+        Some(script),
+        "shown as text"
+    );
+    assert_eq!(print.row("工事場所").as_deref(), Some(img.trim()));
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_strict_http_only_cookie_and_rotates_the_session_id() {
+    let (_issuer, service) = start();
+    service.add_user("officer1", "officer", kakunin_testkit::service::OFFICE);
+    let b = Browser::without_redirects(&service.base_url);
+    let login = b.get("/login").await;
+    let form_cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        form_cookie.starts_with("kakunin_signin=")
+            && form_cookie.contains("HttpOnly")
+            && form_cookie.contains("SameSite=Strict"),
+        "the sign-in form's nonce: {form_cookie}"
+    );
+    let csrf = Html::of(login).await.csrf();
+    // A session id planted by someone else before sign-in does not ride along.
+    let res = b
+        .http
+        .post(b.url("/login"))
+        .header(
+            "Cookie",
+            format!(
+                "kakunin_session=planted-by-someone-else; {}",
+                form_cookie.split(';').next().unwrap()
+            ),
+        )
+        .form(&[
+            ("login", "officer1"),
+            ("password", PASSWORD),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let cookies: Vec<String> = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("kakunin_session="))
+        .expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("planted-by-someone-else"),
+        "the session id is new at sign-in"
+    );
+}
+
+#[tokio::test]
+async fn five_wrong_passwords_make_even_the_right_one_wait() {
+    let (_issuer, service) = start();
+    service.add_user("officer1", "officer", kakunin_testkit::service::OFFICE);
+    let guesser = service.browser();
+    for _ in 0..5 {
+        assert_eq!(guesser.sign_in("officer1", "guess").await.status(), 401);
+    }
+    let res = guesser.sign_in("officer1", PASSWORD).await;
+    assert!(
+        Html::of(res)
+            .await
+            .text("p.error")
+            .contains("しばらくログインできません"),
+        "the right password waits out the throttle"
+    );
+}
+
+#[tokio::test]
+async fn pages_need_a_session() {
+    let (_issuer, service) = start();
+    let res = service.browser().get("/verifications").await;
+    assert!(
+        res.url().path().starts_with("/login"),
+        "redirected to sign-in"
+    );
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_secret() {
+    let service = kakunin_testkit::service::ServiceProcess::prepare("", None);
+    let out = service
+        .command()
+        .env_remove("KAKUNIN_SECRET_KEY")
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("KAKUNIN_SECRET_KEY"));
+}

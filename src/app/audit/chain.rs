@@ -12,7 +12,12 @@ use crate::domain::code::{Code, UnknownCode};
 /// order (JSON escaping makes field boundaries unambiguous), then the previous hash.
 /// The action and outcome are hashed as their stored text.
 pub fn row_hash(row: &AuditRow) -> String {
-    hash_of(&Hashed {
+    hash_of(&hashed(row))
+}
+
+/// The row's hashed columns, as they are stored.
+pub fn hashed(row: &AuditRow) -> Hashed<'_> {
+    Hashed {
         seq: row.seq,
         at: row.at,
         actor: &row.actor,
@@ -24,12 +29,14 @@ pub fn row_hash(row: &AuditRow) -> String {
         user_agent: &row.user_agent,
         detail: &row.detail,
         prev_hash: &row.prev_hash,
-    })
+    }
 }
 
 /// The hashed columns of a row, as stored text: what [`hash_of`] hashes whichever
-/// codes this version knows.
-#[derive(Debug, Clone, Copy)]
+/// codes this version knows. Also the insertable part of a new row, so that what is
+/// stored and what is hashed cannot drift apart.
+#[derive(Debug, Clone, Copy, Insertable)]
+#[diesel(table_name = audit_events)]
 pub struct Hashed<'a> {
     pub seq: i32,
     /// UTC, as stored.

@@ -22,7 +22,6 @@ use crate::adapters::db::{schema::audit_events, Conn};
 use crate::domain::bounds::{
     cut, AUDIT_ACTOR_MAX, AUDIT_DETAIL_MAX, AUDIT_TARGET_MAX, OFFICE_CODE_MAX, USER_AGENT_MAX,
 };
-use crate::domain::code::Code;
 use crate::domain::outcome::Outcome;
 
 pub use chain::{verify_chain, ChainBreak};
@@ -91,17 +90,8 @@ pub struct AuditRow {
 #[derive(Insertable)]
 #[diesel(table_name = audit_events)]
 struct NewRow<'a> {
-    seq: i32,
-    at: NaiveDateTime,
-    actor: &'a str,
-    office_code: &'a str,
-    action: &'a str,
-    target: &'a str,
-    outcome: &'a str,
-    address: &'a str,
-    user_agent: &'a str,
-    detail: &'a str,
-    prev_hash: &'a str,
+    #[diesel(embed)]
+    hashed: chain::Hashed<'a>,
     hash: &'a str,
 }
 
@@ -189,20 +179,10 @@ fn append_many_locked(
     // One row a statement: diesel keeps a single-row insert prepared, while a
     // multi-row one is built, parsed and planned anew for every size.
     for row in &rows {
+        // The seq is given, not left to SQLite: the hash covers it, so a row must
+        // never be stored under another number than the one it was hashed with.
         let values = NewRow {
-            // Given, not left to SQLite: the hash covers seq, so a row must never be
-            // stored under another number than the one it was hashed with.
-            seq: row.seq,
-            at: row.at,
-            actor: &row.actor,
-            office_code: &row.office_code,
-            action: row.action.as_str(),
-            target: &row.target,
-            outcome: row.outcome.as_str(),
-            address: &row.address,
-            user_agent: &row.user_agent,
-            detail: &row.detail,
-            prev_hash: &row.prev_hash,
+            hashed: chain::hashed(row),
             hash: &row.hash,
         };
         diesel::insert_into(audit_events::table)

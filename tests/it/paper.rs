@@ -128,6 +128,11 @@ async fn the_printed_qr_leads_back_to_its_verification_in_its_own_office_only() 
             );
             assert!(page.text("main").await.contains(&id));
             assert!(page.find("#since-none").await.text().await.is_ok());
+            let findings = page.axe_serious().await;
+            assert!(
+                findings.is_empty(),
+                "the result page passes axe: {findings:#?}"
+            );
             tx.send((id, text)).unwrap();
         })
         .await;

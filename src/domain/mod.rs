@@ -12,6 +12,8 @@
 //! - [`view`]: the certificate as labelled Japanese rows, shared by pages and CLI.
 //! - [`intake`]: the 保証契約番号 and 認証キー fields, typed or scanned from the QR code.
 //! - [`diff`]: what changed between two revisions an office saw.
+//! - [`paper`]: the QR text of a printed verification, and reading it back at the
+//!   check page.
 
 pub mod access;
 pub mod banner;
@@ -21,6 +23,7 @@ pub mod code;
 pub mod diff;
 pub mod intake;
 pub mod outcome;
+pub mod paper;
 pub mod rules;
 pub mod scope;
 pub mod view;

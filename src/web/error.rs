@@ -168,6 +168,14 @@ impl From<ExportError> for WebError {
     }
 }
 
+/// A QR code that cannot be made: only a text longer than any QR version holds, which
+/// the service's own short texts never are.
+impl From<kakunin_platform::qr::QrError> for WebError {
+    fn from(e: kakunin_platform::qr::QrError) -> Self {
+        WebError::internal(e)
+    }
+}
+
 impl From<tera::Error> for WebError {
     fn from(e: tera::Error) -> Self {
         WebError::internal(e)

@@ -1,5 +1,5 @@
 //! The service's public receipt keys (`GET /.well-known/jwks.json`) and the evidence
-//! pages: the bundle download of the outcome page.
+//! downloads of the outcome page: the bundle and the receipt alone.
 
 use actix_web::http::header::CONTENT_DISPOSITION;
 use actix_web::{web, HttpResponse};
@@ -8,11 +8,12 @@ use super::error::WebError;
 use super::session::Staff;
 use super::{officer, AppState};
 use crate::adapters::db::{self, DbError};
-use crate::app::audit::Actor;
+use crate::app::audit::{Action, Actor};
 use crate::app::evidence::{
     self,
     bundle::{Bundle, BundleError},
 };
+use crate::app::verification;
 use crate::domain::scope::OfficeScope;
 
 /// The receipt-signing public keys, current and retired (RFC 7517 JWK Set, RFC 8037
@@ -78,4 +79,30 @@ pub async fn page_download(
 ) -> Result<HttpResponse, WebError> {
     let found = bundle(&state, staff.actor.clone(), id.into_inner(), staff.scope()).await?;
     Ok(download(&found.ok_or(WebError::NotFound)??))
+}
+
+/// `GET /verifications/{id}/receipt`: the receipt alone (`docs/receipt.md`), its bytes
+/// exactly as signed and stored, for a party that checks it with a JOSE library and
+/// the published keys. Audited as a view; 404 when the verification has none.
+pub async fn receipt_download(
+    state: web::Data<AppState>,
+    staff: Staff,
+    id: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let (actor, scope, id) = (staff.actor.clone(), staff.scope(), id.into_inner());
+    let row = db::write(&state.verifier.pool, move |c| {
+        verification::open_audited(c, &actor, &id, &scope, Action::VerificationView)
+            .map_err(DbError::from)
+    })
+    .await?
+    .ok_or(WebError::NotFound)?;
+    let receipt = row.receipt.ok_or(WebError::NotFound)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/jose+json")
+        .insert_header((
+            CONTENT_DISPOSITION,
+            format!("attachment; filename=\"receipt-{}.json\"", row.id),
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(receipt))
 }

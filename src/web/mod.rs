@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod health;
 pub mod history;
 pub mod officer;
+pub mod paper;
 pub mod password;
 pub mod session;
 pub mod signin;
@@ -179,7 +180,14 @@ pub fn page_routes() -> Vec<PageRoute> {
             "/verifications/{id}/evidence",
             evidence::page_download,
         ),
+        on(
+            M::GET,
+            "/verifications/{id}/receipt",
+            evidence::receipt_download,
+        ),
         on(M::GET, "/verifications/{id}/reverify", officer::reverify),
+        on(M::GET, "/check", paper::form),
+        on(M::POST, "/check", paper::submit),
         on(M::GET, "/audit", supervisor::list),
         on(M::GET, "/audit/events/{seq}", supervisor::event),
         on(M::POST, "/audit/export", supervisor::export),

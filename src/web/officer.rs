@@ -16,6 +16,7 @@ use crate::domain::code::Code;
 use crate::domain::diff;
 use crate::domain::intake;
 use crate::domain::outcome::Outcome;
+use crate::domain::paper;
 use crate::domain::rules::{Expected, RuleResult, RuleStatus};
 use crate::domain::view;
 
@@ -263,6 +264,7 @@ fn certificate_context(state: &AppState, row: &VerificationRow) -> Result<tera::
     );
     ctx.insert("rules", &rule_lines(&rules));
     ctx.insert("profile_name", &state.verifier.profile.name);
+    ctx.insert("has_receipt", &row.receipt.is_some());
     Ok(ctx)
 }
 
@@ -357,6 +359,12 @@ fn insert_paper(ctx: &mut tera::Context, row: &VerificationRow) -> Result<(), We
         .map(|r| r.label())
         .collect();
     ctx.insert("skipped", &skipped.join("、"));
+    // Paper that can be checked: the id and the receipt's digest, for the check page.
+    if let Some(receipt) = &row.receipt {
+        let text = paper::qr_text(&row.id, &crate::app::receipt::paper_digest(receipt));
+        let svg = kakunin_platform::qr::svg(&text, "印刷物の照合用QRコード（照会番号と確認記録）")?;
+        ctx.insert("paper_qr", &svg);
+    }
     Ok(())
 }
 

@@ -1,7 +1,9 @@
 //! Page templates, embedded in the binary so it runs from any directory.
 //!
 //! Every name ends in `.html`, which is what turns Tera's autoescape on: strings from
-//! issuers and users are always escaped. Nothing here marks data `safe`.
+//! issuers and users are always escaped. The one markup marked `safe` is the print
+//! view's QR code, an SVG that `kakunin_platform::qr` draws from the paper's own text
+//! (numbers, and a fixed label it escapes).
 
 use std::sync::LazyLock;
 
@@ -32,6 +34,7 @@ static TERA: LazyLock<Tera> = LazyLock::new(|| {
         ),
         ("print.html", include_str!("../../templates/print.html")),
         ("history.html", include_str!("../../templates/history.html")),
+        ("check.html", include_str!("../../templates/check.html")),
         ("audit.html", include_str!("../../templates/audit.html")),
         (
             "audit_event.html",
@@ -76,6 +79,7 @@ pub fn render(name: &str, ctx: &Context) -> Result<String, tera::Error> {
     let nav = match name {
         "verify.html" | "verification.html" => "verify",
         "history.html" => "history",
+        "check.html" => "check",
         n if n.starts_with("audit") => "audit",
         n if n.starts_with("admin") => "admin",
         _ => "",

@@ -53,7 +53,12 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET",  "/verifications/{id}",            "-   Y Y Y   - - Y   - - - -"),
     ("GET",  "/verifications/{id}/print",      "-   Y Y Y   - - Y   - - - -"),
     ("GET",  "/verifications/{id}/evidence",   "-   Y Y Y   - - Y   - - - -"),
+    ("GET",  "/verifications/{id}/receipt",    "-   Y Y Y   - - Y   - - - -"),
     ("GET",  "/verifications/{id}/reverify",   "-   Y Y Y   - - Y   - - - -"),
+    // The paper check answers every signed-in staff member; what it finds is their
+    // office's (tests/it/paper.rs).
+    ("GET",  "/check",                         "-   Y Y Y   Y Y Y   - - - -"),
+    ("POST", "/check",                         "-   Y Y Y   Y Y Y   - - - -"),
     ("GET",  "/audit",                         "-   - Y Y   - Y Y   - - - -"),
     ("GET",  "/audit/events/{seq}",            "-   - Y Y   - - Y   - - - -"),
     ("POST", "/audit/export",                  "-   - Y Y   - Y Y   - - - -"),

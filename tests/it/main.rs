@@ -24,6 +24,7 @@ mod number_lock;
 mod officers_day;
 mod openapi;
 mod pages;
+mod paper;
 mod security;
 mod tls;
 mod vocabulary;

@@ -444,6 +444,7 @@ async fn every_page_passes_axe_at_desktop_and_phone_sizes() {
                     format!("/verifications/{id}/print"),
                     format!("/verifications/{miss}"),
                     "/verifications".to_owned(),
+                    "/check".to_owned(),
                     "/audit".to_owned(),
                     "/admin/users".to_owned(),
                     "/admin/offices".to_owned(),

@@ -10,6 +10,7 @@
 //! - [`headers`]: the security headers every page and answer carries, and `HEAD`.
 //! - [`files`]: files and directories only the owner may read (databases, tokens).
 //! - [`csv_cell`]: CSV cells a spreadsheet will not run as formulas.
+//! - [`qr`]: QR codes as runs of dark modules, and as inline SVG.
 //! - [`cli`]: Japanese help headings and usage errors for both programs' command lines.
 
 pub mod cli;
@@ -19,5 +20,6 @@ pub mod headers;
 pub mod keyfile;
 pub mod password;
 pub mod problem;
+pub mod qr;
 pub mod secret;
 pub mod sqlite;

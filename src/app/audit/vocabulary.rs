@@ -18,6 +18,9 @@ pub enum Action {
     VerificationView,
     /// The print view of a stored verification.
     VerificationPrint,
+    /// A printout looked up at the paper check (`/check`); the detail says whether its
+    /// receipt digest matched (`paper=match`, `mismatch`, `id_only`, `no_receipt`).
+    PaperCheck,
     /// A number locked here after too many `not_found` in the window.
     Lockout,
     Signin,
@@ -46,6 +49,7 @@ impl Code for Action {
         Action::Verify,
         Action::VerificationView,
         Action::VerificationPrint,
+        Action::PaperCheck,
         Action::Lockout,
         Action::Signin,
         Action::Signout,
@@ -68,6 +72,7 @@ impl Code for Action {
             Action::Verify => "verify",
             Action::VerificationView => "verification.view",
             Action::VerificationPrint => "verification.print",
+            Action::PaperCheck => "verification.check",
             Action::Lockout => "lockout",
             Action::Signin => "signin",
             Action::Signout => "signout",
@@ -94,6 +99,7 @@ impl Action {
             Action::Verify => "照会",
             Action::VerificationView => "照会結果の閲覧",
             Action::VerificationPrint => "照会結果の印刷",
+            Action::PaperCheck => "印刷物の照合",
             Action::Lockout => "番号のロック",
             Action::Signin => "ログイン",
             Action::Signout => "ログアウト",
@@ -126,7 +132,7 @@ pub enum AuditOutcome {
     /// Refused unseen because of too many failures.
     Throttled,
     /// Refused for lack of access: a verification asked for by id outside the
-    /// asker's office (`verification.view`, `.print`).
+    /// asker's office (`verification.view`, `.print`, `.check`).
     Denied,
 }
 
@@ -202,6 +208,7 @@ mod tests {
                 "verify",
                 "verification.view",
                 "verification.print",
+                "verification.check",
                 "lockout",
                 "signin",
                 "signout",

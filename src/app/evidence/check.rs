@@ -161,23 +161,25 @@ fn receipt_kid(receipt: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The rules whose status differs between two evaluations: `id（then → now）`.
+/// The rules whose status differs between two evaluations, each named as a person
+/// reads it and by its id: `発注者（orderer）: 適合 → 不適合`.
 fn differences(then: &[RuleResult], now: &[RuleResult]) -> Vec<String> {
     let mut out = Vec::new();
+    let name = |r: &RuleResult| format!("{}（{}）", r.label(), r.id);
     for n in now {
         match then.iter().find(|t| t.id == n.id) {
             Some(t) if t.status == n.status => {}
             Some(t) => out.push(format!(
-                "{}（{} → {}）",
-                n.id,
+                "{}: {} → {}",
+                name(n),
                 t.status.label(),
                 n.status.label()
             )),
-            None => out.push(format!("{}（なし → {}）", n.id, n.status.label())),
+            None => out.push(format!("{}: なし → {}", name(n), n.status.label())),
         }
     }
     for t in then.iter().filter(|t| !now.iter().any(|n| n.id == t.id)) {
-        out.push(format!("{}（{} → なし）", t.id, t.status.label()));
+        out.push(format!("{}: {} → なし", name(t), t.status.label()));
     }
     out
 }

@@ -1,8 +1,10 @@
 //! Evidence that lasts (issue K8): the rule profiles a verification was checked with,
-//! the evidence bundle (証拠一式) of one verification, and checking either again.
+//! the evidence bundle (証拠一式) of one verification, checking either again, and the
+//! paper check of a printout (`paper`).
 
 pub mod bundle;
 pub mod check;
+pub mod paper;
 pub mod profiles;
 
 use diesel::prelude::*;

@@ -65,6 +65,14 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The digest a printout carries of its receipt (`docs/receipt.md`, "Paper that can
+/// be checked"): SHA-256 of the receipt's exact bytes as stored (the flattened JWS
+/// text), base64url without padding, so the QR text stays short.
+pub fn paper_digest(receipt: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(receipt.as_bytes()))
+}
+
 /// Signs a receipt with the current key.
 pub fn sign(receipt: &Receipt, keys: &ReceiptKeys) -> String {
     let payload = serde_json::to_vec(receipt).expect("a receipt always serializes");

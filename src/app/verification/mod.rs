@@ -516,6 +516,19 @@ pub fn open_audited(
     scope: &OfficeScope,
     action: Action,
 ) -> diesel::QueryResult<Option<VerificationRow>> {
+    open_audited_noting(c, actor, id, scope, action, |_| None)
+}
+
+/// [`open_audited`], with what the act found of the row (`note`, say `paper=mismatch`)
+/// added to the audit row's detail after the verification's id.
+pub fn open_audited_noting(
+    c: &mut Conn,
+    actor: &Actor,
+    id: &str,
+    scope: &OfficeScope,
+    action: Action,
+    note: impl FnOnce(&VerificationRow) -> Option<String>,
+) -> diesel::QueryResult<Option<VerificationRow>> {
     let Some(row) = store::find(c, id, scope)? else {
         let elsewhere = store::find(c, id, &OfficeScope::All)?.is_some();
         audit::append(
@@ -542,7 +555,10 @@ pub fn open_audited(
             action,
             target: &row.certificate_number,
             outcome: row.outcome.into(),
-            detail: format!("verification={}", row.id),
+            detail: match note(&row) {
+                Some(n) => format!("verification={} {n}", row.id),
+                None => format!("verification={}", row.id),
+            },
         },
     )?;
     Ok(Some(row))

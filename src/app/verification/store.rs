@@ -173,6 +173,34 @@ pub fn previous_with_certificate(
         .optional()
 }
 
+/// How many later verifications of one number the paper check reads at most.
+pub const LATER_MAX: i64 = 500;
+
+/// The office's verifications of the same number that carried a certificate, after the
+/// given one, oldest first (at most [`LATER_MAX`]): what the paper check says was seen
+/// since the paper was printed.
+pub fn later_with_certificate(
+    conn: &mut Conn,
+    row: &VerificationRow,
+) -> QueryResult<Vec<VerificationRow>> {
+    verifications::table
+        .filter(verifications::office_code.eq(&row.office_code))
+        .filter(verifications::certificate_number.eq(&row.certificate_number))
+        .filter(
+            verifications::outcome.eq_any(
+                Outcome::ALL
+                    .iter()
+                    .filter(|o| o.has_certificate())
+                    .map(|o| o.as_str()),
+            ),
+        )
+        .filter(verifications::checked_at.gt(row.checked_at))
+        .order((verifications::checked_at.asc(), verifications::id.asc()))
+        .limit(LATER_MAX)
+        .select(VerificationRow::as_select())
+        .load(conn)
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct HistoryFilter {
     pub number: Option<String>,

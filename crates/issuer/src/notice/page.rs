@@ -2,6 +2,7 @@
 //! pointing down and text placed at its baseline.
 
 use chrono::NaiveDate;
+use kakunin_platform::qr::{dark_runs, QrCode, QUIET_ZONE};
 use krilla::color::luma;
 use krilla::geom::{PathBuilder, Point, Rect};
 use krilla::metadata::Metadata;
@@ -11,7 +12,6 @@ use krilla::paint::{Fill, FillRule, Stroke};
 use krilla::surface::Surface;
 use krilla::text::TextDirection;
 use krilla::Document;
-use qrcode::QrCode;
 
 use super::fonts::{Face, NoticeFonts};
 use super::layout::{clean, fit_line, fit_size, wrap};
@@ -247,33 +247,20 @@ impl Painter<'_, '_, '_> {
     }
 
     /// The QR code in a `size`-point square, including a white 4-module quiet zone.
-    /// Dark modules are drawn as one filled rectangle per horizontal run.
+    /// Dark modules are drawn as one filled rectangle per horizontal run
+    /// (`kakunin_platform::qr`, which the service's print view draws from too).
     fn qr(&mut self, qr: &QrCode, x: f32, y: f32, size: f32) {
-        const QUIET: usize = 4;
-        let n = qr.width();
-        let module = size / (n + 2 * QUIET) as f32;
+        let module = size / (qr.width() + 2 * QUIET_ZONE) as f32;
         self.fill_rect(x, y, size, size, 255);
-        let colors = qr.to_colors();
         let mut pb = PathBuilder::new();
-        for (row, cells) in colors.chunks(n).enumerate() {
-            let mut col = 0;
-            while col < n {
-                if cells[col] != qrcode::Color::Dark {
-                    col += 1;
-                    continue;
-                }
-                let start = col;
-                while col < n && cells[col] == qrcode::Color::Dark {
-                    col += 1;
-                }
-                if let Some(rect) = Rect::from_xywh(
-                    x + (QUIET + start) as f32 * module,
-                    y + (QUIET + row) as f32 * module,
-                    (col - start) as f32 * module,
-                    module,
-                ) {
-                    pb.push_rect(rect);
-                }
+        for run in dark_runs(qr) {
+            if let Some(rect) = Rect::from_xywh(
+                x + (QUIET_ZONE + run.col) as f32 * module,
+                y + (QUIET_ZONE + run.row) as f32 * module,
+                run.len as f32 * module,
+                module,
+            ) {
+                pb.push_rect(rect);
             }
         }
         if let Some(path) = pb.finish() {

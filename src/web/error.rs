@@ -27,6 +27,10 @@ use crate::app::audit::query::ExportError;
 use crate::app::evidence::bundle::BundleError;
 use crate::app::verification::{DamagedRow, VerifyError};
 use crate::domain::access::Scope;
+use crate::web::api::ratelimit::Refusal;
+
+/// Seconds of `Retry-After` when the database pool had no free connection in time.
+pub const BUSY_RETRY_AFTER: u32 = 5;
 
 /// Input the JSON API refuses: the field (a path such as `expected.contract_amount_yen`,
 /// empty for the whole object) and what it should look like, in Japanese. Made by
@@ -121,6 +125,9 @@ pub enum WebError {
     Csrf,
     #[error("{0}")]
     BadRequest(String),
+    /// No database connection came free in time: 503 with `Retry-After`.
+    #[error("ただいま混み合っています。少し時間をおいて再度お試しください")]
+    Busy,
     #[error("内部エラーが発生しました。時間をおいて再度お試しください")]
     Internal(#[source] Internal),
 }
@@ -134,7 +141,13 @@ impl WebError {
 
 impl From<DbError> for WebError {
     fn from(e: DbError) -> Self {
-        WebError::internal(e)
+        match e {
+            DbError::Pool(_) => {
+                tracing::warn!(cause = %chain(&e), "no database connection came free in time");
+                WebError::Busy
+            }
+            e => WebError::internal(e),
+        }
     }
 }
 
@@ -225,6 +238,7 @@ impl ResponseError for WebError {
             WebError::Forbidden | WebError::Csrf => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -261,9 +275,11 @@ impl ResponseError for WebError {
                 None => "エラーが発生しました".to_owned(),
             }
         });
-        HttpResponse::build(self.status_code())
-            .content_type("text/html; charset=utf-8")
-            .body(body)
+        let mut res = HttpResponse::build(self.status_code());
+        if let WebError::Busy = self {
+            res.insert_header((header::RETRY_AFTER, BUSY_RETRY_AFTER.to_string()));
+        }
+        res.content_type("text/html; charset=utf-8").body(body)
     }
 }
 
@@ -351,15 +367,40 @@ impl ApiError {
         )
     }
 
-    /// 429 for an API token over `settings.api.rate_per_minute`.
-    pub fn rate_limited(retry_after: u64) -> Self {
+    /// 429 for an API token over `settings.api.rate_per_minute`, or 422 for a batch
+    /// that the whole minute's quota could never hold.
+    pub fn rate_limited(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Wait {
+                seconds,
+                per_minute,
+            } => {
+                let mut e = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "リクエストが多すぎます",
+                    format!("この API トークンの照会件数の上限（1分あたり{per_minute}件。バッチは項目の数で数えます）を超えました。{seconds}秒後に再度お試しください"),
+                );
+                e.retry_after = Some(u32::try_from(seconds).unwrap_or(u32::MAX));
+                e
+            }
+            Refusal::TooMany { asked, per_minute } => Self::invalid_field(
+                "items",
+                format!("このバッチは{asked}件ですが、この API トークンの照会件数の上限は1分あたり{per_minute}件です。{per_minute}件以下ずつに分けて送ってください"),
+            ),
+        }
+    }
+
+    /// 503 when no database connection came free within `database.pool_timeout_ms`:
+    /// the service is busy, not broken, so the client is told when to try again.
+    pub fn busy() -> Self {
         let mut e = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
-            "リクエストが多すぎます",
-            format!("この API トークンの1分あたりのリクエスト数の上限を超えました。{retry_after}秒後に再度お試しください"),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "混み合っています",
+            format!("ただいま混み合っています。{BUSY_RETRY_AFTER}秒ほどおいて再度お試しください"),
         );
-        e.retry_after = Some(u32::try_from(retry_after).unwrap_or(u32::MAX));
+        e.retry_after = Some(BUSY_RETRY_AFTER);
         e
     }
 
@@ -431,7 +472,13 @@ impl From<InvalidInput> for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        ApiError::internal(e)
+        match e {
+            DbError::Pool(_) => {
+                tracing::warn!(cause = %chain(&e), "no database connection came free in time");
+                ApiError::busy()
+            }
+            e => ApiError::internal(e),
+        }
     }
 }
 
@@ -523,6 +570,28 @@ impl ResponseError for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What r2d2 gives when no connection came free in time.
+    fn pool_timeout() -> DbError {
+        let manager = diesel::r2d2::ConnectionManager::<diesel::SqliteConnection>::new(":memory:");
+        let pool = diesel::r2d2::Pool::builder()
+            .max_size(1)
+            .connection_timeout(std::time::Duration::from_millis(10))
+            .build(manager)
+            .unwrap();
+        let _held = pool.get().unwrap();
+        DbError::from(pool.get().unwrap_err())
+    }
+
+    #[test]
+    fn a_pool_timeout_is_busy_with_retry_after_not_internal() {
+        let res = ApiError::from(pool_timeout()).error_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "5");
+        let res = WebError::from(pool_timeout()).error_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "5");
+    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("outer: {0}")]

@@ -176,7 +176,8 @@ impl IssuerClient {
         // Held until the answer is read to the end: the call is in flight until then.
         let _slot = match self.slots.get(&issuer.id) {
             Some(slots) => {
-                let wait = tokio::time::timeout(self.slot_wait, slots.calls.clone().acquire_owned());
+                let wait =
+                    tokio::time::timeout(self.slot_wait, slots.calls.clone().acquire_owned());
                 match wait.await {
                     Ok(Ok(permit)) => Some(permit),
                     _ => {

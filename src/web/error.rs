@@ -580,7 +580,10 @@ mod tests {
             .build(manager)
             .unwrap();
         let _held = pool.get().unwrap();
-        DbError::from(pool.get().unwrap_err())
+        match pool.get() {
+            Err(e) => DbError::from(e),
+            Ok(_) => panic!("the only connection is held"),
+        }
     }
 
     #[test]

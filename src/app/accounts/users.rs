@@ -256,6 +256,11 @@ pub async fn change_own_password(
     let (a, l, lg) = (actor.clone(), limits.clone(), login.to_owned());
     db::run(pool, move |c| {
         let unchanged = find(c, &lg)?.is_some_and(|u| u.password_hash == stored);
+        // Checked again: parallel attempts that all passed the first check must not get
+        // past the limit together.
+        if current_ok && throttle::refuses(c, &l, &lg, &a.address)?.is_some() {
+            return Ok(Err(AccountError::Throttled));
+        }
         let result = match new {
             Some(Ok(new)) if current_ok && unchanged => {
                 store_password(c, &a, &lg, &new, false, Action::UserPasswd)

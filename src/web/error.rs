@@ -27,7 +27,6 @@ use crate::app::audit::query::ExportError;
 use crate::app::evidence::bundle::BundleError;
 use crate::app::verification::{DamagedRow, VerifyError};
 use crate::domain::access::Scope;
-use crate::web::api::ratelimit::Refusal;
 
 /// Seconds of `Retry-After` when the database pool had no free connection in time.
 pub const BUSY_RETRY_AFTER: u32 = 5;
@@ -367,28 +366,25 @@ impl ApiError {
         )
     }
 
-    /// 429 for an API token over `settings.api.rate_per_minute`, or 422 for a batch
-    /// that the whole minute's quota could never hold.
-    pub fn rate_limited(refusal: Refusal) -> Self {
-        match refusal {
-            Refusal::Wait {
-                seconds,
-                per_minute,
-            } => {
-                let mut e = Self::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate-limited",
-                    "リクエストが多すぎます",
-                    format!("この API トークンの照会件数の上限（1分あたり{per_minute}件。バッチは項目の数で数えます）を超えました。{seconds}秒後に再度お試しください"),
-                );
-                e.retry_after = Some(u32::try_from(seconds).unwrap_or(u32::MAX));
-                e
-            }
-            Refusal::TooMany { asked, per_minute } => Self::invalid_field(
-                "items",
-                format!("このバッチは{asked}件ですが、この API トークンの照会件数の上限は1分あたり{per_minute}件です。{per_minute}件以下ずつに分けて送ってください"),
-            ),
-        }
+    /// 429 for an API token over `settings.api.rate_per_minute` (`per_minute`
+    /// lookups, a batch counting its items): retry after `seconds`.
+    pub fn rate_limited(seconds: u64, per_minute: u32) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "リクエストが多すぎます",
+            format!("この API トークンの照会件数の上限（1分あたり{per_minute}件。バッチは項目の数で数えます）を超えました。{seconds}秒後に再度お試しください"),
+        );
+        e.retry_after = Some(u32::try_from(seconds).unwrap_or(u32::MAX));
+        e
+    }
+
+    /// 422 for a batch of `asked` items that a quota of `per_minute` can never hold.
+    pub fn batch_over_quota(asked: u32, per_minute: u32) -> Self {
+        Self::invalid_field(
+            "items",
+            format!("このバッチは{asked}件ですが、この API トークンの照会件数の上限は1分あたり{per_minute}件です。{per_minute}件以下ずつに分けて送ってください"),
+        )
     }
 
     /// 503 when no database connection came free within `database.pool_timeout_ms`:

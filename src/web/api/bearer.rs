@@ -67,7 +67,7 @@ async fn authorize(req: &ServiceRequest) -> Result<ApiClient, ApiError> {
     })
     .await?;
     let token = found.ok_or_else(ApiError::unauthorized)?;
-    limiter.check(token.id).map_err(ApiError::rate_limited)?;
+    limiter.check(token.id).map_err(refused)?;
     let http = req.request();
     Ok(ApiClient {
         token_id: token.id,
@@ -91,14 +91,22 @@ pub fn take_items(req: &HttpRequest, client: &ApiClient, items: usize) -> Result
         .ok_or_else(|| ApiError::internal("TokenLimiter missing"))?;
     let items = u32::try_from(items).unwrap_or(u32::MAX);
     if items > limiter.per_minute() {
-        return Err(ApiError::rate_limited(Refusal::TooMany {
-            asked: items,
-            per_minute: limiter.per_minute(),
-        }));
+        return Err(ApiError::batch_over_quota(items, limiter.per_minute()));
     }
     limiter
         .check_n(client.token_id, items.saturating_sub(1))
-        .map_err(ApiError::rate_limited)
+        .map_err(refused)
+}
+
+/// The answer to a refusal of the token's rate.
+fn refused(r: Refusal) -> ApiError {
+    match r {
+        Refusal::Wait {
+            seconds,
+            per_minute,
+        } => ApiError::rate_limited(seconds, per_minute),
+        Refusal::TooMany { asked, per_minute } => ApiError::batch_over_quota(asked, per_minute),
+    }
 }
 
 /// The token of `Authorization: Bearer <token>`; the scheme is case-insensitive

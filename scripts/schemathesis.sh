@@ -77,13 +77,14 @@ for scope in $SCOPES; do
   token=$("$BIN/kakunin" token create --name "schemathesis-$scope" --office 44201 \
     --office-name "大分市" --scope "$scope")
   echo "== schemathesis（scope: $scope、1操作あたり最大 $MAX_EXAMPLES 例）"
-  "$VENV/bin/schemathesis" run "http://127.0.0.1:$SERVICE_PORT/api/openapi.json" \
+  # Run from target/, where its cache (.schemathesis/) stays out of the work tree.
+  (cd target && "../$VENV/bin/schemathesis" run "http://127.0.0.1:$SERVICE_PORT/api/openapi.json" \
     --url "http://127.0.0.1:$SERVICE_PORT" \
     --header "Authorization: Bearer $token" \
     --checks not_a_server_error,response_schema_conformance \
     --max-examples "$MAX_EXAMPLES" \
     --max-time "$MAX_TIME" \
-    --seed 1 \
+    --seed 1) \
     || status=$?
 done
 if grep -q '"level":"ERROR"\|ERROR' "$WORK/kakunin.log"; then

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps fmt lint layers bench bench-api clean
+.PHONY: run test deps fmt lint layers bench bench-api schemathesis clean
 
 ## make run: the demo — reference issuer with demo data + the service, URL and logins printed.
 run:
@@ -42,6 +42,11 @@ bench:
 ## make bench-api: API load (release binaries, issuer on loopback); the table goes to BENCHMARKS.md "API".
 bench-api:
 	$(CARGO) bench --bench api_load
+
+## make schemathesis: Schemathesis (PyPI, venv under target/) against the API of a running
+## service with a token: no 5xx, no answer outside the schema. Not part of make test.
+schemathesis:
+	./scripts/schemathesis.sh
 
 clean:
 	rm -rf data/demo

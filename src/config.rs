@@ -120,6 +120,11 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct Database {
     pub url: String,
+    /// Pooled connections, within [`RANGES`].
+    pub pool_size: u32,
+    /// Milliseconds a request waits for a pooled connection before it answers 503,
+    /// within [`RANGES`].
+    pub pool_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -143,7 +148,30 @@ pub struct Issuers {
     pub connect_timeout_ms: u64,
     /// Milliseconds for the whole lookup call, within [`RANGES`].
     pub timeout_ms: u64,
+    /// Lookup calls in flight to one issuer across the service, within [`RANGES`].
+    pub max_in_flight: u32,
+    /// Milliseconds a lookup waits for a free call to its issuer before it ends as
+    /// `issuer_unavailable`, within [`RANGES`].
+    pub slot_wait_ms: u64,
+    /// `max_in_flight` for single issuers, by registry id; each value within
+    /// [`IN_FLIGHT`]. An id the registry does not hold stops `serve` at start.
+    #[serde(default)]
+    pub max_in_flight_by_issuer: std::collections::BTreeMap<String, u32>,
 }
+
+impl Issuers {
+    /// The bound on calls in flight to the issuer `id`.
+    pub fn max_in_flight_for(&self, id: &str) -> u32 {
+        self.max_in_flight_by_issuer
+            .get(id)
+            .copied()
+            .unwrap_or(self.max_in_flight)
+    }
+}
+
+/// The values `issuers.max_in_flight` and each `issuers.max_in_flight_by_issuer.*` may
+/// take.
+pub const IN_FLIGHT: (i64, i64) = (1, 10_000);
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,7 +209,7 @@ pub struct Signin {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Api {
-    /// Requests a minute per API token, within [`RANGES`].
+    /// Lookups a minute per API token (a batch counts its items), within [`RANGES`].
     pub rate_per_minute: u32,
     /// Issuer calls in flight per batch, within [`RANGES`].
     pub batch_concurrency: usize,
@@ -241,7 +269,21 @@ impl Range {
 /// Every number setting and its bounds. The upper bounds refuse values that can only
 /// be typing mistakes (a timeout of days, a lock longer than a week) and keep every
 /// duration within what the time arithmetic handles.
-pub const RANGES: [Range; 13] = [
+pub const RANGES: [Range; 17] = [
+    Range {
+        key: "database.pool_size",
+        min: 1,
+        max: 64,
+        unit: "本",
+        value: |s| s.database.pool_size.into(),
+    },
+    Range {
+        key: "database.pool_timeout_ms",
+        min: 1,
+        max: 60_000,
+        unit: "ミリ秒",
+        value: |s| s.database.pool_timeout_ms.into(),
+    },
     Range {
         key: "server.session_idle_minutes",
         min: 1,
@@ -269,6 +311,20 @@ pub const RANGES: [Range; 13] = [
         max: 120_000,
         unit: "ミリ秒",
         value: |s| s.issuers.timeout_ms.into(),
+    },
+    Range {
+        key: "issuers.max_in_flight",
+        min: IN_FLIGHT.0,
+        max: IN_FLIGHT.1,
+        unit: "件",
+        value: |s| s.issuers.max_in_flight.into(),
+    },
+    Range {
+        key: "issuers.slot_wait_ms",
+        min: 1,
+        max: 120_000,
+        unit: "ミリ秒",
+        value: |s| s.issuers.slot_wait_ms.into(),
     },
     Range {
         key: "lockout.not_found_limit",
@@ -567,6 +623,18 @@ impl Layers {
             let value = (range.value)(s);
             if value < range.min.into() || value > range.max.into() {
                 return Err(at(range.key, range.message(&value.to_string())));
+            }
+        }
+        for (id, &n) in &s.issuers.max_in_flight_by_issuer {
+            if i64::from(n) < IN_FLIGHT.0 || i64::from(n) > IN_FLIGHT.1 {
+                let key = format!("issuers.max_in_flight_by_issuer.{id}");
+                return Err(at(
+                    &key,
+                    format!(
+                        "{key} は {} 以上 {} 以下の整数（件）にしてください（{n}でした）",
+                        IN_FLIGHT.0, IN_FLIGHT.1
+                    ),
+                ));
             }
         }
         if s.server.bind.parse::<std::net::SocketAddr>().is_err() {

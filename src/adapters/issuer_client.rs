@@ -58,6 +58,17 @@ pub struct IssuerClient {
     shared: reqwest::Client,
     /// By issuer id.
     own: Arc<HashMap<String, reqwest::Client>>,
+    /// The service-wide bound on calls in flight, by issuer id (see
+    /// [`IssuerClient::with_in_flight`]); an issuer without one is not bounded here.
+    slots: Arc<HashMap<String, Slots>>,
+    /// How long a lookup waits for a slot before it gives up unsent.
+    slot_wait: Duration,
+}
+
+/// The calls one issuer may have in flight, shared by every request of the service.
+struct Slots {
+    calls: Arc<tokio::sync::Semaphore>,
+    limit: u32,
 }
 
 impl IssuerClient {
@@ -100,7 +111,43 @@ impl IssuerClient {
         Ok(Self {
             shared,
             own: Arc::new(own),
+            slots: Arc::default(),
+            slot_wait: Duration::ZERO,
         })
+    }
+
+    /// Bounds the calls in flight to each issuer of `registry`, across every officer,
+    /// token and batch of the service: `settings.max_in_flight`, or the issuer's own
+    /// value in `max_in_flight_by_issuer`. A lookup that finds no free call within
+    /// `slot_wait_ms` ends as unavailable without being sent. An id in
+    /// `max_in_flight_by_issuer` that the registry does not hold is an error (a typing
+    /// mistake would otherwise leave that issuer at the service's bound unnoticed).
+    pub fn with_in_flight(
+        mut self,
+        registry: &Registry,
+        settings: &crate::config::Issuers,
+    ) -> Result<Self, ClientError> {
+        if let Some(id) = settings
+            .max_in_flight_by_issuer
+            .keys()
+            .find(|id| registry.issuer(id).is_none())
+        {
+            return Err(ClientError(format!(
+                "設定 issuers.max_in_flight_by_issuer.{id}: 信頼登録簿にない保証事業会社です"
+            )));
+        }
+        let slots = registry
+            .issuers()
+            .iter()
+            .map(|i| {
+                let limit = settings.max_in_flight_for(&i.id).max(1);
+                let calls = Arc::new(tokio::sync::Semaphore::new(limit as usize));
+                (i.id.clone(), Slots { calls, limit })
+            })
+            .collect();
+        self.slots = Arc::new(slots);
+        self.slot_wait = Duration::from_millis(settings.slot_wait_ms);
+        Ok(self)
     }
 
     fn http(&self, issuer: &TrustedIssuer) -> &reqwest::Client {
@@ -125,6 +172,25 @@ impl IssuerClient {
                 "保証事業会社 {} の base_url は認証キーを送れる URL ではありません（https:// が必要です）",
                 issuer.id
             ));
+        };
+        // Held until the answer is read to the end: the call is in flight until then.
+        let _slot = match self.slots.get(&issuer.id) {
+            Some(slots) => {
+                let wait =
+                    tokio::time::timeout(self.slot_wait, slots.calls.clone().acquire_owned());
+                match wait.await {
+                    Ok(Ok(permit)) => Some(permit),
+                    _ => {
+                        return Answer::Unavailable(format!(
+                            "保証事業会社 {} への同時照会が本サービスの上限（{}件）に達したまま{}ミリ秒空かなかったため、照会を送りませんでした。時間をおいて再度お試しください",
+                            issuer.id,
+                            slots.limit,
+                            self.slot_wait.as_millis()
+                        ))
+                    }
+                }
+            }
+            None => None,
         };
         let body = LookupBody {
             certificate_number: number.as_str(),

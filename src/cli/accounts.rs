@@ -35,7 +35,7 @@ pub fn user_add(
     let role = Role::parse(role).ok().context(
         "--role は officer（契約担当者）、supervisor（監督者）、admin（管理者）のいずれかです",
     )?;
-    let password = read_password()?;
+    let password = users::NewPassword::new(&read_password()?)?;
     let mut c = pool.get()?;
     register_office(&mut c, office, office_name)?;
     let user = users::add(
@@ -72,7 +72,7 @@ fn register_office(c: &mut Conn, code: &str, name: Option<&str>) -> anyhow::Resu
 }
 
 pub fn user_passwd(pool: &DbPool, login: &str) -> anyhow::Result<()> {
-    let password = read_password()?;
+    let password = users::NewPassword::new(&read_password()?)?;
     users::set_password(&mut *pool.get()?, &Actor::cli(), login, &password)?;
     println!("{login} のパスワードを変更しました（既存のセッションは終了しました）");
     Ok(())

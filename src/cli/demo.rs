@@ -67,7 +67,7 @@ fn seed(c: &mut Conn) -> anyhow::Result<()> {
                 name,
                 role,
                 office_code: DEMO_OFFICE.0,
-                password,
+                password: &users::NewPassword::new(password)?,
                 must_change_password: false,
             };
             users::add(c, &Actor::cli(), &new)?;

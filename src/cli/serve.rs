@@ -14,7 +14,11 @@ use crate::web::{self, AppState};
 use kakunin_protocol::registry::Registry;
 
 pub fn open_db(settings: &Settings) -> anyhow::Result<DbPool> {
-    db::open(&settings.database.url, db::SERVICE_MIGRATIONS)
+    let limits = db::PoolLimits {
+        size: settings.database.pool_size,
+        timeout: Duration::from_millis(settings.database.pool_timeout_ms),
+    };
+    db::open_with(&settings.database.url, db::SERVICE_MIGRATIONS, limits)
         .with_context(|| format!("データベース {} を開けません", settings.database.url))
 }
 
@@ -54,7 +58,8 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
         &registry,
         Duration::from_millis(settings.issuers.connect_timeout_ms),
         Duration::from_millis(settings.issuers.timeout_ms),
-    )?;
+    )?
+    .with_in_flight(&registry, &settings.issuers)?;
     // Lookups and signature checks run here, on every core (see `Verifier::workers`).
     // It lives beside the actix system and is dropped after it, outside any runtime.
     let workers = tokio::runtime::Builder::new_multi_thread()

@@ -417,3 +417,24 @@ fn a_syntax_error_in_the_default_file_names_that_file() {
     assert_eq!(file, default.display().to_string());
     assert_eq!((line, key), (Some(3), None));
 }
+
+#[test]
+fn a_per_issuer_bound_overrides_the_service_bound_within_its_range() {
+    let s =
+        load_site("[issuers]\nmax_in_flight = 20\n[issuers.max_in_flight_by_issuer]\nwjcs = 3\n")
+            .unwrap();
+    assert_eq!(s.issuers.max_in_flight_for("wjcs"), 3);
+    assert_eq!(s.issuers.max_in_flight_for("other"), 20);
+    let e = load_site("[issuers.max_in_flight_by_issuer]\nwjcs = 0\n").unwrap_err();
+    let (_, line, key, msg) = in_file(e);
+    assert_eq!(
+        key.as_deref(),
+        Some("issuers.max_in_flight_by_issuer.wjcs"),
+        "{msg}"
+    );
+    assert_eq!(line, Some(2), "{msg}");
+    assert!(
+        msg.contains("1 以上 10000 以下") && msg.contains("（0でした）"),
+        "{msg}"
+    );
+}

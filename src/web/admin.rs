@@ -185,12 +185,13 @@ pub async fn create_user(
         .await;
     };
     let password = users::generate_password();
-    let (actor, login, name, office, pw) = (
+    // Hashed before a connection is taken (argon2 must not hold one).
+    let pw = users::NewPassword::hashed(password.clone()).await?;
+    let (actor, login, name, office) = (
         staff.actor.clone(),
         form.login.trim().to_owned(),
         form.name.clone(),
         form.office_code.trim().to_owned(),
-        password.clone(),
     );
     let created = db::run(&state.verifier.pool, move |c| {
         let new = users::NewUser {
@@ -363,8 +364,11 @@ pub async fn reset_password(
     staff.check_csrf(&form.csrf)?;
     let (actor, login) = (staff.actor.clone(), login.into_inner());
     let shown = login.clone();
+    let password = users::generate_password();
+    // Hashed before a connection is taken (argon2 must not hold one).
+    let new = users::NewPassword::hashed(password.clone()).await?;
     let r = db::run(&state.verifier.pool, move |c| {
-        Ok::<_, DbError>(users::reset_password(c, &actor, &login))
+        Ok::<_, DbError>(users::reset_password(c, &actor, &login, &new).map(|()| password))
     })
     .await?;
     match r {

@@ -28,6 +28,9 @@ use crate::app::evidence::bundle::BundleError;
 use crate::app::verification::{DamagedRow, VerifyError};
 use crate::domain::access::Scope;
 
+/// Seconds of `Retry-After` when the database pool had no free connection in time.
+pub const BUSY_RETRY_AFTER: u32 = 5;
+
 /// Input the JSON API refuses: the field (a path such as `expected.contract_amount_yen`,
 /// empty for the whole object) and what it should look like, in Japanese. Made by
 /// `api::input` and the API's handlers; answered as a 422 problem.
@@ -121,6 +124,9 @@ pub enum WebError {
     Csrf,
     #[error("{0}")]
     BadRequest(String),
+    /// No database connection came free in time: 503 with `Retry-After`.
+    #[error("ただいま混み合っています。少し時間をおいて再度お試しください")]
+    Busy,
     #[error("内部エラーが発生しました。時間をおいて再度お試しください")]
     Internal(#[source] Internal),
 }
@@ -134,7 +140,13 @@ impl WebError {
 
 impl From<DbError> for WebError {
     fn from(e: DbError) -> Self {
-        WebError::internal(e)
+        match e {
+            DbError::Pool(_) => {
+                tracing::warn!(cause = %chain(&e), "no database connection came free in time");
+                WebError::Busy
+            }
+            e => WebError::internal(e),
+        }
     }
 }
 
@@ -233,6 +245,7 @@ impl ResponseError for WebError {
             WebError::Forbidden | WebError::Csrf => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -269,9 +282,11 @@ impl ResponseError for WebError {
                 None => "エラーが発生しました".to_owned(),
             }
         });
-        HttpResponse::build(self.status_code())
-            .content_type("text/html; charset=utf-8")
-            .body(body)
+        let mut res = HttpResponse::build(self.status_code());
+        if let WebError::Busy = self {
+            res.insert_header((header::RETRY_AFTER, BUSY_RETRY_AFTER.to_string()));
+        }
+        res.content_type("text/html; charset=utf-8").body(body)
     }
 }
 
@@ -359,15 +374,37 @@ impl ApiError {
         )
     }
 
-    /// 429 for an API token over `settings.api.rate_per_minute`.
-    pub fn rate_limited(retry_after: u64) -> Self {
+    /// 429 for an API token over `settings.api.rate_per_minute` (`per_minute`
+    /// lookups, a batch counting its items): retry after `seconds`.
+    pub fn rate_limited(seconds: u64, per_minute: u32) -> Self {
         let mut e = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate-limited",
             "リクエストが多すぎます",
-            format!("この API トークンの1分あたりのリクエスト数の上限を超えました。{retry_after}秒後に再度お試しください"),
+            format!("この API トークンの照会件数の上限（1分あたり{per_minute}件。バッチは項目の数で数えます）を超えました。{seconds}秒後に再度お試しください"),
         );
-        e.retry_after = Some(u32::try_from(retry_after).unwrap_or(u32::MAX));
+        e.retry_after = Some(u32::try_from(seconds).unwrap_or(u32::MAX));
+        e
+    }
+
+    /// 422 for a batch of `asked` items that a quota of `per_minute` can never hold.
+    pub fn batch_over_quota(asked: u32, per_minute: u32) -> Self {
+        Self::invalid_field(
+            "items",
+            format!("このバッチは{asked}件ですが、この API トークンの照会件数の上限は1分あたり{per_minute}件です。{per_minute}件以下ずつに分けて送ってください"),
+        )
+    }
+
+    /// 503 when no database connection came free within `database.pool_timeout_ms`:
+    /// the service is busy, not broken, so the client is told when to try again.
+    pub fn busy() -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "混み合っています",
+            format!("ただいま混み合っています。{BUSY_RETRY_AFTER}秒ほどおいて再度お試しください"),
+        );
+        e.retry_after = Some(BUSY_RETRY_AFTER);
         e
     }
 
@@ -439,7 +476,13 @@ impl From<InvalidInput> for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        ApiError::internal(e)
+        match e {
+            DbError::Pool(_) => {
+                tracing::warn!(cause = %chain(&e), "no database connection came free in time");
+                ApiError::busy()
+            }
+            e => ApiError::internal(e),
+        }
     }
 }
 
@@ -531,6 +574,31 @@ impl ResponseError for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What r2d2 gives when no connection came free in time.
+    fn pool_timeout() -> DbError {
+        let manager = diesel::r2d2::ConnectionManager::<diesel::SqliteConnection>::new(":memory:");
+        let pool = diesel::r2d2::Pool::builder()
+            .max_size(1)
+            .connection_timeout(std::time::Duration::from_millis(10))
+            .build(manager)
+            .unwrap();
+        let _held = pool.get().unwrap();
+        match pool.get() {
+            Err(e) => DbError::from(e),
+            Ok(_) => panic!("the only connection is held"),
+        }
+    }
+
+    #[test]
+    fn a_pool_timeout_is_busy_with_retry_after_not_internal() {
+        let res = ApiError::from(pool_timeout()).error_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "5");
+        let res = WebError::from(pool_timeout()).error_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "5");
+    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("outer: {0}")]

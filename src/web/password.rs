@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::error::WebError;
 use super::session::{session_cookie, Staff};
 use super::AppState;
-use crate::adapters::db::{self, DbError};
+
 use crate::app::accounts::users::{self, AccountError};
 
 #[derive(Deserialize)]
@@ -55,16 +55,14 @@ pub async fn submit(
     if errors.is_empty() {
         let (actor, login) = (staff.actor.clone(), staff.login.clone());
         let limits = state.settings.signin.clone();
-        let changed = db::run(&state.verifier.pool, move |c| {
-            Ok::<_, DbError>(users::change_own_password(
-                c,
-                &actor,
-                &limits,
-                &login,
-                &form.current,
-                &form.new,
-            ))
-        })
+        let changed = users::change_own_password(
+            &state.verifier.pool,
+            &actor,
+            &limits,
+            &login,
+            form.current.clone(),
+            form.new.clone(),
+        )
         .await?;
         match changed {
             // Every session of the account ended with the change, this one too.

@@ -13,7 +13,6 @@ use crate::app::accounts::session::{self, Lookup};
 use crate::app::accounts::{random_token, signin_token, throttle, users};
 use crate::app::audit::{self, Action, Actor, AuditOutcome, Event};
 use crate::domain::bounds;
-use kakunin_platform::password;
 use secrecy::ExposeSecret;
 
 #[derive(Deserialize)]
@@ -24,6 +23,10 @@ pub struct LoginQuery {
 
 /// The cookie that carries the sign-in form's nonce ([`signin_token`]).
 pub const SIGNIN_COOKIE: &str = "kakunin_signin";
+
+/// What a throttled sign-in says.
+const THROTTLED: &str =
+    "ログインの失敗が続いたため、しばらくログインできません。時間をおいてお試しください。";
 
 /// What every refused sign-in says: a typed login is not told apart from a wrong password.
 const WRONG: &str = "ログイン名またはパスワードが違います。";
@@ -100,7 +103,7 @@ pub async fn submit(
     req: HttpRequest,
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, WebError> {
-    let form = form.into_inner();
+    let mut form = form.into_inner();
     let secret = state.verifier.secret.expose_secret();
     let nonce = req
         .cookie(SIGNIN_COOKIE)
@@ -120,32 +123,98 @@ pub async fn submit(
         let address = client_address(&req);
         let actor = anonymous_actor(&req, &format!("user:{login}"));
         let settings = state.settings.clone();
-        let login = login.clone();
-        db::run(&state.verifier.pool, move |c| {
-            if let Some(why) = throttle::refuses(c, &settings.signin, &login, &address)? {
-                throttle::audit_refusal(c, &settings.signin, &actor, Action::Signin, &login, why)?;
-                return Ok(Attempt::Refused { message: "ログインの失敗が続いたため、しばらくログインできません。時間をおいてお試しください。" });
+        let pool = state.verifier.pool.clone();
+        // Three steps, so that argon2 (tens of milliseconds of a core) never runs while
+        // a pooled connection waits on it: a flood of sign-ins must not starve the
+        // verifications of connections.
+        let (l, a, s, ac) = (
+            login.clone(),
+            address.clone(),
+            settings.clone(),
+            actor.clone(),
+        );
+        let found = db::run(&pool, move |c| {
+            if let Some(why) = throttle::refuses(c, &s.signin, &l, &a)? {
+                throttle::audit_refusal(c, &s.signin, &ac, Action::Signin, &l, why)?;
+                return Ok::<_, DbError>(None);
             }
-            let user = users::find(c, &login)?;
-            let stored = user.as_ref().map(|u| u.password_hash.as_str()).unwrap_or(password::dummy_hash());
-            let password_ok = password::verify(&form.password, stored);
-            match user.filter(|u| password_ok && !u.disabled) {
-                Some(u) => c.immediate_transaction(|c| {
-                    // A fresh session id at sign-in: a session planted before cannot ride along.
-                    session::end(c, &old_session)?;
-                    let (cookie, _) = session::create(c, Some(u.id), &settings.server)?;
-                    let actor = Actor::new(format!("user:{}", u.login), u.office_code.clone(), actor.address.clone(), &actor.user_agent);
-                    audit::append(c, &actor, &Event { action: Action::Signin, target: &u.login, outcome: AuditOutcome::Ok, detail: String::new() })?;
-                    Ok::<_, DbError>(Attempt::Ok { cookie })
-                }),
-                None => c.immediate_transaction(|c| {
-                    throttle::record_failure(c, &settings.signin, &login, &address)?;
-                    audit::append(c, &actor, &Event { action: Action::Signin, target: &login, outcome: AuditOutcome::Failure, detail: String::new() })?;
-                    Ok(Attempt::Refused { message: WRONG })
-                }),
-            }
+            Ok(Some(users::find(c, &l)?))
         })
-        .await?
+        .await?;
+        match found {
+            None => Attempt::Refused { message: THROTTLED },
+            Some(user) => {
+                let stored = user.as_ref().map(|u| u.password_hash.clone());
+                let password = std::mem::take(&mut form.password);
+                let password_ok = users::password_matches(password, stored).await;
+                let login = login.clone();
+                db::run(&pool, move |c| {
+                    match user.filter(|u| password_ok && !u.disabled) {
+                        Some(u) => c.immediate_transaction(|c| {
+                            // The password checked must still be the account's: one changed
+                            // meanwhile is a failed sign-in like any wrong password.
+                            let now = users::find(c, &u.login)?;
+                            if now.as_ref().map(|n| (&n.password_hash, n.disabled))
+                                != Some((&u.password_hash, false))
+                            {
+                                throttle::record_failure(c, &settings.signin, &login, &address)?;
+                                audit::append(
+                                    c,
+                                    &actor,
+                                    &Event {
+                                        action: Action::Signin,
+                                        target: &login,
+                                        outcome: AuditOutcome::Failure,
+                                        detail: String::new(),
+                                    },
+                                )?;
+                                return Ok(Attempt::Refused { message: WRONG });
+                            }
+                            // Checked again in the write's turn: parallel attempts that all
+                            // passed the first check must not get past the limit together.
+                            if throttle::refuses(c, &settings.signin, &login, &address)?.is_some() {
+                                return Ok(Attempt::Refused { message: THROTTLED });
+                            }
+                            // A fresh session id at sign-in: a session planted before cannot ride along.
+                            session::end(c, &old_session)?;
+                            let (cookie, _) = session::create(c, Some(u.id), &settings.server)?;
+                            let actor = Actor::new(
+                                format!("user:{}", u.login),
+                                u.office_code.clone(),
+                                actor.address.clone(),
+                                &actor.user_agent,
+                            );
+                            audit::append(
+                                c,
+                                &actor,
+                                &Event {
+                                    action: Action::Signin,
+                                    target: &u.login,
+                                    outcome: AuditOutcome::Ok,
+                                    detail: String::new(),
+                                },
+                            )?;
+                            Ok::<_, DbError>(Attempt::Ok { cookie })
+                        }),
+                        None => c.immediate_transaction(|c| {
+                            throttle::record_failure(c, &settings.signin, &login, &address)?;
+                            audit::append(
+                                c,
+                                &actor,
+                                &Event {
+                                    action: Action::Signin,
+                                    target: &login,
+                                    outcome: AuditOutcome::Failure,
+                                    detail: String::new(),
+                                },
+                            )?;
+                            Ok(Attempt::Refused { message: WRONG })
+                        }),
+                    }
+                })
+                .await?
+            }
+        }
     };
     match attempt {
         Attempt::Ok { cookie } => {

@@ -376,41 +376,6 @@ pub struct ExportForm {
     query: AuditQuery,
 }
 
-/// A `Write` that hands the response body to actix in 64 KiB chunks. When the
-/// browser goes away the channel closes and the export stops with an error.
-struct ChunkWriter {
-    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
-    buf: Vec<u8>,
-}
-
-const CHUNK: usize = 64 * 1024;
-
-impl ChunkWriter {
-    fn send(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
-    }
-}
-
-impl std::io::Write for ChunkWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= CHUNK {
-            self.send()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.send()
-    }
-}
-
 /// POST, not GET: an export is recorded in the log, so it carries the CSRF token.
 pub async fn export(
     state: web::Data<AppState>,
@@ -431,25 +396,48 @@ pub async fn export(
         export::start(c, &actor, filter, format).map_err(DbError::from)
     })
     .await?;
-    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
     let pool = state.verifier.pool.clone();
     // The writer runs off the request's task: it logs with the request's id itself.
     let reference = super::request_id().unwrap_or_default();
-    tokio::task::spawn_blocking(move || {
-        let mut w = ChunkWriter {
-            tx: tx.clone(),
-            buf: Vec::with_capacity(CHUNK),
+    // A page at a time: a connection is taken for one page's query and given back
+    // before its bytes wait for the client, so exports nobody reads hold none.
+    actix_web::rt::spawn(async move {
+        let pages = match export::Pages::new(plan) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(%reference, cause = %chain(&e), "audit export failed");
+                let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
+                return;
+            }
         };
-        let result = pool.get().map_err(Cause::from).and_then(|mut c| {
-            export::run(&mut c, &plan, &mut w, |_| {})
-                .map(|_| ())
-                .map_err(Cause::from)
-        });
-        if let Err(cause) = result {
-            // The headers are gone already; cutting the body short is all that is left,
-            // and a truncated file is better than one that looks complete.
-            tracing::error!(%reference, cause = %chain(cause.as_ref()), "audit export failed");
-            let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
+        let mut pages = Some(pages);
+        while let Some(mut p) = pages.take() {
+            let got = db::run(&pool, move |c| Ok::<_, Cause>((p.next(c), p))).await;
+            let page = match got {
+                Ok((page, p)) => {
+                    pages = Some(p);
+                    page.map_err(Cause::from)
+                }
+                Err(e) => Err(e),
+            };
+            match page {
+                Ok(Some(bytes)) => {
+                    // The client went away: stop.
+                    if tx.send(Ok(Bytes::from(bytes))).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(cause) => {
+                    // The headers are gone already; cutting the body short is all that
+                    // is left, and a truncated file is better than one that looks
+                    // complete.
+                    tracing::error!(%reference, cause = %chain(cause.as_ref()), "audit export failed");
+                    let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
+                    return;
+                }
+            }
         }
     });
     let body = futures::stream::unfold(rx, |mut rx| async move {

@@ -20,6 +20,7 @@ mod hardening;
 mod hostile;
 mod intake;
 mod issuers;
+mod limits;
 mod number_lock;
 mod officers_day;
 mod openapi;

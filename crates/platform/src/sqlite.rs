@@ -53,8 +53,37 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
     }
 }
 
-/// Opens (creating if needed) the database file and applies pending migrations.
+/// How many connections the pool holds and how long a request waits for one.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolLimits {
+    /// Connections, at least 1.
+    pub size: u32,
+    /// How long [`run`] waits for a free connection before it fails with
+    /// [`DbError::Pool`] (which the web layers answer with 503 and `Retry-After`).
+    pub timeout: Duration,
+}
+
+impl Default for PoolLimits {
+    fn default() -> Self {
+        Self {
+            size: 8,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Opens (creating if needed) the database file and applies pending migrations, with
+/// the default [`PoolLimits`].
 pub fn open(url: &str, migrations: EmbeddedMigrations) -> Result<DbPool, DbError> {
+    open_with(url, migrations, PoolLimits::default())
+}
+
+/// [`open`] with the pool's size and wait given.
+pub fn open_with(
+    url: &str,
+    migrations: EmbeddedMigrations,
+    limits: PoolLimits,
+) -> Result<DbPool, DbError> {
     // Created 0600 (its directory 0700) before SQLite would create it with the umask's
     // mode: it holds password hashes and every certificate looked up.
     if url != ":memory:" && !url.starts_with("file:") {
@@ -72,8 +101,8 @@ pub fn open(url: &str, migrations: EmbeddedMigrations) -> Result<DbPool, DbError
             .map_err(DbError::Query)?;
     }
     let pool = Pool::builder()
-        .max_size(8)
-        .connection_timeout(Duration::from_secs(10))
+        .max_size(limits.size.max(1))
+        .connection_timeout(limits.timeout)
         // r2d2 would run a query on every checkout to see the connection is alive; a
         // connection to a local file cannot drop (PostgreSQL's will want it back on).
         .test_on_check_out(false)

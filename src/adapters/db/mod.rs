@@ -14,7 +14,7 @@ pub mod schema;
 mod wal;
 
 pub use kakunin_platform::sqlite::{
-    now_utc, open, run, write, writer_turn, DbConn, DbError, DbPool,
+    now_utc, open, open_with, run, write, writer_turn, DbConn, DbError, DbPool, PoolLimits,
 };
 pub use wal::WalCheckpointer;
 

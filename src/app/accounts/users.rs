@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::throttle;
 use crate::adapters::db::schema::{offices, sessions, users};
-use crate::adapters::db::{now_utc, Conn};
+use crate::adapters::db::{self, now_utc, Conn, DbError, DbPool};
 use crate::app::audit::{self, Action, Actor, AuditOutcome, Event};
 use crate::config::Signin;
 use crate::domain::access::Role;
@@ -65,10 +65,49 @@ pub struct NewUser<'a> {
     pub name: &'a str,
     pub role: Role,
     pub office_code: &'a str,
-    pub password: &'a str,
+    /// Hashed already, before any connection was taken.
+    pub password: &'a NewPassword,
     /// Whether the password was issued by someone else and must be replaced at the
     /// first sign-in (the admin page's generated ones); see [`change_own_password`].
     pub must_change_password: bool,
+}
+
+/// A password chosen for an account: checked for strength and hashed with argon2id
+/// before any database connection is taken, since the hash costs tens of
+/// milliseconds of a core and a pooled connection must not wait on it.
+pub struct NewPassword {
+    hash: String,
+}
+
+impl NewPassword {
+    /// Checks `password`'s strength and hashes it, here, on the calling thread.
+    pub fn new(password: &str) -> Result<Self, AccountError> {
+        password::check_strength(password).map_err(AccountError::WeakPassword)?;
+        Ok(Self {
+            hash: password::hash(password),
+        })
+    }
+
+    /// [`NewPassword::new`] on the blocking pool, for async callers.
+    pub async fn hashed(password: String) -> Result<Self, AccountError> {
+        tokio::task::spawn_blocking(move || Self::new(&password))
+            .await
+            .expect("hashing a password does not panic")
+    }
+}
+
+/// Whether `password` is the one `stored` hashes (the dummy hash when there is no
+/// account, so that an unknown login takes as long), checked on the blocking pool,
+/// holding no connection.
+pub async fn password_matches(password: String, stored: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        password::verify(
+            &password,
+            stored.as_deref().unwrap_or(password::dummy_hash()),
+        )
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// Whether `login` is one an account could have: `a-z 0-9 . - _`, 3 to
@@ -119,8 +158,7 @@ pub fn add(conn: &mut Conn, actor: &Actor, new: &NewUser<'_>) -> Result<User, Ac
     if !valid_office_code(new.office_code) {
         return Err(AccountError::BadOffice);
     }
-    password::check_strength(new.password).map_err(AccountError::WeakPassword)?;
-    let hash = password::hash(new.password);
+    let hash = &new.password.hash;
     conn.immediate_transaction(|conn| {
         if find(conn, new.login)?.is_some() {
             return Err(AccountError::LoginTaken(new.login.to_owned()));
@@ -134,7 +172,7 @@ pub fn add(conn: &mut Conn, actor: &Actor, new: &NewUser<'_>) -> Result<User, Ac
                 users::name.eq(new.name.trim()),
                 users::role.eq(new.role),
                 users::office_code.eq(new.office_code),
-                users::password_hash.eq(&hash),
+                users::password_hash.eq(hash),
                 users::disabled.eq(false),
                 users::created_at.eq(now_utc()),
                 users::must_change_password.eq(new.must_change_password),
@@ -173,7 +211,7 @@ pub fn set_password(
     conn: &mut Conn,
     actor: &Actor,
     login: &str,
-    new_password: &str,
+    new_password: &NewPassword,
 ) -> Result<(), AccountError> {
     // Typed at the server's console, usually by its holder (the first administrator
     // sets their own this way): not flagged.
@@ -183,14 +221,65 @@ pub fn set_password(
 /// A signed-in user replaces their own password, proving they know the current one.
 /// Ends every session of the account, this one included, and clears the flag an
 /// administrator-issued password carries. A wrong current password is audited.
-pub fn change_own_password(
+///
+/// Three steps, each connection held only for its queries: the throttle and the
+/// stored hash; argon2 (the current password checked, the new one hashed) with no
+/// connection; then the change, refused as a wrong password should the stored hash
+/// have changed in between.
+pub async fn change_own_password(
+    pool: &DbPool,
+    actor: &Actor,
+    limits: &Signin,
+    login: &str,
+    current: String,
+    new_password: String,
+) -> Result<Result<(), AccountError>, DbError> {
+    let (a, l, lg) = (actor.clone(), limits.clone(), login.to_owned());
+    let stored = db::run(pool, move |c| {
+        Ok::<_, DbError>(change_guard(c, &a, &l, &lg))
+    })
+    .await?;
+    let stored = match stored {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    let checked = stored.clone();
+    let (current_ok, new) = tokio::task::spawn_blocking(move || {
+        if password::verify(&current, &checked) {
+            (true, Some(NewPassword::new(&new_password)))
+        } else {
+            (false, None)
+        }
+    })
+    .await
+    .map_err(|_| DbError::Canceled)?;
+    let (a, l, lg) = (actor.clone(), limits.clone(), login.to_owned());
+    db::run(pool, move |c| {
+        let unchanged = find(c, &lg)?.is_some_and(|u| u.password_hash == stored);
+        // Checked again: parallel attempts that all passed the first check must not get
+        // past the limit together.
+        if current_ok && throttle::refuses(c, &l, &lg, &a.address)?.is_some() {
+            return Ok(Err(AccountError::Throttled));
+        }
+        let result = match new {
+            Some(Ok(new)) if current_ok && unchanged => {
+                store_password(c, &a, &lg, &new, false, Action::UserPasswd)
+            }
+            Some(Err(weak)) if unchanged => Err(weak),
+            _ => wrong_current_password(c, &a, &l, &lg),
+        };
+        Ok::<_, DbError>(result)
+    })
+    .await
+}
+
+/// The stored hash of `login`'s password, unless the throttle refuses (audited).
+fn change_guard(
     conn: &mut Conn,
     actor: &Actor,
     limits: &Signin,
     login: &str,
-    current: &str,
-    new_password: &str,
-) -> Result<(), AccountError> {
+) -> Result<String, AccountError> {
     let user = find(conn, login)?.ok_or_else(|| AccountError::NoSuchUser(login.to_owned()))?;
     // Wrong current passwords count with wrong sign-in passwords (`throttle`): the
     // form must not be a faster way to guess.
@@ -198,23 +287,31 @@ pub fn change_own_password(
         throttle::audit_refusal(conn, limits, actor, Action::UserPasswd, login, why)?;
         return Err(AccountError::Throttled);
     }
-    if !password::verify(current, &user.password_hash) {
-        conn.immediate_transaction(|c| {
-            throttle::record_failure(c, limits, login, &actor.address)?;
-            audit::append(
-                c,
-                actor,
-                &Event {
-                    action: Action::UserPasswd,
-                    target: login,
-                    outcome: AuditOutcome::Failure,
-                    detail: "現在のパスワードが違います".into(),
-                },
-            )
-        })?;
-        return Err(AccountError::WrongPassword);
-    }
-    store_password(conn, actor, login, new_password, false, Action::UserPasswd)
+    Ok(user.password_hash)
+}
+
+/// Counts and audits a wrong current password; always `Err(WrongPassword)` unless the
+/// database fails.
+fn wrong_current_password(
+    conn: &mut Conn,
+    actor: &Actor,
+    limits: &Signin,
+    login: &str,
+) -> Result<(), AccountError> {
+    conn.immediate_transaction(|c| {
+        throttle::record_failure(c, limits, login, &actor.address)?;
+        audit::append(
+            c,
+            actor,
+            &Event {
+                action: Action::UserPasswd,
+                target: login,
+                outcome: AuditOutcome::Failure,
+                detail: "現在のパスワードが違います".into(),
+            },
+        )
+    })?;
+    Err(AccountError::WrongPassword)
 }
 
 /// Letters and digits that cannot be mistaken for one another when read off a screen.
@@ -243,28 +340,30 @@ pub fn generate_password() -> String {
     out
 }
 
-/// Gives the account a new generated password, ends its sessions and returns the
-/// password: the only time it exists in clear.
-pub fn reset_password(conn: &mut Conn, actor: &Actor, login: &str) -> Result<String, AccountError> {
-    let new = generate_password();
-    store_password(conn, actor, login, &new, true, Action::UserReset)?;
-    Ok(new)
+/// Gives the account `new` (a [`generate_password`], hashed) and ends its sessions;
+/// its holder must replace it at the next sign-in.
+pub fn reset_password(
+    conn: &mut Conn,
+    actor: &Actor,
+    login: &str,
+    new: &NewPassword,
+) -> Result<(), AccountError> {
+    store_password(conn, actor, login, new, true, Action::UserReset)
 }
 
 fn store_password(
     conn: &mut Conn,
     actor: &Actor,
     login: &str,
-    new_password: &str,
+    new_password: &NewPassword,
     must_change: bool,
     action: Action,
 ) -> Result<(), AccountError> {
-    password::check_strength(new_password).map_err(AccountError::WeakPassword)?;
-    let hash = password::hash(new_password);
+    let hash = &new_password.hash;
     conn.immediate_transaction(|conn| {
         let n = diesel::update(users::table.filter(users::login.eq(login)))
             .set((
-                users::password_hash.eq(&hash),
+                users::password_hash.eq(hash),
                 users::must_change_password.eq(must_change),
             ))
             .execute(conn)?;

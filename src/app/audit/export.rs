@@ -147,6 +147,14 @@ impl<W: Write> RowWriter<W> {
         }
     }
 
+    /// Hands everything written so far to the output.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.inner {
+            Inner::Csv(w) => w.flush(),
+            Inner::Jsonl(w) => w.flush(),
+        }
+    }
+
     pub fn finish(self) -> std::io::Result<W> {
         match self.inner {
             Inner::Csv(w) => (*w).into_inner().map_err(|e| e.into_error()),
@@ -221,6 +229,85 @@ pub fn run<W: Write>(
     })?;
     progress(n);
     Ok(w.finish()?)
+}
+
+/// Rows an export reads per page (see [`Pages`]).
+pub const PAGE_ROWS: i64 = 1000;
+
+/// A buffer the row writer fills and [`Pages`] empties after every page.
+#[derive(Clone, Default)]
+struct Spool(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Spool {
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl Write for Spool {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A planned export read a page at a time, for a client that may read slowly: each
+/// [`Pages::next`] takes a connection for one page ([`PAGE_ROWS`] rows) and gives back
+/// that page's bytes, so no connection is held while the bytes wait for the client.
+pub struct Pages {
+    plan: Plan,
+    after: i32,
+    writer: Option<RowWriter<Spool>>,
+    spool: Spool,
+}
+
+impl Pages {
+    pub fn new(plan: Plan) -> std::io::Result<Self> {
+        let spool = Spool::default();
+        let writer = RowWriter::new(plan.format, spool.clone())?;
+        Ok(Self {
+            plan,
+            after: 0,
+            writer: Some(writer),
+            spool,
+        })
+    }
+
+    /// The bytes of the next page (the first carries the BOM and header line), or
+    /// `None` once every row was given.
+    pub fn next(&mut self, conn: &mut Conn) -> Result<Option<Vec<u8>>, ExportError> {
+        let Some(mut writer) = self.writer.take() else {
+            return Ok(None);
+        };
+        let rows = query::ascending_page(
+            conn,
+            &self.plan.filter,
+            self.after,
+            Some(self.plan.until),
+            PAGE_ROWS,
+        )?;
+        match rows.last() {
+            Some(last) => {
+                self.after = last.seq;
+                for r in &rows {
+                    writer.row(r)?;
+                }
+                writer.flush()?;
+                self.writer = Some(writer);
+            }
+            None => {
+                writer.finish()?;
+            }
+        }
+        Ok(Some(self.spool.take()))
+    }
 }
 
 /// The filter as the audit row records it.

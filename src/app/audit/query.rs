@@ -167,19 +167,10 @@ pub fn for_each_until(
     until: Option<i32>,
     mut each: impl FnMut(&AuditRow) -> std::io::Result<()>,
 ) -> Result<u64, ExportError> {
-    let span = span(conn, f)?;
     let mut after = 0;
     let mut count = 0;
     loop {
-        let mut q = filtered(f, span).filter(audit_events::seq.gt(after));
-        if let Some(until) = until {
-            q = q.filter(audit_events::seq.le(until));
-        }
-        let rows: Vec<AuditRow> = q
-            .order(audit_events::seq.asc())
-            .limit(5000)
-            .select(AuditRow::as_select())
-            .load(conn)?;
+        let rows = ascending_page(conn, f, after, until, 5000)?;
         let Some(last) = rows.last() else {
             return Ok(count);
         };
@@ -189,6 +180,27 @@ pub fn for_each_until(
             count += 1;
         }
     }
+}
+
+/// Up to `limit` matching rows after `after` (exclusive) and up to `until` (inclusive,
+/// when given), oldest first: one page of an export, read with a connection held for
+/// that page only.
+pub fn ascending_page(
+    conn: &mut Conn,
+    f: &AuditFilter,
+    after: i32,
+    until: Option<i32>,
+    limit: i64,
+) -> QueryResult<Vec<AuditRow>> {
+    let span = span(conn, f)?;
+    let mut q = filtered(f, span).filter(audit_events::seq.gt(after));
+    if let Some(until) = until {
+        q = q.filter(audit_events::seq.le(until));
+    }
+    q.order(audit_events::seq.asc())
+        .limit(limit)
+        .select(AuditRow::as_select())
+        .load(conn)
 }
 
 #[derive(Debug, thiserror::Error)]

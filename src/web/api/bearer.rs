@@ -1,5 +1,7 @@
 //! `Authorization: Bearer` for the API: the token becomes an [`ApiClient`] (office,
-//! scope, audit actor), then the per-token rate applies.
+//! scope, audit actor), then the per-token rate applies: one unit here for every
+//! request, and a batch takes one more for each item past the first
+//! ([`take_items`]) before any of them is sent.
 //!
 //! This runs as middleware rather than as an extractor so that a request without a
 //! valid token is refused before its body is read, and so that 401 and 429 come before
@@ -14,7 +16,7 @@ use actix_web::http::header::{HeaderMap, AUTHORIZATION};
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
-use super::ratelimit::TokenLimiter;
+use super::ratelimit::{Refusal, TokenLimiter};
 use crate::adapters::db::{self, DbError};
 use crate::app::accounts::tokens;
 use crate::app::audit::Actor;
@@ -65,7 +67,7 @@ async fn authorize(req: &ServiceRequest) -> Result<ApiClient, ApiError> {
     })
     .await?;
     let token = found.ok_or_else(ApiError::unauthorized)?;
-    limiter.check(token.id).map_err(ApiError::rate_limited)?;
+    limiter.check(token.id).map_err(refused)?;
     let http = req.request();
     Ok(ApiClient {
         token_id: token.id,
@@ -78,6 +80,33 @@ async fn authorize(req: &ServiceRequest) -> Result<ApiClient, ApiError> {
             user_agent(http),
         ),
     })
+}
+
+/// Takes the units of a batch of `items` beyond the one its request took already:
+/// 429 with `Retry-After` when the token's quota has not that many left, 422 when the
+/// batch is larger than the quota ever holds. Call before anything is sent.
+pub fn take_items(req: &HttpRequest, client: &ApiClient, items: usize) -> Result<(), ApiError> {
+    let limiter = req
+        .app_data::<web::Data<TokenLimiter>>()
+        .ok_or_else(|| ApiError::internal("TokenLimiter missing"))?;
+    let items = u32::try_from(items).unwrap_or(u32::MAX);
+    if items > limiter.per_minute() {
+        return Err(ApiError::batch_over_quota(items, limiter.per_minute()));
+    }
+    limiter
+        .check_n(client.token_id, items.saturating_sub(1))
+        .map_err(refused)
+}
+
+/// The answer to a refusal of the token's rate.
+fn refused(r: Refusal) -> ApiError {
+    match r {
+        Refusal::Wait {
+            seconds,
+            per_minute,
+        } => ApiError::rate_limited(seconds, per_minute),
+        Refusal::TooMany { asked, per_minute } => ApiError::batch_over_quota(asked, per_minute),
+    }
 }
 
 /// The token of `Authorization: Bearer <token>`; the scheme is case-insensitive

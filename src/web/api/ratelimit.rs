@@ -1,9 +1,10 @@
-//! The per-token request rate (`settings.api.rate_per_minute`), as a GCRA from governor.
+//! The per-token rate (`settings.api.rate_per_minute`), as a GCRA from governor.
 //!
-//! One HTTP request is one unit, a batch included: the limit protects the service from
-//! request floods, while a batch's load on the issuers is bounded separately by its
-//! size (1000) and `batch_concurrency`. Counting batch items instead would make a
-//! 1000-item batch impossible under the default 600 a minute.
+//! The unit is one lookup: a batch of N items takes N units, any other request one. A
+//! request-per-request count let one token send a thousand lookups to the issuers for
+//! every unit; counted in items, the limit bounds what one client can make the service
+//! ask of a third party. A batch larger than the whole minute's quota can never pass
+//! and is refused as such (422), not told to retry.
 
 use std::num::NonZeroU32;
 
@@ -13,24 +14,58 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 /// Shared by every worker: one bucket per API token id.
 pub struct TokenLimiter {
     limiter: DefaultKeyedRateLimiter<i32>,
+    per_minute: u32,
+}
+
+/// Why units were not granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Over what is left of the quota: retry after this many whole seconds (≥ 1).
+    Wait { seconds: u64, per_minute: u32 },
+    /// More units than the quota ever holds at once: split the batch.
+    TooMany { asked: u32, per_minute: u32 },
 }
 
 impl TokenLimiter {
-    /// `per_minute` requests a minute, all of them available at once after a quiet minute.
+    /// `per_minute` units a minute, all of them available at once after a quiet minute.
     pub fn new(per_minute: u32) -> Self {
         let rate = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
         Self {
             limiter: RateLimiter::keyed(Quota::per_minute(rate)),
+            per_minute: rate.get(),
         }
     }
 
-    /// Takes one unit for the token, or says after how many whole seconds to retry.
-    pub fn check(&self, token_id: i32) -> Result<(), u64> {
-        self.limiter.check_key(&token_id).map_err(|not_until| {
-            let wait = not_until.wait_time_from(self.limiter.clock().now());
-            // Round up: a client that waits exactly Retry-After must then succeed.
-            (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
-        })
+    /// The units a minute, as configured.
+    pub fn per_minute(&self) -> u32 {
+        self.per_minute
+    }
+
+    /// Takes one unit for the token.
+    pub fn check(&self, token_id: i32) -> Result<(), Refusal> {
+        self.check_n(token_id, 1)
+    }
+
+    /// Takes `n` units for the token at once, or none. `n == 0` always passes.
+    pub fn check_n(&self, token_id: i32, n: u32) -> Result<(), Refusal> {
+        let Some(units) = NonZeroU32::new(n) else {
+            return Ok(());
+        };
+        match self.limiter.check_key_n(&token_id, units) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => {
+                let wait = not_until.wait_time_from(self.limiter.clock().now());
+                // Round up: a client that waits exactly Retry-After must then succeed.
+                Err(Refusal::Wait {
+                    seconds: (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1),
+                    per_minute: self.per_minute,
+                })
+            }
+            Err(_) => Err(Refusal::TooMany {
+                asked: n,
+                per_minute: self.per_minute,
+            }),
+        }
     }
 }
 
@@ -38,14 +73,38 @@ impl TokenLimiter {
 mod tests {
     use super::*;
 
+    fn wait(r: Result<(), Refusal>) -> u64 {
+        match r {
+            Err(Refusal::Wait { seconds, .. }) => seconds,
+            other => panic!("expected a wait, got {other:?}"),
+        }
+    }
+
     #[test]
     fn each_token_has_its_own_bucket() {
         let l = TokenLimiter::new(3);
         for _ in 0..3 {
             assert!(l.check(1).is_ok());
         }
-        let retry = l.check(1).unwrap_err();
+        let retry = wait(l.check(1));
         assert!((1..=20).contains(&retry), "{retry}");
         assert!(l.check(2).is_ok());
+    }
+
+    #[test]
+    fn a_batch_takes_one_unit_per_item() {
+        let l = TokenLimiter::new(10);
+        assert!(l.check_n(1, 7).is_ok());
+        // Three left: four more is a wait, and takes nothing.
+        wait(l.check_n(1, 4));
+        assert!(l.check_n(1, 3).is_ok());
+        wait(l.check(1));
+        assert_eq!(
+            l.check_n(2, 11),
+            Err(Refusal::TooMany {
+                asked: 11,
+                per_minute: 10
+            })
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! outcomes, rules, lockouts and audit rows, whichever way a request arrives.
 
 use actix_web::http::header::LOCATION;
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde_json::value::RawValue;
 
 use super::bearer::VerifyClient;
@@ -75,8 +75,8 @@ pub async fn create(
         (status = 403, description = "トークンの scope が verify ではありません", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 413, description = "本文が 1 MiB を超えています", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 415, description = "Content-Type が application/json ではありません", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 422, description = "items が1～1000件の配列ではありません", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = 429, description = "トークンごとの上限を超えました（バッチは1リクエストと数えます）", body = ProblemDoc, content_type = "application/problem+json",
+        (status = 422, description = "items が1～1000件の配列ではない、またはトークンの1分あたりの上限より多い件数です", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 429, description = "トークンごとの照会件数の上限を超えました（バッチは項目の数で数えます）。何も照会していません", body = ProblemDoc, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "再試行までの秒数"))),
     ),
     security(("bearer" = []))
@@ -84,10 +84,13 @@ pub async fn create(
 #[post("/verifications/batch")]
 pub async fn batch(
     state: web::Data<AppState>,
+    req: HttpRequest,
     client: VerifyClient,
     body: web::Json<Box<RawValue>>,
 ) -> Result<web::Json<BatchOutput>, ApiError> {
     let items = input::batch_items(&body)?;
+    // Every item counts against the token's quota, before any issuer is asked.
+    super::bearer::take_items(&req, &client.0, items.len())?;
     // Valid items go to the verifier; each bad one keeps its place and its problem.
     let mut requests = Vec::with_capacity(items.len());
     let problems: Vec<Option<ApiError>> = items

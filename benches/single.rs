@@ -231,8 +231,11 @@ impl Bench {
             .enable_all()
             .build()
             .expect("runtime");
+        // No idle connections kept: between batches a kept one outlives the server's
+        // keep-alive and the next request on it fails.
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(0)
             .build()
             .expect("client");
         let ready = runtime.block_on(async {

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps fmt lint layers bench bench-api schemathesis clean
+.PHONY: run test deps fmt lint layers bench bench-api bench-single schemathesis clean
 
 ## make run: the demo — reference issuer with demo data + the service, URL and logins printed.
 run:
@@ -11,7 +11,9 @@ run:
 	./scripts/demo.sh
 
 ## make test: installs missing test packages, then fmt, clippy and every test of every crate.
-## Benches are type-checked by clippy but not run here: they need a release build.
+## Benches are type-checked by clippy but not run here: they need a release build. Only
+## the single-verification bench runs, one second a target against the debug binaries
+## the tests just built, to check that every target still answers (no timing checked).
 test: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
@@ -19,6 +21,7 @@ test: deps
 	./scripts/check-schema.sh
 	$(CARGO) test --workspace --doc
 	$(CARGO) test --workspace --lib --bins --tests --no-fail-fast
+	$(CARGO) test --bench single -- --smoke
 
 deps:
 	./scripts/install-test-deps.sh
@@ -47,6 +50,13 @@ bench-api:
 ## service with a token: no 5xx, no answer outside the schema. Not part of make test.
 schemathesis:
 	./scripts/schemathesis.sh
+
+## make bench-single: the single verification beside a proxy hop (wrk, release binaries,
+## loopback only); the tables go to BENCHMARKS.md "Single verification".
+bench-single:
+	command -v wrk >/dev/null 2>&1 || ./scripts/install-test-deps.sh
+	$(CARGO) build --release -p kakunin -p kakunin-issuer --bins
+	$(CARGO) bench --bench single
 
 clean:
 	rm -rf data/demo

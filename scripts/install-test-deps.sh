@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, only when something is missing:
 # headless Chromium, its driver and OpenSSL's headers (browser tests), poppler (pdftotext, pdftoppm,
-# pdffonts) and zbar (QR decoding) for the key-notice tests, and the fonts the notice
-# embeds.
+# pdffonts) and zbar (QR decoding) for the key-notice tests, the fonts the notice
+# embeds, and wrk (the single-verification bench's load generator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -12,6 +12,8 @@ command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 pkg-config --exists openssl 2>/dev/null || need+=(pkg-config libssl-dev)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
+# The load generator of benches/single.rs (its one-second smoke run is part of make test).
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
 [ -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || need+=(fonts-ipaexfont-gothic)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || need+=(fonts-dejavu-core)
 # axe-core (the browser tests' accessibility engine) from npm, into target/axe/.

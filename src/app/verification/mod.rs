@@ -279,10 +279,14 @@ impl Verifier {
         }
     }
 
-    /// Which of `numbers` this service has locked (too many `not_found` lately).
-    async fn locked(&self, numbers: Vec<String>) -> Result<HashSet<String>, VerifyError> {
+    /// Whether this service has locked `number` (too many `not_found` lately). One
+    /// number with `=`, not `IN (…)`: diesel caches the prepared statement of a query
+    /// of fixed shape, while an `IN` list is new SQL that SQLite parses on every call.
+    async fn locked(&self, number: String) -> Result<bool, VerifyError> {
         Ok(db::run(&self.pool, move |c| {
-            store::locked_among(c, &numbers, db::now_utc()).map_err(DbError::from)
+            store::locked_until(c, &number, db::now_utc())
+                .map(|until| until.is_some())
+                .map_err(DbError::from)
         })
         .await?)
     }
@@ -310,7 +314,7 @@ impl Verifier {
             }
         }
         let _turn = self.turns.take(req.number.as_str()).await;
-        let is_locked = !self.locked(vec![req.number.to_string()]).await?.is_empty();
+        let is_locked = self.locked(req.number.to_string()).await?;
         let asked = if is_locked {
             Asked::bare(
                 Outcome::Locked,

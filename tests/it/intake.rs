@@ -267,9 +267,10 @@ async fn uploaded_pdf_notices_become_a_list_verified_one_by_one_and_a_stranger_f
 #[tokio::test]
 async fn a_rotated_200_dpi_fax_scan_as_png_or_jpeg_is_read_from_its_qr_code() {
     let (issuer, service) = start();
-    let browser = service.officer().await;
+    // Made before signing in: an idle keep-alive connection would be closed meanwhile.
     let png = encode(&fax_scan(&issuer, "W2025000001", 2.0), image::ImageFormat::Png);
     let jpeg = encode(&fax_scan(&issuer, "W2025000004", -1.5), image::ImageFormat::Jpeg);
+    let browser = service.officer().await;
     let csrf = browser.csrf("/").await;
     let res = browser
         .post_multipart(
@@ -341,10 +342,10 @@ async fn an_officer_uploads_a_notice_through_the_page_and_verifies_it() {
             page.click_and_wait("form[action=\"/verify/upload\"] button[type=\"submit\"]")
                 .await;
             assert_eq!(page.path().await, "/verify/upload");
-            page.wait_text("#item-0", "W2025000001").await;
+            page.wait_text("#item-0 td:nth-child(2)", "W2025000001").await;
             assert!(page.axe_serious().await.is_empty(), "{:?}", page.axe_serious().await);
             page.click_and_wait("#item-0 button[type=\"submit\"]").await;
-            page.wait_text("#item-0", "確認済み").await;
+            page.wait_text("#item-0 td:nth-child(3)", "確認済み").await;
             page.click_and_wait("#item-0 a").await;
             page.wait_text("section.banner h1", "確認済み").await;
         })

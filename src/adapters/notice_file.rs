@@ -94,7 +94,8 @@ fn from_text(text: &str) -> Result<Option<ReadNotice>, ReadError> {
         text.match_indices(label).find_map(|(i, _)| {
             // After NFKC a full-width colon is `:`; the value runs to the first other
             // character (the text layer may put the next label right after it).
-            let rest = text[i + label.len()..].trim_start_matches(|c: char| c == ':' || c.is_whitespace());
+            let rest =
+                text[i + label.len()..].trim_start_matches(|c: char| c == ':' || c.is_whitespace());
             let token: String = rest
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
@@ -102,8 +103,12 @@ fn from_text(text: &str) -> Result<Option<ReadNotice>, ReadError> {
             parse(&token).then_some(token)
         })
     };
-    let number = after("保証契約番号", &|t| CertificateNumber::parse(t).is_ok());
-    let key = after("認証キー", &|t| t.len() >= 16 && AuthKey::parse(t).is_ok());
+    let number = after("保証契約番号", &|t| {
+        CertificateNumber::parse(t).is_ok()
+    });
+    let key = after("認証キー", &|t| {
+        t.len() >= 16 && AuthKey::parse(t).is_ok()
+    });
     match (number, key) {
         (Some(n), Some(k)) => Ok(Some(ReadNotice {
             number: CertificateNumber::parse(&n).map_err(|_| ReadError::NotANotice)?,
@@ -164,8 +169,10 @@ fn pdf_images(doc: &lopdf::Document) -> Vec<image::GrayImage> {
         }
         let filters = stream.filters().unwrap_or_default();
         let img = if filters.iter().any(|f| f == b"DCTDecode") {
-            let mut reader =
-                image::ImageReader::with_format(Cursor::new(&stream.content), image::ImageFormat::Jpeg);
+            let mut reader = image::ImageReader::with_format(
+                Cursor::new(&stream.content),
+                image::ImageFormat::Jpeg,
+            );
             let mut limits = image::Limits::default();
             limits.max_image_width = Some(MAX_SIDE);
             limits.max_image_height = Some(MAX_SIDE);
@@ -185,7 +192,10 @@ fn pdf_images(doc: &lopdf::Document) -> Vec<image::GrayImage> {
 /// An 8-bit DeviceGray or DeviceRGB image (uncompressed or Flate).
 fn raw_image(stream: &lopdf::Stream, dict: &lopdf::Dictionary) -> Option<image::GrayImage> {
     let int = |k: &[u8]| dict.get(k).and_then(|o| o.as_i64()).ok();
-    let (w, h) = (u32::try_from(int(b"Width")?).ok()?, u32::try_from(int(b"Height")?).ok()?);
+    let (w, h) = (
+        u32::try_from(int(b"Width")?).ok()?,
+        u32::try_from(int(b"Height")?).ok()?,
+    );
     if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE || int(b"BitsPerComponent")? != 8 {
         return None;
     }
@@ -214,7 +224,10 @@ mod tests {
     #[test]
     fn other_files_are_told_apart_by_their_bytes() {
         assert_eq!(read(b"hello").unwrap_err(), ReadError::Format);
-        assert_eq!(read(b"\x89PNG\r\n\x1a\nbroken").unwrap_err(), ReadError::Damaged);
+        assert_eq!(
+            read(b"\x89PNG\r\n\x1a\nbroken").unwrap_err(),
+            ReadError::Damaged
+        );
         assert_eq!(read(b"%PDF-1.7 broken").unwrap_err(), ReadError::Damaged);
     }
 

@@ -56,7 +56,7 @@ fn focus(errors: &serde_json::Value) -> &'static str {
 /// What the upload part of the verify page says of its limits.
 fn insert_upload_limits(ctx: &mut tera::Context, state: &AppState) {
     let intake = &state.settings.intake;
-    ctx.insert("upload_limit", &super::upload::size_ja(intake.upload_limit_bytes()));
+    ctx.insert("upload_limit", &size_ja(intake.upload_limit_bytes()));
     ctx.insert("upload_max_files", &intake.upload_max_files);
 }
 
@@ -99,7 +99,12 @@ pub fn upload_refused(
 }
 
 pub async fn form(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, WebError> {
-    render_form(&state, &staff, &VerifyForm::default(), &serde_json::json!({}))
+    render_form(
+        &state,
+        &staff,
+        &VerifyForm::default(),
+        &serde_json::json!({}),
+    )
 }
 
 /// Parses every field, collecting each field's error so the officer sees them all at once.
@@ -408,4 +413,17 @@ pub async fn reverify(
     };
     let notice = "再照会します。認証キーは保存していないため、お知らせを見てもう一度入力してください。結果の画面に前回からの変更が表示されます。";
     render_form_with(&state, &staff, &form, &serde_json::json!({}), Some(notice))
+}
+
+/// A size in bytes as the pages say it: `64 KiB`, `5 MiB`, `1.5 MiB`.
+pub fn size_ja(bytes: usize) -> String {
+    if bytes < 1024 * 1024 {
+        return format!("{} KiB", bytes / 1024);
+    }
+    let tenths = bytes * 10 / (1024 * 1024);
+    if tenths % 10 == 0 {
+        format!("{} MiB", tenths / 10)
+    } else {
+        format!("{}.{} MiB", tenths / 10, tenths % 10)
+    }
 }

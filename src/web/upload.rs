@@ -209,19 +209,6 @@ fn file_name(raw: Option<&str>, index: usize) -> String {
     cut
 }
 
-/// A size in bytes as the pages say it: `64 KiB`, `5 MiB`, `1.5 MiB`.
-pub fn size_ja(bytes: usize) -> String {
-    if bytes < 1024 * 1024 {
-        return format!("{} KiB", bytes / 1024);
-    }
-    let tenths = bytes * 10 / (1024 * 1024);
-    if tenths % 10 == 0 {
-        format!("{} MiB", tenths / 10)
-    } else {
-        format!("{}.{} MiB", tenths / 10, tenths % 10)
-    }
-}
-
 /// What one upload request carried.
 struct Posted {
     csrf: String,
@@ -239,7 +226,7 @@ async fn receive(
         (
             format!(
                 "アップロードできるのは1回に合計{}までです。ファイルを分けてアップロードしてください。",
-                size_ja(limit)
+                officer::size_ja(limit)
             ),
             413,
         )
@@ -434,12 +421,10 @@ async fn verify_at(state: &AppState, staff: &Staff, index: usize) -> Result<(), 
             banner: row.outcome.banner(),
             tone: row.outcome.tone(),
         },
-        Err(e @ (VerifyError::NoIssuer(_) | VerifyError::NoticeIssuer(_))) => {
-            ItemState::Refused {
-                number,
-                message: e.to_string(),
-            }
-        }
+        Err(e @ (VerifyError::NoIssuer(_) | VerifyError::NoticeIssuer(_))) => ItemState::Refused {
+            number,
+            message: e.to_string(),
+        },
         Err(e) => return Err(e.into()),
     };
     state.uploads.finish(staff, index, done);
@@ -452,12 +437,18 @@ mod tests {
 
     #[test]
     fn file_names_are_cut_to_their_last_part_and_a_readable_length() {
-        assert_eq!(file_name(Some("C:\\Users\\a\\お知らせ.pdf"), 0), "お知らせ.pdf");
+        assert_eq!(
+            file_name(Some("C:\\Users\\a\\お知らせ.pdf"), 0),
+            "お知らせ.pdf"
+        );
         assert_eq!(file_name(Some("a/b\u{7}.png"), 0), "b.png");
         assert_eq!(file_name(None, 2), "3番目のファイル");
-        assert_eq!(file_name(Some(&"あ".repeat(100)), 0).chars().count(), NAME_CHARS + 1);
-        assert_eq!(size_ja(5 * 1024 * 1024), "5 MiB");
-        assert_eq!(size_ja(64 * 1024), "64 KiB");
-        assert_eq!(size_ja(1536 * 1024), "1.5 MiB");
+        assert_eq!(
+            file_name(Some(&"あ".repeat(100)), 0).chars().count(),
+            NAME_CHARS + 1
+        );
+        assert_eq!(officer::size_ja(5 * 1024 * 1024), "5 MiB");
+        assert_eq!(officer::size_ja(64 * 1024), "64 KiB");
+        assert_eq!(officer::size_ja(1536 * 1024), "1.5 MiB");
     }
 }

@@ -225,9 +225,17 @@ async fn uploaded_pdf_notices_become_a_list_verified_one_by_one_and_a_stranger_f
             "/verify/upload",
             &[("csrf", &csrf)],
             &[
-                ("notices", "お知らせ1.pdf", &notice_pdf(&issuer, "W2025000001")),
+                (
+                    "notices",
+                    "お知らせ1.pdf",
+                    &notice_pdf(&issuer, "W2025000001"),
+                ),
                 ("notices", "memo.txt", b"not a notice"),
-                ("notices", "W2025000004.pdf", &notice_pdf(&issuer, "W2025000004")),
+                (
+                    "notices",
+                    "W2025000004.pdf",
+                    &notice_pdf(&issuer, "W2025000004"),
+                ),
             ],
         )
         .await;
@@ -235,21 +243,40 @@ async fn uploaded_pdf_notices_become_a_list_verified_one_by_one_and_a_stranger_f
     let body = res.text().await.unwrap();
     let rows = upload_rows(&Html::parse(&body));
     assert_eq!(rows.len(), 3, "{body}");
-    assert_eq!((rows[0].0.as_str(), rows[0].1.as_str()), ("ready", "W2025000001"));
+    assert_eq!(
+        (rows[0].0.as_str(), rows[0].1.as_str()),
+        ("ready", "W2025000001")
+    );
     assert_eq!(rows[1].0, "unread");
     assert!(
-        rows[1].2.contains("「memo.txt」はお知らせとして読み取れませんでした"),
+        rows[1]
+            .2
+            .contains("「memo.txt」はお知らせとして読み取れませんでした"),
         "{}",
         rows[1].2
     );
-    assert_eq!((rows[2].0.as_str(), rows[2].1.as_str()), ("ready", "W2025000004"));
-    for k in [issuer.demo_key("W2025000001"), issuer.demo_key("W2025000004")] {
+    assert_eq!(
+        (rows[2].0.as_str(), rows[2].1.as_str()),
+        ("ready", "W2025000004")
+    );
+    for k in [
+        issuer.demo_key("W2025000001"),
+        issuer.demo_key("W2025000004"),
+    ] {
         assert!(!body.contains(&k.auth_key), "key on the page");
-        assert!(!body.contains(&k.auth_key.replace('-', "")), "key on the page");
+        assert!(
+            !body.contains(&k.auth_key.replace('-', "")),
+            "key on the page"
+        );
     }
 
     // One notice by its own button; the other stays waiting.
-    let page = Html::of(browser.submit("/verify/upload", "/verify/upload/0", &[]).await).await;
+    let page = Html::of(
+        browser
+            .submit("/verify/upload", "/verify/upload/0", &[])
+            .await,
+    )
+    .await;
     let rows = upload_rows(&page);
     assert_eq!(rows[0].0, "done");
     assert!(rows[0].2.contains("確認済み"), "{}", rows[0].2);
@@ -257,7 +284,12 @@ async fn uploaded_pdf_notices_become_a_list_verified_one_by_one_and_a_stranger_f
     let result = page.attr("#item-0 a", "href").unwrap();
     assert_eq!(banner(&browser.page(&result).await), "確認済み");
     // Then the rest in one go.
-    let page = Html::of(browser.submit("/verify/upload", "/verify/upload/all", &[]).await).await;
+    let page = Html::of(
+        browser
+            .submit("/verify/upload", "/verify/upload/all", &[])
+            .await,
+    )
+    .await;
     assert_eq!(upload_rows(&page)[2].0, "done");
     assert_eq!(service.count("SELECT COUNT(*) AS n FROM verifications"), 2);
     assert_secret_kept(&service, issuer.demo_key("W2025000001"));
@@ -268,22 +300,39 @@ async fn uploaded_pdf_notices_become_a_list_verified_one_by_one_and_a_stranger_f
 async fn a_rotated_200_dpi_fax_scan_as_png_or_jpeg_is_read_from_its_qr_code() {
     let (issuer, service) = start();
     // Made before signing in: an idle keep-alive connection would be closed meanwhile.
-    let png = encode(&fax_scan(&issuer, "W2025000001", 2.0), image::ImageFormat::Png);
-    let jpeg = encode(&fax_scan(&issuer, "W2025000004", -1.5), image::ImageFormat::Jpeg);
+    let png = encode(
+        &fax_scan(&issuer, "W2025000001", 2.0),
+        image::ImageFormat::Png,
+    );
+    let jpeg = encode(
+        &fax_scan(&issuer, "W2025000004", -1.5),
+        image::ImageFormat::Jpeg,
+    );
     let browser = service.officer().await;
     let csrf = browser.csrf("/").await;
     let res = browser
         .post_multipart(
             "/verify/upload",
             &[("csrf", &csrf)],
-            &[("notices", "fax.png", &png), ("notices", "photo.jpg", &jpeg)],
+            &[
+                ("notices", "fax.png", &png),
+                ("notices", "photo.jpg", &jpeg),
+            ],
         )
         .await;
     let rows = upload_rows(&Html::of(res).await);
-    assert_eq!(rows[0], ("ready".into(), "W2025000001".into(), rows[0].2.clone()));
+    assert_eq!(
+        rows[0],
+        ("ready".into(), "W2025000001".into(), rows[0].2.clone())
+    );
     assert_eq!(rows[1].0, "ready", "{}", rows[1].2);
     assert_eq!(rows[1].1, "W2025000004");
-    let page = Html::of(browser.submit("/verify/upload", "/verify/upload/all", &[]).await).await;
+    let page = Html::of(
+        browser
+            .submit("/verify/upload", "/verify/upload/all", &[])
+            .await,
+    )
+    .await;
     for (state, _, text) in upload_rows(&page) {
         assert_eq!(state, "done", "{text}");
     }
@@ -301,18 +350,35 @@ async fn uploads_are_size_limited_need_the_csrf_token_and_are_never_stored() {
     let csrf = browser.csrf("/").await;
     let big = vec![b'x'; 100 * 1024];
     let res = browser
-        .post_multipart("/verify/upload", &[("csrf", &csrf)], &[("notices", "big.pdf", &big)])
+        .post_multipart(
+            "/verify/upload",
+            &[("csrf", &csrf)],
+            &[("notices", "big.pdf", &big)],
+        )
         .await;
     assert_eq!(res.status(), 413);
     let page = Html::of(res).await;
-    assert!(page.text("#notices-error").contains("合計64 KiBまで"), "{}", page.text("#notices-error"));
+    assert!(
+        page.text("#notices-error").contains("合計64 KiBまで"),
+        "{}",
+        page.text("#notices-error")
+    );
     let pdf = notice_pdf(&issuer, "W2025000001");
-    let three: Vec<(&str, &str, &[u8])> =
-        vec![("notices", "a.pdf", b"%PDF-1"), ("notices", "b.pdf", b"%PDF-1"), ("notices", "c.pdf", b"%PDF-1")];
-    let res = browser.post_multipart("/verify/upload", &[("csrf", &csrf)], &three).await;
+    let three: Vec<(&str, &str, &[u8])> = vec![
+        ("notices", "a.pdf", b"%PDF-1"),
+        ("notices", "b.pdf", b"%PDF-1"),
+        ("notices", "c.pdf", b"%PDF-1"),
+    ];
+    let res = browser
+        .post_multipart("/verify/upload", &[("csrf", &csrf)], &three)
+        .await;
     assert_eq!(res.status(), 413);
     let res = browser
-        .post_multipart("/verify/upload", &[("csrf", "forged")], &[("notices", "n.pdf", &pdf)])
+        .post_multipart(
+            "/verify/upload",
+            &[("csrf", "forged")],
+            &[("notices", "n.pdf", &pdf)],
+        )
         .await;
     assert_eq!(res.status(), 403);
     // Without a list, the list page sends back to the form.
@@ -342,8 +408,13 @@ async fn an_officer_uploads_a_notice_through_the_page_and_verifies_it() {
             page.click_and_wait("form[action=\"/verify/upload\"] button[type=\"submit\"]")
                 .await;
             assert_eq!(page.path().await, "/verify/upload");
-            page.wait_text("#item-0 td:nth-child(2)", "W2025000001").await;
-            assert!(page.axe_serious().await.is_empty(), "{:?}", page.axe_serious().await);
+            page.wait_text("#item-0 td:nth-child(2)", "W2025000001")
+                .await;
+            assert!(
+                page.axe_serious().await.is_empty(),
+                "{:?}",
+                page.axe_serious().await
+            );
             page.click_and_wait("#item-0 button[type=\"submit\"]").await;
             page.wait_text("#item-0 td:nth-child(3)", "確認済み").await;
             page.click_and_wait("#item-0 a").await;

@@ -301,7 +301,10 @@ fn both_programs_help_and_complain_in_japanese() {
         while let Some(path) = todo.pop() {
             let mut args = path.clone();
             args.push("--help".into());
-            let text = help_of(program, &args.iter().map(String::as_str).collect::<Vec<_>>());
+            let text = help_of(
+                program,
+                &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            );
             for sub in subcommands(&text) {
                 let mut next = path.clone();
                 next.push(sub);
@@ -320,7 +323,10 @@ fn both_programs_help_and_complain_in_japanese() {
         runs.push((program, args.into_iter().map(str::to_owned).collect()));
     }
     for (program, args) in &runs {
-        let text = help_of(program, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        let text = help_of(
+            program,
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
         assert!(text.contains("使い方"), "{args:?}: {text}");
         for word in english {
             assert!(!text.contains(word), "{word} in {args:?}:\n{text}");
@@ -339,7 +345,10 @@ fn both_programs_help_and_complain_in_japanese() {
         "{text}"
     );
     let text = help_of(&service, &["token", "create", "--help"]);
-    assert!(text.contains("使い方: kakunin token create [オプション]"), "{text}");
+    assert!(
+        text.contains("使い方: kakunin token create [オプション]"),
+        "{text}"
+    );
     assert!(text.contains("【既定: verify】"), "{text}");
 }
 

@@ -38,7 +38,12 @@ pub fn seal_auth_key(secret: &IssuerSecret, key: &AuthKey) -> Vec<u8> {
     rand_core::OsRng.fill_bytes(&mut nonce);
     let pad = keyed(secret, AUTH_KEY_SEAL_LABEL, &nonce);
     let mut out = nonce.to_vec();
-    out.extend(key.expose().bytes().zip(pad.iter().cycle()).map(|(b, p)| b ^ p));
+    out.extend(
+        key.expose()
+            .bytes()
+            .zip(pad.iter().cycle())
+            .map(|(b, p)| b ^ p),
+    );
     out
 }
 
@@ -83,7 +88,11 @@ mod tests {
     fn a_sealed_key_opens_only_while_it_is_the_key_in_force() {
         let k = AuthKey::parse("7KQ2-M9XD-H4T8-RB3N").unwrap();
         let sealed = seal_auth_key(&secret(), &k);
-        assert_ne!(seal_auth_key(&secret(), &k), sealed, "a fresh nonce each time");
+        assert_ne!(
+            seal_auth_key(&secret(), &k),
+            sealed,
+            "a fresh nonce each time"
+        );
         assert!(!sealed.windows(16).any(|w| w == b"7KQ2M9XDH4T8RB3N"));
         let hmac = auth_key_hmac(&secret(), &k);
         assert_eq!(open_auth_key(&secret(), &sealed, &hmac), Some(k));

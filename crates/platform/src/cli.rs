@@ -251,9 +251,14 @@ mod tests {
         cmd.build();
         let top = render_help(&mut cmd);
         let add = render_help(cmd.find_subcommand_mut("add").unwrap());
-        assert!(top.contains("使い方: prog [オプション] <コマンド>"), "{top}");
         assert!(
-            add.contains("使える操作 【既定: verify、使える値: verify、read、環境変数: PROG_SCOPE】"),
+            top.contains("使い方: prog [オプション] <コマンド>"),
+            "{top}"
+        );
+        assert!(
+            add.contains(
+                "使える操作 【既定: verify、使える値: verify、read、環境変数: PROG_SCOPE】"
+            ),
             "{add}"
         );
         for help in [top, add] {

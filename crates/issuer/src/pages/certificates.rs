@@ -101,7 +101,10 @@ pub async fn key(
         .await?
         .ok_or(PageError::NotFound)?;
     let mut ctx = context(&app, Some(&s));
-    ctx.insert("title", &format!("認証キーの表示 {}", cert.certificate_number));
+    ctx.insert(
+        "title",
+        &format!("認証キーの表示 {}", cert.certificate_number),
+    );
     ctx.insert("number", &cert.certificate_number);
     ctx.insert("key", &key.map(|k| k.printed()));
     ctx.insert("reissued", &req.query_string().contains("reissued=1"));
@@ -117,7 +120,10 @@ pub async fn rekey_confirm(
     let s = signed_in(&app, &req).await?;
     let cert = owned(&app, &s, &number).await?;
     let mut ctx = context(&app, Some(&s));
-    ctx.insert("title", &format!("認証キーの再発行 {}", cert.certificate_number));
+    ctx.insert(
+        "title",
+        &format!("認証キーの再発行 {}", cert.certificate_number),
+    );
     ctx.insert("number", &cert.certificate_number);
     html(StatusCode::OK, "rekey.html", &ctx)
 }

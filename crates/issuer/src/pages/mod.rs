@@ -40,7 +40,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(login::logout))
         .route("/certificates", web::get().to(certificates::list))
         .route("/certificates/{number}", web::get().to(certificates::show))
-        .route("/certificates/{number}/key", web::get().to(certificates::key))
+        .route(
+            "/certificates/{number}/key",
+            web::get().to(certificates::key),
+        )
         .route(
             "/certificates/{number}/rekey",
             web::get().to(certificates::rekey_confirm),

@@ -199,9 +199,7 @@ async fn re_issuing_a_key_is_a_confirmed_post_that_voids_the_notice_handed_in() 
     assert_ne!(new_key, old.auth_key);
     assert_eq!(lookup_status(&iss, "W2025000001", &new_key).await, 200);
     assert_eq!(lookup_status(&iss, "W2025000001", &old.auth_key).await, 404);
-    let res = b
-        .submit(&to, "/certificates/W2025000001/notice", &[])
-        .await;
+    let res = b.submit(&to, "/certificates/W2025000001/notice", &[]).await;
     assert_eq!(key_in_notice(&iss, &res.bytes().await.unwrap()), new_key);
 }
 

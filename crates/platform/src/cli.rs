@@ -251,9 +251,10 @@ mod tests {
         cmd.build();
         let top = render_help(&mut cmd);
         let add = render_help(cmd.find_subcommand_mut("add").unwrap());
+        assert!(top.contains("使い方: prog <コマンド>"), "{top}");
         assert!(
-            top.contains("使い方: prog [オプション] <コマンド>"),
-            "{top}"
+            add.contains("使い方: prog add [オプション] --login <値>"),
+            "{add}"
         );
         assert!(
             add.contains(

@@ -111,6 +111,8 @@ pub struct Settings {
     pub log: Log,
     #[serde(default)]
     pub audit: Audit,
+    #[serde(default)]
+    pub intake: Intake,
     /// Read from `KAKUNIN_SECRET_KEY` or `KAKUNIN_SECRET_KEY_FILE` only, never a file.
     #[serde(skip)]
     pub secret_key: Option<SecretKey>,
@@ -244,6 +246,33 @@ impl Default for Audit {
     }
 }
 
+/// Uploaded key notices (PDF, PNG, JPEG) on the verify page: read in memory, never
+/// stored. Within [`RANGES`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Intake {
+    /// KiB one upload request may carry (every file together); more is refused whole.
+    pub upload_limit_kib: u32,
+    /// Files one upload request may carry.
+    pub upload_max_files: u32,
+}
+
+impl Intake {
+    /// [`Self::upload_limit_kib`] in bytes.
+    pub fn upload_limit_bytes(&self) -> usize {
+        self.upload_limit_kib as usize * 1024
+    }
+}
+
+impl Default for Intake {
+    fn default() -> Self {
+        Self {
+            upload_limit_kib: 5120,
+            upload_max_files: 20,
+        }
+    }
+}
+
 /// The values a number setting may take, both ends included. The same bounds are
 /// written in `config/default.toml`'s comments (a test keeps the two in step) and in
 /// the README.
@@ -269,7 +298,7 @@ impl Range {
 /// Every number setting and its bounds. The upper bounds refuse values that can only
 /// be typing mistakes (a timeout of days, a lock longer than a week) and keep every
 /// duration within what the time arithmetic handles.
-pub const RANGES: [Range; 17] = [
+pub const RANGES: [Range; 19] = [
     Range {
         key: "database.pool_size",
         min: 1,
@@ -388,6 +417,20 @@ pub const RANGES: [Range; 17] = [
         max: 10_080,
         unit: "分",
         value: |s| s.audit.checkpoint_max_age_minutes.into(),
+    },
+    Range {
+        key: "intake.upload_limit_kib",
+        min: 64,
+        max: 32_768,
+        unit: "KiB",
+        value: |s| s.intake.upload_limit_kib.into(),
+    },
+    Range {
+        key: "intake.upload_max_files",
+        min: 1,
+        max: 100,
+        unit: "件",
+        value: |s| s.intake.upload_max_files.into(),
     },
 ];
 

@@ -218,9 +218,10 @@ enum IssuerCommand {
     )]
     Check {
         /// 信頼登録簿の発行者 id（例: wjcs）
+        #[arg(value_name = "発行者ID")]
         id: String,
         /// 信頼登録簿（省略時は設定の issuers.file / KAKUNIN_ISSUERS_FILE）
-        #[arg(long)]
+        #[arg(long, value_name = "ファイル")]
         registry: Option<PathBuf>,
     },
 }
@@ -230,9 +231,10 @@ enum EvidenceCommand {
     /// 保存した照会（ID）または証拠一式のファイルを確認し直す。終了コード: 0 有効、1 現在のルールでは結果が異なる、2 無効
     Verify {
         /// 照会の ID（ULID）、または証拠一式（JSON）のファイル
+        #[arg(value_name = "IDまたはファイル")]
         target: String,
         /// 信頼登録簿（省略時: ID なら設定の issuers.file、ファイルなら証拠一式に含まれる登録内容）
-        #[arg(long)]
+        #[arg(long, value_name = "ファイル")]
         registry: Option<PathBuf>,
     },
 }
@@ -250,10 +252,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The PDF readers of uploaded key notices log (through `log`) characters they met
+    // in a file, which may be the key's: they are silenced whatever the filter says.
+    let filter = ["pdf_extract=off", "lopdf=off"].into_iter().fold(
+        EnvFilter::try_new(&settings.log.filter).unwrap_or_else(|_| EnvFilter::new("info")),
+        |f, d| f.add_directive(d.parse().expect("a valid directive")),
+    );
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_new(&settings.log.filter).unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     match run(cli.command, settings) {

@@ -82,6 +82,7 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let state = AppState {
         verifier,
         settings: Arc::new(settings),
+        uploads: Default::default(),
     };
     actix_web::rt::System::new().block_on(web::serve(state))?;
     workers.shutdown_timeout(Duration::from_secs(5));

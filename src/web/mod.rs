@@ -17,6 +17,7 @@ pub mod session;
 pub mod signin;
 pub mod supervisor;
 pub mod templates;
+pub mod upload;
 
 use std::sync::Arc;
 
@@ -39,6 +40,8 @@ pub const PASSWORD_PATH: &str = "/password";
 pub struct AppState {
     pub verifier: Verifier,
     pub settings: Arc<Settings>,
+    /// Key notices uploaded on the verify page, waiting to be verified (memory only).
+    pub uploads: upload::Uploads,
 }
 
 pub fn html(status: u16, body: String) -> HttpResponse {
@@ -172,6 +175,10 @@ pub fn page_routes() -> Vec<PageRoute> {
         on(M::POST, PASSWORD_PATH, password::submit),
         on(M::GET, "/", officer::form),
         on(M::POST, "/verify", officer::submit),
+        on(M::POST, "/verify/upload", upload::upload),
+        on(M::GET, "/verify/upload", upload::list),
+        on(M::POST, "/verify/upload/all", upload::verify_all),
+        on(M::POST, "/verify/upload/{index}", upload::verify_one),
         on(M::GET, "/verifications", history::list),
         on(M::GET, "/verifications/{id}", officer::show),
         on(M::GET, "/verifications/{id}/print", officer::print),

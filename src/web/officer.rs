@@ -38,11 +38,12 @@ pub struct VerifyForm {
 }
 
 fn render_form(
+    state: &AppState,
     staff: &Staff,
     form: &VerifyForm,
     errors: &serde_json::Value,
 ) -> Result<HttpResponse, WebError> {
-    render_form_with(staff, form, errors, None)
+    render_form_with(state, staff, form, errors, None)
 }
 
 /// The field the cursor starts in: the first wrong one, else 保証契約番号.
@@ -53,13 +54,22 @@ fn focus(errors: &serde_json::Value) -> &'static str {
         .unwrap_or("certificate_number")
 }
 
+/// What the upload part of the verify page says of its limits.
+fn insert_upload_limits(ctx: &mut tera::Context, state: &AppState) {
+    let intake = &state.settings.intake;
+    ctx.insert("upload_limit", &size_ja(intake.upload_limit_bytes()));
+    ctx.insert("upload_max_files", &intake.upload_max_files);
+}
+
 fn render_form_with(
+    state: &AppState,
     staff: &Staff,
     form: &VerifyForm,
     errors: &serde_json::Value,
     notice: Option<&str>,
 ) -> Result<HttpResponse, WebError> {
     let mut ctx = staff.context();
+    insert_upload_limits(&mut ctx, state);
     ctx.insert("focus", focus(errors));
     ctx.insert("notice", &notice);
     ctx.insert("form", form);
@@ -72,8 +82,30 @@ fn render_form_with(
     Ok(html(status, templates::render("verify.html", &ctx)?))
 }
 
-pub async fn form(staff: Staff) -> Result<HttpResponse, WebError> {
-    render_form(&staff, &VerifyForm::default(), &serde_json::json!({}))
+/// The verify page again with a message about an upload that was refused whole (too
+/// large, too many files, none chosen), under `status`.
+pub fn upload_refused(
+    state: &AppState,
+    staff: &Staff,
+    message: &str,
+    status: u16,
+) -> Result<HttpResponse, WebError> {
+    let mut ctx = staff.context();
+    insert_upload_limits(&mut ctx, state);
+    ctx.insert("focus", "notices");
+    ctx.insert("notice", &None::<&str>);
+    ctx.insert("form", &VerifyForm::default());
+    ctx.insert("errors", &serde_json::json!({ "upload": message }));
+    Ok(html(status, templates::render("verify.html", &ctx)?))
+}
+
+pub async fn form(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, WebError> {
+    render_form(
+        &state,
+        &staff,
+        &VerifyForm::default(),
+        &serde_json::json!({}),
+    )
 }
 
 /// Parses every field, collecting each field's error so the officer sees them all at once.
@@ -121,7 +153,7 @@ pub async fn submit(
     form.certificate_number = intake::shown_number(&form.certificate_number);
     let request = match parsed {
         Ok(r) => r,
-        Err(errors) => return render_form(&staff, &form, &errors),
+        Err(errors) => return render_form(&state, &staff, &form, &errors),
     };
     match state.verifier.verify(&staff.actor, request).await {
         Ok(row) => Ok(HttpResponse::SeeOther()
@@ -129,12 +161,12 @@ pub async fn submit(
             .finish()),
         Err(e @ VerifyError::NoIssuer(_)) => {
             let errors = serde_json::json!({ "certificate_number": e.to_string() });
-            render_form(&staff, &form, &errors)
+            render_form(&state, &staff, &form, &errors)
         }
         Err(VerifyError::NoticeIssuer(field)) => {
             let e = VerifyError::NoticeIssuer(field);
             let errors = serde_json::json!({ field.name(): e.to_string() });
-            render_form(&staff, &form, &errors)
+            render_form(&state, &staff, &form, &errors)
         }
         Err(e) => Err(e.into()),
     }
@@ -388,5 +420,18 @@ pub async fn reverify(
         ..Default::default()
     };
     let notice = "再照会します。認証キーは保存していないため、お知らせを見てもう一度入力してください。結果の画面に前回からの変更が表示されます。";
-    render_form_with(&staff, &form, &serde_json::json!({}), Some(notice))
+    render_form_with(&state, &staff, &form, &serde_json::json!({}), Some(notice))
+}
+
+/// A size in bytes as the pages say it: `64 KiB`, `5 MiB`, `1.5 MiB`.
+pub fn size_ja(bytes: usize) -> String {
+    if bytes < 1024 * 1024 {
+        return format!("{} KiB", bytes / 1024);
+    }
+    let tenths = bytes * 10 / (1024 * 1024);
+    if tenths % 10 == 0 {
+        format!("{} MiB", tenths / 10)
+    } else {
+        format!("{}.{} MiB", tenths / 10, tenths % 10)
+    }
 }

@@ -20,6 +20,7 @@ static TERA: LazyLock<Tera> = LazyLock::new(|| {
             include_str!("../../templates/password.html"),
         ),
         ("verify.html", include_str!("../../templates/verify.html")),
+        ("upload.html", include_str!("../../templates/upload.html")),
         (
             "certificate_table.html",
             include_str!("../../templates/certificate_table.html"),

@@ -1,10 +1,11 @@
 //! Intake: a key notice's QR text typed by a scanner into either field, on the form and
-//! in the API (`issuer-protocol.md` §7), kept out of pages, logs and the database.
+//! in the API (`issuer-protocol.md` §7), and key notices uploaded as PDF, scan or photo;
+//! kept out of pages, logs and the database.
 
 use kakunin_testkit::chrome::Chrome;
 use kakunin_testkit::client::problem;
 use kakunin_testkit::html::Html;
-use kakunin_testkit::issuer::DemoKey;
+use kakunin_testkit::issuer::{DemoKey, IssuerProcess};
 use kakunin_testkit::service::{ServiceProcess, OFFICE, PASSWORD};
 use serde_json::json;
 
@@ -151,6 +152,272 @@ async fn a_scanner_typing_into_the_number_field_and_pressing_enter_verifies() {
                 "the scan alone submits the form: at {}",
                 page.path().await
             );
+            page.wait_text("section.banner h1", "確認済み").await;
+        })
+        .await;
+}
+
+// ---- Uploaded key notices (PDF, scans and photos) ------------------------------------
+
+/// The key notice PDF the issuer rendered for `number` at `demo-seed`.
+fn notice_pdf(issuer: &IssuerProcess, number: &str) -> Vec<u8> {
+    std::fs::read(issuer.demo_dir().join(format!("notices/{number}.pdf"))).expect("notice PDF")
+}
+
+/// The notice as a 200 dpi FAX would send it: `pdftoppm -r 200`, black and white, turned
+/// by `degrees`.
+fn fax_scan(issuer: &IssuerProcess, number: &str, degrees: f32) -> image::GrayImage {
+    let pdf = issuer.demo_dir().join(format!("notices/{number}.pdf"));
+    let out = issuer.dir().join(format!("fax-{number}"));
+    let status = std::process::Command::new("pdftoppm")
+        .args(["-r", "200", "-gray", "-png", "-singlefile"])
+        .arg(&pdf)
+        .arg(&out)
+        .status()
+        .expect("pdftoppm (poppler-utils, scripts/install-test-deps.sh)");
+    assert!(status.success());
+    let page = image::open(out.with_extension("png")).unwrap().to_luma8();
+    let (w, h) = page.dimensions();
+    let (sin, cos) = degrees.to_radians().sin_cos();
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    image::GrayImage::from_fn(w, h, |x, y| {
+        let (dx, dy) = (x as f32 - cx, y as f32 - cy);
+        let (sx, sy) = (cos * dx + sin * dy + cx, -sin * dx + cos * dy + cy);
+        let inside = sx >= 0.0 && sy >= 0.0 && (sx as u32) < w && (sy as u32) < h;
+        let v = if inside {
+            page.get_pixel(sx as u32, sy as u32)[0]
+        } else {
+            255
+        };
+        image::Luma([if v < 128 { 0 } else { 255 }])
+    })
+}
+
+fn encode(img: &image::GrayImage, format: image::ImageFormat) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+/// `(state, number, text)` of each row of the upload list.
+fn upload_rows(page: &Html) -> Vec<(String, String, String)> {
+    page.attrs("tr[data-state]", "data-state")
+        .into_iter()
+        .enumerate()
+        .map(|(i, state)| {
+            let row = format!("#item-{i}");
+            (
+                state,
+                page.text(&format!("{row} td:nth-child(2)")),
+                page.text(&row),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn uploaded_pdf_notices_become_a_list_verified_one_by_one_and_a_stranger_file_is_named() {
+    let (issuer, service) = start();
+    let browser = service.officer().await;
+    let csrf = browser.csrf("/").await;
+    let res = browser
+        .post_multipart(
+            "/verify/upload",
+            &[("csrf", &csrf)],
+            &[
+                (
+                    "notices",
+                    "お知らせ1.pdf",
+                    &notice_pdf(&issuer, "W2025000001"),
+                ),
+                ("notices", "memo.txt", b"not a notice"),
+                (
+                    "notices",
+                    "W2025000004.pdf",
+                    &notice_pdf(&issuer, "W2025000004"),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(res.url().path(), "/verify/upload");
+    let body = res.text().await.unwrap();
+    let rows = upload_rows(&Html::parse(&body));
+    assert_eq!(rows.len(), 3, "{body}");
+    assert_eq!(
+        (rows[0].0.as_str(), rows[0].1.as_str()),
+        ("ready", "W2025000001")
+    );
+    assert_eq!(rows[1].0, "unread");
+    assert!(
+        rows[1]
+            .2
+            .contains("「memo.txt」はお知らせとして読み取れませんでした"),
+        "{}",
+        rows[1].2
+    );
+    assert_eq!(
+        (rows[2].0.as_str(), rows[2].1.as_str()),
+        ("ready", "W2025000004")
+    );
+    for k in [
+        issuer.demo_key("W2025000001"),
+        issuer.demo_key("W2025000004"),
+    ] {
+        assert!(!body.contains(&k.auth_key), "key on the page");
+        assert!(
+            !body.contains(&k.auth_key.replace('-', "")),
+            "key on the page"
+        );
+    }
+
+    // One notice by its own button; the other stays waiting.
+    let page = Html::of(
+        browser
+            .submit("/verify/upload", "/verify/upload/0", &[])
+            .await,
+    )
+    .await;
+    let rows = upload_rows(&page);
+    assert_eq!(rows[0].0, "done");
+    assert!(rows[0].2.contains("確認済み"), "{}", rows[0].2);
+    assert_eq!(rows[2].0, "ready");
+    let result = page.attr("#item-0 a", "href").unwrap();
+    assert_eq!(banner(&browser.page(&result).await), "確認済み");
+    // Then the rest in one go.
+    let page = Html::of(
+        browser
+            .submit("/verify/upload", "/verify/upload/all", &[])
+            .await,
+    )
+    .await;
+    assert_eq!(upload_rows(&page)[2].0, "done");
+    assert_eq!(service.count("SELECT COUNT(*) AS n FROM verifications"), 2);
+    assert_secret_kept(&service, issuer.demo_key("W2025000001"));
+    assert_secret_kept(&service, issuer.demo_key("W2025000004"));
+}
+
+#[tokio::test]
+async fn a_rotated_200_dpi_fax_scan_as_png_or_jpeg_is_read_from_its_qr_code() {
+    let (issuer, service) = start();
+    // Made before signing in: an idle keep-alive connection would be closed meanwhile.
+    let png = encode(
+        &fax_scan(&issuer, "W2025000001", 2.0),
+        image::ImageFormat::Png,
+    );
+    let jpeg = encode(
+        &fax_scan(&issuer, "W2025000004", -1.5),
+        image::ImageFormat::Jpeg,
+    );
+    let browser = service.officer().await;
+    let csrf = browser.csrf("/").await;
+    let res = browser
+        .post_multipart(
+            "/verify/upload",
+            &[("csrf", &csrf)],
+            &[
+                ("notices", "fax.png", &png),
+                ("notices", "photo.jpg", &jpeg),
+            ],
+        )
+        .await;
+    let rows = upload_rows(&Html::of(res).await);
+    assert_eq!(
+        rows[0],
+        ("ready".into(), "W2025000001".into(), rows[0].2.clone())
+    );
+    assert_eq!(rows[1].0, "ready", "{}", rows[1].2);
+    assert_eq!(rows[1].1, "W2025000004");
+    let page = Html::of(
+        browser
+            .submit("/verify/upload", "/verify/upload/all", &[])
+            .await,
+    )
+    .await;
+    for (state, _, text) in upload_rows(&page) {
+        assert_eq!(state, "done", "{text}");
+    }
+    assert_secret_kept(&service, issuer.demo_key("W2025000001"));
+}
+
+#[tokio::test]
+async fn uploads_are_size_limited_need_the_csrf_token_and_are_never_stored() {
+    let issuer = IssuerProcess::start();
+    let service = ServiceProcess::start_with(
+        &issuer.registry_toml,
+        Some("[intake]\nupload_limit_kib = 64\nupload_max_files = 2\n"),
+    );
+    let browser = service.officer().await;
+    let csrf = browser.csrf("/").await;
+    let big = vec![b'x'; 100 * 1024];
+    let res = browser
+        .post_multipart(
+            "/verify/upload",
+            &[("csrf", &csrf)],
+            &[("notices", "big.pdf", &big)],
+        )
+        .await;
+    assert_eq!(res.status(), 413);
+    let page = Html::of(res).await;
+    assert!(
+        page.text("#notices-error").contains("合計64 KiBまで"),
+        "{}",
+        page.text("#notices-error")
+    );
+    let pdf = notice_pdf(&issuer, "W2025000001");
+    let three: Vec<(&str, &str, &[u8])> = vec![
+        ("notices", "a.pdf", b"%PDF-1"),
+        ("notices", "b.pdf", b"%PDF-1"),
+        ("notices", "c.pdf", b"%PDF-1"),
+    ];
+    let res = browser
+        .post_multipart("/verify/upload", &[("csrf", &csrf)], &three)
+        .await;
+    assert_eq!(res.status(), 413);
+    let res = browser
+        .post_multipart(
+            "/verify/upload",
+            &[("csrf", "forged")],
+            &[("notices", "n.pdf", &pdf)],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    // Without a list, the list page sends back to the form.
+    let res = browser.get("/verify/upload").await;
+    assert_eq!(res.url().path(), "/");
+    assert_secret_kept(&service, issuer.demo_key("W2025000001"));
+}
+
+#[tokio::test]
+async fn an_officer_uploads_a_notice_through_the_page_and_verifies_it() {
+    let (issuer, service) = start();
+    service.add_user("officer1", "officer", OFFICE);
+    let pdf = issuer.demo_dir().join("notices/W2025000001.pdf");
+    Chrome::start(&service.base_url)
+        .await
+        .run(|page| async move {
+            page.goto("/login").await;
+            page.fill("#login", "officer1").await;
+            page.fill("#password", PASSWORD).await;
+            page.click_and_wait("form[action=\"/login\"] button[type=\"submit\"]")
+                .await;
+            page.find("#notices")
+                .await
+                .send_keys(pdf.to_str().unwrap())
+                .await
+                .expect("choose the file");
+            page.click_and_wait("form[action=\"/verify/upload\"] button[type=\"submit\"]")
+                .await;
+            assert_eq!(page.path().await, "/verify/upload");
+            page.wait_text("#item-0 td:nth-child(2)", "W2025000001")
+                .await;
+            assert!(
+                page.axe_serious().await.is_empty(),
+                "{:?}",
+                page.axe_serious().await
+            );
+            page.click_and_wait("#item-0 button[type=\"submit\"]").await;
+            page.wait_text("#item-0 td:nth-child(3)", "確認済み").await;
+            page.click_and_wait("#item-0 a").await;
             page.wait_text("section.banner h1", "確認済み").await;
         })
         .await;

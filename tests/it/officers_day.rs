@@ -261,6 +261,16 @@ fn help_of(program: &Path, args: &[&str]) -> String {
     text
 }
 
+/// The subcommands a help text lists under コマンド.
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| !l.starts_with("コマンド:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect()
+}
+
 #[test]
 fn both_programs_help_and_complain_in_japanese() {
     let service = kakunin_testkit::bins::kakunin();
@@ -271,25 +281,62 @@ fn both_programs_help_and_complain_in_japanese() {
         "Options:",
         "Arguments:",
         "Print help",
+        "Print version",
         "error:",
         "tip:",
+        "[OPTIONS]",
+        "[COMMAND]",
+        "[default:",
+        "[possible values:",
+        "[env:",
+        "[aliases:",
     ];
+    // A placeholder in capitals is clap's default (`<TARGET>`); URL and ID are written so
+    // in Japanese too.
+    let placeholder = regex::Regex::new(r"<([A-Z][A-Z_]*)>").unwrap();
+    // Every command and subcommand of both programs, found from their own help.
+    let mut runs: Vec<(&std::path::PathBuf, Vec<String>)> = Vec::new();
+    for program in [&service, &issuer] {
+        let mut todo = vec![Vec::<String>::new()];
+        while let Some(path) = todo.pop() {
+            let mut args = path.clone();
+            args.push("--help".into());
+            let text = help_of(
+                program,
+                &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            );
+            for sub in subcommands(&text) {
+                let mut next = path.clone();
+                next.push(sub);
+                todo.push(next);
+            }
+            runs.push((program, args));
+        }
+    }
+    assert!(runs.len() > 30, "{} help texts", runs.len());
     for (program, args) in [
-        (&service, vec!["--help"]),
-        (&service, vec!["user", "--help"]),
-        (&service, vec!["user", "add", "--help"]),
-        (&service, vec!["audit", "export", "--help"]),
-        (&service, vec!["record", "verify", "--help"]),
         (&service, vec!["user", "add"]),
         (&service, vec!["user", "ad"]),
-        (&issuer, vec!["--help"]),
-        (&issuer, vec!["contractor", "--help"]),
+        (&service, vec!["user"]),
         (&issuer, vec!["keygen"]),
     ] {
-        let text = help_of(program, &args);
+        runs.push((program, args.into_iter().map(str::to_owned).collect()));
+    }
+    for (program, args) in &runs {
+        let text = help_of(
+            program,
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
         assert!(text.contains("使い方"), "{args:?}: {text}");
         for word in english {
             assert!(!text.contains(word), "{word} in {args:?}:\n{text}");
+        }
+        for found in placeholder.captures_iter(&text) {
+            assert!(
+                ["URL", "ID"].contains(&&found[1]),
+                "{} in {args:?}:\n{text}",
+                &found[0]
+            );
         }
     }
     let text = help_of(&service, &["user", "add"]);
@@ -297,6 +344,12 @@ fn both_programs_help_and_complain_in_japanese() {
         text.contains("--login") && text.contains("指定してください"),
         "{text}"
     );
+    let text = help_of(&service, &["token", "create", "--help"]);
+    assert!(
+        text.contains("使い方: kakunin token create [オプション]"),
+        "{text}"
+    );
+    assert!(text.contains("【既定: verify】"), "{text}");
 }
 
 #[tokio::test]

@@ -95,7 +95,7 @@ pub enum Command {
     /// デモデータが既にあるデータベースでは何も変更せずに終了します。
     DemoSeed {
         /// 出力先ディレクトリ
-        #[arg(long, value_name = "DIR", default_value = "data/demo")]
+        #[arg(long, value_name = "ディレクトリ", default_value = "data/demo")]
         out: PathBuf,
         /// issuers.toml に書く base_url（省略時は http://{待ち受けアドレス}）
         #[arg(long = "base-url", value_name = "URL")]

@@ -18,10 +18,46 @@ use secrecy::ExposeSecret;
 /// purpose (login CSRF tokens) can never produce the same bytes.
 const AUTH_KEY_LABEL: &[u8] = b"kakunin-issuer/auth-key/v1\0";
 const LOGIN_CSRF_LABEL: &[u8] = b"kakunin-issuer/login-csrf/v1\0";
+const AUTH_KEY_SEAL_LABEL: &[u8] = b"kakunin-issuer/auth-key-seal/v1\0";
+/// Bytes of the random nonce that opens a sealed key.
+const SEAL_NONCE: usize = 16;
 
 /// HMAC-SHA-256 of the canonical auth key under the issuer secret: what the store keeps.
 pub fn auth_key_hmac(secret: &IssuerSecret, key: &AuthKey) -> Vec<u8> {
     keyed(secret, AUTH_KEY_LABEL, key.expose().as_bytes())
+}
+
+/// The auth key sealed under the issuer secret, so that the contractor's page can show
+/// it again: a random nonce, then the canonical key XORed with
+/// HMAC-SHA-256(secret, label ‖ nonce) (HMAC as a pseudo-random function, a fresh
+/// nonce each time). Whoever holds the secret and the database can open it; the secret
+/// already guards the keys' HMACs.
+pub fn seal_auth_key(secret: &IssuerSecret, key: &AuthKey) -> Vec<u8> {
+    use rand_core::RngCore;
+    let mut nonce = [0u8; SEAL_NONCE];
+    rand_core::OsRng.fill_bytes(&mut nonce);
+    let pad = keyed(secret, AUTH_KEY_SEAL_LABEL, &nonce);
+    let mut out = nonce.to_vec();
+    out.extend(
+        key.expose()
+            .bytes()
+            .zip(pad.iter().cycle())
+            .map(|(b, p)| b ^ p),
+    );
+    out
+}
+
+/// Opens [`seal_auth_key`]'s bytes; `None` unless they give a key whose HMAC is
+/// `in_force` (the HMAC of the key in force), so a stale or damaged value is never shown.
+pub fn open_auth_key(secret: &IssuerSecret, sealed: &[u8], in_force: &[u8]) -> Option<AuthKey> {
+    if sealed.len() <= SEAL_NONCE || sealed.len() > SEAL_NONCE + 32 {
+        return None;
+    }
+    let (nonce, body) = sealed.split_at(SEAL_NONCE);
+    let pad = keyed(secret, AUTH_KEY_SEAL_LABEL, nonce);
+    let bytes: Vec<u8> = body.iter().zip(pad.iter()).map(|(b, p)| b ^ p).collect();
+    let key = AuthKey::parse(std::str::from_utf8(&bytes).ok()?).ok()?;
+    same(&auth_key_hmac(secret, &key), in_force).then_some(key)
 }
 
 /// The login form's CSRF token, bound to the pre-login cookie's random value.
@@ -46,6 +82,23 @@ mod tests {
     fn secret() -> IssuerSecret {
         // Built through the same checks as the real settings.
         super::super::settings::tests_secret()
+    }
+
+    #[test]
+    fn a_sealed_key_opens_only_while_it_is_the_key_in_force() {
+        let k = AuthKey::parse("7KQ2-M9XD-H4T8-RB3N").unwrap();
+        let sealed = seal_auth_key(&secret(), &k);
+        assert_ne!(
+            seal_auth_key(&secret(), &k),
+            sealed,
+            "a fresh nonce each time"
+        );
+        assert!(!sealed.windows(16).any(|w| w == b"7KQ2M9XDH4T8RB3N"));
+        let hmac = auth_key_hmac(&secret(), &k);
+        assert_eq!(open_auth_key(&secret(), &sealed, &hmac), Some(k));
+        let other = auth_key_hmac(&secret(), &AuthKey::generate());
+        assert_eq!(open_auth_key(&secret(), &sealed, &other), None);
+        assert_eq!(open_auth_key(&secret(), &sealed[..10], &hmac), None);
     }
 
     #[test]

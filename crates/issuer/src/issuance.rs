@@ -165,6 +165,7 @@ pub fn store_new(
         &cert.certificate_number,
         contractor_id,
         &crypto::auth_key_hmac(secret, auth_key),
+        &crypto::seal_auth_key(secret, auth_key),
         &rev.as_new(),
     )?;
     Ok(())
@@ -318,6 +319,7 @@ pub async fn rekey(
                 conn,
                 row.id,
                 &crypto::auth_key_hmac(&secret, &auth_key),
+                &crypto::seal_auth_key(&secret, &auth_key),
                 &store::now_text(),
             )?;
             Ok(Some(Issued {
@@ -325,6 +327,33 @@ pub async fn rekey(
                 auth_key,
             }))
         })
+    })
+    .await
+}
+
+/// The latest revision of a certificate the contractor owns and its key in force, when
+/// the issuer kept it sealed (keys issued before it did give `None`). `Ok(None)` when
+/// the number is unknown or owned by someone else.
+pub async fn current_key(
+    app: &App,
+    number: CertificateNumber,
+    contractor_id: i32,
+) -> Result<Option<(Certificate, Option<AuthKey>)>, IssuerError> {
+    let secret = app.secret()?.clone();
+    db::run(&app.pool, move |conn| {
+        let Some(row) = store::certificates::find(conn, number.as_str())? else {
+            return Ok(None);
+        };
+        if row.contractor_id != Some(contractor_id) {
+            return Ok(None);
+        }
+        let latest = store::certificates::latest(conn, &row)?;
+        let certificate = parse_stored(&latest.payload)?;
+        let key = row
+            .auth_key_sealed
+            .as_deref()
+            .and_then(|sealed| crypto::open_auth_key(&secret, sealed, &row.auth_key_hmac));
+        Ok(Some((certificate, key)))
     })
     .await
 }

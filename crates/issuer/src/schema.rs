@@ -12,6 +12,7 @@ diesel::table! {
         latest_revision -> Integer,
         created_at -> Text,
         updated_at -> Text,
+        auth_key_sealed -> Nullable<Binary>,
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use tera::{Context, Tera};
 
-const TEMPLATES: [(&str, &str); 5] = [
+const TEMPLATES: [(&str, &str); 7] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("list.html", include_str!("../templates/list.html")),
@@ -15,6 +15,8 @@ const TEMPLATES: [(&str, &str); 5] = [
         include_str!("../templates/certificate.html"),
     ),
     ("error.html", include_str!("../templates/error.html")),
+    ("key.html", include_str!("../templates/key.html")),
+    ("rekey.html", include_str!("../templates/rekey.html")),
 ];
 
 static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {

@@ -23,6 +23,7 @@ fn localize_one(cmd: Command, root: bool) -> Command {
         .disable_help_subcommand(true)
         .disable_help_flag(true)
         .mut_args(|a| {
+            let a = japanese_notes(a);
             let a = if a.is_global_set() {
                 a.display_order(100)
             } else {
@@ -58,6 +59,70 @@ fn localize_one(cmd: Command, root: bool) -> Command {
     cmd.mut_subcommands(|sub| localize_one(sub, false))
 }
 
+/// An argument without a value name gets 値 (clap would show its id in capitals), and
+/// clap's English notes after an argument's help (`[default: …]`, `[possible values: …]`,
+/// `[env: …]`) said in Japanese instead: 【既定: …、使える値: …、環境変数: …】.
+fn japanese_notes(a: Arg) -> Arg {
+    let takes_values = a.get_action().takes_values();
+    // Without a value name clap shows the argument's id in capitals (`<TARGET>`).
+    let a = if takes_values && a.get_value_names().is_none() {
+        a.value_name("値")
+    } else {
+        a
+    };
+    let mut notes = Vec::new();
+    if takes_values && !a.is_hide_default_value_set() && !a.get_default_values().is_empty() {
+        let defaults: Vec<String> = a
+            .get_default_values()
+            .iter()
+            .map(|v| v.to_string_lossy().into_owned())
+            .collect();
+        notes.push(format!("既定: {}", defaults.join("、")));
+    }
+    if takes_values && !a.is_hide_possible_values_set() {
+        let values: Vec<String> = a
+            .get_possible_values()
+            .iter()
+            .filter(|v| !v.is_hide_set())
+            .map(|v| v.get_name().to_owned())
+            .collect();
+        if !values.is_empty() {
+            notes.push(format!("使える値: {}", values.join("、")));
+        }
+    }
+    if !a.is_hide_env_set() {
+        if let Some(env) = a.get_env() {
+            notes.push(format!("環境変数: {}", env.to_string_lossy()));
+        }
+    }
+    if notes.is_empty() {
+        return a;
+    }
+    let notes = format!("【{}】", notes.join("、"));
+    let help = a.get_help().map(ToString::to_string).unwrap_or_default();
+    let long = a.get_long_help().map(ToString::to_string);
+    let mut a = a
+        .help(format!("{help} {notes}").trim().to_owned())
+        .hide_default_value(true)
+        .hide_possible_values(true)
+        .hide_env(true);
+    if let Some(long) = long {
+        a = a.long_help(format!("{long}\n{notes}"));
+    }
+    a
+}
+
+/// Help text with the one English word clap's usage line keeps whatever the template:
+/// `[OPTIONS]` becomes `[オプション]`.
+pub fn japanese_help(rendered: &str) -> String {
+    rendered.replace("[OPTIONS]", "[オプション]")
+}
+
+/// `cmd`'s help (`--help`) as the program prints it: for tests and documentation.
+pub fn render_help(cmd: &mut Command) -> String {
+    japanese_help(&cmd.render_long_help().to_string())
+}
+
 /// Parses the process's arguments with [`localize`]d `cmd`. `--help` and `--version`
 /// print and exit 0; a usage error prints [`message_ja`] on standard error and exits 2
 /// (clap's status for usage errors).
@@ -73,9 +138,15 @@ pub fn matches(cmd: Command) -> ArgMatches {
 /// go to standard output, anything else to standard error in Japanese.
 pub fn exit(program: &str, e: &clap::Error) -> ! {
     match e.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        ErrorKind::DisplayHelp => {
+            print!("{}", japanese_help(&e.render().to_string()));
+            std::process::exit(0)
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprint!("{}", japanese_help(&e.render().to_string()));
+            std::process::exit(e.exit_code())
+        }
+        ErrorKind::DisplayVersion => e.exit(),
         _ => {
             eprintln!("エラー: {}", message_ja(e));
             eprintln!("使い方は `{program} --help` で表示できます。");
@@ -160,7 +231,16 @@ mod tests {
             .subcommand(
                 Command::new("add")
                     .about("追加します")
-                    .arg(Arg::new("login").long("login").required(true)),
+                    .arg(Arg::new("login").long("login").required(true))
+                    .arg(
+                        Arg::new("scope")
+                            .long("scope")
+                            .value_name("範囲")
+                            .help("使える操作")
+                            .default_value("verify")
+                            .value_parser(["verify", "read"])
+                            .env("PROG_SCOPE"),
+                    ),
             )
             .subcommand_required(true)
     }
@@ -169,13 +249,20 @@ mod tests {
     fn every_command_helps_with_japanese_headings() {
         let mut cmd = localize(sample());
         cmd.build();
-        for help in [
-            cmd.render_help().to_string(),
-            cmd.find_subcommand_mut("add")
-                .unwrap()
-                .render_help()
-                .to_string(),
-        ] {
+        let top = render_help(&mut cmd);
+        let add = render_help(cmd.find_subcommand_mut("add").unwrap());
+        assert!(top.contains("使い方: prog <コマンド>"), "{top}");
+        assert!(
+            add.contains("使い方: prog add [オプション] --login <値>"),
+            "{add}"
+        );
+        assert!(
+            add.contains(
+                "使える操作 【既定: verify、使える値: verify、read、環境変数: PROG_SCOPE】"
+            ),
+            "{add}"
+        );
+        for help in [top, add] {
             assert!(help.contains("使い方:"), "{help}");
             assert!(help.contains("オプション:"), "{help}");
             for english in [
@@ -184,6 +271,10 @@ mod tests {
                 "Options:",
                 "Arguments:",
                 "Print help",
+                "[OPTIONS]",
+                "default:",
+                "possible values",
+                "env:",
             ] {
                 assert!(!help.contains(english), "{english} in {help}");
             }

@@ -66,6 +66,44 @@ impl Browser {
             .expect("POST")
     }
 
+    /// Posts a `multipart/form-data` body as a browser sends a form with file inputs:
+    /// `fields` as text parts, `files` as `(input name, file name, bytes)` parts (no
+    /// CSRF token added).
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> reqwest::Response {
+        let boundary = "----kakunin-testkit-7f3a9c";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        for (name, file, bytes) in files {
+            body.extend(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                    .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend(b"\r\n");
+        }
+        body.extend(format!("--{boundary}--\r\n").as_bytes());
+        self.http
+            .post(self.url(path))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .expect("POST multipart")
+    }
+
     /// The CSRF token of the forms on `path`.
     pub async fn csrf(&self, path: &str) -> String {
         self.page(path).await.csrf()

@@ -1,13 +1,13 @@
 //! The contractor's certificates: the list, the certificate screen (the printable
-//! 保証証書) and the key notice download.
+//! 保証証書), 「認証キー」の表示 with the key notice download, and the separate, confirmed
+//! re-issue of the key.
 //!
-//! Why the key notice download issues a new key: the issuer keeps only an HMAC of each
-//! auth key (issuer-protocol.md §2), so no one — the issuer included — can show a key
-//! again after it was first printed. The 「認証キー」の表示 button therefore issues a
-//! fresh key, stores its HMAC in place of the old one (the old key and every notice
-//! printed with it stop working at once) and returns the new key notice PDF. The page
-//! says so before the click. The certificate itself and its signed revisions are not
-//! touched.
+//! The issuer keeps each key sealed under its secret (`crypto::seal_auth_key`) beside
+//! its HMAC, so 「認証キー」の表示 shows the key in force and its notice prints it again
+//! without changing anything: the notice already handed to the orderer keeps working.
+//! Re-issuing replaces the key (the old key and every notice printed with it stop
+//! working at once); it has its own page that says so and a POST with the CSRF token.
+//! A key issued before keys were kept cannot be shown, only re-issued.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -88,6 +88,72 @@ pub struct NoticeForm {
     csrf: String,
 }
 
+/// `GET /certificates/{number}/key`: 「認証キー」の表示, the key in force (or why it
+/// cannot be shown) and the notice download; nothing changes.
+pub async fn key(
+    app: web::Data<App>,
+    req: HttpRequest,
+    number: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let s = signed_in(&app, &req).await?;
+    let number = CertificateNumber::parse(&number).map_err(|_| PageError::NotFound)?;
+    let (cert, key) = issuance::current_key(&app, number, s.contractor_id)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    let mut ctx = context(&app, Some(&s));
+    ctx.insert(
+        "title",
+        &format!("認証キーの表示 {}", cert.certificate_number),
+    );
+    ctx.insert("number", &cert.certificate_number);
+    ctx.insert("key", &key.map(|k| k.printed()));
+    ctx.insert("reissued", &req.query_string().contains("reissued=1"));
+    html(StatusCode::OK, "key.html", &ctx)
+}
+
+/// `GET /certificates/{number}/rekey`: what re-issuing voids, and the button that does it.
+pub async fn rekey_confirm(
+    app: web::Data<App>,
+    req: HttpRequest,
+    number: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let s = signed_in(&app, &req).await?;
+    let cert = owned(&app, &s, &number).await?;
+    let mut ctx = context(&app, Some(&s));
+    ctx.insert(
+        "title",
+        &format!("認証キーの再発行 {}", cert.certificate_number),
+    );
+    ctx.insert("number", &cert.certificate_number);
+    html(StatusCode::OK, "rekey.html", &ctx)
+}
+
+/// `POST /certificates/{number}/rekey`: a new key replaces the one in force; then the
+/// new key is shown.
+pub async fn rekey(
+    app: web::Data<App>,
+    req: HttpRequest,
+    number: web::Path<String>,
+    form: web::Form<NoticeForm>,
+) -> Result<HttpResponse, PageError> {
+    let s = signed_in(&app, &req).await?;
+    if !session::csrf_ok(&s.csrf_token, &form.csrf) {
+        return Err(PageError::Csrf);
+    }
+    let number = CertificateNumber::parse(&number).map_err(|_| PageError::NotFound)?;
+    let issued = issuance::rekey(&app, number, s.contractor_id)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    let number = issued.certificate.certificate_number.clone();
+    tracing::info!(
+        certificate_number = %number,
+        login = %s.login,
+        "受注者が認証キーを再発行しました"
+    );
+    Ok(redirect(&format!("/certificates/{number}/key?reissued=1")))
+}
+
+/// `POST /certificates/{number}/notice`: the key notice PDF of the key in force.
 pub async fn notice(
     app: web::Data<App>,
     fonts: web::Data<Fonts>,
@@ -101,15 +167,15 @@ pub async fn notice(
     }
     let fonts = fonts.0.clone().ok_or(PageError::NoticeUnavailable)?;
     let number = CertificateNumber::parse(&number).map_err(|_| PageError::NotFound)?;
-    let issued = issuance::rekey(&app, number, s.contractor_id)
+    let (certificate, key) = issuance::current_key(&app, number, s.contractor_id)
         .await?
         .ok_or(PageError::NotFound)?;
+    let auth_key = key.ok_or(PageError::KeyNotKept)?;
+    let issued = issuance::Issued {
+        certificate,
+        auth_key,
+    };
     let number = issued.certificate.certificate_number.clone();
-    tracing::info!(
-        certificate_number = %number,
-        login = %s.login,
-        "受注者が認証キーを再発行しました"
-    );
     let today = issuance::now().date_naive();
     let pdf = web::block(move || issuance::render_notice(&issued, &fonts, today))
         .await

@@ -1,5 +1,6 @@
 //! The contractor's pages: sign in, the list of their certificates, the certificate
-//! screen that prints on A4 as the 保証証書, and the key notice download.
+//! screen that prints on A4 as the 保証証書, 「認証キー」の表示 with the key notice
+//! download, and the confirmed re-issue of a key.
 //!
 //! Error policy of the pages: handlers return [`PageError`], rendered once here as a
 //! Japanese error page (or, for a missing session, a redirect to sign in). Causes of
@@ -40,6 +41,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/certificates", web::get().to(certificates::list))
         .route("/certificates/{number}", web::get().to(certificates::show))
         .route(
+            "/certificates/{number}/key",
+            web::get().to(certificates::key),
+        )
+        .route(
+            "/certificates/{number}/rekey",
+            web::get().to(certificates::rekey_confirm),
+        )
+        .route(
+            "/certificates/{number}/rekey",
+            web::post().to(certificates::rekey),
+        )
+        .route(
             "/certificates/{number}/notice",
             web::post().to(certificates::notice),
         );
@@ -57,6 +70,9 @@ pub enum PageError {
     NotFound,
     #[error("お知らせを作成できません")]
     NoticeUnavailable,
+    /// The key was issued before the issuer kept keys: it can only be re-issued.
+    #[error("認証キーを表示できません")]
+    KeyNotKept,
     #[error("内部エラー")]
     Internal,
 }
@@ -83,6 +99,7 @@ impl ResponseError for PageError {
             PageError::BadForm => StatusCode::BAD_REQUEST,
             PageError::NotFound => StatusCode::NOT_FOUND,
             PageError::NoticeUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            PageError::KeyNotKept => StatusCode::CONFLICT,
             PageError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -96,6 +113,7 @@ impl ResponseError for PageError {
             PageError::BadForm => "フォームの内容を読み取れませんでした。画面を開き直してください。",
             PageError::NotFound => "指定された電子証書は見つかりません。一覧から選んでください。",
             PageError::NoticeUnavailable => "お知らせ（PDF）を作成できません。保証事業会社にお問い合わせください。",
+            PageError::KeyNotKept => "この認証キーは保存される前に発行されたため、表示もお知らせの再作成もできません。証書の画面から認証キーを再発行してください。",
             PageError::SignIn | PageError::Internal => "処理中にエラーが発生しました。時間をおいて再度お試しください。",
         };
         let mut ctx = Context::new();

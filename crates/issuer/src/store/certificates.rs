@@ -15,6 +15,9 @@ pub struct CertificateRow {
     pub auth_key_hmac: Vec<u8>,
     pub status: String,
     pub latest_revision: i32,
+    /// The key sealed under the issuer secret (`crypto::seal_auth_key`); `None` for
+    /// keys issued before keys were kept.
+    pub auth_key_sealed: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -63,6 +66,7 @@ pub fn insert(
     number: &str,
     contractor_id: Option<i32>,
     auth_key_hmac: &[u8],
+    auth_key_sealed: &[u8],
     first: &NewRevision<'_>,
 ) -> QueryResult<i32> {
     let id: i32 = diesel::insert_into(certificates::table)
@@ -70,6 +74,7 @@ pub fn insert(
             certificates::certificate_number.eq(number),
             certificates::contractor_id.eq(contractor_id),
             certificates::auth_key_hmac.eq(auth_key_hmac),
+            certificates::auth_key_sealed.eq(Some(auth_key_sealed)),
             certificates::status.eq(first.status),
             certificates::latest_revision.eq(first.revision),
             certificates::created_at.eq(first.issued_at),
@@ -121,11 +126,13 @@ pub fn set_auth_key(
     conn: &mut SqliteConnection,
     certificate_id: i32,
     auth_key_hmac: &[u8],
+    auth_key_sealed: &[u8],
     now: &str,
 ) -> QueryResult<()> {
     diesel::update(certificates::table.find(certificate_id))
         .set((
             certificates::auth_key_hmac.eq(auth_key_hmac),
+            certificates::auth_key_sealed.eq(Some(auth_key_sealed)),
             certificates::updated_at.eq(now),
         ))
         .execute(conn)

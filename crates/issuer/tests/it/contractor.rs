@@ -1,5 +1,5 @@
-//! The contractor's pages: sign-in, the list and the printable certificate, and the
-//! 「認証キー」の表示 button that issues a new key notice.
+//! The contractor's pages: sign-in, the list and the printable certificate,
+//! 「認証キー」の表示 with its notice, and the separate, confirmed re-issue of a key.
 
 use kakunin_testkit::client::{content_type, Browser};
 use kakunin_testkit::html::Html;
@@ -101,9 +101,11 @@ async fn a_certificate_prints_on_a4_with_wareki_yen_and_markup_shown_as_text() {
     );
     let css = b.text("/static/issuer.css").await;
     assert!(css.contains("@page") && css.contains("size: A4"), "{css}");
-    assert!(page
-        .text("p.notice")
-        .contains("新しい認証キーを発行します。以前のお知らせは使えなくなります。"));
+    assert_eq!(page.text("#show-key"), "「認証キー」の表示");
+    assert_eq!(
+        page.attr("#rekey", "href").as_deref(),
+        Some("/certificates/W2025000105/rekey")
+    );
     assert_eq!(
         page.row("当初契約日").as_deref(),
         Some("令和7年10月1日（2025-10-01）")
@@ -111,14 +113,30 @@ async fn a_certificate_prints_on_a4_with_wareki_yen_and_markup_shown_as_text() {
     assert_eq!(page.row("保証金額").as_deref(), Some("5,500,000円"));
 }
 
+/// The key a notice PDF prints.
+fn key_in_notice(iss: &IssuerProcess, pdf: &[u8]) -> String {
+    assert!(pdf.starts_with(b"%PDF"));
+    let path = iss.dir().join("notice-from-page.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let text = pdf_text(&path);
+    regex::Regex::new("[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
+        .unwrap()
+        .find(&text)
+        .expect("key in the notice")
+        .as_str()
+        .to_owned()
+}
+
 #[tokio::test]
-async fn the_key_notice_button_issues_a_new_key_and_the_old_one_stops_working() {
+async fn showing_the_key_shows_the_key_in_force_and_its_notice_changes_nothing() {
     let iss = IssuerProcess::start();
     let b = contractor(&iss, "bungo", "bungo-demo-pass").await;
-    let old = iss.demo_key("W2025000001").clone();
+    let k = iss.demo_key("W2025000001").clone();
+    let page = b.page("/certificates/W2025000001/key").await;
+    assert_eq!(page.text("#auth-key"), k.auth_key, "the key handed out");
     let res = b
         .submit(
-            "/certificates/W2025000001",
+            "/certificates/W2025000001/key",
             "/certificates/W2025000001/notice",
             &[],
         )
@@ -126,18 +144,63 @@ async fn the_key_notice_button_issues_a_new_key_and_the_old_one_stops_working() 
     assert_eq!(res.status().as_u16(), 200);
     assert_eq!(content_type(res.headers()), "application/pdf");
     let pdf = res.bytes().await.unwrap();
-    assert!(pdf.starts_with(b"%PDF"));
-    let path = iss.dir().join("new-notice.pdf");
-    std::fs::write(&path, &pdf).unwrap();
-    let text = pdf_text(&path);
-    let new_key = regex::Regex::new("[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
-        .unwrap()
-        .find(&text)
-        .expect("key in the notice")
-        .as_str()
-        .to_owned();
+    assert_eq!(key_in_notice(&iss, &pdf), k.auth_key, "the same key again");
+    assert_eq!(
+        lookup_status(&iss, "W2025000001", &k.auth_key).await,
+        200,
+        "the notice already handed in still works"
+    );
+    // Someone else's certificate shows nothing.
+    let res = b.get("/certificates/W2025000004/key").await;
+    assert_eq!(res.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn re_issuing_a_key_is_a_confirmed_post_that_voids_the_notice_handed_in() {
+    let iss = IssuerProcess::start();
+    let b = contractor(&iss, "bungo", "bungo-demo-pass").await;
+    let old = iss.demo_key("W2025000001").clone();
+    // The confirmation page says what re-issuing voids; opening it changes nothing.
+    let confirm = b.page("/certificates/W2025000001/rekey").await;
+    assert!(
+        confirm
+            .text("p.notice")
+            .contains("既に発注機関へ提出したものを含む"),
+        "{}",
+        confirm.text("p.notice")
+    );
+    assert_eq!(
+        confirm
+            .attr("form[action=\"/certificates/W2025000001/rekey\"]", "method")
+            .as_deref(),
+        Some("post")
+    );
+    assert_eq!(lookup_status(&iss, "W2025000001", &old.auth_key).await, 200);
+    // Without the form's token: refused, nothing changes.
+    let res = b
+        .post("/certificates/W2025000001/rekey", &[("csrf", "forged")])
+        .await;
+    assert_eq!(res.status().as_u16(), 403);
+    assert_eq!(lookup_status(&iss, "W2025000001", &old.auth_key).await, 200);
+
+    let res = b
+        .submit(
+            "/certificates/W2025000001/rekey",
+            "/certificates/W2025000001/rekey",
+            &[],
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 303);
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(to, "/certificates/W2025000001/key?reissued=1");
+    let page = b.page(&to).await;
+    assert!(page.text("p.notice").contains("認証キーを再発行しました"));
+    let new_key = page.text("#auth-key");
+    assert_ne!(new_key, old.auth_key);
     assert_eq!(lookup_status(&iss, "W2025000001", &new_key).await, 200);
     assert_eq!(lookup_status(&iss, "W2025000001", &old.auth_key).await, 404);
+    let res = b.submit(&to, "/certificates/W2025000001/notice", &[]).await;
+    assert_eq!(key_in_notice(&iss, &res.bytes().await.unwrap()), new_key);
 }
 
 #[tokio::test]

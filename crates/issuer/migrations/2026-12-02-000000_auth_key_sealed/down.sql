@@ -1,0 +1,1 @@
+ALTER TABLE certificates DROP COLUMN auth_key_sealed;

@@ -1,0 +1,454 @@
+//! Key notices uploaded instead of typed: one or more PDF, PNG or JPEG files posted from
+//! the verify page become a list (`/verify/upload`) whose notices are verified one
+//! after another, each with its own button or all in order with one.
+//!
+//! The files are read in memory within `intake.upload_limit_kib` and
+//! `intake.upload_max_files` and dropped when the request ends: never written to disk
+//! or the database, never logged. What they gave (number, key, issuer id) stays in this
+//! process's memory only, in [`Uploads`], under the session that uploaded it, until it
+//! is verified, replaced by the next upload, or [`KEEP`] has passed. The page shows the
+//! number and the file name; the key never reaches a page or a URL.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actix_multipart::Multipart;
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::error::WebError;
+use super::session::Staff;
+use super::{html, officer, templates, AppState};
+use crate::adapters::notice_file::{self, ReadError, ReadNotice};
+use crate::app::verification::{Request, VerifyError};
+use crate::domain::intake::Scanned;
+use crate::domain::rules::Expected;
+
+/// How long an uploaded list waits for its verifications.
+pub const KEEP: Duration = Duration::from_secs(30 * 60);
+/// Characters of a file name shown (names come from the officer's PC).
+const NAME_CHARS: usize = 80;
+
+/// The uploaded lists of every session, in memory only (see the module's text).
+#[derive(Default)]
+pub struct Uploads {
+    lists: Mutex<HashMap<String, List>>,
+}
+
+struct List {
+    at: Instant,
+    items: Vec<Item>,
+}
+
+struct Item {
+    file: String,
+    state: ItemState,
+}
+
+enum ItemState {
+    /// The file gave no notice: the Japanese reason.
+    Unread(String),
+    /// Read, waiting for its turn.
+    Ready(ReadNotice),
+    /// Verified (whatever the outcome): the verification's id and banner.
+    Done {
+        number: String,
+        id: String,
+        banner: &'static str,
+        tone: &'static str,
+    },
+    /// Refused before any lookup (no issuer for the number, a foreign notice).
+    Refused { number: String, message: String },
+}
+
+/// One row of the list page.
+#[derive(Serialize)]
+struct Row {
+    index: usize,
+    file: String,
+    number: Option<String>,
+    /// `unread`, `ready`, `done`, `refused`.
+    state: &'static str,
+    message: Option<String>,
+    id: Option<String>,
+    banner: Option<&'static str>,
+    tone: Option<&'static str>,
+}
+
+impl Uploads {
+    /// Lists are kept per session: the digest of its CSRF token names it here.
+    fn owner(staff: &Staff) -> String {
+        hex::encode(Sha256::digest(staff.csrf.as_bytes()))
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, List>) -> T) -> T {
+        let mut lists = self.lists.lock().unwrap_or_else(|p| p.into_inner());
+        lists.retain(|_, l| l.at.elapsed() < KEEP);
+        f(&mut lists)
+    }
+
+    fn put(&self, staff: &Staff, items: Vec<Item>) {
+        let owner = Self::owner(staff);
+        self.with(|l| {
+            l.insert(
+                owner,
+                List {
+                    at: Instant::now(),
+                    items,
+                },
+            )
+        });
+    }
+
+    fn rows(&self, staff: &Staff) -> Option<Vec<Row>> {
+        let owner = Self::owner(staff);
+        self.with(|l| {
+            l.get(&owner)
+                .map(|list| list.items.iter().enumerate().map(row).collect())
+        })
+    }
+
+    /// The notice at `index` if it still waits.
+    fn ready(&self, staff: &Staff, index: usize) -> Option<ReadNotice> {
+        let owner = Self::owner(staff);
+        self.with(|l| match l.get(&owner)?.items.get(index)?.state {
+            ItemState::Ready(ref n) => Some(n.clone()),
+            _ => None,
+        })
+    }
+
+    /// The indexes still waiting, in order.
+    fn waiting(&self, staff: &Staff) -> Vec<usize> {
+        let owner = Self::owner(staff);
+        self.with(|l| {
+            l.get(&owner)
+                .map(|list| {
+                    (0..list.items.len())
+                        .filter(|i| matches!(list.items[*i].state, ItemState::Ready(_)))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    /// Records what became of the notice at `index`; its key is dropped.
+    fn finish(&self, staff: &Staff, index: usize, state: ItemState) {
+        let owner = Self::owner(staff);
+        self.with(|l| {
+            if let Some(item) = l.get_mut(&owner).and_then(|list| list.items.get_mut(index)) {
+                item.state = state;
+            }
+        });
+    }
+}
+
+fn row((index, item): (usize, &Item)) -> Row {
+    let mut r = Row {
+        index,
+        file: item.file.clone(),
+        number: None,
+        state: "",
+        message: None,
+        id: None,
+        banner: None,
+        tone: None,
+    };
+    match &item.state {
+        ItemState::Unread(m) => {
+            r.state = "unread";
+            r.message = Some(m.clone());
+        }
+        ItemState::Ready(n) => {
+            r.state = "ready";
+            r.number = Some(n.number.to_string());
+        }
+        ItemState::Done {
+            number,
+            id,
+            banner,
+            tone,
+        } => {
+            r.state = "done";
+            r.number = Some(number.clone());
+            r.id = Some(id.clone());
+            r.banner = Some(banner);
+            r.tone = Some(tone);
+        }
+        ItemState::Refused { number, message } => {
+            r.state = "refused";
+            r.number = Some(number.clone());
+            r.message = Some(message.clone());
+        }
+    }
+    r
+}
+
+/// A file as the officer named it: the last path part, control characters dropped,
+/// cut to [`NAME_CHARS`].
+fn file_name(raw: Option<&str>, index: usize) -> String {
+    let base = raw
+        .unwrap_or("")
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>();
+    let base = base.trim();
+    if base.is_empty() {
+        return format!("{}番目のファイル", index + 1);
+    }
+    let mut cut: String = base.chars().take(NAME_CHARS).collect();
+    if base.chars().count() > NAME_CHARS {
+        cut.push('…');
+    }
+    cut
+}
+
+/// What one upload request carried.
+struct Posted {
+    csrf: String,
+    files: Vec<(String, Vec<u8>)>,
+}
+
+/// Reads the multipart body within the limits; `Err` is the Japanese message and status.
+async fn receive(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    max_files: usize,
+) -> Result<Posted, (String, u16)> {
+    let too_large = || {
+        (
+            format!(
+                "アップロードできるのは1回に合計{}までです。ファイルを分けてアップロードしてください。",
+                officer::size_ja(limit)
+            ),
+            413,
+        )
+    };
+    let unreadable = || {
+        (
+            "アップロードされたファイルを受け取れませんでした。もう一度選んでください。".to_owned(),
+            400,
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    // The form's own fields and the multipart framing need a little room of their own.
+    let allowance = limit + 64 * 1024;
+    if declared.is_some_and(|n| n > allowance) {
+        return Err(too_large());
+    }
+    let mut multipart = Multipart::new(req.headers(), payload);
+    let mut posted = Posted {
+        csrf: String::new(),
+        files: Vec::new(),
+    };
+    let (mut total, mut index) = (0usize, 0usize);
+    while let Some(field) = multipart.next().await {
+        let mut field = field.map_err(|_| unreadable())?;
+        let disposition = field.content_disposition().cloned();
+        let name = disposition
+            .as_ref()
+            .and_then(|d| d.get_name())
+            .unwrap_or("")
+            .to_owned();
+        let mut body = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|_| unreadable())?;
+            total += chunk.len();
+            if total > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        match name.as_str() {
+            "csrf" => posted.csrf = String::from_utf8(body).unwrap_or_default(),
+            "notices" => {
+                let raw = disposition.as_ref().and_then(|d| d.get_filename());
+                // A file input left empty still sends one part, without a name or bytes.
+                if body.is_empty() && raw.is_none_or(str::is_empty) {
+                    continue;
+                }
+                if posted.files.len() == max_files {
+                    return Err((
+                        format!("アップロードできるのは1回に{max_files}件までです。ファイルを分けてアップロードしてください。"),
+                        413,
+                    ));
+                }
+                posted.files.push((file_name(raw, index), body));
+                index += 1;
+            }
+            _ => {}
+        }
+    }
+    Ok(posted)
+}
+
+/// `POST /verify/upload`: reads the notices and shows them as a list.
+pub async fn upload(
+    state: web::Data<AppState>,
+    staff: Staff,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, WebError> {
+    let intake = &state.settings.intake;
+    let posted = receive(
+        &req,
+        payload,
+        intake.upload_limit_bytes(),
+        intake.upload_max_files as usize,
+    )
+    .await;
+    let posted = match posted {
+        Ok(p) => p,
+        Err((message, status)) => return officer::upload_refused(&state, &staff, &message, status),
+    };
+    staff.check_csrf(&posted.csrf)?;
+    if posted.files.is_empty() {
+        return officer::upload_refused(
+            &state,
+            &staff,
+            "お知らせのファイル（PDF・PNG・JPEG）を選んでください。",
+            422,
+        );
+    }
+    let items = web::block(move || {
+        posted
+            .files
+            .into_iter()
+            .map(|(file, bytes)| {
+                let state = match notice_file::read(&bytes) {
+                    Ok(n) => ItemState::Ready(n),
+                    Err(e) => ItemState::Unread(unread_message(&file, &e)),
+                };
+                Item { file, state }
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(WebError::internal)?;
+    state.uploads.put(&staff, items);
+    Ok(to_list())
+}
+
+fn unread_message(file: &str, e: &ReadError) -> String {
+    format!("「{file}」はお知らせとして読み取れませんでした（{e}）。受注者から受け取ったお知らせのPDF、またはお知らせを読み取った画像（PNG・JPEG）を選ぶか、保証契約番号と認証キーを手で入力してください。")
+}
+
+fn to_list() -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, "/verify/upload"))
+        .finish()
+}
+
+/// `GET /verify/upload`: the uploaded notices and what became of each.
+pub async fn list(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, WebError> {
+    let Some(rows) = state.uploads.rows(&staff) else {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, "/"))
+            .finish());
+    };
+    let mut ctx = staff.context();
+    ctx.insert(
+        "waiting",
+        &rows.iter().filter(|r| r.state == "ready").count(),
+    );
+    ctx.insert("rows", &rows);
+    ctx.insert("keep_minutes", &(KEEP.as_secs() / 60));
+    Ok(html(200, templates::render("upload.html", &ctx)?))
+}
+
+/// The form of the list's buttons.
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /verify/upload/{index}`: verifies one notice of the list.
+pub async fn verify_one(
+    state: web::Data<AppState>,
+    staff: Staff,
+    index: web::Path<usize>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
+    staff.check_csrf(&form.csrf)?;
+    verify_at(&state, &staff, index.into_inner()).await?;
+    Ok(to_list())
+}
+
+/// `POST /verify/upload/all`: verifies every waiting notice, one after another.
+pub async fn verify_all(
+    state: web::Data<AppState>,
+    staff: Staff,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
+    staff.check_csrf(&form.csrf)?;
+    for index in state.uploads.waiting(&staff) {
+        verify_at(&state, &staff, index).await?;
+    }
+    Ok(to_list())
+}
+
+async fn verify_at(state: &AppState, staff: &Staff, index: usize) -> Result<(), WebError> {
+    let Some(notice) = state.uploads.ready(staff, index) else {
+        return Ok(());
+    };
+    let number = notice.number.to_string();
+    let request = Request {
+        number: notice.number,
+        key: notice.key,
+        expected: Expected::default(),
+        client_ref: None,
+        scanned: notice.issuer_id.map(|issuer_id| Scanned {
+            issuer_id,
+            field: kakunin_protocol::ids::Field::CertificateNumber,
+        }),
+    };
+    let done = match state.verifier.verify(&staff.actor, request).await {
+        Ok(row) => ItemState::Done {
+            number,
+            id: row.id,
+            banner: row.outcome.banner(),
+            tone: row.outcome.tone(),
+        },
+        Err(e @ (VerifyError::NoIssuer(_) | VerifyError::NoticeIssuer(_))) => ItemState::Refused {
+            number,
+            message: e.to_string(),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    state.uploads.finish(staff, index, done);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_cut_to_their_last_part_and_a_readable_length() {
+        assert_eq!(
+            file_name(Some("C:\\Users\\a\\お知らせ.pdf"), 0),
+            "お知らせ.pdf"
+        );
+        assert_eq!(file_name(Some("a/b\u{7}.png"), 0), "b.png");
+        assert_eq!(file_name(None, 2), "3番目のファイル");
+        assert_eq!(
+            file_name(Some(&"あ".repeat(100)), 0).chars().count(),
+            NAME_CHARS + 1
+        );
+        assert_eq!(officer::size_ja(5 * 1024 * 1024), "5 MiB");
+        assert_eq!(officer::size_ja(64 * 1024), "64 KiB");
+        assert_eq!(officer::size_ja(1536 * 1024), "1.5 MiB");
+    }
+}

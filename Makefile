@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps fmt lint layers bench bench-api clean
+.PHONY: run test deps fmt lint layers bench bench-api fuzz clean
 
 ## make run: the demo — reference issuer with demo data + the service, URL and logins printed.
 run:
@@ -42,6 +42,12 @@ bench:
 ## make bench-api: API load (release binaries, issuer on loopback); the table goes to BENCHMARKS.md "API".
 bench-api:
 	$(CARGO) bench --bench api_load
+
+## make fuzz: every cargo-fuzz target for FUZZ_SECONDS (default 60) each, one at a time;
+## installs a nightly toolchain and cargo-fuzz when missing. Not part of make test.
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz.sh
 
 clean:
 	rm -rf data/demo

@@ -603,4 +603,51 @@ mod tests {
         assert!(e.to_string().contains("input.csv の見出し行に"), "{e}");
         assert!(count_input_rows(b"certificate_number,auth_key\r\n\x95").is_err());
     }
+
+    /// A cell as people fill one: titles, numbers, keys, amounts, QR text, quotes,
+    /// commas, line breaks, full width, CP932-only characters.
+    fn cell() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            prop::sample::select(vec![
+                "保証契約番号",
+                "認証キー",
+                "整理番号",
+                "請負代金額",
+                "受注者名",
+                "工事名",
+                "certificate_number",
+                "auth_key",
+                "contract_amount_yen",
+                "ＷＡ１２３",
+                "SURETY/1;wjcs;W2025000123;7KQ2M9XDH4T8RB3N",
+                "1,234,567円",
+                "①髙﨑",
+                "\"a,\"\"b\"\"\r\nc\"",
+                "=SUM(A1)",
+                "",
+            ])
+            .prop_map(str::to_owned),
+            "[ -~ぁ-んァ-ヶ一-龠０-９，　\r\n\"]{0,12}",
+        ]
+    }
+
+    proptest::proptest! {
+        /// Any bytes are rows or a message: the reader never panics, whatever the file.
+        #[test]
+        fn any_input_is_rows_or_a_message(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256),
+            rows in proptest::collection::vec(proptest::collection::vec(cell(), 0..7), 0..5),
+            encoding in 0..3u8,
+        ) {
+            let _ = count_input_rows(&bytes);
+            let text = rows.iter().map(|r| r.join(",")).collect::<Vec<_>>().join("\r\n");
+            let encoded = match encoding {
+                0 => text.into_bytes(),
+                1 => [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat(),
+                _ => encoding_rs::SHIFT_JIS.encode(&text).0.into_owned(),
+            };
+            let _ = count_input_rows(&encoded);
+        }
+    }
 }

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps fmt lint layers bench bench-api bench-single schemathesis clean
+.PHONY: run test deps fmt lint layers bench bench-api bench-single schemathesis fuzz clean
 
 ## make run: the demo — reference issuer with demo data + the service, URL and logins printed.
 run:
@@ -57,6 +57,12 @@ bench-single:
 	command -v wrk >/dev/null 2>&1 || ./scripts/install-test-deps.sh
 	$(CARGO) build --release -p kakunin -p kakunin-issuer --bins
 	$(CARGO) bench --bench single
+
+## make fuzz: every cargo-fuzz target for FUZZ_SECONDS (default 60) each, one at a time;
+## installs a nightly toolchain and cargo-fuzz when missing. Not part of make test.
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz.sh
 
 clean:
 	rm -rf data/demo

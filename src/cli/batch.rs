@@ -275,7 +275,20 @@ fn column_of(headers: &[String], name: &str) -> Option<usize> {
 
 fn read_input(path: &Path) -> anyhow::Result<Vec<InputRow>> {
     let bytes = std::fs::read(path).with_context(|| format!("{} を読めません", path.display()))?;
-    let text = decode_csv(&bytes).ok_or_else(|| {
+    rows_of(&bytes, path)
+}
+
+/// Reads the bytes of an input CSV exactly as `kakunin batch` does (encoding, column
+/// titles, cells, amounts, scanned QR text) without sending anything: the number of
+/// rows it would look up, or the error it would stop with. The entry point of the fuzz
+/// target `batch_csv` (`fuzz/`), so that the target reads what the command reads.
+pub fn count_input_rows(bytes: &[u8]) -> anyhow::Result<usize> {
+    rows_of(bytes, Path::new("input.csv")).map(|rows| rows.len())
+}
+
+/// The rows of an input CSV's bytes; `path` names the file in error messages.
+fn rows_of(bytes: &[u8], path: &Path) -> anyhow::Result<Vec<InputRow>> {
+    let text = decode_csv(bytes).ok_or_else(|| {
         anyhow::anyhow!(
             "{} の文字コードを読み取れません。Excel では「CSV UTF-8（コンマ区切り）」か「CSV（コンマ区切り）」で保存してください",
             path.display()
@@ -576,5 +589,65 @@ mod tests {
         assert_eq!(decode_csv(&bom).unwrap(), text);
         // A lead byte of CP932 at the end, with no trail byte: neither encoding.
         assert!(decode_csv(b"certificate_number,auth_key\r\n\x95").is_none());
+    }
+
+    #[test]
+    fn counting_rows_reads_bytes_as_the_command_reads_a_file() {
+        // The fuzz target's entry point: blank rows skipped, CP932 read, titles required.
+        let text =
+            "保証契約番号,認証キー\r\nW2025000123,ABCD-EFGH-JKMN-PQRS\r\n,\r\nW2025000124,x\r\n";
+        let (cp932, _, lossy) = encoding_rs::SHIFT_JIS.encode(text);
+        assert!(!lossy);
+        assert_eq!(count_input_rows(&cp932).unwrap(), 2);
+        let e = count_input_rows("整理番号\r\nA-1\r\n".as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("input.csv の見出し行に"), "{e}");
+        assert!(count_input_rows(b"certificate_number,auth_key\r\n\x95").is_err());
+    }
+
+    /// A cell as people fill one: titles, numbers, keys, amounts, QR text, quotes,
+    /// commas, line breaks, full width, CP932-only characters.
+    fn cell() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            prop::sample::select(vec![
+                "保証契約番号",
+                "認証キー",
+                "整理番号",
+                "請負代金額",
+                "受注者名",
+                "工事名",
+                "certificate_number",
+                "auth_key",
+                "contract_amount_yen",
+                "ＷＡ１２３",
+                "SURETY/1;wjcs;W2025000123;7KQ2M9XDH4T8RB3N",
+                "1,234,567円",
+                "①髙﨑",
+                "\"a,\"\"b\"\"\r\nc\"",
+                "=SUM(A1)",
+                "",
+            ])
+            .prop_map(str::to_owned),
+            "[ -~ぁ-んァ-ヶ一-龠０-９，　\r\n\"]{0,12}",
+        ]
+    }
+
+    proptest::proptest! {
+        /// Any bytes are rows or a message: the reader never panics, whatever the file.
+        #[test]
+        fn any_input_is_rows_or_a_message(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256),
+            rows in proptest::collection::vec(proptest::collection::vec(cell(), 0..7), 0..5),
+            encoding in 0..3u8,
+        ) {
+            let _ = count_input_rows(&bytes);
+            let text = rows.iter().map(|r| r.join(",")).collect::<Vec<_>>().join("\r\n");
+            let encoded = match encoding {
+                0 => text.into_bytes(),
+                1 => [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat(),
+                _ => encoding_rs::SHIFT_JIS.encode(&text).0.into_owned(),
+            };
+            let _ = count_input_rows(&encoded);
+        }
     }
 }

@@ -133,10 +133,15 @@ pub struct Certificate {
 
 impl Certificate {
     /// Parses and checks a payload: unknown members are ignored, a missing required
-    /// member, a wrong schema or a negative amount makes it invalid.
+    /// member, a wrong schema or a negative amount makes it invalid, and so does text
+    /// that is not UTF-8 anywhere (RFC 8259 §8.1), ignored members included: serde_json
+    /// skips an ignored string without checking its bytes, and a record accepted that
+    /// way could not be read back as text (found by the fuzz target `jws_verify`).
     pub fn from_json(bytes: &[u8]) -> Result<Self, PayloadError> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| PayloadError::Json(format!("UTF-8 ではありません（{e}）")))?;
         let cert: Certificate =
-            serde_json::from_slice(bytes).map_err(|e| PayloadError::Json(e.to_string()))?;
+            serde_json::from_str(text).map_err(|e| PayloadError::Json(e.to_string()))?;
         cert.check()?;
         Ok(cert)
     }
@@ -201,6 +206,20 @@ pub fn sample_json() -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_that_are_not_utf8_in_an_ignored_member_are_refused() {
+        // Fuzz target jws_verify: an unknown member's string with a broken sequence was
+        // skipped unchecked, so the record verified but its text could not be read back.
+        let mut bytes = serde_json::to_vec(&sample_json()).unwrap();
+        bytes.pop();
+        bytes.extend_from_slice(b",\"note\":\"\xe5\xad<\x97\"}");
+        let e = Certificate::from_json(&bytes).unwrap_err();
+        assert!(
+            matches!(e, PayloadError::Json(ref m) if m.contains("UTF-8")),
+            "{e}"
+        );
+    }
 
     #[test]
     fn spec_example_parses_and_ignores_unknown_members() {

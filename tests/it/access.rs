@@ -50,6 +50,12 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET",  "/",                              "-   Y Y Y   Y Y Y   - - - -"),
     ("POST", "/verify",                        "-   Y Y Y   Y Y Y   - - - -"),
     ("GET",  "/verifications",                 "-   Y Y Y   Y Y Y   - - - -"),
+    // Uploaded key notices: the list belongs to the session that uploaded them, so
+    // every signed-in staff member reaches their own (empty here) list.
+    ("GET",  "/verify/upload",                 "-   Y Y Y   Y Y Y   - - - -"),
+    ("POST", "/verify/upload",                 "-   Y Y Y   Y Y Y   - - - -"),
+    ("POST", "/verify/upload/all",             "-   Y Y Y   Y Y Y   - - - -"),
+    ("POST", "/verify/upload/{index}",         "-   Y Y Y   Y Y Y   - - - -"),
     ("GET",  "/verifications/{id}",            "-   Y Y Y   - - Y   - - - -"),
     ("GET",  "/verifications/{id}/print",      "-   Y Y Y   - - Y   - - - -"),
     ("GET",  "/verifications/{id}/evidence",   "-   Y Y Y   - - Y   - - - -"),
@@ -239,7 +245,8 @@ async fn only_the_intended_callers_get_through_any_route() {
             .replace("{id}", &id)
             .replace("{seq}", &seq)
             .replace("{login}", "target")
-            .replace("{name}", "target-client");
+            .replace("{name}", "target-client")
+            .replace("{index}", "0");
         for ((caller, who), allowed) in callers.iter().zip(CALLERS).zip(expected(row)) {
             let res = caller.call(&service.base_url, &method, &path).await;
             let status = res.status();

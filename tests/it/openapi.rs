@@ -99,12 +99,16 @@ async fn the_document_describes_exactly_the_routes_of_service_md_with_their_erro
         );
         if path.contains("/v1/") {
             assert_eq!(op["security"], json!([{"bearer": []}]), "{method} {path}");
-            for status in ["401", "403", "429"] {
+            for status in ["401", "403", "429", "503"] {
                 assert!(
                     op["responses"][status]["content"]["application/problem+json"].is_object(),
                     "{method} {path} {status}"
                 );
             }
+            assert!(
+                op["responses"]["503"]["headers"]["Retry-After"].is_object(),
+                "{method} {path}: a busy database answers 503 with Retry-After"
+            );
         }
     }
     for name in [

@@ -25,7 +25,8 @@ use crate::domain::outcome::Outcome;
             `kakunin token create` で発行した API トークンを `Authorization: Bearer` で送ります。\
             エラーはすべて `application/problem+json`（RFC 9457）で、`title` は日本語、`detail` は直し方、\
             入力の誤りでは `field` が項目を示します。トークンごとに1分あたりのリクエスト数に上限があり\
-            （バッチは1リクエストと数えます）、超えると 429 と `Retry-After` を返します。",
+            （バッチは項目の数で数えます）、超えると 429 と `Retry-After` を返します。\
+            データベースの接続が空くのを待ちきれなかったときは 503 と `Retry-After` を返します。",
         license(name = "MIT OR Apache-2.0")
     ),
     modifiers(&BearerScheme),
@@ -52,6 +53,41 @@ impl Modify for BearerScheme {
     }
 }
 
+/// Every `/api/v1` operation may answer 503 when no database connection came free within
+/// `database.pool_timeout_ms` (`WebError::Busy`, mapped once in `web::error`); it is
+/// added here rather than in each handler's `responses(...)` so that no route forgets it.
+fn document_busy(doc: &mut Document) {
+    use utoipa::openapi::{
+        ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, ResponseBuilder, Type,
+    };
+    let busy = ResponseBuilder::new()
+        .description("混み合っています（データベースの接続が空きませんでした）。Retry-After の秒数のあとで再試行してください")
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::Integer))
+                .description(Some("再試行までの秒数"))
+                .build(),
+        )
+        .build();
+    for (template, item) in doc.paths.paths.iter_mut() {
+        if !template.starts_with("/api/v1/") {
+            continue;
+        }
+        for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+            op.responses
+                .responses
+                .insert("503".to_owned(), busy.clone().into());
+        }
+    }
+}
+
 /// The whole document: the fixed parts above plus every path of the mounted scope.
 pub fn document() -> &'static Document {
     static DOC: OnceLock<Document> = OnceLock::new();
@@ -59,6 +95,7 @@ pub fn document() -> &'static Document {
         let scope = super::scope(web::Data::new(TokenLimiter::new(1)));
         let mut doc = ApiDoc::openapi();
         doc.paths.merge(scope.paths());
+        document_busy(&mut doc);
         let mut schemas = Vec::new();
         scope.schemas(&mut schemas);
         doc.components

@@ -4,7 +4,7 @@
 //! people to look at.
 
 use kakunin_testkit::chrome::{Chrome, Page};
-use kakunin_testkit::service::{OFFICE, PASSWORD};
+use kakunin_testkit::service::{ServiceProcess, OFFICE, PASSWORD};
 
 use super::start;
 
@@ -33,6 +33,23 @@ pub(super) async fn sign_in(page: &Page, login: &str, password: &str) {
         "/",
         "{login} should land on the verify form"
     );
+}
+
+/// Opens Chromium on `service`, signs `login` in with the kit's password and runs
+/// `scenario` on the verify form it lands on; the browser closes however it ends.
+pub(super) async fn signed_in<F, Fut>(service: &ServiceProcess, login: &str, scenario: F)
+where
+    F: FnOnce(Page) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let login = login.to_owned();
+    Chrome::start(&service.base_url)
+        .await
+        .run(|page| async move {
+            sign_in(&page, &login, PASSWORD).await;
+            scenario(page).await
+        })
+        .await;
 }
 
 /// Signs out with the header's ログアウト button and waits for the login form.
@@ -92,64 +109,61 @@ async fn an_officer_verifies_the_key_as_printed_and_opens_the_a4_print_view() {
         k.auth_key
     );
 
-    Chrome::start(&service.base_url)
-        .await
-        .run(|page| async move {
-            sign_in(&page, "officer1", PASSWORD).await;
-            // The key exactly as printed on the notice, hyphens included.
-            let id = verify(&page, &k.certificate_number, &k.auth_key).await;
-            page.wait_text("section.banner h1", "確認済み").await;
-            let contract_date = certificate_row(&page, "当初契約日").await;
-            assert!(
-                is_wareki_with_seireki(&contract_date),
-                "当初契約日 in 和暦 and 西暦: {contract_date:?}"
-            );
-            assert_eq!(
-                certificate_row(&page, "保証契約番号").await.trim(),
-                k.certificate_number
-            );
-            assert_eq!(
-                page.text("dl.meta code").await,
-                id,
-                "the outcome page names its verification id"
-            );
-            let shot = page.screenshot("outcome-verified.png").await;
-            eprintln!("outcome screenshot: {}", shot.display());
+    signed_in(&service, "officer1", |page| async move {
+        // The key exactly as printed on the notice, hyphens included.
+        let id = verify(&page, &k.certificate_number, &k.auth_key).await;
+        page.wait_text("section.banner h1", "確認済み").await;
+        let contract_date = certificate_row(&page, "当初契約日").await;
+        assert!(
+            is_wareki_with_seireki(&contract_date),
+            "当初契約日 in 和暦 and 西暦: {contract_date:?}"
+        );
+        assert_eq!(
+            certificate_row(&page, "保証契約番号").await.trim(),
+            k.certificate_number
+        );
+        assert_eq!(
+            page.text("dl.meta code").await,
+            id,
+            "the outcome page names its verification id"
+        );
+        let shot = page.screenshot("outcome-verified.png").await;
+        eprintln!("outcome screenshot: {}", shot.display());
 
-            // The print view opens in a new tab for people; the test follows its link.
-            let print = page.find("a[href$=\"/print\"]").await;
-            assert_eq!(print.text().await.expect("link text"), "印刷用画面（A4）");
-            let href = page.href("a[href$=\"/print\"]").await;
+        // The print view opens in a new tab for people; the test follows its link.
+        let print = page.find("a[href$=\"/print\"]").await;
+        assert_eq!(print.text().await.expect("link text"), "印刷用画面（A4）");
+        let href = page.href("a[href$=\"/print\"]").await;
+        assert!(
+            href.ends_with(&format!("/verifications/{id}/print")),
+            "{href}"
+        );
+        page.goto(&href).await;
+        page.find("body.print").await;
+        for (css, what) in [
+            ("nav", "navigation"),
+            ("header.site", "site header"),
+            ("form", "forms"),
+        ] {
+            // (The print button is on screen only; @media print hides it.)
             assert!(
-                href.ends_with(&format!("/verifications/{id}/print")),
-                "{href}"
+                page.all(css).await.is_empty(),
+                "the print view has no {what}"
             );
-            page.goto(&href).await;
-            page.find("body.print").await;
-            for (css, what) in [
-                ("nav", "navigation"),
-                ("header.site", "site header"),
-                ("form", "forms"),
-            ] {
-                // (The print button is on screen only; @media print hides it.)
-                assert!(
-                    page.all(css).await.is_empty(),
-                    "the print view has no {what}"
-                );
-            }
-            let head = page.text("header.paper-head").await;
-            assert!(
-                head.contains(&id),
-                "the print view names verification {id} at the top: {head}"
-            );
-            assert!(head.contains("確認日時"), "and when it was checked: {head}");
-            assert!(page.text("p.print-status").await.contains("確認済み"));
-            let shot = page.screenshot("print.png").await;
-            eprintln!("print screenshot: {}", shot.display());
-            page.back().await;
-            page.wait_text("section.banner h1", "確認済み").await;
-        })
-        .await;
+        }
+        let head = page.text("header.paper-head").await;
+        assert!(
+            head.contains(&id),
+            "the print view names verification {id} at the top: {head}"
+        );
+        assert!(head.contains("確認日時"), "and when it was checked: {head}");
+        assert!(page.text("p.print-status").await.contains("確認済み"));
+        let shot = page.screenshot("print.png").await;
+        eprintln!("print screenshot: {}", shot.display());
+        page.back().await;
+        page.wait_text("section.banner h1", "確認済み").await;
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -158,28 +172,25 @@ async fn a_mistyped_key_shows_not_found_and_leaves_no_key_on_the_page() {
     service.add_user("officer1", "officer", OFFICE);
     let k = issuer.demo_key("W2025000001").clone();
 
-    Chrome::start(&service.base_url)
-        .await
-        .run(|page| async move {
-            sign_in(&page, "officer1", PASSWORD).await;
-            verify(&page, &k.certificate_number, &k.auth_key).await;
-            page.wait_text("section.banner h1", "確認済み").await;
-            page.click_and_wait("a.button[href=\"/\"]").await;
+    signed_in(&service, "officer1", |page| async move {
+        verify(&page, &k.certificate_number, &k.auth_key).await;
+        page.wait_text("section.banner h1", "確認済み").await;
+        page.click_and_wait("a.button[href=\"/\"]").await;
 
-            let wrong = mistyped(&k.auth_key);
-            verify(&page, &k.certificate_number, &wrong).await;
-            page.wait_text("section.banner h1", "該当なし").await;
-            assert!(
-                page.all("table.certificate").await.is_empty(),
-                "nothing of the certificate is shown"
-            );
-            let source = page.source().await;
-            assert!(
-                !source.contains(&wrong) && !source.contains(&k.auth_key),
-                "no key on the page after submission"
-            );
-        })
-        .await;
+        let wrong = mistyped(&k.auth_key);
+        verify(&page, &k.certificate_number, &wrong).await;
+        page.wait_text("section.banner h1", "該当なし").await;
+        assert!(
+            page.all("table.certificate").await.is_empty(),
+            "nothing of the certificate is shown"
+        );
+        let source = page.source().await;
+        assert!(
+            !source.contains(&wrong) && !source.contains(&k.auth_key),
+            "no key on the page after submission"
+        );
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -273,49 +284,46 @@ async fn a_supervisor_narrows_the_audit_log_to_one_officers_verification() {
         .verify(&other.certificate_number, &other.auth_key, &[])
         .await;
 
-    Chrome::start(&service.base_url)
-        .await
-        .run(|page| async move {
-            sign_in(&page, "supervisor1", PASSWORD).await;
-            page.click_and_wait("header nav a[href=\"/audit\"]").await;
-            page.fill("#audit-filter #actor", login).await;
-            page.select("#audit-filter #action", "verify").await;
-            page.select("#audit-filter #outcome", "verified").await;
-            page.fill("#audit-filter #number", &k.certificate_number)
-                .await;
-            submit(&page, "#audit-search").await;
-            page.find("#audit-events").await;
-            let mut texts = Vec::new();
-            for r in page.all("#audit-events tbody tr[data-seq]").await {
-                texts.push(r.text().await.expect("row text"));
-            }
-            assert_eq!(
-                texts.len(),
-                1,
-                "exactly the officer's one verification: {texts:#?}"
-            );
-            let row = &texts[0];
-            for expected in [
-                &format!("（{login}）"),
-                OFFICE,
-                "照会",
-                k.certificate_number.as_str(),
-                "確認済み",
-            ] {
-                assert!(row.contains(expected), "the event shows {expected}: {row}");
-            }
-            page.screenshot("audit-filtered.png").await;
+    signed_in(&service, "supervisor1", |page| async move {
+        page.click_and_wait("header nav a[href=\"/audit\"]").await;
+        page.fill("#audit-filter #actor", login).await;
+        page.select("#audit-filter #action", "verify").await;
+        page.select("#audit-filter #outcome", "verified").await;
+        page.fill("#audit-filter #number", &k.certificate_number)
+            .await;
+        submit(&page, "#audit-search").await;
+        page.find("#audit-events").await;
+        let mut texts = Vec::new();
+        for r in page.all("#audit-events tbody tr[data-seq]").await {
+            texts.push(r.text().await.expect("row text"));
+        }
+        assert_eq!(
+            texts.len(),
+            1,
+            "exactly the officer's one verification: {texts:#?}"
+        );
+        let row = &texts[0];
+        for expected in [
+            &format!("（{login}）"),
+            OFFICE,
+            "照会",
+            k.certificate_number.as_str(),
+            "確認済み",
+        ] {
+            assert!(row.contains(expected), "the event shows {expected}: {row}");
+        }
+        page.screenshot("audit-filtered.png").await;
 
-            // Its detail page shows the event in an intact chain.
-            page.click_and_wait("#audit-events tbody tr[data-seq] a")
-                .await;
-            let status = page.text("#chain-status").await;
-            assert!(status.contains("改ざんされていません"), "{status}");
-            assert_eq!(
-                page.text("#hash").await.trim().len(),
-                64,
-                "the SHA-256 of the row"
-            );
-        })
-        .await;
+        // Its detail page shows the event in an intact chain.
+        page.click_and_wait("#audit-events tbody tr[data-seq] a")
+            .await;
+        let status = page.text("#chain-status").await;
+        assert!(status.contains("改ざんされていません"), "{status}");
+        assert_eq!(
+            page.text("#hash").await.trim().len(),
+            64,
+            "the SHA-256 of the row"
+        );
+    })
+    .await;
 }

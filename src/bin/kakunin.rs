@@ -61,8 +61,9 @@ enum Command {
     #[command(
         long_about = "CSV の保証契約番号と認証キーを API でまとめて照会し、結果を同じ順の CSV に書きます。\n\
         入力: UTF-8 の CSV（BOM 可）。列 certificate_number と auth_key（必須）、ref、contract_amount_yen、\
-        contractor_name、title（任意）。全角も使えます。ほかの列は無視します。\n\
-        出力: UTF-8（BOM 付き）・CRLF の CSV。Excel でそのまま開けます。\n\
+        contractor_name、title、case_number（案件番号）、case_title（案件名）（任意）。全角も使えます。ほかの列は無視します。\n\
+        出力: UTF-8（BOM 付き）・CRLF の CSV。Excel でそのまま開けます。案件番号・案件名と、\
+        同じ保証契約番号を確認した自機関の別の案件番号（duplicate_cases）、他の発注機関の確認の有無（duplicate_other_offices）も書きます。\n\
         トークンは --token-env で名前を指定した環境変数から読みます（コマンドラインには書きません）。\n\
         終了コード: 0 すべて確認済み、1 確認済みでない行あり、2 エラー"
     )]

@@ -40,7 +40,7 @@ pub struct Options {
     pub output: PathBuf,
 }
 
-const OUTPUT_COLUMNS: [&str; 15] = [
+const OUTPUT_COLUMNS: [&str; 19] = [
     "row",
     "ref",
     "certificate_number",
@@ -56,6 +56,10 @@ const OUTPUT_COLUMNS: [&str; 15] = [
     "verification_id",
     "checked_at",
     "detail",
+    "case_number",
+    "case_title",
+    "duplicate_cases",
+    "duplicate_other_offices",
 ];
 
 /// One data row of the input; `problem` is set when it cannot even be sent.
@@ -233,7 +237,7 @@ fn decode_csv(bytes: &[u8]) -> Option<Cow<'_, str>> {
 
 /// The input columns, each with the titles people give it: today's English names and
 /// the Japanese ones of the key notice and the contract (compared after [`title_key`]).
-const COLUMNS: [(&str, &[&str]); 6] = [
+const COLUMNS: [(&str, &[&str]); 8] = [
     ("certificate_number", &["保証契約番号", "保証番号"]),
     ("auth_key", &["認証キー"]),
     ("ref", &["整理番号", "参照番号"]),
@@ -253,6 +257,8 @@ const COLUMNS: [(&str, &[&str]); 6] = [
             "件名",
         ],
     ),
+    ("case_number", &["案件番号", "契約番号", "工事番号"]),
+    ("case_title", &["案件名"]),
 ];
 
 /// A column title as compared: NFKC (full-width letters, 半角カナ), no white space
@@ -313,8 +319,15 @@ fn rows_of(bytes: &[u8], path: &Path) -> anyhow::Result<Vec<InputRow>> {
             headers.join(",")
         );
     };
-    let [ref_col, amount_col, contractor_col, title_col] =
-        ["ref", "contract_amount_yen", "contractor_name", "title"].map(column);
+    let [ref_col, amount_col, contractor_col, title_col, case_number_col, case_title_col] = [
+        "ref",
+        "contract_amount_yen",
+        "contractor_name",
+        "title",
+        "case_number",
+        "case_title",
+    ]
+    .map(column);
     let mut rows = Vec::new();
     for (index, record) in reader.records().enumerate() {
         let record =
@@ -351,6 +364,10 @@ fn rows_of(bytes: &[u8], path: &Path) -> anyhow::Result<Vec<InputRow>> {
             auth_key: cell(Some(key_col)),
             client_ref: Some(client_ref),
             expected: given.then_some(expected),
+            // Sent as typed: the service normalizes and bounds them, and names the
+            // column of a bad one in the row's detail.
+            case_number: text(case_number_col),
+            case_title: text(case_title_col),
         };
         rows.push(InputRow {
             number,
@@ -415,6 +432,25 @@ impl ResultRow {
         put("verification_id", s(&v["id"]));
         put("checked_at", s(&v["checked_at"]));
         put("detail", s(&v["detail"]));
+        put("case_number", s(&v["case"]["number"]));
+        put("case_title", s(&v["case"]["title"]));
+        let duplicate = &v["duplicate_use"];
+        put(
+            "duplicate_cases",
+            duplicate["cases"]
+                .as_array()
+                .map(|cases| cases.iter().map(s).collect::<Vec<_>>().join("|"))
+                .unwrap_or_default(),
+        );
+        put(
+            "duplicate_other_offices",
+            match duplicate["other_offices"].as_bool() {
+                Some(true) => "あり",
+                Some(false) => "なし",
+                None => "",
+            }
+            .to_owned(),
+        );
         let rules = v["rules"].as_array().cloned().unwrap_or_default();
         for (status, ids, messages) in [
             ("fail", "failed_rules", "failed_messages"),
@@ -477,6 +513,16 @@ impl Output {
             .cells
             .entry("certificate_number")
             .or_insert_with(|| row.certificate_number.clone());
+        // A row the service refused still shows the 案件 it was typed with.
+        for (column, typed) in [
+            ("case_number", &row.item.case_number),
+            ("case_title", &row.item.case_title),
+        ] {
+            let cell = result.cells.entry(column).or_default();
+            if cell.is_empty() {
+                *cell = typed.clone().unwrap_or_default();
+            }
+        }
         result.cells.insert("outcome_label", label.to_owned());
         let outcome = std::mem::take(&mut result.outcome);
         let record = OUTPUT_COLUMNS.map(|c| match c {

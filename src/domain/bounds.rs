@@ -20,6 +20,9 @@ pub const TOKEN_NAME_MAX: usize = 64;
 /// A 照合 text (受注者名, 工事名・業務名), counted after NFKC; the same for the verify
 /// form and the API.
 pub const EXPECTED_TEXT_MAX: usize = 500;
+/// A 案件番号 or 案件名, counted after NFKC (`domain::case`); the same for the verify
+/// form, the API and `kakunin batch`.
+pub const CASE_TEXT_MAX: usize = 100;
 /// A client's `ref`.
 pub const REF_MAX: usize = 200;
 /// A text filter of the audit log (actor, target), which an export stores in its row.

@@ -1,5 +1,6 @@
 //! The domain: what a verification means, with no I/O, no HTTP and no SQL.
 //!
+//! - [`case`]: 案件番号 and 案件名 as typed, and a guarantee's use under other 案件.
 //! - [`check`]: a received envelope in, a checked record and its rule results out.
 //! - [`rules`]: the rule engine and rule profiles (`rules-oita.md`).
 //! - [`outcome`]: the six outcomes and what each tells the officer.
@@ -18,6 +19,7 @@
 pub mod access;
 pub mod banner;
 pub mod bounds;
+pub mod case;
 pub mod check;
 pub mod code;
 pub mod diff;

@@ -11,7 +11,9 @@ use super::session::Staff;
 use super::{html, templates, AppState};
 use crate::adapters::db::{self, DbError};
 use crate::app::accounts::users;
+use crate::app::verification;
 use crate::app::verification::store::{self, HistoryFilter, HISTORY_PAGE};
+use crate::domain::case::DuplicateUse;
 use crate::domain::code::Code;
 use crate::domain::outcome::Outcome;
 use kakunin_protocol::ids::CertificateNumber;
@@ -37,6 +39,22 @@ struct Line {
     tone: &'static str,
     revision: Option<i32>,
     actor: String,
+    case_number: Option<String>,
+    case_title: Option<String>,
+    /// The short caution of the 重複 column (「別案件 K-1、K-2」「他機関」), empty when none.
+    duplicate: String,
+}
+
+/// What the history's 重複 column says of one verification's duplicate use.
+fn duplicate_short(d: &DuplicateUse) -> String {
+    let mut parts = Vec::new();
+    if !d.cases.is_empty() {
+        parts.push(format!("別案件 {}", d.cases.join("、")));
+    }
+    if d.other_offices {
+        parts.push("他機関".to_owned());
+    }
+    parts.join("・")
 }
 
 #[derive(Serialize)]
@@ -81,11 +99,12 @@ pub async fn list(
     q: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, WebError> {
     let mut ctx = staff.context();
-    let (rows, names) = match filter(&q) {
+    let (rows, names, uses) = match filter(&q) {
         Ok(f) => {
             let scope = staff.scope();
             db::run(&state.verifier.pool, move |c| {
                 let rows = store::history(c, &scope, &f)?;
+                let uses = verification::duplicate_uses(c, &rows.iter().collect::<Vec<_>>())?;
                 // A page holds few distinct people: one look-up each, not one a row.
                 let mut names = HashMap::new();
                 for r in &rows {
@@ -93,18 +112,19 @@ pub async fn list(
                         names.insert(r.actor.clone(), users::actor_label(c, &r.actor)?);
                     }
                 }
-                Ok::<_, DbError>((rows, names))
+                Ok::<_, DbError>((rows, names, uses))
             })
             .await?
         }
         Err(message) => {
             ctx.insert("error", &message);
-            (Vec::new(), HashMap::new())
+            (Vec::new(), HashMap::new(), Vec::new())
         }
     };
     let lines: Vec<Line> = rows
         .iter()
-        .map(|r| {
+        .zip(&uses)
+        .map(|(r, duplicate_use)| {
             let o = r.outcome;
             Line {
                 id: r.id.clone(),
@@ -117,6 +137,9 @@ pub async fn list(
                     .get(&r.actor)
                     .cloned()
                     .unwrap_or_else(|| r.actor.clone()),
+                case_number: r.case_number.clone(),
+                case_title: r.case_title.clone(),
+                duplicate: duplicate_short(duplicate_use),
             }
         })
         .collect();

@@ -12,6 +12,7 @@ use crate::adapters::db::{self, DbError};
 use crate::app::audit::Action;
 use crate::app::verification::{self, store, LockState, Request, VerificationRow, VerifyError};
 use crate::domain::banner;
+use crate::domain::case::{Case, DuplicateUse};
 use crate::domain::code::Code;
 use crate::domain::diff;
 use crate::domain::intake;
@@ -33,6 +34,12 @@ pub struct VerifyForm {
     pub expected_contractor: String,
     #[serde(default)]
     pub expected_title: String,
+    /// 案件番号 (optional).
+    #[serde(default)]
+    pub case_number: String,
+    /// 案件名 (optional).
+    #[serde(default)]
+    pub case_title: String,
     #[serde(default, skip_serializing)]
     pub csrf: String,
 }
@@ -48,10 +55,16 @@ fn render_form(
 
 /// The field the cursor starts in: the first wrong one, else 保証契約番号.
 fn focus(errors: &serde_json::Value) -> &'static str {
-    ["certificate_number", "auth_key", "expected_contract_amount"]
-        .into_iter()
-        .find(|f| errors.get(f).is_some())
-        .unwrap_or("certificate_number")
+    [
+        "certificate_number",
+        "auth_key",
+        "case_number",
+        "case_title",
+        "expected_contract_amount",
+    ]
+    .into_iter()
+    .find(|f| errors.get(f).is_some())
+    .unwrap_or("certificate_number")
 }
 
 /// What the upload part of the verify page says of its limits.
@@ -129,11 +142,19 @@ fn parse(form: &VerifyForm) -> Result<Request, serde_json::Value> {
         }
     })
     .ok();
-    match (ids, expected) {
-        (Some(ids), Some(expected)) => Ok(Request {
+    let case = Case::from_input(&form.case_number, &form.case_title)
+        .map_err(|es| {
+            for e in es {
+                errors.insert(e.field().name().into(), e.to_string().into());
+            }
+        })
+        .ok();
+    match (ids, expected, case) {
+        (Some(ids), Some(expected), Some(case)) => Ok(Request {
             number: ids.number,
             key: ids.key,
             expected,
+            case,
             client_ref: None,
             scanned: ids.scanned,
         }),
@@ -172,13 +193,17 @@ pub async fn submit(
     }
 }
 
+/// What [`load`] reads: the row, the office's previous verification of the number with
+/// a record, and the guarantee's use under other 案件.
+type Loaded = (VerificationRow, Option<VerificationRow>, DuplicateUse);
+
 /// Loads a verification of the staff member's scope and audits the view in one go.
 async fn load(
     state: &AppState,
     staff: &Staff,
     id: String,
     action: Action,
-) -> Result<(VerificationRow, Option<VerificationRow>), WebError> {
+) -> Result<Loaded, WebError> {
     let scope = staff.scope();
     let actor = staff.actor.clone();
     let found = db::write(&state.verifier.pool, move |c| {
@@ -186,9 +211,10 @@ async fn load(
             return Ok(None);
         };
         let previous = store::previous_with_certificate(c, &row)?;
+        let duplicate_use = verification::duplicate_uses(c, &[&row])?.remove(0);
         // The page names who checked as a person reads it; the row keeps the login.
         row.actor = crate::app::accounts::users::actor_label(c, &row.actor)?;
-        Ok::<_, DbError>(Some((row, previous)))
+        Ok::<_, DbError>(Some((row, previous, duplicate_use)))
     })
     .await?;
     found.ok_or(WebError::NotFound)
@@ -297,6 +323,7 @@ fn certificate_context(state: &AppState, row: &VerificationRow) -> Result<tera::
     ctx.insert("rules", &rule_lines(&rules));
     ctx.insert("profile_name", &state.verifier.profile.name);
     ctx.insert("has_receipt", &row.receipt.is_some());
+    ctx.insert("case", &row.case());
     Ok(ctx)
 }
 
@@ -305,8 +332,10 @@ pub async fn show(
     staff: Staff,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let (row, previous) = load(&state, &staff, id.into_inner(), Action::VerificationView).await?;
+    let (row, previous, duplicate_use) =
+        load(&state, &staff, id.into_inner(), Action::VerificationView).await?;
     let mut ctx = context(&state, &staff, &row)?;
+    insert_duplicate_use(&mut ctx, &duplicate_use);
     // A miss or a lock of this service: the form again, with what the lock allows.
     let own_lock = row.outcome == Outcome::Locked && row.issuer_id.is_none();
     if row.outcome == Outcome::NotFound || own_lock {
@@ -324,6 +353,8 @@ pub async fn show(
                     "form",
                     &VerifyForm {
                         certificate_number: row.certificate_number.clone(),
+                        case_number: row.case_number.clone().unwrap_or_default(),
+                        case_title: row.case_title.clone().unwrap_or_default(),
                         ..Default::default()
                     },
                 );
@@ -342,6 +373,13 @@ pub async fn show(
     }
     insert_diff(&mut ctx, &row, previous.as_ref())?;
     Ok(html(200, templates::render("verification.html", &ctx)?))
+}
+
+/// The caution when the guarantee was verified under another 案件 of the office or by
+/// another office (`duplicate_caution`, absent when there is none). The evidence
+/// bundle's summary has none: it states the verification, not what came after it.
+fn insert_duplicate_use(ctx: &mut tera::Context, duplicate_use: &DuplicateUse) {
+    ctx.insert("duplicate_caution", &duplicate_use.caution());
 }
 
 /// The 前回からの変更 table's data, when the office saw an earlier revision.
@@ -364,11 +402,13 @@ pub async fn print(
     staff: Staff,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let (row, previous) = load(&state, &staff, id.into_inner(), Action::VerificationPrint).await?;
+    let (row, previous, duplicate_use) =
+        load(&state, &staff, id.into_inner(), Action::VerificationPrint).await?;
     if !row.outcome.has_certificate() {
         return Err(WebError::NotFound);
     }
     let mut ctx = context(&state, &staff, &row)?;
+    insert_duplicate_use(&mut ctx, &duplicate_use);
     insert_diff(&mut ctx, &row, previous.as_ref())?;
     insert_paper(&mut ctx, &row)?;
     Ok(html(200, templates::render("print.html", &ctx)?))
@@ -407,7 +447,7 @@ pub async fn reverify(
     staff: Staff,
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let (row, _) = load(&state, &staff, id.into_inner(), Action::VerificationView).await?;
+    let (row, _, _) = load(&state, &staff, id.into_inner(), Action::VerificationView).await?;
     let expected = row.expected()?;
     let form = VerifyForm {
         certificate_number: row.certificate_number.clone(),
@@ -417,6 +457,8 @@ pub async fn reverify(
             .unwrap_or_default(),
         expected_contractor: expected.contractor_name.unwrap_or_default(),
         expected_title: expected.title.unwrap_or_default(),
+        case_number: row.case_number.clone().unwrap_or_default(),
+        case_title: row.case_title.clone().unwrap_or_default(),
         ..Default::default()
     };
     let notice = "再照会します。認証キーは保存していないため、お知らせを見てもう一度入力してください。結果の画面に前回からの変更が表示されます。";

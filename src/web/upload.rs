@@ -25,6 +25,7 @@ use super::session::Staff;
 use super::{html, officer, templates, AppState};
 use crate::adapters::notice_file::{self, ReadError, ReadNotice};
 use crate::app::verification::{Request, VerifyError};
+use crate::domain::case::Case;
 use crate::domain::intake::Scanned;
 use crate::domain::rules::Expected;
 
@@ -408,6 +409,7 @@ async fn verify_at(state: &AppState, staff: &Staff, index: usize) -> Result<(), 
         number: notice.number,
         key: notice.key,
         expected: Expected::default(),
+        case: Case::default(),
         client_ref: None,
         scanned: notice.issuer_id.map(|issuer_id| Scanned {
             issuer_id,

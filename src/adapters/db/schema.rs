@@ -135,6 +135,8 @@ diesel::table! {
         detail -> Nullable<Text>,
         receipt -> Nullable<Text>,
         profile_digest -> Nullable<Text>,
+        case_number -> Nullable<Text>,
+        case_title -> Nullable<Text>,
     }
 }
 

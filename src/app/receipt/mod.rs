@@ -51,6 +51,18 @@ pub struct Receipt {
     /// The verification's own audit row: its seq and hash.
     pub audit_seq: i32,
     pub audit_hash: String,
+    /// The 案件 the officer typed (`{"number", "title"}`, each a string or null); absent
+    /// when neither was typed, so a receipt without one reads as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<ReceiptCase>,
+}
+
+/// The 案件 of a receipt, as stored with the verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptCase {
+    pub number: Option<String>,
+    pub title: Option<String>,
 }
 
 /// The time as a receipt writes it.

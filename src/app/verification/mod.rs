@@ -25,6 +25,7 @@ use crate::app::audit::{self, Action, Actor, AuditOutcome, Event};
 use crate::app::receipt::{self, Receipt, ReceiptKeys};
 use crate::config::{Lockout, SecretKey};
 use crate::domain::bounds;
+use crate::domain::case::{Case, DuplicateUse};
 use crate::domain::check;
 use crate::domain::code::Code;
 use crate::domain::intake::Scanned;
@@ -47,6 +48,8 @@ pub struct Request {
     pub number: CertificateNumber,
     pub key: AuthKey,
     pub expected: Expected,
+    /// The 案件 the officer or client typed (both parts optional).
+    pub case: Case,
     pub client_ref: Option<String>,
     /// Set when the number and key came from a key notice's QR text: the issuer it
     /// names must be one the registry routes the number to, and only that one is asked.
@@ -463,6 +466,8 @@ impl Verifier {
             detail: asked.detail,
             receipt: None,
             profile_digest: Some(self.profile.digest.clone()),
+            case_number: req.case.number.clone(),
+            case_title: req.case.title.clone(),
         }
     }
 
@@ -494,6 +499,10 @@ fn receipt_for(row: &VerificationRow, audit_row: &audit::AuditRow) -> Option<Rec
         profile_digest: row.profile_digest.clone()?,
         audit_seq: audit_row.seq,
         audit_hash: audit_row.hash.clone(),
+        case: row.case().map(|c| receipt::ReceiptCase {
+            number: c.number,
+            title: c.title,
+        }),
     })
 }
 
@@ -684,6 +693,11 @@ pub struct VerificationView {
     /// The signed receipt as stored (a flattened JWS object), for `verified` and
     /// `rejected`.
     pub receipt: Option<Box<RawValue>>,
+    /// The 案件 typed with the verification; `None` when neither part was.
+    pub case: Option<Case>,
+    /// The guarantee's use under the office's other 案件 and by other offices, as of
+    /// reading ([`duplicate_uses`]).
+    pub duplicate_use: DuplicateUse,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -699,9 +713,13 @@ pub struct SignatureRef {
 }
 
 impl VerificationView {
-    /// The view of a stored row; a row whose stored record or rules cannot be read back
-    /// is an error.
-    pub fn new(row: &VerificationRow, registry: &Registry) -> Result<Self, DamagedRow> {
+    /// The view of a stored row with its duplicate use ([`duplicate_uses`]); a row whose
+    /// stored record or rules cannot be read back is an error.
+    pub fn new(
+        row: &VerificationRow,
+        registry: &Registry,
+        duplicate_use: DuplicateUse,
+    ) -> Result<Self, DamagedRow> {
         let checked_at = row
             .checked_at
             .and_utc()
@@ -728,6 +746,36 @@ impl VerificationView {
             rules: row.rules_raw()?,
             detail: row.detail.clone(),
             receipt: row.receipt_raw()?,
+            case: row.case(),
+            duplicate_use,
         })
     }
+}
+
+/// The duplicate use of each row's guarantee (`service.md`, "A Verification"), in the
+/// order of `rows`: the other 案件番号 of the row's own office under which its number was
+/// verified, and whether another office verified it. Counted: every verification whose
+/// outcome carried a record (`verified` or `rejected`, so a guarantee shown to the
+/// office under another 案件 counts even when a rule failed there), before or after the
+/// row, as of now. One query for all rows (a batch's 1000 included).
+pub fn duplicate_uses(
+    c: &mut Conn,
+    rows: &[&VerificationRow],
+) -> diesel::QueryResult<Vec<DuplicateUse>> {
+    let mut numbers: Vec<String> = rows.iter().map(|r| r.certificate_number.clone()).collect();
+    numbers.sort();
+    numbers.dedup();
+    let uses = store::uses_of(c, &numbers)?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            DuplicateUse::of(
+                &r.office_code,
+                r.case_number.as_deref(),
+                uses.get(&r.certificate_number)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+            )
+        })
+        .collect())
 }

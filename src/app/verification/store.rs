@@ -9,6 +9,7 @@ use serde_json::value::RawValue;
 
 use crate::adapters::db::schema::{number_locks, verifications};
 use crate::adapters::db::Conn;
+use crate::domain::case::{Case, Use};
 use crate::domain::code::Code;
 use crate::domain::outcome::Outcome;
 use crate::domain::rules::{Expected, RuleResult};
@@ -46,6 +47,10 @@ pub struct VerificationRow {
     pub receipt: Option<String>,
     /// SHA-256 of the rule profile the rules were checked with (`rule_profiles`).
     pub profile_digest: Option<String>,
+    /// 案件番号 as typed, normalized (`domain::case`); `None` when not typed.
+    pub case_number: Option<String>,
+    /// 案件名 as typed, normalized; `None` when not typed.
+    pub case_title: Option<String>,
 }
 
 /// A stored verification that cannot be read back as it was written: a column changed
@@ -114,6 +119,11 @@ impl VerificationRow {
             .clone()
             .map(|r| RawValue::from_string(r).map_err(|e| self.damaged("receipt", e)))
             .transpose()
+    }
+
+    /// The 案件 the officer typed, if any.
+    pub fn case(&self) -> Option<Case> {
+        Case::stored(self.case_number.as_deref(), self.case_title.as_deref())
     }
 
     /// The 照合 values the officer typed.
@@ -291,4 +301,41 @@ pub fn lock(conn: &mut Conn, number: &str, until: NaiveDateTime) -> QueryResult<
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// The uses of each of `numbers` (`domain::case::Use`): every distinct office and
+/// 案件番号 under which it was verified with an outcome that carried a record, in every
+/// office (the caller says only *whether* another office did, never which). One query
+/// per 500 numbers, so a batch of 1000 asks twice.
+pub fn uses_of(
+    conn: &mut Conn,
+    numbers: &[String],
+) -> QueryResult<std::collections::HashMap<String, Vec<Use>>> {
+    let mut uses: std::collections::HashMap<String, Vec<Use>> = std::collections::HashMap::new();
+    for chunk in numbers.chunks(500) {
+        let found: Vec<(String, String, Option<String>)> = verifications::table
+            .filter(verifications::certificate_number.eq_any(chunk))
+            .filter(
+                verifications::outcome.eq_any(
+                    Outcome::ALL
+                        .iter()
+                        .filter(|o| o.has_certificate())
+                        .map(|o| o.as_str()),
+                ),
+            )
+            .select((
+                verifications::certificate_number,
+                verifications::office_code,
+                verifications::case_number,
+            ))
+            .distinct()
+            .load(conn)?;
+        for (number, office_code, case_number) in found {
+            uses.entry(number).or_default().push(Use {
+                office_code,
+                case_number,
+            });
+        }
+    }
+    Ok(uses)
 }

@@ -17,7 +17,8 @@ use serde_json::value::RawValue;
 
 use super::model::{ExpectedInput, Object, VerificationInput};
 use crate::app::verification::Request;
-use crate::domain::bounds::EXPECTED_TEXT_MAX;
+use crate::domain::bounds::{CASE_TEXT_MAX, EXPECTED_TEXT_MAX};
+use crate::domain::case::{Case, CaseInputError};
 use crate::domain::intake;
 use crate::domain::rules::{typed_text_input, Expected, ExpectedText};
 pub use crate::web::error::InvalidInput;
@@ -27,7 +28,14 @@ pub const MAX_BATCH: usize = 1000;
 /// Longest client reference kept, in characters.
 pub const MAX_REF: usize = crate::domain::bounds::REF_MAX;
 
-const ITEM_MEMBERS: [&str; 4] = ["certificate_number", "auth_key", "ref", "expected"];
+const ITEM_MEMBERS: [&str; 6] = [
+    "certificate_number",
+    "auth_key",
+    "ref",
+    "expected",
+    "case_number",
+    "case_title",
+];
 const EXPECTED_MEMBERS: [&str; 3] = ["contract_amount_yen", "contractor_name", "title"];
 const BATCH_MEMBERS: [&str; 1] = ["items"];
 
@@ -118,6 +126,8 @@ fn item_error(path: &str, message: &str) -> InvalidInput {
         "certificate_number" => not_text("certificate_number", "certificate_number", "W2025000123"),
         "auth_key" => not_text("auth_key", "auth_key", "XXXX-XXXX-XXXX-XXXX"),
         "ref" => not_text("ref", "ref", "row-17"),
+        "case_number" => not_text("case_number", "case_number", "R7-土木-0123"),
+        "case_title" => not_text("case_title", "case_title", "県道大分臼杵線道路改良工事"),
         "expected" => InvalidInput::new(
             "expected",
             "expected は JSON オブジェクトにしてください（例: {\"contract_amount_yen\": 123200000}）。",
@@ -189,6 +199,8 @@ fn request(input: VerificationInput) -> Result<Request, InvalidInput> {
         auth_key,
         client_ref,
         expected,
+        case_number,
+        case_title,
     } = input;
     // Either member may hold a key notice's QR text, as a scanner typed it (§7).
     let ids = intake::read_ids(&certificate_number, &auth_key).map_err(|found| {
@@ -203,10 +215,24 @@ fn request(input: VerificationInput) -> Result<Request, InvalidInput> {
             ));
         }
     }
+    let case = Case::from_input(
+        case_number.as_deref().unwrap_or(""),
+        case_title.as_deref().unwrap_or(""),
+    )
+    .map_err(|errors| {
+        let e = errors.into_iter().next().expect("an error names a field");
+        let field = e.field().name();
+        let message = match e {
+            CaseInputError::TooLong { chars, .. } => format!("{field} は{CASE_TEXT_MAX}文字以内にしてください（NFKC 正規化後の文字数で{chars}文字でした）。({field} is too long)"),
+            CaseInputError::Control { .. } => format!("{field} に改行・タブなどの制御文字は使えません。({field} holds a control character)"),
+        };
+        InvalidInput::new(field, message)
+    })?;
     Ok(Request {
         number: ids.number,
         key: ids.key,
         scanned: ids.scanned,
+        case,
         expected: expected
             .map(self::expected)
             .transpose()?

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::verification::{IssuerRef, SignatureRef, VerificationView};
+use crate::domain::case;
 use crate::domain::code::Code;
 use crate::domain::outcome::Outcome;
 use crate::web::error::Problem;
@@ -82,7 +83,9 @@ pub(super) struct RuleDoc {
     "certificate": {"schema": "surety-certificate/1", "certificate_number": "W2025000123", "revision": 1},
     "rules": [{"id": "contract_date", "status": "pass", "message": "当初契約日は対象期間内です"}],
     "detail": null,
-    "receipt": {"protected": "eyJhbGciOiJFZERTQSIsImtpZCI6Imtha3VuaW4tMjAyNjEyMDFUMTIwMDAwIiwidHlwIjoidmVyaWZpY2F0aW9uLXJlY2VpcHQranNvbiJ9", "payload": "eyJ2ZXJzaW9uIjoxLCJ2ZXJpZmljYXRpb25faWQiOiIuLi4ifQ", "signature": "…"}
+    "receipt": {"protected": "eyJhbGciOiJFZERTQSIsImtpZCI6Imtha3VuaW4tMjAyNjEyMDFUMTIwMDAwIiwidHlwIjoidmVyaWZpY2F0aW9uLXJlY2VpcHQranNvbiJ9", "payload": "eyJ2ZXJzaW9uIjoxLCJ2ZXJpZmljYXRpb25faWQiOiIuLi4ifQ", "signature": "…"},
+    "case": {"number": "R7-土木-0123", "title": "県道大分臼杵線道路改良工事"},
+    "duplicate_use": {"cases": ["R7-土木-0098"], "other_offices": false}
 }))]
 pub struct Verification {
     /// ULID of the stored attempt; `GET /api/v1/verifications/{id}` reads it again.
@@ -118,6 +121,39 @@ pub struct Verification {
     /// (`docs/receipt.md`). Null for outcomes without a record.
     #[schema(required = true, value_type = Option<Object>)]
     pub receipt: Option<Box<serde_json::value::RawValue>>,
+    /// The 案件 (the orderer's own contract) the caller typed with this verification;
+    /// null when neither `case_number` nor `case_title` was given.
+    #[schema(required = true)]
+    pub case: Option<Case>,
+    /// Whether this guarantee was used elsewhere, as of this answer.
+    pub duplicate_use: DuplicateUse,
+}
+
+/// 案件: the orderer's own contract (its 契約番号 or 工事番号, and name), as typed: NFKC,
+/// trimmed, at most 100 characters each. Never from the issuer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"number": "R7-土木-0123", "title": "県道大分臼杵線道路改良工事"}))]
+pub struct Case {
+    /// 案件番号; null when only the 案件名 was given.
+    #[schema(required = true)]
+    pub number: Option<String>,
+    /// 案件名; null when only the 案件番号 was given.
+    #[schema(required = true)]
+    pub title: Option<String>,
+}
+
+/// The use of this verification's 保証契約番号 elsewhere, counting every verification
+/// whose outcome carried a record (`verified` or `rejected`), earlier or later, as of
+/// this answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"cases": ["R7-土木-0098"], "other_offices": false}))]
+pub struct DuplicateUse {
+    /// The other 案件番号 of the caller's own office under which this number was
+    /// verified: distinct, sorted, never this verification's own 案件番号. Verifications
+    /// without a 案件番号 name none.
+    pub cases: Vec<String>,
+    /// Whether any other office verified this number (which one is never said).
+    pub other_offices: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -148,7 +184,13 @@ impl From<VerificationView> for Verification {
             rules,
             detail,
             receipt,
+            case,
+            duplicate_use,
         } = v;
+        let case::DuplicateUse {
+            cases,
+            other_offices,
+        } = duplicate_use;
         Self {
             id,
             client_ref,
@@ -161,6 +203,11 @@ impl From<VerificationView> for Verification {
             rules,
             detail,
             receipt,
+            case: case.map(|case::Case { number, title }| Case { number, title }),
+            duplicate_use: DuplicateUse {
+                cases,
+                other_offices,
+            },
         }
     }
 }
@@ -212,6 +259,14 @@ pub struct VerificationInput {
         skip_serializing_if = "Option::is_none"
     )]
     pub expected: Option<ExpectedInput>,
+    /// 案件番号: the orderer's own contract number this guarantee is accepted for, at
+    /// most 100 characters after NFKC; trimmed, and empty is the same as absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_number: Option<String>,
+    /// 案件名: the name of that contract, at most 100 characters after NFKC; trimmed,
+    /// and empty is the same as absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_title: Option<String>,
 }
 
 /// The auth key is a secret: `Debug` never shows it.
@@ -222,6 +277,8 @@ impl std::fmt::Debug for VerificationInput {
             .field("auth_key", &"****")
             .field("client_ref", &self.client_ref)
             .field("expected", &self.expected)
+            .field("case_number", &self.case_number)
+            .field("case_title", &self.case_title)
             .finish()
     }
 }

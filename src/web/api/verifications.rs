@@ -15,13 +15,30 @@ use super::model::{
 };
 use crate::adapters::db::{self, DbError};
 use crate::app::audit::Action;
-use crate::app::verification::{open_audited, VerificationRow, VerificationView, Verifier};
+use crate::app::verification::{self, open_audited, VerificationRow, VerificationView, Verifier};
+use crate::domain::case::DuplicateUse;
 use crate::domain::scope::OfficeScope;
 use crate::web::error::ApiError;
 use crate::web::AppState;
 
-fn view(row: &VerificationRow, verifier: &Verifier) -> Result<Verification, ApiError> {
-    Ok(VerificationView::new(row, &verifier.registry)?.into())
+fn view(
+    row: &VerificationRow,
+    verifier: &Verifier,
+    duplicate_use: DuplicateUse,
+) -> Result<Verification, ApiError> {
+    Ok(VerificationView::new(row, &verifier.registry, duplicate_use)?.into())
+}
+
+/// The duplicate use of each row's guarantee, in order, in one query.
+async fn duplicate_uses(
+    verifier: &Verifier,
+    rows: Vec<VerificationRow>,
+) -> Result<(Vec<VerificationRow>, Vec<DuplicateUse>), ApiError> {
+    Ok(db::run(&verifier.pool, move |c| {
+        let uses = verification::duplicate_uses(c, &rows.iter().collect::<Vec<_>>())?;
+        Ok::<_, DbError>((rows, uses))
+    })
+    .await?)
 }
 
 /// Looks up one certificate.
@@ -54,9 +71,11 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let request = input::verification(&body)?;
     let row = state.verifier.verify(&client.0.actor, request).await?;
+    let (rows, mut uses) = duplicate_uses(&state.verifier, vec![row]).await?;
+    let row = &rows[0];
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("/api/v1/verifications/{}", row.id)))
-        .json(view(&row, &state.verifier)?))
+        .json(view(row, &state.verifier, uses.remove(0))?))
 }
 
 /// Looks up 1 to 1000 certificates; the results keep the order of the items.
@@ -103,15 +122,20 @@ pub async fn batch(
             Err(e) => Some(e.into()),
         })
         .collect();
-    let mut verified = state
+    let verified = state
         .verifier
         .verify_batch(
             &client.0.actor,
             requests,
             state.settings.api.batch_concurrency,
         )
-        .await?
-        .into_iter();
+        .await?;
+    // The duplicate use of every stored item, in one query after the whole batch: an
+    // item's answer then counts the batch's other items too.
+    let stored: Vec<VerificationRow> = verified.iter().flatten().cloned().collect();
+    let (_, uses) = duplicate_uses(&state.verifier, stored).await?;
+    let mut uses = uses.into_iter();
+    let mut verified = verified.into_iter();
     let results = problems
         .into_iter()
         .zip(items)
@@ -121,7 +145,10 @@ pub async fn batch(
                     .next()
                     .expect("one result for each valid item")
                     .map_err(ApiError::from)
-                    .and_then(|row| view(&row, &state.verifier)),
+                    .and_then(|row| {
+                        let duplicate_use = uses.next().expect("one use for each stored item");
+                        view(&row, &state.verifier, duplicate_use)
+                    }),
                 Some(e) => Err(e),
             };
             match outcome {
@@ -161,11 +188,16 @@ pub async fn show(
     let VerifyClient(client) = client;
     let scope = OfficeScope::One(client.office_code.clone());
     let found = db::write(&state.verifier.pool, move |c| {
-        open_audited(c, &client.actor, &id, &scope, Action::VerificationView).map_err(DbError::from)
+        let Some(row) = open_audited(c, &client.actor, &id, &scope, Action::VerificationView)?
+        else {
+            return Ok(None);
+        };
+        let uses = verification::duplicate_uses(c, &[&row])?;
+        Ok::<_, DbError>(uses.into_iter().next().map(|u| (row, u)))
     })
     .await?;
-    let row = found.ok_or_else(ApiError::not_found)?;
-    Ok(web::Json(view(&row, &state.verifier)?))
+    let (row, duplicate_use) = found.ok_or_else(ApiError::not_found)?;
+    Ok(web::Json(view(&row, &state.verifier, duplicate_use)?))
 }
 
 /// The evidence bundle (証拠一式) of one Verification of the client's own office.

@@ -56,6 +56,25 @@ enum Command {
     /// 照会の証拠（確認記録・証拠一式）を確認し直す
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// 受理した保証のうち確認が必要なものを一覧する。終了コード: 0 なし、1 あり、2 エラー
+    #[command(
+        long_about = "発注機関が受理した保証（その発注機関の最後の「確認済み」の照会）のうち、もう一度確認が必要なものを1件1行で表示します。\n\
+        確認が必要なのは次のとき:\n\
+        ・受理した後の照会で新しい版が返され、その版が確認済みになっていない\n\
+        ・受理した後の照会で解約・失効と記録された\n\
+        ・保証期間が本日から --days 日以内（本日を含む）に終わる（終わった保証は表示しません）\n\
+        各行: 保証契約番号、案件（案件番号と案件名）、理由、受理した照会の照会番号。\n\
+        終了コード: 0 確認が必要な保証なし、1 あり、2 エラー（登録されていない発注機関コードなど）"
+    )]
+    Watch {
+        /// 発注機関コード（例: 440001）
+        #[arg(long, value_name = "発注機関コード")]
+        office: String,
+        /// 保証期間の終わりを何日先まで表示するか（0～3650、既定 30）
+        #[arg(long, value_name = "日数", default_value_t = cli::watch::DEFAULT_DAYS,
+              value_parser = clap::value_parser!(u32).range(0..=cli::watch::MAX_DAYS as i64))]
+        days: u32,
+    },
     /// CSV の保証契約番号と認証キーを API でまとめて照会し、結果を CSV に書く。
     /// 終了コード: 0 すべて確認済み、1 確認済みでない行あり、2 エラー
     #[command(
@@ -374,6 +393,9 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
             input,
             output,
         }),
+        Command::Watch { office, days } => {
+            cli::watch::run(&cli::serve::open_db(&settings)?, &office, days)
+        }
         Command::Evidence(EvidenceCommand::Verify { target, registry }) => {
             cli::evidence::verify(&settings, &target, registry.as_deref())
         }

@@ -9,3 +9,4 @@ pub mod issuer;
 pub mod key;
 pub mod record;
 pub mod serve;
+pub mod watch;

@@ -13,6 +13,7 @@
 //! - [`view`]: the certificate as labelled Japanese rows, shared by pages and CLI.
 //! - [`intake`]: the 保証契約番号 and 認証キー fields, typed or scanned from the QR code.
 //! - [`diff`]: what changed between two revisions an office saw.
+//! - [`watch`]: why an accepted guarantee needs a look again (`kakunin watch`).
 //! - [`paper`]: the QR text of a printed verification, and reading it back at the
 //!   check page.
 
@@ -29,3 +30,4 @@ pub mod paper;
 pub mod rules;
 pub mod scope;
 pub mod view;
+pub mod watch;

@@ -8,6 +8,7 @@ mod group;
 pub mod lockout;
 pub mod store;
 mod turns;
+pub mod watch;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -339,3 +339,29 @@ pub fn uses_of(
     }
     Ok(uses)
 }
+
+/// Every verification of `office` whose outcome carried a record, by number, oldest
+/// first: what `kakunin watch` reads to find the accepted guarantees and what was seen
+/// of them since.
+pub fn with_certificate_of_office(
+    conn: &mut Conn,
+    office: &str,
+) -> QueryResult<Vec<VerificationRow>> {
+    verifications::table
+        .filter(verifications::office_code.eq(office))
+        .filter(
+            verifications::outcome.eq_any(
+                Outcome::ALL
+                    .iter()
+                    .filter(|o| o.has_certificate())
+                    .map(|o| o.as_str()),
+            ),
+        )
+        .order((
+            verifications::certificate_number.asc(),
+            verifications::checked_at.asc(),
+            verifications::id.asc(),
+        ))
+        .select(VerificationRow::as_select())
+        .load(conn)
+}

@@ -6,7 +6,8 @@
 //! - a **newer revision** seen since that was not accepted (a later verification of the
 //!   office returned a higher revision, and none of them was `verified`: the office
 //!   holds an older revision than the issuer's, and the newer one failed a rule);
-//! - a **cancellation** (解約・失効) seen since;
+//! - a **cancellation** (解約・失効): seen since, or in the accepted record itself (a
+//!   profile that does not check the status accepts one);
 //! - the **guarantee period** (保証期間) ending within the given number of days, today
 //!   (Japan time) included. A period that has already ended is not listed: the work is
 //!   usually done by then, and a list that never shrinks would stop being read.
@@ -68,10 +69,11 @@ pub struct SeenSince<'a> {
 }
 
 /// The reasons to look at an accepted guarantee again, in the order of the list above;
-/// empty when there is none. `later` are the office's records of the same number after
-/// the accepted one, oldest first.
+/// empty when there is none. `accepted_on` is the Japan-time day it was accepted;
+/// `later` are the office's records of the same number after it, oldest first.
 pub fn reasons(
     accepted: &Certificate,
+    accepted_on: NaiveDate,
     later: &[SeenSince<'_>],
     today: NaiveDate,
     days: u32,
@@ -91,13 +93,16 @@ pub fn reasons(
             seen_on: s.seen_on,
         });
     }
-    if accepted.status != Status::Cancelled {
-        if let Some(s) = later
+    let cancelled_on = if accepted.status == Status::Cancelled {
+        Some(accepted_on)
+    } else {
+        later
             .iter()
             .find(|s| s.certificate.status == Status::Cancelled)
-        {
-            found.push(Reason::Cancelled { seen_on: s.seen_on });
-        }
+            .map(|s| s.seen_on)
+    };
+    if let Some(seen_on) = cancelled_on {
+        found.push(Reason::Cancelled { seen_on });
     }
     let end = accepted.guarantee.period_end;
     let days_left = (end - today).num_days();
@@ -132,7 +137,7 @@ mod tests {
     #[test]
     fn the_period_counts_from_today_both_ends_included_and_an_ended_one_is_not_listed() {
         let accepted = cert(1, Status::Active, "2026-12-31");
-        let at = |today, days| reasons(&accepted, &[], day(today), days);
+        let at = |today, days| reasons(&accepted, day("2026-04-01"), &[], day(today), days);
         assert_eq!(
             at("2026-12-01", 30),
             [Reason::PeriodEnds {
@@ -165,7 +170,7 @@ mod tests {
                 certificate: &r2,
             },
         ];
-        let found = reasons(&accepted, &later, day("2026-12-01"), 30);
+        let found = reasons(&accepted, day("2026-04-01"), &later, day("2026-12-01"), 30);
         assert_eq!(
             found,
             [
@@ -180,6 +185,15 @@ mod tests {
             ]
         );
         assert!(found[0].to_string().contains("第3版"));
-        assert!(reasons(&accepted, &[], day("2026-12-01"), 30).is_empty());
+        let none = reasons(&accepted, day("2026-04-01"), &[], day("2026-12-01"), 30);
+        assert!(none.is_empty());
+        let cancelled = cert(1, Status::Cancelled, "2030-03-31");
+        assert_eq!(
+            reasons(&cancelled, day("2026-04-01"), &[], day("2026-12-01"), 30),
+            [Reason::Cancelled {
+                seen_on: day("2026-04-01")
+            }],
+            "an accepted record that is itself cancelled"
+        );
     }
 }

@@ -10,7 +10,12 @@ use kakunin_testkit::service::{ServiceProcess, OFFICE};
 use super::start;
 
 /// Runs `kakunin batch` against the service with `token` (if any) in `K5_TEST_TOKEN`.
-fn run(service: &ServiceProcess, input: &Path, output: &Path, token: Option<&str>) -> Output {
+pub(super) fn run(
+    service: &ServiceProcess,
+    input: &Path,
+    output: &Path,
+    token: Option<&str>,
+) -> Output {
     let mut cmd = service.command();
     cmd.args([
         "batch",
@@ -30,7 +35,7 @@ fn run(service: &ServiceProcess, input: &Path, output: &Path, token: Option<&str
 }
 
 /// Reads the CLI's output: UTF-8 with BOM and CRLF line ends; row 0 is the header.
-fn read_output(path: &Path) -> Vec<csv::StringRecord> {
+pub(super) fn read_output(path: &Path) -> Vec<csv::StringRecord> {
     let bytes = std::fs::read(path).expect("output written");
     assert!(
         bytes.starts_with(b"\xEF\xBB\xBF"),
@@ -60,7 +65,7 @@ fn read_output(path: &Path) -> Vec<csv::StringRecord> {
     rows
 }
 
-fn column<'a>(rows: &'a [csv::StringRecord], row: usize, name: &str) -> &'a str {
+pub(super) fn column<'a>(rows: &'a [csv::StringRecord], row: usize, name: &str) -> &'a str {
     let i = rows[0].iter().position(|h| h == name).unwrap();
     &rows[row][i]
 }

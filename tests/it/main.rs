@@ -11,6 +11,7 @@ mod batch;
 mod batch_cli;
 mod bounds;
 mod browser;
+mod cases;
 mod crash;
 mod demo;
 mod demo_safety;

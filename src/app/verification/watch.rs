@@ -75,7 +75,8 @@ fn look(
                     certificate,
                 })
                 .collect();
-            watch::reasons(&cert, &seen, today, days)
+            let accepted_on = jst_date_of_utc(accepted.checked_at);
+            watch::reasons(&cert, accepted_on, &seen, today, days)
                 .iter()
                 .map(ToString::to_string)
                 .collect()

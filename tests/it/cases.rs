@@ -248,9 +248,9 @@ async fn the_form_keeps_the_case_on_error_and_the_pages_show_it_with_a_caution()
     );
 
     let history = browser.page("/verifications").await;
-    let cases = super::column(&history, "table.history", 3);
+    let cases = super::column(&history, "table.history", 6);
     assert_eq!(cases, ["R7-002", "R7-001県道改良工事"], "{history}");
-    let duplicates = super::column(&history, "table.history", 6);
+    let duplicates = super::column(&history, "table.history", 7);
     assert_eq!(duplicates[0], "注意: 別案件 R7-001");
     assert_eq!(duplicates[1], "注意: 別案件 R7-002");
 }

@@ -67,11 +67,19 @@ fn focus(errors: &serde_json::Value) -> &'static str {
     .unwrap_or("certificate_number")
 }
 
-/// What the upload part of the verify page says of its limits.
+/// What the upload part of the verify page says of its limits; its 案件 fields empty.
 fn insert_upload_limits(ctx: &mut tera::Context, state: &AppState) {
     let intake = &state.settings.intake;
     ctx.insert("upload_limit", &size_ja(intake.upload_limit_bytes()));
     ctx.insert("upload_max_files", &intake.upload_max_files);
+    ctx.insert("upload_form", &UploadCase::default());
+}
+
+/// The 案件 typed on the upload form, for every notice of that upload.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct UploadCase {
+    pub case_number: String,
+    pub case_title: String,
 }
 
 fn render_form_with(
@@ -103,12 +111,34 @@ pub fn upload_refused(
     message: &str,
     status: u16,
 ) -> Result<HttpResponse, WebError> {
+    upload_refused_at(
+        state,
+        staff,
+        &UploadCase::default(),
+        "notices",
+        &serde_json::json!({ "upload": message }),
+        status,
+    )
+}
+
+/// The verify page again after an upload was refused, the upload form's 案件 kept as
+/// typed, the cursor in `focus`, each message at its field (`upload`,
+/// `upload_case_number`, `upload_case_title`).
+pub fn upload_refused_at(
+    state: &AppState,
+    staff: &Staff,
+    typed: &UploadCase,
+    focus: &str,
+    errors: &serde_json::Value,
+    status: u16,
+) -> Result<HttpResponse, WebError> {
     let mut ctx = staff.context();
     insert_upload_limits(&mut ctx, state);
-    ctx.insert("focus", "notices");
+    ctx.insert("upload_form", typed);
+    ctx.insert("focus", focus);
     ctx.insert("notice", &None::<&str>);
     ctx.insert("form", &VerifyForm::default());
-    ctx.insert("errors", &serde_json::json!({ "upload": message }));
+    ctx.insert("errors", errors);
     Ok(html(status, templates::render("verify.html", &ctx)?))
 }
 

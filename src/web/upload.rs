@@ -7,7 +7,8 @@
 //! or the database, never logged. What they gave (number, key, issuer id) stays in this
 //! process's memory only, in [`Uploads`], under the session that uploaded it, until it
 //! is verified, replaced by the next upload, or [`KEEP`] has passed. The page shows the
-//! number and the file name; the key never reaches a page or a URL.
+//! number and the file name; the key never reaches a page or a URL. A 案件 typed on the
+//! upload form (案件番号, 案件名) goes with every notice of that upload.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -42,6 +43,8 @@ pub struct Uploads {
 
 struct List {
     at: Instant,
+    /// The 案件 typed with the upload, given to every notice of it.
+    case: Case,
     items: Vec<Item>,
 }
 
@@ -92,17 +95,24 @@ impl Uploads {
         f(&mut lists)
     }
 
-    fn put(&self, staff: &Staff, items: Vec<Item>) {
+    fn put(&self, staff: &Staff, case: Case, items: Vec<Item>) {
         let owner = Self::owner(staff);
         self.with(|l| {
             l.insert(
                 owner,
                 List {
                     at: Instant::now(),
+                    case,
                     items,
                 },
             )
         });
+    }
+
+    /// The 案件 of the session's list.
+    fn case(&self, staff: &Staff) -> Option<Case> {
+        let owner = Self::owner(staff);
+        self.with(|l| l.get(&owner).map(|list| list.case.clone()))
     }
 
     fn rows(&self, staff: &Staff) -> Option<Vec<Row>> {
@@ -213,6 +223,8 @@ fn file_name(raw: Option<&str>, index: usize) -> String {
 /// What one upload request carried.
 struct Posted {
     csrf: String,
+    /// The 案件 fields as typed (read with the files, within the same limit).
+    case: officer::UploadCase,
     files: Vec<(String, Vec<u8>)>,
 }
 
@@ -251,6 +263,7 @@ async fn receive(
     let mut multipart = Multipart::new(req.headers(), payload);
     let mut posted = Posted {
         csrf: String::new(),
+        case: officer::UploadCase::default(),
         files: Vec::new(),
     };
     let (mut total, mut index) = (0usize, 0usize);
@@ -273,6 +286,8 @@ async fn receive(
         }
         match name.as_str() {
             "csrf" => posted.csrf = String::from_utf8(body).unwrap_or_default(),
+            "case_number" => posted.case.case_number = String::from_utf8_lossy(&body).into(),
+            "case_title" => posted.case.case_title = String::from_utf8_lossy(&body).into(),
             "notices" => {
                 let raw = disposition.as_ref().and_then(|d| d.get_filename());
                 // A file input left empty still sends one part, without a name or bytes.
@@ -314,6 +329,29 @@ pub async fn upload(
         Err((message, status)) => return officer::upload_refused(&state, &staff, &message, status),
     };
     staff.check_csrf(&posted.csrf)?;
+    let case = match Case::from_input(&posted.case.case_number, &posted.case.case_title) {
+        Ok(case) => case,
+        Err(es) => {
+            let mut errors = serde_json::Map::new();
+            for e in &es {
+                errors.insert(format!("upload_{}", e.field().name()), e.to_string().into());
+            }
+            // A file input cannot be filled in again by the page.
+            errors.insert(
+                "upload".into(),
+                "案件の入力を直して、お知らせのファイルをもう一度選んでください。".into(),
+            );
+            let focus = format!("upload_{}", es[0].field().name());
+            return officer::upload_refused_at(
+                &state,
+                &staff,
+                &posted.case,
+                &focus,
+                &serde_json::Value::Object(errors),
+                422,
+            );
+        }
+    };
     if posted.files.is_empty() {
         return officer::upload_refused(
             &state,
@@ -337,7 +375,7 @@ pub async fn upload(
     })
     .await
     .map_err(WebError::internal)?;
-    state.uploads.put(&staff, items);
+    state.uploads.put(&staff, case, items);
     Ok(to_list())
 }
 
@@ -364,6 +402,10 @@ pub async fn list(state: web::Data<AppState>, staff: Staff) -> Result<HttpRespon
         &rows.iter().filter(|r| r.state == "ready").count(),
     );
     ctx.insert("rows", &rows);
+    ctx.insert(
+        "case",
+        &state.uploads.case(&staff).filter(|c| !c.is_empty()),
+    );
     ctx.insert("keep_minutes", &(KEEP.as_secs() / 60));
     Ok(html(200, templates::render("upload.html", &ctx)?))
 }
@@ -404,12 +446,13 @@ async fn verify_at(state: &AppState, staff: &Staff, index: usize) -> Result<(), 
     let Some(notice) = state.uploads.ready(staff, index) else {
         return Ok(());
     };
+    let case = state.uploads.case(staff).unwrap_or_default();
     let number = notice.number.to_string();
     let request = Request {
         number: notice.number,
         key: notice.key,
         expected: Expected::default(),
-        case: Case::default(),
+        case,
         client_ref: None,
         scanned: notice.issuer_id.map(|issuer_id| Scanned {
             issuer_id,

@@ -377,3 +377,60 @@ async fn watch_lists_accepted_guarantees_that_need_a_look_and_exits_0_1_or_2() {
         "the line names the accepting verification: {lines}"
     );
 }
+
+#[tokio::test]
+async fn a_case_typed_with_uploaded_notices_goes_with_each_of_their_verifications() {
+    let (issuer, service) = start();
+    let browser = service.officer().await;
+    let pdf = super::intake::notice_pdf(&issuer, "W2025000001");
+
+    // A bad 案件 refuses the upload at its field and keeps what was typed.
+    let csrf = browser.csrf("/").await;
+    let long = "う".repeat(101);
+    let res = browser
+        .post_multipart(
+            "/verify/upload",
+            &[
+                ("csrf", &csrf),
+                ("case_number", "R7-010"),
+                ("case_title", &long),
+            ],
+            &[("notices", "お知らせ.pdf", &pdf)],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let page = Html::of(res).await;
+    assert!(
+        page.text("#upload_case_title-error")
+            .starts_with("案件名は100文字以内"),
+        "{page}"
+    );
+    assert_eq!(
+        page.attr("#upload_case_number", "value").as_deref(),
+        Some("R7-010")
+    );
+    assert_eq!(
+        page.attr("#upload_case_title", "value").as_deref(),
+        Some(long.as_str())
+    );
+
+    let csrf = browser.csrf("/").await;
+    let res = browser
+        .post_multipart(
+            "/verify/upload",
+            &[("csrf", &csrf), ("case_number", "Ｒ７－０１０")],
+            &[("notices", "お知らせ.pdf", &pdf)],
+        )
+        .await;
+    let page = Html::of(res).await;
+    assert!(page.text("#upload-case").contains("R7-010"), "{page}");
+    let page = Html::of(
+        browser
+            .submit("/verify/upload", "/verify/upload/all", &[])
+            .await,
+    )
+    .await;
+    let result = page.attr("#item-0 a", "href").unwrap();
+    let outcome = browser.page(&result).await;
+    assert_eq!(outcome.text("#case-number"), "R7-010");
+}

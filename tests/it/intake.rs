@@ -160,7 +160,7 @@ async fn a_scanner_typing_into_the_number_field_and_pressing_enter_verifies() {
 // ---- Uploaded key notices (PDF, scans and photos) ------------------------------------
 
 /// The key notice PDF the issuer rendered for `number` at `demo-seed`.
-fn notice_pdf(issuer: &IssuerProcess, number: &str) -> Vec<u8> {
+pub(super) fn notice_pdf(issuer: &IssuerProcess, number: &str) -> Vec<u8> {
     std::fs::read(issuer.demo_dir().join(format!("notices/{number}.pdf"))).expect("notice PDF")
 }
 

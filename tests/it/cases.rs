@@ -140,6 +140,35 @@ async fn the_api_answers_the_case_and_the_guarantees_use_under_other_cases_and_o
         results[0]["duplicate_use"],
         json!({"cases": ["R7-001", "R7-002"], "other_offices": true})
     );
+
+    // A receipt with a case still checks out offline.
+    let out = service.cli(&["evidence", "verify", id]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+
+    // The OpenAPI document describes both members, always present.
+    let doc = own.get_json("/api/openapi.json").await;
+    let verification = &doc["components"]["schemas"]["Verification"];
+    for member in ["case", "duplicate_use"] {
+        assert!(
+            verification["properties"].get(member).is_some(),
+            "{member} in {verification}"
+        );
+        assert!(
+            verification["required"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(member)),
+            "{member} is required"
+        );
+    }
+    let input = &doc["components"]["schemas"]["VerificationInput"]["properties"];
+    assert!(input.get("case_number").is_some() && input.get("case_title").is_some());
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use crate::adapters::db::{self, DbError};
 use crate::app::accounts::users;
 use crate::app::verification;
 use crate::app::verification::store::{self, HistoryFilter, HISTORY_PAGE};
-use crate::domain::case::DuplicateUse;
+use crate::domain::case::{case_text, CaseField, DuplicateUse};
 use crate::domain::code::Code;
 use crate::domain::outcome::Outcome;
 use kakunin_protocol::ids::CertificateNumber;
@@ -28,6 +28,9 @@ pub struct HistoryQuery {
     to: String,
     #[serde(default)]
     outcome: String,
+    /// 案件番号, read as the form reads it (NFKC, trimmed).
+    #[serde(default)]
+    case: String,
 }
 
 #[derive(Serialize)]
@@ -85,7 +88,9 @@ fn filter(q: &HistoryQuery) -> Result<HistoryFilter, String> {
         "" => None,
         o => Some(Outcome::parse(o).map_err(|_| "結果の指定が正しくありません")?),
     };
+    let case_number = case_text(CaseField::Number, &q.case).map_err(|e| e.to_string())?;
     Ok(HistoryFilter {
+        case_number,
         number,
         from: date(&q.from, "開始日")?,
         to: date(&q.to, "終了日")?,

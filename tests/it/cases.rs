@@ -282,6 +282,14 @@ async fn the_form_keeps_the_case_on_error_and_the_pages_show_it_with_a_caution()
     let duplicates = super::column(&history, "table.history", 7);
     assert_eq!(duplicates[0], "注意: 別案件 R7-001");
     assert_eq!(duplicates[1], "注意: 別案件 R7-002");
+    // Searchable by 案件番号, typed as the form takes it.
+    let one = browser
+        .page(&format!("/verifications?case={}", full_width("R7-001")))
+        .await;
+    assert_eq!(
+        super::column(&one, "table.history", 6),
+        ["R7-001県道改良工事"]
+    );
 }
 
 #[tokio::test]

@@ -217,6 +217,8 @@ pub struct HistoryFilter {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     pub outcome: Option<Outcome>,
+    /// 案件番号, normalized as stored (`domain::case::case_text`).
+    pub case_number: Option<String>,
 }
 
 pub const HISTORY_PAGE: i64 = 100;
@@ -244,6 +246,9 @@ pub fn history(
     }
     if let Some(o) = f.outcome {
         q = q.filter(verifications::outcome.eq(o));
+    }
+    if let Some(c) = &f.case_number {
+        q = q.filter(verifications::case_number.eq(c.clone()));
     }
     q.order((verifications::checked_at.desc(), verifications::id.desc()))
         .limit(HISTORY_PAGE)

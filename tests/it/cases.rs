@@ -282,6 +282,13 @@ async fn the_form_keeps_the_case_on_error_and_the_pages_show_it_with_a_caution()
     let duplicates = super::column(&history, "table.history", 7);
     assert_eq!(duplicates[0], "注意: 別案件 R7-001");
     assert_eq!(duplicates[1], "注意: 別案件 R7-002");
+    // After a 該当なし, the form offered again keeps the 案件 for the next try.
+    let res = browser
+        .verify(number, &unknown_key(2), &[("case_number", "R7-003")])
+        .await;
+    let page = Html::of(res).await;
+    assert!(page.has("#retry"), "{page}");
+    assert_eq!(page.field("case_number").as_deref(), Some("R7-003"));
     // Searchable by 案件番号, typed as the form takes it.
     let one = browser
         .page(&format!("/verifications?case={}", full_width("R7-001")))

@@ -297,7 +297,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
             cli::serve::open_db(&settings)?;
             println!(
                 "マイグレーションを適用しました（{}）",
-                settings.database.url
+                kakunin::adapters::db::Location::parse(&settings.database.url).redacted()
             );
             Ok(0)
         }

@@ -1,5 +1,7 @@
 //! The real `kakunin serve` on a loopback port it binds itself, with a temporary SQLite
-//! file, a trust registry given by the test, and clients that sign in or hold API tokens.
+//! file (or, when the suite runs on PostgreSQL, a fresh database on the private cluster
+//! of [`crate::postgres`]), a trust registry given by the test, and clients that sign in
+//! or hold API tokens.
 //!
 //! ```ignore
 //! let issuer = IssuerProcess::start();
@@ -11,7 +13,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use diesel::SqliteConnection;
 use tempfile::TempDir;
 
 use crate::client::{ApiClient, Browser};
@@ -54,6 +55,8 @@ pub struct ServiceProcess {
     dir: TempDir,
     server: Option<Serving>,
     extra_config: bool,
+    /// The PostgreSQL database's URL; `None` on SQLite (the file [`Self::db_path`]).
+    postgres: Option<String>,
 }
 
 impl ServiceProcess {
@@ -73,6 +76,19 @@ impl ServiceProcess {
     /// registry, the settings and the audit signing key (`kakunin key init`, which also
     /// makes the database). For tests and benches that fill the database first.
     pub fn prepare(registry_toml: &str, extra_config: Option<&str>) -> Self {
+        let postgres =
+            crate::postgres::enabled().then(|| crate::postgres::shared().create_database());
+        Self::prepare_on(registry_toml, extra_config, postgres)
+    }
+
+    /// As [`prepare`](Self::prepare), on the PostgreSQL database `postgres` (a URL) when
+    /// given, else on a SQLite file of its own, whatever the suite's backend. Two
+    /// instances on one URL are two nodes of one installation.
+    pub fn prepare_on(
+        registry_toml: &str,
+        extra_config: Option<&str>,
+        postgres: Option<String>,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         std::fs::write(dir.path().join("issuers.toml"), registry_toml).expect("registry");
         if let Some(cfg) = extra_config {
@@ -83,6 +99,7 @@ impl ServiceProcess {
             dir,
             server: None,
             extra_config: extra_config.is_some(),
+            postgres,
         };
         // `serve` refuses to start without the audit signing key, as in production.
         let out = me.cli(&["key", "init"]);
@@ -130,7 +147,7 @@ impl ServiceProcess {
             cmd.env_remove(v);
         }
         cmd.current_dir(crate::bins::workspace_root())
-            .env("KAKUNIN_DATABASE_URL", self.db_path())
+            .env("KAKUNIN_DATABASE_URL", self.database_url())
             .env("KAKUNIN_ISSUERS_FILE", self.registry_path())
             .env("KAKUNIN_BIND", "127.0.0.1:0")
             .env("KAKUNIN_SECRET_KEY", SECRET)
@@ -259,13 +276,30 @@ impl ServiceProcess {
         self.dir.path().join("audit-signing.key")
     }
 
+    /// The SQLite file (when the instance is on SQLite: see [`on_postgres`](Self::on_postgres)).
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("kakunin.db")
     }
 
+    /// What `KAKUNIN_DATABASE_URL` says: the PostgreSQL URL or the SQLite file's path.
+    pub fn database_url(&self) -> String {
+        match &self.postgres {
+            Some(url) => url.clone(),
+            None => self.db_path().to_string_lossy().into_owned(),
+        }
+    }
+
+    /// Whether this instance keeps its data on PostgreSQL.
+    pub fn on_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
     /// A connection to the live database (see [`crate::sql`]).
-    pub fn db(&self) -> SqliteConnection {
-        crate::sql::open(&self.db_path())
+    pub fn db(&self) -> crate::sql::Db {
+        match &self.postgres {
+            Some(url) => crate::sql::open_postgres(url),
+            None => crate::sql::open(&self.db_path()),
+        }
     }
 
     /// `SELECT … AS n` on the live database.

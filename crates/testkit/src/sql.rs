@@ -1,25 +1,43 @@
-//! Plain SQL on a program's SQLite file, for tests that check what was stored (or that
+//! Plain SQL on a program's database (a SQLite file, or the service's PostgreSQL
+//! database when the suite runs on it), for tests that check what was stored (or that
 //! tamper with it on a copy). The programs keep running: SQLite's WAL lets a reader in.
+//! The statements given must read the same on both backends (or the test is SQLite's
+//! only).
 
 use std::path::Path;
 
 use diesel::prelude::*;
 
+/// A connection to either backend.
+#[derive(diesel::MultiConnection)]
+pub enum Db {
+    Pg(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
 /// Opens the SQLite file at `path`.
-pub fn open(path: &Path) -> SqliteConnection {
+pub fn open(path: &Path) -> Db {
     SqliteConnection::establish(path.to_str().expect("utf-8 path"))
+        .map(Db::Sqlite)
         .unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
 }
 
+/// Opens the PostgreSQL database at `url`.
+pub fn open_postgres(url: &str) -> Db {
+    diesel::PgConnection::establish(url)
+        .map(Db::Pg)
+        .unwrap_or_else(|e| panic!("open {url}: {e}"))
+}
+
 /// Runs one statement; panics with it when it fails.
-pub fn exec(conn: &mut SqliteConnection, sql: &str) {
+pub fn exec(conn: &mut Db, sql: &str) {
     diesel::sql_query(sql)
         .execute(conn)
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 /// The one integer a query selects `AS n` (`SELECT COUNT(*) AS n FROM …`).
-pub fn count(conn: &mut SqliteConnection, sql: &str) -> i64 {
+pub fn count(conn: &mut Db, sql: &str) -> i64 {
     #[derive(QueryableByName)]
     struct N {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -32,7 +50,7 @@ pub fn count(conn: &mut SqliteConnection, sql: &str) -> i64 {
 }
 
 /// The one text a query selects `AS t`.
-pub fn text(conn: &mut SqliteConnection, sql: &str) -> String {
+pub fn text(conn: &mut Db, sql: &str) -> String {
     #[derive(QueryableByName)]
     struct T {
         #[diesel(sql_type = diesel::sql_types::Text)]
@@ -45,7 +63,7 @@ pub fn text(conn: &mut SqliteConnection, sql: &str) -> String {
 }
 
 /// Every integer a query selects `AS n`, in order.
-pub fn integers(conn: &mut SqliteConnection, sql: &str) -> Vec<i64> {
+pub fn integers(conn: &mut Db, sql: &str) -> Vec<i64> {
     #[derive(QueryableByName)]
     struct N {
         #[diesel(sql_type = diesel::sql_types::BigInt)]

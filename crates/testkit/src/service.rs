@@ -72,6 +72,14 @@ impl ServiceProcess {
         me
     }
 
+    /// As [`start`](Self::start), on the PostgreSQL database `postgres` (a URL) when
+    /// given, else on a SQLite file, whatever the suite's backend.
+    pub fn start_on(registry_toml: &str, postgres: Option<String>) -> Self {
+        let mut me = Self::prepare_on(registry_toml, None, postgres);
+        me.serve();
+        me
+    }
+
     /// Everything [`start_with`](Self::start_with) does but `serve`: the directory, the
     /// registry, the settings and the audit signing key (`kakunin key init`, which also
     /// makes the database). For tests and benches that fill the database first.
@@ -109,6 +117,26 @@ impl ServiceProcess {
             String::from_utf8_lossy(&out.stderr)
         );
         me
+    }
+
+    /// A second node of this installation: its own directory holding copies of this
+    /// one's registry, settings and keys (the audit signing key and the receipt keys
+    /// must be the same on every node), on the same PostgreSQL database. Not started.
+    pub fn node_beside(&self) -> Self {
+        let url = self
+            .postgres
+            .clone()
+            .expect("a second node needs a shared PostgreSQL database");
+        let dir = tempfile::tempdir().expect("temporary directory");
+        copy_tree(self.dir.path(), dir.path());
+        let _ = std::fs::remove_file(dir.path().join("serve.log"));
+        ServiceProcess {
+            base_url: String::new(),
+            dir,
+            server: None,
+            extra_config: self.extra_config,
+            postgres: Some(url),
+        }
     }
 
     /// Starts `serve` and waits until it says where it listens.
@@ -324,5 +352,19 @@ impl ServiceProcess {
     /// Replaces the trust registry; takes effect at the next restart.
     pub fn set_registry(&self, registry_toml: &str) {
         std::fs::write(self.registry_path(), registry_toml).expect("registry");
+    }
+}
+
+/// Copies the files under `from` into `to` (directories made as needed).
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("read the service's directory") {
+        let entry = entry.expect("directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            std::fs::create_dir_all(&target).expect("make a directory");
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a file");
+        }
     }
 }

@@ -11,6 +11,7 @@
 use diesel_migrations::embed_migrations;
 
 pub mod code;
+pub mod copy;
 mod pool;
 pub mod schema;
 pub mod sql;

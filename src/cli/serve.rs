@@ -63,6 +63,20 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
         db::Location::Postgres(_) => None,
     };
     super::demo::prepare(&pool, &location.redacted(), demo)?;
+    // One lookup of a number at a time: in this process, and on PostgreSQL across every
+    // node (a pool of its own, at most one connection per lookup in flight).
+    let turns = if location.is_postgres() {
+        let limits = db::PoolLimits {
+            size: settings.issuers.max_in_flight.clamp(4, 64),
+            timeout: Duration::from_millis(settings.database.pool_timeout_ms),
+        };
+        crate::app::verification::NumberTurns::across_nodes(db::side_pool(
+            &settings.database.url,
+            limits,
+        )?)
+    } else {
+        Default::default()
+    };
     let client = IssuerClient::new(
         &registry,
         Duration::from_millis(settings.issuers.connect_timeout_ms),
@@ -86,7 +100,7 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
         workers: workers.handle().clone(),
         writes: Default::default(),
         receipts,
-        turns: Default::default(),
+        turns,
     };
     let state = AppState {
         verifier,

@@ -91,6 +91,38 @@ async fn two_nodes_share_sessions_locks_and_one_audit_chain() {
         .await;
     assert_eq!(v["outcome"], "locked", "{v}");
 
+    // Wrong keys for one number sent to both nodes at once: the number's turn spans the
+    // nodes, so no more than the limit reach the issuer, and the rest meet the lock.
+    let raced = "W2025000999";
+    let guesses = join_all((0..16).map(|i| {
+        let api = if i % 2 == 0 { &api_a } else { &api_b };
+        let body = item(raced, &unknown_key(100 + i), &format!("race-{i}"));
+        async move { api.verify(&body).await }
+    }))
+    .await;
+    let outcomes: Vec<&str> = guesses
+        .iter()
+        .map(|v| v["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "not_found").count(),
+        LIMIT,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "locked").count(),
+        16 - LIMIT,
+        "{outcomes:?}"
+    );
+    let asked = issuer
+        .lookups()
+        .await
+        .iter()
+        .map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).expect("JSON lookup"))
+        .filter(|b| b["certificate_number"] == raced)
+        .count();
+    assert_eq!(asked, LIMIT, "lookups of {raced} that reached the issuer");
+
     // Verifications on both nodes at once: each is answered, stored with its audit
     // row, and the one chain holds.
     let calls = numbers.iter().enumerate().flat_map(|(i, n)| {
@@ -107,7 +139,10 @@ async fn two_nodes_share_sessions_locks_and_one_audit_chain() {
         assert_eq!(v["outcome"], "verified", "{v}");
     }
     let verifications = a.count("SELECT COUNT(*) AS n FROM verifications");
-    assert_eq!(verifications as usize, LIMIT + 1 + answers.len());
+    assert_eq!(
+        verifications as usize,
+        LIMIT + 1 + guesses.len() + answers.len()
+    );
     assert_eq!(
         a.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'verify'"),
         verifications,

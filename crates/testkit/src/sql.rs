@@ -22,6 +22,15 @@ pub fn open(path: &Path) -> Db {
         .unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
 }
 
+/// Opens what a database URL names: `postgres://…` or a SQLite file's path.
+pub fn open_url(url: &str) -> Db {
+    if url.starts_with("postgres://") {
+        open_postgres(url)
+    } else {
+        open(Path::new(url))
+    }
+}
+
 /// Opens the PostgreSQL database at `url`.
 pub fn open_postgres(url: &str) -> Db {
     diesel::PgConnection::establish(url)
@@ -36,6 +45,15 @@ pub fn exec(conn: &mut Db, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// PostgreSQL types `n` as the column is (INTEGER or BIGINT) where SQLite has one
+/// integer type: read it as BIGINT on both.
+fn as_bigint(conn: &Db, sql: &str) -> String {
+    match conn {
+        Db::Pg(_) => format!("SELECT CAST(n AS BIGINT) AS n FROM ({sql}) AS q"),
+        Db::Sqlite(_) => sql.to_owned(),
+    }
+}
+
 /// The one integer a query selects `AS n` (`SELECT COUNT(*) AS n FROM …`).
 pub fn count(conn: &mut Db, sql: &str) -> i64 {
     #[derive(QueryableByName)]
@@ -43,7 +61,7 @@ pub fn count(conn: &mut Db, sql: &str) -> i64 {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    diesel::sql_query(sql)
+    diesel::sql_query(as_bigint(conn, sql))
         .get_result::<N>(conn)
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .n
@@ -69,7 +87,7 @@ pub fn integers(conn: &mut Db, sql: &str) -> Vec<i64> {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    diesel::sql_query(sql)
+    diesel::sql_query(as_bigint(conn, sql))
         .load::<N>(conn)
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .into_iter()

@@ -18,8 +18,8 @@ pub mod sql;
 mod wal;
 
 pub use pool::{
-    migrate, now_utc, open, open_with, ping, run, write, writer_turn, Backend, Conn, DbConn,
-    DbError, DbPool, Location, Migrations, PoolLimits,
+    migrate, now_utc, open, open_with, ping, run, side_pool, write, writer_turn, Backend, Conn,
+    DbConn, DbError, DbPool, Location, Migrations, PoolLimits,
 };
 pub use wal::WalCheckpointer;
 

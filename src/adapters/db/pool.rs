@@ -194,6 +194,20 @@ pub fn open_with(url: &str, migrations: Migrations, limits: PoolLimits) -> Resul
     Ok(pool)
 }
 
+/// A second pool on the same database, for connections held for a while (the number
+/// turns across nodes), opened as needed up to `limits.size`; no migrations.
+pub fn side_pool(url: &str, limits: PoolLimits) -> Result<DbPool, DbError> {
+    let location = Location::parse(url);
+    let postgres = location.is_postgres();
+    Pool::builder()
+        .max_size(limits.size.max(1))
+        .min_idle(Some(1))
+        .connection_timeout(limits.timeout)
+        .test_on_check_out(postgres)
+        .build(Manager { location })
+        .map_err(|e| DbError::Open(e.to_string()))
+}
+
 /// Applies pending migrations. On PostgreSQL under a session advisory lock, so that
 /// nodes started together (or `kakunin migrate` beside serving nodes) migrate once.
 pub fn migrate(conn: &mut Conn, migrations: Migrations) -> Result<(), DbError> {

@@ -15,8 +15,7 @@ use super::{assert_chain_intact, column};
 fn snapshot(service: &ServiceProcess, name: &str) -> String {
     if service.on_postgres() {
         let to = kakunin_testkit::postgres::shared().create_database();
-        let out = service
-            .cli(&["db", "copy", "--from", &service.database_url(), "--to", &to]);
+        let out = service.cli(&["db", "copy", "--from", &service.database_url(), "--to", &to]);
         assert_eq!(out.status.code(), Some(0), "db copy: {}", stderr(&out));
         return to;
     }

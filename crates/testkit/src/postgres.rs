@@ -244,6 +244,20 @@ impl Cluster {
         self.url(&name)
     }
 
+    /// `pg_dump` of the database at `url`: every row as text.
+    pub fn dump(&self, url: &str) -> Vec<u8> {
+        let out = Command::new(self.bin.join("pg_dump"))
+            .args(["--no-owner", "--data-only", "-d", url])
+            .output()
+            .expect("run pg_dump");
+        assert!(
+            out.status.success(),
+            "pg_dump: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()

@@ -330,6 +330,25 @@ impl ServiceProcess {
         }
     }
 
+    /// Everything the database holds, as text, for tests that look for a secret in it:
+    /// the SQLite file and its WAL, or a `pg_dump` of the PostgreSQL database.
+    pub fn stored_text(&self) -> String {
+        let bytes = match &self.postgres {
+            Some(url) => crate::postgres::shared().dump(url),
+            None => {
+                let mut stored = Vec::new();
+                for suffix in ["", "-wal"] {
+                    stored.extend(
+                        std::fs::read(format!("{}{suffix}", self.db_path().display()))
+                            .unwrap_or_default(),
+                    );
+                }
+                stored
+            }
+        };
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
     /// `SELECT … AS n` on the live database.
     pub fn count(&self, sql: &str) -> i64 {
         crate::sql::count(&mut self.db(), sql)

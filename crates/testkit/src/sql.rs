@@ -80,6 +80,21 @@ pub fn text(conn: &mut Db, sql: &str) -> String {
         .t
 }
 
+/// Every text a query selects `AS t`, in order.
+pub fn texts(conn: &mut Db, sql: &str) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct T {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        t: String,
+    }
+    diesel::sql_query(sql)
+        .load::<T>(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .map(|r| r.t)
+        .collect()
+}
+
 /// Every integer a query selects `AS n`, in order.
 pub fn integers(conn: &mut Db, sql: &str) -> Vec<i64> {
     #[derive(QueryableByName)]
@@ -93,4 +108,31 @@ pub fn integers(conn: &mut Db, sql: &str) -> Vec<i64> {
         .into_iter()
         .map(|r| r.n)
         .collect()
+}
+
+/// `hours` hours before now (UTC) as a SQL literal that both backends store as the
+/// service's `Timestamp` columns do.
+pub fn utc_hours_ago(hours: i64) -> String {
+    let t = chrono::Utc::now().naive_utc() - chrono::Duration::hours(hours);
+    format!("'{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"))
+}
+
+/// The names of the database's tables (the migrations' bookkeeping table included).
+pub fn tables(conn: &mut Db) -> Vec<String> {
+    let query = match conn {
+        Db::Pg(_) => {
+            "SELECT string_agg(table_name, ',') AS t FROM information_schema.tables \
+             WHERE table_schema = 'public'"
+        }
+        Db::Sqlite(_) => "SELECT group_concat(name) AS t FROM sqlite_master WHERE type = 'table'",
+    };
+    text(conn, query).split(',').map(str::to_owned).collect()
+}
+
+/// An expression for the length in bytes of the text column `column`.
+pub fn bytes(conn: &Db, column: &str) -> String {
+    match conn {
+        Db::Pg(_) => format!("octet_length({column})"),
+        Db::Sqlite(_) => format!("length(CAST({column} AS BLOB))"),
+    }
 }

@@ -19,7 +19,7 @@ mod wal;
 
 pub use pool::{
     migrate, now_utc, open, open_with, ping, run, side_pool, write, writer_turn, Backend, Conn,
-    DbConn, DbError, DbPool, Location, Migrations, PoolLimits,
+    DbConn, DbError, DbPool, Location, Migrations, PoolLimits, WRITE_LOCK,
 };
 pub use wal::WalCheckpointer;
 

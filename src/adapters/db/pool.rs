@@ -147,8 +147,8 @@ impl Default for PoolLimits {
 }
 
 /// Any number; the service's advisory locks on PostgreSQL ("kakunin" in ASCII, and
-/// one more for migrations).
-const WRITE_LOCK: i64 = 0x6b616b756e696e;
+/// one more for migrations). Public for tests that hold the writers' lock.
+pub const WRITE_LOCK: i64 = 0x6b616b756e696e;
 const MIGRATION_LOCK: i64 = WRITE_LOCK + 1;
 
 /// Opens the database with the default [`PoolLimits`] and applies pending migrations.

@@ -295,3 +295,33 @@ async fn db_copy_moves_a_sqlite_installation_to_postgres_with_its_chain() {
         kakunin_testkit::process::stderr(&after)
     );
 }
+
+#[tokio::test]
+async fn a_tokens_rate_limit_holds_across_nodes() {
+    if !postgres_run() {
+        return;
+    }
+    let a = ServiceProcess::start_with("", Some("[api]\nrate_per_minute = 4\n"));
+    let mut b = a.node_beside();
+    b.serve();
+    let token = a.create_token("keiyaku", kakunin_testkit::service::OFFICE, "verify");
+    let (on_a, on_b) = (
+        ApiClient::new(&a.base_url, Some(&token)),
+        ApiClient::new(&b.base_url, Some(&token)),
+    );
+    let unknown = "/api/v1/verifications/01ARZ3NDEKTSV4RRFFQ69G5FAV";
+    // Four a minute in all: two on each node pass, the next is refused on either.
+    for api in [&on_a, &on_b, &on_a, &on_b] {
+        assert_eq!(api.get(unknown).await.status(), 404);
+    }
+    for api in [&on_a, &on_b] {
+        let res = api.get(unknown).await;
+        assert_eq!(res.status(), 429, "the fifth in a minute, on either node");
+        let retry: u64 = res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+    }
+}

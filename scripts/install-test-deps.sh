@@ -14,7 +14,7 @@ command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
 # The service links libpq (PostgreSQL backend, issue K9); the integration suite's second
 # run starts a private PostgreSQL cluster (initdb/pg_ctl of Debian's postgresql).
-pkg-config --exists libpq 2>/dev/null || need+=(libpq-dev)
+pkg-config --exists libpq 2>/dev/null || need+=(pkg-config libpq-dev)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # The load generator of benches/single.rs (its one-second smoke run is part of make test).
 command -v wrk >/dev/null 2>&1 || need+=(wrk)

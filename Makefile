@@ -10,7 +10,9 @@ run:
 	$(CARGO) build --workspace --bins
 	./scripts/demo.sh
 
-## make test: installs missing test packages, then fmt, clippy and every test of every crate.
+## make test: installs missing test packages, then fmt, clippy and every test of every crate;
+## the service's integration suite runs twice: on SQLite, then on a private PostgreSQL
+## cluster the tests start themselves (KAKUNIN_TEST_BACKEND=postgres).
 ## Benches are type-checked by clippy but not run here: they need a release build. Only
 ## the single-verification bench runs, one second a target against the debug binaries
 ## the tests just built, to check that every target still answers (no timing checked).
@@ -21,6 +23,7 @@ test: deps
 	./scripts/check-schema.sh
 	$(CARGO) test --workspace --doc
 	$(CARGO) test --workspace --lib --bins --tests --no-fail-fast
+	KAKUNIN_TEST_BACKEND=postgres $(CARGO) test --test it --no-fail-fast
 	$(CARGO) test --bench single -- --smoke
 
 deps:

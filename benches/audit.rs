@@ -17,6 +17,7 @@ use std::time::Instant;
 use chrono::NaiveDateTime;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+use kakunin::adapters::db::Conn;
 
 use kakunin::adapters::db::schema::audit_events;
 use kakunin::app::audit::checkpoint::{self, Signer};
@@ -94,7 +95,9 @@ fn pick_outcome(rng: &mut Rng) -> &'static str {
 
 /// 10 offices, 20 officers each, spread evenly over the last 100 days.
 fn seed(db: &Path, key_file: &Path, n: i32) -> anyhow::Result<()> {
-    let mut conn = SqliteConnection::establish(db.to_str().unwrap_or_default())?;
+    let mut conn = Conn::Sqlite(SqliteConnection::establish(
+        db.to_str().unwrap_or_default(),
+    )?);
     conn.batch_execute(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -200000;",
     )?;
@@ -170,7 +173,13 @@ fn seed(db: &Path, key_file: &Path, n: i32) -> anyhow::Result<()> {
                     })
                     .collect();
                 // 12 columns × 2000 rows stays under SQLite's 32,766 bound parameters.
-                diesel::insert_into(audit_events::table).values(&rows).execute(c)?;
+                // A multi-row insert is said per backend (diesel's multi-backend
+                // connection has no batch insert).
+                let insert = diesel::insert_into(audit_events::table).values(&rows);
+                match c {
+                    Conn::Sqlite(c) => insert.execute(c)?,
+                    Conn::Pg(c) => insert.execute(c)?,
+                };
                 for r in batch.iter().filter(|r| r.seq % 1000 == 0) {
                     checkpoint::write(c, &signer, r)?;
                 }

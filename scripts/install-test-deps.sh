@@ -2,7 +2,7 @@
 # Installs the Debian packages the tests need, only when something is missing:
 # headless Chromium, its driver and OpenSSL's headers (browser tests), poppler (pdftotext, pdftoppm,
 # pdffonts) and zbar (QR decoding) for the key-notice tests, the fonts the notice
-# embeds, and wrk (the single-verification bench's load generator).
+# embeds, libpq and PostgreSQL (the service's second backend), and wrk (the single-verification bench's load generator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -12,6 +12,10 @@ command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 pkg-config --exists openssl 2>/dev/null || need+=(pkg-config libssl-dev)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
+# The service links libpq (PostgreSQL backend, issue K9); the integration suite's second
+# run starts a private PostgreSQL cluster (initdb/pg_ctl of Debian's postgresql).
+pkg-config --exists libpq 2>/dev/null || need+=(pkg-config libpq-dev)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # The load generator of benches/single.rs (its one-second smoke run is part of make test).
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 [ -f /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] || need+=(fonts-ipaexfont-gothic)

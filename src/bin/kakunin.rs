@@ -75,6 +75,9 @@ enum Command {
               value_parser = clap::value_parser!(u32).range(0..=cli::watch::MAX_DAYS as i64))]
         days: u32,
     },
+    /// データベースの移行（SQLite から PostgreSQL へ など）
+    #[command(subcommand)]
+    Db(DbCommand),
     /// CSV の保証契約番号と認証キーを API でまとめて照会し、結果を CSV に書く。
     /// 終了コード: 0 すべて確認済み、1 確認済みでない行あり、2 エラー
     #[command(
@@ -99,6 +102,20 @@ enum Command {
         /// 結果を書く CSV（上書きします）
         #[arg(long, value_name = "ファイル")]
         output: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// 設置全体（利用者・照会・監査ログとチェックポイント）を空のデータベースへコピーする。
+    /// コピー先が空でなければ何もせずに終了する
+    Copy {
+        /// コピー元（ファイルのパス、sqlite://… または postgres://…）
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// コピー先（空のデータベース。postgres://… または ファイルのパス）
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
 }
 
@@ -317,7 +334,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
             cli::serve::open_db(&settings)?;
             println!(
                 "マイグレーションを適用しました（{}）",
-                settings.database.url
+                kakunin::adapters::db::Location::parse(&settings.database.url).redacted()
             );
             Ok(0)
         }
@@ -365,6 +382,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
             }
             .map(|_| 0)
         }
+        Command::Db(DbCommand::Copy { from, to }) => cli::db::copy(&from, &to),
         Command::Audit(AuditCommand::Verify { public_key }) => cli::audit::verify(
             &cli::serve::open_db(&settings)?,
             &settings,

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod batch;
+pub mod db;
 pub mod demo;
 pub mod evidence;
 pub mod issuer;

@@ -18,8 +18,12 @@ pub fn open_db(settings: &Settings) -> anyhow::Result<DbPool> {
         size: settings.database.pool_size,
         timeout: Duration::from_millis(settings.database.pool_timeout_ms),
     };
-    db::open_with(&settings.database.url, db::SERVICE_MIGRATIONS, limits)
-        .with_context(|| format!("データベース {} を開けません", settings.database.url))
+    db::open_with(&settings.database.url, db::SERVICE_MIGRATIONS, limits).with_context(|| {
+        format!(
+            "データベース {} を開けません",
+            db::Location::parse(&settings.database.url).redacted()
+        )
+    })
 }
 
 pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
@@ -51,9 +55,28 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
     // Every profile version run with is kept, so evidence can be checked against it.
     crate::app::evidence::profiles::remember(&mut *pool.get()?, &profile)
         .context("ルールプロファイルを記録できません")?;
-    // Held to the end: the WAL is copied into the database between requests.
-    let _wal = db::WalCheckpointer::start(&settings.database.url)?;
-    super::demo::prepare(&pool, &settings.database.url, demo)?;
+    // Held to the end: the WAL of a SQLite file is copied into the database between
+    // requests (PostgreSQL's server does its own checkpoints).
+    let location = db::Location::parse(&settings.database.url);
+    let _wal = match &location {
+        db::Location::Sqlite(path) => Some(db::WalCheckpointer::start(path)?),
+        db::Location::Postgres(_) => None,
+    };
+    super::demo::prepare(&pool, &location.redacted(), demo)?;
+    // One lookup of a number at a time: in this process, and on PostgreSQL across every
+    // node (a pool of its own, at most one connection per lookup in flight).
+    let turns = if location.is_postgres() {
+        let limits = db::PoolLimits {
+            size: settings.issuers.max_in_flight.clamp(4, 64),
+            timeout: Duration::from_millis(settings.database.pool_timeout_ms),
+        };
+        crate::app::verification::NumberTurns::across_nodes(db::side_pool(
+            &settings.database.url,
+            limits,
+        )?)
+    } else {
+        Default::default()
+    };
     let client = IssuerClient::new(
         &registry,
         Duration::from_millis(settings.issuers.connect_timeout_ms),
@@ -77,7 +100,7 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
         workers: workers.handle().clone(),
         writes: Default::default(),
         receipts,
-        turns: Default::default(),
+        turns,
     };
     let state = AppState {
         verifier,

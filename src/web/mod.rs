@@ -242,7 +242,12 @@ pub fn route_table() -> Vec<(Method, String)> {
 pub async fn serve(state: AppState) -> std::io::Result<()> {
     let bind = state.settings.server.bind.clone();
     // The API's rate limiter is shared by every worker, so it is built out here.
-    let api = api::Api::new(&state.settings);
+    let on_postgres =
+        crate::adapters::db::Location::parse(&state.settings.database.url).is_postgres();
+    let api = api::Api::new(
+        &state.settings,
+        on_postgres.then(|| state.verifier.pool.clone()),
+    );
     let secure = state.settings.server.secure_cookies;
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {

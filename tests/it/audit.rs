@@ -1,7 +1,6 @@
 //! The audit log: who sees which rows, tamper detection by `kakunin audit verify` and by
 //! the detail page, checkpoints, and the signing key it depends on.
 
-use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use kakunin_testkit::html::Html;
@@ -11,18 +10,25 @@ use kakunin_testkit::sql;
 
 use super::{assert_chain_intact, column};
 
-/// A consistent copy of the live database (the server keeps running in WAL mode).
-fn snapshot(service: &ServiceProcess, name: &str) -> PathBuf {
+/// A consistent copy of the live database (the server keeps running): SQLite's
+/// `VACUUM INTO` a file, or `kakunin db copy` into a new PostgreSQL database. Its URL.
+fn snapshot(service: &ServiceProcess, name: &str) -> String {
+    if service.on_postgres() {
+        let to = kakunin_testkit::postgres::shared().create_database();
+        let out = service.cli(&["db", "copy", "--from", &service.database_url(), "--to", &to]);
+        assert_eq!(out.status.code(), Some(0), "db copy: {}", stderr(&out));
+        return to;
+    }
     let to = service.dir().join(format!("{name}.db"));
     sql::exec(
         &mut service.db(),
         &format!("VACUUM INTO '{}'", to.display()),
     );
-    to
+    to.to_string_lossy().into_owned()
 }
 
-/// `kakunin audit verify` on another database file, with the service's key.
-fn verify_copy(service: &ServiceProcess, db: &Path) -> Output {
+/// `kakunin audit verify` on another database (a file or a URL), with the service's key.
+fn verify_copy(service: &ServiceProcess, db: &str) -> Output {
     service
         .command()
         .env("KAKUNIN_DATABASE_URL", db)
@@ -34,7 +40,7 @@ fn verify_copy(service: &ServiceProcess, db: &Path) -> Output {
 /// `kakunin audit verify` on a copy of the log after `statements`.
 fn verify_tampered(service: &ServiceProcess, name: &str, statements: &[&str]) -> Output {
     let copy = snapshot(service, name);
-    let mut c = sql::open(&copy);
+    let mut c = sql::open_url(&copy);
     for s in statements {
         sql::exec(&mut c, s);
     }

@@ -19,15 +19,11 @@ fn huge() -> String {
 /// Every table's row count.
 fn table_counts(service: &ServiceProcess) -> BTreeMap<String, i64> {
     let mut conn = service.db();
-    let names = sql::text(
-        &mut conn,
-        "SELECT group_concat(name) AS t FROM sqlite_master WHERE type = 'table'",
-    );
-    names
-        .split(',')
+    sql::tables(&mut conn)
+        .into_iter()
         .map(|t| {
             let n = sql::count(&mut conn, &format!("SELECT COUNT(*) AS n FROM \"{t}\""));
-            (t.to_owned(), n)
+            (t, n)
         })
         .collect()
 }
@@ -35,16 +31,29 @@ fn table_counts(service: &ServiceProcess) -> BTreeMap<String, i64> {
 /// The longest text stored in any column of the log and the accounts, in bytes.
 fn longest_stored(service: &ServiceProcess) -> i64 {
     let mut conn = service.db();
-    [
-        "SELECT COALESCE(MAX(length(CAST(target AS BLOB)) + length(CAST(detail AS BLOB)) + length(CAST(actor AS BLOB))), 0) AS n FROM audit_events",
-        "SELECT COALESCE(MAX(length(CAST(login AS BLOB)) + length(CAST(address AS BLOB))), 0) AS n FROM signin_failures",
-        "SELECT COALESCE(MAX(length(CAST(name AS BLOB)) + length(CAST(login AS BLOB))), 0) AS n FROM users",
-        "SELECT COALESCE(MAX(length(CAST(rules AS BLOB)) + length(CAST(expected AS BLOB))), 0) AS n FROM verifications",
-    ]
-    .iter()
-    .map(|q| sql::count(&mut conn, q))
-    .max()
-    .unwrap()
+    let sum = |conn: &kakunin_testkit::sql::Db, columns: &[&str]| {
+        columns
+            .iter()
+            .map(|c| sql::bytes(conn, c))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    };
+    let queries = [
+        ("audit_events", sum(&conn, &["target", "detail", "actor"])),
+        ("signin_failures", sum(&conn, &["login", "address"])),
+        ("users", sum(&conn, &["name", "login"])),
+        ("verifications", sum(&conn, &["rules", "expected"])),
+    ];
+    queries
+        .iter()
+        .map(|(table, bytes)| {
+            sql::count(
+                &mut conn,
+                &format!("SELECT COALESCE(MAX({bytes}), 0) AS n FROM {table}"),
+            )
+        })
+        .max()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -273,7 +282,7 @@ async fn old_failures_and_pre_sign_in_sessions_are_pruned() {
             // What the sign-in page wrote for every visitor before its token was stateless.
             sql::exec(
                 &mut conn,
-                &format!("INSERT INTO sessions (id_hash, user_id, csrf, created_at, last_seen) VALUES ('pre{i}', NULL, 'c', strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', 'now'))"),
+                &format!("INSERT INTO sessions (id_hash, user_id, csrf, created_at, last_seen) VALUES ('pre{i}', NULL, 'c', {now}, {now})", now = sql::utc_hours_ago(0)),
             );
         }
     }

@@ -13,7 +13,7 @@ token = "unused"
 number_pattern = "^W[0-9]{10}$"
 "#;
 
-fn logins(svc: &ServiceProcess, db: &std::path::Path) -> String {
+fn logins(svc: &ServiceProcess, db: &str) -> String {
     let out = svc
         .command()
         .env("KAKUNIN_DATABASE_URL", db)
@@ -35,7 +35,7 @@ fn demo_mode_refuses_a_database_that_holds_real_accounts() {
         stderr.contains("--demo はデモ専用の空のデータベース"),
         "{stderr}"
     );
-    let users = logins(&svc, &svc.db_path());
+    let users = logins(&svc, &svc.database_url());
     assert!(users.contains("chief"));
     for demo_login in ["officer", "supervisor", "admin"] {
         assert!(
@@ -68,7 +68,7 @@ fn a_demo_database_says_so_and_is_refused_without_demo() {
         .any(|l| l.contains("待ち受けています"));
     assert!(listening, "the demo serves");
     assert!(
-        logins(&svc, &demo_db).contains("admin"),
+        logins(&svc, &demo_db.to_string_lossy()).contains("admin"),
         "demo accounts seeded"
     );
     demo.kill().unwrap();

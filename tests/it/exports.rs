@@ -23,7 +23,9 @@ const OFFICE_NAME: &str = "大分県 土木事務所, \"本庁\"";
 async fn a_log_with_formulas() -> (ServiceProcess, Browser) {
     let service = ServiceProcess::start("");
     service.add_user("admin1", "admin", OFFICE);
-    let mut conn = kakunin_testkit::sql::open(&service.db_path());
+    let mut conn = kakunin::adapters::db::Location::parse(&service.database_url())
+        .connect()
+        .expect("open the service's database");
     for login in [NASTY, "+cmd", "-2+3", "@SUM(A1)"] {
         let actor = kakunin::app::audit::Actor::new(
             format!("user:{login}"),

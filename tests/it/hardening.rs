@@ -37,7 +37,11 @@ async fn a_session_ends_after_its_absolute_lifetime_however_busy() {
     // Signed in three hours ago, and busy ever since.
     sql::exec(
         &mut service.db(),
-        "UPDATE sessions SET created_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '-3 hours'), last_seen = strftime('%Y-%m-%d %H:%M:%f', 'now')",
+        &format!(
+            "UPDATE sessions SET created_at = {}, last_seen = {}",
+            sql::utc_hours_ago(3),
+            sql::utc_hours_ago(0)
+        ),
     );
     let res = officer.get("/verifications").await;
     assert_eq!(res.url().path(), "/login", "sent to sign in again");
@@ -62,6 +66,9 @@ fn an_absolute_lifetime_out_of_range_stops_the_program() {
 
 #[test]
 fn the_database_is_created_for_its_owner_alone() {
+    if kakunin_testkit::postgres::sqlite_only("the mode of the SQLite file") {
+        return;
+    }
     let service = ServiceProcess::prepare("", None);
     let mode = std::fs::metadata(service.db_path())
         .unwrap()

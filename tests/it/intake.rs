@@ -22,13 +22,7 @@ fn qr(k: &DemoKey) -> String {
 
 /// Neither the QR text nor the key in any form reached the log or the database file.
 fn assert_secret_kept(service: &ServiceProcess, k: &DemoKey) {
-    let mut stored = Vec::new();
-    for suffix in ["", "-wal"] {
-        stored.extend(
-            std::fs::read(format!("{}{suffix}", service.db_path().display())).unwrap_or_default(),
-        );
-    }
-    let stored = String::from_utf8_lossy(&stored);
+    let stored = service.stored_text();
     let log = service.log();
     let canonical = k.auth_key.replace('-', "");
     for secret in [canonical.as_str(), k.auth_key.as_str(), "SURETY/1"] {

@@ -170,17 +170,22 @@ async fn exports_nobody_reads_hold_no_connection_and_verifications_go_on() {
     let supervisor = service.user("kansa", "supervisor").await;
     // About 12 MB of log: far more than the socket buffers and channels between the
     // service and a client that does not read.
+    let padded = if service.on_postgres() {
+        "lpad(CAST(n.i AS TEXT), 600, '0')"
+    } else {
+        "printf('%0600d', n.i)"
+    };
     service
         .db()
-        .batch_execute(
+        .batch_execute(&format!(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
-             INSERT INTO audit_events (at, actor, office_code, action, target, outcome,
+             INSERT INTO audit_events (seq, at, actor, office_code, action, target, outcome,
                                        address, user_agent, detail, prev_hash, hash)
-             SELECT e.at, e.actor, e.office_code, e.action, e.target, e.outcome, e.address,
-                    e.user_agent, printf('%0600d', n.i), e.prev_hash, e.hash
+             SELECT e.seq + n.i, e.at, e.actor, e.office_code, e.action, e.target, e.outcome,
+                    e.address, e.user_agent, {padded}, e.prev_hash, e.hash
              FROM n, (SELECT * FROM audit_events WHERE actor = 'user:kansa'
-                      ORDER BY seq DESC LIMIT 1) AS e;",
-        )
+                      ORDER BY seq DESC LIMIT 1) AS e;"
+        ))
         .unwrap();
     // Four exports, twice the pool, each started and never read.
     let mut held = Vec::new();
@@ -222,10 +227,19 @@ async fn no_connection_free_in_time_is_503_with_retry_after_for_pages_and_the_ap
     for b in &browsers {
         csrfs.push(b.csrf("/login").await);
     }
-    // The test holds SQLite's write lock: the first request to write waits in SQLite's
-    // busy handler holding the only connection, and every other one finds none.
+    // The test holds the writers' lock (SQLite's write lock, or the service's advisory
+    // lock on PostgreSQL): the first request to write waits for it holding the only
+    // connection, and every other one finds none.
     let mut lock = service.db();
-    lock.batch_execute("BEGIN IMMEDIATE;").unwrap();
+    if service.on_postgres() {
+        lock.batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({});",
+            kakunin::adapters::db::WRITE_LOCK
+        ))
+        .unwrap();
+    } else {
+        lock.batch_execute("BEGIN IMMEDIATE;").unwrap();
+    }
     let mut pending = FuturesUnordered::new();
     for _ in 0..3 {
         let api = &api;

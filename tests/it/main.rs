@@ -22,6 +22,7 @@ mod hostile;
 mod intake;
 mod issuers;
 mod limits;
+mod nodes;
 mod number_lock;
 mod officers_day;
 mod openapi;

@@ -184,12 +184,12 @@ async fn the_printed_qr_leads_back_to_its_verification_in_its_own_office_only() 
     assert!(!body.contains(&k.auth_key), "the key is never echoed");
 
     // Every lookup is in the audit log, a miss as denied, with whether the paper matched.
-    let rows = kakunin_testkit::sql::text(
+    let rows = kakunin_testkit::sql::texts(
         &mut service.db(),
-        "SELECT group_concat(outcome || ' ' || detail, '|') AS t FROM \
-         (SELECT outcome, detail FROM audit_events \
-          WHERE action = 'verification.check' ORDER BY seq)",
-    );
+        "SELECT outcome || ' ' || detail AS t FROM audit_events \
+         WHERE action = 'verification.check' ORDER BY seq",
+    )
+    .join("|");
     assert_eq!(
         rows.split('|').collect::<Vec<_>>(),
         [

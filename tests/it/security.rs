@@ -25,13 +25,7 @@ async fn the_auth_key_appears_in_no_table_log_or_page() {
         .verify(&k.certificate_number, &k.auth_key.replace('-', ""), &[])
         .await;
     let canonical = k.auth_key.replace('-', "");
-    let mut stored = Vec::new();
-    for suffix in ["", "-wal"] {
-        stored.extend(
-            std::fs::read(format!("{}{suffix}", service.db_path().display())).unwrap_or_default(),
-        );
-    }
-    let stored = String::from_utf8_lossy(&stored);
+    let stored = service.stored_text();
     for form in [canonical.as_str(), k.auth_key.as_str()] {
         assert!(!pages.contains(form), "key on a page");
         assert!(!stored.contains(form), "key in the database");

@@ -11,7 +11,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use diesel::prelude::*;
 use tempfile::TempDir;
 
 use crate::process::{output_with_stdin, Serving};
@@ -215,8 +214,7 @@ impl IssuerProcess {
 
     /// `SELECT COUNT(*)` of one of the issuer's tables.
     pub fn count_rows(&self, table: &str) -> i64 {
-        let mut c = SqliteConnection::establish(self.db_path().to_str().expect("utf-8 path"))
-            .expect("open the issuer's database");
+        let mut c = crate::sql::open(&self.db_path());
         crate::sql::count(&mut c, &format!("SELECT COUNT(*) AS n FROM {table}"))
     }
 

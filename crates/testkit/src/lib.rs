@@ -11,7 +11,8 @@
 //! - [`chrome`]: headless Chromium driven through chromedriver.
 //! - [`process`]: how a `serve` is started: it binds port 0 and prints
 //!   `待ち受けています: http://127.0.0.1:{port}/`, which the kit reads.
-//! - [`sql`]: plain SQL on a program's SQLite file.
+//! - [`sql`]: plain SQL on a program's database (SQLite or PostgreSQL).
+//! - [`postgres`]: a private PostgreSQL cluster for the suite's PostgreSQL run.
 //! - [`bins`]: where the workspace's binaries are, built on first use.
 //! - [`tls`]: a private CA and server certificates of the test's own.
 
@@ -20,6 +21,7 @@ pub mod chrome;
 pub mod client;
 pub mod html;
 pub mod issuer;
+pub mod postgres;
 pub mod process;
 pub mod raw;
 pub mod service;

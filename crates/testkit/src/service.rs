@@ -1,5 +1,7 @@
 //! The real `kakunin serve` on a loopback port it binds itself, with a temporary SQLite
-//! file, a trust registry given by the test, and clients that sign in or hold API tokens.
+//! file (or, when the suite runs on PostgreSQL, a fresh database on the private cluster
+//! of [`crate::postgres`]), a trust registry given by the test, and clients that sign in
+//! or hold API tokens.
 //!
 //! ```ignore
 //! let issuer = IssuerProcess::start();
@@ -11,7 +13,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use diesel::SqliteConnection;
 use tempfile::TempDir;
 
 use crate::client::{ApiClient, Browser};
@@ -54,6 +55,8 @@ pub struct ServiceProcess {
     dir: TempDir,
     server: Option<Serving>,
     extra_config: bool,
+    /// The PostgreSQL database's URL; `None` on SQLite (the file [`Self::db_path`]).
+    postgres: Option<String>,
 }
 
 impl ServiceProcess {
@@ -69,10 +72,31 @@ impl ServiceProcess {
         me
     }
 
+    /// As [`start`](Self::start), on the PostgreSQL database `postgres` (a URL) when
+    /// given, else on a SQLite file, whatever the suite's backend.
+    pub fn start_on(registry_toml: &str, postgres: Option<String>) -> Self {
+        let mut me = Self::prepare_on(registry_toml, None, postgres);
+        me.serve();
+        me
+    }
+
     /// Everything [`start_with`](Self::start_with) does but `serve`: the directory, the
     /// registry, the settings and the audit signing key (`kakunin key init`, which also
     /// makes the database). For tests and benches that fill the database first.
     pub fn prepare(registry_toml: &str, extra_config: Option<&str>) -> Self {
+        let postgres =
+            crate::postgres::enabled().then(|| crate::postgres::shared().create_database());
+        Self::prepare_on(registry_toml, extra_config, postgres)
+    }
+
+    /// As [`prepare`](Self::prepare), on the PostgreSQL database `postgres` (a URL) when
+    /// given, else on a SQLite file of its own, whatever the suite's backend. Two
+    /// instances on one URL are two nodes of one installation.
+    pub fn prepare_on(
+        registry_toml: &str,
+        extra_config: Option<&str>,
+        postgres: Option<String>,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         std::fs::write(dir.path().join("issuers.toml"), registry_toml).expect("registry");
         if let Some(cfg) = extra_config {
@@ -83,6 +107,7 @@ impl ServiceProcess {
             dir,
             server: None,
             extra_config: extra_config.is_some(),
+            postgres,
         };
         // `serve` refuses to start without the audit signing key, as in production.
         let out = me.cli(&["key", "init"]);
@@ -92,6 +117,26 @@ impl ServiceProcess {
             String::from_utf8_lossy(&out.stderr)
         );
         me
+    }
+
+    /// A second node of this installation: its own directory holding copies of this
+    /// one's registry, settings and keys (the audit signing key and the receipt keys
+    /// must be the same on every node), on the same PostgreSQL database. Not started.
+    pub fn node_beside(&self) -> Self {
+        let url = self
+            .postgres
+            .clone()
+            .expect("a second node needs a shared PostgreSQL database");
+        let dir = tempfile::tempdir().expect("temporary directory");
+        copy_tree(self.dir.path(), dir.path());
+        let _ = std::fs::remove_file(dir.path().join("serve.log"));
+        ServiceProcess {
+            base_url: String::new(),
+            dir,
+            server: None,
+            extra_config: self.extra_config,
+            postgres: Some(url),
+        }
     }
 
     /// Starts `serve` and waits until it says where it listens.
@@ -130,7 +175,7 @@ impl ServiceProcess {
             cmd.env_remove(v);
         }
         cmd.current_dir(crate::bins::workspace_root())
-            .env("KAKUNIN_DATABASE_URL", self.db_path())
+            .env("KAKUNIN_DATABASE_URL", self.database_url())
             .env("KAKUNIN_ISSUERS_FILE", self.registry_path())
             .env("KAKUNIN_BIND", "127.0.0.1:0")
             .env("KAKUNIN_SECRET_KEY", SECRET)
@@ -259,13 +304,49 @@ impl ServiceProcess {
         self.dir.path().join("audit-signing.key")
     }
 
+    /// The SQLite file (when the instance is on SQLite: see [`on_postgres`](Self::on_postgres)).
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("kakunin.db")
     }
 
+    /// What `KAKUNIN_DATABASE_URL` says: the PostgreSQL URL or the SQLite file's path.
+    pub fn database_url(&self) -> String {
+        match &self.postgres {
+            Some(url) => url.clone(),
+            None => self.db_path().to_string_lossy().into_owned(),
+        }
+    }
+
+    /// Whether this instance keeps its data on PostgreSQL.
+    pub fn on_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
     /// A connection to the live database (see [`crate::sql`]).
-    pub fn db(&self) -> SqliteConnection {
-        crate::sql::open(&self.db_path())
+    pub fn db(&self) -> crate::sql::Db {
+        match &self.postgres {
+            Some(url) => crate::sql::open_postgres(url),
+            None => crate::sql::open(&self.db_path()),
+        }
+    }
+
+    /// Everything the database holds, as text, for tests that look for a secret in it:
+    /// the SQLite file and its WAL, or a `pg_dump` of the PostgreSQL database.
+    pub fn stored_text(&self) -> String {
+        let bytes = match &self.postgres {
+            Some(url) => crate::postgres::shared().dump(url),
+            None => {
+                let mut stored = Vec::new();
+                for suffix in ["", "-wal"] {
+                    stored.extend(
+                        std::fs::read(format!("{}{suffix}", self.db_path().display()))
+                            .unwrap_or_default(),
+                    );
+                }
+                stored
+            }
+        };
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     /// `SELECT … AS n` on the live database.
@@ -290,5 +371,19 @@ impl ServiceProcess {
     /// Replaces the trust registry; takes effect at the next restart.
     pub fn set_registry(&self, registry_toml: &str) {
         std::fs::write(self.registry_path(), registry_toml).expect("registry");
+    }
+}
+
+/// Copies the files under `from` into `to` (directories made as needed).
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("read the service's directory") {
+        let entry = entry.expect("directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            std::fs::create_dir_all(&target).expect("make a directory");
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a file");
+        }
     }
 }

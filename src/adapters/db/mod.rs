@@ -1,26 +1,48 @@
-//! The service's database: its migrations, its schema, and the WAL thread, on top of the
-//! SQLite pool both programs share ([`kakunin_platform::sqlite`]).
+//! The service's database: the pool over SQLite or PostgreSQL ([`pool`]), the
+//! migrations of each backend, the schema both match, and SQLite's WAL thread.
 //!
 //! The closed vocabularies are stored as their fixed text ([`code`]).
 //!
 //! Every diesel call, `pool.get()` included, goes through [`run`] or [`write`] so it
 //! never blocks an async worker. Backend-specific SQL stays in this module and in the
-//! migrations.
+//! migrations: [`sql`] for the few statements diesel's query builder cannot say for
+//! both backends.
 
-use diesel_migrations::{embed_migrations, EmbeddedMigrations};
+use diesel_migrations::embed_migrations;
 
 pub mod code;
+pub mod copy;
+mod pool;
 pub mod schema;
+pub mod sql;
 mod wal;
 
-pub use kakunin_platform::sqlite::{
-    now_utc, open, open_with, run, write, writer_turn, DbConn, DbError, DbPool, PoolLimits,
+pub use pool::{
+    migrate, now_utc, open, open_with, ping, run, side_pool, write, writer_turn, Backend, Conn,
+    DbConn, DbError, DbPool, Location, Migrations, PoolLimits, WRITE_LOCK,
 };
 pub use wal::WalCheckpointer;
 
-/// The connection every query of the service takes. One name, so that a second backend
-/// (PostgreSQL, issue K9) changes this line and not every query.
-pub type Conn = diesel::SqliteConnection;
+/// The verification service's migrations, one folder per backend (the reference issuer
+/// has its own). Both end in the tables `schema.rs` describes.
+pub const SERVICE_MIGRATIONS: Migrations = Migrations {
+    sqlite: embed_migrations!("migrations/sqlite"),
+    postgres: embed_migrations!("migrations/postgres"),
+};
 
-/// The verification service's migrations (the reference issuer has its own).
-pub const SERVICE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+/// Runs one diesel statement on whichever backend `conn` is, for what diesel's
+/// multi-backend connection cannot say itself (`ON CONFLICT`, `RETURNING`): the
+/// statement is written once, `$c` is the backend's own connection.
+///
+/// ```ignore
+/// db::per_backend!(conn, |c| diesel::insert_into(t).values(v).on_conflict_do_nothing().execute(c))
+/// ```
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::adapters::db::Conn::Pg($c) => $body,
+            $crate::adapters::db::Conn::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use per_backend;

@@ -2,6 +2,13 @@
 // Kept in `diesel print-schema` form for migrations/service; regenerate, don't edit.
 
 diesel::table! {
+    api_rate (token_id) {
+        token_id -> Integer,
+        tat -> Timestamp,
+    }
+}
+
+diesel::table! {
     api_tokens (id) {
         id -> Integer,
         name -> Text,
@@ -140,11 +147,13 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(api_rate -> api_tokens (token_id));
 diesel::joinable!(api_tokens -> offices (office_code));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(users -> offices (office_code));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    api_rate,
     api_tokens,
     audit_checkpoints,
     audit_daily,

@@ -3,6 +3,7 @@
 //! Everything secret is stored hashed: passwords with argon2id (they are guessable),
 //! session ids and API tokens with SHA-256 (256 random bits need no slow hash).
 
+pub mod rate;
 pub mod session;
 pub mod signin_token;
 pub mod throttle;

@@ -127,15 +127,16 @@ pub fn valid_office_code(code: &str) -> bool {
 /// Creates the office row named `name` when the code is new (the demo's office, and
 /// `kakunin user add --office-name`); an existing office keeps its name.
 pub fn ensure_office(conn: &mut Conn, code: &str, name: &str) -> QueryResult<()> {
-    diesel::insert_into(offices::table)
+    let now = now_utc();
+    db::per_backend!(conn, |c| diesel::insert_into(offices::table)
         .values((
             offices::code.eq(code),
             offices::name.eq(name),
-            offices::created_at.eq(now_utc()),
+            offices::created_at.eq(now),
         ))
         .on_conflict(offices::code)
         .do_nothing()
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -517,16 +518,17 @@ pub fn save_office(
         return Err(AccountError::BadOfficeName);
     }
     conn.immediate_transaction(|conn| {
-        diesel::insert_into(offices::table)
+        let now = now_utc();
+        db::per_backend!(conn, |c| diesel::insert_into(offices::table)
             .values((
                 offices::code.eq(code),
                 offices::name.eq(name),
-                offices::created_at.eq(now_utc()),
+                offices::created_at.eq(now),
             ))
             .on_conflict(offices::code)
             .do_update()
             .set(offices::name.eq(name))
-            .execute(conn)?;
+            .execute(c))?;
         audit::append(
             conn,
             actor,

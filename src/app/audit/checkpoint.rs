@@ -153,7 +153,7 @@ pub fn write(conn: &mut Conn, signer: &Signer, head: &AuditRow) -> QueryResult<C
         signature: String::new(),
     };
     cp.signature = URL_SAFE_NO_PAD.encode(signer.key.sign(cp.message().as_bytes()).to_bytes());
-    cp.id = diesel::insert_into(audit_checkpoints::table)
+    diesel::insert_into(audit_checkpoints::table)
         .values((
             audit_checkpoints::at.eq(cp.at),
             audit_checkpoints::event_count.eq(cp.event_count),
@@ -162,8 +162,13 @@ pub fn write(conn: &mut Conn, signer: &Signer, head: &AuditRow) -> QueryResult<C
             audit_checkpoints::key_id.eq(&cp.key_id),
             audit_checkpoints::signature.eq(&cp.signature),
         ))
-        .returning(audit_checkpoints::id)
-        .get_result(conn)?;
+        .execute(conn)?;
+    // RETURNING is not there for both backends at once; in the writers' transaction
+    // the newest checkpoint is the one just inserted.
+    cp.id = audit_checkpoints::table
+        .select(diesel::dsl::max(audit_checkpoints::id))
+        .first::<Option<i32>>(conn)?
+        .expect("the checkpoint just inserted");
     Ok(cp)
 }
 

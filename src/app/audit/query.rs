@@ -97,7 +97,7 @@ fn span(conn: &mut Conn, f: &AuditFilter) -> QueryResult<Span> {
 fn filtered<'a>(
     f: &'a AuditFilter,
     span: Span,
-) -> audit_events::BoxedQuery<'a, diesel::sqlite::Sqlite> {
+) -> audit_events::BoxedQuery<'a, crate::adapters::db::Backend> {
     let mut q = audit_events::table.into_boxed();
     if let OfficeScope::One(office) = &f.scope {
         q = q.filter(audit_events::office_code.eq(office));

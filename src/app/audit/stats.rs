@@ -1,6 +1,6 @@
 //! Counts for the supervisor's chart: verifications per Japan-time day and outcome.
 
-use crate::adapters::db::Conn;
+use crate::adapters::db::{sql, Conn};
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -28,14 +28,23 @@ pub fn daily_verifications(
     to: NaiveDate,
 ) -> QueryResult<Vec<DayCount>> {
     let (from, to) = (from.to_string(), to.to_string());
-    let base = "SELECT day, outcome, SUM(n) AS n FROM audit_daily WHERE day >= ? AND day <= ?";
+    // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back to what the struct reads.
+    let base = "SELECT day, outcome, CAST(SUM(n) AS BIGINT) AS n FROM audit_daily \
+                WHERE day >= ? AND day <= ?";
     match scope {
-        OfficeScope::All => diesel::sql_query(format!("{base} GROUP BY day, outcome"))
-            .bind::<Text, _>(from)
-            .bind::<Text, _>(to)
-            .load(conn),
+        OfficeScope::All => {
+            let text = sql::placeholders(conn, &format!("{base} GROUP BY day, outcome"));
+            diesel::sql_query(text)
+                .bind::<Text, _>(from)
+                .bind::<Text, _>(to)
+                .load(conn)
+        }
         OfficeScope::One(office) => {
-            diesel::sql_query(format!("{base} AND office_code = ? GROUP BY day, outcome"))
+            let text = sql::placeholders(
+                conn,
+                &format!("{base} AND office_code = ? GROUP BY day, outcome"),
+            );
+            diesel::sql_query(text)
                 .bind::<Text, _>(from)
                 .bind::<Text, _>(to)
                 .bind::<Text, _>(office)
@@ -54,26 +63,29 @@ pub fn count_verifications(
     n: i64,
 ) -> QueryResult<()> {
     let day = kakunin_protocol::time::jst_date_of_utc(at).to_string();
-    diesel::sql_query(
+    let text = sql::placeholders(
+        conn,
         "INSERT INTO audit_daily (day, office_code, outcome, n) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (day, office_code, outcome) DO UPDATE SET n = n + excluded.n",
-    )
-    .bind::<Text, _>(day)
-    .bind::<Text, _>(office)
-    .bind::<Text, _>(outcome)
-    .bind::<BigInt, _>(n)
-    .execute(conn)?;
+         ON CONFLICT (day, office_code, outcome) DO UPDATE SET n = audit_daily.n + excluded.n",
+    );
+    diesel::sql_query(text)
+        .bind::<Text, _>(day)
+        .bind::<Text, _>(office)
+        .bind::<Text, _>(outcome)
+        .bind::<BigInt, _>(n)
+        .execute(conn)?;
     Ok(())
 }
 
 /// Recomputes the summary from the events (after a bulk load, or if it is ever doubted).
 pub fn rebuild_daily(conn: &mut Conn) -> QueryResult<()> {
     diesel::sql_query("DELETE FROM audit_daily").execute(conn)?;
-    diesel::sql_query(
+    let day = sql::jst_day(conn, "at");
+    diesel::sql_query(format!(
         "INSERT INTO audit_daily (day, office_code, outcome, n) \
-         SELECT date(at, '+9 hours'), office_code, outcome, COUNT(*) FROM audit_events \
-         WHERE action = 'verify' GROUP BY 1, 2, 3",
-    )
+         SELECT {day}, office_code, outcome, COUNT(*) FROM audit_events \
+         WHERE action = 'verify' GROUP BY 1, 2, 3"
+    ))
     .execute(conn)?;
     Ok(())
 }

@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 
 use crate::adapters::db::schema::rule_profiles;
-use crate::adapters::db::{now_utc, Conn};
+use crate::adapters::db::{self, now_utc, Conn};
 use crate::domain::rules::Profile;
 
 /// Records the loaded profile when its digest is new; called at start. Two services
@@ -18,15 +18,16 @@ pub fn remember(conn: &mut Conn, profile: &Profile) -> QueryResult<()> {
         .get_result::<i64>(conn)?
         > 0;
     if !known {
-        diesel::insert_into(rule_profiles::table)
+        let now = now_utc();
+        db::per_backend!(conn, |c| diesel::insert_into(rule_profiles::table)
             .values((
                 rule_profiles::digest.eq(&profile.digest),
                 rule_profiles::name.eq(&profile.name),
                 rule_profiles::text.eq(&profile.text),
-                rule_profiles::first_used_at.eq(now_utc()),
+                rule_profiles::first_used_at.eq(now),
             ))
             .on_conflict_do_nothing()
-            .execute(conn)?;
+            .execute(c))?;
     }
     Ok(())
 }

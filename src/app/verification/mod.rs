@@ -317,7 +317,7 @@ impl Verifier {
                 return Err(VerifyError::NoticeIssuer(scanned.field));
             }
         }
-        let _turn = self.turns.take(req.number.as_str()).await;
+        let _turn = self.turns.take(req.number.as_str()).await?;
         let is_locked = self.locked(req.number.to_string()).await?;
         let asked = if is_locked {
             Asked::bare(

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::adapters::db::schema::{number_locks, verifications};
-use crate::adapters::db::Conn;
+use crate::adapters::db::{self, Conn};
 use crate::domain::case::{Case, Use};
 use crate::domain::code::Code;
 use crate::domain::outcome::Outcome;
@@ -299,12 +299,15 @@ pub fn recent_not_found(conn: &mut Conn, number: &str, since: NaiveDateTime) -> 
 }
 
 pub fn lock(conn: &mut Conn, number: &str, until: NaiveDateTime) -> QueryResult<()> {
-    diesel::replace_into(number_locks::table)
+    db::per_backend!(conn, |c| diesel::insert_into(number_locks::table)
         .values((
             number_locks::certificate_number.eq(number),
             number_locks::locked_until.eq(until),
         ))
-        .execute(conn)?;
+        .on_conflict(number_locks::certificate_number)
+        .do_update()
+        .set(number_locks::locked_until.eq(until))
+        .execute(c))?;
     Ok(())
 }
 

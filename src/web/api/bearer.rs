@@ -67,7 +67,7 @@ async fn authorize(req: &ServiceRequest) -> Result<ApiClient, ApiError> {
     })
     .await?;
     let token = found.ok_or_else(ApiError::unauthorized)?;
-    limiter.check(token.id).map_err(refused)?;
+    limiter.take(token.id, 1).await?.map_err(refused)?;
     let http = req.request();
     Ok(ApiClient {
         token_id: token.id,
@@ -85,7 +85,11 @@ async fn authorize(req: &ServiceRequest) -> Result<ApiClient, ApiError> {
 /// Takes the units of a batch of `items` beyond the one its request took already:
 /// 429 with `Retry-After` when the token's quota has not that many left, 422 when the
 /// batch is larger than the quota ever holds. Call before anything is sent.
-pub fn take_items(req: &HttpRequest, client: &ApiClient, items: usize) -> Result<(), ApiError> {
+pub async fn take_items(
+    req: &HttpRequest,
+    client: &ApiClient,
+    items: usize,
+) -> Result<(), ApiError> {
     let limiter = req
         .app_data::<web::Data<TokenLimiter>>()
         .ok_or_else(|| ApiError::internal("TokenLimiter missing"))?;
@@ -94,7 +98,8 @@ pub fn take_items(req: &HttpRequest, client: &ApiClient, items: usize) -> Result
         return Err(ApiError::batch_over_quota(items, limiter.per_minute()));
     }
     limiter
-        .check_n(client.token_id, items.saturating_sub(1))
+        .take(client.token_id, items.saturating_sub(1))
+        .await?
         .map_err(refused)
 }
 

@@ -33,9 +33,16 @@ pub struct Api {
 }
 
 impl Api {
-    pub fn new(settings: &Settings) -> Self {
+    /// `pool` on PostgreSQL: the rate limit's buckets are kept there, shared by every
+    /// node; `None` keeps them in this process's memory (one node on SQLite).
+    pub fn new(settings: &Settings, shared: Option<crate::adapters::db::DbPool>) -> Self {
+        let rate = settings.api.rate_per_minute;
+        let limiter = match shared {
+            Some(pool) => TokenLimiter::shared(rate, pool),
+            None => TokenLimiter::new(rate),
+        };
         Self {
-            limiter: web::Data::new(TokenLimiter::new(settings.api.rate_per_minute)),
+            limiter: web::Data::new(limiter),
         }
     }
 

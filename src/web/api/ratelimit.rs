@@ -11,10 +11,15 @@ use std::num::NonZeroU32;
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-/// Shared by every worker: one bucket per API token id.
+use crate::adapters::db::{self, DbError, DbPool};
+use crate::app::accounts::rate;
+
+/// Shared by every worker: one bucket per API token id, in memory (one node) or in the
+/// database (several nodes on PostgreSQL: [`shared`](Self::shared)).
 pub struct TokenLimiter {
     limiter: DefaultKeyedRateLimiter<i32>,
     per_minute: u32,
+    shared: Option<DbPool>,
 }
 
 /// Why units were not granted.
@@ -33,7 +38,46 @@ impl TokenLimiter {
         Self {
             limiter: RateLimiter::keyed(Quota::per_minute(rate)),
             per_minute: rate.get(),
+            shared: None,
         }
+    }
+
+    /// As [`new`](Self::new), the buckets kept in the database `pool` reaches, so that
+    /// every node of an installation takes from one quota per token.
+    pub fn shared(per_minute: u32, pool: DbPool) -> Self {
+        Self {
+            shared: Some(pool),
+            ..Self::new(per_minute)
+        }
+    }
+
+    /// Takes `n` units for the token at once, or none, wherever the buckets are kept.
+    pub async fn take(&self, token_id: i32, n: u32) -> Result<Result<(), Refusal>, DbError> {
+        let Some(pool) = &self.shared else {
+            return Ok(self.check_n(token_id, n));
+        };
+        let per_minute = self.per_minute;
+        if n > per_minute {
+            return Ok(Err(Refusal::TooMany {
+                asked: n,
+                per_minute,
+            }));
+        }
+        let wait = db::run(pool, move |c| {
+            rate::take(c, token_id, n, per_minute, db::now_utc()).map_err(DbError::from)
+        })
+        .await?;
+        Ok(match wait {
+            None => Ok(()),
+            Some(wait) => {
+                let micros = wait.num_microseconds().unwrap_or(i64::MAX).max(0) as u64;
+                Err(Refusal::Wait {
+                    // Round up: a client that waits exactly Retry-After must then succeed.
+                    seconds: micros.div_ceil(1_000_000).max(1),
+                    per_minute,
+                })
+            }
+        })
     }
 
     /// The units a minute, as configured.

@@ -109,7 +109,7 @@ pub async fn batch(
 ) -> Result<web::Json<BatchOutput>, ApiError> {
     let items = input::batch_items(&body)?;
     // Every item counts against the token's quota, before any issuer is asked.
-    super::bearer::take_items(&req, &client.0, items.len())?;
+    super::bearer::take_items(&req, &client.0, items.len()).await?;
     // Valid items go to the verifier; each bad one keeps its place and its problem.
     let mut requests = Vec::with_capacity(items.len());
     let problems: Vec<Option<ApiError>> = items

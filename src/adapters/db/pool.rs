@@ -1,0 +1,326 @@
+//! The service's connection pool over either backend: SQLite (a file, the default) or
+//! PostgreSQL (several nodes on one server, issue K9), chosen by the database URL.
+//!
+//! [`Conn`] is diesel's multi-backend connection: every query of the service is written
+//! once against it. What only one backend has (SQLite's pragmas and `BEGIN IMMEDIATE`,
+//! PostgreSQL's advisory locks) is decided here, by matching on the variant.
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
+
+pub use kakunin_platform::sqlite::{now_utc, DbError};
+
+/// One connection of the service: to a SQLite file or to a PostgreSQL server.
+#[derive(diesel::MultiConnection)]
+pub enum Conn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// The backend every query of the service is built for (diesel's `MultiBackend`).
+pub type Backend = MultiBackend;
+pub type DbPool = Pool<Manager>;
+pub type DbConn = PooledConnection<Manager>;
+
+/// Which database a URL names: `postgres://…` or `postgresql://…` a PostgreSQL server,
+/// anything else (a path, `sqlite://path`, `:memory:`) a SQLite file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Postgres(String),
+    Sqlite(String),
+}
+
+impl Location {
+    /// Reads a database URL (the setting `database.url` / `KAKUNIN_DATABASE_URL`).
+    pub fn parse(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Location::Postgres(url.to_owned())
+        } else {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            Location::Sqlite(path.to_owned())
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Location::Postgres(_))
+    }
+
+    /// The URL as it may be shown or logged: a PostgreSQL password becomes `***`.
+    pub fn redacted(&self) -> String {
+        match self {
+            Location::Sqlite(path) => path.clone(),
+            Location::Postgres(url) => match reqwest::Url::parse(url) {
+                Ok(mut u) => {
+                    if u.password().is_some() {
+                        let _ = u.set_password(Some("***"));
+                    }
+                    u.to_string()
+                }
+                Err(_) => "postgres://…".to_owned(),
+            },
+        }
+    }
+
+    /// Opens one connection, set up as the pool's are.
+    pub fn connect(&self) -> Result<Conn, DbError> {
+        let conn = match self {
+            Location::Postgres(url) => PgConnection::establish(url)
+                .map(Conn::Pg)
+                .map_err(|e| DbError::Open(format!("{}: {e}", self.redacted())))?,
+            Location::Sqlite(path) => SqliteConnection::establish(path)
+                .map(Conn::Sqlite)
+                .map_err(|e| DbError::Open(format!("{path}: {e}")))?,
+        };
+        let mut conn = conn;
+        setup(&mut conn).map_err(DbError::Query)?;
+        Ok(conn)
+    }
+}
+
+/// r2d2's connection manager for [`Conn`]: establishes the variant the URL names
+/// (diesel's own would try PostgreSQL first and then SQLite for any text).
+#[derive(Debug, Clone)]
+pub struct Manager {
+    location: Location,
+}
+
+impl ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = DbError;
+
+    fn connect(&self) -> Result<Conn, DbError> {
+        self.location.connect()
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), DbError> {
+        conn.ping().map_err(DbError::Query)
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// Per connection, what the backend forgets between connections.
+fn setup(conn: &mut Conn) -> diesel::QueryResult<()> {
+    match conn {
+        // WAL is set once in `open` (it is stored in the file); per connection only
+        // what SQLite forgets: busy_timeout makes a writer wait instead of failing,
+        // and foreign keys are off by default.
+        //
+        // wal_autocheckpoint: the commit that passes the limit copies the WAL into the
+        // database. At SQLite's default (1000 pages, 4 MB) nearly every 1000-item batch
+        // paid for one; at 10000 pages (40 MB of WAL) it comes ten times less often.
+        // `kakunin serve` copies in quiet moments (`WalCheckpointer`), so this is only
+        // its backstop.
+        Conn::Sqlite(c) => c.batch_execute(
+            "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
+             PRAGMA wal_autocheckpoint = 10000;",
+        ),
+        // Times are stored without an offset, in UTC; a statement stuck behind a lock
+        // fails after a minute rather than holding its connection for ever.
+        Conn::Pg(c) => c.batch_execute("SET TIME ZONE 'UTC'; SET statement_timeout = 60000;"),
+    }
+}
+
+/// How many connections the pool holds and how long a request waits for one.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolLimits {
+    /// Connections, at least 1.
+    pub size: u32,
+    /// How long [`run`] waits for a free connection before it fails with
+    /// [`DbError::Pool`] (which the web layers answer with 503 and `Retry-After`).
+    pub timeout: Duration,
+}
+
+impl Default for PoolLimits {
+    fn default() -> Self {
+        Self {
+            size: 8,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Any number; the service's advisory locks on PostgreSQL ("kakunin" in ASCII, and
+/// one more for migrations). Public for tests that hold the writers' lock.
+pub const WRITE_LOCK: i64 = 0x6b616b756e696e;
+const MIGRATION_LOCK: i64 = WRITE_LOCK + 1;
+
+/// Opens the database with the default [`PoolLimits`] and applies pending migrations.
+pub fn open(url: &str, migrations: Migrations) -> Result<DbPool, DbError> {
+    open_with(url, migrations, PoolLimits::default())
+}
+
+/// The migrations of each backend (`migrations/sqlite`, `migrations/postgres`).
+pub struct Migrations {
+    pub sqlite: EmbeddedMigrations,
+    pub postgres: EmbeddedMigrations,
+}
+
+/// [`open`] with the pool's size and wait given.
+pub fn open_with(url: &str, migrations: Migrations, limits: PoolLimits) -> Result<DbPool, DbError> {
+    let location = Location::parse(url);
+    if let Location::Sqlite(path) = &location {
+        // Created 0600 (its directory 0700) before SQLite would create it with the
+        // umask's mode: it holds password hashes and every certificate looked up.
+        if path != ":memory:" && !path.starts_with("file:") {
+            kakunin_platform::files::ensure_private_file(std::path::Path::new(path))
+                .map_err(|e| DbError::Open(format!("{path}: {e}")))?;
+        }
+        // WAL lets readers go on while one writer commits. Switching needs the
+        // database to itself, so it is done here, before the pool opens its connections.
+        let mut first = location.connect()?;
+        first
+            .batch_execute("PRAGMA journal_mode = WAL;")
+            .map_err(DbError::Query)?;
+    }
+    let postgres = location.is_postgres();
+    let pool = Pool::builder()
+        .max_size(limits.size.max(1))
+        .connection_timeout(limits.timeout)
+        // r2d2 runs a query on every checkout to see the connection is alive: a
+        // connection to a local file cannot drop, one to a server can (and `/readyz`
+        // must see the server come back).
+        .test_on_check_out(postgres)
+        .build(Manager { location })
+        .map_err(|e| DbError::Open(e.to_string()))?;
+    let mut conn = pool.get()?;
+    migrate(&mut conn, migrations)?;
+    Ok(pool)
+}
+
+/// A second pool on the same database, for connections held for a while (the number
+/// turns across nodes), opened as needed up to `limits.size`; no migrations.
+pub fn side_pool(url: &str, limits: PoolLimits) -> Result<DbPool, DbError> {
+    let location = Location::parse(url);
+    let postgres = location.is_postgres();
+    Pool::builder()
+        .max_size(limits.size.max(1))
+        .min_idle(Some(1))
+        .connection_timeout(limits.timeout)
+        .test_on_check_out(postgres)
+        .build(Manager { location })
+        .map_err(|e| DbError::Open(e.to_string()))
+}
+
+/// Applies pending migrations. On PostgreSQL under a session advisory lock, so that
+/// nodes started together (or `kakunin migrate` beside serving nodes) migrate once.
+pub fn migrate(conn: &mut Conn, migrations: Migrations) -> Result<(), DbError> {
+    let failed = |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
+    match conn {
+        Conn::Sqlite(c) => c
+            .run_pending_migrations(migrations.sqlite)
+            .map(drop)
+            .map_err(failed),
+        Conn::Pg(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+            let done = c.run_pending_migrations(migrations.postgres).map(drop);
+            c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+            done.map_err(failed)
+        }
+    }
+}
+
+impl Conn {
+    /// Runs `f` in a write transaction, one at a time across every connection to the
+    /// database: `BEGIN IMMEDIATE` on SQLite; on PostgreSQL a transaction that first
+    /// takes the service's transaction-scoped advisory lock. So the audit chain (read
+    /// the head, append after it) and every read-then-write of a use case see no other
+    /// writer in between, on one node or many. Fails with
+    /// [`AlreadyInTransaction`](diesel::result::Error::AlreadyInTransaction) inside
+    /// another transaction, before `f` runs.
+    pub fn immediate_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Conn) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        match self {
+            Conn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+            Conn::Pg(c) => {
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN")?;
+                let locked =
+                    c.batch_execute(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})"));
+                if let Err(e) = locked {
+                    AnsiTransactionManager::rollback_transaction(c)?;
+                    return Err(e.into());
+                }
+            }
+        }
+        match f(self) {
+            Ok(value) => {
+                <Conn as Connection>::TransactionManager::commit_transaction(self)?;
+                Ok(value)
+            }
+            Err(e) => {
+                <Conn as Connection>::TransactionManager::rollback_transaction(self)?;
+                Err(e)
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Conn::Pg(_))
+    }
+}
+
+/// Runs blocking database work on the blocking thread pool.
+pub async fn run<T, E, F>(pool: &DbPool, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get().map_err(DbError::from)?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|_| E::from(DbError::Canceled))?
+}
+
+/// Writers that collide on SQLite sleep in its busy handler (about a millisecond a try)
+/// instead of queueing, so under load most of their time is spent asleep. Queueing them
+/// on a mutex in the process instead keeps the write lock busy back to back. On
+/// PostgreSQL the advisory lock orders writers across nodes; the mutex still queues
+/// this node's writers before they hold a connection waiting on it.
+static WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `f` in an immediate (write) transaction, after the writers before it.
+pub async fn write<T, E, F>(pool: &DbPool, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + From<diesel::result::Error> + Send + 'static,
+{
+    run(pool, move |conn| {
+        let _turn = writer_turn();
+        conn.immediate_transaction(f)
+    })
+    .await
+}
+
+/// The writers' turn: hold it around a write transaction (see [`write`]).
+pub fn writer_turn() -> std::sync::MutexGuard<'static, ()> {
+    // A writer that panicked left nothing half-done: its transaction rolled back.
+    WRITER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Whether the database answers within `wait`: a connection from the pool (a new one
+/// if the server came back after the pooled ones broke) that answers a query.
+pub async fn ping(pool: &DbPool, wait: Duration) -> bool {
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || match pool.get_timeout(wait) {
+        Ok(mut conn) => conn.ping().is_ok(),
+        Err(_) => false,
+    })
+    .await
+    .unwrap_or(false)
+}

@@ -53,6 +53,45 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
     }
 }
 
+/// Turns on SQLite's query planner stability guarantee (`SQLITE_DBCONFIG_ENABLE_QPSG`)
+/// for every connection this process opens from now on, the pool's and any other.
+///
+/// Without it, a statement with `LIMIT ?` (diesel binds every `.first()` limit) is
+/// planned for the bound value, so binding it again expires the statement and the next
+/// step parses and plans it anew: diesel's statement cache then saves nothing, and the
+/// re-planning was an eighth of the service's CPU per single verification (profile in
+/// `BENCHMARKS.md`, "Single verification"). With the guarantee a plan never depends on
+/// bound values; there are no `ANALYZE` statistics for it to depend on either, so the
+/// plans are the ones SQLite chose before.
+pub fn stable_plans() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: `stable_plans_hook` has the signature SQLite calls an automatic
+        // extension with, and only configures the connection it is given.
+        let rc = unsafe { libsqlite3_sys::sqlite3_auto_extension(Some(stable_plans_hook)) };
+        debug_assert_eq!(rc, libsqlite3_sys::SQLITE_OK);
+    });
+}
+
+/// Runs inside `sqlite3_open` for each new connection (see [`stable_plans`]).
+unsafe extern "C" fn stable_plans_hook(
+    db: *mut libsqlite3_sys::sqlite3,
+    _error: *mut *mut std::ffi::c_char,
+    _api: *const libsqlite3_sys::sqlite3_api_routines,
+) -> std::ffi::c_int {
+    // SAFETY: `db` is the connection being opened; the option takes an int and an
+    // optional int pointer for the previous value.
+    unsafe {
+        libsqlite3_sys::sqlite3_db_config(
+            db,
+            libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
+            1 as std::ffi::c_int,
+            std::ptr::null_mut::<std::ffi::c_int>(),
+        );
+    }
+    libsqlite3_sys::SQLITE_OK
+}
+
 /// How many connections the pool holds and how long a request waits for one.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolLimits {
@@ -90,6 +129,7 @@ pub fn open_with(
         crate::files::ensure_private_file(std::path::Path::new(url))
             .map_err(|e| DbError::Open(format!("{url}: {e}")))?;
     }
+    stable_plans();
     // WAL lets readers go on while one writer commits. Switching needs the database
     // to itself, so it is done here, before the pool opens its connections at once.
     {

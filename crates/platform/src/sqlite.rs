@@ -36,21 +36,25 @@ struct Pragmas;
 
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        // WAL is set once in `open` (it is stored in the file); per connection only
-        // what SQLite forgets: busy_timeout makes a writer wait instead of failing,
-        // and foreign keys are off by default.
-        //
-        // wal_autocheckpoint: the commit that passes the limit copies the WAL into the
-        // database. At SQLite's default (1000 pages, 4 MB) nearly every 1000-item batch
-        // paid for one; at 10000 pages (40 MB of WAL) it comes ten times less often, and
-        // a page written again and again in between is copied once. `kakunin serve`
-        // copies in quiet moments ([`WalCheckpointer`]), so this is only its backstop.
-        conn.batch_execute(
-            "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-             PRAGMA wal_autocheckpoint = 10000;",
-        )
-        .map_err(diesel::r2d2::Error::QueryError)
+        configure(conn).map_err(diesel::r2d2::Error::QueryError)
     }
+}
+
+/// What every SQLite connection of either program is set to when it opens (the
+/// service's multi-backend pool calls it too). WAL is set once in [`open_with`] (it is
+/// stored in the file); per connection only what SQLite forgets: `busy_timeout` makes a
+/// writer wait up to 5 s instead of failing, and foreign keys are off by default.
+///
+/// `wal_autocheckpoint`: the commit that passes the limit copies the WAL into the
+/// database. At SQLite's default (1000 pages, 4 MB) nearly every 1000-item batch paid
+/// for one; at 10000 pages (40 MB of WAL) it comes ten times less often, and a page
+/// written again and again in between is copied once. `kakunin serve` copies in quiet
+/// moments (its WAL checkpointer), so this is only its backstop.
+pub fn configure(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
+    conn.batch_execute(
+        "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
+         PRAGMA wal_autocheckpoint = 10000;",
+    )
 }
 
 /// Turns on SQLite's query planner stability guarantee (`SQLITE_DBCONFIG_ENABLE_QPSG`)

@@ -71,9 +71,14 @@ impl Location {
             Location::Postgres(url) => PgConnection::establish(url)
                 .map(Conn::Pg)
                 .map_err(|e| DbError::Open(format!("{}: {e}", self.redacted())))?,
-            Location::Sqlite(path) => SqliteConnection::establish(path)
-                .map(Conn::Sqlite)
-                .map_err(|e| DbError::Open(format!("{path}: {e}")))?,
+            Location::Sqlite(path) => {
+                // Before the first SQLite connection opens: plans that do not depend on
+                // bound values, so diesel's statement cache is kept (BENCHMARKS.md).
+                kakunin_platform::sqlite::stable_plans();
+                SqliteConnection::establish(path)
+                    .map(Conn::Sqlite)
+                    .map_err(|e| DbError::Open(format!("{path}: {e}")))?
+            }
         };
         let mut conn = conn;
         setup(&mut conn).map_err(DbError::Query)?;
@@ -108,19 +113,7 @@ impl ManageConnection for Manager {
 /// Per connection, what the backend forgets between connections.
 fn setup(conn: &mut Conn) -> diesel::QueryResult<()> {
     match conn {
-        // WAL is set once in `open` (it is stored in the file); per connection only
-        // what SQLite forgets: busy_timeout makes a writer wait instead of failing,
-        // and foreign keys are off by default.
-        //
-        // wal_autocheckpoint: the commit that passes the limit copies the WAL into the
-        // database. At SQLite's default (1000 pages, 4 MB) nearly every 1000-item batch
-        // paid for one; at 10000 pages (40 MB of WAL) it comes ten times less often.
-        // `kakunin serve` copies in quiet moments (`WalCheckpointer`), so this is only
-        // its backstop.
-        Conn::Sqlite(c) => c.batch_execute(
-            "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-             PRAGMA wal_autocheckpoint = 10000;",
-        ),
+        Conn::Sqlite(c) => kakunin_platform::sqlite::configure(c),
         // Times are stored without an offset, in UTC; a statement stuck behind a lock
         // fails after a minute rather than holding its connection for ever.
         Conn::Pg(c) => c.batch_execute("SET TIME ZONE 'UTC'; SET statement_timeout = 60000;"),

@@ -158,10 +158,13 @@ pub fn open_with(
     Ok(pool)
 }
 
-/// Runs blocking database work on the blocking thread pool.
-pub async fn run<T, E, F>(pool: &DbPool, f: F) -> Result<T, E>
+/// Runs blocking database work on the blocking thread pool, with a connection of
+/// `pool` (either program's SQLite pool, or the service's multi-backend one). Waiting
+/// longer than the pool's timeout for a connection is [`DbError::Pool`].
+pub async fn run<M, T, E, F>(pool: &diesel::r2d2::Pool<M>, f: F) -> Result<T, E>
 where
-    F: FnOnce(&mut SqliteConnection) -> Result<T, E> + Send + 'static,
+    M: diesel::r2d2::ManageConnection,
+    F: FnOnce(&mut M::Connection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
 {
@@ -174,22 +177,45 @@ where
     .map_err(|_| E::from(DbError::Canceled))?
 }
 
-/// SQLite has one writer at a time. Writers that collide sleep in SQLite's busy
+/// A connection that can open the write transaction [`write`] runs `f` in: SQLite's
+/// `BEGIN IMMEDIATE` here; the service's multi-backend connection adds PostgreSQL's
+/// (a transaction holding the writers' advisory lock).
+pub trait WriteTransaction: Sized {
+    fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>;
+}
+
+impl WriteTransaction for SqliteConnection {
+    fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        self.immediate_transaction(f)
+    }
+}
+
+/// One writer at a time per process. Writers that collide on SQLite sleep in its busy
 /// handler (about a millisecond a try) instead of queueing, so under load most of their
-/// time is spent asleep. Queueing them on a mutex in the process instead keeps the
-/// write lock busy back to back.
+/// time is spent asleep; queueing them on a mutex in the process keeps the write lock
+/// busy back to back. (On PostgreSQL the service's advisory lock orders writers across
+/// nodes; the mutex still queues one node's writers before they hold a connection.)
 static WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Runs `f` in an immediate (write) transaction, after the writers before it.
-pub async fn write<T, E, F>(pool: &DbPool, f: F) -> Result<T, E>
+/// Runs `f` in a write transaction ([`WriteTransaction`]), after the writers before it.
+pub async fn write<M, T, E, F>(pool: &diesel::r2d2::Pool<M>, f: F) -> Result<T, E>
 where
-    F: FnOnce(&mut SqliteConnection) -> Result<T, E> + Send + 'static,
+    M: diesel::r2d2::ManageConnection,
+    M::Connection: WriteTransaction,
+    F: FnOnce(&mut M::Connection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
     E: From<DbError> + From<diesel::result::Error> + Send + 'static,
 {
-    run(pool, move |conn| {
+    run(pool, move |conn: &mut M::Connection| {
         let _turn = writer_turn();
-        conn.immediate_transaction(f)
+        conn.write_transaction(f)
     })
     .await
 }

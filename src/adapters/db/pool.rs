@@ -12,7 +12,7 @@ use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
 
-pub use kakunin_platform::sqlite::{now_utc, DbError};
+pub use kakunin_platform::sqlite::{now_utc, run, write, writer_turn, DbError, WriteTransaction};
 
 /// One connection of the service: to a SQLite file or to a PostgreSQL server.
 #[derive(diesel::MultiConnection)]
@@ -261,49 +261,14 @@ impl Conn {
     }
 }
 
-/// Runs blocking database work on the blocking thread pool.
-pub async fn run<T, E, F>(pool: &DbPool, f: F) -> Result<T, E>
-where
-    F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
-    T: Send + 'static,
-    E: From<DbError> + Send + 'static,
-{
-    let pool = pool.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut conn = pool.get().map_err(DbError::from)?;
-        f(&mut conn)
-    })
-    .await
-    .map_err(|_| E::from(DbError::Canceled))?
-}
-
-/// Writers that collide on SQLite sleep in its busy handler (about a millisecond a try)
-/// instead of queueing, so under load most of their time is spent asleep. Queueing them
-/// on a mutex in the process instead keeps the write lock busy back to back. On
-/// PostgreSQL the advisory lock orders writers across nodes; the mutex still queues
-/// this node's writers before they hold a connection waiting on it.
-static WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// Runs `f` in an immediate (write) transaction, after the writers before it.
-pub async fn write<T, E, F>(pool: &DbPool, f: F) -> Result<T, E>
-where
-    F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
-    T: Send + 'static,
-    E: From<DbError> + From<diesel::result::Error> + Send + 'static,
-{
-    run(pool, move |conn| {
-        let _turn = writer_turn();
-        conn.immediate_transaction(f)
-    })
-    .await
-}
-
-/// The writers' turn: hold it around a write transaction (see [`write`]).
-pub fn writer_turn() -> std::sync::MutexGuard<'static, ()> {
-    // A writer that panicked left nothing half-done: its transaction rolled back.
-    WRITER
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+impl WriteTransaction for Conn {
+    fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Self) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        self.immediate_transaction(f)
+    }
 }
 
 /// Whether the database answers within `wait`: a connection from the pool (a new one

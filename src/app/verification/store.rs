@@ -168,14 +168,7 @@ pub fn previous_with_certificate(
     verifications::table
         .filter(verifications::office_code.eq(&row.office_code))
         .filter(verifications::certificate_number.eq(&row.certificate_number))
-        .filter(
-            verifications::outcome.eq_any(
-                Outcome::ALL
-                    .iter()
-                    .filter(|o| o.has_certificate())
-                    .map(|o| o.as_str()),
-            ),
-        )
+        .filter(verifications::outcome.eq_any(outcomes_with_record()))
         .filter(verifications::checked_at.lt(row.checked_at))
         .order(verifications::checked_at.desc())
         .select(VerificationRow::as_select())
@@ -196,14 +189,7 @@ pub fn later_with_certificate(
     verifications::table
         .filter(verifications::office_code.eq(&row.office_code))
         .filter(verifications::certificate_number.eq(&row.certificate_number))
-        .filter(
-            verifications::outcome.eq_any(
-                Outcome::ALL
-                    .iter()
-                    .filter(|o| o.has_certificate())
-                    .map(|o| o.as_str()),
-            ),
-        )
+        .filter(verifications::outcome.eq_any(outcomes_with_record()))
         .filter(verifications::checked_at.gt(row.checked_at))
         .order((verifications::checked_at.asc(), verifications::id.asc()))
         .limit(LATER_MAX)
@@ -323,14 +309,7 @@ pub fn uses_of(
     for chunk in numbers.chunks(500) {
         let found: Vec<(String, String, Option<String>)> = verifications::table
             .filter(verifications::certificate_number.eq_any(chunk))
-            .filter(
-                verifications::outcome.eq_any(
-                    Outcome::ALL
-                        .iter()
-                        .filter(|o| o.has_certificate())
-                        .map(|o| o.as_str()),
-                ),
-            )
+            .filter(verifications::outcome.eq_any(outcomes_with_record()))
             .select((
                 verifications::certificate_number,
                 verifications::office_code,
@@ -357,14 +336,7 @@ pub fn with_certificate_of_office(
 ) -> QueryResult<Vec<VerificationRow>> {
     verifications::table
         .filter(verifications::office_code.eq(office))
-        .filter(
-            verifications::outcome.eq_any(
-                Outcome::ALL
-                    .iter()
-                    .filter(|o| o.has_certificate())
-                    .map(|o| o.as_str()),
-            ),
-        )
+        .filter(verifications::outcome.eq_any(outcomes_with_record()))
         .order((
             verifications::certificate_number.asc(),
             verifications::checked_at.asc(),
@@ -372,4 +344,14 @@ pub fn with_certificate_of_office(
         ))
         .select(VerificationRow::as_select())
         .load(conn)
+}
+
+/// The stored text of every outcome whose attempt carried a record (verified and
+/// rejected): the attempts that count as a use of a guarantee.
+fn outcomes_with_record() -> Vec<&'static str> {
+    Outcome::ALL
+        .iter()
+        .filter(|o| o.has_certificate())
+        .map(|o| o.as_str())
+        .collect()
 }

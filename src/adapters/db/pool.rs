@@ -12,7 +12,9 @@ use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
 
-pub use kakunin_platform::sqlite::{now_utc, run, write, writer_turn, DbError, WriteTransaction};
+pub use kakunin_platform::sqlite::{
+    now_utc, run, write, writer_turn, DbError, PoolLimits, WriteTransaction,
+};
 
 /// One connection of the service: to a SQLite file or to a PostgreSQL server.
 #[derive(diesel::MultiConnection)]
@@ -117,25 +119,6 @@ fn setup(conn: &mut Conn) -> diesel::QueryResult<()> {
         // Times are stored without an offset, in UTC; a statement stuck behind a lock
         // fails after a minute rather than holding its connection for ever.
         Conn::Pg(c) => c.batch_execute("SET TIME ZONE 'UTC'; SET statement_timeout = 60000;"),
-    }
-}
-
-/// How many connections the pool holds and how long a request waits for one.
-#[derive(Debug, Clone, Copy)]
-pub struct PoolLimits {
-    /// Connections, at least 1.
-    pub size: u32,
-    /// How long [`run`] waits for a free connection before it fails with
-    /// [`DbError::Pool`] (which the web layers answer with 503 and `Retry-After`).
-    pub timeout: Duration,
-}
-
-impl Default for PoolLimits {
-    fn default() -> Self {
-        Self {
-            size: 8,
-            timeout: Duration::from_secs(10),
-        }
     }
 }
 

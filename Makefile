@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps fmt lint layers bench bench-api bench-single schemathesis fuzz clean
+.PHONY: run test deps fmt lint layers bench bench-api bench-pg bench-single schemathesis fuzz clean
 
 ## make run: the demo — reference issuer with demo data + the service, URL and logins printed.
 run:
@@ -42,12 +42,23 @@ layers:
 ## make bench: every benchmark (release build); figures go to BENCHMARKS.md.
 bench:
 	$(CARGO) bench --bench verify
-	$(CARGO) bench --bench api_load
+	$(MAKE) bench-pg
 	$(CARGO) bench --bench audit
 
 ## make bench-api: API load (release binaries, issuer on loopback); the table goes to BENCHMARKS.md "API".
 bench-api:
 	$(CARGO) bench --bench api_load
+
+## make bench-pg: the API load bench three times in a row, so the figures compare: SQLite,
+## PostgreSQL with one node, PostgreSQL with two nodes on the same database (the testkit's
+## private cluster, started and removed by the bench); the tables go to BENCHMARKS.md
+## "PostgreSQL". BENCH_REQUESTS / BENCH_ROUNDS / BENCH_CONCURRENCY apply to all three.
+bench-pg:
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ./scripts/install-test-deps.sh
+	$(CARGO) build --release -p kakunin -p kakunin-issuer --bins
+	BENCH_BACKEND=sqlite BENCH_NODES=1 $(CARGO) bench --bench api_load
+	BENCH_BACKEND=postgres BENCH_NODES=1 $(CARGO) bench --bench api_load
+	BENCH_BACKEND=postgres BENCH_NODES=2 $(CARGO) bench --bench api_load
 
 ## make schemathesis: Schemathesis (PyPI, venv under target/) against the API of a running
 ## service with a token: no 5xx, no answer outside the schema. Not part of make test.

@@ -13,7 +13,11 @@
 //!
 //! Environment: `BENCH_REQUESTS` (single requests a side, default 3000),
 //! `BENCH_ROUNDS` (batch/direct pairs, default 5), `BENCH_CONCURRENCY` (default 16),
-//! `BENCH_PIN` (set: the issuer on a CPU of its own, see [`Pinning`]).
+//! `BENCH_PIN` (set: the issuer on a CPU of its own, see [`Pinning`]),
+//! `BENCH_BACKEND` (`sqlite`, the default, or `postgres`: a database on the testkit's
+//! private PostgreSQL cluster) and `BENCH_NODES` (1, the default, or more on
+//! PostgreSQL: further `kakunin serve` processes on the same database, see [`Setup`]).
+//! `make bench-pg` runs SQLite, PostgreSQL × 1 and PostgreSQL × 2 one after another.
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +25,7 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use kakunin_testkit::issuer::IssuerProcess;
+use kakunin_testkit::postgres;
 use kakunin_testkit::service::{ServiceProcess, OFFICE};
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -109,18 +114,56 @@ fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
-/// CPU used by the service, the issuer and this load generator.
+/// The PostgreSQL server's CPU time: its postmaster (first line of `postmaster.pid`)
+/// and every process it started (the connections' backends, the WAL writer, …), found
+/// by their parent in `/proc`. A backend that ended in between takes its time with it;
+/// the service's pool keeps its connections, so that is rare.
+fn postgres_cpu_time(data_dir: &std::path::Path) -> Duration {
+    let Some(postmaster) = std::fs::read_to_string(data_dir.join("postmaster.pid"))
+        .ok()
+        .and_then(|s| s.lines().next().and_then(|l| l.trim().parse::<u32>().ok()))
+    else {
+        return Duration::ZERO;
+    };
+    let parent = |pid: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // After ")": state, then the parent's pid.
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let children = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| parent(pid) == Some(postmaster));
+    std::iter::once(postmaster)
+        .chain(children)
+        .map(cpu_time)
+        .sum()
+}
+
+/// CPU used by the service (all its nodes), its PostgreSQL server (zero on SQLite), the
+/// issuer and this load generator.
 #[derive(Default, Clone, Copy)]
 struct Cpu {
     service: Duration,
+    database: Duration,
     issuer: Duration,
     client: Duration,
 }
 
 impl Cpu {
-    fn now(service: u32, issuer: u32) -> Self {
+    fn now(setup: &Setup, issuer: u32) -> Self {
         Cpu {
-            service: cpu_time(service),
+            service: setup.pids.iter().copied().map(cpu_time).sum(),
+            database: setup
+                .pg_data
+                .as_deref()
+                .map_or(Duration::ZERO, postgres_cpu_time),
             issuer: cpu_time(issuer),
             client: cpu_time(std::process::id()),
         }
@@ -129,6 +172,7 @@ impl Cpu {
     fn since(self, start: Cpu) -> Cpu {
         Cpu {
             service: self.service - start.service,
+            database: self.database.saturating_sub(start.database),
             issuer: self.issuer - start.issuer,
             client: self.client - start.client,
         }
@@ -136,15 +180,90 @@ impl Cpu {
 
     fn add(&mut self, other: Cpu) {
         self.service += other.service;
+        self.database += other.database;
         self.issuer += other.issuer;
         self.client += other.client;
     }
 
-    /// Milliseconds of CPU per 1000 lookups when `n` lookups were made.
-    fn per_thousand(self, n: usize) -> [f64; 3] {
+    /// Milliseconds of CPU per 1000 lookups when `n` lookups were made: service,
+    /// database, issuer, load generator.
+    fn per_thousand(self, n: usize) -> [f64; 4] {
         let f = |d: Duration| d.as_secs_f64() * 1000.0 * 1000.0 / n as f64;
-        [f(self.service), f(self.issuer), f(self.client)]
+        [
+            f(self.service),
+            f(self.database),
+            f(self.issuer),
+            f(self.client),
+        ]
     }
+}
+
+/// The service under test: on SQLite one node on a file of its own; on PostgreSQL a
+/// fresh database on the testkit's private cluster and `BENCH_NODES` nodes on it (the
+/// second and later started by [`ServiceProcess::node_beside`], as in production: same
+/// keys, same database). Single requests go to the nodes in turn, and so do batches.
+struct Setup {
+    nodes: Vec<ServiceProcess>,
+    pids: Vec<u32>,
+    /// The cluster's data directory, for its CPU time; `None` on SQLite.
+    pg_data: Option<std::path::PathBuf>,
+    label: String,
+}
+
+impl Setup {
+    fn start(registry_toml: &str, extra: &str) -> Self {
+        let backend = std::env::var("BENCH_BACKEND").unwrap_or_else(|_| "sqlite".to_owned());
+        let count = env_or("BENCH_NODES", 1).max(1);
+        let (url, pg_data) = match backend.as_str() {
+            "sqlite" => {
+                assert_eq!(count, 1, "BENCH_NODES > 1 needs BENCH_BACKEND=postgres");
+                (None, None)
+            }
+            "postgres" => {
+                let cluster = postgres::shared();
+                (
+                    Some(cluster.create_database()),
+                    Some(cluster.dir().join("data")),
+                )
+            }
+            other => panic!("BENCH_BACKEND={other}: sqlite or postgres"),
+        };
+        let mut first = ServiceProcess::prepare_on(registry_toml, Some(extra), url);
+        first.serve();
+        let mut nodes = vec![first];
+        while nodes.len() < count {
+            let mut node = nodes[0].node_beside();
+            node.serve();
+            nodes.push(node);
+        }
+        let pids = nodes
+            .iter()
+            .map(|n| n.pid().expect("service running"))
+            .collect();
+        let label = match count {
+            1 => backend,
+            n => format!("{backend} × {n} nodes"),
+        };
+        Setup {
+            nodes,
+            pids,
+            pg_data,
+            label,
+        }
+    }
+
+    /// The base URL of the node that takes call `i`.
+    fn base_url(&self, i: usize) -> &str {
+        &self.nodes[i % self.nodes.len()].base_url
+    }
+}
+
+/// The first load average of `/proc/loadavg` (one minute), for the table's heading.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
 }
 
 /// Which CPUs each side gets under `BENCH_PIN`: the issuer the last one to itself, the
@@ -217,8 +336,8 @@ fn main() {
     }
     // The rate limit would otherwise be what is measured.
     let extra = format!("[api]\nrate_per_minute = 100000000\nbatch_concurrency = {concurrency}\n");
-    let service = ServiceProcess::start_with(&issuer.registry_toml, Some(&extra));
-    let token = service.create_token("bench", OFFICE, "verify");
+    let setup = Setup::start(&issuer.registry_toml, &extra);
+    let token = setup.nodes[0].create_token("bench", OFFICE, "verify");
     let keys: Vec<(String, String)> = issuer
         .demo_keys
         .iter()
@@ -232,7 +351,7 @@ fn main() {
     let api_calls = |n: usize| -> Vec<Call> {
         (0..n)
             .map(|i| Call {
-                url: format!("{}/api/v1/verifications", service.base_url),
+                url: format!("{}/api/v1/verifications", setup.base_url(i)),
                 token: token.clone(),
                 body: body(i),
             })
@@ -254,7 +373,6 @@ fn main() {
         json!({ "items": items }).to_string()
     };
 
-    let service_pid = service.pid().expect("service running");
     let issuer_pid = issuer.pid().expect("issuer running");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -262,8 +380,9 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
-        // Warm both sides: connections, caches, SQLite pages.
-        run_calls(&http, api_calls(200), concurrency, 201).await;
+        let load_before = load_average();
+        // Warm both sides: connections, caches, database pages (every node).
+        run_calls(&http, api_calls(200 * setup.nodes.len()), concurrency, 201).await;
         run_calls(&http, issuer_calls(200), concurrency, 200).await;
 
         // Single requests, in alternating halves.
@@ -282,17 +401,17 @@ fn main() {
         // One batch of 1000 against 1000 direct lookups at the batch's concurrency.
         let (mut batch_times, mut direct_times) = (Vec::new(), Vec::new());
         let (mut batch_cpu, mut direct_cpu) = (Cpu::default(), Cpu::default());
-        for _ in 0..rounds {
-            let call = Call { url: format!("{}/api/v1/verifications/batch", service.base_url), token: token.clone(), body: batch_body.clone() };
+        for round in 0..rounds {
+            let call = Call { url: format!("{}/api/v1/verifications/batch", setup.base_url(round)), token: token.clone(), body: batch_body.clone() };
             tokio::time::sleep(SETTLE).await;
-            let before = Cpu::now(service_pid, issuer_pid);
+            let before = Cpu::now(&setup, issuer_pid);
             let (_, w) = run_calls(&http, vec![call], 1, 200).await;
-            batch_cpu.add(Cpu::now(service_pid, issuer_pid).since(before));
+            batch_cpu.add(Cpu::now(&setup, issuer_pid).since(before));
             batch_times.push(w);
             tokio::time::sleep(SETTLE).await;
-            let before = Cpu::now(service_pid, issuer_pid);
+            let before = Cpu::now(&setup, issuer_pid);
             let (_, w) = run_calls(&http, issuer_calls(1000), concurrency, 200).await;
-            direct_cpu.add(Cpu::now(service_pid, issuer_pid).since(before));
+            direct_cpu.add(Cpu::now(&setup, issuer_pid).since(before));
             direct_times.push(w);
         }
         // Each batch beside the direct run right after it: the host's speed drifts over
@@ -307,6 +426,8 @@ fn main() {
         let batch = median(batch_times);
         let direct = median(direct_times);
 
+        println!("Service on {}; load average (1 min) {load_before} before, {} after.", setup.label, load_average());
+        println!();
         println!("| measure (concurrency {concurrency}) | kakunin API | issuer lookup direct | ratio |");
         println!("|---|---|---|---|");
         println!("| single requests/s ({requests} each) | {:.0} | {:.0} | {:.2} of direct |", api.rate, iss.rate, api.rate / iss.rate);
@@ -319,14 +440,14 @@ fn main() {
             batch.as_secs_f64() / direct.as_secs_f64()
         );
         println!("| batch / direct, median of the {rounds} pairs | | | **{pair_ratio:.2}×** |");
-        let [bs, bi, bc] = batch_cpu.per_thousand(rounds * 1000);
-        let [ds, di, dc] = direct_cpu.per_thousand(rounds * 1000);
+        let [bs, bd, bi, bc] = batch_cpu.per_thousand(rounds * 1000);
+        let [ds, dd, di, dc] = direct_cpu.per_thousand(rounds * 1000);
         println!();
-        println!("| CPU ms per 1000 lookups | service | issuer | load generator |");
-        println!("|---|---|---|---|");
-        println!("| batch | {bs:.0} | {bi:.0} | {bc:.0} |");
-        println!("| direct | {ds:.0} | {di:.0} | {dc:.0} |");
+        println!("| CPU ms per 1000 lookups | service | PostgreSQL | issuer | load generator |");
+        println!("|---|---|---|---|---|");
+        println!("| batch | {bs:.0} | {bd:.0} | {bi:.0} | {bc:.0} |");
+        println!("| direct | {ds:.0} | {dd:.0} | {di:.0} | {dc:.0} |");
     });
-    drop(service);
+    drop(setup);
     drop(issuer);
 }

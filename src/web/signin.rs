@@ -95,6 +95,30 @@ enum Attempt {
     Refused { message: &'static str },
 }
 
+/// A failed sign-in (wrong password, unknown or disabled login, or a password changed
+/// meanwhile): counted for the throttle and audited as a failure, in the caller's write
+/// transaction; the form then says only [`WRONG`].
+fn refuse(
+    c: &mut db::Conn,
+    limits: &crate::config::Signin,
+    login: &str,
+    address: &str,
+    actor: &Actor,
+) -> Result<Attempt, DbError> {
+    throttle::record_failure(c, limits, login, address)?;
+    audit::append(
+        c,
+        actor,
+        &Event {
+            action: Action::Signin,
+            target: login,
+            outcome: AuditOutcome::Failure,
+            detail: String::new(),
+        },
+    )?;
+    Ok(Attempt::Refused { message: WRONG })
+}
+
 /// Checks the form's token, then the login's shape (a login no account could have is
 /// refused before anything is written or hashed), then the throttle, then the
 /// password.
@@ -157,18 +181,7 @@ pub async fn submit(
                             if now.as_ref().map(|n| (&n.password_hash, n.disabled))
                                 != Some((&u.password_hash, false))
                             {
-                                throttle::record_failure(c, &settings.signin, &login, &address)?;
-                                audit::append(
-                                    c,
-                                    &actor,
-                                    &Event {
-                                        action: Action::Signin,
-                                        target: &login,
-                                        outcome: AuditOutcome::Failure,
-                                        detail: String::new(),
-                                    },
-                                )?;
-                                return Ok(Attempt::Refused { message: WRONG });
+                                return refuse(c, &settings.signin, &login, &address, &actor);
                             }
                             // Checked again in the write's turn: parallel attempts that all
                             // passed the first check must not get past the limit together.
@@ -197,18 +210,7 @@ pub async fn submit(
                             Ok::<_, DbError>(Attempt::Ok { cookie })
                         }),
                         None => c.immediate_transaction(|c| {
-                            throttle::record_failure(c, &settings.signin, &login, &address)?;
-                            audit::append(
-                                c,
-                                &actor,
-                                &Event {
-                                    action: Action::Signin,
-                                    target: &login,
-                                    outcome: AuditOutcome::Failure,
-                                    detail: String::new(),
-                                },
-                            )?;
-                            Ok(Attempt::Refused { message: WRONG })
+                            refuse(c, &settings.signin, &login, &address, &actor)
                         }),
                     }
                 })

@@ -42,21 +42,15 @@ pids+=($!)
 pids+=($!)
 
 # Plain bash (/dev/tcp) rather than curl, which a fresh Debian may not have.
-wait_for() {
-  local port=$1 path=$2
-  for _ in $(seq 1 200); do
-    if { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
-      printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$path" >&3
-      if head -n1 <&3 | grep -q ' 200 '; then exec 3<&-; return 0; fi
-      exec 3<&-
-    fi
-    sleep 0.1
-  done
-  echo "起動に失敗しました: 127.0.0.1:$port （ログ: $DEMO/*.log）" >&2
+# shellcheck source=scripts/wait-for.sh
+. scripts/wait-for.sh  # the cwd is the project root (cd above)
+started() {
+  wait_for "$1" "$2" 200 && return 0
+  echo "起動に失敗しました: 127.0.0.1:$1 （ログ: $DEMO/*.log）" >&2
   exit 1
 }
-wait_for "$ISSUER_PORT" /healthz
-wait_for "$SERVICE_PORT" /readyz
+started "$ISSUER_PORT" /healthz
+started "$SERVICE_PORT" /readyz
 
 cat <<MSG
 

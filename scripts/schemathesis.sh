@@ -34,17 +34,11 @@ trap cleanup EXIT INT TERM
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
-wait_for() {
-  local port=$1 path=$2
-  for _ in $(seq 1 300); do
-    if { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
-      printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$path" >&3
-      if head -n1 <&3 | grep -q ' 200 '; then exec 3<&-; return 0; fi
-      exec 3<&-
-    fi
-    sleep 0.1
-  done
-  echo "起動に失敗しました: 127.0.0.1:$port （ログ: $WORK/*.log）" >&2
+# shellcheck source=scripts/wait-for.sh
+. scripts/wait-for.sh  # the cwd is the project root (cd above)
+started() {
+  wait_for "$1" "$2" 300 && return 0
+  echo "起動に失敗しました: 127.0.0.1:$1 （ログ: $WORK/*.log）" >&2
   cat "$WORK"/*.log >&2 || true
   exit 1
 }
@@ -69,8 +63,8 @@ export KAKUNIN_CONFIG="$WORK/extra.toml"
 "$BIN/kakunin" key init > "$WORK/key.log" 2>&1
 "$BIN/kakunin" serve > "$WORK/kakunin.log" 2>&1 &
 pids+=($!)
-wait_for "$ISSUER_PORT" /healthz
-wait_for "$SERVICE_PORT" /readyz
+started "$ISSUER_PORT" /healthz
+started "$SERVICE_PORT" /readyz
 
 status=0
 for scope in $SCOPES; do

@@ -242,6 +242,7 @@ async fn db_copy_moves_a_sqlite_installation_to_postgres_with_its_chain() {
     let mut pg = kakunin_testkit::sql::open_postgres(&target);
     for table in [
         "verifications",
+        "certificate_uses",
         "audit_events",
         "audit_checkpoints",
         "users",

@@ -78,6 +78,10 @@ fn counts(conn: &mut Conn) -> QueryResult<Vec<(&'static str, i64)>> {
             verifications::table.count().get_result(conn)?,
         ),
         (
+            "certificate_uses",
+            certificate_uses::table.count().get_result(conn)?,
+        ),
+        (
             "number_locks",
             number_locks::table.count().get_result(conn)?,
         ),
@@ -135,6 +139,9 @@ pub fn copy(from: &mut Conn, to: &mut Conn) -> Result<Copied, CopyError> {
                  rules: String, expected: String, detail: Option<String>,
                  receipt: Option<String>, profile_digest: Option<String>,
                  case_number: Option<String>, case_title: Option<String>]);
+            copy_table!(from, to, copied, certificate_uses
+                order [certificate_number, office_code, case_number],
+                [certificate_number: String, office_code: String, case_number: String]);
             copy_table!(from, to, copied, number_locks order [certificate_number],
                 [certificate_number: String, locked_until: NaiveDateTime]);
             copy_table!(from, to, copied, audit_events order [seq],

@@ -60,6 +60,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    certificate_uses (certificate_number, office_code, case_number) {
+        certificate_number -> Text,
+        office_code -> Text,
+        case_number -> Text,
+    }
+}
+
+diesel::table! {
     installation (key) {
         key -> Text,
         value -> Text,
@@ -158,6 +166,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_checkpoints,
     audit_daily,
     audit_events,
+    certificate_uses,
     installation,
     number_locks,
     offices,

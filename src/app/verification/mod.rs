@@ -638,6 +638,7 @@ fn record_attempts(
         row.receipt = receipt_for(row, audit_row).map(|r| receipt::sign(&r, keys));
     }
     store::insert(c, rows)?;
+    store::note_uses(c, rows)?;
     // A number is locked once, however many of its misses this call holds, and not
     // again while a lock stands (a batch's later writes see the lock its earlier wrote).
     let mut locked = HashSet::new();

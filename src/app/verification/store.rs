@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::adapters::db::schema::{number_locks, verifications};
+use crate::adapters::db::schema::{certificate_uses, number_locks, verifications};
 use crate::adapters::db::{self, Conn};
 use crate::domain::case::{Case, Use};
 use crate::domain::code::Code;
@@ -299,32 +299,63 @@ pub fn lock(conn: &mut Conn, number: &str, until: NaiveDateTime) -> QueryResult<
 
 /// The uses of each of `numbers` (`domain::case::Use`): every distinct office and
 /// 案件番号 under which it was verified with an outcome that carried a record, in every
-/// office (the caller says only *whether* another office did, never which). One query
-/// per 500 numbers, so a batch of 1000 asks twice.
+/// office (the caller says only *whether* another office did, never which). Read from
+/// the `certificate_uses` ledger ([`note_uses`]), so the cost follows the number of
+/// distinct uses, not of stored attempts. One number is asked with `=`, a statement
+/// diesel keeps prepared (the single verification's case); more, 500 a query.
 pub fn uses_of(
     conn: &mut Conn,
     numbers: &[String],
 ) -> QueryResult<std::collections::HashMap<String, Vec<Use>>> {
-    let mut uses: std::collections::HashMap<String, Vec<Use>> = std::collections::HashMap::new();
-    for chunk in numbers.chunks(500) {
-        let found: Vec<(String, String, Option<String>)> = verifications::table
-            .filter(verifications::certificate_number.eq_any(chunk))
-            .filter(verifications::outcome.eq_any(outcomes_with_record()))
-            .select((
-                verifications::certificate_number,
-                verifications::office_code,
-                verifications::case_number,
-            ))
-            .distinct()
-            .load(conn)?;
-        for (number, office_code, case_number) in found {
-            uses.entry(number).or_default().push(Use {
-                office_code,
-                case_number,
-            });
+    let columns = (
+        certificate_uses::certificate_number,
+        certificate_uses::office_code,
+        certificate_uses::case_number,
+    );
+    let found: Vec<(String, String, String)> = match numbers {
+        [number] => certificate_uses::table
+            .filter(certificate_uses::certificate_number.eq(number))
+            .select(columns)
+            .load(conn)?,
+        _ => {
+            let mut found = Vec::new();
+            for chunk in numbers.chunks(500) {
+                found.extend(
+                    certificate_uses::table
+                        .filter(certificate_uses::certificate_number.eq_any(chunk))
+                        .select(columns)
+                        .load::<(String, String, String)>(conn)?,
+                );
+            }
+            found
         }
+    };
+    let mut uses: std::collections::HashMap<String, Vec<Use>> = std::collections::HashMap::new();
+    for (number, office_code, case_number) in found {
+        uses.entry(number).or_default().push(Use {
+            office_code,
+            case_number: (!case_number.is_empty()).then_some(case_number),
+        });
     }
     Ok(uses)
+}
+
+/// Adds the uses of `rows` that carried a record to the `certificate_uses` ledger, once
+/// each (no 案件番号 is stored as ''). The caller holds the transaction that stores the
+/// rows, so the ledger never lags the verifications it is read beside.
+pub fn note_uses(conn: &mut Conn, rows: &[VerificationRow]) -> QueryResult<()> {
+    for row in rows.iter().filter(|r| r.outcome.has_certificate()) {
+        let values = (
+            certificate_uses::certificate_number.eq(&row.certificate_number),
+            certificate_uses::office_code.eq(&row.office_code),
+            certificate_uses::case_number.eq(row.case_number.as_deref().unwrap_or("")),
+        );
+        db::per_backend!(conn, |c| diesel::insert_into(certificate_uses::table)
+            .values(values)
+            .on_conflict_do_nothing()
+            .execute(c))?;
+    }
+    Ok(())
 }
 
 /// Every verification of `office` whose outcome carried a record, by number, oldest
@@ -354,4 +385,108 @@ fn outcomes_with_record() -> Vec<&'static str> {
         .filter(|o| o.has_certificate())
         .map(|o| o.as_str())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::Connection;
+    use diesel_migrations::MigrationHarness;
+
+    use super::*;
+    use crate::adapters::db::SERVICE_MIGRATIONS;
+
+    fn row(id: &str, office: &str, outcome: Outcome, case_number: Option<&str>) -> VerificationRow {
+        VerificationRow {
+            id: id.into(),
+            office_code: office.into(),
+            actor: "officer1".into(),
+            client_ref: None,
+            certificate_number: "W2025000123".into(),
+            key_fingerprint: "fp".into(),
+            issuer_id: Some("demo".into()),
+            outcome,
+            checked_at: db::now_utc(),
+            kid: None,
+            revision: None,
+            jws: None,
+            rules: "[]".into(),
+            expected: "{}".into(),
+            detail: None,
+            receipt: None,
+            profile_digest: None,
+            case_number: case_number.map(str::to_owned),
+            case_title: None,
+        }
+    }
+
+    fn sorted(mut uses: Vec<Use>) -> Vec<(String, Option<String>)> {
+        uses.sort_by(|a, b| {
+            (&a.office_code, &a.case_number).cmp(&(&b.office_code, &b.case_number))
+        });
+        uses.into_iter()
+            .map(|u| (u.office_code, u.case_number))
+            .collect()
+    }
+
+    /// An installation upgraded to the ledger finds the uses its stored verifications
+    /// made before, and only those that carried a record, once each.
+    #[test]
+    fn the_ledger_migration_takes_over_the_uses_already_stored() {
+        let mut c = Conn::Sqlite(diesel::SqliteConnection::establish(":memory:").unwrap());
+        let Conn::Sqlite(sqlite) = &mut c else {
+            unreachable!()
+        };
+        // Every migration before the ledger's, as the installation had them.
+        while !sqlite
+            .pending_migrations(SERVICE_MIGRATIONS.sqlite)
+            .unwrap()[0]
+            .name()
+            .to_string()
+            .contains("certificate_uses")
+        {
+            sqlite
+                .run_next_migration(SERVICE_MIGRATIONS.sqlite)
+                .unwrap();
+        }
+        insert(
+            &mut c,
+            &[
+                row("1", "4400", Outcome::Verified, Some("R7-1")),
+                row("2", "4400", Outcome::Verified, Some("R7-1")),
+                row("3", "4400", Outcome::Rejected, None),
+                row("4", "4401", Outcome::Verified, Some("X")),
+                row("5", "4402", Outcome::NotFound, Some("Y")),
+                row("6", "4403", Outcome::IssuerUnavailable, None),
+            ],
+        )
+        .unwrap();
+        let Conn::Sqlite(sqlite) = &mut c else {
+            unreachable!()
+        };
+        sqlite
+            .run_pending_migrations(SERVICE_MIGRATIONS.sqlite)
+            .unwrap();
+
+        let uses = uses_of(&mut c, &["W2025000123".into()]).unwrap();
+        assert_eq!(
+            sorted(uses["W2025000123"].clone()),
+            [
+                ("4400".into(), None),
+                ("4400".into(), Some("R7-1".into())),
+                ("4401".into(), Some("X".into())),
+            ]
+        );
+
+        // Stored from now on: a new 案件 once, a repeat not again, a miss never.
+        let new = [
+            row("7", "4400", Outcome::Verified, Some("R7-2")),
+            row("8", "4400", Outcome::Rejected, Some("R7-2")),
+            row("9", "4404", Outcome::NotFound, None),
+        ];
+        insert(&mut c, &new).unwrap();
+        note_uses(&mut c, &new).unwrap();
+        let uses = uses_of(&mut c, &["W2025000123".into(), "W2025000999".into()]).unwrap();
+        assert_eq!(uses["W2025000123"].len(), 4);
+        assert!(!uses.contains_key("W2025000999"));
+    }
 }

@@ -111,7 +111,8 @@ pub struct Verifier {
 /// its number's turn so that the next lookup of the number counts it), or to be stored
 /// with others.
 enum Prepared {
-    Stored(VerificationRow),
+    /// With its duplicate use when that was asked for.
+    Stored(VerificationRow, Option<DuplicateUse>),
     ToStore(VerificationRow),
 }
 
@@ -142,13 +143,34 @@ impl Verifier {
         actor: &Actor,
         req: Request,
     ) -> Result<VerificationRow, VerifyError> {
+        Ok(self.verify_one(actor, req, false).await?.0)
+    }
+
+    /// [`Verifier::verify`], answering also the guarantee's duplicate use as read right
+    /// after the row was stored, on the connection that stored it: what the API answers
+    /// a single verification with.
+    pub async fn verify_with_use(
+        &self,
+        actor: &Actor,
+        req: Request,
+    ) -> Result<(VerificationRow, DuplicateUse), VerifyError> {
+        let (row, uses) = self.verify_one(actor, req, true).await?;
+        Ok((row, uses.expect("a store asked for uses answers them")))
+    }
+
+    async fn verify_one(
+        &self,
+        actor: &Actor,
+        req: Request,
+        with_uses: bool,
+    ) -> Result<(VerificationRow, Option<DuplicateUse>), VerifyError> {
         // One task from guard to commit, on `workers`: should the client go away
         // mid-lookup, the issuer call it caused is still stored and audited.
         let (this, actor) = (self.clone(), actor.clone());
         let task = self.workers.spawn(async move {
-            match this.prepare(&actor, req, None).await? {
-                Prepared::Stored(row) => Ok(row),
-                Prepared::ToStore(row) => Ok(this.store(&actor, vec![row]).await?.remove(0)),
+            match this.prepare(&actor, req, None, with_uses).await? {
+                Prepared::Stored(row, uses) => Ok((row, uses)),
+                Prepared::ToStore(row) => this.store(&actor, row, with_uses).await,
             }
         });
         joined(task.await)?
@@ -225,8 +247,8 @@ impl Verifier {
                 async move {
                     let mut done = Vec::new();
                     for (i, r) in chain {
-                        match this.prepare(&actor, r, Some(&calls)).await {
-                            Ok(Prepared::Stored(row)) => done.push((i, Ok(row))),
+                        match this.prepare(&actor, r, Some(&calls), false).await {
+                            Ok(Prepared::Stored(row, _)) => done.push((i, Ok(row))),
                             // A closed channel means the writer failed; its error ends
                             // the batch.
                             Ok(Prepared::ToStore(row)) => {
@@ -274,7 +296,7 @@ impl Verifier {
             let done = finished.recv_many(&mut waiting, MAX_ROWS_PER_WRITE).await == 0;
             if waiting.len() >= MIN_ROWS_PER_WRITE || (done && !waiting.is_empty()) {
                 let (places, rows): (Vec<usize>, Vec<VerificationRow>) = waiting.drain(..).unzip();
-                let rows = self.store(&actor, rows).await?;
+                let (rows, _) = self.store_all(&actor, rows, false).await?;
                 stored.extend(places.into_iter().zip(rows));
             }
             if done {
@@ -300,12 +322,14 @@ impl Verifier {
     /// it trip) before the turn passes on, so at most `not_found_limit` wrong keys a
     /// window reach an issuer however requests and batches mix. Any other outcome is
     /// left for [`Verifier::store`] to commit with others. With `calls`, each issuer
-    /// call first takes a permit.
+    /// call first takes a permit; with `with_uses`, a row stored here comes with its
+    /// duplicate use.
     async fn prepare(
         &self,
         actor: &Actor,
         req: Request,
         calls: Option<&Semaphore>,
+        with_uses: bool,
     ) -> Result<Prepared, VerifyError> {
         let mut issuers = self.registry.route(&req.number);
         if issuers.is_empty() {
@@ -330,24 +354,43 @@ impl Verifier {
         };
         let row = self.row(actor, &req, asked);
         if row.outcome == Outcome::NotFound {
-            Ok(Prepared::Stored(
-                self.store(actor, vec![row]).await?.remove(0),
-            ))
+            let (row, uses) = self.store(actor, row, with_uses).await?;
+            Ok(Prepared::Stored(row, uses))
         } else {
             Ok(Prepared::ToStore(row))
         }
     }
 
     /// Records prepared verifications, each with its audit row (and a lock when the guard
-    /// trips), in one transaction, possibly shared with other requests' (group commit).
-    async fn store(
+    /// trips), in one transaction, possibly shared with other requests' (group commit);
+    /// with `with_uses`, answers their duplicate use as read after the commit.
+    async fn store_all(
         &self,
         actor: &Actor,
         rows: Vec<VerificationRow>,
-    ) -> Result<Vec<VerificationRow>, VerifyError> {
+        with_uses: bool,
+    ) -> Result<group::Stored, VerifyError> {
         self.writes
-            .store(&self.pool, &self.lockout, &self.receipts, actor, rows)
+            .store(
+                &self.pool,
+                &self.lockout,
+                &self.receipts,
+                actor,
+                rows,
+                with_uses,
+            )
             .await
+    }
+
+    /// [`Verifier::store_all`] for one row.
+    async fn store(
+        &self,
+        actor: &Actor,
+        row: VerificationRow,
+        with_uses: bool,
+    ) -> Result<(VerificationRow, Option<DuplicateUse>), VerifyError> {
+        let (mut rows, uses) = self.store_all(actor, vec![row], with_uses).await?;
+        Ok((rows.remove(0), uses.map(|mut u| u.remove(0))))
     }
 
     /// Asks each issuer the number routes to, in registry order, until one knows it.

@@ -70,12 +70,13 @@ pub async fn create(
     body: web::Json<Box<RawValue>>,
 ) -> Result<HttpResponse, ApiError> {
     let request = input::verification(&body)?;
-    let row = state.verifier.verify(&client.0.actor, request).await?;
-    let (rows, mut uses) = duplicate_uses(&state.verifier, vec![row]).await?;
-    let row = &rows[0];
+    let (row, duplicate_use) = state
+        .verifier
+        .verify_with_use(&client.0.actor, request)
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("/api/v1/verifications/{}", row.id)))
-        .json(view(row, &state.verifier, uses.remove(0))?))
+        .json(view(&row, &state.verifier, duplicate_use)?))
 }
 
 /// Looks up 1 to 1000 certificates; the results keep the order of the items.

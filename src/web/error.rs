@@ -141,7 +141,7 @@ impl WebError {
 impl From<DbError> for WebError {
     fn from(e: DbError) -> Self {
         match e {
-            DbError::Pool(_) => {
+            e if e.is_busy() => {
                 tracing::warn!(cause = %chain(&e), "no database connection came free in time");
                 WebError::Busy
             }
@@ -477,7 +477,7 @@ impl From<InvalidInput> for ApiError {
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
-            DbError::Pool(_) => {
+            e if e.is_busy() => {
                 tracing::warn!(cause = %chain(&e), "no database connection came free in time");
                 ApiError::busy()
             }

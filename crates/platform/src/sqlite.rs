@@ -29,6 +29,19 @@ pub enum DbError {
     /// A shared write failed; each request that waited for it gets the reason.
     #[error("データベースへの書き込みに失敗しました: {0}")]
     Write(String),
+    /// A shared write found no free connection in time; each request that waited for it
+    /// gets the pool's reason (a [`diesel::r2d2::PoolError`] cannot be cloned). Answered
+    /// like [`DbError::Pool`].
+    #[error("データベースに接続できません: {0}")]
+    NoConnection(String),
+}
+
+impl DbError {
+    /// Whether no connection came free in time ([`DbError::Pool`], [`DbError::NoConnection`]):
+    /// the web layers answer 503 with `Retry-After`, not 500.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, DbError::Pool(_) | DbError::NoConnection(_))
+    }
 }
 
 #[derive(Debug)]

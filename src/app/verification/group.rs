@@ -1,6 +1,12 @@
 //! Group commit: verifications that finish while another write is under way are written
 //! together by the next one, in one transaction. Under load one commit then serves many
 //! requests instead of each queueing for its own.
+//!
+//! One writer at a time per service: the request that finds no writer running starts
+//! one on the blocking pool, and it writes whatever is waiting, group after group, until
+//! nothing is. Every other request only queues its rows and waits for its answer, so
+//! under load a request costs no trip to the blocking pool of its own and no wait on
+//! the writers' lock (each was a thread wake-up and a futex convoy per request).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -18,34 +24,67 @@ use crate::domain::case::DuplicateUse;
 pub type Stored = (Vec<VerificationRow>, Option<Vec<DuplicateUse>>);
 
 /// What waits for the next write: rows with whoever made them, whether their duplicate
-/// use is wanted, and where to answer.
+/// use is wanted, and where to answer (`None` once answered with an error while the
+/// rows stayed queued).
 struct Pending {
     actor: Actor,
     rows: Vec<VerificationRow>,
     with_uses: bool,
-    done: oneshot::Sender<Result<Stored, String>>,
+    done: Option<oneshot::Sender<Result<Stored, DbError>>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    pending: Vec<Pending>,
+    /// A writer is running and will take everything queued before it stops.
+    writing: bool,
 }
 
 /// The rows waiting for a write, shared by every request of one service.
 #[derive(Clone, Default)]
-pub struct WriteQueue(Arc<Mutex<Vec<Pending>>>);
+pub struct WriteQueue(Arc<Mutex<Queue>>);
+
+/// What a writer needs besides the queue.
+struct Writer {
+    queue: WriteQueue,
+    pool: DbPool,
+    lockout: Lockout,
+    receipts: Arc<ReceiptKeys>,
+    /// Set when [`Writer::run`] left the queue empty and writer-less itself.
+    stopped: bool,
+}
+
+impl Drop for Writer {
+    /// A writer that panicked, or was never run (the runtime shutting down), leaves the
+    /// queue writer-less, and everyone waiting hears `Interrupted` rather than waiting
+    /// for a writer that is gone; their rows stay queued for the next one.
+    fn drop(&mut self) {
+        if !self.stopped {
+            let mut queue = self.queue.queue();
+            for p in &mut queue.pending {
+                p.done.take();
+            }
+            queue.writing = false;
+        }
+    }
+}
 
 impl WriteQueue {
-    fn waiting(&self) -> MutexGuard<'_, Vec<Pending>> {
+    fn queue(&self) -> MutexGuard<'_, Queue> {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Stores `rows`, each with its audit row, and answers them once committed. Whoever
-    /// gets the writer's turn first writes everything waiting, so a request may find
-    /// its rows already written by another's transaction. A request that cannot even
-    /// get a connection answers that error at once; its rows stay queued and the next
-    /// writer stores them, so the attempt is still recorded rather than lost.
+    /// Stores `rows`, each with its audit row, and answers them once committed, in
+    /// whichever group the running writer takes them. Should the writer find no free
+    /// connection in time, every request then waiting answers that error at once
+    /// ([`DbError::NoConnection`], a 503) while its rows stay queued: the next writer
+    /// stores them, so the attempts are still recorded rather than lost.
     ///
     /// With `with_uses`, the rows' duplicate use ([`duplicate_uses`]) is read on the
     /// writer's connection once the commit is done: what a single verification answers
-    /// with, for no second trip to the blocking pool.
+    /// with, for no trip to the blocking pool of its own.
     pub async fn store(
         &self,
         pool: &DbPool,
@@ -56,46 +95,211 @@ impl WriteQueue {
         with_uses: bool,
     ) -> Result<Stored, VerifyError> {
         let (done, answer) = oneshot::channel();
-        self.waiting().push(Pending {
-            actor: actor.clone(),
-            rows,
-            with_uses,
-            done,
-        });
-        let (queue, lockout, receipts) = (self.clone(), lockout.clone(), receipts.clone());
-        db::run(pool, move |c| {
-            let turn = db::writer_turn();
-            let mut group = std::mem::take(&mut *queue.waiting());
-            // Empty: an earlier turn took ours along.
-            if !group.is_empty() {
-                let written = c.immediate_transaction(|c| {
-                    group.iter_mut().try_for_each(|p| {
-                        record_attempts(c, &p.actor, &mut p.rows, &lockout, &receipts)
-                    })
-                });
-                // Reading the uses needs no writer's turn: let the next group commit.
-                drop(turn);
-                let failure = written.err().map(|e: diesel::result::Error| e.to_string());
-                for p in group {
-                    let _ = p.done.send(match &failure {
-                        None if p.with_uses => {
-                            match duplicate_uses(c, &p.rows.iter().collect::<Vec<_>>()) {
-                                Ok(uses) => Ok((p.rows, Some(uses))),
-                                Err(e) => Err(e.to_string()),
-                            }
-                        }
-                        None => Ok((p.rows, None)),
-                        Some(e) => Err(e.clone()),
-                    });
+        let start = {
+            let mut queue = self.queue();
+            queue.pending.push(Pending {
+                actor: actor.clone(),
+                rows,
+                with_uses,
+                done: Some(done),
+            });
+            !std::mem::replace(&mut queue.writing, true)
+        };
+        if start {
+            let writer = Writer {
+                queue: self.clone(),
+                pool: pool.clone(),
+                lockout: lockout.clone(),
+                receipts: receipts.clone(),
+                stopped: false,
+            };
+            // Not awaited: this request's answer comes through `answer`, like every
+            // other's. Should the runtime refuse blocking work (shutting down), the
+            // sender is dropped with the task and the answer is `Interrupted`.
+            drop(tokio::task::spawn_blocking(move || writer.run()));
+        }
+        // A dropped answer means the writer panicked or the service is stopping: its
+        // transaction rolled back.
+        Ok(answer.await.map_err(|_| VerifyError::Interrupted)??)
+    }
+}
+
+impl Writer {
+    /// Writes group after group until the queue is empty, then stops.
+    fn run(mut self) {
+        let mut conn = match self.pool.get() {
+            Ok(conn) => conn,
+            Err(e) => return self.answer_no_connection(&e),
+        };
+        // One connection until the queue runs dry: a fresh one per group would only
+        // add the pool's lock.
+        loop {
+            let mut group = {
+                let mut queue = self.queue.queue();
+                if queue.pending.is_empty() {
+                    queue.writing = false;
+                    self.stopped = true;
+                    return;
                 }
+                std::mem::take(&mut queue.pending)
+            };
+            self.write(&mut conn, &mut group);
+        }
+    }
+
+    /// One transaction for the whole group, then the answers.
+    fn write(&self, c: &mut db::Conn, group: &mut Vec<Pending>) {
+        let written = {
+            let _turn = db::writer_turn();
+            c.immediate_transaction(|c| {
+                group.iter_mut().try_for_each(|p| {
+                    record_attempts(c, &p.actor, &mut p.rows, &self.lockout, &self.receipts)
+                })
+            })
+        };
+        let failure = written.err().map(|e: diesel::result::Error| e.to_string());
+        for p in group.drain(..) {
+            let Some(done) = p.done else {
+                // Answered already (no connection, earlier); stored now all the same.
+                continue;
+            };
+            let _ = done.send(match &failure {
+                None if p.with_uses => {
+                    match duplicate_uses(c, &p.rows.iter().collect::<Vec<_>>()) {
+                        Ok(uses) => Ok((p.rows, Some(uses))),
+                        Err(e) => Err(DbError::Query(e)),
+                    }
+                }
+                None => Ok((p.rows, None)),
+                Some(e) => Err(DbError::Write(e.clone())),
+            });
+        }
+    }
+
+    /// No connection came free: everyone waiting hears so now; their rows stay queued.
+    fn answer_no_connection(&mut self, e: &diesel::r2d2::PoolError) {
+        let mut queue = self.queue.queue();
+        for p in &mut queue.pending {
+            if let Some(done) = p.done.take() {
+                let _ = done.send(Err(DbError::NoConnection(e.to_string())));
             }
-            Ok::<_, DbError>(())
-        })
-        .await?;
-        // A dropped answer means the writer panicked: its transaction rolled back.
-        answer
+        }
+        queue.writing = false;
+        self.stopped = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use diesel::prelude::*;
+
+    use super::*;
+    use crate::adapters::db::schema::verifications;
+    use crate::adapters::db::{PoolLimits, SERVICE_MIGRATIONS};
+    use crate::app::verification::store::tests::row;
+    use crate::domain::outcome::Outcome;
+
+    struct Setup {
+        _dir: tempfile::TempDir,
+        pool: DbPool,
+        lockout: Lockout,
+        receipts: Arc<ReceiptKeys>,
+        actor: Actor,
+    }
+
+    fn setup() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("kakunin.db").display().to_string();
+        let limits = PoolLimits {
+            size: 1,
+            timeout: Duration::from_millis(50),
+        };
+        Setup {
+            pool: db::open_with(&url, SERVICE_MIGRATIONS, limits).unwrap(),
+            receipts: Arc::new(ReceiptKeys::load_or_create(&dir.path().join("keys")).unwrap()),
+            _dir: dir,
+            lockout: Lockout {
+                not_found_limit: 5,
+                window_minutes: 15,
+                lock_minutes: 60,
+            },
+            actor: Actor::new("officer1".into(), "4400".into(), "127.0.0.1".into(), "test"),
+        }
+    }
+
+    fn stored(pool: &DbPool) -> i64 {
+        verifications::table
+            .count()
+            .get_result(&mut pool.get().unwrap())
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_stores_are_each_answered_with_their_own_rows() {
+        let s = setup();
+        let queue = WriteQueue::default();
+        let stores = (0..20).map(|i| {
+            let (queue, s) = (queue.clone(), &s);
+            async move {
+                let id = format!("{i:02}");
+                let verified = row(&id, "4400", Outcome::Verified, Some(&format!("案件{i}")));
+                let (rows, uses) = queue
+                    .store(
+                        &s.pool,
+                        &s.lockout,
+                        &s.receipts,
+                        &s.actor,
+                        vec![verified],
+                        i % 2 == 0,
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(rows.len(), 1);
+                assert_eq!(rows[0].id, id, "each request gets its own row back");
+                assert_eq!(uses.is_some(), i % 2 == 0, "uses only when asked for");
+            }
+        });
+        futures::future::join_all(stores).await;
+        assert_eq!(stored(&s.pool), 20);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_free_connection_answers_at_once_and_the_next_writer_stores_the_rows() {
+        let s = setup();
+        let queue = WriteQueue::default();
+        let held = s.pool.get().unwrap();
+        let first = row("01", "4400", Outcome::Verified, None);
+        let refused = queue
+            .store(
+                &s.pool,
+                &s.lockout,
+                &s.receipts,
+                &s.actor,
+                vec![first],
+                false,
+            )
             .await
-            .map_err(|_| VerifyError::Interrupted)?
-            .map_err(|e| VerifyError::Db(DbError::Write(e)))
+            .unwrap_err();
+        assert!(
+            matches!(&refused, VerifyError::Db(e) if e.is_busy()),
+            "a 503, not a 500: {refused:?}"
+        );
+        drop(held);
+        let second = row("02", "4400", Outcome::Verified, None);
+        let (rows, _) = queue
+            .store(
+                &s.pool,
+                &s.lockout,
+                &s.receipts,
+                &s.actor,
+                vec![second],
+                false,
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows[0].id, "02");
+        assert_eq!(stored(&s.pool), 2, "the refused attempt is recorded too");
     }
 }

@@ -388,14 +388,20 @@ fn outcomes_with_record() -> Vec<&'static str> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use diesel::Connection;
     use diesel_migrations::MigrationHarness;
 
     use super::*;
     use crate::adapters::db::SERVICE_MIGRATIONS;
 
-    fn row(id: &str, office: &str, outcome: Outcome, case_number: Option<&str>) -> VerificationRow {
+    /// A stored attempt of W2025000123 with only what the tests look at set.
+    pub(in crate::app::verification) fn row(
+        id: &str,
+        office: &str,
+        outcome: Outcome,
+        case_number: Option<&str>,
+    ) -> VerificationRow {
         VerificationRow {
             id: id.into(),
             office_code: office.into(),

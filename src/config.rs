@@ -140,6 +140,11 @@ pub struct Server {
     /// Hours a session lasts from sign-in however busy it stays, within [`RANGES`]:
     /// a stolen cookie kept alive by use still dies.
     pub session_max_hours: i64,
+    /// Addresses of the reverse proxies in front of the service (nginx, a load
+    /// balancer): only from a peer listed here is `X-Forwarded-For` read, and the
+    /// client is its right-most address that is not listed ([`crate::web::session`]).
+    /// Empty (the default): the TCP peer is the client, and the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -650,6 +655,11 @@ impl Layers {
                         actual(found)
                     ),
                 }
+            }
+            // The address parser's own words are English.
+            Kind::Message(_) if key.starts_with(&["server".into(), "trusted_proxies".into()]) => {
+                key.truncate(2);
+                "server.trusted_proxies は IP アドレスの並びで書いてください（例: [\"127.0.0.1\", \"::1\"]。範囲や名前は書けません）".to_owned()
             }
             other => format!("{}: {other}", key.join(".")),
         };

@@ -438,3 +438,17 @@ fn a_per_issuer_bound_overrides_the_service_bound_within_its_range() {
         "{msg}"
     );
 }
+
+#[test]
+fn trusted_proxies_are_addresses_and_a_name_is_refused_in_japanese() {
+    assert!(load(&[]).unwrap().server.trusted_proxies.is_empty());
+    let s = load_site("[server]\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]\n").unwrap();
+    assert_eq!(s.server.trusted_proxies.len(), 2);
+    let (file, line, key, shown) =
+        in_file(load_site("[server]\ntrusted_proxies = [\"127.0.0.1\", \"nginx\"]\n").unwrap_err());
+    assert!(file.ends_with("site.toml"), "{file}");
+    assert_eq!(line, Some(2));
+    assert_eq!(key.as_deref(), Some("server.trusted_proxies"));
+    assert!(shown.contains("IP アドレスの並び"), "{shown}");
+    assert!(!shown.contains("invalid IP address syntax"), "{shown}");
+}

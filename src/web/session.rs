@@ -81,12 +81,47 @@ pub fn anonymous_actor(req: &HttpRequest, who: &str) -> Actor {
     )
 }
 
+/// The client's address, as the sign-in throttle counts it and the audit log records
+/// it: the TCP peer's, or "-" when there is none. From a peer listed in
+/// `server.trusted_proxies` it is the right-most address of `X-Forwarded-For` (every
+/// header of that name, in order) that is not itself a listed proxy: each proxy appends
+/// the address it was called from, so everything left of the first unlisted address
+/// came from the client and proves nothing. Anything there that is not an IP address
+/// ends the walk at the nearest listed proxy.
 pub fn client_address(req: &HttpRequest) -> String {
-    // The peer address, not X-Forwarded-For: a header the client controls would let
-    // anyone pick the address that the sign-in throttle counts.
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "-".into())
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        return "-".into();
+    };
+    let trusted = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.settings.server.trusted_proxies.as_slice())
+        .unwrap_or_default();
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','));
+    forwarded_client(peer, forwarded, trusted).to_string()
+}
+
+/// [`client_address`]'s walk: from `peer` leftwards along `forwarded` while the
+/// address in hand is a trusted proxy.
+fn forwarded_client<'a>(
+    peer: std::net::IpAddr,
+    forwarded: impl DoubleEndedIterator<Item = &'a str>,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    let mut client = peer;
+    for hop in forwarded.rev() {
+        if !trusted.contains(&client) {
+            break;
+        }
+        match hop.trim().parse() {
+            Ok(address) => client = address,
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 pub fn user_agent(req: &HttpRequest) -> &str {
@@ -178,5 +213,56 @@ impl FromRequest for Staff {
                 _ => Err(WebError::SignIn { expired: false }),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    use super::forwarded_client;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn client(peer: &str, header: &str, trusted: &[&str]) -> IpAddr {
+        let trusted: Vec<IpAddr> = trusted.iter().map(|t| ip(t)).collect();
+        forwarded_client(ip(peer), header.split(','), &trusted)
+    }
+
+    #[test]
+    fn without_trusted_proxies_the_header_is_ignored() {
+        assert_eq!(client("192.0.2.1", "203.0.113.7", &[]), ip("192.0.2.1"));
+    }
+
+    #[test]
+    fn a_trusted_proxy_names_the_client_it_was_called_from() {
+        let nginx = "127.0.0.1";
+        assert_eq!(client(nginx, "203.0.113.7", &[nginx]), ip("203.0.113.7"));
+        // A client's own header is to the left of what nginx appended: not believed.
+        assert_eq!(
+            client(nginx, "10.9.9.9, 203.0.113.7", &[nginx]),
+            ip("203.0.113.7")
+        );
+        // Two proxies, both listed: the client is left of the second.
+        assert_eq!(
+            client(nginx, "203.0.113.7, 10.0.0.2", &[nginx, "10.0.0.2"]),
+            ip("203.0.113.7")
+        );
+        assert_eq!(client("::1", " 2001:db8::7 ", &["::1"]), ip("2001:db8::7"));
+    }
+
+    #[test]
+    fn an_untrusted_peer_or_a_bad_entry_stops_the_walk() {
+        assert_eq!(
+            client("192.0.2.1", "203.0.113.7", &["127.0.0.1"]),
+            ip("192.0.2.1")
+        );
+        assert_eq!(
+            client("127.0.0.1", "203.0.113.7, unknown", &["127.0.0.1"]),
+            ip("127.0.0.1")
+        );
+        assert_eq!(client("127.0.0.1", "", &["127.0.0.1"]), ip("127.0.0.1"));
     }
 }

@@ -259,3 +259,61 @@ fn serve_refuses_to_start_without_a_secret() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("KAKUNIN_SECRET_KEY"));
 }
+
+/// Behind a proxy named in `server.trusted_proxies` the sign-in throttle and the audit
+/// log see the client's address that the proxy put in `X-Forwarded-For`, for pages and
+/// the API alike; without the setting, the same header from the same peer is ignored,
+/// so no client can choose the address it is counted under.
+#[tokio::test]
+async fn x_forwarded_for_is_believed_only_from_a_trusted_proxy() {
+    let issuer = kakunin_testkit::standin::StandIn::start().await;
+    let trusting = "[server]\ntrusted_proxies = [\"127.0.0.1\"]\n";
+    for (config, expected) in [(Some(trusting), "203.0.113.7"), (None, "127.0.0.1")] {
+        let service =
+            kakunin_testkit::service::ServiceProcess::start_with(&issuer.registry_toml(), config);
+        service.add_user("officer1", "officer", kakunin_testkit::service::OFFICE);
+        let mut forwarded = reqwest::header::HeaderMap::new();
+        forwarded.insert(
+            "x-forwarded-for",
+            "198.51.100.9, 203.0.113.7".parse().unwrap(),
+        );
+        let proxied = reqwest::Client::builder()
+            .cookie_store(true)
+            .default_headers(forwarded)
+            .build()
+            .unwrap();
+        let browser = Browser {
+            base: service.base_url.clone(),
+            http: proxied.clone(),
+        };
+        browser.sign_in("officer1", "wrong password").await;
+        let token = service.create_token("keiyaku", kakunin_testkit::service::OFFICE, "verify");
+        let res = proxied
+            .get(format!(
+                "{}/api/v1/verifications/01ARZ3NDEKTSV4RRFFQ69G5FAV",
+                service.base_url
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404);
+
+        let at = |sql: &str| service.count(&sql.replace("ADDRESS", expected));
+        assert_eq!(
+            at("SELECT COUNT(*) AS n FROM signin_failures WHERE address = 'ADDRESS'"),
+            1,
+            "the throttle counts {expected}"
+        );
+        for action in ["signin", "verification.view"] {
+            assert_eq!(
+                at(&format!(
+                    "SELECT COUNT(*) AS n FROM audit_events \
+                     WHERE action = '{action}' AND address = 'ADDRESS'"
+                )),
+                1,
+                "{action} is audited from {expected}"
+            );
+        }
+    }
+}

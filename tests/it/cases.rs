@@ -255,6 +255,12 @@ async fn the_form_keeps_the_case_on_error_and_the_pages_show_it_with_a_caution()
     assert_eq!(page.text("#case-number"), "R7-001");
     assert_eq!(page.text("#case-title"), "県道改良工事");
     assert!(!page.has("#duplicate-use"), "first use: no caution");
+    // The banner counts every 注意 the page shows, the duplicate use's included.
+    let counted = |page: &Html| match page.has(".caution-count") {
+        true => page.text(".caution-count"),
+        false => "注意 0 件".to_owned(),
+    };
+    let first_count = counted(&page);
 
     let res = browser
         .verify(number, key, &[("case_number", "R7-002")])
@@ -268,6 +274,13 @@ async fn the_form_keeps_the_case_on_error_and_the_pages_show_it_with_a_caution()
         caution.contains("別の案件") && caution.contains("R7-001"),
         "{caution}"
     );
+    let n = |c: String| -> usize {
+        c.trim_start_matches("注意 ")
+            .trim_end_matches(" 件")
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(n(counted(&page)), n(first_count) + 1, "{page}");
 
     let print = browser.page(&format!("/verifications/{id}/print")).await;
     assert_eq!(print.text("#print-case-number"), "R7-002");

@@ -658,8 +658,15 @@ impl Layers {
             }
             // The address parser's own words are English.
             Kind::Message(_) if key.starts_with(&["server".into(), "trusted_proxies".into()]) => {
+                let entry = key
+                    .get(2)
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .map(|i| format!("{} 番目の値が", i + 1))
+                    .unwrap_or_default();
                 key.truncate(2);
-                "server.trusted_proxies は IP アドレスの並びで書いてください（例: [\"127.0.0.1\", \"::1\"]。範囲や名前は書けません）".to_owned()
+                format!(
+                    "server.trusted_proxies は IP アドレスの並びで書いてください（{entry}IP アドレスではありません。例: [\"127.0.0.1\", \"::1\"]。範囲や名前は書けません）"
+                )
             }
             other => format!("{}: {other}", key.join(".")),
         };
@@ -736,7 +743,12 @@ fn expected_kind(expected: &str) -> String {
     match expected {
         "a boolean" => "true か false".to_owned(),
         "a string" | "path string" => "\"…\" で囲んだ文字列".to_owned(),
-        e if e.starts_with("struct ") => "表".to_owned(),
+        e if e.starts_with("struct ") || e == "a map" => "表".to_owned(),
+        "a sequence" => "[…] で囲んだ並び".to_owned(),
+        "IP address" => "\"127.0.0.1\" のような IP アドレス".to_owned(),
+        "an integer" | "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" => {
+            "整数".to_owned()
+        }
         e => e.to_owned(),
     }
 }

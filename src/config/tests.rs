@@ -450,5 +450,18 @@ fn trusted_proxies_are_addresses_and_a_name_is_refused_in_japanese() {
     assert_eq!(line, Some(2));
     assert_eq!(key.as_deref(), Some("server.trusted_proxies"));
     assert!(shown.contains("IP アドレスの並び"), "{shown}");
+    assert!(shown.contains("2 番目の値"), "which entry: {shown}");
     assert!(!shown.contains("invalid IP address syntax"), "{shown}");
+    // The other ways to get it wrong are said in Japanese too.
+    for (text, says) in [
+        ("trusted_proxies = \"127.0.0.1\"", "[…] で囲んだ並び"),
+        ("trusted_proxies = [1]", "IP アドレス"),
+    ] {
+        let (_, _, _, shown) = in_file(load_site(&format!("[server]\n{text}\n")).unwrap_err());
+        assert!(shown.contains(says), "{text}: {shown}");
+        assert!(
+            !shown.contains("sequence") && !shown.contains("IP address"),
+            "{shown}"
+        );
+    }
 }

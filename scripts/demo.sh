@@ -17,6 +17,8 @@ export KAKUNIN_ISSUER_DATABASE_URL="$DEMO/issuer.db"
 export KAKUNIN_ISSUER_KEYS_DIR="$DEMO/issuer-keys"
 export KAKUNIN_ISSUER_BIND="127.0.0.1:$ISSUER_PORT"
 export KAKUNIN_DATABASE_URL="$DEMO/kakunin.db"
+# The audit signing key, and the receipt keys beside it, belong to the demo's database.
+export KAKUNIN_AUDIT_SIGNING_KEY_FILE="$DEMO/audit-signing.key"
 export KAKUNIN_BIND="127.0.0.1:$SERVICE_PORT"
 export KAKUNIN_ISSUERS_FILE="$DEMO/issuers.toml"
 
@@ -34,7 +36,9 @@ cleanup() {
   echo
   echo "停止しました。"
 }
-trap cleanup EXIT INT TERM
+# Ctrl-C or a TERM is how the demo is meant to end: exit 0, cleaning up once (EXIT).
+trap cleanup EXIT
+trap 'exit 0' INT TERM
 
 "$BIN/kakunin-issuer" serve --demo > "$DEMO/issuer.log" 2>&1 &
 pids+=($!)

@@ -339,7 +339,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::User(cmd) => {
-            let pool = cli::serve::open_db(&settings)?;
+            let pool = cli::serve::open_existing_db(&settings)?;
             match cmd {
                 UserCommand::Add {
                     login,
@@ -363,7 +363,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
             .map(|_| 0)
         }
         Command::Token(cmd) => {
-            let pool = cli::serve::open_db(&settings)?;
+            let pool = cli::serve::open_existing_db(&settings)?;
             match cmd {
                 TokenCommand::Create {
                     name,
@@ -384,7 +384,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
         }
         Command::Db(DbCommand::Copy { from, to }) => cli::db::copy(&from, &to),
         Command::Audit(AuditCommand::Verify { public_key }) => cli::audit::verify(
-            &cli::serve::open_db(&settings)?,
+            &cli::serve::open_existing_db(&settings)?,
             &settings,
             public_key.as_deref(),
         ),
@@ -394,7 +394,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
             format,
             output,
         }) => cli::audit::export(
-            &cli::serve::open_db(&settings)?,
+            &cli::serve::open_existing_db(&settings)?,
             &from,
             &to,
             &format,
@@ -412,7 +412,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
             output,
         }),
         Command::Watch { office, days } => {
-            cli::watch::run(&cli::serve::open_db(&settings)?, &office, days)
+            cli::watch::run(&cli::serve::open_existing_db(&settings)?, &office, days)
         }
         Command::Evidence(EvidenceCommand::Verify { target, registry }) => {
             cli::evidence::verify(&settings, &target, registry.as_deref())

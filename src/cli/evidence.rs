@@ -49,7 +49,7 @@ pub fn verify(settings: &Settings, target: &str, registry: Option<&Path>) -> any
         Some(r) => r,
         None => Registry::load(&settings.issuers.file)?,
     };
-    let pool: DbPool = super::serve::open_db(settings)?;
+    let pool: DbPool = super::serve::open_existing_db(settings)?;
     let mut conn = pool.get()?;
     let Some(row) = store::find(&mut conn, target, &OfficeScope::All)? else {
         println!("【無効】照会 {target} はありません");

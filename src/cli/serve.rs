@@ -13,6 +13,24 @@ use crate::domain::rules::Profile;
 use crate::web::{self, AppState};
 use kakunin_protocol::registry::Registry;
 
+/// Opens the database for a command that works on an existing installation (`user`,
+/// `token`, `audit`, `watch`, `evidence`): a SQLite file that is not there is refused
+/// rather than created, so a mistyped `KAKUNIN_DATABASE_URL` shows as an error, not as
+/// an empty installation. `migrate`, `key init` and `serve` create it ([`open_db`]).
+pub fn open_existing_db(settings: &Settings) -> anyhow::Result<DbPool> {
+    if let db::Location::Sqlite(path) = db::Location::parse(&settings.database.url) {
+        if path != ":memory:" && !path.starts_with("file:") && !std::path::Path::new(&path).exists()
+        {
+            bail!(
+                "データベース {path} がありません。KAKUNIN_DATABASE_URL（または設定の database.url）を確かめてください。新しく作るときは先に `kakunin migrate` を実行します"
+            );
+        }
+    }
+    open_db(settings)
+}
+
+/// Opens the database, creating a SQLite file that is not there yet, and applies the
+/// pending migrations.
 pub fn open_db(settings: &Settings) -> anyhow::Result<DbPool> {
     let limits = db::PoolLimits {
         size: settings.database.pool_size,

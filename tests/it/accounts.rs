@@ -424,3 +424,45 @@ async fn wrong_current_passwords_are_throttled_like_sign_ins() {
         );
     }
 }
+
+/// A command given a mistyped SQLite path says so and exits 2, instead of creating an
+/// empty database and listing nobody; `migrate` still creates one where told to.
+#[test]
+fn a_command_on_a_database_that_is_not_there_refuses_rather_than_creating_it() {
+    let (_issuer, service) = start();
+    let missing = service.dir().join("kakunin-typo.db");
+    let missing_url = missing.display().to_string();
+    for args in [
+        &["user", "list"][..],
+        &["token", "list"],
+        &["audit", "verify"],
+        &["watch", "--office", OFFICE],
+    ] {
+        let out = service
+            .command()
+            .env("KAKUNIN_DATABASE_URL", &missing_url)
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = kakunin_testkit::process::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("がありません") && stderr.contains("kakunin migrate"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!missing.exists(), "{args:?} created {}", missing.display());
+    }
+    let out = service
+        .command()
+        .env("KAKUNIN_DATABASE_URL", &missing_url)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        kakunin_testkit::process::stderr(&out)
+    );
+    assert!(missing.exists());
+}

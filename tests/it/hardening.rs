@@ -80,7 +80,7 @@ fn the_database_is_created_for_its_owner_alone() {
     let out = service
         .command()
         .env("KAKUNIN_DATABASE_URL", &nested)
-        .args(["user", "list"])
+        .arg("migrate")
         .output()
         .unwrap();
     assert!(

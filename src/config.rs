@@ -706,6 +706,16 @@ impl Layers {
                 ),
             ));
         }
+        // 0.0.0.0 and :: are where a server listens, never where a proxy connects from:
+        // listed, they would only show that the setting was misunderstood.
+        if let Some(any) = s.server.trusted_proxies.iter().find(|a| a.is_unspecified()) {
+            return Err(at(
+                "server.trusted_proxies",
+                format!(
+                    "server.trusted_proxies には、プロキシが接続してくる IP アドレスを書いてください（「{any}」は待ち受け用のアドレスで、接続元にはなりません）"
+                ),
+            ));
+        }
         let profile = &s.rules.profile;
         if profile.is_empty()
             || !profile

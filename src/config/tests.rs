@@ -464,4 +464,10 @@ fn trusted_proxies_are_addresses_and_a_name_is_refused_in_japanese() {
             "{shown}"
         );
     }
+    for any in ["0.0.0.0", "::"] {
+        let text = format!("[server]\ntrusted_proxies = [\"127.0.0.1\", \"{any}\"]\n");
+        let (_, _, key, shown) = in_file(load_site(&text).unwrap_err());
+        assert_eq!(key.as_deref(), Some("server.trusted_proxies"));
+        assert!(shown.contains(&format!("「{any}」は待ち受け用")), "{shown}");
+    }
 }

@@ -18,11 +18,11 @@ use kakunin_protocol::registry::Registry;
 /// rather than created, so a mistyped `KAKUNIN_DATABASE_URL` shows as an error, not as
 /// an empty installation. `migrate`, `key init` and `serve` create it ([`open_db`]).
 pub fn open_existing_db(settings: &Settings) -> anyhow::Result<DbPool> {
-    if let db::Location::Sqlite(path) = db::Location::parse(&settings.database.url) {
-        if path != ":memory:" && !path.starts_with("file:") && !std::path::Path::new(&path).exists()
-        {
+    if let Some(file) = db::Location::parse(&settings.database.url).sqlite_file() {
+        if !file.exists() {
             bail!(
-                "データベース {path} がありません。KAKUNIN_DATABASE_URL（または設定の database.url）を確かめてください。新しく作るときは先に `kakunin migrate` を実行します"
+                "データベース {} がありません。KAKUNIN_DATABASE_URL（または設定の database.url）を確かめてください。新しく作るときは先に `kakunin migrate` を実行します",
+                file.display()
             );
         }
     }

@@ -51,6 +51,17 @@ impl Location {
         matches!(self, Location::Postgres(_))
     }
 
+    /// The file a SQLite location names: `None` for PostgreSQL, `:memory:` and SQLite's
+    /// `file:` URIs, which are no plain path on disk.
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        match self {
+            Location::Sqlite(path) if path != ":memory:" && !path.starts_with("file:") => {
+                Some(std::path::Path::new(path))
+            }
+            _ => None,
+        }
+    }
+
     /// The URL as it may be shown or logged: a PostgreSQL password becomes `***`.
     pub fn redacted(&self) -> String {
         match self {
@@ -141,12 +152,12 @@ pub struct Migrations {
 /// [`open`] with the pool's size and wait given.
 pub fn open_with(url: &str, migrations: Migrations, limits: PoolLimits) -> Result<DbPool, DbError> {
     let location = Location::parse(url);
-    if let Location::Sqlite(path) = &location {
+    if let Location::Sqlite(_) = &location {
         // Created 0600 (its directory 0700) before SQLite would create it with the
         // umask's mode: it holds password hashes and every certificate looked up.
-        if path != ":memory:" && !path.starts_with("file:") {
-            kakunin_platform::files::ensure_private_file(std::path::Path::new(path))
-                .map_err(|e| DbError::Open(format!("{path}: {e}")))?;
+        if let Some(file) = location.sqlite_file() {
+            kakunin_platform::files::ensure_private_file(file)
+                .map_err(|e| DbError::Open(format!("{}: {e}", file.display())))?;
         }
         // WAL lets readers go on while one writer commits. Switching needs the
         // database to itself, so it is done here, before the pool opens its connections.

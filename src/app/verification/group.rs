@@ -134,7 +134,7 @@ impl Writer {
         // One connection until the queue runs dry: a fresh one per group would only
         // add the pool's lock.
         loop {
-            let mut group = {
+            let group = {
                 let mut queue = self.queue.queue();
                 if queue.pending.is_empty() {
                     queue.writing = false;
@@ -143,12 +143,12 @@ impl Writer {
                 }
                 std::mem::take(&mut queue.pending)
             };
-            self.write(&mut conn, &mut group);
+            self.write(&mut conn, group);
         }
     }
 
     /// One transaction for the whole group, then the answers.
-    fn write(&self, c: &mut db::Conn, group: &mut Vec<Pending>) {
+    fn write(&self, c: &mut db::Conn, mut group: Vec<Pending>) {
         let written = {
             let _turn = db::writer_turn();
             c.immediate_transaction(|c| {
@@ -158,7 +158,7 @@ impl Writer {
             })
         };
         let failure = written.err().map(|e: diesel::result::Error| e.to_string());
-        for p in group.drain(..) {
+        for p in group {
             let Some(done) = p.done else {
                 // Answered already (no connection, earlier); stored now all the same.
                 continue;

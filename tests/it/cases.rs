@@ -378,20 +378,10 @@ async fn watch_lists_accepted_guarantees_that_need_a_look_and_exits_0_1_or_2() {
     // The issuer extends the guarantee to end ten days from today, and the office
     // accepts that revision.
     let end = kakunin_protocol::time::now_jst().date_naive() + chrono::Duration::days(10);
-    let amend = issuer.dir().join("extend.json");
-    std::fs::write(
-        &amend,
-        json!({"guarantee": {"period_end": end.to_string()}, "summary": "保証期間の延長"})
-            .to_string(),
-    )
-    .unwrap();
-    let out = issuer.cli(&[
-        "amend",
+    issuer.amend(
         &k.certificate_number,
-        "--file",
-        amend.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+        &json!({"guarantee": {"period_end": end.to_string()}, "summary": "保証期間の延長"}),
+    );
     let v = api
         .verify(&with_case(
             &k.certificate_number,

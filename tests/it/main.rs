@@ -139,6 +139,14 @@ async fn audited_verifications(auditor: &ApiClient, limit: usize) -> BTreeSet<St
         .collect()
 }
 
+/// Asserts that of `outcomes`, a number's wrong keys however they were sent, exactly
+/// `limit` reached the issuer (`not_found`) and every other one met the lock.
+fn assert_limit_then_locked(outcomes: &[&str], limit: usize) {
+    let count = |wanted: &str| outcomes.iter().filter(|o| **o == wanted).count();
+    assert_eq!(count("not_found"), limit, "{outcomes:?}");
+    assert_eq!(count("locked"), outcomes.len() - limit, "{outcomes:?}");
+}
+
 /// Asserts that `kakunin audit verify` finds the chain intact.
 fn assert_chain_intact(service: &ServiceProcess) {
     let out = service.cli(&["audit", "verify"]);

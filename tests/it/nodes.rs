@@ -104,16 +104,7 @@ async fn two_nodes_share_sessions_locks_and_one_audit_chain() {
         .iter()
         .map(|v| v["outcome"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        outcomes.iter().filter(|o| **o == "not_found").count(),
-        LIMIT,
-        "{outcomes:?}"
-    );
-    assert_eq!(
-        outcomes.iter().filter(|o| **o == "locked").count(),
-        16 - LIMIT,
-        "{outcomes:?}"
-    );
+    super::assert_limit_then_locked(&outcomes, LIMIT);
     let asked = issuer
         .lookups()
         .await

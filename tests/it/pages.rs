@@ -205,22 +205,9 @@ async fn reverify_shows_what_changed_since_the_last_verification() {
         Some(k.certificate_number.as_str()),
         "the number is filled in"
     );
-    let change = issuer.dir().join("change.json");
-    std::fs::write(
-        &change,
-        json!({"guarantee": {"amount_yen": 99_000_000}, "summary": "保証金額の変更"}).to_string(),
-    )
-    .unwrap();
-    let out = issuer.cli(&[
-        "amend",
+    issuer.amend(
         &k.certificate_number,
-        "--file",
-        change.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        kakunin_testkit::process::stderr(&out)
+        &json!({"guarantee": {"amount_yen": 99_000_000}, "summary": "保証金額の変更"}),
     );
     let (_, page) = browser
         .verify_page(&k.certificate_number, &k.auth_key)

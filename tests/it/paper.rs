@@ -210,19 +210,10 @@ async fn the_check_page_names_a_newer_revision_and_a_cancellation_seen_since() {
     let (first, _) = officer
         .verify_page(&k.certificate_number, &k.auth_key)
         .await;
-    let amend = issuer.dir().join("change.json");
-    std::fs::write(
-        &amend,
-        json!({"guarantee": {"amount_yen": 99_000_000}, "summary": "保証金額の変更"}).to_string(),
-    )
-    .unwrap();
-    let out = issuer.cli(&[
-        "amend",
+    issuer.amend(
         &k.certificate_number,
-        "--file",
-        amend.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+        &json!({"guarantee": {"amount_yen": 99_000_000}, "summary": "保証金額の変更"}),
+    );
     let (second, _) = officer
         .verify_page(&k.certificate_number, &k.auth_key)
         .await;

@@ -149,6 +149,19 @@ impl IssuerProcess {
             .expect("run kakunin-issuer")
     }
 
+    /// Amends `number`'s certificate as the surety company's clerk would (`amend --file`
+    /// with `change`: the members to change and a `summary`); panics unless it succeeds.
+    pub fn amend(&self, number: &str, change: &serde_json::Value) {
+        let file = self.dir().join(format!("amend-{number}.json"));
+        std::fs::write(&file, change.to_string()).expect("write the change");
+        let out = self.cli(&["amend", number, "--file", &file.display().to_string()]);
+        assert!(
+            out.status.success(),
+            "amend {number}: {}",
+            crate::process::stderr(&out)
+        );
+    }
+
     /// Runs one CLI command with `stdin` as its standard input.
     pub fn cli_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
         let mut cmd = self.command();

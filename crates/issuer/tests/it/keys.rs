@@ -79,14 +79,10 @@ async fn an_amendment_after_rotate_key_is_signed_with_the_new_key_only() {
     let block = rotate(&iss);
     let new_registry = registry(&format!("{}\n{block}", iss.registry_toml));
 
-    let change = iss.dir().join("change.json");
-    std::fs::write(
-        &change,
-        r#"{"guarantee": {"amount_yen": 12400000}, "summary": "保証金額の変更"}"#,
-    )
-    .unwrap();
-    let amended = iss.cli(&["amend", "W2025000001", "--file", change.to_str().unwrap()]);
-    assert!(amended.status.success(), "{}", stderr(&amended));
+    iss.amend(
+        "W2025000001",
+        &json!({"guarantee": {"amount_yen": 12_400_000}, "summary": "保証金額の変更"}),
+    );
 
     let after = lookup_record(&iss, &k.certificate_number, &k.auth_key).await;
     let rec = record::verify(&after, "wjcs", &number("W2025000001"), &new_registry).unwrap();

@@ -3,8 +3,8 @@
 //!
 //! The closed vocabularies are stored as their fixed text ([`code`]).
 //!
-//! Every diesel call, `pool.get()` included, goes through [`run`] or [`write`] so it
-//! never blocks an async worker. Backend-specific SQL stays in this module and in the
+//! Every diesel call, `pool.get()` included, goes through [`run`], [`write`] or (a
+//! short read of a local file) [`read`] so it never blocks an async worker. Backend-specific SQL stays in this module and in the
 //! migrations: [`sql`] for the few statements diesel's query builder cannot say for
 //! both backends.
 
@@ -18,8 +18,8 @@ pub mod sql;
 mod wal;
 
 pub use pool::{
-    migrate, now_utc, open, open_with, ping, run, side_pool, write, writer_turn, Backend, Conn,
-    DbConn, DbError, DbPool, Location, Migrations, PoolLimits, WRITE_LOCK,
+    migrate, now_utc, open, open_with, ping, read, run, side_pool, write, writer_turn, Backend,
+    Conn, DbConn, DbError, DbPool, Location, Migrations, PoolLimits, WRITE_LOCK,
 };
 pub use wal::WalCheckpointer;
 

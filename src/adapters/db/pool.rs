@@ -265,6 +265,33 @@ impl WriteTransaction for Conn {
     }
 }
 
+/// Runs a short read — one indexed lookup, no write — and answers it: in place when
+/// the pool has an idle SQLite connection, otherwise as [`run`] does, on a blocking
+/// thread.
+///
+/// Why in place: a read of a few rows of a local SQLite file costs a few tens of µs,
+/// while the trip to a blocking thread and back costs two thread switches, which on the
+/// single verification's path cost more than the read itself (BENCHMARKS.md "Single
+/// verification"). SQLite in WAL mode never makes a reader wait for the writer, so the
+/// read cannot stall the async worker. A PostgreSQL query is a network round trip and
+/// always goes to a blocking thread, as does any read when no connection is idle
+/// (waiting for one would block the worker). `f` must not write: a write could wait
+/// for the writers' lock on the async worker.
+pub async fn read<T, E, F>(pool: &DbPool, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    match pool.try_get() {
+        Some(mut conn) if !conn.is_postgres() => f(&mut conn),
+        Some(mut conn) => tokio::task::spawn_blocking(move || f(&mut conn))
+            .await
+            .map_err(|_| E::from(DbError::Canceled))?,
+        None => run(pool, f).await,
+    }
+}
+
 /// Whether the database answers within `wait`: a connection from the pool (a new one
 /// if the server came back after the pooled ones broke) that answers a query.
 pub async fn ping(pool: &DbPool, wait: Duration) -> bool {

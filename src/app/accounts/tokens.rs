@@ -129,25 +129,33 @@ pub fn list(conn: &mut Conn) -> QueryResult<Vec<ApiToken>> {
         .load(conn)
 }
 
-/// Finds the live client a bearer token belongs to, and notes its use.
-pub fn authenticate(conn: &mut Conn, token: &str) -> QueryResult<Option<ApiToken>> {
-    let found: Option<ApiToken> = api_tokens::table
-        .filter(api_tokens::token_hash.eq(sha256_hex(token)))
+/// The live (unrevoked) client a bearer token belongs to; a read only, so it may run
+/// on the request's own thread ([`db::read`](crate::adapters::db::read)). Note the use
+/// with [`note_use`] when [`ApiToken::use_is_stale`].
+pub fn find(conn: &mut Conn, token: &str) -> QueryResult<Option<ApiToken>> {
+    let hash = sha256_hex(token);
+    crate::adapters::db::per_backend!(conn, |c| api_tokens::table
+        .filter(api_tokens::token_hash.eq(&hash))
         .filter(api_tokens::revoked_at.is_null())
         .select(ApiToken::as_select())
-        .first(conn)
-        .optional()?;
-    // Noted at most once a minute: a write per request would queue every API call
-    // behind the database's single writer for a timestamp nobody reads that finely.
-    let now = now_utc();
-    let stale = |t: &ApiToken| {
-        t.last_used_at
+        .first(c)
+        .optional())
+}
+
+impl ApiToken {
+    /// Whether `last_used_at` is due to be written again at `now` (UTC). Noted at most
+    /// once a minute: a write per request would queue every API call behind the
+    /// database's single writer for a timestamp nobody reads that finely.
+    pub fn use_is_stale(&self, now: NaiveDateTime) -> bool {
+        self.last_used_at
             .is_none_or(|at| now - at > chrono::Duration::seconds(60))
-    };
-    if let Some(t) = found.as_ref().filter(|t| stale(t)) {
-        diesel::update(api_tokens::table.find(t.id))
-            .set(api_tokens::last_used_at.eq(now))
-            .execute(conn)?;
     }
-    Ok(found)
+}
+
+/// Notes that token `id` was used at `now` (UTC): the admin page's 最終利用.
+pub fn note_use(conn: &mut Conn, id: i32, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(api_tokens::table.find(id))
+        .set(api_tokens::last_used_at.eq(now))
+        .execute(conn)
+        .map(drop)
 }

@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use super::{chain, AuditRow, GENESIS};
 use crate::adapters::db::schema::{audit_checkpoints, audit_events};
-use crate::adapters::db::Conn;
+use crate::adapters::db::{self, Conn};
 
 /// The service's signing key and the checkpoint schedule.
 pub struct Signer {
@@ -123,11 +123,12 @@ pub(crate) fn after_append(conn: &mut Conn, appended: &[AuditRow]) -> QueryResul
     if appended.is_empty() {
         return Ok(());
     }
-    let mut last: Option<(i32, NaiveDateTime)> = audit_checkpoints::table
-        .order(audit_checkpoints::id.desc())
-        .select((audit_checkpoints::head_seq, audit_checkpoints::at))
-        .first(conn)
-        .optional()?;
+    let mut last: Option<(i32, NaiveDateTime)> =
+        db::per_backend!(conn, |c| audit_checkpoints::table
+            .order(audit_checkpoints::id.desc())
+            .select((audit_checkpoints::head_seq, audit_checkpoints::at))
+            .first(c)
+            .optional())?;
     for head in appended {
         let due = match last {
             None => true,

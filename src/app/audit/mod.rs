@@ -18,7 +18,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::adapters::db::{schema::audit_events, Conn};
+use crate::adapters::db::{self, schema::audit_events, Conn};
 use crate::domain::bounds::{
     cut, AUDIT_ACTOR_MAX, AUDIT_DETAIL_MAX, AUDIT_TARGET_MAX, OFFICE_CODE_MAX, USER_AGENT_MAX,
 };
@@ -111,35 +111,34 @@ pub fn append(conn: &mut Conn, actor: &Actor, event: &Event<'_>) -> QueryResult<
 }
 
 fn append_locked(conn: &mut Conn, actor: &Actor, event: &Event<'_>) -> QueryResult<AuditRow> {
-    let mut rows = append_many_locked(conn, actor, std::slice::from_ref(event))?;
+    let mut rows = append_many_locked(conn, &[(actor, event.clone())])?;
     Ok(rows.remove(0))
 }
 
-/// Appends several events in order, in the caller's transaction (which must hold the
-/// write lock). One read of the chain head for all of them instead of one per event;
-/// the rows, the per-day counts and the checkpoints are exactly what appending them
-/// one at a time would write.
-pub fn append_many(
-    conn: &mut Conn,
-    actor: &Actor,
-    events: &[Event<'_>],
-) -> QueryResult<Vec<AuditRow>> {
-    match conn.immediate_transaction(|c| append_many_locked(c, actor, events)) {
-        Err(diesel::result::Error::AlreadyInTransaction) => append_many_locked(conn, actor, events),
+/// Appends several events in order, each with the actor who did it, in the caller's
+/// transaction (which must hold the write lock). One read of the chain head, one count
+/// per day, office and outcome and one checkpoint check for all of them instead of
+/// one each; the rows, the per-day counts and the checkpoints are exactly what
+/// appending them one at a time would write.
+pub fn append_many(conn: &mut Conn, events: &[(&Actor, Event<'_>)]) -> QueryResult<Vec<AuditRow>> {
+    match conn.immediate_transaction(|c| append_many_locked(c, events)) {
+        Err(diesel::result::Error::AlreadyInTransaction) => append_many_locked(conn, events),
         other => other,
     }
 }
 
 fn append_many_locked(
     conn: &mut Conn,
-    actor: &Actor,
-    events: &[Event<'_>],
+    events: &[(&Actor, Event<'_>)],
 ) -> QueryResult<Vec<AuditRow>> {
-    let last: Option<(i32, String, NaiveDateTime)> = audit_events::table
-        .select((audit_events::seq, audit_events::hash, audit_events::at))
-        .order(audit_events::seq.desc())
-        .first(conn)
-        .optional()?;
+    // Hot statements run on the backend's own connection, so diesel finds them in its
+    // statement cache by type instead of building their SQL on every call.
+    let last: Option<(i32, String, NaiveDateTime)> =
+        db::per_backend!(conn, |c| audit_events::table
+            .select((audit_events::seq, audit_events::hash, audit_events::at))
+            .order(audit_events::seq.desc())
+            .first(c)
+            .optional())?;
     // Microsecond precision: SQLite keeps what we give, and the hash must match the
     // value read back.
     let now = chrono::DateTime::from_timestamp_micros(chrono::Utc::now().timestamp_micros())
@@ -153,7 +152,7 @@ fn append_many_locked(
         None => (0, GENESIS.to_owned(), now),
     };
     let mut rows = Vec::with_capacity(events.len());
-    for event in events {
+    for (actor, event) in events {
         seq += 1;
         let mut row = AuditRow {
             seq,
@@ -185,9 +184,9 @@ fn append_many_locked(
             hashed: chain::hashed(row),
             hash: &row.hash,
         };
-        diesel::insert_into(audit_events::table)
+        db::per_backend!(conn, |c| diesel::insert_into(audit_events::table)
             .values(&values)
-            .execute(conn)?;
+            .execute(c))?;
     }
     let mut daily: std::collections::BTreeMap<(&str, Outcome), i64> = Default::default();
     for row in &rows {

@@ -151,10 +151,12 @@ impl Writer {
     fn write(&self, c: &mut db::Conn, mut group: Vec<Pending>) {
         let written = {
             let _turn = db::writer_turn();
+            let mut parts: Vec<(&Actor, &mut [VerificationRow])> = group
+                .iter_mut()
+                .map(|p| (&p.actor, p.rows.as_mut_slice()))
+                .collect();
             c.immediate_transaction(|c| {
-                group.iter_mut().try_for_each(|p| {
-                    record_attempts(c, &p.actor, &mut p.rows, &self.lockout, &self.receipts)
-                })
+                record_attempts(c, &mut parts, &self.lockout, &self.receipts)
             })
         };
         let failure = written.err().map(|e: diesel::result::Error| e.to_string());

@@ -309,7 +309,7 @@ impl Verifier {
     /// number with `=`, not `IN (…)`: diesel caches the prepared statement of a query
     /// of fixed shape, while an `IN` list is new SQL that SQLite parses on every call.
     async fn locked(&self, number: String) -> Result<bool, VerifyError> {
-        Ok(db::run(&self.pool, move |c| {
+        Ok(db::read(&self.pool, move |c| {
             store::locked_until(c, &number, db::now_utc())
                 .map(|until| until.is_some())
                 .map_err(DbError::from)
@@ -647,45 +647,55 @@ impl<'a> AttemptDetail<'a> {
     }
 }
 
-/// Stores the attempts, their audit rows and, for each attempt that carries a record,
-/// its signed receipt naming that audit row; and where the guard trips, the lock and
-/// its row. The caller holds the write transaction.
+/// Stores the attempts of a group of requests (each with the actor who made it), their
+/// audit rows and, for each attempt that carries a record, its signed receipt naming
+/// that audit row; and where the guard trips, the lock and its row. The caller holds
+/// the write transaction. The whole group's audit rows are appended at once
+/// ([`audit::append_many`]): one read of the chain head and one count per office and
+/// outcome for the group, not for each request in it.
 fn record_attempts(
     c: &mut Conn,
-    actor: &Actor,
-    rows: &mut [VerificationRow],
+    group: &mut [(&Actor, &mut [VerificationRow])],
     lockout: &Lockout,
     keys: &ReceiptKeys,
 ) -> diesel::QueryResult<()> {
     let audited = {
-        let details: Vec<String> = rows
+        let events: Vec<(&Actor, Event<'_>)> = group
             .iter()
-            .map(|row| {
-                serde_json::to_string(&AttemptDetail::of(row))
-                    .expect("strings and numbers serialize")
+            .flat_map(|(actor, rows)| rows.iter().map(move |row| (*actor, row)))
+            .map(|(actor, row)| {
+                let detail = serde_json::to_string(&AttemptDetail::of(row))
+                    .expect("strings and numbers serialize");
+                let event = Event {
+                    action: Action::Verify,
+                    target: &row.certificate_number,
+                    outcome: row.outcome.into(),
+                    detail,
+                };
+                (actor, event)
             })
             .collect();
-        let events: Vec<Event<'_>> = rows
-            .iter()
-            .zip(details)
-            .map(|(row, detail)| Event {
-                action: Action::Verify,
-                target: &row.certificate_number,
-                outcome: row.outcome.into(),
-                detail,
-            })
-            .collect();
-        audit::append_many(c, actor, &events)?
+        audit::append_many(c, &events)?
     };
-    for (row, audit_row) in rows.iter_mut().zip(&audited) {
-        row.receipt = receipt_for(row, audit_row).map(|r| receipt::sign(&r, keys));
+    let mut audited = audited.iter();
+    for (_, rows) in group.iter_mut() {
+        for (row, audit_row) in rows.iter_mut().zip(audited.by_ref()) {
+            row.receipt = receipt_for(row, audit_row).map(|r| receipt::sign(&r, keys));
+        }
     }
-    store::insert(c, rows)?;
-    store::note_uses(c, rows)?;
+    for (_, rows) in group.iter() {
+        store::insert(c, rows)?;
+        store::note_uses(c, rows)?;
+    }
     // A number is locked once, however many of its misses this call holds, and not
     // again while a lock stands (a batch's later writes see the lock its earlier wrote).
     let mut locked = HashSet::new();
-    for row in rows.iter().filter(|r| r.outcome == Outcome::NotFound) {
+    let misses = group.iter().flat_map(|(actor, rows)| {
+        rows.iter()
+            .filter(|r| r.outcome == Outcome::NotFound)
+            .map(move |row| (*actor, row))
+    });
+    for (actor, row) in misses {
         if locked.contains(&row.certificate_number)
             || !store::locked_among(
                 c,

@@ -21,8 +21,10 @@ use kakunin_protocol::time::jst_day_start_utc;
 /// One stored attempt. Reading a row whose outcome this version does not know fails
 /// the query; its JSON columns are read on demand, and a damaged one is a
 /// [`DamagedRow`], never an empty default.
+// `treat_none_as_null`: an absent value is bound as NULL (no column has a default)
+// rather than left out, so every row is the same statement, prepared once.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
-#[diesel(table_name = verifications)]
+#[diesel(table_name = verifications, treat_none_as_null = true)]
 pub struct VerificationRow {
     pub id: String,
     pub office_code: String,
@@ -134,12 +136,15 @@ impl VerificationRow {
 
 /// Inserts rows one statement each, in the caller's transaction. A single-row insert
 /// stays prepared in diesel's statement cache; a multi-row one (16 bound values a row)
-/// was built, parsed and planned anew for every batch size and cost more CPU.
+/// was built, parsed and planned anew for every batch size and cost more CPU. Run on
+/// the backend's own connection ([`db::per_backend`]): through the multi-backend
+/// connection diesel would build the statement's SQL on every call to find it in the
+/// cache.
 pub fn insert(conn: &mut Conn, rows: &[VerificationRow]) -> QueryResult<()> {
     for row in rows {
-        diesel::insert_into(verifications::table)
+        db::per_backend!(conn, |c| diesel::insert_into(verifications::table)
             .values(row)
-            .execute(conn)?;
+            .execute(c))?;
     }
     Ok(())
 }
@@ -267,12 +272,12 @@ pub fn locked_until(
     number: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Option<NaiveDateTime>> {
-    number_locks::table
+    db::per_backend!(conn, |c| number_locks::table
         .filter(number_locks::certificate_number.eq(number))
         .filter(number_locks::locked_until.gt(now))
         .select(number_locks::locked_until)
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn recent_not_found(conn: &mut Conn, number: &str, since: NaiveDateTime) -> QueryResult<i64> {
@@ -313,10 +318,10 @@ pub fn uses_of(
         certificate_uses::case_number,
     );
     let found: Vec<(String, String, String)> = match numbers {
-        [number] => certificate_uses::table
+        [number] => db::per_backend!(conn, |c| certificate_uses::table
             .filter(certificate_uses::certificate_number.eq(number))
             .select(columns)
-            .load(conn)?,
+            .load(c))?,
         _ => {
             let mut found = Vec::new();
             for chunk in numbers.chunks(500) {

@@ -62,11 +62,19 @@ async fn authorize(req: &ServiceRequest) -> Result<ApiClient, ApiError> {
         .app_data::<web::Data<TokenLimiter>>()
         .ok_or_else(|| ApiError::internal("TokenLimiter missing"))?;
     // Looked up on every request, never cached: a revoked token stops at once.
-    let found = db::run(&state.verifier.pool, move |c| {
-        tokens::authenticate(c, &token).map_err(DbError::from)
+    let found = db::read(&state.verifier.pool, move |c| {
+        tokens::find(c, &token).map_err(DbError::from)
     })
     .await?;
     let token = found.ok_or_else(ApiError::unauthorized)?;
+    let now = db::now_utc();
+    if token.use_is_stale(now) {
+        let id = token.id;
+        db::run(&state.verifier.pool, move |c| {
+            tokens::note_use(c, id, now).map_err(DbError::from)
+        })
+        .await?;
+    }
     limiter.take(token.id, 1).await?.map_err(refused)?;
     let http = req.request();
     Ok(ApiClient {

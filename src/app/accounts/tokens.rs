@@ -159,3 +159,41 @@ pub fn note_use(conn: &mut Conn, id: i32, now: NaiveDateTime) -> QueryResult<()>
         .execute(conn)
         .map(drop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::db::{self, SERVICE_MIGRATIONS};
+
+    #[test]
+    fn a_token_is_found_while_live_and_its_use_is_noted_at_most_once_a_minute() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("kakunin.db").display().to_string();
+        let pool = db::open(&url, SERVICE_MIGRATIONS).unwrap();
+        let mut c = pool.get().unwrap();
+        let admin = Actor::new("admin".into(), "4400".into(), "127.0.0.1".into(), "test");
+        crate::app::accounts::users::ensure_office(&mut c, "4400", "大分県土木建築部").unwrap();
+        let secret = create(&mut c, &admin, "batch", "4400", Scope::Verify).unwrap();
+
+        let found = find(&mut c, &secret)
+            .unwrap()
+            .expect("a live token is found");
+        assert_eq!(
+            (found.name.as_str(), found.office_code.as_str()),
+            ("batch", "4400")
+        );
+        assert!(find(&mut c, "not-the-token").unwrap().is_none());
+        let now = now_utc();
+        assert!(found.use_is_stale(now), "never used: noted on first use");
+        note_use(&mut c, found.id, now).unwrap();
+        let noted = find(&mut c, &secret).unwrap().unwrap();
+        assert!(!noted.use_is_stale(now + chrono::Duration::seconds(60)));
+        assert!(noted.use_is_stale(now + chrono::Duration::seconds(61)));
+
+        revoke(&mut c, &admin, "batch").unwrap();
+        assert!(
+            find(&mut c, &secret).unwrap().is_none(),
+            "revoked: not found"
+        );
+    }
+}

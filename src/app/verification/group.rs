@@ -267,6 +267,95 @@ mod tests {
         assert_eq!(stored(&s.pool), 20);
     }
 
+    /// A row with a record, so that it gets a receipt.
+    fn with_record(id: &str, office: &str) -> VerificationRow {
+        VerificationRow {
+            kid: Some("k1".into()),
+            revision: Some(1),
+            jws: Some(format!("jws-{id}")),
+            profile_digest: Some("digest".into()),
+            ..row(id, office, Outcome::Verified, None)
+        }
+    }
+
+    #[test]
+    fn a_group_audits_each_request_under_its_own_actor_and_each_receipt_names_its_row() {
+        use crate::adapters::db::schema::audit_events;
+        use crate::app::{audit, receipt};
+
+        let s = setup();
+        let client = Actor::new(
+            "token:batch".into(),
+            "4500".into(),
+            "10.0.0.9".into(),
+            "curl",
+        );
+        let pending = |actor: &Actor, rows| Pending {
+            actor: actor.clone(),
+            rows,
+            with_uses: false,
+            done: None,
+        };
+        let group = vec![
+            pending(
+                &s.actor,
+                vec![
+                    with_record("01", "4400"),
+                    row("02", "4400", Outcome::NotFound, None),
+                ],
+            ),
+            pending(&client, vec![with_record("03", "4500")]),
+        ];
+        let writer = Writer {
+            queue: WriteQueue::default(),
+            pool: s.pool.clone(),
+            lockout: s.lockout.clone(),
+            receipts: s.receipts.clone(),
+            stopped: true,
+        };
+        let mut c = s.pool.get().unwrap();
+        writer.write(&mut c, group);
+
+        let audited: Vec<(i32, String, String, String)> = audit_events::table
+            .order(audit_events::seq.asc())
+            .select((
+                audit_events::seq,
+                audit_events::actor,
+                audit_events::office_code,
+                audit_events::detail,
+            ))
+            .load(&mut c)
+            .unwrap();
+        let who: Vec<(&str, &str)> = audited
+            .iter()
+            .map(|(_, actor, office, _)| (actor.as_str(), office.as_str()))
+            .collect();
+        assert_eq!(
+            who,
+            [
+                ("officer1", "4400"),
+                ("officer1", "4400"),
+                ("token:batch", "4500")
+            ]
+        );
+        for ((_, _, _, detail), id) in audited.iter().zip(["01", "02", "03"]) {
+            assert!(
+                detail.contains(&format!("\"verification\":\"{id}\"")),
+                "{detail}"
+            );
+        }
+        assert!(audit::chain::verify_chain(&mut c).unwrap().is_ok());
+        for (id, seq) in [("01", 1), ("03", 3)] {
+            let signed: Option<String> = verifications::table
+                .find(id)
+                .select(verifications::receipt)
+                .first(&mut c)
+                .unwrap();
+            let r = receipt::verify(signed.unwrap().as_bytes(), s.receipts.public()).unwrap();
+            assert_eq!((r.verification_id.as_str(), r.audit_seq), (id, seq));
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn no_free_connection_answers_at_once_and_the_next_writer_stores_the_rows() {
         let s = setup();

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::error::WebError;
 use super::AppState;
-use crate::adapters::db;
+use crate::adapters::db::{self, DbError};
 use crate::app::accounts::constant_time_eq;
 use crate::app::accounts::session::{self, Lookup};
 use crate::app::audit::{self, Action, Actor, AuditOutcome, Event};
@@ -157,29 +157,43 @@ impl FromRequest for Staff {
             let server = state.settings.server.clone();
             let address = client_address(&req);
             let agent = user_agent(&req).to_owned();
-            let found = db::run(&state.verifier.pool, move |c| {
-                let found = session::lookup(c, &cookie, &server)?;
-                if let Lookup::Expired { user: Some(u) } = &found {
-                    let actor = Actor::new(
-                        format!("user:{}", u.login),
-                        u.office_code.clone(),
-                        address,
-                        &agent,
-                    );
-                    audit::append(
-                        c,
-                        &actor,
-                        &Event {
-                            action: Action::SessionExpire,
-                            target: &u.login,
-                            outcome: AuditOutcome::Ok,
-                            detail: String::new(),
-                        },
-                    )?;
+            // Nearly every page finds its session active and not yet due to be touched:
+            // a read, done in place. Anything to write goes to a blocking thread.
+            let peeked = {
+                let (cookie, server) = (cookie.clone(), server.clone());
+                db::read(&state.verifier.pool, move |c| {
+                    session::peek(c, &cookie, &server).map_err(DbError::from)
+                })
+                .await?
+            };
+            let found = match peeked {
+                Some(found) => found,
+                None => {
+                    db::run(&state.verifier.pool, move |c| {
+                        let found = session::lookup(c, &cookie, &server)?;
+                        if let Lookup::Expired { user: Some(u) } = &found {
+                            let actor = Actor::new(
+                                format!("user:{}", u.login),
+                                u.office_code.clone(),
+                                address,
+                                &agent,
+                            );
+                            audit::append(
+                                c,
+                                &actor,
+                                &Event {
+                                    action: Action::SessionExpire,
+                                    target: &u.login,
+                                    outcome: AuditOutcome::Ok,
+                                    detail: String::new(),
+                                },
+                            )?;
+                        }
+                        Ok::<_, DbError>(found)
+                    })
+                    .await?
                 }
-                Ok::<_, crate::adapters::db::DbError>(found)
-            })
-            .await?;
+            };
             match found {
                 Lookup::Active {
                     session,

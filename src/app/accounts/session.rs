@@ -75,38 +75,83 @@ pub fn create(
 /// `server.session_max_hours` however busy, and touching it otherwise.
 pub fn lookup(conn: &mut Conn, cookie: &str, limits: &Server) -> QueryResult<Lookup> {
     let id_hash = sha256_hex(cookie);
-    let found: Option<Session> = sessions::table
-        .find(&id_hash)
-        .select(Session::as_select())
-        .first(conn)
-        .optional()?;
-    let Some(session) = found else {
+    let Some((session, user)) = read(conn, &id_hash)? else {
         return Ok(Lookup::Missing);
     };
-    let user = match session.user_id {
-        Some(id) => users::table
-            .find(id)
-            .select(User::as_select())
-            .first(conn)
-            .optional()?
-            .filter(|u| !u.disabled),
-        None => None,
-    };
     let now = now_utc();
+    match due(&session, now, limits) {
+        Due::Nothing => {}
+        Due::End => {
+            diesel::delete(sessions::table.find(&id_hash)).execute(conn)?;
+            return Ok(Lookup::Expired { user });
+        }
+        Due::Touch => {
+            diesel::update(sessions::table.find(&id_hash))
+                .set(sessions::last_seen.eq(now))
+                .execute(conn)?;
+        }
+    }
+    Ok(Lookup::Active { session, user })
+}
+
+/// [`lookup`] when it would write nothing: the active session, untouched, that nearly
+/// every page within a minute of the last one finds. `None` when there is something
+/// to write or decide (no such session, one to end or to touch): then call [`lookup`].
+/// A read only, so it may run on the request's own thread
+/// ([`db::read`](crate::adapters::db::read)).
+pub fn peek(conn: &mut Conn, cookie: &str, limits: &Server) -> QueryResult<Option<Lookup>> {
+    let Some((session, user)) = read(conn, &sha256_hex(cookie))? else {
+        return Ok(None);
+    };
+    Ok(match due(&session, now_utc(), limits) {
+        Due::Nothing => Some(Lookup::Active { session, user }),
+        Due::End | Due::Touch => None,
+    })
+}
+
+/// What [`lookup`] has to write of a session it found.
+enum Due {
+    Nothing,
+    /// Idle too long, or older than its absolute lifetime.
+    End,
+    /// Touched at most once a minute, so that reading pages does not queue behind the
+    /// single writer; the idle limit is counted in minutes anyway.
+    Touch,
+}
+
+fn due(session: &Session, now: NaiveDateTime, limits: &Server) -> Due {
     if session.last_seen < now - Duration::minutes(limits.session_idle_minutes)
         || session.created_at < now - Duration::hours(limits.session_max_hours)
     {
-        diesel::delete(sessions::table.find(&id_hash)).execute(conn)?;
-        return Ok(Lookup::Expired { user });
+        Due::End
+    } else if now - session.last_seen > Duration::seconds(60) {
+        Due::Touch
+    } else {
+        Due::Nothing
     }
-    // Touched at most once a minute, so that reading pages does not queue behind the
-    // single writer; the idle limit is counted in minutes anyway.
-    if now - session.last_seen > Duration::seconds(60) {
-        diesel::update(sessions::table.find(&id_hash))
-            .set(sessions::last_seen.eq(now))
-            .execute(conn)?;
-    }
-    Ok(Lookup::Active { session, user })
+}
+
+/// The session of a cookie's hash and its user, if enabled. On the backend's own
+/// connection: found in diesel's statement cache by type.
+fn read(conn: &mut Conn, id_hash: &str) -> QueryResult<Option<(Session, Option<User>)>> {
+    let found: Option<Session> = crate::adapters::db::per_backend!(conn, |c| sessions::table
+        .find(id_hash)
+        .select(Session::as_select())
+        .first(c)
+        .optional())?;
+    let Some(session) = found else {
+        return Ok(None);
+    };
+    let user = match session.user_id {
+        Some(id) => crate::adapters::db::per_backend!(conn, |c| users::table
+            .find(id)
+            .select(User::as_select())
+            .first(c)
+            .optional())?
+        .filter(|u| !u.disabled),
+        None => None,
+    };
+    Ok(Some((session, user)))
 }
 
 pub fn end(conn: &mut Conn, cookie: &str) -> QueryResult<()> {

@@ -154,14 +154,19 @@ pub fn find(
     id: &str,
     scope: &OfficeScope,
 ) -> QueryResult<Option<VerificationRow>> {
-    let mut q = verifications::table
-        .filter(verifications::id.eq(id))
-        .select(VerificationRow::as_select())
-        .into_boxed();
-    if let OfficeScope::One(office) = scope {
-        q = q.filter(verifications::office_code.eq(office.clone()));
+    // Not boxed: each shape is a statement diesel keeps prepared, found by its type.
+    let by_id = verifications::table.filter(verifications::id.eq(id));
+    match scope {
+        OfficeScope::One(office) => db::per_backend!(conn, |c| by_id
+            .filter(verifications::office_code.eq(office))
+            .select(VerificationRow::as_select())
+            .first(c)
+            .optional()),
+        OfficeScope::All => db::per_backend!(conn, |c| by_id
+            .select(VerificationRow::as_select())
+            .first(c)
+            .optional()),
     }
-    q.first(conn).optional()
 }
 
 /// The office's last verification of the same number that carried a certificate,
@@ -170,15 +175,15 @@ pub fn previous_with_certificate(
     conn: &mut Conn,
     row: &VerificationRow,
 ) -> QueryResult<Option<VerificationRow>> {
-    verifications::table
+    db::per_backend!(conn, |c| verifications::table
         .filter(verifications::office_code.eq(&row.office_code))
         .filter(verifications::certificate_number.eq(&row.certificate_number))
-        .filter(verifications::outcome.eq_any(outcomes_with_record()))
+        .filter(with_record())
         .filter(verifications::checked_at.lt(row.checked_at))
         .order(verifications::checked_at.desc())
         .select(VerificationRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// How many later verifications of one number the paper check reads at most.
@@ -194,7 +199,7 @@ pub fn later_with_certificate(
     verifications::table
         .filter(verifications::office_code.eq(&row.office_code))
         .filter(verifications::certificate_number.eq(&row.certificate_number))
-        .filter(verifications::outcome.eq_any(outcomes_with_record()))
+        .filter(with_record())
         .filter(verifications::checked_at.gt(row.checked_at))
         .order((verifications::checked_at.asc(), verifications::id.asc()))
         .limit(LATER_MAX)
@@ -372,7 +377,7 @@ pub fn with_certificate_of_office(
 ) -> QueryResult<Vec<VerificationRow>> {
     verifications::table
         .filter(verifications::office_code.eq(office))
-        .filter(verifications::outcome.eq_any(outcomes_with_record()))
+        .filter(with_record())
         .order((
             verifications::certificate_number.asc(),
             verifications::checked_at.asc(),
@@ -382,15 +387,27 @@ pub fn with_certificate_of_office(
         .load(conn)
 }
 
-/// The stored text of every outcome whose attempt carried a record (verified and
-/// rejected): the attempts that count as a use of a guarantee.
-fn outcomes_with_record() -> Vec<&'static str> {
-    Outcome::ALL
+/// `outcome` is one that carried a record (verified and rejected): the attempts that
+/// count as a use of a guarantee. Two fixed comparisons rather than `IN (…)` of a
+/// list: the SQL is then the same on every call and stays prepared in diesel's cache,
+/// where an `eq_any` list was parsed and planned anew on every outcome page.
+fn with_record() -> WithRecord {
+    let [a, b]: [Outcome; 2] = Outcome::ALL
         .iter()
+        .copied()
         .filter(|o| o.has_certificate())
-        .map(|o| o.as_str())
-        .collect()
+        .collect::<Vec<_>>()
+        .try_into()
+        .expect("two outcomes carry a record");
+    verifications::outcome
+        .eq(a)
+        .or(verifications::outcome.eq(b))
 }
+
+type WithRecord = diesel::dsl::Or<
+    diesel::dsl::Eq<verifications::outcome, Outcome>,
+    diesel::dsl::Eq<verifications::outcome, Outcome>,
+>;
 
 #[cfg(test)]
 pub(super) mod tests {

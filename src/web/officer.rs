@@ -234,20 +234,19 @@ async fn load(
     id: String,
     action: Action,
 ) -> Result<Loaded, WebError> {
-    let scope = staff.scope();
-    let actor = staff.actor.clone();
-    let found = db::write(&state.verifier.pool, move |c| {
-        let Some(mut row) = verification::open_audited(c, &actor, &id, &scope, action)? else {
-            return Ok(None);
-        };
-        let previous = store::previous_with_certificate(c, &row)?;
-        let duplicate_use = verification::duplicate_uses(c, &[&row])?.remove(0);
-        // The page names who checked as a person reads it; the row keeps the login.
-        row.actor = crate::app::accounts::users::actor_label(c, &row.actor)?;
-        Ok::<_, DbError>(Some((row, previous, duplicate_use)))
-    })
-    .await?;
-    found.ok_or(WebError::NotFound)
+    let found = state
+        .verifier
+        .open(&staff.actor, id, staff.scope(), action, |c, row| {
+            let previous = store::previous_with_certificate(c, row)?;
+            let duplicate_use = verification::duplicate_uses(c, &[row])?.remove(0);
+            // The page names who checked as a person reads it; the row keeps the login.
+            let label = crate::app::accounts::users::actor_label(c, &row.actor)?;
+            Ok((previous, duplicate_use, label))
+        })
+        .await?;
+    let (mut row, (previous, duplicate_use, label)) = found.ok_or(WebError::NotFound)?;
+    row.actor = label;
+    Ok((row, previous, duplicate_use))
 }
 
 #[derive(Serialize)]

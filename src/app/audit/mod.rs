@@ -68,6 +68,27 @@ pub struct Event<'a> {
     pub detail: String,
 }
 
+/// An [`Event`] that owns its target: one to be appended later, by another thread (the
+/// verification writer's group, `app::verification::WriteQueue::audit`).
+#[derive(Debug, Clone)]
+pub struct OwnedEvent {
+    pub action: Action,
+    pub target: String,
+    pub outcome: AuditOutcome,
+    pub detail: String,
+}
+
+impl OwnedEvent {
+    pub fn as_event(&self) -> Event<'_> {
+        Event {
+            action: self.action,
+            target: &self.target,
+            outcome: self.outcome,
+            detail: self.detail.clone(),
+        }
+    }
+}
+
 /// One row of the log. Reading a row whose action or outcome this version does not know
 /// fails the query ([`crate::domain::code::UnknownCode`]).
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -7,14 +7,18 @@
 //! nothing is. Every other request only queues its rows and waits for its answer, so
 //! under load a request costs no trip to the blocking pool of its own and no wait on
 //! the writers' lock (each was a thread wake-up and a futex convoy per request).
+//!
+//! Audit rows of other acts that must be committed before the act is answered (the
+//! outcome page's view, [`WriteQueue::audit`]) go the same way: they share the next
+//! group's commit instead of each taking a write transaction of its own.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
 
-use super::{duplicate_uses, record_attempts, VerificationRow, VerifyError};
+use super::{duplicate_uses, record_attempts, GroupPart, VerificationRow, VerifyError};
 use crate::adapters::db::{self, DbError, DbPool};
-use crate::app::audit::Actor;
+use crate::app::audit::{Actor, OwnedEvent};
 use crate::app::receipt::ReceiptKeys;
 use crate::config::Lockout;
 use crate::domain::case::DuplicateUse;
@@ -23,12 +27,14 @@ use crate::domain::case::DuplicateUse;
 /// after the commit.
 pub type Stored = (Vec<VerificationRow>, Option<Vec<DuplicateUse>>);
 
-/// What waits for the next write: rows with whoever made them, whether their duplicate
-/// use is wanted, and where to answer (`None` once answered with an error while the
-/// rows stayed queued).
+/// What waits for the next write: rows and other audit events with whoever made them,
+/// whether the rows' duplicate use is wanted, and where to answer (`None` once answered
+/// with an error while the rows stayed queued).
 struct Pending {
     actor: Actor,
     rows: Vec<VerificationRow>,
+    /// Audited after the rows' own audit rows.
+    events: Vec<OwnedEvent>,
     with_uses: bool,
     done: Option<oneshot::Sender<Result<Stored, DbError>>>,
 }
@@ -94,15 +100,51 @@ impl WriteQueue {
         rows: Vec<VerificationRow>,
         with_uses: bool,
     ) -> Result<Stored, VerifyError> {
+        let pending = Pending {
+            actor: actor.clone(),
+            rows,
+            events: Vec::new(),
+            with_uses,
+            done: None,
+        };
+        self.submit(pool, lockout, receipts, pending).await
+    }
+
+    /// Appends `events`, done by `actor`, to the audit log with the next group, and
+    /// answers once they are committed: for an act that must be audited before it is
+    /// answered, at the cost of a share of a commit. Errors as [`WriteQueue::store`].
+    pub async fn audit(
+        &self,
+        pool: &DbPool,
+        lockout: &Lockout,
+        receipts: &Arc<ReceiptKeys>,
+        actor: &Actor,
+        events: Vec<OwnedEvent>,
+    ) -> Result<(), VerifyError> {
+        let pending = Pending {
+            actor: actor.clone(),
+            rows: Vec::new(),
+            events,
+            with_uses: false,
+            done: None,
+        };
+        self.submit(pool, lockout, receipts, pending)
+            .await
+            .map(drop)
+    }
+
+    async fn submit(
+        &self,
+        pool: &DbPool,
+        lockout: &Lockout,
+        receipts: &Arc<ReceiptKeys>,
+        mut pending: Pending,
+    ) -> Result<Stored, VerifyError> {
         let (done, answer) = oneshot::channel();
+        pending.done = Some(done);
         let start = {
             let mut queue = self.queue();
-            queue.pending.push(Pending {
-                actor: actor.clone(),
-                rows,
-                with_uses,
-                done: Some(done),
-            });
+            queue.pending.push(pending);
             !std::mem::replace(&mut queue.writing, true)
         };
         if start {
@@ -151,9 +193,13 @@ impl Writer {
     fn write(&self, c: &mut db::Conn, mut group: Vec<Pending>) {
         let written = {
             let _turn = db::writer_turn();
-            let mut parts: Vec<(&Actor, &mut [VerificationRow])> = group
+            let mut parts: Vec<GroupPart<'_>> = group
                 .iter_mut()
-                .map(|p| (&p.actor, p.rows.as_mut_slice()))
+                .map(|p| GroupPart {
+                    actor: &p.actor,
+                    rows: p.rows.as_mut_slice(),
+                    events: &p.events,
+                })
                 .collect();
             c.immediate_transaction(|c| {
                 record_attempts(c, &mut parts, &self.lockout, &self.receipts)
@@ -293,6 +339,7 @@ mod tests {
         let pending = |actor: &Actor, rows| Pending {
             actor: actor.clone(),
             rows,
+            events: Vec::new(),
             with_uses: false,
             done: None,
         };

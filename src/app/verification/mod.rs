@@ -586,39 +586,103 @@ pub fn open_audited_noting(
     action: Action,
     note: impl FnOnce(&VerificationRow) -> Option<String>,
 ) -> diesel::QueryResult<Option<VerificationRow>> {
-    let Some(row) = store::find(c, id, scope)? else {
-        let elsewhere = store::find(c, id, &OfficeScope::All)?.is_some();
-        audit::append(
-            c,
-            actor,
-            &Event {
-                action,
-                target: bounds::cut(id, bounds::ID_MAX),
-                outcome: AuditOutcome::Denied,
-                detail: if elsewhere {
-                    "other_office"
-                } else {
-                    "no_such_id"
-                }
-                .into(),
-            },
-        )?;
-        return Ok(None);
+    let found = match store::find(c, id, scope)? {
+        Some(row) => Ok(row),
+        None => Err(store::find(c, id, &OfficeScope::All)?.is_some()),
     };
-    audit::append(
-        c,
-        actor,
-        &Event {
+    let event = view_event(action, id, found.as_ref(), note);
+    audit::append(c, actor, &event.as_event())?;
+    Ok(found.ok())
+}
+
+/// The audit row of a look at verification `id`: the row found, or (`Err`) whether
+/// the id exists in another office (see [`open_audited`]).
+fn view_event(
+    action: Action,
+    id: &str,
+    found: Result<&VerificationRow, &bool>,
+    note: impl FnOnce(&VerificationRow) -> Option<String>,
+) -> audit::OwnedEvent {
+    match found {
+        Ok(row) => audit::OwnedEvent {
             action,
-            target: &row.certificate_number,
+            target: row.certificate_number.clone(),
             outcome: row.outcome.into(),
-            detail: match note(&row) {
+            detail: match note(row) {
                 Some(n) => format!("verification={} {n}", row.id),
                 None => format!("verification={}", row.id),
             },
         },
-    )?;
-    Ok(Some(row))
+        Err(elsewhere) => audit::OwnedEvent {
+            action,
+            target: bounds::cut(id, bounds::ID_MAX).to_owned(),
+            outcome: AuditOutcome::Denied,
+            detail: if *elsewhere {
+                "other_office"
+            } else {
+                "no_such_id"
+            }
+            .into(),
+        },
+    }
+}
+
+impl Verifier {
+    /// [`open_audited`] for a page that shows what it read: the verification within
+    /// `scope`, and whatever `also` reads beside it, are read first (in place on
+    /// SQLite, [`db::read`]); then the view's audit row, or the `denied` row of a miss,
+    /// is appended with the writer's next group ([`WriteQueue::audit`]) and committed
+    /// before this answers. A page view so costs a share of a commit, not a write
+    /// transaction of its own beside the verifications'.
+    ///
+    /// The wait for that commit is bounded like the wait for a connection
+    /// (`database.pool_timeout_ms`): past it the database counts as busy
+    /// ([`DbError::NoConnection`], a 503 with `Retry-After`) and nothing is shown,
+    /// while the audit row stays queued and is written once the writer gets through,
+    /// as a verification's rows are when no connection comes free.
+    pub async fn open<T, F>(
+        &self,
+        actor: &Actor,
+        id: String,
+        scope: OfficeScope,
+        action: Action,
+        also: F,
+    ) -> Result<Option<(VerificationRow, T)>, VerifyError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn, &VerificationRow) -> diesel::QueryResult<T> + Send + 'static,
+    {
+        let (id, found) = db::read(&self.pool, move |c| {
+            let found = match store::find(c, &id, &scope)? {
+                Some(row) => {
+                    let more = also(c, &row)?;
+                    Ok((row, more))
+                }
+                None => Err(store::find(c, &id, &OfficeScope::All)?.is_some()),
+            };
+            Ok::<_, DbError>((id, found))
+        })
+        .await?;
+        let event = view_event(action, &id, found.as_ref().map(|(row, _)| row), |_| None);
+        let wait = self.pool.connection_timeout();
+        let audited = self.writes.audit(
+            &self.pool,
+            &self.lockout,
+            &self.receipts,
+            actor,
+            vec![event],
+        );
+        match tokio::time::timeout(wait, audited).await {
+            Ok(done) => done?,
+            Err(_) => {
+                return Err(VerifyError::Db(DbError::NoConnection(format!(
+                    "監査記録の書き込みが {} ms 以内に終わりませんでした",
+                    wait.as_millis()
+                ))))
+            }
+        }
+        Ok(found.ok())
+    }
 }
 
 /// The audit detail of one attempt. Members in alphabetical order, as the `json!` map
@@ -647,53 +711,62 @@ impl<'a> AttemptDetail<'a> {
     }
 }
 
+/// One request's share of a writer group: who made it, its attempts, and other audit
+/// events to append after the attempts' own.
+pub(crate) struct GroupPart<'a> {
+    pub actor: &'a Actor,
+    pub rows: &'a mut [VerificationRow],
+    pub events: &'a [audit::OwnedEvent],
+}
+
 /// Stores the attempts of a group of requests (each with the actor who made it), their
 /// audit rows and, for each attempt that carries a record, its signed receipt naming
-/// that audit row; and where the guard trips, the lock and its row. The caller holds
-/// the write transaction. The whole group's audit rows are appended at once
-/// ([`audit::append_many`]): one read of the chain head and one count per office and
-/// outcome for the group, not for each request in it.
+/// that audit row; the group's other audit events; and where the guard trips, the lock
+/// and its row. The caller holds the write transaction. The whole group's audit rows
+/// are appended at once ([`audit::append_many`]): one read of the chain head and one
+/// count per office and outcome for the group, not for each request in it.
 fn record_attempts(
     c: &mut Conn,
-    group: &mut [(&Actor, &mut [VerificationRow])],
+    group: &mut [GroupPart<'_>],
     lockout: &Lockout,
     keys: &ReceiptKeys,
 ) -> diesel::QueryResult<()> {
     let audited = {
         let events: Vec<(&Actor, Event<'_>)> = group
             .iter()
-            .flat_map(|(actor, rows)| rows.iter().map(move |row| (*actor, row)))
-            .map(|(actor, row)| {
-                let detail = serde_json::to_string(&AttemptDetail::of(row))
-                    .expect("strings and numbers serialize");
-                let event = Event {
+            .flat_map(|part| {
+                let attempts = part.rows.iter().map(|row| Event {
                     action: Action::Verify,
                     target: &row.certificate_number,
                     outcome: row.outcome.into(),
-                    detail,
-                };
-                (actor, event)
+                    detail: serde_json::to_string(&AttemptDetail::of(row))
+                        .expect("strings and numbers serialize"),
+                });
+                let others = part.events.iter().map(audit::OwnedEvent::as_event);
+                attempts.chain(others).map(|e| (part.actor, e))
             })
             .collect();
         audit::append_many(c, &events)?
     };
     let mut audited = audited.iter();
-    for (_, rows) in group.iter_mut() {
-        for (row, audit_row) in rows.iter_mut().zip(audited.by_ref()) {
+    for part in group.iter_mut() {
+        for (row, audit_row) in part.rows.iter_mut().zip(audited.by_ref()) {
             row.receipt = receipt_for(row, audit_row).map(|r| receipt::sign(&r, keys));
         }
+        audited.by_ref().take(part.events.len()).for_each(drop);
     }
-    for (_, rows) in group.iter() {
-        store::insert(c, rows)?;
-        store::note_uses(c, rows)?;
+    for part in group.iter() {
+        store::insert(c, part.rows)?;
+        store::note_uses(c, part.rows)?;
     }
     // A number is locked once, however many of its misses this call holds, and not
     // again while a lock stands (a batch's later writes see the lock its earlier wrote).
     let mut locked = HashSet::new();
-    let misses = group.iter().flat_map(|(actor, rows)| {
-        rows.iter()
+    let misses = group.iter().flat_map(|part| {
+        part.rows
+            .iter()
             .filter(|r| r.outcome == Outcome::NotFound)
-            .map(move |row| (*actor, row))
+            .map(move |row| (part.actor, row))
     });
     for (actor, row) in misses {
         if locked.contains(&row.certificate_number)

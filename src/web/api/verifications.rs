@@ -15,7 +15,7 @@ use super::model::{
 };
 use crate::adapters::db::{self, DbError};
 use crate::app::audit::Action;
-use crate::app::verification::{self, open_audited, VerificationRow, VerificationView, Verifier};
+use crate::app::verification::{self, VerificationRow, VerificationView, Verifier};
 use crate::domain::case::DuplicateUse;
 use crate::domain::scope::OfficeScope;
 use crate::web::error::ApiError;
@@ -185,18 +185,18 @@ pub async fn show(
     client: VerifyClient,
     id: web::Path<String>,
 ) -> Result<web::Json<Verification>, ApiError> {
-    let id = id.into_inner();
     let VerifyClient(client) = client;
     let scope = OfficeScope::One(client.office_code.clone());
-    let found = db::write(&state.verifier.pool, move |c| {
-        let Some(row) = open_audited(c, &client.actor, &id, &scope, Action::VerificationView)?
-        else {
-            return Ok(None);
-        };
-        let uses = verification::duplicate_uses(c, &[&row])?;
-        Ok::<_, DbError>(uses.into_iter().next().map(|u| (row, u)))
-    })
-    .await?;
+    let found = state
+        .verifier
+        .open(
+            &client.actor,
+            id.into_inner(),
+            scope,
+            Action::VerificationView,
+            |c, row| Ok(verification::duplicate_uses(c, &[row])?.remove(0)),
+        )
+        .await?;
     let (row, duplicate_use) = found.ok_or_else(ApiError::not_found)?;
     Ok(web::Json(view(&row, &state.verifier, duplicate_use)?))
 }

@@ -158,3 +158,79 @@ pub fn end(conn: &mut Conn, cookie: &str) -> QueryResult<()> {
     diesel::delete(sessions::table.find(sha256_hex(cookie))).execute(conn)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::db::{self, SERVICE_MIGRATIONS};
+
+    fn limits() -> Server {
+        Server {
+            bind: "127.0.0.1:0".into(),
+            secure_cookies: false,
+            session_idle_minutes: 30,
+            session_max_hours: 8,
+            trusted_proxies: Vec::new(),
+        }
+    }
+
+    fn set(conn: &mut Conn, cookie: &str, last_seen: NaiveDateTime, created_at: NaiveDateTime) {
+        diesel::update(sessions::table.find(sha256_hex(cookie)))
+            .set((
+                sessions::last_seen.eq(last_seen),
+                sessions::created_at.eq(created_at),
+            ))
+            .execute(conn)
+            .unwrap();
+    }
+
+    /// `peek` answers only what `lookup` would answer without writing: an expired
+    /// session, or one due to be touched, always goes through `lookup`.
+    #[test]
+    fn peek_passes_only_a_live_session_with_nothing_to_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("kakunin.db").display().to_string();
+        let pool = db::open(&url, SERVICE_MIGRATIONS).unwrap();
+        let mut c = pool.get().unwrap();
+        let limits = limits();
+        let (cookie, _) = create(&mut c, None, &limits).unwrap();
+        let now = now_utc();
+
+        assert!(matches!(
+            peek(&mut c, &cookie, &limits).unwrap(),
+            Some(Lookup::Active { .. })
+        ));
+        assert!(peek(&mut c, "no such cookie", &limits).unwrap().is_none());
+
+        // Due to be touched: peek leaves it to lookup, which touches it.
+        set(
+            &mut c,
+            &cookie,
+            now - Duration::minutes(2),
+            now - Duration::hours(1),
+        );
+        assert!(peek(&mut c, &cookie, &limits).unwrap().is_none());
+        assert!(matches!(
+            lookup(&mut c, &cookie, &limits).unwrap(),
+            Lookup::Active { .. }
+        ));
+        assert!(peek(&mut c, &cookie, &limits).unwrap().is_some(), "touched");
+
+        // Idle too long, or past its absolute lifetime: never answered by peek.
+        for (last_seen, created_at) in [
+            (now - Duration::minutes(31), now - Duration::hours(1)),
+            (now, now - Duration::hours(9)),
+        ] {
+            set(&mut c, &cookie, last_seen, created_at);
+            assert!(peek(&mut c, &cookie, &limits).unwrap().is_none());
+        }
+        assert!(matches!(
+            lookup(&mut c, &cookie, &limits).unwrap(),
+            Lookup::Expired { .. }
+        ));
+        assert!(matches!(
+            lookup(&mut c, &cookie, &limits).unwrap(),
+            Lookup::Missing
+        ));
+    }
+}

@@ -62,18 +62,24 @@ pub fn count_verifications(
     outcome: Outcome,
     n: i64,
 ) -> QueryResult<()> {
+    use crate::adapters::db::schema::audit_daily::dsl as d;
+    use diesel::upsert::excluded;
+
     let day = kakunin_protocol::time::jst_date_of_utc(at).to_string();
-    let text = sql::placeholders(
-        conn,
-        "INSERT INTO audit_daily (day, office_code, outcome, n) VALUES (?, ?, ?, ?) \
-         ON CONFLICT (day, office_code, outcome) DO UPDATE SET n = audit_daily.n + excluded.n",
-    );
-    diesel::sql_query(text)
-        .bind::<Text, _>(day)
-        .bind::<Text, _>(office)
-        .bind::<Text, _>(outcome)
-        .bind::<BigInt, _>(n)
-        .execute(conn)?;
+    // Built by diesel on the backend's own connection: a statement of fixed type, kept
+    // prepared, where the SQL text it replaced was formatted for the backend and looked
+    // up in the statement cache on every write of the verification writer.
+    crate::adapters::db::per_backend!(conn, |c| diesel::insert_into(d::audit_daily)
+        .values((
+            d::day.eq(&day),
+            d::office_code.eq(office),
+            d::outcome.eq(outcome),
+            d::n.eq(n),
+        ))
+        .on_conflict((d::day, d::office_code, d::outcome))
+        .do_update()
+        .set(d::n.eq(d::n + excluded(d::n)))
+        .execute(c))?;
     Ok(())
 }
 
@@ -88,4 +94,46 @@ pub fn rebuild_daily(conn: &mut Conn) -> QueryResult<()> {
     ))
     .execute(conn)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::db::{self, SERVICE_MIGRATIONS};
+    use crate::domain::code::Code;
+
+    #[test]
+    fn counts_of_one_day_office_and_outcome_add_up_and_others_stay_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("kakunin.db").display().to_string();
+        let pool = db::open(&url, SERVICE_MIGRATIONS).unwrap();
+        let mut c = pool.get().unwrap();
+        // 2025-04-10 23:30 UTC is 2025-04-11 in Japan.
+        let at = NaiveDate::from_ymd_opt(2025, 4, 10)
+            .unwrap()
+            .and_hms_opt(23, 30, 0)
+            .unwrap();
+        count_verifications(&mut c, at, "4400", Outcome::Verified, 2).unwrap();
+        count_verifications(&mut c, at, "4400", Outcome::Verified, 3).unwrap();
+        count_verifications(&mut c, at, "4400", Outcome::NotFound, 1).unwrap();
+        count_verifications(&mut c, at, "4500", Outcome::Verified, 7).unwrap();
+
+        let day = NaiveDate::from_ymd_opt(2025, 4, 11).unwrap();
+        let mut counts: Vec<(String, String, i64)> =
+            daily_verifications(&mut c, &OfficeScope::One("4400".into()), day, day)
+                .unwrap()
+                .into_iter()
+                .map(|d| (d.day, d.outcome.as_str().to_owned(), d.n))
+                .collect();
+        counts.sort();
+        assert_eq!(
+            counts,
+            [
+                ("2025-04-11".into(), "not_found".into(), 1),
+                ("2025-04-11".into(), "verified".into(), 5)
+            ]
+        );
+        let all = daily_verifications(&mut c, &OfficeScope::All, day, day).unwrap();
+        assert_eq!(all.iter().map(|d| d.n).sum::<i64>(), 13);
+    }
 }

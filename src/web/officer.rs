@@ -227,7 +227,8 @@ pub async fn submit(
 /// a record, and the guarantee's use under other 案件.
 type Loaded = (VerificationRow, Option<VerificationRow>, DuplicateUse);
 
-/// Loads a verification of the staff member's scope and audits the view in one go.
+/// Loads a verification of the staff member's scope, and what the page shows beside it,
+/// and has the view audited before answering ([`Verifier::open`](crate::app::verification::Verifier::open)).
 async fn load(
     state: &AppState,
     staff: &Staff,

@@ -265,24 +265,29 @@ impl WriteTransaction for Conn {
     }
 }
 
-/// Runs a short read — one indexed lookup, no write — and answers it: in place when
-/// the pool has an idle SQLite connection, otherwise as [`run`] does, on a blocking
-/// thread.
+/// Runs a short read — indexed lookups of a few rows, no write — and answers it: in
+/// place when the pool has an idle SQLite connection, otherwise as [`run`] does, on a
+/// blocking thread. Used for the API token, a session, the number lock and the rows an
+/// outcome page shows.
 ///
 /// Why in place: a read of a few rows of a local SQLite file costs a few tens of µs,
 /// while the trip to a blocking thread and back costs two thread switches, which on the
 /// single verification's path cost more than the read itself (BENCHMARKS.md "Single
 /// verification"). SQLite in WAL mode never makes a reader wait for the writer, so the
-/// read cannot stall the async worker. A PostgreSQL query is a network round trip and
-/// always goes to a blocking thread, as does any read when no connection is idle
-/// (waiting for one would block the worker). `f` must not write: a write could wait
-/// for the writers' lock on the async worker.
+/// read cannot stall the async worker. A pool that tests connections on checkout (the
+/// PostgreSQL pools: the test is a query over the network) is never checked out here,
+/// and a PostgreSQL query always goes to a blocking thread, as does any read when no
+/// connection is idle (waiting for one would block the worker). `f` must not write: a
+/// write could wait for the writers' lock on the async worker.
 pub async fn read<T, E, F>(pool: &DbPool, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
 {
+    if pool.test_on_check_out() {
+        return run(pool, f).await;
+    }
     match pool.try_get() {
         Some(mut conn) if !conn.is_postgres() => f(&mut conn),
         Some(mut conn) => tokio::task::spawn_blocking(move || f(&mut conn))

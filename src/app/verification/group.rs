@@ -403,6 +403,76 @@ mod tests {
         }
     }
 
+    #[test]
+    fn in_a_group_the_miss_that_trips_the_guard_locks_the_number_under_its_own_actor() {
+        use crate::adapters::db::schema::audit_events;
+        use crate::app::audit::{Action, AuditOutcome};
+
+        let s = setup();
+        let client = Actor::new(
+            "token:batch".into(),
+            "4500".into(),
+            "10.0.0.9".into(),
+            "curl",
+        );
+        let misses = |ids: &[&str], office| {
+            ids.iter()
+                .map(|id| row(id, office, Outcome::NotFound, None))
+                .collect::<Vec<_>>()
+        };
+        let pending = |actor: &Actor, rows, events| Pending {
+            actor: actor.clone(),
+            rows,
+            events,
+            with_uses: false,
+            done: None,
+        };
+        let view = OwnedEvent {
+            action: Action::VerificationView,
+            target: "W2025000123".into(),
+            outcome: AuditOutcome::Denied,
+            detail: "no_such_id".into(),
+        };
+        // The limit is five: the officer's four misses do not reach it, the client's
+        // fifth does. A view between them takes its place in the chain.
+        let group = vec![
+            pending(
+                &s.actor,
+                misses(&["01", "02", "03", "04"], "4400"),
+                vec![view],
+            ),
+            pending(&client, misses(&["05"], "4500"), Vec::new()),
+        ];
+        let writer = Writer {
+            queue: WriteQueue::default(),
+            pool: s.pool.clone(),
+            lockout: s.lockout.clone(),
+            receipts: s.receipts.clone(),
+            stopped: true,
+        };
+        let mut c = s.pool.get().unwrap();
+        writer.write(&mut c, group);
+
+        let log: Vec<(String, String)> = audit_events::table
+            .order(audit_events::seq.asc())
+            .select((audit_events::action, audit_events::actor))
+            .load(&mut c)
+            .unwrap();
+        let log: Vec<(&str, &str)> = log.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        assert_eq!(
+            log,
+            [
+                ("verify", "officer1"),
+                ("verify", "officer1"),
+                ("verify", "officer1"),
+                ("verify", "officer1"),
+                ("verification.view", "officer1"),
+                ("verify", "token:batch"),
+                ("lockout", "token:batch"),
+            ]
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn no_free_connection_answers_at_once_and_the_next_writer_stores_the_rows() {
         let s = setup();

@@ -755,20 +755,31 @@ fn record_attempts(
         }
         audited.by_ref().take(part.events.len()).for_each(drop);
     }
+    // A number is locked once, however many of its misses this call holds, and not
+    // again while a lock stands (a batch's later writes see the lock its earlier wrote).
+    // Each request's rows are stored before the next request's, and its misses counted
+    // then: the miss that trips the guard locks the number, under its own actor.
+    let mut locked = HashSet::new();
     for part in group.iter() {
         store::insert(c, part.rows)?;
         store::note_uses(c, part.rows)?;
+        let misses = part.rows.iter().filter(|r| r.outcome == Outcome::NotFound);
+        lock_where_tripped(c, part.actor, misses, lockout, &mut locked)?;
     }
-    // A number is locked once, however many of its misses this call holds, and not
-    // again while a lock stands (a batch's later writes see the lock its earlier wrote).
-    let mut locked = HashSet::new();
-    let misses = group.iter().flat_map(|part| {
-        part.rows
-            .iter()
-            .filter(|r| r.outcome == Outcome::NotFound)
-            .map(move |row| (part.actor, row))
-    });
-    for (actor, row) in misses {
+    Ok(())
+}
+
+/// Locks the number of each of `misses` whose `not_found` count in the guard's window
+/// reached the limit, with its `lockout` audit row, unless a lock stands already or
+/// this group locked it (`locked`).
+fn lock_where_tripped<'r>(
+    c: &mut Conn,
+    actor: &Actor,
+    misses: impl Iterator<Item = &'r VerificationRow>,
+    lockout: &Lockout,
+    locked: &mut HashSet<String>,
+) -> diesel::QueryResult<()> {
+    for row in misses {
         if locked.contains(&row.certificate_number)
             || !store::locked_among(
                 c,

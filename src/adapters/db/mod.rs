@@ -30,6 +30,16 @@ pub const SERVICE_MIGRATIONS: Migrations = Migrations {
     postgres: embed_migrations!("migrations/postgres"),
 };
 
+/// A migrated SQLite database in a temporary directory, for unit tests; it is removed
+/// with the returned directory.
+#[cfg(test)]
+pub fn scratch() -> (tempfile::TempDir, DbPool) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = dir.path().join("kakunin.db").display().to_string();
+    let pool = open(&url, SERVICE_MIGRATIONS).expect("a migrated database");
+    (dir, pool)
+}
+
 /// Runs one diesel statement on whichever backend `conn` is, for what diesel's
 /// multi-backend connection cannot say itself (`ON CONFLICT`, `RETURNING`): the
 /// statement is written once, `$c` is the backend's own connection.

@@ -162,7 +162,7 @@ pub fn end(conn: &mut Conn, cookie: &str) -> QueryResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::db::{self, SERVICE_MIGRATIONS};
+    use crate::adapters::db;
 
     fn limits() -> Server {
         Server {
@@ -188,9 +188,7 @@ mod tests {
     /// session, or one due to be touched, always goes through `lookup`.
     #[test]
     fn peek_passes_only_a_live_session_with_nothing_to_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = dir.path().join("kakunin.db").display().to_string();
-        let pool = db::open(&url, SERVICE_MIGRATIONS).unwrap();
+        let (_dir, pool) = db::scratch();
         let mut c = pool.get().unwrap();
         let limits = limits();
         let (cookie, _) = create(&mut c, None, &limits).unwrap();

@@ -163,13 +163,11 @@ pub fn note_use(conn: &mut Conn, id: i32, now: NaiveDateTime) -> QueryResult<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::db::{self, SERVICE_MIGRATIONS};
+    use crate::adapters::db;
 
     #[test]
     fn a_token_is_found_while_live_and_its_use_is_noted_at_most_once_a_minute() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = dir.path().join("kakunin.db").display().to_string();
-        let pool = db::open(&url, SERVICE_MIGRATIONS).unwrap();
+        let (_dir, pool) = db::scratch();
         let mut c = pool.get().unwrap();
         let admin = Actor::new("admin".into(), "4400".into(), "127.0.0.1".into(), "test");
         crate::app::accounts::users::ensure_office(&mut c, "4400", "大分県土木建築部").unwrap();

@@ -99,14 +99,12 @@ pub fn rebuild_daily(conn: &mut Conn) -> QueryResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::db::{self, SERVICE_MIGRATIONS};
+    use crate::adapters::db;
     use crate::domain::code::Code;
 
     #[test]
     fn counts_of_one_day_office_and_outcome_add_up_and_others_stay_apart() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = dir.path().join("kakunin.db").display().to_string();
-        let pool = db::open(&url, SERVICE_MIGRATIONS).unwrap();
+        let (_dir, pool) = db::scratch();
         let mut c = pool.get().unwrap();
         // 2025-04-10 23:30 UTC is 2025-04-11 in Japan.
         let at = NaiveDate::from_ymd_opt(2025, 4, 10)

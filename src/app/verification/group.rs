@@ -313,6 +313,37 @@ mod tests {
         assert_eq!(stored(&s.pool), 20);
     }
 
+    /// An API client of another office, beside the setup's officer.
+    fn client() -> Actor {
+        Actor::new(
+            "token:batch".into(),
+            "4500".into(),
+            "10.0.0.9".into(),
+            "curl",
+        )
+    }
+
+    /// A request's share of a group, written directly (no one waits for its answer).
+    fn pending(actor: &Actor, rows: Vec<VerificationRow>, events: Vec<OwnedEvent>) -> Pending {
+        Pending {
+            actor: actor.clone(),
+            rows,
+            events,
+            with_uses: false,
+            done: None,
+        }
+    }
+
+    fn writer(s: &Setup) -> Writer {
+        Writer {
+            queue: WriteQueue::default(),
+            pool: s.pool.clone(),
+            lockout: s.lockout.clone(),
+            receipts: s.receipts.clone(),
+            stopped: true,
+        }
+    }
+
     /// A row with a record, so that it gets a receipt.
     fn with_record(id: &str, office: &str) -> VerificationRow {
         VerificationRow {
@@ -330,19 +361,7 @@ mod tests {
         use crate::app::{audit, receipt};
 
         let s = setup();
-        let client = Actor::new(
-            "token:batch".into(),
-            "4500".into(),
-            "10.0.0.9".into(),
-            "curl",
-        );
-        let pending = |actor: &Actor, rows| Pending {
-            actor: actor.clone(),
-            rows,
-            events: Vec::new(),
-            with_uses: false,
-            done: None,
-        };
+        let client = client();
         let group = vec![
             pending(
                 &s.actor,
@@ -350,18 +369,12 @@ mod tests {
                     with_record("01", "4400"),
                     row("02", "4400", Outcome::NotFound, None),
                 ],
+                Vec::new(),
             ),
-            pending(&client, vec![with_record("03", "4500")]),
+            pending(&client, vec![with_record("03", "4500")], Vec::new()),
         ];
-        let writer = Writer {
-            queue: WriteQueue::default(),
-            pool: s.pool.clone(),
-            lockout: s.lockout.clone(),
-            receipts: s.receipts.clone(),
-            stopped: true,
-        };
         let mut c = s.pool.get().unwrap();
-        writer.write(&mut c, group);
+        writer(&s).write(&mut c, group);
 
         let audited: Vec<(i32, String, String, String)> = audit_events::table
             .order(audit_events::seq.asc())
@@ -409,23 +422,11 @@ mod tests {
         use crate::app::audit::{Action, AuditOutcome};
 
         let s = setup();
-        let client = Actor::new(
-            "token:batch".into(),
-            "4500".into(),
-            "10.0.0.9".into(),
-            "curl",
-        );
+        let client = client();
         let misses = |ids: &[&str], office| {
             ids.iter()
                 .map(|id| row(id, office, Outcome::NotFound, None))
                 .collect::<Vec<_>>()
-        };
-        let pending = |actor: &Actor, rows, events| Pending {
-            actor: actor.clone(),
-            rows,
-            events,
-            with_uses: false,
-            done: None,
         };
         let view = OwnedEvent {
             action: Action::VerificationView,
@@ -443,15 +444,8 @@ mod tests {
             ),
             pending(&client, misses(&["05"], "4500"), Vec::new()),
         ];
-        let writer = Writer {
-            queue: WriteQueue::default(),
-            pool: s.pool.clone(),
-            lockout: s.lockout.clone(),
-            receipts: s.receipts.clone(),
-            stopped: true,
-        };
         let mut c = s.pool.get().unwrap();
-        writer.write(&mut c, group);
+        writer(&s).write(&mut c, group);
 
         let log: Vec<(String, String)> = audit_events::table
             .order(audit_events::seq.asc())

@@ -4,9 +4,9 @@
 //! The closed vocabularies are stored as their fixed text ([`code`]).
 //!
 //! Every diesel call, `pool.get()` included, goes through [`run`], [`write`] or (a
-//! short read of a local file) [`read`] so it never blocks an async worker. Backend-specific SQL stays in this module and in the
-//! migrations: [`sql`] for the few statements diesel's query builder cannot say for
-//! both backends.
+//! short read of a local file) [`read`] so it never blocks an async worker.
+//! Backend-specific SQL stays in this module and in the migrations: [`sql`] for the few
+//! statements diesel's query builder cannot say for both backends.
 
 use diesel_migrations::embed_migrations;
 

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use super::users::User;
 use super::{random_token, sha256_hex};
 use crate::adapters::db::schema::{sessions, users};
-use crate::adapters::db::{now_utc, Conn};
+use crate::adapters::db::{self, now_utc, Conn};
 use crate::config::Server;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -98,7 +98,7 @@ pub fn lookup(conn: &mut Conn, cookie: &str, limits: &Server) -> QueryResult<Loo
 /// every page within a minute of the last one finds. `None` when there is something
 /// to write or decide (no such session, one to end or to touch): then call [`lookup`].
 /// A read only, so it may run on the request's own thread
-/// ([`db::read`](crate::adapters::db::read)).
+/// ([`db::read`]).
 pub fn peek(conn: &mut Conn, cookie: &str, limits: &Server) -> QueryResult<Option<Lookup>> {
     let Some((session, user)) = read(conn, &sha256_hex(cookie))? else {
         return Ok(None);
@@ -134,7 +134,7 @@ fn due(session: &Session, now: NaiveDateTime, limits: &Server) -> Due {
 /// The session of a cookie's hash and its user, if enabled. On the backend's own
 /// connection: found in diesel's statement cache by type.
 fn read(conn: &mut Conn, id_hash: &str) -> QueryResult<Option<(Session, Option<User>)>> {
-    let found: Option<Session> = crate::adapters::db::per_backend!(conn, |c| sessions::table
+    let found: Option<Session> = db::per_backend!(conn, |c| sessions::table
         .find(id_hash)
         .select(Session::as_select())
         .first(c)
@@ -143,7 +143,7 @@ fn read(conn: &mut Conn, id_hash: &str) -> QueryResult<Option<(Session, Option<U
         return Ok(None);
     };
     let user = match session.user_id {
-        Some(id) => crate::adapters::db::per_backend!(conn, |c| users::table
+        Some(id) => db::per_backend!(conn, |c| users::table
             .find(id)
             .select(User::as_select())
             .first(c)
@@ -162,7 +162,6 @@ pub fn end(conn: &mut Conn, cookie: &str) -> QueryResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::db;
 
     fn limits() -> Server {
         Server {

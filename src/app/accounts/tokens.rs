@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::{random_token, sha256_hex};
 use crate::adapters::db::schema::api_tokens;
-use crate::adapters::db::{now_utc, Conn};
+use crate::adapters::db::{self, now_utc, Conn};
 use crate::app::audit::{self, Action, Actor, AuditOutcome, Event};
 use crate::domain::access::Scope;
 
@@ -130,11 +130,11 @@ pub fn list(conn: &mut Conn) -> QueryResult<Vec<ApiToken>> {
 }
 
 /// The live (unrevoked) client a bearer token belongs to; a read only, so it may run
-/// on the request's own thread ([`db::read`](crate::adapters::db::read)). Note the use
+/// on the request's own thread ([`db::read`]). Note the use
 /// with [`note_use`] when [`ApiToken::use_is_stale`].
 pub fn find(conn: &mut Conn, token: &str) -> QueryResult<Option<ApiToken>> {
     let hash = sha256_hex(token);
-    crate::adapters::db::per_backend!(conn, |c| api_tokens::table
+    db::per_backend!(conn, |c| api_tokens::table
         .filter(api_tokens::token_hash.eq(&hash))
         .filter(api_tokens::revoked_at.is_null())
         .select(ApiToken::as_select())
@@ -163,7 +163,6 @@ pub fn note_use(conn: &mut Conn, id: i32, now: NaiveDateTime) -> QueryResult<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::db;
 
     #[test]
     fn a_token_is_found_while_live_and_its_use_is_noted_at_most_once_a_minute() {

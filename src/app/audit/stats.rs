@@ -1,6 +1,6 @@
 //! Counts for the supervisor's chart: verifications per Japan-time day and outcome.
 
-use crate::adapters::db::{sql, Conn};
+use crate::adapters::db::{self, sql, Conn};
 use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -69,7 +69,7 @@ pub fn count_verifications(
     // Built by diesel on the backend's own connection: a statement of fixed type, kept
     // prepared, where the SQL text it replaced was formatted for the backend and looked
     // up in the statement cache on every write of the verification writer.
-    crate::adapters::db::per_backend!(conn, |c| diesel::insert_into(d::audit_daily)
+    db::per_backend!(conn, |c| diesel::insert_into(d::audit_daily)
         .values((
             d::day.eq(&day),
             d::office_code.eq(office),
@@ -99,7 +99,6 @@ pub fn rebuild_daily(conn: &mut Conn) -> QueryResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::db;
     use crate::domain::code::Code;
 
     #[test]

@@ -586,13 +586,23 @@ pub fn open_audited_noting(
     action: Action,
     note: impl FnOnce(&VerificationRow) -> Option<String>,
 ) -> diesel::QueryResult<Option<VerificationRow>> {
-    let found = match store::find(c, id, scope)? {
-        Some(row) => Ok(row),
-        None => Err(store::find(c, id, &OfficeScope::All)?.is_some()),
-    };
+    let found = find_or_where(c, id, scope)?;
     let event = view_event(action, id, found.as_ref(), note);
     audit::append(c, actor, &event.as_event())?;
     Ok(found.ok())
+}
+
+/// Verification `id` within `scope`, or (`Err`) whether the id exists in another
+/// office: what the audit row of a look at it says ([`view_event`]).
+fn find_or_where(
+    c: &mut Conn,
+    id: &str,
+    scope: &OfficeScope,
+) -> diesel::QueryResult<Result<VerificationRow, bool>> {
+    Ok(match store::find(c, id, scope)? {
+        Some(row) => Ok(row),
+        None => Err(store::find(c, id, &OfficeScope::All)?.is_some()),
+    })
 }
 
 /// The audit row of a look at verification `id`: the row found, or (`Err`) whether
@@ -653,12 +663,12 @@ impl Verifier {
         F: FnOnce(&mut Conn, &VerificationRow) -> diesel::QueryResult<T> + Send + 'static,
     {
         let (id, found) = db::read(&self.pool, move |c| {
-            let found = match store::find(c, &id, &scope)? {
-                Some(row) => {
+            let found = match find_or_where(c, &id, &scope)? {
+                Ok(row) => {
                     let more = also(c, &row)?;
                     Ok((row, more))
                 }
-                None => Err(store::find(c, &id, &OfficeScope::All)?.is_some()),
+                Err(elsewhere) => Err(elsewhere),
             };
             Ok::<_, DbError>((id, found))
         })

@@ -137,7 +137,7 @@ impl VerificationRow {
 /// Inserts rows one statement each, in the caller's transaction. A single-row insert
 /// stays prepared in diesel's statement cache; a multi-row one (16 bound values a row)
 /// was built, parsed and planned anew for every batch size and cost more CPU. Run on
-/// the backend's own connection ([`db::per_backend`]): through the multi-backend
+/// the backend's own connection (`db::per_backend!`): through the multi-backend
 /// connection diesel would build the statement's SQL on every call to find it in the
 /// cache.
 pub fn insert(conn: &mut Conn, rows: &[VerificationRow]) -> QueryResult<()> {

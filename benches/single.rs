@@ -16,7 +16,10 @@
 //! the rounds' figures), CPU per request of every process (utime + stime from
 //! `/proc/<pid>/stat`; wrk's from its parent shell's `cutime`), and the service's peak
 //! RSS (`VmHWM`) and its time from start to `/readyz`; then the ratios against the
-//! baseline, as Markdown for BENCHMARKS.md ("Single verification").
+//! baseline, as Markdown for BENCHMARKS.md ("Single verification"). The RSS goal is
+//! read where the issue puts it, under the single-request load: at the end of the
+//! first round, before its batch. The peak after the batches is printed beside it (a
+//! 1000-item batch spreads over threads, and glibc keeps what each thread's arena freed).
 //!
 //! Environment: `BENCH_SECONDS` (a target's load in one round, default 3),
 //! `BENCH_ROUNDS` (default 3), `BENCH_CONCURRENCY` (connections, default 16),
@@ -83,6 +86,13 @@ fn cpu_ticks(pid: u32, children: bool) -> u64 {
     } else {
         at(11) + at(12)
     }
+}
+
+/// The service's peak resident set, in MiB: under the single requests of the first
+/// round (the goal's figure), and at the end when batches ran too.
+struct Rss {
+    singles: f64,
+    with_batches: Option<f64>,
 }
 
 /// The peak resident set of a process (`VmHWM`), in KiB.
@@ -391,6 +401,7 @@ impl Bench {
         let mut tallies: Vec<Tally> = targets.iter().map(|_| Tally::default()).collect();
         let mut batch_cpu = [0u64; 3];
         let mut batch_count = 0u64;
+        let mut singles_rss_mib = None;
         for _ in 0..self.rounds {
             for (t, tally) in targets.iter().zip(&mut tallies) {
                 std::thread::sleep(Duration::from_millis(300));
@@ -403,6 +414,7 @@ impl Bench {
                 }
                 tally.cpu[3] += wrk_ticks;
             }
+            singles_rss_mib.get_or_insert_with(|| peak_rss_kib(pids.service) as f64 / 1024.0);
             if !with_batch {
                 continue;
             }
@@ -426,7 +438,10 @@ impl Bench {
             }
             batch_count += batch_items;
         }
-        let rss_mib = peak_rss_kib(pids.service) as f64 / 1024.0;
+        let rss = Rss {
+            singles: singles_rss_mib.unwrap_or_default(),
+            with_batches: with_batch.then(|| peak_rss_kib(pids.service) as f64 / 1024.0),
+        };
         drop(proxy_child_guard(proxy_child));
 
         if self.smoke {
@@ -439,7 +454,7 @@ impl Bench {
             &targets,
             &tallies,
             batch_cpu[2] as f64 * 10_000.0 / batch_count.max(1) as f64,
-            rss_mib,
+            rss,
             ready,
         );
         drop(service);
@@ -525,7 +540,7 @@ impl Bench {
         targets: &[Target],
         tallies: &[Tally],
         batch_item_us: f64,
-        rss_mib: f64,
+        rss: Rss,
         ready: Duration,
     ) {
         let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -594,9 +609,13 @@ impl Bench {
             );
         }
         println!(
-            "| peak RSS of `kakunin serve` | {rss_mib:.1} MiB | ≤ 64 MiB: {} |",
-            met(rss_mib <= 64.0)
+            "| peak RSS of `kakunin serve` under single requests | {:.1} MiB | ≤ 64 MiB: {} |",
+            rss.singles,
+            met(rss.singles <= 64.0)
         );
+        if let Some(peak) = rss.with_batches {
+            println!("| peak RSS after the 1000-item batches too | {peak:.1} MiB | (not a goal) |");
+        }
         let ms = ready.as_secs_f64() * 1000.0;
         println!(
             "| start to `/readyz` | {ms:.0} ms | ≤ 300 ms: {} |",

@@ -17,7 +17,7 @@
 //! reaches the backstop's limit. Once it is long ([`RESTART_FRAMES`]), a complete
 //! copy is therefore followed by one that holds the writer off for the few pages
 //! committed meanwhile (`RESTART`), at most [`RESTART_WAIT`]. In `benches/single.rs`
-//! p99 went from ≈ 70 to ≈ 30–55 ms (BENCHMARKS.md, "Sixth sitting").
+//! p99 went from 58–66 to 24–28 ms (BENCHMARKS.md, "Sixth sitting").
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;

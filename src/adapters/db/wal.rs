@@ -15,8 +15,9 @@
 //! copy. Copying more often is not enough on its own: a copy that runs beside the
 //! writer never catches its last commits, so the WAL is never started over and still
 //! reaches the backstop's limit. Once it is long ([`RESTART_FRAMES`]), a complete
-//! copy is therefore followed by one that holds the writer off for the few pages
-//! committed meanwhile (`RESTART`), at most [`RESTART_WAIT`]. In `benches/single.rs`
+//! copy is therefore followed by one that holds new commits off while it copies the
+//! few pages committed meanwhile and waits for readers to leave the WAL (`RESTART`,
+//! each wait bounded by [`RESTART_WAIT`]). In `benches/single.rs`
 //! p99 went from 58–66 to 24–28 ms (BENCHMARKS.md, "Sixth sitting").
 
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -53,11 +54,13 @@ const SERVICE_FRAMES: Frames = Frames {
     target: TARGET_FRAMES,
     restart: RESTART_FRAMES,
 };
-/// The longest a `RESTART` copy holds the writer off while it waits for the writer's
-/// commit or a reader to end (this connection's `busy_timeout`); past it the copy stops
-/// as a `PASSIVE` one would, and the WAL goes on. A reader that keeps an old snapshot
-/// (an export in another process) makes the `PASSIVE` copy incomplete, and no
-/// `RESTART` is tried then at all.
+
+/// How long a `RESTART` copy waits, each time it must (this connection's
+/// `busy_timeout`): first for the writer's commit to end, then, holding new commits off
+/// once it has copied the pages committed meanwhile, for readers to leave the WAL. Past
+/// either wait it stops as a `PASSIVE` copy would, and the WAL goes on. A reader that
+/// keeps an old snapshot (an export in another process) makes the `PASSIVE` copy
+/// incomplete, and no `RESTART` is tried then at all.
 const RESTART_WAIT: Duration = Duration::from_millis(50);
 
 /// The checkpointing thread; dropping this stops it (within one tick).

@@ -1,9 +1,9 @@
-//! The service's database: the pool over SQLite or PostgreSQL ([`pool`]), the
+//! The service's database: the pool over SQLite or PostgreSQL (`pool`), the
 //! migrations of each backend, the schema both match, and SQLite's WAL thread.
 //!
 //! The closed vocabularies are stored as their fixed text ([`code`]).
 //!
-//! Every diesel call, `pool.get()` included, goes through [`run`], [`write`] or (a
+//! Every diesel call, `pool.get()` included, goes through [`run`], [`write()`] or (a
 //! short read of a local file) [`read`] so it never blocks an async worker.
 //! Backend-specific SQL stays in this module and in the migrations: [`sql`] for the few
 //! statements diesel's query builder cannot say for both backends.

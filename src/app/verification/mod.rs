@@ -181,7 +181,7 @@ impl Verifier {
     /// routes to no issuer gets its own error.
     ///
     /// Rows are stored while later lookups still run: each write takes every row that
-    /// finished since the last one (at least [`MIN_ROWS_PER_WRITE`]), in one
+    /// finished since the last one (at least `MIN_ROWS_PER_WRITE`, 100), in one
     /// transaction (group commit). Storing a whole batch at the end would add its write
     /// to the batch's time instead of hiding it.
     /// Should the database fail, the batch fails, the rows written before stay

@@ -414,9 +414,12 @@ mod tests {
         }
         drop(checkpointer);
         let wal = std::fs::metadata(dir.path().join("k.db-wal")).map_or(0, |m| m.len());
+        // Started over, it stays within a tick or two of growth (≈ 850 pages measured);
+        // never started over, it held 10,000–15,000. The bound leaves room for a slow
+        // machine that misses ticks.
         let pages = wal / 4096;
         assert!(
-            pages < 2500,
+            pages < 4000,
             "the WAL file grew to {pages} pages in 5000 commits: it never started over"
         );
     }

@@ -215,41 +215,43 @@ async fn db_copy_moves_a_sqlite_installation_to_postgres_with_its_chain() {
         "{}",
         kakunin_testkit::process::stderr(&out)
     );
-    let on_target = |args: &[&str]| {
+    let on = |url: &str, args: &[&str]| {
         sqlite
             .command()
-            .env("KAKUNIN_DATABASE_URL", &target)
+            .env("KAKUNIN_DATABASE_URL", url)
             .args(args)
             .output()
             .expect("run kakunin")
     };
-    let verified = on_target(&["audit", "verify"]);
-    assert_eq!(
-        verified.status.code(),
-        Some(0),
-        "audit verify on the copy: {}{}",
-        kakunin_testkit::process::stdout(&verified),
-        kakunin_testkit::process::stderr(&verified)
-    );
-    let mut pg = kakunin_testkit::sql::open_postgres(&target);
-    let tables = [
-        "verifications",
-        "certificate_uses",
-        "audit_events",
-        "audit_checkpoints",
-        "users",
-        "api_tokens",
-    ];
-    for table in tables {
-        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+    let on_target = |args: &[&str]| on(&target, args);
+    // The chain verifies on a copy, and every table arrived whole.
+    let same_as_source = |url: &str, copy: &mut kakunin_testkit::sql::Db| {
+        let verified = on(url, &["audit", "verify"]);
         assert_eq!(
-            kakunin_testkit::sql::count(&mut pg, &sql),
-            sqlite.count(&sql),
-            "{table}"
+            verified.status.code(),
+            Some(0),
+            "audit verify on the copy at {url}: {}{}",
+            kakunin_testkit::process::stdout(&verified),
+            kakunin_testkit::process::stderr(&verified)
         );
-    }
-    // And back, with PostgreSQL as the source (read row by row) into a new SQLite file:
-    // the chain verifies there too, and every table arrives whole.
+        for table in [
+            "verifications",
+            "certificate_uses",
+            "audit_events",
+            "audit_checkpoints",
+            "users",
+            "api_tokens",
+        ] {
+            let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+            assert_eq!(
+                kakunin_testkit::sql::count(copy, &sql),
+                sqlite.count(&sql),
+                "{table} at {url}"
+            );
+        }
+    };
+    same_as_source(&target, &mut kakunin_testkit::sql::open_postgres(&target));
+    // And back, with PostgreSQL as the source (read row by row) into a new SQLite file.
     let back_dir = tempfile::tempdir().unwrap();
     let back_path = back_dir.path().join("back.db");
     let back = format!("sqlite://{}", back_path.display());
@@ -260,27 +262,7 @@ async fn db_copy_moves_a_sqlite_installation_to_postgres_with_its_chain() {
         "{}",
         kakunin_testkit::process::stderr(&out)
     );
-    let verified = sqlite
-        .command()
-        .env("KAKUNIN_DATABASE_URL", &back)
-        .args(["audit", "verify"])
-        .output()
-        .expect("run kakunin");
-    assert_eq!(
-        verified.status.code(),
-        Some(0),
-        "audit verify on the copy back: {}",
-        kakunin_testkit::process::stderr(&verified)
-    );
-    let mut back_db = kakunin_testkit::sql::open(&back_path);
-    for table in tables {
-        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
-        assert_eq!(
-            kakunin_testkit::sql::count(&mut back_db, &sql),
-            sqlite.count(&sql),
-            "{table} copied back"
-        );
-    }
+    same_as_source(&back, &mut kakunin_testkit::sql::open(&back_path));
     // A second copy into the now non-empty target is refused and changes nothing.
     let again = copy(&target);
     assert_ne!(again.status.code(), Some(0));

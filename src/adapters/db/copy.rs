@@ -6,7 +6,7 @@
 //! transaction on the target, so a failure leaves it empty.
 
 use chrono::NaiveDateTime;
-use diesel::connection::DefaultLoadingMode;
+use diesel::connection::{DefaultLoadingMode, SimpleConnection};
 use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
 
@@ -128,7 +128,6 @@ pub fn copy(from: &mut Conn, to: &mut Conn) -> Result<Copied, CopyError> {
     // The source is read in one transaction too, so the copy is of one moment.
     from.immediate_transaction(|from| {
         if let Conn::Pg(c) = from {
-            use diesel::connection::SimpleConnection;
             c.batch_execute("SET LOCAL statement_timeout = 0")?;
         }
         to.immediate_transaction(|to| -> Result<Copied, CopyError> {
@@ -177,7 +176,6 @@ pub fn copy(from: &mut Conn, to: &mut Conn) -> Result<Copied, CopyError> {
             if let Conn::Pg(c) = to {
                 // The ids were copied as they were: the identity columns must go on
                 // after the largest, not from 1.
-                use diesel::connection::SimpleConnection;
                 for table in [
                     "users",
                     "signin_failures",

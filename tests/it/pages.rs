@@ -23,10 +23,7 @@ async fn a_valid_certificate_is_verified_and_shown_with_wareki_dates_and_yen() {
     let page = Html::of(res).await;
     assert_eq!(banner(&page), "確認済み", "{page}");
     let contract_date = page.row("当初契約日").expect("当初契約日 row");
-    assert!(
-        contract_date.starts_with("令和7年"),
-        "和暦: {contract_date}"
-    );
+    assert!(contract_date.starts_with("令和"), "和暦: {contract_date}");
     let amount = page.row("請負代金額").expect("請負代金額 row");
     assert!(amount.ends_with('円'), "amounts in yen: {amount}");
     assert!(page.texts("dl.meta dt").iter().any(|t| t == "署名鍵"));

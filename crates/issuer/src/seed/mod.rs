@@ -16,10 +16,14 @@
 //! command says so, changes nothing and exits successfully; to reseed, start from an
 //! empty database. A database holding only part of the demo accounts is refused.
 //!
+//! Dates: the cases are written in 令和7年度 and moved to the day of seeding by
+//! [`calendar`], so that the demo's guarantees are running when it is shown.
+//!
 //! Everything is prepared (keys, payloads, PDFs) before the database is written; the
 //! inserts and the files then happen inside one transaction, so a failure leaves the
 //! database as it was.
 
+pub mod calendar;
 pub mod cases;
 
 use std::fs;
@@ -27,6 +31,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::DateTime;
 
+use self::calendar::Calendar;
 use self::cases::{Case, Later, CASES, OWNERS};
 use super::app::App;
 use super::crypto;
@@ -44,7 +49,8 @@ use kakunin_protocol::payload::{Certificate, Issuer};
 
 /// The client name of the demo token.
 pub const DEMO_CLIENT: &str = "demo";
-/// The demo signing key is valid from here, before every demo `issued_at`.
+/// The demo signing key is valid from here, before every demo `issued_at` (as written,
+/// and so as moved by [`calendar`]).
 pub const DEMO_KEY_NOT_BEFORE: &str = "2025-01-01T00:00:00+09:00";
 /// The numbers this issuer answers for, as written into the registry.
 pub const NUMBER_PATTERN: &str = "^W[0-9]{10}$";
@@ -77,14 +83,19 @@ fn parse_time(t: &str) -> Result<DateTime<chrono::FixedOffset>, IssuerError> {
         .map_err(|_| IssuerError::Input(format!("デモデータの日時「{t}」が不正です")))
 }
 
-/// Every revision of a case, built through the same code as `issue` and `amend`.
-fn revisions_for(issuer: &Issuer, case: &Case) -> Result<Vec<Certificate>, IssuerError> {
+/// Every revision of a case, its dates moved by `calendar`, built through the same code
+/// as `issue` and `amend`.
+fn revisions_for(
+    issuer: &Issuer,
+    case: &Case,
+    calendar: &Calendar,
+) -> Result<Vec<Certificate>, IssuerError> {
     let source = format!("デモデータ {}", case.number());
-    let bytes = case.issue_json().to_string();
+    let bytes = calendar.issue(case)?.to_string();
     let first = issuance::first_revision(
         input::parse_issue(&source, bytes.as_bytes())?,
         issuer,
-        parse_time(case.issued_at)?,
+        calendar.time(case.issued_at)?,
     )?;
     let mut all = vec![first];
     for later in case.later {
@@ -92,10 +103,13 @@ fn revisions_for(issuer: &Issuer, case: &Case) -> Result<Vec<Certificate>, Issue
         let next = match later {
             Later::Amend { at, change } => issuance::amended(
                 prev,
-                &input::parse_amendment(&source, change.as_bytes())?,
-                parse_time(at)?,
+                &input::parse_amendment(
+                    &source,
+                    calendar.amendment(case, change)?.to_string().as_bytes(),
+                )?,
+                calendar.time(at)?,
             )?,
-            Later::Cancel { at } => issuance::cancelled(prev, parse_time(at)?)?,
+            Later::Cancel { at } => issuance::cancelled(prev, calendar.time(at)?)?,
         };
         all.push(next);
     }
@@ -124,11 +138,12 @@ pub async fn run(app: &App, out: &Path, base_url: &str) -> Result<SeedReport, Is
         )));
     }
     let fonts = NoticeFonts::load()?;
-    let kid = ensure_key(app).await?;
+    let calendar = Calendar::seeded_on(kakunin_protocol::time::now_jst().date_naive());
+    let kid = ensure_key(app, &calendar).await?;
 
     let mut prepared = Vec::new();
     for case in &CASES {
-        let revisions = revisions_for(&app.issuer, case)?;
+        let revisions = revisions_for(&app.issuer, case, &calendar)?;
         let latest = revisions
             .last()
             .cloned()
@@ -219,14 +234,14 @@ pub async fn run(app: &App, out: &Path, base_url: &str) -> Result<SeedReport, Is
 }
 
 /// The active key, or a new demo key valid from [`DEMO_KEY_NOT_BEFORE`]. An existing key
-/// that starts later could not have signed the demo revisions of 2025.
-async fn ensure_key(app: &App) -> Result<String, IssuerError> {
+/// that starts later could not have signed the first demo revisions.
+async fn ensure_key(app: &App, calendar: &Calendar) -> Result<String, IssuerError> {
     let earliest = parse_time(DEMO_KEY_NOT_BEFORE)?;
     let keys = keyring::all(app).await?;
     if let Some(active) = keys.iter().find(|k| k.active) {
         let first_issue = CASES
             .iter()
-            .map(|c| parse_time(c.issued_at))
+            .map(|c| calendar.time(c.issued_at))
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .min()

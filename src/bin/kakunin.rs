@@ -295,10 +295,7 @@ fn main() -> ExitCode {
         EnvFilter::try_new(&settings.log.filter).unwrap_or_else(|_| EnvFilter::new("info")),
         |f, d| f.add_directive(d.parse().expect("a valid directive")),
     );
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    kakunin_platform::log::init(filter);
     match run(cli.command, settings) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

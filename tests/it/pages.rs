@@ -132,6 +132,24 @@ async fn a_number_no_registered_issuer_answers_for_is_refused_without_asking_any
     assert!(issuer.log().contains(&k.certificate_number));
 }
 
+/// Standard error of both programs goes to a file here, as under `make run` and
+/// systemd: the lines carry no terminal colour codes.
+#[tokio::test]
+async fn logs_written_to_a_file_are_plain_text() {
+    let (issuer, service, browser) = officer().await;
+    let k = issuer.demo_key("W2025000001");
+    browser
+        .verify(&k.certificate_number, &k.auth_key, &[])
+        .await;
+    for (name, log) in [("kakunin", service.log()), ("kakunin-issuer", issuer.log())] {
+        assert!(log.lines().count() > 1, "{name} logged nothing:\n{log}");
+        assert!(
+            !log.contains('\u{1b}'),
+            "{name}: colour codes in a file:\n{log}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn five_wrong_keys_in_a_row_lock_the_number_across_restarts() {
     let (issuer, mut service, browser) = officer().await;

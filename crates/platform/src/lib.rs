@@ -18,6 +18,7 @@ pub mod csv_cell;
 pub mod files;
 pub mod headers;
 pub mod keyfile;
+pub mod log;
 pub mod password;
 pub mod problem;
 pub mod qr;

@@ -53,7 +53,7 @@ pub fn read_ids(number_field: &str, key_field: &str) -> Result<Ids, Vec<FieldErr
         (Ok(Some(a)), Ok(Some(b))) if a == b => Ok(from_scan(a, Field::CertificateNumber)),
         (Ok(Some(_)), Ok(Some(_))) => Err(vec![(
             Field::AuthKey,
-            "2つの欄に別々のお知らせのQRコードが読み取られました。1枚ずつ照会してください。(two different notices were scanned)".into(),
+            "2つの欄に別々のお知らせのQRコードが読み取られました。1枚ずつ照会してください。".into(),
         )]),
     }
 }
@@ -118,10 +118,10 @@ fn with_other(
     }
     let message = match other_field {
         Field::CertificateNumber => format!(
-            "保証契約番号が、読み取ったQRコードの番号（{}）と違います。この欄を空にするか、番号を直してください。(certificate_number differs from the scanned QR code)",
+            "保証契約番号が、読み取ったQRコードの番号（{}）と違います。この欄を空にするか、番号を直してください。",
             qr.certificate_number
         ),
-        Field::AuthKey => "認証キーが、読み取ったQRコードの認証キーと違います。この欄を空にするか、キーを直してください。(auth_key differs from the scanned QR code)".into(),
+        Field::AuthKey => "認証キーが、読み取ったQRコードの認証キーと違います。この欄を空にするか、キーを直してください。".into(),
     };
     Err(vec![(other_field, message)])
 }
@@ -169,6 +169,25 @@ mod tests {
         assert!(e[0].1.contains("W2025000123"));
         let other = "SURETY/1;wjcs;W2025000999;7KQ2M9XDH4T8RB3N";
         assert_eq!(read_ids(QR, other).unwrap_err()[0].0, Field::AuthKey);
+    }
+
+    /// The officer reads these on the form: Japanese only, no developer's gloss in
+    /// English after them (issue K12).
+    #[test]
+    fn a_scan_conflict_is_explained_in_japanese_only() {
+        let other = "SURETY/1;wjcs;W2025000999;7KQ2M9XDH4T8RB3N";
+        for (n, k) in [
+            (QR, "AAAA-AAAA-AAAA-AAAA"),
+            ("W2025000999", QR),
+            (QR, other),
+        ] {
+            for (_, message) in read_ids(n, k).unwrap_err() {
+                assert!(
+                    !message.chars().any(|c| c.is_ascii_lowercase()),
+                    "{message}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@
 
 use std::error::Error as StdError;
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 
@@ -124,6 +124,13 @@ pub enum WebError {
     Csrf,
     #[error("{0}")]
     BadRequest(String),
+    /// A request no form of these pages sends: not a form, or a form too large (the
+    /// status says which: 415 or 413).
+    #[error("{message}")]
+    Unreadable {
+        status: StatusCode,
+        message: &'static str,
+    },
     /// No database connection came free in time: 503 with `Retry-After`.
     #[error("ただいま混み合っています。少し時間をおいて再度お試しください")]
     Busy,
@@ -231,6 +238,46 @@ impl FormError for TokenError {
     }
 }
 
+/// A form body the extractor cannot read. The pages' own forms always send one it can,
+/// so this is a hand-made request or a broken proxy: the page says what was wrong, in
+/// Japanese, and never quotes the body (it may hold a password or an auth key).
+impl From<UrlencodedError> for WebError {
+    fn from(e: UrlencodedError) -> Self {
+        match e {
+            UrlencodedError::ContentType => WebError::Unreadable {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                message: "フォームとして送信されていません（Content-Type は application/x-www-form-urlencoded にしてください）",
+            },
+            UrlencodedError::Overflow { .. } | UrlencodedError::UnknownLength => {
+                WebError::Unreadable {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    message: "フォームの内容が大きすぎます（64 KiB まで）",
+                }
+            }
+            _ => WebError::BadRequest(
+                "フォームの内容を読み取れません。画面を開き直してもう一度お試しください".to_owned(),
+            ),
+        }
+    }
+}
+
+/// A query string the extractor cannot read (the pages' filters are text, checked by
+/// the handler, so this is a hand-made address).
+impl From<QueryPayloadError> for WebError {
+    fn from(_: QueryPayloadError) -> Self {
+        WebError::BadRequest(
+            "アドレスの検索条件を読み取れません。画面の検索欄から検索し直してください".to_owned(),
+        )
+    }
+}
+
+/// A path segment that does not parse (`/audit/events/abc`) names no page.
+impl From<PathError> for WebError {
+    fn from(_: PathError) -> Self {
+        WebError::NotFound
+    }
+}
+
 /// Outside a form that can show it, an account error the person could fix is a 400 page.
 impl From<AccountError> for WebError {
     fn from(e: AccountError) -> Self {
@@ -245,6 +292,7 @@ impl ResponseError for WebError {
             WebError::Forbidden | WebError::Csrf => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::Unreadable { status, .. } => *status,
             WebError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -547,10 +595,14 @@ impl From<JsonPayloadError> for ApiError {
 }
 
 /// A query string the extractor cannot read at all (the values themselves are text and
-/// checked by the handler).
+/// checked by the handler). serde's message is English and may quote the query, so it
+/// is not passed on.
 impl From<QueryPayloadError> for ApiError {
-    fn from(e: QueryPayloadError) -> Self {
-        ApiError::invalid_field("", format!("クエリ文字列を読めません（{e}）"))
+    fn from(_: QueryPayloadError) -> Self {
+        ApiError::invalid_field(
+            "",
+            "クエリ文字列を読めません（名前=値 を & でつないだ形で、各名前は1回ずつにしてください）",
+        )
     }
 }
 

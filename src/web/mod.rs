@@ -253,7 +253,18 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .app_data(web::FormConfig::default().limit(64 * 1024))
+            // Extractor failures as Japanese pages; the API's scope sets its own.
+            .app_data(
+                web::FormConfig::default()
+                    .limit(64 * 1024)
+                    .error_handler(|e, _| error::WebError::from(e).into()),
+            )
+            .app_data(
+                web::QueryConfig::default().error_handler(|e, _| error::WebError::from(e).into()),
+            )
+            .app_data(
+                web::PathConfig::default().error_handler(|e, _| error::WebError::from(e).into()),
+            )
             .wrap(kakunin_platform::headers::security_headers_for(secure))
             .wrap(from_fn(same_origin))
             .wrap(from_fn(request_id_header))

@@ -265,3 +265,64 @@ async fn a_forced_internal_error_shows_a_reference_and_logs_the_cause() {
     assert!(!detail.contains(cause), "{problem}");
     assert!(logged(&service, &reference).contains(cause));
 }
+
+/// actix's extractors answer what they cannot read in English (`can not parse "abc" to
+/// a i32`, `Content type error.`). Every page answers such a request in Japanese
+/// instead, with the status that says what was wrong, and the API's problem carries no
+/// English either.
+#[tokio::test]
+async fn requests_the_extractors_cannot_read_are_refused_in_japanese() {
+    let (_issuer, service) = super::start();
+    let supervisor = service.user("sup1", "supervisor").await;
+    let officer = service.officer().await;
+    let page = |status: u16, res: reqwest::Response| async move {
+        assert_eq!(res.status(), status, "{}", res.url());
+        assert!(kakunin_testkit::client::content_type(res.headers()).starts_with("text/html"));
+        let body = kakunin_testkit::html::Html::of(res).await.body();
+        assert!(
+            !body.contains("error") && !body.contains("parse"),
+            "English on the page: {body}"
+        );
+        body
+    };
+
+    // A path segment of the wrong type names no page.
+    let body = page(404, supervisor.get("/audit/events/abc").await).await;
+    assert!(body.contains("お探しのページは見つかりません"), "{body}");
+    // A query the extractor cannot read (a field given twice).
+    let body = page(400, officer.get("/verifications?number=a&number=b").await).await;
+    assert!(body.contains("検索条件を読み取れません"), "{body}");
+    // A post that is not a form.
+    let res = officer
+        .http
+        .post(officer.url("/verify"))
+        .body("certificate_number=W2025000001")
+        .send()
+        .await
+        .unwrap();
+    let body = page(415, res).await;
+    assert!(body.contains("application/x-www-form-urlencoded"), "{body}");
+    // A form larger than any page sends.
+    let long = "W".repeat(70 * 1024);
+    let body = page(
+        413,
+        officer
+            .post("/verify", &[("certificate_number", &long)])
+            .await,
+    )
+    .await;
+    assert!(body.contains("大きすぎます"), "{body}");
+
+    let auditor = service.api("auditor", "audit");
+    let res = auditor
+        .get("/api/v1/audit/events?action=verify&action=signin")
+        .await;
+    let problem = super::problem(res, 422).await;
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("クエリ文字列を読めません")
+            && !detail.is_ascii()
+            && !detail.contains("field"),
+        "{problem}"
+    );
+}

@@ -42,11 +42,11 @@ pub struct NoticeQr {
 /// Japanese, say how the text should look and never quote it (it holds the key).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NoticeError {
-    #[error("読み取ったQRコードは新しい形式のお知らせのものです。保証契約番号と認証キーを手で入力してください。(unsupported SURETY version)")]
+    #[error("読み取ったQRコードは新しい形式のお知らせのものです。保証契約番号と認証キーを手で入力してください。")]
     Version,
-    #[error("読み取ったQRコードの内容が欠けています。もう一度読み取るか、保証契約番号と認証キーを手で入力してください。(expected SURETY/1;issuer;number;key)")]
+    #[error("読み取ったQRコードの内容が欠けています。もう一度読み取るか、保証契約番号と認証キーを手で入力してください。")]
     Shape,
-    #[error("読み取ったQRコードの{}が正しくありません。もう一度読み取るか、手で入力してください。({} in the QR text is invalid)", .0.field().label(), .0.field().name())]
+    #[error("読み取ったQRコードの{}が正しくありません。もう一度読み取るか、手で入力してください。", .0.field().label())]
     Id(IdError),
 }
 
@@ -131,6 +131,24 @@ mod tests {
     use proptest::prelude::*;
 
     const TEXT: &str = "SURETY/1;wjcs;W2025000123;7KQ2M9XDH4T8RB3N";
+
+    /// The officer reads these beside the form: Japanese only (issue K12).
+    #[test]
+    fn every_refusal_is_in_japanese_only() {
+        for text in [
+            "SURETY/2;wjcs;W2025000123;7KQ2M9XDH4T8RB3N",
+            "SURETY/1;wjcs;W2025000123",
+            "SURETY/1;wjcs;X1;7KQ2M9XDH4T8RB3N",
+            "SURETY/1;wjcs;W2025000123;7KQ2",
+        ] {
+            let e = NoticeQr::recognise(text).unwrap_err();
+            let message = e.to_string();
+            assert!(
+                !message.chars().any(|c| c.is_ascii_lowercase()),
+                "{message}"
+            );
+        }
+    }
 
     #[test]
     fn builds_and_reads_the_section_7_text() {

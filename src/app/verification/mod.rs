@@ -64,7 +64,7 @@ pub enum VerifyError {
     NoIssuer(String),
     /// Scanned QR text names an issuer the registry does not route its number to: a
     /// forged or foreign notice, rejected without any request.
-    #[error("読み取ったQRコードの保証事業会社は、この保証契約番号の保証事業会社として登録されていません。お知らせを確認し、保証契約番号と認証キーを手で入力してください。(the issuer in the QR code does not issue this number)")]
+    #[error("読み取ったQRコードの保証事業会社は、この保証契約番号の保証事業会社として登録されていません。お知らせを確認し、保証契約番号と認証キーを手で入力してください。")]
     NoticeIssuer(kakunin_protocol::ids::Field),
     #[error(transparent)]
     Db(#[from] DbError),

@@ -83,9 +83,8 @@ impl std::fmt::Display for TextTooLong {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{}は{EXPECTED_TEXT_MAX}文字以内で入力してください。({} is too long: at most {EXPECTED_TEXT_MAX} characters)",
+            "{}は{EXPECTED_TEXT_MAX}文字以内で入力してください。",
             self.field.label(),
-            self.field.api_member()
         )
     }
 }

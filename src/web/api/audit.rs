@@ -113,7 +113,7 @@ fn parse(
         return Err(InvalidInput::new(
             "actor",
             format!(
-                "actor は{}文字以内にしてください。(actor is too long)",
+                "actor は{}文字以内にしてください。",
                 crate::domain::bounds::FILTER_MAX
             ),
         ));

@@ -106,9 +106,7 @@ fn twice(prefix: &str, name: &str) -> InvalidInput {
     let field = format!("{prefix}{name}");
     InvalidInput::new(
         &field,
-        format!(
-            "{field} が2回以上あります。1回だけ指定してください。({field} is given more than once)"
-        ),
+        format!("{field} が2回以上あります。1回だけ指定してください。"),
     )
 }
 
@@ -181,7 +179,7 @@ fn unknown_member(prefix: &str, name: &str, known: &[&str]) -> InvalidInput {
     InvalidInput::new(
         format!("{prefix}{name}"),
         format!(
-            "{prefix}{name} という項目はありません。使える項目は {} です。(unknown member)",
+            "{prefix}{name} という項目はありません。使える項目は {} です。",
             known
                 .iter()
                 .map(|m| format!("{prefix}{m}"))
@@ -223,8 +221,8 @@ fn request(input: VerificationInput) -> Result<Request, InvalidInput> {
         let e = errors.into_iter().next().expect("an error names a field");
         let field = e.field().name();
         let message = match e {
-            CaseInputError::TooLong { chars, .. } => format!("{field} は{CASE_TEXT_MAX}文字以内にしてください（NFKC 正規化後の文字数で{chars}文字でした）。({field} is too long)"),
-            CaseInputError::Control { .. } => format!("{field} に改行・タブなどの制御文字は使えません。({field} holds a control character)"),
+            CaseInputError::TooLong { chars, .. } => format!("{field} は{CASE_TEXT_MAX}文字以内にしてください（NFKC 正規化後の文字数で{chars}文字でした）。"),
+            CaseInputError::Control { .. } => format!("{field} に改行・タブなどの制御文字は使えません。"),
         };
         InvalidInput::new(field, message)
     })?;
@@ -251,7 +249,7 @@ fn expected(e: ExpectedInput) -> Result<Expected, InvalidInput> {
             let field = format!("expected.{}", field.api_member());
             InvalidInput::new(
                 &field,
-                format!("{field} は{EXPECTED_TEXT_MAX}文字以内にしてください（NFKC 正規化後の文字数）。({field} is too long)"),
+                format!("{field} は{EXPECTED_TEXT_MAX}文字以内にしてください（NFKC 正規化後の文字数）。"),
             )
         }),
         None => Ok(None),
@@ -371,6 +369,56 @@ mod tests {
         );
         assert!(e.detail.contains("整数"), "{}", e.detail);
         assert!(!e.detail.contains("1億"), "the value is not quoted back");
+    }
+
+    /// A detail names members in their JSON spelling and says the rest in Japanese: no
+    /// English gloss after it (issue K12: Japanese for every word a person reads).
+    #[test]
+    fn details_are_japanese_beside_the_member_names() {
+        const MEMBERS: [&str; 11] = [
+            "certificate_number",
+            "auth_key",
+            "ref",
+            "expected",
+            "expect",
+            "amount",
+            "contract_amount_yen",
+            "contractor_name",
+            "title",
+            "case_number",
+            "case_title",
+        ];
+        let ok = json!({"certificate_number": "W2025000123", "auth_key": "7KQ2M9XDH4T8RB3N"});
+        let with = |k: &str, v: Value| {
+            let mut o = ok.clone();
+            o[k] = v;
+            o
+        };
+        let mut details = vec![
+            refused(with("ref", json!("a\nb"))).detail,
+            refused(with("expect", json!({}))).detail,
+            refused(with("expected", json!({"title": "x".repeat(501)}))).detail,
+            refused(with("case_title", json!("x".repeat(101)))).detail,
+            refused(with("case_number", json!("a\tb"))).detail,
+            refused(json!({"auth_key": "7KQ2M9XDH4T8RB3N"})).detail,
+        ];
+        let twice = r#"{"certificate_number":"W2025000123","auth_key":"A","auth_key":"A"}"#;
+        details.push(
+            verification(&RawValue::from_string(twice.into()).unwrap())
+                .unwrap_err()
+                .detail,
+        );
+        for detail in details {
+            // Examples are quoted ("row-17") and may be anything.
+            let unquoted: String = detail.split('"').step_by(2).collect();
+            let words = unquoted
+                .split(|c: char| !(c.is_ascii_lowercase() || c == '_' || c == '.'))
+                .flat_map(|w| w.split('.'))
+                .filter(|w| !w.is_empty());
+            for w in words {
+                assert!(MEMBERS.contains(&w), "English word {w:?} in: {detail}");
+            }
+        }
     }
 
     #[test]

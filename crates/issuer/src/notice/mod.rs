@@ -62,7 +62,7 @@ pub struct Notice<'a> {
 /// Errors loading the fonts or rendering the notice.
 #[derive(Debug, thiserror::Error)]
 pub enum NoticeError {
-    #[error("お知らせ用の日本語フォントが見つかりません。試したパス: {}。Debian では `apt-get install {package}` でインストールするか、環境変数 {env} にフォントファイルのパスを指定してください。(no Japanese font for the key notice)", list_paths(.tried), package = fonts::FONT_PACKAGE, env = FONT_ENV)]
+    #[error("お知らせ用の日本語フォントが見つかりません。試したパス: {}。Debian では `apt-get install {package}` でインストールするか、環境変数 {env} にフォントファイルのパスを指定してください。", list_paths(.tried), package = fonts::FONT_PACKAGE, env = FONT_ENV)]
     FontNotFound { tried: Vec<PathBuf> },
     #[error("フォントファイル {} を読み込めません: {source}", .path.display())]
     FontRead {

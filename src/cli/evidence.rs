@@ -26,7 +26,7 @@ pub fn verify(settings: &Settings, target: &str, registry: Option<&Path>) -> any
     // This machine's copy of the service's receipt keys, when it has one: a bundle's
     // own key set is then checked against it rather than taken on trust.
     let own_keys = ReceiptKeys::load(&dir_beside(&settings.audit.signing_key_file)).ok();
-    let own_public = own_keys.as_ref().map(|k| k.public().to_vec());
+    let own_public = own_keys.as_ref().map(|k| k.public());
     let path = Path::new(target);
     if path.is_file() {
         let bundle: Bundle = match std::fs::read(path)

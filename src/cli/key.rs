@@ -57,9 +57,9 @@ pub fn init(settings: &Settings, pool: &DbPool) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// `kakunin key rotate`: a new receipt key; the one before is retired as of now and
-/// stays published, so the receipts it signed still verify. A running service picks
-/// the new key up at its next start.
+/// `kakunin key rotate`: a new receipt key; the one before is retired a minute from
+/// now and stays published, so the receipts it signed still verify. A running service
+/// picks the new key up within a second ([`follow_rotations`]).
 pub fn rotate(settings: &Settings) -> anyhow::Result<u8> {
     let dir = receipt_keys::dir_beside(&settings.audit.signing_key_file);
     let keys = ReceiptKeys::rotate(&dir, chrono::Utc::now())?;
@@ -72,7 +72,11 @@ pub fn rotate(settings: &Settings) -> anyhow::Result<u8> {
             k.not_after.as_deref().unwrap_or("（現在の鍵）")
         );
     }
-    println!("サービスを再起動すると新しい鍵で署名します");
+    println!(
+        "実行中のサービスは{}秒以内に新しい鍵で署名し始めます（前の鍵は{}秒後まで有効です）",
+        receipt_keys::REFRESH_EVERY.as_secs(),
+        receipt_keys::RETIRE_AFTER_SECONDS
+    );
     Ok(0)
 }
 
@@ -92,6 +96,32 @@ pub fn receipt_keys(settings: &Settings, demo: bool) -> anyhow::Result<Arc<Recei
         Err(e) => return Err(e.into()),
     };
     Ok(Arc::new(keys))
+}
+
+/// Follows `kakunin key rotate` while `serve` runs: looks at the key set every
+/// [`REFRESH_EVERY`](receipt_keys::REFRESH_EVERY) and signs with the new key once it is
+/// there (the old one stays valid long enough for that, see
+/// [`RETIRE_AFTER_SECONDS`](receipt_keys::RETIRE_AFTER_SECONDS)). A set that cannot be
+/// read leaves the one in use, with a warning per failure streak.
+pub async fn follow_rotations(keys: Arc<ReceiptKeys>) {
+    let mut tick = tokio::time::interval(receipt_keys::REFRESH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tick.tick().await;
+        match keys.refresh() {
+            Ok(true) => {
+                failing = false;
+                tracing::info!(kid = %keys.kid(), "receipt keys reloaded: signing with the current key");
+            }
+            Ok(false) => failing = false,
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!(error = %e, "receipt key set unreadable: still signing with the keys loaded before");
+            }
+            Err(_) => {}
+        }
+    }
 }
 
 /// For commands that may append to the log: sign checkpoints when the key exists.

@@ -108,6 +108,7 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("照会用のスレッドを起動できません")?;
+    workers.spawn(super::key::follow_rotations(receipts.clone()));
     let verifier = Verifier {
         registry: Arc::new(registry),
         profile: Arc::new(profile),

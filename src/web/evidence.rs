@@ -50,7 +50,7 @@ pub async fn bundle(
     id: String,
     scope: OfficeScope,
 ) -> Result<Option<Result<Bundle, BundleError>>, DbError> {
-    let keys = state.verifier.receipts.public().to_vec();
+    let keys = state.verifier.receipts.public();
     let registry = state.verifier.registry.clone();
     db::write(&state.verifier.pool, move |c| {
         evidence::open_bundle(c, &actor, &id, &scope, &keys, &registry).map_err(DbError::from)

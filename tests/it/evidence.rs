@@ -110,6 +110,77 @@ async fn each_verification_with_a_record_gets_a_receipt_that_survives_key_rotati
     assert!(err.to_string().contains("署名が正しくありません"), "{err}");
 }
 
+/// The kid a verification's receipt was signed with.
+fn receipt_kid(v: &Value) -> String {
+    let protected = v["receipt"]["protected"].as_str().unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, protected)
+            .unwrap(),
+    )
+    .unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+/// `kakunin key rotate` while the service runs: the service takes the new key up by
+/// itself, and nothing signed around the rotation stops verifying: not a bundle
+/// downloaded before it (its copy of the old key still says "current"), not a receipt
+/// signed by the old key in the moment before the service saw the new one.
+#[tokio::test]
+async fn a_rotation_while_serving_leaves_every_receipt_and_bundle_valid() {
+    let (issuer, service) = start();
+    let api = service.api("keiyaku", "verify");
+    let k = issuer.demo_key("W2025000001");
+    let items: Vec<Value> = ["r-1", "r-2", "r-3"]
+        .iter()
+        .map(|r| item(&k.certificate_number, &k.auth_key, r))
+        .collect();
+    let before = api.verify(&items[0]).await;
+    let id = before["id"].as_str().unwrap().to_owned();
+    let res = api
+        .get(&format!("/api/v1/verifications/{id}/evidence"))
+        .await;
+    assert_eq!(res.status(), 200);
+    let bundle_file = service.dir().join("before-rotation.json");
+    std::fs::write(&bundle_file, res.bytes().await.unwrap()).unwrap();
+
+    let out = service.cli(&["key", "rotate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let during = api.verify(&items[1]).await;
+    // The running service publishes and uses the new key without a restart.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let keys = loop {
+        let keys = published_keys(&service).await;
+        if keys.len() == 2 || std::time::Instant::now() > deadline {
+            break keys;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(keys.len(), 2, "the new key is published: {keys:?}");
+    let after = api.verify(&items[2]).await;
+    assert_eq!(receipt_kid(&before), keys[0].kid);
+    assert_eq!(receipt_kid(&after), keys[1].kid, "signed with the new key");
+
+    for v in [&before, &during, &after] {
+        receipt::verify(&receipt_bytes(v), &keys).expect("each receipt verifies");
+        let out = service.cli(&["evidence", "verify", v["id"].as_str().unwrap()]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+    }
+    let out = service.cli(&["evidence", "verify", bundle_file.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a bundle from before the rotation: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
 /// Runs `kakunin evidence verify` on a bundle file the way a machine without the
 /// service would: no database, no keys, no registry of its own.
 fn verify_bundle_alone(service: &ServiceProcess, bundle: &Value) -> (Option<i32>, String) {

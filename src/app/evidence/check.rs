@@ -77,14 +77,27 @@ pub fn check_bundle(
     if bundle.format != FORMAT {
         return Err(Invalid::Format(bundle.format.clone()));
     }
-    let receipt = receipt::verify(bundle.receipt.as_bytes(), &bundle.receipt_keys)?;
-    if let Some(trusted) = trusted_keys {
-        let used = receipt_kid(&bundle.receipt);
-        let same = |k: &&PublicKey| k.kid == used;
-        if bundle.receipt_keys.iter().find(same) != trusted.iter().find(same) {
-            return Err(Invalid::ForeignReceiptKey(used));
+    // The service's own set, when this machine has it, is the authority on its keys: a
+    // bundle must name one of them (the same `kid` and `x`), and that key's window is
+    // the one in force now. The bundle's copy of the window is only what it was at
+    // download: a key current then has been retired by a rotation since, which changes
+    // its `not_after` and nothing the receipt relies on.
+    let keys = match trusted_keys {
+        Some(trusted) => {
+            let used = receipt_kid(&bundle.receipt);
+            let key = |set: &[PublicKey]| {
+                set.iter()
+                    .find(|k| k.kid == used)
+                    .map(|k| (k.kid.clone(), k.x.clone()))
+            };
+            if key(&bundle.receipt_keys) != key(trusted) {
+                return Err(Invalid::ForeignReceiptKey(used));
+            }
+            trusted
         }
-    }
+        None => &bundle.receipt_keys,
+    };
+    let receipt = receipt::verify(bundle.receipt.as_bytes(), keys)?;
     if receipt.verification_id != bundle.verification_id {
         return Err(Invalid::OtherVerification {
             expected: bundle.verification_id.clone(),

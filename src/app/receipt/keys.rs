@@ -21,6 +21,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use kakunin_platform::keyfile::{self, KeyFileError};
+use kakunin_protocol::jws;
 use kakunin_protocol::registry::TrustedKey;
 use kakunin_protocol::time::jst;
 
@@ -104,17 +105,51 @@ struct KeySet {
     keys: Vec<PublicKey>,
 }
 
-/// The loaded set: the current private key and every public key, current and retired.
-pub struct ReceiptKeys {
+/// How long a retired key stays valid after `kakunin key rotate` (seconds). A running
+/// service reads the new set within [`REFRESH_EVERY`] and signs with the new key from
+/// then on; until then it still signs with the old one, so the old key's window must
+/// reach past that switch, or those receipts would be signed by a key already retired.
+pub const RETIRE_AFTER_SECONDS: i64 = 60;
+
+/// How often `serve` looks at `keys.json` for a rotation (the file's size and time).
+pub const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A private key this service may sign with, and its validity window.
+struct SigningWindow {
     kid: String,
     key: SigningKey,
+    not_before: DateTime<FixedOffset>,
+    not_after: Option<DateTime<FixedOffset>>,
+}
+
+impl SigningWindow {
+    fn holds(&self, at: DateTime<FixedOffset>) -> bool {
+        self.not_before <= at && self.not_after.is_none_or(|end| at <= end)
+    }
+}
+
+/// One reading of the key directory.
+struct Loaded {
+    /// Newest first: the current key, then retired keys whose window is still open (a
+    /// rotation's last [`RETIRE_AFTER_SECONDS`]).
+    signers: Vec<SigningWindow>,
     public: Vec<PublicKey>,
+    /// `keys.json` as read: its length and modification time.
+    stamp: Option<(u64, std::time::SystemTime)>,
+}
+
+/// The service's receipt keys: every public key, current and retired, and the private
+/// keys it may still sign with. Shared by the whole service; [`refresh`](Self::refresh)
+/// takes in a rotation made while it runs.
+pub struct ReceiptKeys {
+    dir: PathBuf,
+    loaded: std::sync::RwLock<Loaded>,
 }
 
 impl std::fmt::Debug for ReceiptKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReceiptKeys")
-            .field("kid", &self.kid)
+            .field("kid", &self.kid())
             .finish_non_exhaustive()
     }
 }
@@ -162,38 +197,91 @@ fn write_set(dir: &Path, set: &KeySet) -> Result<(), ReceiptKeyError> {
     std::fs::rename(&tmp, &path).map_err(err)
 }
 
-impl ReceiptKeys {
-    /// Loads the set; the current key is the one without `not_after`.
-    pub fn load(dir: &Path) -> Result<Self, ReceiptKeyError> {
-        let missing = || ReceiptKeyError::Missing(set_path(dir).display().to_string());
-        let set = read_set(dir)?.ok_or_else(missing)?;
-        let current = set
-            .keys
-            .iter()
-            .rfind(|k| k.not_after.is_none())
-            .ok_or_else(missing)?;
-        let key = keyfile::read(&dir.join(format!("{}.key", current.kid)))?;
-        if URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes()) != current.x {
+fn stamp_of(dir: &Path) -> Option<(u64, std::time::SystemTime)> {
+    let meta = std::fs::metadata(set_path(dir)).ok()?;
+    Some((meta.len(), meta.modified().ok()?))
+}
+
+fn parse_time(text: &str, dir: &Path, kid: &str) -> Result<DateTime<FixedOffset>, ReceiptKeyError> {
+    DateTime::parse_from_rfc3339(text).map_err(|_| ReceiptKeyError::Set {
+        path: set_path(dir).display().to_string(),
+        reason: format!("鍵 {kid} の有効期間「{text}」が日時ではありません"),
+    })
+}
+
+/// Reads the set and the private keys that may still sign at `now`.
+fn read_loaded(dir: &Path, now: DateTime<Utc>) -> Result<Loaded, ReceiptKeyError> {
+    let missing = || ReceiptKeyError::Missing(set_path(dir).display().to_string());
+    let stamp = stamp_of(dir);
+    let set = read_set(dir)?.ok_or_else(missing)?;
+    let current = set
+        .keys
+        .iter()
+        .rposition(|k| k.not_after.is_none())
+        .ok_or_else(missing)?;
+    let mut signers = Vec::new();
+    for (i, k) in set.keys.iter().enumerate().rev() {
+        let not_after = k
+            .not_after
+            .as_deref()
+            .map(|t| parse_time(t, dir, &k.kid))
+            .transpose()?;
+        let open = not_after.is_none_or(|end| end >= now);
+        if i != current && !open {
+            continue;
+        }
+        let file = dir.join(format!("{}.key", k.kid));
+        let key = match keyfile::read(&file) {
+            Ok(key) => key,
+            // A retired key's file may have been moved away: it only signs nothing more.
+            Err(_) if i != current => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes()) != k.x {
             return Err(ReceiptKeyError::Set {
                 path: set_path(dir).display().to_string(),
-                reason: format!("鍵 {} の公開鍵が秘密鍵と一致しません", current.kid),
+                reason: format!("鍵 {} の公開鍵が秘密鍵と一致しません", k.kid),
             });
         }
-        Ok(Self {
-            kid: current.kid.clone(),
+        let window = SigningWindow {
+            kid: k.kid.clone(),
             key,
-            public: set.keys,
+            not_before: parse_time(&k.not_before, dir, &k.kid)?,
+            not_after,
+        };
+        // The current key first, whatever its place in the file.
+        if i == current {
+            signers.insert(0, window);
+        } else {
+            signers.push(window);
+        }
+    }
+    Ok(Loaded {
+        signers,
+        public: set.keys,
+        stamp,
+    })
+}
+
+impl ReceiptKeys {
+    /// Loads the set; the current key is the last one without `not_after`.
+    pub fn load(dir: &Path) -> Result<Self, ReceiptKeyError> {
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            loaded: std::sync::RwLock::new(read_loaded(dir, Utc::now())?),
         })
     }
 
-    /// Makes a new current key; the one before (if any) is retired as of `now` and
-    /// stays in the set, so receipts it signed still verify. Returns the new set.
+    /// Makes a new current key, valid from `now`; the one before (if any) is retired
+    /// [`RETIRE_AFTER_SECONDS`] after `now` and stays in the set, so receipts it signed
+    /// still verify. Returns the new set.
     pub fn rotate(dir: &Path, now: DateTime<Utc>) -> Result<Self, ReceiptKeyError> {
         let mut set = read_set(dir)?.unwrap_or_default();
         let now = now.with_timezone(&jst());
         // Microseconds, as receipts write `checked_at`: a retirement rounded down to the
         // second would fall before receipts signed in that same second.
-        let stamp = now.to_rfc3339_opts(SecondsFormat::Micros, false);
+        let retired = (now + chrono::Duration::seconds(RETIRE_AFTER_SECONDS))
+            .to_rfc3339_opts(SecondsFormat::Micros, false);
         // The kid names the key and when it began, so two keys never share one.
         let kid_base = format!("kakunin-{}", now.format("%Y%m%dT%H%M%S"));
         let mut kid = kid_base.clone();
@@ -204,7 +292,7 @@ impl ReceiptKeys {
         }
         let key = keyfile::create(&dir.join(format!("{kid}.key")))?;
         for old in set.keys.iter_mut().filter(|k| k.not_after.is_none()) {
-            old.not_after = Some(stamp.clone());
+            old.not_after = Some(retired.clone());
         }
         set.keys
             .push(PublicKey::of(&kid, &key.verifying_key(), now));
@@ -220,22 +308,60 @@ impl ReceiptKeys {
         }
     }
 
-    pub fn kid(&self) -> &str {
-        &self.kid
+    /// Reads the set again when `keys.json` changed since it was read (a rotation by
+    /// `kakunin key rotate` while the service runs). `Ok(true)`: the new set is in use.
+    /// On an error the set in use stays, and the caller says so.
+    pub fn refresh(&self) -> Result<bool, ReceiptKeyError> {
+        let stamp = stamp_of(&self.dir);
+        if stamp == self.read().stamp {
+            return Ok(false);
+        }
+        let fresh = read_loaded(&self.dir, Utc::now())?;
+        *self
+            .loaded
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
+        Ok(true)
     }
 
-    pub fn signing_key(&self) -> &SigningKey {
-        &self.key
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
+        // A panic while swapping in a set leaves a whole set behind: nothing to repair.
+        self.loaded
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The current key's id.
+    pub fn kid(&self) -> String {
+        self.read().signers[0].kid.clone()
+    }
+
+    /// Signs `payload` (a JWS of `typ`) with the key whose window holds `at` (a receipt's
+    /// `checked_at`), the newest such key: a verification made just before a rotation is
+    /// signed by the key that was current when it was made, one made after by the new
+    /// key. With no key for `at` (a clock set back before every key) the current key
+    /// signs, and the receipt will not verify: that is logged.
+    pub fn sign_as_of(&self, typ: &str, payload: &[u8], at: DateTime<FixedOffset>) -> String {
+        let loaded = self.read();
+        let signer = loaded
+            .signers
+            .iter()
+            .find(|s| s.holds(at))
+            .unwrap_or_else(|| {
+                tracing::error!(%at, "no receipt key is valid at this time; signing with the current key");
+                &loaded.signers[0]
+            });
+        jws::sign_as(typ, payload, &signer.kid, &signer.key)
     }
 
     /// Every public key, current and retired, oldest first.
-    pub fn public(&self) -> &[PublicKey] {
-        &self.public
+    pub fn public(&self) -> Vec<PublicKey> {
+        self.read().public.clone()
     }
 
     /// The JWK Set of RFC 7517 §5.
     pub fn jwks(&self) -> serde_json::Value {
-        serde_json::json!({ "keys": self.public.iter().map(PublicKey::jwk).collect::<Vec<_>>() })
+        serde_json::json!({ "keys": self.read().public.iter().map(PublicKey::jwk).collect::<Vec<_>>() })
     }
 }
 
@@ -256,5 +382,75 @@ mod tests {
         assert_eq!(keys[1].not_after, None, "the new key is current");
         assert_eq!(ReceiptKeys::load(dir.path()).unwrap().kid(), second.kid());
         assert!(keys.iter().all(|k| k.trusted().is_some()));
+    }
+
+    fn signed_kid(keys: &ReceiptKeys, at: DateTime<Utc>) -> String {
+        let jws = keys.sign_as_of("t", b"{}", at.with_timezone(&jst()));
+        let v: serde_json::Value = serde_json::from_str(&jws).unwrap();
+        let header = URL_SAFE_NO_PAD
+            .decode(v["protected"].as_str().unwrap())
+            .unwrap();
+        let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+        header["kid"].as_str().unwrap().to_owned()
+    }
+
+    /// A running service's set takes in a rotation made by another process, and signs
+    /// each receipt with the key whose window holds its time: the old key keeps a
+    /// minute past the rotation, for the receipts signed before the service saw it.
+    #[test]
+    fn a_running_set_takes_in_a_rotation_and_signs_by_the_receipts_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let running = ReceiptKeys::load_or_create(dir.path()).unwrap();
+        let old = running.kid();
+        assert!(!running.refresh().unwrap(), "nothing changed yet");
+        let at = Utc::now() + chrono::Duration::seconds(5);
+        let rotated = ReceiptKeys::rotate(dir.path(), at).unwrap();
+        let new = rotated.kid();
+        assert_eq!(
+            signed_kid(&running, at + chrono::Duration::seconds(1)),
+            old,
+            "before it refreshes, the service still signs with the old key"
+        );
+        assert!(running.refresh().unwrap());
+        assert!(!running.refresh().unwrap(), "once per change");
+        assert_eq!(running.kid(), new);
+        assert_eq!(running.public().len(), 2);
+        assert_eq!(signed_kid(&running, at - chrono::Duration::seconds(1)), old);
+        assert_eq!(signed_kid(&running, at + chrono::Duration::seconds(1)), new);
+
+        let public = running.public();
+        let end = DateTime::parse_from_rfc3339(public[0].not_after.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            end.timestamp_micros(),
+            (at + chrono::Duration::seconds(RETIRE_AFTER_SECONDS)).timestamp_micros()
+        );
+        // Every one of those signatures verifies against the published set.
+        let trusted: Vec<TrustedKey> = public.iter().filter_map(PublicKey::trusted).collect();
+        for when in [-1, 1, RETIRE_AFTER_SECONDS - 1] {
+            let t = (at + chrono::Duration::seconds(when)).with_timezone(&jst());
+            for signer in [&rotated, &running] {
+                let jws = signer.sign_as_of("t", b"{}", t);
+                let signed = jws::verify_signed(jws.as_bytes(), "t", |kid| {
+                    trusted.iter().find(|k| k.kid() == kid).ok_or(
+                        kakunin_protocol::jws::RecordError::UnknownKid(kid.to_owned()),
+                    )
+                })
+                .unwrap();
+                let key = signed.key;
+                let valid = key.not_before() <= t && key.not_after().is_none_or(|end| t <= end);
+                assert!(valid, "{} at {t}", signed.kid);
+            }
+        }
+    }
+
+    #[test]
+    fn an_unreadable_set_leaves_the_keys_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let running = ReceiptKeys::load_or_create(dir.path()).unwrap();
+        let kid = running.kid();
+        std::fs::write(set_path(dir.path()), "not json").unwrap();
+        assert!(running.refresh().is_err());
+        assert_eq!(running.kid(), kid);
+        assert_eq!(running.public().len(), 1);
     }
 }

@@ -85,10 +85,14 @@ pub fn paper_digest(receipt: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(receipt.as_bytes()))
 }
 
-/// Signs a receipt with the current key.
+/// Signs a receipt with the key that was current at its `checked_at`
+/// ([`ReceiptKeys::sign_as_of`]).
 pub fn sign(receipt: &Receipt, keys: &ReceiptKeys) -> String {
     let payload = serde_json::to_vec(receipt).expect("a receipt always serializes");
-    jws::sign_as(RECEIPT_TYP, &payload, keys.kid(), keys.signing_key())
+    // `checked_at` is written by `receipt_time` just before: it always parses.
+    let at = chrono::DateTime::parse_from_rfc3339(&receipt.checked_at)
+        .unwrap_or_else(|_| chrono::Utc::now().with_timezone(&jst()));
+    keys.sign_as_of(RECEIPT_TYP, &payload, at)
 }
 
 /// Why a receipt does not hold.

@@ -411,7 +411,7 @@ mod tests {
                 .select(verifications::receipt)
                 .first(&mut c)
                 .unwrap();
-            let r = receipt::verify(signed.unwrap().as_bytes(), s.receipts.public()).unwrap();
+            let r = receipt::verify(signed.unwrap().as_bytes(), &s.receipts.public()).unwrap();
             assert_eq!((r.verification_id.as_str(), r.audit_seq), (id, seq));
         }
     }

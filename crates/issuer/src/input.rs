@@ -172,9 +172,8 @@ fn parse_object(source: &str, bytes: &[u8]) -> Result<Map<String, Value>, Issuer
             "{source}: JSONオブジェクト（{{ … }}）で書いてください。"
         ))),
         Err(e) => Err(IssuerError::Input(format!(
-            "{source}: JSONとして読めません（{}行{}列）: {e}",
-            e.line(),
-            e.column()
+            "{source}: {}",
+            kakunin_protocol::payload::describe(&e)
         ))),
     }
 }
@@ -237,7 +236,8 @@ pub fn from_member<T: DeserializeOwned>(
 ) -> Result<T, IssuerError> {
     serde_json::from_value(value).map_err(|e| {
         IssuerError::Input(format!(
-            "{source}: 「{name}」の値が不正です（日付は YYYY-MM-DD、金額は円単位の整数、種類は仕様の英語名）: {e}"
+            "{source}: 「{name}」の値が不正です（日付は YYYY-MM-DD、金額は円単位の整数、種類は仕様の英語名）: {}",
+            kakunin_protocol::payload::describe(&e)
         ))
     })
 }

@@ -89,10 +89,19 @@ pub struct Contract {
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    #[serde(deserialize_with = "wire::date")]
     pub contract_date: NaiveDate,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::some_date",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub period_start: Option<NaiveDate>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "wire::some_date",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub period_end: Option<NaiveDate>,
     pub amount_yen: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,13 +111,16 @@ pub struct Contract {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Guarantee {
     pub amount_yen: i64,
+    #[serde(deserialize_with = "wire::date")]
     pub period_start: NaiveDate,
+    #[serde(deserialize_with = "wire::date")]
     pub period_end: NaiveDate,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     pub revision: u32,
+    #[serde(deserialize_with = "wire::date")]
     pub date: NaiveDate,
     pub summary: String,
 }
@@ -121,6 +133,7 @@ pub struct Certificate {
     pub revision: u32,
     pub status: Status,
     pub kind: Kind,
+    #[serde(deserialize_with = "wire::timestamp")]
     pub issued_at: DateTime<FixedOffset>,
     pub issuer: Issuer,
     pub orderer: Orderer,
@@ -138,10 +151,14 @@ impl Certificate {
     /// skips an ignored string without checking its bytes, and a record accepted that
     /// way could not be read back as text (found by the fuzz target `jws_verify`).
     pub fn from_json(bytes: &[u8]) -> Result<Self, PayloadError> {
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| PayloadError::Json(format!("UTF-8 ではありません（{e}）")))?;
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            PayloadError::Json(format!(
+                "UTF-8 ではありません（{}バイト目から）",
+                e.valid_up_to() + 1
+            ))
+        })?;
         let cert: Certificate =
-            serde_json::from_str(text).map_err(|e| PayloadError::Json(e.to_string()))?;
+            serde_json::from_str(text).map_err(|e| PayloadError::Json(describe(&e)))?;
         cert.check()?;
         Ok(cert)
     }
@@ -203,9 +220,127 @@ pub fn sample_json() -> serde_json::Value {
     })
 }
 
+/// serde_json's error in Japanese: it reaches the 不正な記録 page and the officer reads
+/// it. serde writes `missing field `x``, `unknown variant `y`, expected …`, `invalid
+/// type: …` and the like, then ` at line L column C`; the kinds a payload can have are
+/// said again here, anything else by its position only. Our own messages (the dates,
+/// [`wire`]) are Japanese already and kept.
+///
+/// Also used by the reference issuer for its input files.
+pub fn describe(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let message = full
+        .rsplit_once(" at line ")
+        .map_or(full.as_str(), |(m, _)| m);
+    let quoted = |m: &str| m.split('`').nth(1).unwrap_or("").to_owned();
+    let said = if let Some(rest) = message.strip_prefix("missing field ") {
+        format!("必須の項目 {} がありません", quoted(rest))
+    } else if let Some(rest) = message.strip_prefix("unknown variant ") {
+        format!("値 {} はこの版の証書にない値です", quoted(rest))
+    } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        "項目の値の型が違います（文字列・整数・オブジェクトの別）".to_owned()
+    } else if message.starts_with("duplicate field") {
+        format!("項目 {} が2回以上あります", quoted(message))
+    } else if !message.is_ascii() {
+        message.to_owned()
+    } else {
+        "JSONとして読めません".to_owned()
+    };
+    match e.line() {
+        // Read from a `serde_json::Value`: no text, so no position.
+        0 => said,
+        line => format!("{said}（{line}行{}列）", e.column()),
+    }
+}
+
+/// The payload's dates and times as §4 writes them, read strictly: chrono's own readers
+/// also take `2025-4-1` and `2025-04-01 10:15:00+09:00`, which another implementation
+/// of the protocol may refuse, so a record written that way is refused here too.
+mod wire {
+    use chrono::{DateTime, FixedOffset, NaiveDate};
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer};
+
+    /// `YYYY-MM-DD`: four, two and two digits (§4 "Dates are `YYYY-MM-DD`").
+    pub fn date<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+        let text = String::deserialize(d)?;
+        let text = text.as_str();
+        let shaped = text.len() == 10
+            && text.bytes().enumerate().all(|(i, b)| match i {
+                4 | 7 => b == b'-',
+                _ => b.is_ascii_digit(),
+            });
+        shaped
+            .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+            .flatten()
+            .ok_or_else(|| {
+                D::Error::custom(format!(
+                    "日付「{text}」は YYYY-MM-DD の形（例: 2025-04-01）で書かれていません"
+                ))
+            })
+    }
+
+    /// An optional member's date: absent or `null` is `None`.
+    pub fn some_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(deserialize_with = "date")] NaiveDate);
+        Ok(Option::<Wrapped>::deserialize(d)?.map(|Wrapped(day)| day))
+    }
+
+    /// RFC 3339 with an offset (§4 "timestamps are RFC 3339 with offset"), `T` between
+    /// date and time.
+    pub fn timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<FixedOffset>, D::Error> {
+        let text = String::deserialize(d)?;
+        let text = text.as_str();
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .filter(|_| text.as_bytes().get(10) == Some(&b'T'))
+            .ok_or_else(|| {
+                D::Error::custom(format!(
+                    "日時「{text}」は RFC 3339 の形（例: 2025-04-03T10:15:00+09:00）で書かれていません"
+                ))
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// §4: dates `YYYY-MM-DD`, timestamps RFC 3339 with offset; anything looser is a
+    /// record another implementation could read differently, so it is invalid.
+    #[test]
+    fn dates_and_times_are_read_only_in_the_spec_form() {
+        for (path, bad) in [
+            (&["contract", "contract_date"][..], "2025-4-1"),
+            (&["contract", "contract_date"][..], "2025/04/01"),
+            (&["contract", "contract_date"][..], "+2025-04-01"),
+            (&["contract", "period_end"][..], "2026-03-13 "),
+            (&["guarantee", "period_start"][..], "20250401"),
+            (&["guarantee", "period_end"][..], "2026-02-30"),
+            (&["issued_at"][..], "2025-04-03 10:15:00+09:00"),
+            (&["issued_at"][..], "2025-04-03T10:15:00"),
+            (&["issued_at"][..], "2025-04-03"),
+        ] {
+            let mut v = sample_json();
+            let (last, parents) = path.split_last().unwrap();
+            let mut at = &mut v;
+            for p in parents {
+                at = &mut at[*p];
+            }
+            at[*last] = bad.into();
+            let e = Certificate::from_json(v.to_string().as_bytes()).unwrap_err();
+            assert!(
+                e.to_string().contains(bad.trim()),
+                "{path:?} = {bad:?}: {e}"
+            );
+        }
+        let mut v = sample_json();
+        v["contract"]["period_start"] = serde_json::Value::Null;
+        let c = Certificate::from_json(v.to_string().as_bytes()).unwrap();
+        assert_eq!(c.contract.period_start, None, "null is absent");
+        assert_eq!(c.contract.contract_date.to_string(), "2025-04-01");
+    }
 
     #[test]
     fn bytes_that_are_not_utf8_in_an_ignored_member_are_refused() {
@@ -228,6 +363,44 @@ mod tests {
         let c = Certificate::from_json(v.to_string().as_bytes()).unwrap();
         assert_eq!(c.kind, Kind::AdvancePayment);
         assert_eq!(c.contract.amount_yen, 123_200_000);
+    }
+
+    /// What serde says reaches the 不正な記録 page: it is said in Japanese there.
+    #[test]
+    fn a_payload_error_is_described_in_japanese() {
+        // (member as a JSON pointer, its new value or none to remove it, the word the
+        // message must name)
+        let cases = [
+            ("/contract/contract_date", None, "contract_date"),
+            ("/kind", Some(serde_json::json!("loan")), "loan"),
+            ("/revision", Some(serde_json::json!("1")), "型"),
+            (
+                "/contract/contract_date",
+                Some(serde_json::json!("2025-4-1")),
+                "2025-4-1",
+            ),
+        ];
+        for (pointer, value, named) in cases {
+            let mut v = sample_json();
+            let (parent, member) = pointer.rsplit_once('/').unwrap();
+            let object = v.pointer_mut(parent).unwrap().as_object_mut().unwrap();
+            match value {
+                Some(value) => object.insert(member.to_owned(), value),
+                None => object.remove(member),
+            };
+            let e = Certificate::from_json(v.to_string().as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(named) && e.contains("行"), "{e}");
+            let english = e
+                .split(|c: char| !c.is_ascii_lowercase())
+                .any(|w| w.len() > 3 && !named.contains(w));
+            assert!(!english, "{e}");
+        }
+        let e = Certificate::from_json(b"{\"schema\":")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("JSONとして読めません"), "{e}");
     }
 
     #[test]

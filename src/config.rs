@@ -716,6 +716,17 @@ impl Layers {
                 ),
             ));
         }
+        // A filter that does not parse would be replaced by a default in silence, and
+        // the operator would look for log lines that never come.
+        if tracing_subscriber::EnvFilter::try_new(&s.log.filter).is_err() {
+            return Err(at(
+                "log.filter",
+                format!(
+                    "ログの絞り込みは tracing の EnvFilter の形で書いてください（例: info、kakunin=debug,actix_web=warn。「{}」でした）",
+                    s.log.filter
+                ),
+            ));
+        }
         let profile = &s.rules.profile;
         if profile.is_empty()
             || !profile

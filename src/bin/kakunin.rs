@@ -50,7 +50,7 @@ enum Command {
     /// 保存した電子証書（JWS）をオフラインで確認する
     #[command(subcommand)]
     Record(RecordCommand),
-    /// 信頼登録簿の発行者への接続と鍵を確かめる
+    /// 信頼登録簿の保証事業会社への接続と鍵を確かめる
     #[command(subcommand)]
     Issuer(IssuerCommand),
     /// 照会の証拠（確認記録・証拠一式）を確認し直す
@@ -242,7 +242,7 @@ enum RecordCommand {
 
 #[derive(Subcommand)]
 enum IssuerCommand {
-    /// 発行者の公開鍵一覧（GET {base_url}/v1/jwks）を1回だけ取得し、TLS・到達・鍵の一致を報告する。
+    /// 保証事業会社の公開鍵一覧（GET {base_url}/v1/jwks）を1回だけ取得し、TLS・到達・鍵の一致を報告する。
     /// 終了コード: 0 問題なし、1 鍵の不一致、2 到達できない
     #[command(
         long_about = "信頼登録簿の保証事業会社に1回だけ GET {base_url}/v1/jwks を送り（認証キーもトークンも送りません）、\
@@ -254,8 +254,8 @@ enum IssuerCommand {
         終了コード: 0 問題なし、1 鍵の不一致、2 到達できない（証明書の検証に失敗した場合を含む）"
     )]
     Check {
-        /// 信頼登録簿の発行者 id（例: wjcs）
-        #[arg(value_name = "発行者ID")]
+        /// 信頼登録簿の保証事業会社 id（例: wjcs）
+        #[arg(value_name = "保証事業会社ID")]
         id: String,
         /// 信頼登録簿（省略時は設定の issuers.file / KAKUNIN_ISSUERS_FILE）
         #[arg(long, value_name = "ファイル")]
@@ -292,6 +292,7 @@ fn main() -> ExitCode {
     // The PDF readers of uploaded key notices log (through `log`) characters they met
     // in a file, which may be the key's: they are silenced whatever the filter says.
     let filter = ["pdf_extract=off", "lopdf=off"].into_iter().fold(
+        // Settings::load refused a filter that does not parse.
         EnvFilter::try_new(&settings.log.filter).unwrap_or_else(|_| EnvFilter::new("info")),
         |f, d| f.add_directive(d.parse().expect("a valid directive")),
     );

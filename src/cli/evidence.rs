@@ -112,7 +112,7 @@ fn report(result: &Result<Verdict, Invalid>, link: Option<AuditLink>) -> u8 {
         Ok(v) => {
             let r = &v.receipt;
             println!(
-                "照会 {}（{}、保証契約番号 {}、改訂 {}）",
+                "照会 {}（{}、保証契約番号 {}、第{}版）",
                 r.verification_id, r.checked_at, r.certificate_number, r.revision
             );
             println!("確認記録の署名: 有効");

@@ -247,6 +247,8 @@ fn a_bad_value_from_a_variable_names_the_variable() {
         ("KAKUNIN_BIND", ""),
         ("KAKUNIN_PROFILE", "../../etc/passwd"),
         ("KAKUNIN_PROFILE", ""),
+        ("KAKUNIN_LOG", "[[["),
+        ("KAKUNIN_LOG", "kakunin=loud"),
     ] {
         match load(&[(var, value)]).unwrap_err() {
             ConfigError::Env {

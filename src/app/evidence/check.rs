@@ -130,7 +130,7 @@ pub fn check_bundle(
         return Err(Invalid::RecordMismatch("署名鍵"));
     }
     if i64::from(record.certificate().revision) != i64::from(receipt.revision) {
-        return Err(Invalid::RecordMismatch("改訂番号"));
+        return Err(Invalid::RecordMismatch("版"));
     }
     if receipt::sha256_hex(bundle.profile.text.as_bytes()) != receipt.profile_digest {
         return Err(Invalid::ProfileDigest {

@@ -44,6 +44,27 @@ pub struct VerifyForm {
     pub csrf: String,
 }
 
+impl VerifyForm {
+    /// The form as the officer filled it for `row`, but the 認証キー (never stored): the
+    /// number, the 照合 values and the 案件. Both forms that ask again (再照会, and
+    /// 入力し直して照会する after a miss) start from it, so nothing typed is lost.
+    fn again(row: &VerificationRow) -> Result<Self, WebError> {
+        let expected = row.expected()?;
+        Ok(VerifyForm {
+            certificate_number: row.certificate_number.clone(),
+            expected_contract_amount: expected
+                .contract_amount_yen
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            expected_contractor: expected.contractor_name.unwrap_or_default(),
+            expected_title: expected.title.unwrap_or_default(),
+            case_number: row.case_number.clone().unwrap_or_default(),
+            case_title: row.case_title.clone().unwrap_or_default(),
+            ..Default::default()
+        })
+    }
+}
+
 fn render_form(
     state: &AppState,
     staff: &Staff,
@@ -379,15 +400,7 @@ pub async fn show(
             LockState::Open { tries_left } => {
                 ctx.insert("tries_left", &tries_left);
                 ctx.insert("lock_minutes", &state.verifier.lockout.lock_minutes);
-                ctx.insert(
-                    "form",
-                    &VerifyForm {
-                        certificate_number: row.certificate_number.clone(),
-                        case_number: row.case_number.clone().unwrap_or_default(),
-                        case_title: row.case_title.clone().unwrap_or_default(),
-                        ..Default::default()
-                    },
-                );
+                ctx.insert("form", &VerifyForm::again(&row)?);
             }
             LockState::Locked { until } => {
                 ctx.insert(
@@ -478,19 +491,7 @@ pub async fn reverify(
     id: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let (row, _, _) = load(&state, &staff, id.into_inner(), Action::VerificationView).await?;
-    let expected = row.expected()?;
-    let form = VerifyForm {
-        certificate_number: row.certificate_number.clone(),
-        expected_contract_amount: expected
-            .contract_amount_yen
-            .map(|a| a.to_string())
-            .unwrap_or_default(),
-        expected_contractor: expected.contractor_name.unwrap_or_default(),
-        expected_title: expected.title.unwrap_or_default(),
-        case_number: row.case_number.clone().unwrap_or_default(),
-        case_title: row.case_title.clone().unwrap_or_default(),
-        ..Default::default()
-    };
+    let form = VerifyForm::again(&row)?;
     let notice = "再照会します。認証キーは保存していないため、お知らせを見てもう一度入力してください。結果の画面に前回からの変更が表示されます。";
     render_form_with(&state, &staff, &form, &serde_json::json!({}), Some(notice))
 }

@@ -302,6 +302,41 @@ async fn the_form_keeps_the_case_on_error_and_the_pages_show_it_with_a_caution()
     let page = Html::of(res).await;
     assert!(page.has("#retry"), "{page}");
     assert_eq!(page.field("case_number").as_deref(), Some("R7-003"));
+    // ...and the 照合 values typed with it: the retry sends them again, and says so.
+    let res = browser
+        .verify(
+            number,
+            &unknown_key(3),
+            &[
+                ("expected_contract_amount", "1,000"),
+                ("expected_contractor", "株式会社X"),
+            ],
+        )
+        .await;
+    let page = Html::of(res).await;
+    assert!(page.text("#retry-expected").contains("株式会社X"), "{page}");
+    let mut retry: Vec<(String, String)> = page
+        .all("#retry form input")
+        .into_iter()
+        .filter_map(|e| Some((e.attr("name")?.to_owned(), e.attr("value")?.to_owned())))
+        .collect();
+    for (name, value) in retry.iter_mut() {
+        if name == "auth_key" {
+            *value = key.to_owned();
+        }
+    }
+    let retry: Vec<(&str, &str)> = retry
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let page = Html::of(browser.post("/verify", &retry).await).await;
+    for rule in ["expected_contract_amount", "expected_contractor"] {
+        assert_eq!(
+            super::rule_status(&page, rule).as_deref(),
+            Some("fail"),
+            "{rule} was checked against what the officer typed first: {page}"
+        );
+    }
     // Searchable by 案件番号, typed as the form takes it.
     let one = browser
         .page(&format!("/verifications?case={}", full_width("R7-001")))

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use kakunin_protocol::format::date_ja;
-use kakunin_protocol::payload::Certificate;
+use kakunin_protocol::payload::{Certificate, Status};
 
 use super::outcome::Outcome;
 use super::rules::{RuleId, RuleResult, RuleStatus};
@@ -73,9 +73,12 @@ pub fn banner(
         }
     }
     let Some(c) = cert else { return b };
-    if c.guarantee.period_end < checked_on {
+    // A cancelled guarantee has failed `status` already, and its advice is not to
+    // extend a period; the rule `guarantee_period` has the item 保証期間, so this one is
+    // named apart.
+    if c.status == Status::Active && c.guarantee.period_end < checked_on {
         b.cautions.push(Line {
-            item: "保証期間".to_owned(),
+            item: "保証期間の終了".to_owned(),
             text: format!(
                 "保証期間は{}に終わっています（確認日 {}）。保証が今も必要なら、期間の変更を受注者に求めてください。",
                 date_ja(c.guarantee.period_end),
@@ -95,4 +98,40 @@ pub fn banner(
         }
     }
     b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kakunin_protocol::payload::sample_json;
+
+    fn certificate(status: &str, period_end: &str) -> Certificate {
+        let mut v = sample_json();
+        v["status"] = status.into();
+        v["guarantee"]["period_end"] = period_end.into();
+        Certificate::from_json(v.to_string().as_bytes()).unwrap()
+    }
+
+    fn cautions(outcome: Outcome, c: &Certificate, checked_on: &str) -> Vec<String> {
+        let office = c.orderer.code.clone().unwrap_or_default();
+        banner(outcome, &[], Some(c), checked_on.parse().unwrap(), &office)
+            .cautions
+            .into_iter()
+            .map(|l| l.item)
+            .collect()
+    }
+
+    /// An ended 保証期間 is a caution of its own name for a guarantee still in force; a
+    /// cancelled one is not told to extend its period.
+    #[test]
+    fn an_ended_period_is_a_caution_only_while_the_guarantee_is_in_force() {
+        let active = certificate("active", "2026-03-13");
+        assert_eq!(
+            cautions(Outcome::Verified, &active, "2026-03-14"),
+            ["保証期間の終了"]
+        );
+        assert!(cautions(Outcome::Verified, &active, "2026-03-13").is_empty());
+        let cancelled = certificate("cancelled", "2026-03-13");
+        assert!(cautions(Outcome::Rejected, &cancelled, "2026-12-02").is_empty());
+    }
 }

@@ -61,6 +61,16 @@ async fn every_demo_case_shows_its_outcome_and_rules_on_the_outcome_page() {
             k.certificate_number,
             k.note
         );
+        // The demo's officer works at the office most demo certificates name: only the
+        // case of another prefecture and the one that shows it get the other-office 注意.
+        let other_office = page.body().contains("注意（発注機関）");
+        assert_eq!(
+            other_office,
+            ["W2025000009", "W2025000017"].contains(&k.certificate_number.as_str()),
+            "{} ({})",
+            k.certificate_number,
+            k.note
+        );
         // The seed moves the demo's dates to the day it runs: no demo guarantee has
         // ended, so none shows the banner's 注意 for an ended 保証期間.
         assert!(

@@ -126,13 +126,7 @@ impl AuditQuery {
                 ));
             }
         }
-        f.actor = some(&self.actor).map(|a| {
-            if a.contains(':') {
-                a
-            } else {
-                format!("user:{a}")
-            }
-        });
+        f.actor = some(&self.actor).map(|a| AuditFilter::actor_of_input(&a));
         f.action = some(&self.action)
             .map(|a| {
                 Action::parse(&a)

@@ -366,6 +366,18 @@ async fn audit_events_filter_and_page_with_an_opaque_cursor() {
         .map(|k| item(&k.certificate_number, &k.auth_key, "p"))
         .collect();
     api.batch(&items).await;
+    // A login alone names the user, as on the audit page.
+    let officer = service.officer().await;
+    let k = &issuer.found_keys()[0];
+    officer
+        .verify(&k.certificate_number, &k.auth_key, &[])
+        .await;
+    let page = auditor
+        .get_json("/api/v1/audit/events?action=verify&actor=officer1")
+        .await;
+    let events = page["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{page}");
+    assert_eq!(events[0]["actor"], "user:officer1");
 
     let today = chrono::Utc::now()
         .with_timezone(&kakunin_protocol::time::jst())

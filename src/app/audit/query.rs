@@ -43,6 +43,17 @@ impl AuditFilter {
             target: None,
         }
     }
+
+    /// The actor a person or a client types: a login (`officer`) is the user
+    /// `user:officer`; a stored form (`user:…`, `token:…`, `cli`…) is taken as it is.
+    /// The audit page and `GET /api/v1/audit/events` read `actor` alike.
+    pub fn actor_of_input(typed: &str) -> String {
+        if typed.contains(':') {
+            typed.to_owned()
+        } else {
+            format!("user:{typed}")
+        }
+    }
 }
 
 /// An opaque position in the log: the last `seq` a page showed.

@@ -32,7 +32,8 @@ pub struct EventsQuery {
     /// Last Japan-time day, inclusive (`YYYY-MM-DD`).
     #[param(example = "2025-04-30")]
     to: Option<String>,
-    /// Exact actor, e.g. `token:keiyaku-batch` or `user:officer`.
+    /// Actor as stored, e.g. `token:keiyaku-batch` or `user:officer`; a login alone
+    /// (`officer`) is read as `user:officer`.
     actor: Option<String>,
     /// One of the log's action codes, e.g. `verify`, `lockout`, `verification.view`.
     action: Option<String>,
@@ -118,7 +119,7 @@ fn parse(
             ),
         ));
     }
-    filter.actor = given(&q.actor).map(str::to_owned);
+    filter.actor = given(&q.actor).map(AuditFilter::actor_of_input);
     filter.action = given(&q.action)
         .map(|a| {
             Action::parse(a).map_err(|_| {

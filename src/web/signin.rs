@@ -172,6 +172,18 @@ pub async fn submit(
                 let password = std::mem::take(&mut form.password);
                 let password_ok = users::password_matches(password, stored).await;
                 let login = login.clone();
+                // A failure against an existing account is its office's business: its
+                // supervisor sees it in the office's log. An unknown login stays with
+                // no office (administrators only).
+                let actor = match &user {
+                    Some(u) => Actor::new(
+                        actor.name.clone(),
+                        u.office_code.clone(),
+                        actor.address.clone(),
+                        &actor.user_agent,
+                    ),
+                    None => actor,
+                };
                 db::run(&pool, move |c| {
                     match user.filter(|u| password_ok && !u.disabled) {
                         Some(u) => c.immediate_transaction(|c| {

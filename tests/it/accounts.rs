@@ -425,6 +425,27 @@ async fn wrong_current_passwords_are_throttled_like_sign_ins() {
     }
 }
 
+/// A wrong password against an existing account is its office's business: the office's
+/// supervisor finds it in the audit log. A login no account has stays with the
+/// administrators, who see every office.
+#[tokio::test]
+async fn a_failed_sign_in_of_an_account_is_in_its_offices_log() {
+    let service = ServiceProcess::start("");
+    let supervisor = service.user("sup1", "supervisor").await;
+    let admin = service.user("admin1", "admin").await;
+    service.add_user("officer1", "officer", OFFICE);
+    for login in ["officer1", "nobody"] {
+        let res = service.browser().sign_in(login, "a-wrong-guess").await;
+        assert_eq!(res.status(), 401, "{login}");
+    }
+    let failures = |page: &Html| page.count("#audit-events tbody tr[data-seq]");
+    let path = "/audit?action=signin&outcome=failure";
+    assert_eq!(failures(&supervisor.page(path).await), 1);
+    let page = supervisor.page(&format!("{path}&actor=officer1")).await;
+    assert_eq!(failures(&page), 1, "{page}");
+    assert_eq!(failures(&admin.page(path).await), 2);
+}
+
 /// A command given a mistyped SQLite path says so and exits 2, instead of creating an
 /// empty database and listing nobody; `migrate` still creates one where told to.
 #[test]

@@ -408,7 +408,7 @@ impl ApiError {
             StatusCode::NOT_FOUND,
             "not-found",
             "見つかりません",
-            "指定された資源はありません",
+            "この発注機関の照会に、その照会番号（id）はありません",
         )
     }
 

@@ -31,6 +31,7 @@ use tracing::Instrument;
 
 use crate::app::verification::Verifier;
 use crate::config::Settings;
+use crate::domain::access::Role;
 
 /// The own-password form; every page sends there while an administrator-issued
 /// password is still in use.
@@ -158,6 +159,26 @@ async fn admin_home(staff: session::Staff) -> Result<HttpResponse, error::WebErr
         .finish())
 }
 
+/// A path that only takes a form, opened by address: the page the form lives on, for
+/// whoever may use that form. After a form error the address bar shows the form's path
+/// (`/verify`), and Enter there must lead back to the form, not to 404. Others are
+/// turned away as the form itself would turn them away.
+fn form_page(path: &'static str, page: &'static str, roles: &'static [Role]) -> PageRoute {
+    let back = move |staff: session::Staff| async move {
+        staff.require(roles)?;
+        Ok::<_, error::WebError>(
+            HttpResponse::SeeOther()
+                .insert_header(("Location", page))
+                .finish(),
+        )
+    };
+    on(Method::GET, path, back)
+}
+
+const STAFF: &[Role] = &[Role::Officer, Role::Supervisor, Role::Admin];
+const AUDITORS: &[Role] = &[Role::Supervisor, Role::Admin];
+const ADMINS: &[Role] = &[Role::Admin];
+
 /// Every page route, in the order actix matches them. [`routes`] mounts exactly these,
 /// and [`route_table`] lists them, so a test walking the table cannot miss a route.
 pub fn page_routes() -> Vec<PageRoute> {
@@ -214,6 +235,15 @@ pub fn page_routes() -> Vec<PageRoute> {
             "/admin/clients/{name}/revoke",
             admin::revoke_client,
         ),
+        form_page("/verify", "/", STAFF),
+        form_page("/verify/upload/all", "/verify/upload", STAFF),
+        form_page("/verify/upload/{index}", "/verify/upload", STAFF),
+        form_page("/audit/export", "/audit", AUDITORS),
+        form_page("/admin/users/{login}/update", "/admin/users", ADMINS),
+        form_page("/admin/users/{login}/disable", "/admin/users", ADMINS),
+        form_page("/admin/users/{login}/enable", "/admin/users", ADMINS),
+        form_page("/admin/users/{login}/reset", "/admin/users", ADMINS),
+        form_page("/admin/clients/{name}/revoke", "/admin/clients", ADMINS),
     ]
 }
 

@@ -80,6 +80,17 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET",  "/admin/clients",                 "-   - - Y   - - Y   - - - -"),
     ("POST", "/admin/clients",                 "-   - - Y   - - Y   - - - -"),
     ("POST", "/admin/clients/{name}/revoke",   "-   - - Y   - - Y   - - - -"),
+    // A form's path opened by address goes back to the form's page, for whoever may
+    // use the form.
+    ("GET",  "/verify",                        "-   Y Y Y   Y Y Y   - - - -"),
+    ("GET",  "/verify/upload/all",             "-   Y Y Y   Y Y Y   - - - -"),
+    ("GET",  "/verify/upload/{index}",         "-   Y Y Y   Y Y Y   - - - -"),
+    ("GET",  "/audit/export",                  "-   - Y Y   - Y Y   - - - -"),
+    ("GET",  "/admin/users/{login}/update",    "-   - - Y   - - Y   - - - -"),
+    ("GET",  "/admin/users/{login}/disable",   "-   - - Y   - - Y   - - - -"),
+    ("GET",  "/admin/users/{login}/enable",    "-   - - Y   - - Y   - - - -"),
+    ("GET",  "/admin/users/{login}/reset",     "-   - - Y   - - Y   - - - -"),
+    ("GET",  "/admin/clients/{name}/revoke",   "-   - - Y   - - Y   - - - -"),
     ("GET",  "/api/openapi.json",              "Y   Y Y Y   Y Y Y   Y Y Y Y"),
     ("POST", "/api/v1/verifications",          "-   - - -   - - -   Y - Y -"),
     ("POST", "/api/v1/verifications/batch",    "-   - - -   - - -   Y - Y -"),

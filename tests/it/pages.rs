@@ -106,6 +106,10 @@ async fn bad_input_is_explained_at_the_field_and_keeps_what_was_typed() {
         Some("12a")
     );
     assert_eq!(service.count("SELECT COUNT(*) AS n FROM verifications"), 0);
+    // The address bar now shows /verify: Enter there leads back to the form.
+    let res = browser.get("/verify").await;
+    assert_eq!((res.status().as_u16(), res.url().path()), (200, "/"));
+    assert!(Html::of(res).await.has("form[action=\"/verify\"]"));
 }
 
 #[tokio::test]

@@ -44,6 +44,13 @@ pub fn fits(s: &str, max: usize) -> bool {
     s.chars().nth(max).is_none()
 }
 
+/// A code or login as a person typed it, read as the ASCII it stands for: NFKC (so
+/// full-width `４４０００１` is `440001`), blanks around it removed. Office codes, logins
+/// and API client names are typed from paper like the 保証契約番号.
+pub fn typed_code(s: &str) -> String {
+    s.nfkc().collect::<String>().trim().to_owned()
+}
+
 /// Whether `s` has at most `max` characters once NFKC-normalized (NFKC can lengthen a
 /// text: `㍻` is `平成`).
 pub fn fits_nfkc(s: &str, max: usize) -> bool {

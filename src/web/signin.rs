@@ -136,7 +136,7 @@ pub async fn submit(
     if !signin_token::verify(secret, &nonce, &form.csrf, now_unix()) {
         return Err(WebError::Csrf);
     }
-    let login = form.login.trim().to_owned();
+    let login = crate::domain::bounds::typed_code(&form.login);
     let attempt = if !users::valid_login(&login) {
         Attempt::Refused { message: WRONG }
     } else {

@@ -89,8 +89,10 @@ fn date(s: &str, field: &'static str, label: &str) -> Result<Option<NaiveDate>, 
     }
 }
 
+/// A filter field as typed, full-width read as ASCII ([`bounds::typed_code`]); empty is
+/// not given.
 fn some(s: &str) -> Option<String> {
-    Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+    Some(bounds::typed_code(s)).filter(|s| !s.is_empty())
 }
 
 impl AuditQuery {

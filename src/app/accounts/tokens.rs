@@ -58,6 +58,7 @@ pub fn create(
     {
         return Err(TokenError::BadName);
     }
+    let office_code = &crate::domain::bounds::typed_code(office_code);
     if !super::users::valid_office_code(office_code) {
         return Err(TokenError::BadOffice);
     }
@@ -192,5 +193,47 @@ mod tests {
             find(&mut c, &secret).unwrap().is_none(),
             "revoked: not found"
         );
+    }
+
+    /// Codes are typed from paper, often full-width: every account function reads them
+    /// as the ASCII they stand for.
+    #[test]
+    fn full_width_office_codes_and_logins_are_read_as_ascii() {
+        use crate::app::accounts::users;
+        let (_dir, pool) = db::scratch();
+        let mut c = pool.get().unwrap();
+        let admin = Actor::new("admin".into(), "4400".into(), "127.0.0.1".into(), "test");
+        users::save_office(&mut c, &admin, "　４４０１ ", "大分土木事務所").unwrap();
+        users::ensure_office(&mut c, "4400", "大分県土木建築部").unwrap();
+        assert!(users::office_exists(&mut c, "4401").unwrap());
+        let secret = create(&mut c, &admin, "batch", "４４０１", Scope::Verify).unwrap();
+        assert_eq!(find(&mut c, &secret).unwrap().unwrap().office_code, "4401");
+        let password = users::NewPassword::new("a-long-enough-pass-2026").unwrap();
+        let user = users::add(
+            &mut c,
+            &admin,
+            &users::NewUser {
+                login: "ｔａｒｏ",
+                name: "大分 太郎",
+                role: crate::domain::access::Role::Officer,
+                office_code: "４４０１",
+                password: &password,
+                must_change_password: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            (user.login.as_str(), user.office_code.as_str()),
+            ("taro", "4401")
+        );
+        let moved = users::change_role_or_office(
+            &mut c,
+            &admin,
+            "taro",
+            crate::domain::access::Role::Supervisor,
+            "４４００",
+        )
+        .unwrap();
+        assert_eq!(moved.office_code, "4400");
     }
 }

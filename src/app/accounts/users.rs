@@ -150,6 +150,15 @@ pub fn office_exists(conn: &mut Conn, code: &str) -> QueryResult<bool> {
 }
 
 pub fn add(conn: &mut Conn, actor: &Actor, new: &NewUser<'_>) -> Result<User, AccountError> {
+    let (login, office_code) = (
+        bounds::typed_code(new.login),
+        bounds::typed_code(new.office_code),
+    );
+    let new = &NewUser {
+        login: &login,
+        office_code: &office_code,
+        ..*new
+    };
     if !valid_login(new.login) {
         return Err(AccountError::BadLogin);
     }
@@ -449,6 +458,7 @@ pub fn change_role_or_office(
     role: Role,
     office_code: &str,
 ) -> Result<User, AccountError> {
+    let office_code = &bounds::typed_code(office_code);
     if !valid_office_code(office_code) {
         return Err(AccountError::BadOffice);
     }
@@ -511,6 +521,7 @@ pub fn save_office(
     name: &str,
 ) -> Result<(), AccountError> {
     let name = name.trim();
+    let code = &bounds::typed_code(code);
     if !valid_office_code(code) {
         return Err(AccountError::BadOffice);
     }

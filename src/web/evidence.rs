@@ -53,7 +53,14 @@ pub async fn bundle(
     let keys = state.verifier.receipts.public();
     let registry = state.verifier.registry.clone();
     db::write(&state.verifier.pool, move |c| {
-        evidence::open_bundle(c, &actor, &id, &scope, &keys, &registry).map_err(DbError::from)
+        let found = evidence::open_bundle(c, &actor, &id, &scope, &keys, &registry)?;
+        // The summary names who checked as the page does (a name, not `user:LOGIN`).
+        found
+            .map(|(mut row, made)| {
+                row.actor = crate::app::accounts::users::actor_label(c, &row.actor)?;
+                Ok::<_, DbError>((row, made))
+            })
+            .transpose()
     })
     .await
     .map(|found| {

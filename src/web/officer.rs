@@ -333,6 +333,8 @@ fn context(
 pub fn summary_html(state: &AppState, row: &VerificationRow) -> Result<String, WebError> {
     let mut ctx = certificate_context(state, row)?;
     insert_paper(&mut ctx, row)?;
+    // A file read away from the service: no buttons that lead back to it.
+    ctx.insert("standalone", &true);
     Ok(templates::render("print.html", &ctx)?)
 }
 

@@ -269,10 +269,15 @@ async fn evidence_outlives_both_key_rotations_and_the_database_and_names_tamperi
         .await;
     assert_eq!(res.status(), 200);
     let bundle: Value = res.json().await.unwrap();
-    assert!(bundle["summary_html"]
-        .as_str()
-        .unwrap()
-        .contains("W2025000001"));
+    let summary = bundle["summary_html"].as_str().unwrap();
+    assert!(summary.contains("W2025000001"));
+    // Read away from the service: who checked as the page names them, and no buttons
+    // that lead back to the service.
+    assert!(
+        summary.contains("API: keiyaku") && !summary.contains("token:keiyaku"),
+        "{summary}"
+    );
+    assert!(!summary.contains("照会結果に戻る"), "{summary}");
     let (code, text) = verify_bundle_alone(&service, &bundle);
     assert_eq!(code, Some(0), "{text}");
 

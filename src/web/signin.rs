@@ -24,9 +24,13 @@ pub struct LoginQuery {
 /// The cookie that carries the sign-in form's nonce ([`signin_token`]).
 pub const SIGNIN_COOKIE: &str = "kakunin_signin";
 
-/// What a throttled sign-in says.
-const THROTTLED: &str =
-    "ログインの失敗が続いたため、しばらくログインできません。時間をおいてお試しください。";
+/// What a throttled sign-in says: how long at most, from the throttle's window (failures
+/// older than it no longer count).
+fn throttled(window_minutes: i64) -> String {
+    format!(
+        "ログインの失敗が続いたため、しばらくログインできません。最長で{window_minutes}分待ってから、もう一度お試しください。"
+    )
+}
 
 /// What every refused sign-in says: a typed login is not told apart from a wrong password.
 const WRONG: &str = "ログイン名またはパスワードが違います。";
@@ -92,7 +96,7 @@ pub struct LoginForm {
 
 enum Attempt {
     Ok { cookie: String },
-    Refused { message: &'static str },
+    Refused { message: String },
 }
 
 /// A failed sign-in (wrong password, unknown or disabled login, or a password changed
@@ -116,7 +120,9 @@ fn refuse(
             detail: String::new(),
         },
     )?;
-    Ok(Attempt::Refused { message: WRONG })
+    Ok(Attempt::Refused {
+        message: WRONG.to_owned(),
+    })
 }
 
 /// Checks the form's token, then the login's shape (a login no account could have is
@@ -138,7 +144,9 @@ pub async fn submit(
     }
     let login = crate::domain::bounds::typed_code(&form.login);
     let attempt = if !users::valid_login(&login) {
-        Attempt::Refused { message: WRONG }
+        Attempt::Refused {
+            message: WRONG.to_owned(),
+        }
     } else {
         let old_session = req
             .cookie(COOKIE)
@@ -166,7 +174,9 @@ pub async fn submit(
         })
         .await?;
         match found {
-            None => Attempt::Refused { message: THROTTLED },
+            None => Attempt::Refused {
+                message: throttled(state.settings.signin.window_minutes),
+            },
             Some(user) => {
                 let stored = user.as_ref().map(|u| u.password_hash.clone());
                 let password = std::mem::take(&mut form.password);
@@ -198,7 +208,9 @@ pub async fn submit(
                             // Checked again in the write's turn: parallel attempts that all
                             // passed the first check must not get past the limit together.
                             if throttle::refuses(c, &settings.signin, &login, &address)?.is_some() {
-                                return Ok(Attempt::Refused { message: THROTTLED });
+                                return Ok(Attempt::Refused {
+                                    message: throttled(settings.signin.window_minutes),
+                                });
                             }
                             // A fresh session id at sign-in: a session planted before cannot ride along.
                             session::end(c, &old_session)?;
@@ -245,7 +257,7 @@ pub async fn submit(
             ctx.insert("csrf", &signin_token::issue(secret, &nonce, now_unix()));
             // The login as typed, so nothing is lost, but never more than a login can be.
             ctx.insert("login", bounds::cut(&login, bounds::LOGIN_MAX * 2));
-            ctx.insert("error", message);
+            ctx.insert("error", &message);
             ctx.insert("expired", &false);
             ctx.insert("changed", &false);
             let body = super::templates::render("login.html", &ctx)?;

@@ -228,13 +228,13 @@ async fn five_wrong_passwords_make_even_the_right_one_wait() {
         assert_eq!(guesser.sign_in("officer1", "guess").await.status(), 401);
     }
     let res = guesser.sign_in("officer1", PASSWORD).await;
+    let error = Html::of(res).await.text("p.error");
     assert!(
-        Html::of(res)
-            .await
-            .text("p.error")
-            .contains("しばらくログインできません"),
-        "the right password waits out the throttle"
+        error.contains("しばらくログインできません"),
+        "the right password waits out the throttle: {error}"
     );
+    // ...and is told how long at most: the throttle's window (15 minutes by default).
+    assert!(error.contains("最長で15分"), "{error}");
 }
 
 #[tokio::test]

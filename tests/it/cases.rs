@@ -302,6 +302,10 @@ async fn the_form_keeps_the_case_on_error_and_the_pages_show_it_with_a_caution()
     let page = Html::of(res).await;
     assert!(page.has("#retry"), "{page}");
     assert_eq!(page.field("case_number").as_deref(), Some("R7-003"));
+    assert!(
+        !page.has("#duplicate-use"),
+        "no guarantee was shown, so none was used twice: {page}"
+    );
     // ...and the 照合 values typed with it: the retry sends them again, and says so.
     let res = browser
         .verify(

@@ -906,18 +906,27 @@ impl VerificationView {
 /// verified, and whether another office verified it. Counted: every verification whose
 /// outcome carried a record (`verified` or `rejected`, so a guarantee shown to the
 /// office under another 案件 counts even when a rule failed there), before or after the
-/// row, as of now. One query for all rows (a batch's 1000 included).
+/// row, as of now. A row whose own outcome carried no record (`not_found`, `locked`, …)
+/// has none: no guarantee was shown, so there is nothing to have been used twice. One
+/// query for all rows (a batch's 1000 included).
 pub fn duplicate_uses(
     c: &mut Conn,
     rows: &[&VerificationRow],
 ) -> diesel::QueryResult<Vec<DuplicateUse>> {
-    let mut numbers: Vec<String> = rows.iter().map(|r| r.certificate_number.clone()).collect();
+    let mut numbers: Vec<String> = rows
+        .iter()
+        .filter(|r| r.outcome.has_certificate())
+        .map(|r| r.certificate_number.clone())
+        .collect();
     numbers.sort();
     numbers.dedup();
     let uses = store::uses_of(c, &numbers)?;
     Ok(rows
         .iter()
         .map(|r| {
+            if !r.outcome.has_certificate() {
+                return DuplicateUse::default();
+            }
             DuplicateUse::of(
                 &r.office_code,
                 r.case_number.as_deref(),

@@ -7,7 +7,7 @@
 use kakunin_testkit::client::item;
 use kakunin_testkit::html::Html;
 use kakunin_testkit::issuer::{full_width, unknown_key};
-use kakunin_testkit::process::{stderr, stdout};
+use kakunin_testkit::process::{assert_exit, stderr, stdout};
 use kakunin_testkit::service::{OFFICE, OTHER_OFFICE};
 use serde_json::{json, Value};
 
@@ -143,13 +143,7 @@ async fn the_api_answers_the_case_and_the_guarantees_use_under_other_cases_and_o
 
     // A receipt with a case still checks out offline.
     let out = service.cli(&["evidence", "verify", id]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
 
     // The OpenAPI document describes both members, always present.
     let doc = own.get_json("/api/openapi.json").await;

@@ -4,7 +4,7 @@
 use kakunin::app::receipt::{self, PublicKey};
 use kakunin_testkit::client::item;
 use kakunin_testkit::issuer::unknown_key;
-use kakunin_testkit::process::{stderr, stdout};
+use kakunin_testkit::process::{assert_exit, stderr, stdout};
 use kakunin_testkit::service::ServiceProcess;
 use serde_json::Value;
 
@@ -73,13 +73,7 @@ async fn each_verification_with_a_record_gets_a_receipt_that_survives_key_rotati
     assert!(missing["receipt"].is_null(), "{missing}");
 
     let out = service.cli(&["key", "rotate"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
     service.restart();
     let api = service.api("keiyaku2", "verify");
     let newer = api
@@ -163,13 +157,7 @@ async fn a_rotation_while_serving_leaves_every_receipt_and_bundle_valid() {
     for v in [&before, &during, &after] {
         receipt::verify(&receipt_bytes(v), &keys).expect("each receipt verifies");
         let out = service.cli(&["evidence", "verify", v["id"].as_str().unwrap()]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}{}",
-            stdout(&out),
-            stderr(&out)
-        );
+        assert_exit(&out, 0);
     }
     let out = service.cli(&["evidence", "verify", bundle_file.to_str().unwrap()]);
     assert_eq!(

@@ -128,6 +128,12 @@ pub fn output_with_stdin(mut cmd: Command, stdin: &str) -> Output {
 }
 
 /// Standard output of a finished command, lossily as text.
+/// Asserts that a command exited with `code`, showing what it printed when it did not.
+#[track_caller]
+pub fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(o.status.code(), Some(code), "{}{}", stdout(o), stderr(o));
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

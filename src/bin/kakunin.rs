@@ -68,7 +68,7 @@ enum Command {
     )]
     Watch {
         /// 発注機関コード（例: 440001）
-        #[arg(long, value_name = "発注機関コード")]
+        #[arg(long, value_name = "発注機関コード", value_parser = typed)]
         office: String,
         /// 保証期間の終わりを何日先まで表示するか（0～3650、既定 30）
         #[arg(long, value_name = "日数", default_value_t = cli::watch::DEFAULT_DAYS,
@@ -124,7 +124,7 @@ enum UserCommand {
     /// 職員を作成する。パスワードは標準入力から読む
     Add {
         /// ログインID（例: tanaka）
-        #[arg(long, value_name = "ログインID")]
+        #[arg(long, value_name = "ログインID", value_parser = typed)]
         login: String,
         /// 氏名（画面と印刷の確認者欄に出ます）
         #[arg(long, value_name = "氏名")]
@@ -133,7 +133,7 @@ enum UserCommand {
         #[arg(long, value_name = "役割")]
         role: String,
         /// 発注機関コード（登録済みのもの）
-        #[arg(long, value_name = "発注機関コード")]
+        #[arg(long, value_name = "発注機関コード", value_parser = typed)]
         office: String,
         /// 発注機関がまだ登録されていなければ、この名称で登録する（例: 大分土木事務所）
         #[arg(long = "office-name", value_name = "名称")]
@@ -142,19 +142,19 @@ enum UserCommand {
     /// パスワードを変更する（標準入力から読む）。既存のセッションは終了する
     Passwd {
         /// ログインID
-        #[arg(long, value_name = "ログインID")]
+        #[arg(long, value_name = "ログインID", value_parser = typed)]
         login: String,
     },
     /// 職員を無効にする（最後の管理者は無効にできない）
     Disable {
         /// ログインID
-        #[arg(long, value_name = "ログインID")]
+        #[arg(long, value_name = "ログインID", value_parser = typed)]
         login: String,
     },
     /// 無効にした職員を有効に戻す（パスワードは無効にする前のまま）
     Enable {
         /// ログインID
-        #[arg(long, value_name = "ログインID")]
+        #[arg(long, value_name = "ログインID", value_parser = typed)]
         login: String,
     },
     /// 職員の一覧
@@ -166,10 +166,10 @@ enum TokenCommand {
     /// API クライアントを作成し、トークンを一度だけ標準出力に表示する
     Create {
         /// クライアント名（例: keiyaku-system）
-        #[arg(long, value_name = "名称")]
+        #[arg(long, value_name = "名称", value_parser = typed)]
         name: String,
         /// 発注機関コード（登録済みのもの）
-        #[arg(long, value_name = "発注機関コード")]
+        #[arg(long, value_name = "発注機関コード", value_parser = typed)]
         office: String,
         /// 発注機関がまだ登録されていなければ、この名称で登録する（例: 大分土木事務所）
         #[arg(long = "office-name", value_name = "名称")]
@@ -274,6 +274,12 @@ enum EvidenceCommand {
         #[arg(long, value_name = "ファイル")]
         registry: Option<PathBuf>,
     },
+}
+
+/// Codes and logins typed on the command line are read as the pages read them
+/// (full-width `４４０００１` is `440001`): one office, one account, whichever was typed.
+fn typed(s: &str) -> Result<String, std::convert::Infallible> {
+    Ok(kakunin::domain::bounds::typed_code(s))
 }
 
 fn main() -> ExitCode {

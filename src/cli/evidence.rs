@@ -9,7 +9,7 @@ use crate::app::audit::key as audit_key;
 use crate::app::evidence::bundle::{self, Bundle, RegistryEntry};
 use crate::app::evidence::check::{check_bundle, Invalid, Verdict};
 use crate::app::evidence::{self, profiles, AuditLink};
-use crate::app::receipt::keys::{dir_beside, ReceiptKeys};
+use crate::app::receipt::keys::{dir_beside, read_public};
 use crate::app::verification::store;
 use crate::config::Settings;
 use crate::domain::rules::Profile;
@@ -23,12 +23,30 @@ pub fn verify(settings: &Settings, target: &str, registry: Option<&Path>) -> any
         Some(path) => Some(Registry::load(path)?),
         None => None,
     };
-    // This machine's copy of the service's receipt keys, when it has one: a bundle's
-    // own key set is then checked against it rather than taken on trust.
-    let own_keys = ReceiptKeys::load(&dir_beside(&settings.audit.signing_key_file)).ok();
-    let own_public = own_keys.as_ref().map(|k| k.public());
+    // This machine's copy of the service's public receipt keys (`keys.json`; the
+    // private keys are not needed), when it has one: a bundle's own key set is then
+    // checked against it rather than taken on trust. One that is there but unreadable
+    // stops the check: falling back to the bundle's keys would trust a forged bundle.
+    let key_dir = dir_beside(&settings.audit.signing_key_file);
+    let own_public = match read_public(&key_dir) {
+        Ok(keys) => keys,
+        Err(e) => {
+            println!("【無効】このサービスの確認記録の鍵を読めません: {e}");
+            return Ok(2);
+        }
+    };
     let path = Path::new(target);
     if path.is_file() {
+        match &own_public {
+            Some(_) => println!(
+                "確認記録の鍵: このサービスの公開鍵一覧（{}/keys.json）と照らし合わせます",
+                key_dir.display()
+            ),
+            None => println!(
+                "確認記録の鍵: この機械にサービスの公開鍵一覧がないため、証拠一式に含まれる鍵で確かめます（その鍵がこのサービスのものかは確かめていません。{}/keys.json を置くと照らし合わせます）",
+                key_dir.display()
+            ),
+        }
         let bundle: Bundle = match std::fs::read(path)
             .map_err(|e| e.to_string())
             .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))

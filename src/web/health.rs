@@ -15,6 +15,14 @@ pub async fn healthz() -> HttpResponse {
 /// away and came back makes it ready again without a restart: broken connections are
 /// replaced on the next check.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let now = chrono::Utc::now().with_timezone(&kakunin_protocol::time::jst());
+    if !state.verifier.receipts.can_sign_at(now) {
+        // Every receipt key this node can read has retired (a rotation elsewhere whose
+        // new key did not reach it): its receipts would not verify.
+        return HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("no receipt signing key in force");
+    }
     let ok = db::ping(&state.verifier.pool, Duration::from_secs(2)).await;
     if ok {
         HttpResponse::Ok().content_type("text/plain").body("ready")

@@ -235,6 +235,7 @@ pub fn page_routes() -> Vec<PageRoute> {
             "/admin/clients/{name}/revoke",
             admin::revoke_client,
         ),
+        form_page("/logout", "/", STAFF),
         form_page("/verify", "/", STAFF),
         form_page("/verify/upload/all", "/verify/upload", STAFF),
         form_page("/verify/upload/{index}", "/verify/upload", STAFF),

@@ -110,7 +110,8 @@ impl AuditQuery {
             (&self.number, "number", "対象"),
             (&self.office, "office", "発注機関"),
         ] {
-            if !bounds::fits(value.trim(), bounds::FILTER_MAX) {
+            // Measured as it will be used (after NFKC, which can lengthen a text).
+            if !bounds::fits(&bounds::typed_code(value), bounds::FILTER_MAX) {
                 return Err(FilterError::new(
                     field,
                     format!("{label}は{}文字以内で入力してください", bounds::FILTER_MAX),

@@ -446,6 +446,53 @@ async fn a_failed_sign_in_of_an_account_is_in_its_offices_log() {
     assert_eq!(failures(&admin.page(path).await), 2);
 }
 
+/// The CLI reads a full-width office code or login as the pages do: `--office-name`
+/// names an office only when the code is new, whichever width the code was typed in,
+/// and the account is the ASCII login.
+#[test]
+fn the_cli_reads_full_width_codes_and_logins_as_ascii() {
+    let service = ServiceProcess::start("");
+    service.add_user("taro", "officer", OFFICE);
+    let name_of = |code: &str| {
+        let mut c = service.db();
+        kakunin_testkit::sql::text(
+            &mut c,
+            &format!("SELECT name AS t FROM offices WHERE code = '{code}'"),
+        )
+    };
+    let before = name_of(OFFICE);
+    let full_width: String = OFFICE
+        .chars()
+        .map(|c| char::from_u32(c as u32 - 0x30 + 0xFF10).unwrap())
+        .collect();
+    let out = service.cli_with_stdin(
+        &[
+            "user",
+            "add",
+            "--login",
+            "ｊｉｒｏ",
+            "--name",
+            "大分 次郎",
+            "--role",
+            "officer",
+            "--office",
+            &full_width,
+            "--office-name",
+            "別名事務所",
+        ],
+        "a-long-enough-pass-2026\n",
+    );
+    kakunin_testkit::process::assert_exit(&out, 0);
+    assert_eq!(name_of(OFFICE), before, "an existing office keeps its name");
+    let out = service.cli_with_stdin(
+        &["user", "passwd", "--login", "ｊｉｒｏ"],
+        "another-long-pass-2026\n",
+    );
+    kakunin_testkit::process::assert_exit(&out, 0);
+    let out = service.cli(&["user", "disable", "--login", "ｊｉｒｏ"]);
+    kakunin_testkit::process::assert_exit(&out, 0);
+}
+
 /// A command given a mistyped SQLite path says so and exits 2, instead of creating an
 /// empty database and listing nobody; `migrate` still creates one where told to.
 #[test]

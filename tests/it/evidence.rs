@@ -172,7 +172,22 @@ async fn a_rotation_while_serving_leaves_every_receipt_and_bundle_valid() {
 /// Runs `kakunin evidence verify` on a bundle file the way a machine without the
 /// service would: no database, no keys, no registry of its own.
 fn verify_bundle_alone(service: &ServiceProcess, bundle: &Value) -> (Option<i32>, String) {
+    verify_bundle_away(service, bundle, None)
+}
+
+/// As [`verify_bundle_alone`], on a machine that has `keys_json` (the service's public
+/// receipt key set, and nothing else of it) when given.
+fn verify_bundle_away(
+    service: &ServiceProcess,
+    bundle: &Value,
+    keys_json: Option<&std::path::Path>,
+) -> (Option<i32>, String) {
     let away = tempfile::tempdir().unwrap();
+    if let Some(keys_json) = keys_json {
+        let dir = away.path().join("keys/receipt-keys");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(keys_json, dir.join("keys.json")).unwrap();
+    }
     let file = away.path().join("evidence.json");
     std::fs::write(&file, serde_json::to_vec(bundle).unwrap()).unwrap();
     let db = away.path().join("none.db");
@@ -192,6 +207,73 @@ fn verify_bundle_alone(service: &ServiceProcess, bundle: &Value) -> (Option<i32>
         out.status.code(),
         format!("{}{}", stdout(&out), stderr(&out)),
     )
+}
+
+/// An auditor's machine with only the service's `keys.json` (no private key) checks a
+/// bundle against it: a receipt changed and re-signed with a key of the forger's own,
+/// under the service's kid, is refused there. With no key set at all the bundle's own
+/// keys are all there is, and the output says so.
+#[tokio::test]
+async fn a_bundle_re_signed_under_the_services_kid_is_refused_where_keys_json_is() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let (issuer, service) = start();
+    let api = service.api("keiyaku", "verify");
+    let k = issuer.demo_key("W2025000001");
+    let v = api
+        .verify(&item(&k.certificate_number, &k.auth_key, "r-1"))
+        .await;
+    let res = api
+        .get(&format!(
+            "/api/v1/verifications/{}/evidence",
+            v["id"].as_str().unwrap()
+        ))
+        .await;
+    let mut bundle: Value = res.json().await.unwrap();
+    let kid = receipt_kid(&v);
+    let receipt: Value = serde_json::from_str(bundle["receipt"].as_str().unwrap()).unwrap();
+    let payload = String::from_utf8(
+        URL_SAFE_NO_PAD
+            .decode(receipt["payload"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+    .replace("token:keiyaku", "token:someone-else");
+    let forger = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    bundle["receipt"] = kakunin_protocol::jws::sign_as(
+        kakunin_protocol::jws::RECEIPT_TYP,
+        payload.as_bytes(),
+        &kid,
+        &forger,
+    )
+    .into();
+    for key in bundle["receipt_keys"].as_array_mut().unwrap() {
+        if key["kid"] == kid.as_str() {
+            key["x"] = URL_SAFE_NO_PAD
+                .encode(forger.verifying_key().as_bytes())
+                .into();
+        }
+    }
+    let (code, text) = verify_bundle_alone(&service, &bundle);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("確かめていません"),
+        "says what it trusted: {text}"
+    );
+
+    let keys_json = service
+        .audit_key_path()
+        .parent()
+        .unwrap()
+        .join("receipt-keys/keys.json");
+    let (code, text) = verify_bundle_away(&service, &bundle, Some(&keys_json));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains(&kid), "{text}");
+    // An unreadable key set is no key set: the check stops rather than trust the bundle.
+    let garbage = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(garbage.path(), "not json").unwrap();
+    let (code, text) = verify_bundle_away(&service, &bundle, Some(garbage.path()));
+    assert_eq!(code, Some(2), "{text}");
 }
 
 /// Replaces `from` by `to` inside the base64url payload of a flattened JWS given as text.

@@ -243,3 +243,28 @@ fn the_cli_refuses_a_reversed_range() {
     let out = service.cli(&["audit", "export", "--from", &to, "--to", &from]);
     assert_eq!(out.status.code(), Some(2), "a reversed range is refused");
 }
+
+/// A filter is measured as it is used, after NFKC: one U+FDFA is eighteen characters
+/// then. Measured before, 200 of them passed the limit, and the export's own audit row
+/// (which keeps its filter) was cut short.
+#[tokio::test]
+async fn a_filter_too_long_after_nfkc_is_refused_before_an_export() {
+    let (service, admin) = a_log_with_formulas().await;
+    let long = "\u{FDFA}".repeat(200);
+    let res = admin
+        .submit(
+            "/audit",
+            "/audit/export",
+            &[("format", "csv"), ("actor", &long)],
+        )
+        .await;
+    assert_ne!(res.status(), 200);
+    let page = Html::of(res).await;
+    assert!(page.body().contains("操作者は"), "{page}");
+    let mut c = service.db();
+    let exports = kakunin_testkit::sql::count(
+        &mut c,
+        "SELECT COUNT(*) AS n FROM audit_events WHERE action = 'audit.export'",
+    );
+    assert_eq!(exports, 0, "nothing was exported");
+}

@@ -287,14 +287,14 @@ mod wire {
         Ok(Option::<Wrapped>::deserialize(d)?.map(|Wrapped(day)| day))
     }
 
-    /// RFC 3339 with an offset (§4 "timestamps are RFC 3339 with offset"), `T` between
-    /// date and time.
+    /// RFC 3339 with an offset (§4 "timestamps are RFC 3339 with offset"), `T` (or `t`,
+    /// RFC 3339 §5.6) between date and time, not the space its note allows.
     pub fn timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<FixedOffset>, D::Error> {
         let text = String::deserialize(d)?;
         let text = text.as_str();
         DateTime::parse_from_rfc3339(text)
             .ok()
-            .filter(|_| text.as_bytes().get(10) == Some(&b'T'))
+            .filter(|_| matches!(text.as_bytes().get(10), Some(b'T' | b't')))
             .ok_or_else(|| {
                 D::Error::custom(format!(
                     "日時「{text}」は RFC 3339 の形（例: 2025-04-03T10:15:00+09:00）で書かれていません"
@@ -339,6 +339,18 @@ mod tests {
         v["contract"]["period_start"] = serde_json::Value::Null;
         let c = Certificate::from_json(v.to_string().as_bytes()).unwrap();
         assert_eq!(c.contract.period_start, None, "null is absent");
+        for valid in [
+            "2025-04-03t10:15:00+09:00",
+            "2025-04-03T01:15:00.5Z",
+            "2025-04-03T01:15:00z",
+        ] {
+            let mut v = sample_json();
+            v["issued_at"] = valid.into();
+            assert!(
+                Certificate::from_json(v.to_string().as_bytes()).is_ok(),
+                "{valid}"
+            );
+        }
         assert_eq!(c.contract.contract_date.to_string(), "2025-04-01");
     }
 

@@ -197,6 +197,13 @@ fn write_set(dir: &Path, set: &KeySet) -> Result<(), ReceiptKeyError> {
     std::fs::rename(&tmp, &path).map_err(err)
 }
 
+/// The public key set alone, as a machine without the private keys has it (an
+/// auditor's copy of `keys.json`): `None` when there is no `keys.json`; an error when
+/// there is one that cannot be read, which a check must not take for "no set".
+pub fn read_public(dir: &Path) -> Result<Option<Vec<PublicKey>>, ReceiptKeyError> {
+    Ok(read_set(dir)?.map(|set| set.keys))
+}
+
 fn stamp_of(dir: &Path) -> Option<(u64, std::time::SystemTime)> {
     let meta = std::fs::metadata(set_path(dir)).ok()?;
     Some((meta.len(), meta.modified().ok()?))
@@ -311,17 +318,48 @@ impl ReceiptKeys {
     /// Reads the set again when `keys.json` changed since it was read (a rotation by
     /// `kakunin key rotate` while the service runs). `Ok(true)`: the new set is in use.
     /// On an error the set in use stays, and the caller says so.
+    ///
+    /// A set whose new private key cannot be read (copied without it, or a file this
+    /// user may not read) is still taken in for what it says of the keys in use: their
+    /// windows, so that a key retired there stops signing here when its window closes
+    /// (then [`can_sign_at`](Self::can_sign_at) says no, and `/readyz` with it), and the
+    /// published set. It is read again every call until the private key can be read.
     pub fn refresh(&self) -> Result<bool, ReceiptKeyError> {
         let stamp = stamp_of(&self.dir);
         if stamp == self.read().stamp {
             return Ok(false);
         }
-        let fresh = read_loaded(&self.dir, Utc::now())?;
-        *self
-            .loaded
+        match read_loaded(&self.dir, Utc::now()) {
+            Ok(fresh) => {
+                *self.write() = fresh;
+                Ok(true)
+            }
+            Err(e) => {
+                if let Ok(Some(set)) = read_set(&self.dir) {
+                    let mut loaded = self.write();
+                    for signer in &mut loaded.signers {
+                        let said = set.keys.iter().find(|k| k.kid == signer.kid);
+                        if let Some(end) = said.and_then(|k| k.not_after.as_deref()) {
+                            signer.not_after = Some(parse_time(end, &self.dir, &signer.kid)?);
+                        }
+                    }
+                    loaded.public = set.keys;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether a key this service holds may sign at `at`: false once every key it could
+    /// read has retired, when a receipt it signed would not verify.
+    pub fn can_sign_at(&self, at: DateTime<FixedOffset>) -> bool {
+        self.read().signers.iter().any(|s| s.holds(at))
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Loaded> {
+        self.loaded
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
-        Ok(true)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
@@ -441,6 +479,25 @@ mod tests {
                 assert!(valid, "{} at {t}", signed.kid);
             }
         }
+    }
+
+    /// A rotated set copied without its new private key: the old key still signs for
+    /// its last minute, the set says it retires, and then this service can sign no more
+    /// (it must not sign receipts that would not verify).
+    #[test]
+    fn a_rotation_whose_new_key_cannot_be_read_retires_the_old_key_on_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let running = ReceiptKeys::load_or_create(dir.path()).unwrap();
+        let old = running.kid();
+        let at = Utc::now();
+        let rotated = ReceiptKeys::rotate(dir.path(), at).unwrap();
+        std::fs::remove_file(dir.path().join(format!("{}.key", rotated.kid()))).unwrap();
+        assert!(running.refresh().is_err());
+        assert_eq!(running.kid(), old);
+        assert_eq!(running.public().len(), 2, "the set as published follows");
+        let t = |s: i64| (at + chrono::Duration::seconds(s)).with_timezone(&jst());
+        assert!(running.can_sign_at(t(RETIRE_AFTER_SECONDS - 1)));
+        assert!(!running.can_sign_at(t(RETIRE_AFTER_SECONDS + 1)));
     }
 
     #[test]

@@ -306,7 +306,9 @@ fn main() -> ExitCode {
     match run(cli.command, settings) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("エラー: {e:#}");
+            // The whole chain, each cause once (anyhow's `{:#}` repeats a source that
+            // its error already writes into its own message).
+            eprintln!("エラー: {}", kakunin_platform::log::chain(e.as_ref()));
             ExitCode::from(2)
         }
     }

@@ -90,21 +90,7 @@ impl StdError for Internal {
     }
 }
 
-/// `cause: source: source…`, leaving out a source whose text its parent already ends
-/// with (an error that prints its cause and also returns it from `source()`).
-pub fn chain(cause: &(dyn StdError + 'static)) -> String {
-    let mut text = cause.to_string();
-    let mut next = cause.source();
-    while let Some(source) = next {
-        let part = source.to_string();
-        if !text.ends_with(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        next = source.source();
-    }
-    text
-}
+pub use kakunin_platform::log::chain;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {

@@ -217,12 +217,7 @@ fn verify_bundle_away(
 async fn a_bundle_re_signed_under_the_services_kid_is_refused_where_keys_json_is() {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
-    let (issuer, service) = start();
-    let api = service.api("keiyaku", "verify");
-    let k = issuer.demo_key("W2025000001");
-    let v = api
-        .verify(&item(&k.certificate_number, &k.auth_key, "r-1"))
-        .await;
+    let (_issuer, service, api, v) = super::one_verification().await;
     let res = api
         .get(&format!(
             "/api/v1/verifications/{}/evidence",
@@ -436,12 +431,7 @@ async fn a_receipt_verifies_with_another_jose_library() {
     assert!(venv.status.success(), "{}", stderr(&venv));
     let python = stdout(&venv).trim().to_owned();
 
-    let (issuer, service) = start();
-    let api = service.api("keiyaku", "verify");
-    let k = issuer.demo_key("W2025000001");
-    let v = api
-        .verify(&item(&k.certificate_number, &k.auth_key, "r-1"))
-        .await;
+    let (_issuer, service, _api, v) = super::one_verification().await;
     let jwks: Value = service
         .anonymous_api()
         .get_json("/.well-known/jwks.json")

@@ -54,6 +54,22 @@ async fn officer() -> (IssuerProcess, ServiceProcess, Browser) {
     (issuer, service, browser)
 }
 
+/// [`start`], then one verification of W2025000001 (確認済み) through the API by the
+/// verify client `keiyaku`: the client and the answer.
+async fn one_verification() -> (IssuerProcess, ServiceProcess, ApiClient, Value) {
+    let (issuer, service) = start();
+    let api = service.api("keiyaku", "verify");
+    let k = issuer.demo_key("W2025000001");
+    let v = api
+        .verify(&kakunin_testkit::client::item(
+            &k.certificate_number,
+            &k.auth_key,
+            "r-1",
+        ))
+        .await;
+    (issuer, service, api, v)
+}
+
 /// The outcome an outcome page announces (`確認済み`, `不適合`, `該当なし`, …).
 fn banner(page: &Html) -> String {
     page.text("section.banner h1")

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use kakunin_testkit::chrome::Chrome;
-use kakunin_testkit::client::{item, Browser};
+use kakunin_testkit::client::Browser;
 use kakunin_testkit::html::Html;
 use kakunin_testkit::process::{stderr, stdout};
 use kakunin_testkit::service::{ServiceProcess, OFFICE, OTHER_OFFICE, PASSWORD};
@@ -241,12 +241,7 @@ async fn the_check_page_names_a_newer_revision_and_a_cancellation_seen_since() {
 /// evidence still holds (exit 1, not 2) and the output names the rule.
 #[tokio::test]
 async fn evidence_verify_exits_1_and_names_the_rule_today_judges_differently() {
-    let (issuer, service) = start();
-    let api = service.api("keiyaku", "verify");
-    let k = issuer.demo_key("W2025000001");
-    let v = api
-        .verify(&item(&k.certificate_number, &k.auth_key, "r-1"))
-        .await;
+    let (_issuer, service, _api, v) = super::one_verification().await;
     assert_eq!(v["outcome"], "verified", "{v}");
     let id = v["id"].as_str().unwrap();
 

@@ -114,17 +114,22 @@ pub const RETIRE_AFTER_SECONDS: i64 = 60;
 /// How often `serve` looks at `keys.json` for a rotation (the file's size and time).
 pub const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// A private key this service may sign with, and its validity window.
+/// A private key this service may sign with, and its public half with its validity
+/// window, as a receipt check reads it from the set.
 struct SigningWindow {
-    kid: String,
     key: SigningKey,
-    not_before: DateTime<FixedOffset>,
-    not_after: Option<DateTime<FixedOffset>>,
+    public: TrustedKey,
 }
 
 impl SigningWindow {
+    fn kid(&self) -> &str {
+        self.public.kid()
+    }
+
+    /// Whether a receipt of time `at` signed with this key verifies: the receipt check's
+    /// own rule ([`jws::check_key_validity_at`]), so signing and checking cannot disagree.
     fn holds(&self, at: DateTime<FixedOffset>) -> bool {
-        self.not_before <= at && self.not_after.is_none_or(|end| at <= end)
+        jws::check_key_validity_at(&self.public, at).is_ok()
     }
 }
 
@@ -209,13 +214,6 @@ fn stamp_of(dir: &Path) -> Option<(u64, std::time::SystemTime)> {
     Some((meta.len(), meta.modified().ok()?))
 }
 
-fn parse_time(text: &str, dir: &Path, kid: &str) -> Result<DateTime<FixedOffset>, ReceiptKeyError> {
-    DateTime::parse_from_rfc3339(text).map_err(|_| ReceiptKeyError::Set {
-        path: set_path(dir).display().to_string(),
-        reason: format!("鍵 {kid} の有効期間「{text}」が日時ではありません"),
-    })
-}
-
 /// Reads the set and the private keys that may still sign at `now`.
 fn read_loaded(dir: &Path, now: DateTime<Utc>) -> Result<Loaded, ReceiptKeyError> {
     let missing = || ReceiptKeyError::Missing(set_path(dir).display().to_string());
@@ -226,14 +224,19 @@ fn read_loaded(dir: &Path, now: DateTime<Utc>) -> Result<Loaded, ReceiptKeyError
         .iter()
         .rposition(|k| k.not_after.is_none())
         .ok_or_else(missing)?;
+    let bad = |reason: String| ReceiptKeyError::Set {
+        path: set_path(dir).display().to_string(),
+        reason,
+    };
     let mut signers = Vec::new();
     for (i, k) in set.keys.iter().enumerate().rev() {
-        let not_after = k
-            .not_after
-            .as_deref()
-            .map(|t| parse_time(t, dir, &k.kid))
-            .transpose()?;
-        let open = not_after.is_none_or(|end| end >= now);
+        let public = k.trusted().ok_or_else(|| {
+            bad(format!(
+                "鍵 {} の公開鍵（x）または有効期間（not_before・not_after）が読めません",
+                k.kid
+            ))
+        })?;
+        let open = public.not_after().is_none_or(|end| end >= now);
         if i != current && !open {
             continue;
         }
@@ -244,18 +247,10 @@ fn read_loaded(dir: &Path, now: DateTime<Utc>) -> Result<Loaded, ReceiptKeyError
             Err(_) if i != current => continue,
             Err(e) => return Err(e.into()),
         };
-        if URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes()) != k.x {
-            return Err(ReceiptKeyError::Set {
-                path: set_path(dir).display().to_string(),
-                reason: format!("鍵 {} の公開鍵が秘密鍵と一致しません", k.kid),
-            });
+        if key.verifying_key() != *public.verifying_key() {
+            return Err(bad(format!("鍵 {} の公開鍵が秘密鍵と一致しません", k.kid)));
         }
-        let window = SigningWindow {
-            kid: k.kid.clone(),
-            key,
-            not_before: parse_time(&k.not_before, dir, &k.kid)?,
-            not_after,
-        };
+        let window = SigningWindow { key, public };
         // The current key first, whatever its place in the file.
         if i == current {
             signers.insert(0, window);
@@ -338,9 +333,13 @@ impl ReceiptKeys {
                 if let Ok(Some(set)) = read_set(&self.dir) {
                     let mut loaded = self.write();
                     for signer in &mut loaded.signers {
-                        let said = set.keys.iter().find(|k| k.kid == signer.kid);
-                        if let Some(end) = said.and_then(|k| k.not_after.as_deref()) {
-                            signer.not_after = Some(parse_time(end, &self.dir, &signer.kid)?);
+                        let said = set.keys.iter().find(|k| k.kid == signer.kid());
+                        // The window as the set now says, for the same key only.
+                        if let Some(public) = said
+                            .and_then(PublicKey::trusted)
+                            .filter(|p| p.verifying_key() == signer.public.verifying_key())
+                        {
+                            signer.public = public;
                         }
                     }
                     loaded.public = set.keys;
@@ -371,7 +370,7 @@ impl ReceiptKeys {
 
     /// The current key's id.
     pub fn kid(&self) -> String {
-        self.read().signers[0].kid.clone()
+        self.read().signers[0].kid().to_owned()
     }
 
     /// Signs `payload` (a JWS of `typ`) with the key whose window holds `at` (a receipt's
@@ -389,7 +388,7 @@ impl ReceiptKeys {
                 tracing::error!(%at, "no receipt key is valid at this time; signing with the current key");
                 &loaded.signers[0]
             });
-        jws::sign_as(typ, payload, &signer.kid, &signer.key)
+        jws::sign_as(typ, payload, signer.kid(), &signer.key)
     }
 
     /// Every public key, current and retired, oldest first.
@@ -474,9 +473,11 @@ mod tests {
                     )
                 })
                 .unwrap();
-                let key = signed.key;
-                let valid = key.not_before() <= t && key.not_after().is_none_or(|end| t <= end);
-                assert!(valid, "{} at {t}", signed.kid);
+                assert!(
+                    jws::check_key_validity_at(signed.key, t).is_ok(),
+                    "{} at {t}",
+                    signed.kid
+                );
             }
         }
     }

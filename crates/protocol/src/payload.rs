@@ -257,27 +257,43 @@ pub fn describe(e: &serde_json::Error) -> String {
 /// also take `2025-4-1` and `2025-04-01 10:15:00+09:00`, which another implementation
 /// of the protocol may refuse, so a record written that way is refused here too.
 mod wire {
+    use std::fmt;
+
     use chrono::{DateTime, FixedOffset, NaiveDate};
-    use serde::de::Error;
-    use serde::{Deserialize, Deserializer};
+    use serde::de::{self, Deserializer, Visitor};
+    use serde::Deserialize;
+
+    /// A JSON string read by `.0` where it lies, borrowed or not: these members are read
+    /// on every verification, so no copy of the text is made for it.
+    struct Text<T>(fn(&str) -> Result<T, String>);
+
+    impl<T> Visitor<'_> for Text<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+            (self.0)(text).map_err(E::custom)
+        }
+    }
 
     /// `YYYY-MM-DD`: four, two and two digits (§4 "Dates are `YYYY-MM-DD`").
     pub fn date<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
-        let text = String::deserialize(d)?;
-        let text = text.as_str();
-        let shaped = text.len() == 10
-            && text.bytes().enumerate().all(|(i, b)| match i {
-                4 | 7 => b == b'-',
-                _ => b.is_ascii_digit(),
-            });
-        shaped
-            .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
-            .flatten()
-            .ok_or_else(|| {
-                D::Error::custom(format!(
-                    "日付「{text}」は YYYY-MM-DD の形（例: 2025-04-01）で書かれていません"
-                ))
-            })
+        d.deserialize_str(Text(|text| {
+            let shaped = text.len() == 10
+                && text.bytes().enumerate().all(|(i, b)| match i {
+                    4 | 7 => b == b'-',
+                    _ => b.is_ascii_digit(),
+                });
+            shaped
+                .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+                .flatten()
+                .ok_or_else(|| {
+                    format!("日付「{text}」は YYYY-MM-DD の形（例: 2025-04-01）で書かれていません")
+                })
+        }))
     }
 
     /// An optional member's date: absent or `null` is `None`.
@@ -290,16 +306,16 @@ mod wire {
     /// RFC 3339 with an offset (§4 "timestamps are RFC 3339 with offset"), `T` (or `t`,
     /// RFC 3339 §5.6) between date and time, not the space its note allows.
     pub fn timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<FixedOffset>, D::Error> {
-        let text = String::deserialize(d)?;
-        let text = text.as_str();
-        DateTime::parse_from_rfc3339(text)
-            .ok()
-            .filter(|_| matches!(text.as_bytes().get(10), Some(b'T' | b't')))
-            .ok_or_else(|| {
-                D::Error::custom(format!(
-                    "日時「{text}」は RFC 3339 の形（例: 2025-04-03T10:15:00+09:00）で書かれていません"
-                ))
-            })
+        d.deserialize_str(Text(|text| {
+            DateTime::parse_from_rfc3339(text)
+                .ok()
+                .filter(|_| matches!(text.as_bytes().get(10), Some(b'T' | b't')))
+                .ok_or_else(|| {
+                    format!(
+                        "日時「{text}」は RFC 3339 の形（例: 2025-04-03T10:15:00+09:00）で書かれていません"
+                    )
+                })
+        }))
     }
 }
 

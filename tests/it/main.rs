@@ -165,12 +165,5 @@ fn assert_limit_then_locked(outcomes: &[&str], limit: usize) {
 
 /// Asserts that `kakunin audit verify` finds the chain intact.
 fn assert_chain_intact(service: &ServiceProcess) {
-    let out = service.cli(&["audit", "verify"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        kakunin_testkit::process::stdout(&out),
-        kakunin_testkit::process::stderr(&out)
-    );
+    kakunin_testkit::process::assert_exit(&service.cli(&["audit", "verify"]), 0);
 }

@@ -111,7 +111,7 @@ impl AuditQuery {
             (&self.office, "office", "発注機関"),
         ] {
             // Measured as it will be used (after NFKC, which can lengthen a text).
-            if !bounds::fits(&bounds::typed_code(value), bounds::FILTER_MAX) {
+            if !bounds::fits_nfkc(value.trim(), bounds::FILTER_MAX) {
                 return Err(FilterError::new(
                     field,
                     format!("{label}は{}文字以内で入力してください", bounds::FILTER_MAX),

@@ -57,7 +57,7 @@ pub async fn bundle(
         // The summary names who checked as the page does (a name, not `user:LOGIN`).
         found
             .map(|(mut row, made)| {
-                row.actor = crate::app::accounts::users::actor_label(c, &row.actor)?;
+                row.actor = crate::app::audit::names::actor_label(c, &row.actor)?;
                 Ok::<_, DbError>((row, made))
             })
             .transpose()

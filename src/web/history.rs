@@ -1,7 +1,5 @@
 //! The office's history of verifications, searchable by number, date and outcome.
 
-use std::collections::HashMap;
-
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +8,7 @@ use super::officer::checked_at_ja;
 use super::session::Staff;
 use super::{html, templates, AppState};
 use crate::adapters::db::{self, DbError};
-use crate::app::accounts::users;
+use crate::app::audit::names::ActorNames;
 use crate::app::verification;
 use crate::app::verification::store::{self, HistoryFilter, HISTORY_PAGE};
 use crate::domain::case::{case_text, CaseField, DuplicateUse};
@@ -104,26 +102,23 @@ pub async fn list(
     q: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, WebError> {
     let mut ctx = staff.context();
-    let (rows, names, uses) = match filter(&q) {
+    let (rows, uses) = match filter(&q) {
         Ok(f) => {
             let scope = staff.scope();
             db::run(&state.verifier.pool, move |c| {
-                let rows = store::history(c, &scope, &f)?;
+                let mut rows = store::history(c, &scope, &f)?;
                 let uses = verification::duplicate_uses(c, &rows.iter().collect::<Vec<_>>())?;
-                // A page holds few distinct people: one look-up each, not one a row.
-                let mut names = HashMap::new();
-                for r in &rows {
-                    if !names.contains_key(&r.actor) {
-                        names.insert(r.actor.clone(), users::actor_label(c, &r.actor)?);
-                    }
+                let mut names = ActorNames::default();
+                for r in &mut rows {
+                    r.actor = names.label(c, &r.actor)?.to_owned();
                 }
-                Ok::<_, DbError>((rows, names, uses))
+                Ok::<_, DbError>((rows, uses))
             })
             .await?
         }
         Err(message) => {
             ctx.insert("error", &message);
-            (Vec::new(), HashMap::new(), Vec::new())
+            (Vec::new(), Vec::new())
         }
     };
     let lines: Vec<Line> = rows
@@ -138,10 +133,7 @@ pub async fn list(
                 banner: o.banner(),
                 tone: o.tone(),
                 revision: r.revision,
-                actor: names
-                    .get(&r.actor)
-                    .cloned()
-                    .unwrap_or_else(|| r.actor.clone()),
+                actor: r.actor.clone(),
                 case_number: r.case_number.clone(),
                 case_title: r.case_title.clone(),
                 duplicate: duplicate_short(duplicate_use),

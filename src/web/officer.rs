@@ -262,7 +262,7 @@ async fn load(
             let previous = store::previous_with_certificate(c, row)?;
             let duplicate_use = verification::duplicate_uses(c, &[row])?.remove(0);
             // The page names who checked as a person reads it; the row keeps the login.
-            let label = crate::app::accounts::users::actor_label(c, &row.actor)?;
+            let label = crate::app::audit::names::actor_label(c, &row.actor)?;
             Ok((previous, duplicate_use, label))
         })
         .await?;

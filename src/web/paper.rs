@@ -14,7 +14,6 @@ use super::officer::checked_at_ja;
 use super::session::Staff;
 use super::{html, templates, AppState};
 use crate::adapters::db::{self, DbError};
-use crate::app::accounts::users;
 use crate::app::evidence::paper::{self, PaperCheck, Seen};
 use crate::domain::paper as paper_text;
 
@@ -118,7 +117,7 @@ pub async fn submit(
         let Some(mut found) = paper::check(c, &actor, &wanted, &scope)? else {
             return Ok(None);
         };
-        found.row.actor = users::actor_label(c, &found.row.actor)?;
+        found.row.actor = crate::app::audit::names::actor_label(c, &found.row.actor)?;
         Ok::<_, DbError>(Some(found))
     })
     .await?;

@@ -15,9 +15,10 @@ use super::error::{chain, Cause, WebError};
 use super::session::Staff;
 use super::{html, templates, AppState};
 use crate::adapters::db::{self, DbError};
-use crate::app::accounts::users;
 use crate::app::audit::checkpoint::{self, Checkpoint, EventStatus};
+use crate::app::audit::detail;
 use crate::app::audit::export::{self, Format};
+use crate::app::audit::names::ActorNames;
 use crate::app::audit::query::{self, AuditFilter, Cursor};
 use crate::app::audit::{stats, Action, AuditOutcome, AuditRow};
 use crate::domain::access::Role;
@@ -243,13 +244,9 @@ struct Listing {
 /// Replaces each row's stored actor (`user:officer`, `token:batch`) by how a person
 /// reads it (`大分 一郎（officer）`); after the chain status, which hashes the stored one.
 fn name_actors(c: &mut db::Conn, rows: &mut [AuditRow]) -> Result<(), DbError> {
-    // A page holds few distinct people: one look-up each, not one a row.
-    let mut names = std::collections::HashMap::new();
+    let mut names = ActorNames::default();
     for r in rows.iter_mut() {
-        if !names.contains_key(&r.actor) {
-            names.insert(r.actor.clone(), users::actor_label(c, &r.actor)?);
-        }
-        r.actor.clone_from(&names[&r.actor]);
+        r.actor = names.label(c, &r.actor)?.to_owned();
     }
     Ok(())
 }
@@ -354,6 +351,7 @@ pub async fn event(
     let (row, status): (AuditRow, EventStatus) = found.ok_or(WebError::NotFound)?;
     let mut ctx = staff.context();
     ctx.insert("e", &Line::from(&row));
+    ctx.insert("details", &detail::describe(row.action, &row.detail));
     ctx.insert("intact", &status.intact());
     ctx.insert(
         "checkpoint_at",

@@ -8,6 +8,7 @@ use kakunin_testkit::client::Browser;
 use kakunin_testkit::html::Html;
 use kakunin_testkit::process::stderr;
 use kakunin_testkit::service::{ServiceProcess, OFFICE};
+use kakunin_testkit::sql;
 use serde_json::Value;
 
 /// A login that is a formula, quoted, with a comma and a line break.
@@ -130,6 +131,82 @@ async fn csv_exports_are_excel_ready_quote_fields_and_neutralise_formulas() {
         "quotes doubled inside a quoted field"
     );
     assert!(records.iter().any(|r| &r[action] == "office.save"));
+    // The actor by name for people, as stored beside it for the hashes.
+    let (actor, stored_actor) = (col("操作者"), col("操作者（記録の原文）"));
+    let saved = records
+        .iter()
+        .rfind(|r| &r[action] == "office.save")
+        .expect("the admin's save of the office");
+    assert_eq!(
+        (&saved[actor], &saved[stored_actor]),
+        ("admin1 太郎（admin1）", "user:admin1")
+    );
+}
+
+/// A supervisor reads a verification's audit row in Japanese, on its page and in the
+/// CSV, with the stored text (what the hash covers) beside it, unchanged.
+#[tokio::test]
+async fn an_audit_rows_detail_and_actor_are_told_in_japanese() {
+    let (_issuer, service, _api, v) = super::one_verification().await;
+    let id = v["id"].as_str().expect("an id");
+    let seq = sql::text(
+        &mut service.db(),
+        "SELECT CAST(seq AS TEXT) AS t FROM audit_events WHERE action = 'verify'",
+    );
+    let stored = sql::text(
+        &mut service.db(),
+        "SELECT detail AS t FROM audit_events WHERE action = 'verify'",
+    );
+    assert!(
+        stored.contains("\"verification\""),
+        "stored as JSON: {stored}"
+    );
+    let supervisor = service.user("kansa1", "supervisor").await;
+
+    let page = supervisor.page(&format!("/audit/events/{seq}")).await;
+    let labels = page.texts("#detail dt");
+    assert_eq!(
+        labels[..4],
+        ["照会番号", "保証事業会社", "版", "署名鍵"],
+        "{page}"
+    );
+    assert!(labels.contains(&"整理番号".to_owned()), "{labels:?}");
+    assert!(
+        labels
+            .iter()
+            .all(|l| !l.contains(|c: char| c.is_ascii_alphabetic())),
+        "no English member names: {labels:?}"
+    );
+    assert_eq!(page.texts("#detail dd")[0], id);
+    assert!(page.texts("#detail dd").contains(&"r-1".to_owned()));
+    assert_eq!(page.text("#detail-stored"), stored);
+    assert!(
+        page.texts("dl.meta > dd")
+            .contains(&"API: keiyaku".to_owned()),
+        "the API client by name: {page}"
+    );
+
+    let res = supervisor
+        .submit("/audit", "/audit/export", &[("format", "csv")])
+        .await;
+    assert_eq!(res.status(), 200);
+    let bytes = res.bytes().await.unwrap();
+    let mut reader = csv::ReaderBuilder::new().from_reader(&bytes[3..]);
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let row = reader
+        .records()
+        .map(|r| r.expect("well-formed CSV"))
+        .find(|r| &r[col("操作コード")] == "verify")
+        .expect("the verification's row");
+    assert_eq!(&row[col("操作者")], "API: keiyaku");
+    assert_eq!(&row[col("操作者（記録の原文）")], "token:keiyaku");
+    assert!(
+        row[col("詳細")].starts_with(&format!("照会番号: {id}、保証事業会社: ")),
+        "{}",
+        &row[col("詳細")]
+    );
+    assert_eq!(&row[col("詳細（記録の原文）")], stored);
 }
 
 #[tokio::test]

@@ -562,24 +562,6 @@ fn active_admins(conn: &mut Conn) -> QueryResult<i64> {
         .get_result(conn)
 }
 
-/// How a person reads an audit actor: `大分 一郎（officer1）` for staff, `API: name`
-/// for API clients, `コマンド（operator）` for the command line; anything else as stored.
-pub fn actor_label(conn: &mut Conn, actor: &str) -> QueryResult<String> {
-    if let Some(login) = actor.strip_prefix("user:") {
-        return Ok(match find(conn, login)? {
-            Some(u) => format!("{}（{}）", u.name, u.login),
-            None => login.to_owned(),
-        });
-    }
-    if let Some(who) = actor.strip_prefix("cli:") {
-        return Ok(format!("コマンド（{who}）"));
-    }
-    Ok(match actor.strip_prefix("token:") {
-        Some(name) => format!("API: {name}"),
-        None => actor.to_owned(),
-    })
-}
-
 /// Ends every session of the account: after a password change, a reset or disabling,
 /// nobody stays signed in with what was true before.
 fn end_sessions(conn: &mut Conn, user_id: i32) -> QueryResult<()> {

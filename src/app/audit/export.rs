@@ -8,6 +8,7 @@ use std::io::Write;
 
 use diesel::prelude::*;
 
+use super::names::ActorNames;
 use super::query::{self, AuditFilter, ExportError};
 use super::{Action, Actor, AuditOutcome, AuditRow, Event};
 use crate::domain::code::Code;
@@ -46,10 +47,15 @@ impl Format {
 /// Without it Excel reads UTF-8 as Shift_JIS and the Japanese turns to mojibake.
 pub const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-pub const CSV_HEADERS: [&str; 14] = [
+/// Each coded column beside its Japanese one, as people read it: the action and outcome
+/// by label then code, the actor by name then as stored (`user:officer`), the detail
+/// told in Japanese ([`super::detail`]) then as stored. The stored texts are what the
+/// hashes cover, so the chain can still be re-checked from the file.
+pub const CSV_HEADERS: [&str; 16] = [
     "番号",
     "日時（日本時間）",
     "操作者",
+    "操作者（記録の原文）",
     "発注機関",
     "操作",
     "操作コード",
@@ -59,6 +65,7 @@ pub const CSV_HEADERS: [&str; 14] = [
     "接続元",
     "ブラウザ",
     "詳細",
+    "詳細（記録の原文）",
     "前の行のハッシュ",
     "ハッシュ",
 ];
@@ -101,14 +108,18 @@ impl<W: Write> RowWriter<W> {
         Ok(Self { inner })
     }
 
-    pub fn row(&mut self, r: &AuditRow) -> std::io::Result<()> {
+    /// Writes row `r`; `actor` is how a person reads its actor
+    /// ([`super::names::actor_label`]), which only the CSV shows.
+    pub fn row(&mut self, r: &AuditRow, actor: &str) -> std::io::Result<()> {
         match &mut self.inner {
             Inner::Csv(w) => {
                 let seq = r.seq.to_string();
                 let at = jst_text(r);
+                let detail = super::detail::one_line(&super::detail::describe(r.action, &r.detail));
                 let cells = [
                     seq.as_str(),
                     &at,
+                    actor,
                     &r.actor,
                     &r.office_code,
                     r.action.label(),
@@ -118,6 +129,7 @@ impl<W: Write> RowWriter<W> {
                     r.outcome.as_str(),
                     &r.address,
                     &r.user_agent,
+                    &detail,
                     &r.detail,
                     &r.prev_hash,
                     &r.hash,
@@ -219,8 +231,9 @@ pub fn run<W: Write>(
 ) -> Result<W, ExportError> {
     let mut w = RowWriter::new(plan.format, out)?;
     let mut n = 0u64;
-    query::for_each_until(conn, &plan.filter, Some(plan.until), |r| {
-        w.row(r)?;
+    let mut names = ActorNames::default();
+    query::for_each_until(conn, &plan.filter, Some(plan.until), |c, r| {
+        w.row(r, names.label(c, &r.actor)?)?;
         n += 1;
         if n % 1000 == 0 {
             progress(n);
@@ -266,6 +279,7 @@ pub struct Pages {
     after: i32,
     writer: Option<RowWriter<Spool>>,
     spool: Spool,
+    names: ActorNames,
 }
 
 impl Pages {
@@ -277,6 +291,7 @@ impl Pages {
             after: 0,
             writer: Some(writer),
             spool,
+            names: ActorNames::default(),
         })
     }
 
@@ -297,7 +312,7 @@ impl Pages {
             Some(last) => {
                 self.after = last.seq;
                 for r in &rows {
-                    writer.row(r)?;
+                    writer.row(r, self.names.label(conn, &r.actor)?)?;
                 }
                 writer.flush()?;
                 self.writer = Some(writer);

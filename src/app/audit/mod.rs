@@ -8,8 +8,10 @@
 
 pub mod chain;
 pub mod checkpoint;
+pub mod detail;
 pub mod export;
 pub mod key;
+pub mod names;
 pub mod query;
 pub mod stats;
 pub mod vocabulary;

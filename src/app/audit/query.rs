@@ -160,23 +160,15 @@ pub fn page(
     Ok((rows, next))
 }
 
-/// Every matching row, oldest first, in chunks: for exports of any size.
-pub fn for_each(
-    conn: &mut Conn,
-    f: &AuditFilter,
-    each: impl FnMut(&AuditRow) -> std::io::Result<()>,
-) -> Result<u64, ExportError> {
-    for_each_until(conn, f, None, each)
-}
-
-/// As [`for_each`], stopping at `until` (inclusive) when given: an export fixes the
-/// head when it starts, so rows appended meanwhile (its own audit row included) do
-/// not stretch it without end.
+/// Every matching row up to `until` (inclusive) when given, oldest first, read in
+/// chunks for exports of any size; `each` gets the connection too, for look-ups of its
+/// own between chunks' reads. An export fixes the head when it starts, so rows appended
+/// meanwhile (its own audit row included) do not stretch it without end.
 pub fn for_each_until(
     conn: &mut Conn,
     f: &AuditFilter,
     until: Option<i32>,
-    mut each: impl FnMut(&AuditRow) -> std::io::Result<()>,
+    mut each: impl FnMut(&mut Conn, &AuditRow) -> Result<(), ExportError>,
 ) -> Result<u64, ExportError> {
     let mut after = 0;
     let mut count = 0;
@@ -187,7 +179,7 @@ pub fn for_each_until(
         };
         after = last.seq;
         for r in &rows {
-            each(r)?;
+            each(conn, r)?;
             count += 1;
         }
     }

@@ -812,7 +812,7 @@ fn lock_where_tripped<'r>(
                     target: &row.certificate_number,
                     outcome: AuditOutcome::Verification(Outcome::Locked),
                     detail: format!(
-                        "not_found {}回/{}分 → {}分ロック",
+                        "該当なし {}回/{}分 → {}分ロック",
                         lockout.not_found_limit, lockout.window_minutes, lockout.lock_minutes
                     ),
                 },

@@ -94,9 +94,10 @@ pub use kakunin_platform::log::chain;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
-    /// No session: go to the sign-in page.
+    /// No session: go to the sign-in page, and from there back to `next` (the page
+    /// asked for, a local path, see [`super::signin::return_path`]).
     #[error("ログインが必要です")]
-    SignIn { expired: bool },
+    SignIn { expired: bool, next: Option<String> },
     /// Signed in with an administrator-issued password: replace it first.
     #[error("パスワードを変更してください")]
     PasswordChange,
@@ -285,11 +286,17 @@ impl ResponseError for WebError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let WebError::SignIn { expired } = self {
-            let to = if *expired {
-                "/login?expired=1"
-            } else {
-                "/login"
+        if let WebError::SignIn { expired, next } = self {
+            let mut query = Vec::new();
+            if *expired {
+                query.push(("expired", "1"));
+            }
+            if let Some(next) = next {
+                query.push(("next", next.as_str()));
+            }
+            let to = match serde_urlencoded::to_string(&query) {
+                Ok(q) if !q.is_empty() => format!("/login?{q}"),
+                _ => "/login".to_owned(),
             };
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, to))

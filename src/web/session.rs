@@ -151,8 +151,12 @@ impl FromRequest for Staff {
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| WebError::internal("AppState is not registered"))?
                 .clone();
+            let next = super::signin::asked_page(&req);
             let Some(cookie) = req.cookie(COOKIE).map(|c| c.value().to_owned()) else {
-                return Err(WebError::SignIn { expired: false });
+                return Err(WebError::SignIn {
+                    expired: false,
+                    next,
+                });
             };
             let server = state.settings.server.clone();
             let address = client_address(&req);
@@ -223,8 +227,14 @@ impl FromRequest for Staff {
                         must_change_password: u.must_change_password,
                     })
                 }
-                Lookup::Expired { .. } => Err(WebError::SignIn { expired: true }),
-                _ => Err(WebError::SignIn { expired: false }),
+                Lookup::Expired { .. } => Err(WebError::SignIn {
+                    expired: true,
+                    next,
+                }),
+                _ => Err(WebError::SignIn {
+                    expired: false,
+                    next,
+                }),
             }
         })
     }

@@ -237,6 +237,78 @@ async fn five_wrong_passwords_make_even_the_right_one_wait() {
     assert!(error.contains("最長で15分"), "{error}");
 }
 
+/// A supervisor who opens a filtered audit page (a bookmark, a link in a mail) without a
+/// session signs in and lands on that page, filter and all; the sign-in sends nobody to
+/// another site, and a form's post is never carried along.
+#[tokio::test]
+async fn sign_in_returns_to_the_page_asked_for_and_nowhere_else() {
+    let (_issuer, service) = start();
+    service.add_user("kansa1", "supervisor", kakunin_testkit::service::OFFICE);
+    let asked = "/audit?action=verify&from=2025-04-01";
+    let b = service.browser();
+    let res = b.get(asked).await;
+    assert_eq!(res.url().path(), "/login", "sent to sign in");
+    let login = Html::of(res).await;
+    assert_eq!(
+        login.attr("input[name=next]", "value").as_deref(),
+        Some(asked)
+    );
+    let res = b
+        .submit(
+            "/login",
+            "/login",
+            &[("login", "kansa1"), ("password", PASSWORD), ("next", asked)],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        (res.url().path(), res.url().query()),
+        ("/audit", Some("action=verify&from=2025-04-01")),
+        "back on the page asked for"
+    );
+    let page = Html::of(res).await;
+    assert_eq!(page.attr("#from", "value").as_deref(), Some("2025-04-01"));
+
+    // Once signed in, the sign-in page itself leads on to `next`.
+    let again = Browser::without_redirects(&service.base_url);
+    again.sign_in("kansa1", PASSWORD).await;
+    let res = again.get("/login?next=%2Fverifications").await;
+    assert_eq!(res.headers()["location"], "/verifications");
+
+    for elsewhere in [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/logout",
+    ] {
+        let b = Browser::without_redirects(&service.base_url);
+        let res = b
+            .submit(
+                "/login",
+                "/login",
+                &[
+                    ("login", "kansa1"),
+                    ("password", PASSWORD),
+                    ("next", elsewhere),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 303);
+        assert_eq!(res.headers()["location"], "/", "{elsewhere}");
+    }
+
+    // A post without a session is not carried: its fields are not to be kept.
+    let b = Browser::without_redirects(&service.base_url);
+    let res = b
+        .post(
+            "/verify",
+            &[("certificate_number", "W2025000001"), ("csrf", "x")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/login");
+}
+
 #[tokio::test]
 async fn pages_need_a_session() {
     let (_issuer, service) = start();

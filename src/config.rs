@@ -260,12 +260,20 @@ pub struct Intake {
     pub upload_limit_kib: u32,
     /// Files one upload request may carry.
     pub upload_max_files: u32,
+    /// MiB of memory the child process reading one uploaded file may hold
+    /// (`notice_file::read_confined`); a file that needs more is refused on its row.
+    pub reader_memory_mib: u32,
 }
 
 impl Intake {
     /// [`Self::upload_limit_kib`] in bytes.
     pub fn upload_limit_bytes(&self) -> usize {
         self.upload_limit_kib as usize * 1024
+    }
+
+    /// [`Self::reader_memory_mib`] in bytes.
+    pub fn reader_memory_bytes(&self) -> u64 {
+        u64::from(self.reader_memory_mib) << 20
     }
 }
 
@@ -274,6 +282,7 @@ impl Default for Intake {
         Self {
             upload_limit_kib: 5120,
             upload_max_files: 20,
+            reader_memory_mib: 1024,
         }
     }
 }
@@ -303,7 +312,7 @@ impl Range {
 /// Every number setting and its bounds. The upper bounds refuse values that can only
 /// be typing mistakes (a timeout of days, a lock longer than a week) and keep every
 /// duration within what the time arithmetic handles.
-pub const RANGES: [Range; 19] = [
+pub const RANGES: [Range; 20] = [
     Range {
         key: "database.pool_size",
         min: 1,
@@ -436,6 +445,13 @@ pub const RANGES: [Range; 19] = [
         max: 100,
         unit: "件",
         value: |s| s.intake.upload_max_files.into(),
+    },
+    Range {
+        key: "intake.reader_memory_mib",
+        min: 64,
+        max: 16_384,
+        unit: "MiB",
+        value: |s| s.intake.reader_memory_mib.into(),
     },
 ];
 

@@ -9,10 +9,22 @@
 //!   with `rqrr` (a 200 dpi FAX scan turned a few degrees reads).
 //!
 //! Everything happens in memory on bytes the caller holds; nothing is written or
-//! logged. The key is a secret: [`ReadError`] never quotes what was read. Decoding is
-//! CPU work of up to a few hundred milliseconds: call it off the async workers.
+//! logged. The key is a secret: [`ReadError`] never quotes what was read.
+//!
+//! The service reads every file in a child process of its own ([`read_confined`]): the
+//! decoders inflate what a file compresses, and a PDF of 1 MiB can hold gigabytes of
+//! zeros behind chained filters, which neither `pdf-extract` nor `lopdf` bounds. The
+//! child (`kakunin read-notice`, [`child_main`]) runs under resource limits
+//! (memory as the caller says, [`CHILD_CPU_SECONDS`], no core file, since its memory holds
+//! the key) with an empty environment, at most [`CHILDREN`] at once: a file that asks
+//! for more ends its own child and is answered [`ReadError::Demanding`], and the
+//! service goes on as before.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read, Write};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use kakunin_protocol::ids::{AuthKey, CertificateNumber};
 use kakunin_protocol::notice::{NoticeError, NoticeQr};
@@ -35,7 +47,8 @@ pub struct ReadNotice {
 }
 
 /// Why a file gave no notice. The messages are Japanese and never quote the contents.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Serialized between the service and its reading child ([`read_confined`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum ReadError {
     #[error("PDF・PNG・JPEG のいずれでもありません")]
     Format,
@@ -43,8 +56,161 @@ pub enum ReadError {
     Damaged,
     #[error("お知らせの保証契約番号と認証キー（またはQRコード）が見つかりません")]
     NotANotice,
+    /// A QR text that starts as a notice's but cannot be read: the [`NoticeError`]'s
+    /// message.
     #[error("{0}")]
-    Qr(NoticeError),
+    Qr(String),
+    /// The file needs more memory or time to read than one notice can (see the module
+    /// comment): a decompression bomb, or a scan far beyond an A4 page.
+    #[error("読み取りに必要なメモリまたは時間が上限を超えました")]
+    Demanding,
+    /// The reading child could not be started; the service's log says why.
+    #[error("今はファイルを読み取れません")]
+    Unavailable,
+}
+
+impl From<NoticeError> for ReadError {
+    fn from(e: NoticeError) -> Self {
+        ReadError::Qr(e.to_string())
+    }
+}
+
+/// The subcommand of `kakunin` that reads one file for [`read_confined`]; hidden from
+/// its help.
+pub const CHILD_COMMAND: &str = "read-notice";
+/// CPU time the reading child may use (`RLIMIT_CPU`), in seconds.
+pub const CHILD_CPU_SECONDS: u64 = 30;
+/// Time the service waits for one child, however busy the host: then it is killed.
+const CHILD_WAIT: Duration = Duration::from_secs(60);
+/// Reading children at once across the service.
+pub const CHILDREN: usize = 2;
+static RUNNING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CHILDREN);
+/// Bytes of a file the child takes from its input: beyond any upload limit.
+const CHILD_INPUT_MAX: u64 = 256 << 20;
+/// Bytes of the child's answer the service reads: one line of JSON.
+const CHILD_OUTPUT_MAX: u64 = 64 << 10;
+
+/// What the child answers, as one line of JSON on its standard output.
+#[derive(Serialize, Deserialize)]
+enum Answer {
+    Read {
+        number: String,
+        key: String,
+        issuer_id: Option<String>,
+    },
+    Refused(ReadError),
+}
+
+/// Reads `bytes` as [`read`] does, in a child process under limits (module comment) that
+/// may hold `memory` bytes (`intake.reader_memory_mib`: the default 1 GiB fits an A4
+/// page scanned at 600 dpi in colour, decoded, turned grey and prepared for the QR
+/// finder).
+pub async fn read_confined(bytes: Vec<u8>, memory: u64) -> Result<ReadNotice, ReadError> {
+    let _turn = RUNNING
+        .acquire()
+        .await
+        .map_err(|_| ReadError::Unavailable)?;
+    let exe = std::env::current_exe().map_err(|e| {
+        tracing::error!(error = %e, "the program's own path is unknown: no notice can be read");
+        ReadError::Unavailable
+    })?;
+    let mut child = tokio::process::Command::new(exe)
+        .arg(CHILD_COMMAND)
+        .arg(memory.to_string())
+        .env_clear()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            tracing::error!(error = %e, "the notice reader could not be started");
+            ReadError::Unavailable
+        })?;
+    let (Some(mut input), Some(output)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(ReadError::Unavailable);
+    };
+    let talk = async {
+        // A child that dies early closes its input: its exit status tells why.
+        let send = async {
+            let _ = input.write_all(&bytes).await;
+            drop(input);
+        };
+        let mut answer = Vec::new();
+        let mut output = output.take(CHILD_OUTPUT_MAX);
+        let receive = output.read_to_end(&mut answer);
+        let ((), received) = tokio::join!(send, receive);
+        let status = child.wait().await;
+        (received, status, answer)
+    };
+    let Ok((received, status, answer)) = tokio::time::timeout(CHILD_WAIT, talk).await else {
+        // Dropping the child kills it (`kill_on_drop`).
+        return Err(ReadError::Demanding);
+    };
+    match status {
+        Ok(s) if s.success() && received.is_ok() => {}
+        // Killed by its limits (SIGXCPU, SIGKILL) or aborted on an allocation refused.
+        Ok(_) => return Err(ReadError::Demanding),
+        Err(e) => {
+            tracing::error!(error = %e, "the notice reader could not be waited for");
+            return Err(ReadError::Unavailable);
+        }
+    }
+    let line = answer.rsplit(|b| *b == b'\n').find(|l| !l.is_empty());
+    match line.and_then(|l| serde_json::from_slice::<Answer>(l).ok()) {
+        Some(Answer::Read {
+            number,
+            key,
+            issuer_id,
+        }) => Ok(ReadNotice {
+            number: CertificateNumber::parse(&number).map_err(|_| ReadError::Damaged)?,
+            key: AuthKey::parse(&key).map_err(|_| ReadError::Damaged)?,
+            issuer_id,
+        }),
+        Some(Answer::Refused(e)) => Err(e),
+        None => Err(ReadError::Damaged),
+    }
+}
+
+/// The child's side of [`read_confined`]: limits itself to `memory` bytes and
+/// [`CHILD_CPU_SECONDS`], reads one file from standard input, answers one line of JSON
+/// on standard output. The exit code is 0 whatever the file was; 2 when the limits
+/// could not be set (then nothing is read).
+pub fn child_main(memory: u64) -> u8 {
+    use rlimit::Resource;
+    let limited = Resource::CORE
+        .set(0, 0)
+        .and_then(|()| Resource::DATA.set(memory, memory))
+        .and_then(|()| Resource::CPU.set(CHILD_CPU_SECONDS, CHILD_CPU_SECONDS));
+    if limited.is_err() {
+        return 2;
+    }
+    let mut bytes = Vec::new();
+    if std::io::stdin()
+        .take(CHILD_INPUT_MAX)
+        .read_to_end(&mut bytes)
+        .is_err()
+    {
+        return 2;
+    }
+    let answer = match read(&bytes) {
+        Ok(n) => Answer::Read {
+            number: n.number.as_str().to_owned(),
+            key: n.key.expose().to_owned(),
+            issuer_id: n.issuer_id,
+        },
+        Err(e) => Answer::Refused(e),
+    };
+    let mut out = std::io::stdout().lock();
+    let written = serde_json::to_writer(&mut out, &answer)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    if written.is_ok() {
+        0
+    } else {
+        2
+    }
 }
 
 /// Reads one uploaded file.
@@ -71,7 +237,7 @@ fn read_pdf(bytes: &[u8]) -> Result<ReadNotice, ReadError> {
     }
     let doc = lopdf::Document::load_mem(bytes).map_err(|_| ReadError::Damaged)?;
     let mut last = ReadError::NotANotice;
-    for img in pdf_images(&doc).into_iter().take(MAX_PDF_IMAGES) {
+    for img in pdf_images(&doc) {
         match from_qr(&img) {
             Ok(found) => return Ok(found),
             Err(e @ ReadError::Qr(_)) => last = e,
@@ -86,7 +252,7 @@ fn from_text(text: &str) -> Result<Option<ReadNotice>, ReadError> {
     let text: String = text.nfkc().collect();
     if let Some(start) = text.find("SURETY/") {
         let line = text[start..].split_whitespace().next().unwrap_or("");
-        if let Some(qr) = NoticeQr::recognise(line).map_err(ReadError::Qr)? {
+        if let Some(qr) = NoticeQr::recognise(line)? {
             return Ok(Some(from_notice(qr)));
         }
     }
@@ -149,44 +315,39 @@ fn from_qr(img: &image::GrayImage) -> Result<ReadNotice, ReadError> {
         match NoticeQr::recognise(&content) {
             Ok(Some(qr)) => return Ok(from_notice(qr)),
             Ok(None) => {}
-            Err(e) => last = ReadError::Qr(e),
+            Err(e) => last = e.into(),
         }
     }
     Err(last)
 }
 
-/// The images a PDF embeds that can be decoded here, as grey pixels.
-fn pdf_images(doc: &lopdf::Document) -> Vec<image::GrayImage> {
-    let mut out = Vec::new();
-    for object in doc.objects.values() {
-        let Ok(stream) = object.as_stream() else {
-            continue;
-        };
-        let dict = &stream.dict;
-        let is = |k: &[u8], v: &[u8]| dict.get(k).and_then(|o| o.as_name()).ok() == Some(v);
-        if !is(b"Subtype", b"Image") {
-            continue;
-        }
-        let filters = stream.filters().unwrap_or_default();
-        let img = if filters.iter().any(|f| f == b"DCTDecode") {
-            let mut reader = image::ImageReader::with_format(
-                Cursor::new(&stream.content),
-                image::ImageFormat::Jpeg,
-            );
-            let mut limits = image::Limits::default();
-            limits.max_image_width = Some(MAX_SIDE);
-            limits.max_image_height = Some(MAX_SIDE);
-            limits.max_alloc = Some(MAX_ALLOC);
-            reader.limits(limits);
-            reader.decode().ok().map(|i| i.to_luma8())
-        } else {
-            raw_image(stream, dict)
-        };
-        if let Some(img) = img {
-            out.push(img);
-        }
-    }
-    out
+/// The images a PDF embeds that can be decoded here, as grey pixels, each decoded only
+/// when the one before held no notice's QR code: at most [`MAX_PDF_IMAGES`] are looked at.
+fn pdf_images(doc: &lopdf::Document) -> impl Iterator<Item = image::GrayImage> + '_ {
+    doc.objects
+        .values()
+        .filter_map(|object| object.as_stream().ok())
+        .filter(|stream| {
+            stream.dict.get(b"Subtype").and_then(|o| o.as_name()).ok() == Some(b"Image")
+        })
+        .take(MAX_PDF_IMAGES)
+        .filter_map(|stream| {
+            let filters = stream.filters().unwrap_or_default();
+            if filters.iter().any(|f| f == b"DCTDecode") {
+                let mut reader = image::ImageReader::with_format(
+                    Cursor::new(&stream.content),
+                    image::ImageFormat::Jpeg,
+                );
+                let mut limits = image::Limits::default();
+                limits.max_image_width = Some(MAX_SIDE);
+                limits.max_image_height = Some(MAX_SIDE);
+                limits.max_alloc = Some(MAX_ALLOC);
+                reader.limits(limits);
+                reader.decode().ok().map(|i| i.to_luma8())
+            } else {
+                raw_image(stream, &stream.dict)
+            }
+        })
 }
 
 /// An 8-bit DeviceGray or DeviceRGB image (uncompressed or Flate).

@@ -103,6 +103,12 @@ enum Command {
         #[arg(long, value_name = "ファイル")]
         output: PathBuf,
     },
+    /// アップロードされたお知らせを1件読み取る（serve が内部で使う。標準入力から）
+    #[command(name = "read-notice", hide = true)]
+    ReadNotice {
+        /// 使ってよいメモリ（バイト）
+        memory: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -288,6 +294,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => kakunin_platform::cli::exit("kakunin", &e),
     };
+    // The reader of one uploaded notice, started by `serve` itself
+    // (`notice_file::read_confined`): no settings, no log, only its input.
+    if let Command::ReadNotice { memory } = cli.command {
+        return ExitCode::from(kakunin::adapters::notice_file::child_main(memory));
+    }
     let settings = match Settings::load() {
         Ok(s) => s,
         Err(e) => {
@@ -417,6 +428,9 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
             input,
             output,
         }),
+        Command::ReadNotice { .. } => {
+            unreachable!("read-notice returns before the settings are read")
+        }
         Command::Watch { office, days } => {
             cli::watch::run(&cli::serve::open_existing_db(&settings)?, &office, days)
         }

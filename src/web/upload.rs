@@ -360,21 +360,16 @@ pub async fn upload(
             422,
         );
     }
-    let items = web::block(move || {
-        posted
-            .files
-            .into_iter()
-            .map(|(file, bytes)| {
-                let state = match notice_file::read(&bytes) {
-                    Ok(n) => ItemState::Ready(n),
-                    Err(e) => ItemState::Unread(unread_message(&file, &e)),
-                };
-                Item { file, state }
-            })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(WebError::internal)?;
+    // One file after the other: each is read in a child process of its own
+    // (`notice_file::read_confined`), and the service runs few of those at once.
+    let mut items = Vec::with_capacity(posted.files.len());
+    for (file, bytes) in posted.files {
+        let state = match notice_file::read_confined(bytes, intake.reader_memory_bytes()).await {
+            Ok(n) => ItemState::Ready(n),
+            Err(e) => ItemState::Unread(unread_message(&file, &e)),
+        };
+        items.push(Item { file, state });
+    }
     state.uploads.put(&staff, case, items);
     Ok(to_list())
 }

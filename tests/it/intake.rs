@@ -416,3 +416,110 @@ async fn an_officer_uploads_a_notice_through_the_page_and_verifies_it() {
         })
         .await;
 }
+
+/// The service's peak resident memory (`VmHWM`), in KiB.
+fn peak_kib(service: &ServiceProcess) -> u64 {
+    let pid = service.pid().expect("the service runs");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// A PDF of under 1 MiB whose one image inflates to 160 MiB of zeros: what a
+/// decompression bomb looks like to the readers (`lopdf` inflates a stream whole).
+fn bomb_pdf() -> Vec<u8> {
+    use lopdf::{dictionary, Document, Object, Stream};
+    let mut doc = Document::with_version("1.5");
+    let mut image = Stream::new(
+        dictionary! {
+            "Type" => "XObject",
+            "Subtype" => "Image",
+            "Width" => 8000,
+            "Height" => 8000,
+            "ColorSpace" => "DeviceGray",
+            "BitsPerComponent" => 8,
+        },
+        vec![0; 160 << 20],
+    );
+    image.compress().unwrap();
+    let image = doc.add_object(image);
+    let content = doc.add_object(Stream::new(
+        dictionary! {},
+        b"q 100 0 0 100 0 0 cm /Im0 Do Q".to_vec(),
+    ));
+    let pages = doc.new_object_id();
+    let page = doc.add_object(dictionary! {
+        "Type" => "Page",
+        "Parent" => pages,
+        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        "Contents" => content,
+        "Resources" => dictionary! { "XObject" => dictionary! { "Im0" => image } },
+    });
+    doc.objects.insert(
+        pages,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages",
+            "Kids" => vec![page.into()],
+            "Count" => 1,
+        }),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+/// A PDF that inflates past what its reader may hold is refused by that reader, not
+/// the service: its row names it, the service's own memory does not grow by the bomb,
+/// and the notice beside it in the same upload is read as ever.
+#[tokio::test]
+async fn a_decompression_bomb_ends_its_own_reader_and_the_service_goes_on() {
+    let issuer = IssuerProcess::start();
+    let service = ServiceProcess::start_with(
+        &issuer.registry_toml,
+        Some("[intake]\nreader_memory_mib = 64\n"),
+    );
+    let bomb = bomb_pdf();
+    assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
+    let browser = service.officer().await;
+    let csrf = browser.csrf("/").await;
+    let before = peak_kib(&service);
+    let res = browser
+        .post_multipart(
+            "/verify/upload",
+            &[("csrf", &csrf)],
+            &[
+                ("notices", "bomb.pdf", &bomb),
+                (
+                    "notices",
+                    "W2025000001.pdf",
+                    &notice_pdf(&issuer, "W2025000001"),
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(res.url().path(), "/verify/upload");
+    let page = Html::of(res).await;
+    let rows = upload_rows(&page);
+    assert_eq!(rows[0].0, "unread");
+    // Its reader stops where its memory ends: the inflated stream is cut short (the
+    // decoders give up on an allocation refused) or the reader itself is ended.
+    assert!(
+        rows[0]
+            .2
+            .contains("「bomb.pdf」はお知らせとして読み取れませんでした"),
+        "{}",
+        rows[0].2
+    );
+    assert_eq!(
+        (rows[1].0.as_str(), rows[1].1.as_str()),
+        ("ready", "W2025000001")
+    );
+    let grown = peak_kib(&service).saturating_sub(before);
+    assert!(grown < 64 << 10, "the service itself grew by {grown} KiB");
+    assert_eq!(browser.get("/readyz").await.status(), 200);
+}

@@ -491,7 +491,8 @@ fn send_failure(e: &reqwest::Error) -> String {
 
 /// The rustls error somewhere in `e`'s source chain. An `io::Error` hides the error it
 /// wraps from `source()` (it returns the inner error's source), so look inside it too.
-fn rustls_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+/// `kakunin batch` asks it of its own calls.
+pub fn rustls_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
     let mut next = Some(e);
     while let Some(err) = next {
         if let Some(tls) = err.downcast_ref::<rustls::Error>() {

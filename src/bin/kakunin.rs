@@ -82,15 +82,17 @@ enum Command {
     /// 終了コード: 0 すべて確認済み、1 確認済みでない行あり、2 エラー
     #[command(
         long_about = "CSV の保証契約番号と認証キーを API でまとめて照会し、結果を同じ順の CSV に書きます。\n\
-        入力: UTF-8 の CSV（BOM 可）。列 certificate_number と auth_key（必須）、ref、contract_amount_yen、\
-        contractor_name、title、case_number（案件番号）、case_title（案件名）（任意）。全角も使えます。ほかの列は無視します。\n\
+        入力: CSV（UTF-8、BOM 付き UTF-8、または Excel の「CSV（コンマ区切り）」の Shift_JIS）。\
+        列 certificate_number（保証契約番号）と auth_key（認証キー）は必須、ref（整理番号）、contract_amount_yen（請負代金額）、\
+        contractor_name（受注者名）、title（工事名・業務名）、case_number（案件番号）、case_title（案件名）は任意。\
+        列名は英語でも日本語でもよく、値は全角も使えます。ほかの列は無視します。\n\
         出力: UTF-8（BOM 付き）・CRLF の CSV。Excel でそのまま開けます。案件番号・案件名と、\
         同じ保証契約番号を確認した自機関の別の案件番号（duplicate_cases）、他の発注機関の確認の有無（duplicate_other_offices）も書きます。\n\
         トークンは --token-env で名前を指定した環境変数から読みます（コマンドラインには書きません）。\n\
         終了コード: 0 すべて確認済み、1 確認済みでない行あり、2 エラー"
     )]
     Batch {
-        /// サービスの URL（例: https://kakunin.example.lg.jp）
+        /// サービスの URL（例: https://kakunin.example.lg.jp）。http:// はこの機械（ループバック）にだけ使えます
         #[arg(long, value_name = "URL")]
         url: String,
         /// API トークンを入れた環境変数の名前（例: KAKUNIN_API_TOKEN）
@@ -102,6 +104,9 @@ enum Command {
         /// 結果を書く CSV（上書きします）
         #[arg(long, value_name = "ファイル")]
         output: PathBuf,
+        /// サービスのサーバー証明書を発行した私設 CA の証明書（PEM）。OS が信頼する CA に加えて信頼する
+        #[arg(long, value_name = "ファイル")]
+        ca_file: Option<PathBuf>,
     },
     /// アップロードされたお知らせを1件読み取る（serve が内部で使う。標準入力から）
     #[command(name = "read-notice", hide = true)]
@@ -422,11 +427,13 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
             token_env,
             input,
             output,
+            ca_file,
         } => cli::batch::run(&cli::batch::Options {
             url,
             token_env,
             input,
             output,
+            ca_file,
         }),
         Command::ReadNotice { .. } => {
             unreachable!("read-notice returns before the settings are read")

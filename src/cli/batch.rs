@@ -38,6 +38,9 @@ pub struct Options {
     pub token_env: String,
     pub input: PathBuf,
     pub output: PathBuf,
+    /// A PEM file of the private CA that signed the service's certificate, trusted
+    /// beside the operating system's anchors.
+    pub ca_file: Option<PathBuf>,
 }
 
 const OUTPUT_COLUMNS: [&str; 19] = [
@@ -92,14 +95,26 @@ pub fn run(opts: &Options) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("非同期ランタイムを起動できません")?;
-    runtime.block_on(lookup_all(&endpoint, &token, &rows, &opts.output))
+    let http = client(opts.ca_file.as_deref())?;
+    runtime.block_on(lookup_all(&http, &endpoint, &token, &rows, &opts.output))
 }
 
+/// The batch call's URL under `base`: `https://`, or `http://` to this machine only,
+/// since every request carries the token and the auth keys (as `issuer-protocol.md` §5
+/// asks of issuers).
 fn endpoint(base: &str) -> anyhow::Result<reqwest::Url> {
     let url = reqwest::Url::parse(base.trim_end_matches('/'))
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
-        .with_context(|| format!("--url は http:// または https:// で始まるサービスの URL にしてください（「{base}」でした）"))?;
+        .with_context(|| {
+            format!("--url は https:// で始まるサービスの URL にしてください（「{base}」でした）")
+        })?;
+    if !kakunin_protocol::registry::safe_for_secrets(&url) {
+        bail!(
+            "--url「{base}」は https:// にしてください。照会は API トークンと認証キーを送るため、\
+             http:// はループバック（127.0.0.0/8、::1、localhost）にだけ使えます"
+        );
+    }
     url.join(&format!(
         "{}/api/v1/verifications/batch",
         url.path().trim_end_matches('/')
@@ -107,21 +122,38 @@ fn endpoint(base: &str) -> anyhow::Result<reqwest::Url> {
     .context("--url からバッチ照会の URL を作れません")
 }
 
-async fn lookup_all(
-    endpoint: &reqwest::Url,
-    token: &str,
-    rows: &[InputRow],
-    output: &Path,
-) -> anyhow::Result<u8> {
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
+/// The client of every batch call: no redirects (one could carry the token and the
+/// keys elsewhere), the operating system's anchors and `ca_file`'s.
+fn client(ca_file: Option<&Path>) -> anyhow::Result<reqwest::Client> {
+    let mut http = reqwest::Client::builder();
+    if let Some(path) = ca_file {
+        let ca = kakunin_protocol::registry::CaFile::read(path)
+            .map_err(|e| anyhow::anyhow!("--ca-file: {e}"))?;
+        for der in ca.certificates() {
+            http = http.add_root_certificate(
+                reqwest::Certificate::from_der(der.as_ref()).with_context(|| {
+                    format!("--ca-file「{}」の証明書を使えません", path.display())
+                })?,
+            );
+        }
+    }
+    http.connect_timeout(Duration::from_secs(10))
         // A full batch can wait on slow issuers: 1000 items / 16 at a time × 5 s each.
         .timeout(Duration::from_secs(900))
         // A redirect could carry the token and the keys elsewhere.
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("kakunin-batch/", env!("CARGO_PKG_VERSION")))
         .build()
-        .context("HTTP クライアントを作れません")?;
+        .context("HTTP クライアントを作れません")
+}
+
+async fn lookup_all(
+    http: &reqwest::Client,
+    endpoint: &reqwest::Url,
+    token: &str,
+    rows: &[InputRow],
+    output: &Path,
+) -> anyhow::Result<u8> {
     let mut out = Output::create(output)?;
     let progress = progress_bar(rows.len());
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -133,7 +165,7 @@ async fn lookup_all(
         } else {
             let items: Vec<VerificationInput> = sendable.iter().map(|r| r.item.clone()).collect();
             let sent = items.len();
-            let answers = post_chunk(&http, endpoint, token, items).await.with_context(|| {
+            let answers = post_chunk(http, endpoint, token, items).await.with_context(|| {
                 format!("{}行目からの照会に失敗しました（それまでの{done}行は {} に書き出しました）", chunk[0].number, output.display())
             })?;
             if answers.len() != sent {
@@ -191,8 +223,7 @@ async fn post_chunk(
             .json(&body)
             .send()
             .await
-            // reqwest's error names the URL, never the body or the token.
-            .map_err(|e| anyhow::anyhow!("サービスに接続できません: {e}"))?;
+            .map_err(|e| anyhow::anyhow!(connect_failure(&e)))?;
         let status = res.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
             let wait = res
@@ -696,4 +727,29 @@ mod tests {
             let _ = count_input_rows(&encoded);
         }
     }
+}
+
+/// Why the service could not be reached, in Japanese: for a certificate refused, what
+/// to do about it (`--ca-file` for a private CA); otherwise reqwest's own account, which
+/// names the URL, never the body or the token.
+fn connect_failure(e: &reqwest::Error) -> String {
+    if let Some(rustls::Error::InvalidCertificate(cert)) =
+        crate::adapters::issuer_client::rustls_error(e)
+    {
+        let why = match cert {
+                rustls::CertificateError::UnknownIssuer => {
+                    "発行した CA を信頼できません。私設 CA なら --ca-file にその CA の証明書（PEM）を指定してください"
+                }
+                rustls::CertificateError::Expired | rustls::CertificateError::ExpiredContext { .. } => {
+                    "有効期限が切れています"
+                }
+                rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. } => {
+                    "--url のホスト名のものではありません"
+                }
+                _ => "検証できません",
+            };
+        return format!("サービスに接続できません: サービスのサーバー証明書を{why}");
+    }
+    format!("サービスに接続できません: {e}")
 }

@@ -213,3 +213,72 @@ async fn formula_cells_in_the_results_are_neutralised() {
     );
     assert_eq!(column(&rows, 2, "ref"), "'@SUM(A1)");
 }
+
+/// `kakunin batch` with `--url` and extra arguments, a one-row input, a token set.
+fn batch_to(service: &ServiceProcess, url: &str, extra: &[&std::ffi::OsStr]) -> Output {
+    let input = service.dir().join("one-row.csv");
+    std::fs::write(
+        &input,
+        "certificate_number,auth_key\r\nW2025000001,ETRE-21QW-MMGB-JF1K\r\n",
+    )
+    .unwrap();
+    service
+        .command()
+        .args(["batch", "--url", url, "--token-env", "K5_TEST_TOKEN"])
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(service.dir().join("one-row-out.csv"))
+        .args(extra)
+        .env("K5_TEST_TOKEN", "not-a-real-token")
+        .output()
+        .expect("run kakunin batch")
+}
+
+/// The token and every auth key go over https, or over http only to this machine: a
+/// plain http URL elsewhere is refused before anything is sent.
+#[test]
+fn the_batch_cli_sends_keys_only_over_https_or_to_this_machine() {
+    let service = ServiceProcess::prepare("", None);
+    for url in ["http://192.0.2.10:8080", "http://kakunin.example.lg.jp"] {
+        let out = batch_to(&service, url, &[]);
+        kakunin_testkit::process::assert_exit(&out, 2);
+        let err = stderr(&out);
+        assert!(
+            err.contains("は https:// にしてください") && err.contains("ループバック"),
+            "{url}: {err}"
+        );
+        assert!(!service.dir().join("one-row-out.csv").exists());
+    }
+}
+
+/// A service behind a private CA (an LGWAN site's own) is reached with `--ca-file`;
+/// without it the refusal says what to do.
+#[test]
+fn the_batch_cli_trusts_a_private_ca_given_with_ca_file() {
+    let ca = kakunin_testkit::tls::TestCa::new("kakunin batch test CA");
+    let cert = ca.server_cert(
+        "batch",
+        &["127.0.0.1"],
+        kakunin_testkit::tls::Validity::Current,
+    );
+    // Any https server of that CA shows the handshake: the reference issuer is one.
+    let https = kakunin_testkit::issuer::IssuerProcess::start_tls(&cert);
+    let service = ServiceProcess::prepare("", None);
+    let out = batch_to(&service, &https.base_url, &[]);
+    kakunin_testkit::process::assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("発行した CA を信頼できません。私設 CA なら --ca-file"),
+        "{}",
+        stderr(&out)
+    );
+    let ca_file = ca.ca_file();
+    let out = batch_to(
+        &service,
+        &https.base_url,
+        &["--ca-file".as_ref(), ca_file.as_os_str()],
+    );
+    // Past the handshake: the issuer has no batch call, and says so with its status.
+    assert!(!stderr(&out).contains("サーバー証明書"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("404"), "{}", stderr(&out));
+}

@@ -238,8 +238,7 @@ pub fn base_url_problem(base_url: &str) -> Option<String> {
         ));
     };
     match url.scheme() {
-        "https" if url.host().is_some() => None,
-        "http" if url.host().as_ref().is_some_and(is_loopback) => None,
+        _ if safe_for_secrets(&url) => None,
         "http" if url.host().is_some() => Some(format!(
             "base_url「{base_url}」は https:// にしてください。照会は認証キーを送るため、\
              http:// はループバック（127.0.0.0/8、::1、localhost）にだけ使えます"
@@ -247,6 +246,17 @@ pub fn base_url_problem(base_url: &str) -> Option<String> {
         _ => Some(format!(
             "base_url「{base_url}」は https:// で始まる URL で書いてください（例: https://api.example.co.jp）"
         )),
+    }
+}
+
+/// Whether a request to `url` may carry secrets (auth keys, tokens): over `https://`, or
+/// `http://` to a loopback host (`127.0.0.0/8`, `::1`, `localhost`), which never
+/// leaves the machine (§5). Every program that sends a key or a token asks this.
+pub fn safe_for_secrets(url: &url::Url) -> bool {
+    match url.scheme() {
+        "https" => url.host().is_some(),
+        "http" => url.host().as_ref().is_some_and(is_loopback),
+        _ => false,
     }
 }
 

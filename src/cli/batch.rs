@@ -587,6 +587,31 @@ fn summary(counts: &BTreeMap<String, usize>, total: usize, output: &Path) -> Str
     )
 }
 
+/// Why the service could not be reached, in Japanese: for a certificate refused, what
+/// to do about it (`--ca-file` for a private CA); otherwise reqwest's own account, which
+/// names the URL, never the body or the token.
+fn connect_failure(e: &reqwest::Error) -> String {
+    if let Some(rustls::Error::InvalidCertificate(cert)) =
+        crate::adapters::issuer_client::rustls_error(e)
+    {
+        let why = match cert {
+                rustls::CertificateError::UnknownIssuer => {
+                    "発行した CA を信頼できません。私設 CA なら --ca-file にその CA の証明書（PEM）を指定してください"
+                }
+                rustls::CertificateError::Expired | rustls::CertificateError::ExpiredContext { .. } => {
+                    "有効期限が切れています"
+                }
+                rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. } => {
+                    "--url のホスト名のものではありません"
+                }
+                _ => "検証できません",
+            };
+        return format!("サービスに接続できません: サービスのサーバー証明書を{why}");
+    }
+    format!("サービスに接続できません: {e}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -727,29 +752,4 @@ mod tests {
             let _ = count_input_rows(&encoded);
         }
     }
-}
-
-/// Why the service could not be reached, in Japanese: for a certificate refused, what
-/// to do about it (`--ca-file` for a private CA); otherwise reqwest's own account, which
-/// names the URL, never the body or the token.
-fn connect_failure(e: &reqwest::Error) -> String {
-    if let Some(rustls::Error::InvalidCertificate(cert)) =
-        crate::adapters::issuer_client::rustls_error(e)
-    {
-        let why = match cert {
-                rustls::CertificateError::UnknownIssuer => {
-                    "発行した CA を信頼できません。私設 CA なら --ca-file にその CA の証明書（PEM）を指定してください"
-                }
-                rustls::CertificateError::Expired | rustls::CertificateError::ExpiredContext { .. } => {
-                    "有効期限が切れています"
-                }
-                rustls::CertificateError::NotValidForName
-                | rustls::CertificateError::NotValidForNameContext { .. } => {
-                    "--url のホスト名のものではありません"
-                }
-                _ => "検証できません",
-            };
-        return format!("サービスに接続できません: サービスのサーバー証明書を{why}");
-    }
-    format!("サービスに接続できません: {e}")
 }

@@ -287,6 +287,25 @@ impl Default for Intake {
     }
 }
 
+/// Why `url` names no database kakunin can open, or `None` when it does: a path (or
+/// `sqlite://PATH`) is SQLite, `postgres://` or `postgresql://` PostgreSQL. Any other
+/// `scheme://` is a typing mistake (`postgre://`, `mysql://`) that would otherwise
+/// become a new, empty SQLite file of that odd name. The message shows the scheme only,
+/// never the rest, which may hold a password.
+pub fn database_url_problem(url: &str) -> Option<String> {
+    let (scheme, _) = url.split_once("://")?;
+    let is_scheme = !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !is_scheme || matches!(scheme, "sqlite" | "postgres" | "postgresql") {
+        return None;
+    }
+    Some(format!(
+        "データベースの URL「{scheme}://…」は使えません。SQLite はファイルのパス（例: data/kakunin.db）か sqlite://パス、PostgreSQL は postgres://ユーザー@ホスト/データベース の形で書いてください"
+    ))
+}
+
 /// The values a number setting may take, both ends included. The same bounds are
 /// written in `config/default.toml`'s comments (a test keeps the two in step) and in
 /// the README.
@@ -712,6 +731,9 @@ impl Layers {
                     ),
                 ));
             }
+        }
+        if let Some(problem) = database_url_problem(&s.database.url) {
+            return Err(at("database.url", problem));
         }
         if s.server.bind.parse::<std::net::SocketAddr>().is_err() {
             return Err(at(

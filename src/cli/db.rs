@@ -9,6 +9,11 @@ use crate::adapters::db::{self, Location};
 /// reads them), applying the migrations of this version to both first. Exit 0 when
 /// copied; a target that holds anything is refused and left as it was.
 pub fn copy(from: &str, to: &str) -> anyhow::Result<u8> {
+    for (flag, url) in [("--from", from), ("--to", to)] {
+        if let Some(problem) = crate::config::database_url_problem(url) {
+            bail!("{flag}: {problem}");
+        }
+    }
     let (source, target) = (Location::parse(from), Location::parse(to));
     if source == target {
         bail!("コピー元とコピー先が同じです");

@@ -32,6 +32,32 @@ fn in_file(e: ConfigError) -> (String, Option<usize>, Option<String>, String) {
     }
 }
 
+/// A mistyped scheme stops the start naming the setting, instead of becoming a new
+/// SQLite file of that odd name; the rest of the URL (a password) is never shown.
+#[test]
+fn a_database_url_of_another_scheme_is_refused() {
+    for url in ["postgre://kakunin:s3cret@db.example/kakunin", "mysql://x"] {
+        let e = load(&[("KAKUNIN_DATABASE_URL", url)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("KAKUNIN_DATABASE_URL"), "{e}");
+        assert!(e.contains("は使えません"), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
+    }
+    for url in [
+        "data/kakunin.db",
+        "sqlite://data/kakunin.db",
+        "postgres://kakunin@db.example/kakunin",
+        "postgresql://kakunin@db.example/kakunin",
+        "file:kakunin.db?mode=rwc",
+    ] {
+        assert_eq!(
+            load(&[("KAKUNIN_DATABASE_URL", url)]).unwrap().database.url,
+            url
+        );
+    }
+}
+
 #[test]
 fn defaults_match_service_md() {
     let s = load(&[]).unwrap();

@@ -263,6 +263,17 @@ async fn db_copy_moves_a_sqlite_installation_to_postgres_with_its_chain() {
         kakunin_testkit::process::stderr(&out)
     );
     same_as_source(&back, &mut kakunin_testkit::sql::open(&back_path));
+    // A mistyped scheme is refused by name, not made a new SQLite file of that name.
+    let typo = target.replacen("postgres://", "postgre://", 1);
+    let refused = copy(&typo);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        kakunin_testkit::process::stderr(&refused)
+            .contains("--to: データベースの URL「postgre://…」は使えません"),
+        "{}",
+        kakunin_testkit::process::stderr(&refused)
+    );
+    assert!(!std::path::Path::new(&typo).exists() && !std::path::Path::new("postgre:").exists());
     // A second copy into the now non-empty target is refused and changes nothing.
     let again = copy(&target);
     assert_ne!(again.status.code(), Some(0));

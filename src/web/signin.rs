@@ -141,6 +141,22 @@ enum Attempt {
     Refused { message: String },
 }
 
+/// The anonymous actor of a sign-in, placed in the office of the account it names: a
+/// failure (or a throttled try) against an existing account is its office's business,
+/// and its supervisor sees it in the office's log. An unknown login stays with no
+/// office (administrators only).
+fn in_office_of(actor: Actor, user: Option<&users::User>) -> Actor {
+    match user {
+        Some(u) => Actor::new(
+            actor.name,
+            u.office_code.clone(),
+            actor.address,
+            &actor.user_agent,
+        ),
+        None => actor,
+    }
+}
+
 /// A failed sign-in (wrong password, unknown or disabled login, or a password changed
 /// meanwhile): counted for the throttle and audited as a failure, in the caller's write
 /// transaction; the form then says only [`WRONG`].
@@ -208,11 +224,15 @@ pub async fn submit(
             actor.clone(),
         );
         let found = db::run(&pool, move |c| {
+            let user = users::find(c, &l)?;
             if let Some(why) = throttle::refuses(c, &s.signin, &l, &a)? {
+                // In the account's office's log, as its failures are: its supervisor
+                // sees that the account is locked out, not only that it failed.
+                let ac = in_office_of(ac, user.as_ref());
                 throttle::audit_refusal(c, &s.signin, &ac, Action::Signin, &l, why)?;
                 return Ok::<_, DbError>(None);
             }
-            Ok(Some(users::find(c, &l)?))
+            Ok(Some(user))
         })
         .await?;
         match found {
@@ -224,18 +244,7 @@ pub async fn submit(
                 let password = std::mem::take(&mut form.password);
                 let password_ok = users::password_matches(password, stored).await;
                 let login = login.clone();
-                // A failure against an existing account is its office's business: its
-                // supervisor sees it in the office's log. An unknown login stays with
-                // no office (administrators only).
-                let actor = match &user {
-                    Some(u) => Actor::new(
-                        actor.name.clone(),
-                        u.office_code.clone(),
-                        actor.address.clone(),
-                        &actor.user_agent,
-                    ),
-                    None => actor,
-                };
+                let actor = in_office_of(actor, user.as_ref());
                 db::run(&pool, move |c| {
                     match user.filter(|u| password_ok && !u.disabled) {
                         Some(u) => c.immediate_transaction(|c| {

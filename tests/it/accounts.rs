@@ -444,6 +444,15 @@ async fn a_failed_sign_in_of_an_account_is_in_its_offices_log() {
     let page = supervisor.page(&format!("{path}&actor=officer1")).await;
     assert_eq!(failures(&page), 1, "{page}");
     assert_eq!(failures(&admin.page(path).await), 2);
+    // Once the account is locked out, the refusals are in its office's log too: the
+    // supervisor sees the lock-out, not only the failures before it.
+    for _ in 0..6 {
+        service.browser().sign_in("officer1", "a-wrong-guess").await;
+    }
+    let throttled = supervisor
+        .page("/audit?action=signin&outcome=throttled&actor=officer1")
+        .await;
+    assert!(failures(&throttled) >= 1, "{throttled}");
 }
 
 /// The CLI reads a full-width office code or login as the pages do: `--office-name`

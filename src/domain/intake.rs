@@ -62,6 +62,9 @@ pub fn read_ids(number_field: &str, key_field: &str) -> Result<Ids, Vec<FieldErr
 /// QR text (never the text, which holds the key), nothing for unreadable QR text, or
 /// what was typed.
 pub fn shown_number(number_field: &str) -> String {
+    if looks_like_printed_key(number_field) {
+        return String::new();
+    }
     match NoticeQr::recognise(number_field) {
         Ok(None) => number_field.to_owned(),
         Ok(Some(qr)) => qr.certificate_number.to_string(),
@@ -69,7 +72,35 @@ pub fn shown_number(number_field: &str) -> String {
     }
 }
 
+/// What the number field says when it holds the key as the notice prints it.
+pub const KEY_IN_NUMBER: &str = "保証契約番号の欄に、認証キーの形（XXXX-XXXX-XXXX-XXXX）の値が入力されています。お知らせの「保証契約番号」（例: W2025000123）を入力してください。番号そのものがこの形で印字されているときは、ハイフンを除いて入力してください。";
+
+/// Whether `text` is written as the notice prints a 認証キー: four groups of four letters
+/// and digits (`7KQ2-M9XD-H4T8-RB3N`, full-width or spaced too) that make a valid key.
+/// Typed into 保証契約番号 (the two fields swapped), it would pass as a 16-character
+/// number, be echoed in messages and stored as the number looked up. 保証契約番号 are
+/// not printed so (§1's example is `W2025000123`), so it is refused instead and never
+/// shown again; a number that really is printed so passes typed without hyphens, as
+/// the message says.
+pub fn looks_like_printed_key(text: &str) -> bool {
+    use unicode_normalization::UnicodeNormalization;
+    let text: String = text.nfkc().collect();
+    let groups: Vec<&str> = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|g| !g.is_empty())
+        .collect();
+    groups.len() == 4 && groups.iter().all(|g| g.len() == 4) && AuthKey::parse(&text).is_ok()
+}
+
 fn typed(number_field: &str, key_field: &str) -> Result<Ids, Vec<FieldError>> {
+    if looks_like_printed_key(number_field) {
+        let key = AuthKey::parse(key_field).err();
+        return Err(
+            std::iter::once((Field::CertificateNumber, KEY_IN_NUMBER.to_owned()))
+                .chain(key.map(|e| (e.field(), e.to_string())))
+                .collect(),
+        );
+    }
     let number = CertificateNumber::parse(number_field);
     let key = AuthKey::parse(key_field);
     match (number, key) {
@@ -129,6 +160,35 @@ fn with_other(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The key typed into 保証契約番号 (the fields swapped) is refused there and never
+    /// shown again; numbers, even long ones with hyphens, are read as ever.
+    #[test]
+    fn a_key_in_the_number_field_is_refused_and_not_shown() {
+        for swapped in [
+            "7KQ2-M9XD-H4T8-RB3N",
+            "７ＫＱ２－Ｍ９ＸＤ－Ｈ４Ｔ８－ＲＢ３Ｎ",
+            "7kq2 m9xd h4t8 rb3n",
+        ] {
+            let errors = read_ids(swapped, "7KQ2-M9XD-H4T8-RB3N").unwrap_err();
+            assert_eq!(
+                errors,
+                [(Field::CertificateNumber, KEY_IN_NUMBER.to_owned())]
+            );
+            assert_eq!(shown_number(swapped), "");
+        }
+        let errors = read_ids("7KQ2-M9XD-H4T8-RB3N", "").unwrap_err();
+        assert_eq!(errors[1].0, Field::AuthKey, "the key field's own error too");
+        for number in [
+            "W2025000123",
+            "W-2025-000123",
+            "AB12-CD34-EF56",
+            "W202500012345678",
+        ] {
+            assert!(!looks_like_printed_key(number), "{number}");
+            assert!(read_ids(number, "7KQ2-M9XD-H4T8-RB3N").is_ok(), "{number}");
+        }
+    }
 
     const QR: &str = "SURETY/1;wjcs;W2025000123;7KQ2M9XDH4T8RB3N";
 

@@ -121,6 +121,47 @@ async fn the_form_takes_a_scan_and_never_shows_the_qr_text_again() {
     assert_secret_kept(&service, k);
 }
 
+/// The fields swapped (the key, as printed, typed into 保証契約番号) are refused on the
+/// number field by the form and the API alike; the key is not shown again, not looked
+/// up as a number, not stored.
+#[tokio::test]
+async fn a_key_typed_into_the_number_field_is_refused_and_never_echoed() {
+    let (issuer, service) = start();
+    let k = issuer.demo_key("W2025000001");
+    let canonical = k.auth_key.replace('-', "");
+    let browser = service.officer().await;
+    let res = browser.verify(&k.auth_key, &k.auth_key, &[]).await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    let page = Html::parse(&body);
+    assert!(
+        page.text("#certificate_number-error")
+            .contains("認証キーの形（XXXX-XXXX-XXXX-XXXX）"),
+        "{body}"
+    );
+    assert_eq!(
+        page.attr("#certificate_number", "value").as_deref(),
+        Some("")
+    );
+    assert!(
+        !body.contains(&canonical) && !body.contains(&k.auth_key),
+        "key echoed"
+    );
+
+    let api = service.api("keiyaku", "verify");
+    let res = api
+        .post(
+            "/api/v1/verifications",
+            &json!({"certificate_number": k.auth_key, "auth_key": k.auth_key}),
+        )
+        .await;
+    let p = problem(res, 422).await;
+    assert_eq!(p["field"], "certificate_number", "{p}");
+    assert!(!p.to_string().contains(&canonical), "{p}");
+    assert_eq!(service.count("SELECT COUNT(*) AS n FROM verifications"), 0);
+    assert_secret_kept(&service, k);
+}
+
 #[tokio::test]
 async fn a_scanner_typing_into_the_number_field_and_pressing_enter_verifies() {
     let (issuer, service) = start();

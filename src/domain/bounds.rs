@@ -51,6 +51,28 @@ pub fn typed_code(s: &str) -> String {
     s.nfkc().collect::<String>().trim().to_owned()
 }
 
+/// A free text as a person typed or pasted it (案件番号・案件名, 照合 texts, 氏名,
+/// 発注機関名): trimmed, with its Unicode format characters dropped (zero-width spaces,
+/// BOM, bidi overrides, tag characters: invisible, yet `R8\u{200B}-1` and `R8-1` would
+/// be two 案件, and U+202E reverses the text after it on every page and printout).
+/// `Err` when it holds a control character (a line break, a tab, NUL), which would
+/// break a CSV cell, a printed line or a message quoting it.
+pub fn typed_text(s: &str) -> Result<String, HasControl> {
+    let text: String = s
+        .chars()
+        .filter(|c| !kakunin_protocol::ids::is_format(*c))
+        .collect();
+    let text = text.trim();
+    if text.chars().any(char::is_control) {
+        return Err(HasControl);
+    }
+    Ok(text.to_owned())
+}
+
+/// A typed text holds a control character ([`typed_text`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HasControl;
+
 /// Whether `s` has at most `max` characters once NFKC-normalized (NFKC can lengthen a
 /// text: `㍻` is `平成`).
 pub fn fits_nfkc(s: &str, max: usize) -> bool {
@@ -68,6 +90,22 @@ pub fn cut(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_text_drops_format_characters_and_refuses_controls() {
+        for (typed, read) in [
+            (" R8\u{200B}-1 ", "R8-1"),
+            ("\u{FEFF}大分建設", "大分建設"),
+            ("\u{202E}abc\u{2066}", "abc"),
+            ("A\u{E0041}B", "AB"),
+            ("大分　一郎", "大分　一郎"),
+        ] {
+            assert_eq!(typed_text(typed), Ok(read.to_owned()), "{typed:?}");
+        }
+        for bad in ["a\nb", "a\tb", "a\u{0}b", "\u{7F}"] {
+            assert_eq!(typed_text(bad), Err(HasControl), "{bad:?}");
+        }
+    }
 
     #[test]
     fn bounds_count_characters_not_bytes() {

@@ -5,14 +5,16 @@
 //! Both texts are optional. Each is read with NFKC (full-width digits and letters of an
 //! IME become half-width, so `第１２号` and `第12号` are one 案件番号), trimmed, and
 //! kept only when something is left; at most [`CASE_TEXT_MAX`] characters after NFKC,
-//! with no control characters (they would break a CSV cell or a printed line).
+//! with no control characters (they would break a CSV cell or a printed line) and
+//! without format characters (a zero-width space would make another 案件番号 that
+//! reads the same).
 
 use std::collections::BTreeSet;
 
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::domain::bounds::CASE_TEXT_MAX;
+use crate::domain::bounds::{self, CASE_TEXT_MAX};
 
 /// The two texts of a 案件.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,13 +60,12 @@ impl CaseInputError {
     }
 }
 
-/// One typed 案件 text: NFKC, trimmed; `None` when empty.
+/// One typed 案件 text: NFKC, then [`bounds::typed_text`] (format characters dropped,
+/// trimmed, control characters refused); `None` when empty.
 pub fn case_text(field: CaseField, raw: &str) -> Result<Option<String>, CaseInputError> {
     let normalized: String = raw.nfkc().collect();
-    let text = normalized.trim();
-    if text.chars().any(char::is_control) {
-        return Err(CaseInputError::Control { field });
-    }
+    let text = bounds::typed_text(&normalized).map_err(|_| CaseInputError::Control { field })?;
+    let text = text.as_str();
     let chars = text.chars().count();
     if chars > CASE_TEXT_MAX {
         return Err(CaseInputError::TooLong { field, chars });

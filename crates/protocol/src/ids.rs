@@ -120,7 +120,14 @@ pub fn normalize(input: &str) -> String {
 /// removes besides hyphens. Text typed from paper or pasted from a PDF carries both
 /// without anyone seeing them, so every comparison of typed text drops them.
 pub fn is_invisible(c: char) -> bool {
-    c.is_whitespace() || c.general_category() == GeneralCategory::Format
+    c.is_whitespace() || is_format(c)
+}
+
+/// A Unicode format character (general category Cf: zero-width spaces and joiners, BOM,
+/// soft hyphen, bidi controls, tag characters): invisible, yet it makes two texts that
+/// read alike differ, and a bidi control reorders what follows it on screen.
+pub fn is_format(c: char) -> bool {
+    c.general_category() == GeneralCategory::Format
 }
 
 /// A canonical 保証契約番号: `^[A-Z0-9]{6,24}$`.

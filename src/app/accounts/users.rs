@@ -38,7 +38,7 @@ pub enum AccountError {
     NoSuchUser(String),
     #[error("ログイン名は英小文字・数字・「.」「-」「_」で3～32文字にしてください")]
     BadLogin,
-    #[error("氏名を1～100文字で入力してください")]
+    #[error("氏名を1～100文字で入力してください（改行やタブなどの制御文字は使えません）")]
     EmptyName,
     #[error("発注機関コードは英数字とハイフンで1～16文字にしてください（例: 440001）")]
     BadOffice,
@@ -48,7 +48,7 @@ pub enum AccountError {
     UnknownOffice(String),
     #[error("{0}")]
     WeakPassword(String),
-    #[error("発注機関名を1～100文字で入力してください")]
+    #[error("発注機関名を1～100文字で入力してください（改行やタブなどの制御文字は使えません）")]
     BadOfficeName,
     #[error("最後の有効な管理者は無効化・降格できません")]
     LastAdmin,
@@ -119,6 +119,15 @@ pub fn valid_login(login: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c))
 }
 
+/// A person's or an office's name as typed ([`bounds::typed_text`]): 1 to [`NAME_MAX`]
+/// characters, no control characters, format characters dropped. `None` when it
+/// cannot be used.
+pub fn person_name(typed: &str) -> Option<String> {
+    bounds::typed_text(typed)
+        .ok()
+        .filter(|n| !n.is_empty() && bounds::fits(n, NAME_MAX))
+}
+
 pub fn valid_office_code(code: &str) -> bool {
     (1..=OFFICE_CODE_MAX).contains(&code.len())
         && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
@@ -162,9 +171,7 @@ pub fn add(conn: &mut Conn, actor: &Actor, new: &NewUser<'_>) -> Result<User, Ac
     if !valid_login(new.login) {
         return Err(AccountError::BadLogin);
     }
-    if new.name.trim().is_empty() || !bounds::fits(new.name.trim(), NAME_MAX) {
-        return Err(AccountError::EmptyName);
-    }
+    let name = person_name(new.name).ok_or(AccountError::EmptyName)?;
     if !valid_office_code(new.office_code) {
         return Err(AccountError::BadOffice);
     }
@@ -179,7 +186,7 @@ pub fn add(conn: &mut Conn, actor: &Actor, new: &NewUser<'_>) -> Result<User, Ac
         diesel::insert_into(users::table)
             .values((
                 users::login.eq(new.login),
-                users::name.eq(new.name.trim()),
+                users::name.eq(&name),
                 users::role.eq(new.role),
                 users::office_code.eq(new.office_code),
                 users::password_hash.eq(hash),
@@ -520,14 +527,11 @@ pub fn save_office(
     code: &str,
     name: &str,
 ) -> Result<(), AccountError> {
-    let name = name.trim();
     let code = &bounds::typed_code(code);
     if !valid_office_code(code) {
         return Err(AccountError::BadOffice);
     }
-    if name.is_empty() || !bounds::fits(name, NAME_MAX) {
-        return Err(AccountError::BadOfficeName);
-    }
+    let name = &person_name(name).ok_or(AccountError::BadOfficeName)?;
     conn.immediate_transaction(|conn| {
         let now = now_utc();
         db::per_backend!(conn, |c| diesel::insert_into(offices::table)
@@ -567,4 +571,22 @@ fn active_admins(conn: &mut Conn) -> QueryResult<i64> {
 fn end_sessions(conn: &mut Conn, user_id: i32) -> QueryResult<()> {
     diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::person_name;
+
+    #[test]
+    fn names_drop_invisible_characters_and_refuse_controls() {
+        assert_eq!(
+            person_name(" 大分\u{200B} 一郎 ").as_deref(),
+            Some("大分 一郎")
+        );
+        assert_eq!(person_name("\u{202E}本庁").as_deref(), Some("本庁"));
+        for bad in ["", "\u{200B}", "大分\n一郎", "大分\u{0}", &"あ".repeat(101)] {
+            assert_eq!(person_name(bad), None, "{bad:?}");
+        }
+        assert!(person_name(&"あ".repeat(100)).is_some());
+    }
 }

@@ -73,23 +73,33 @@ impl ExpectedText {
     }
 }
 
-/// A typed 照合 text longer than [`EXPECTED_TEXT_MAX`] characters after NFKC.
+/// A typed 照合 text that cannot be used: longer than [`EXPECTED_TEXT_MAX`] characters
+/// after NFKC, or holding a control character. The message never quotes the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TextTooLong {
+pub struct TextInputError {
     pub field: ExpectedText,
+    pub control: bool,
 }
 
-impl std::fmt::Display for TextTooLong {
+impl std::fmt::Display for TextInputError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}は{EXPECTED_TEXT_MAX}文字以内で入力してください。",
-            self.field.label(),
-        )
+        if self.control {
+            write!(
+                f,
+                "{}に改行やタブなどの制御文字は使えません。",
+                self.field.label()
+            )
+        } else {
+            write!(
+                f,
+                "{}は{EXPECTED_TEXT_MAX}文字以内で入力してください。",
+                self.field.label(),
+            )
+        }
     }
 }
 
-impl std::error::Error for TextTooLong {}
+impl std::error::Error for TextInputError {}
 
 /// A field of the verify form's 照合 part that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,7 +107,7 @@ pub enum ExpectedInputError {
     #[error(transparent)]
     Amount(AmountInputError),
     #[error(transparent)]
-    Text(TextTooLong),
+    Text(TextInputError),
 }
 
 impl ExpectedInputError {
@@ -110,15 +120,22 @@ impl ExpectedInputError {
     }
 }
 
-/// A typed 照合 text: trimmed, `None` when empty, refused when longer than
-/// [`EXPECTED_TEXT_MAX`] characters after NFKC (how it is compared). The one bound for
-/// the verify form and the API alike.
-pub fn typed_text_input(field: ExpectedText, s: &str) -> Result<Option<String>, TextTooLong> {
-    let s = s.trim();
-    if !bounds::fits_nfkc(s, EXPECTED_TEXT_MAX) {
-        return Err(TextTooLong { field });
+/// A typed 照合 text: [`bounds::typed_text`] (format characters dropped, trimmed,
+/// control characters refused), `None` when empty, refused when longer than
+/// [`EXPECTED_TEXT_MAX`] characters after NFKC (how it is compared). The one reader
+/// for the verify form and the API alike.
+pub fn typed_text_input(field: ExpectedText, s: &str) -> Result<Option<String>, TextInputError> {
+    let s = bounds::typed_text(s).map_err(|_| TextInputError {
+        field,
+        control: true,
+    })?;
+    if !bounds::fits_nfkc(&s, EXPECTED_TEXT_MAX) {
+        return Err(TextInputError {
+            field,
+            control: false,
+        });
     }
-    Ok(Some(s.to_owned()).filter(|s| !s.is_empty()))
+    Ok(Some(s).filter(|s| !s.is_empty()))
 }
 
 /// The typed 請負代金額 could not be read as yen.

@@ -14,7 +14,7 @@ use kakunin_protocol::payload::Certificate;
 
 pub use expected::{
     parse_yen_input, typed_text_input, AmountInputError, Expected, ExpectedInputError,
-    ExpectedText, TextTooLong,
+    ExpectedText, TextInputError,
 };
 pub use profile::{Profile, ProfileError, Ratio};
 

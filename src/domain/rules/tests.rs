@@ -552,6 +552,18 @@ fn typed_texts_are_bounded_after_nfkc_on_every_face() {
     // ㍻ is one character typed and two compared: 300 of them are 600.
     assert!(typed_text_input(ExpectedText::ContractorName, &"㍻".repeat(300)).is_err());
     assert_eq!(typed_text_input(ExpectedText::Title, "  ").unwrap(), None);
+    // Format characters are dropped (they would only make the comparison's echo
+    // unreadable), control characters refused, by field.
+    assert_eq!(
+        typed_text_input(ExpectedText::ContractorName, "\u{202E}大分建設\u{200B}").unwrap(),
+        Some("大分建設".to_owned())
+    );
+    let err = typed_text_input(ExpectedText::ContractorName, "大分\u{0}建設").unwrap_err();
+    assert!(err.control);
+    assert_eq!(
+        err.to_string(),
+        "受注者名に改行やタブなどの制御文字は使えません。"
+    );
     let both = Expected::from_input("1x", &"x".repeat(501), "").unwrap_err();
     let fields: Vec<_> = both.iter().map(|e| e.form_field()).collect();
     assert_eq!(fields, ["expected_contract_amount", "expected_contractor"]);

@@ -245,12 +245,14 @@ fn expected(e: ExpectedInput) -> Result<Expected, InvalidInput> {
     }
     let bounded = |field: ExpectedText, value: Option<String>| {
         match value {
-        Some(s) => typed_text_input(field, &s).map_err(|_| {
+        Some(s) => typed_text_input(field, &s).map_err(|e| {
             let field = format!("expected.{}", field.api_member());
-            InvalidInput::new(
-                &field,
-                format!("{field} は{EXPECTED_TEXT_MAX}文字以内にしてください（NFKC 正規化後の文字数）。"),
-            )
+            let detail = if e.control {
+                format!("{field} に改行やタブなどの制御文字は使えません。")
+            } else {
+                format!("{field} は{EXPECTED_TEXT_MAX}文字以内にしてください（NFKC 正規化後の文字数）。")
+            };
+            InvalidInput::new(&field, detail)
         }),
         None => Ok(None),
     }
@@ -284,6 +286,32 @@ mod tests {
         let r = verification(&raw(&json!({"certificate_number": "ｗ２０２５０００１２３", "auth_key": "7kq2-m9xd-h4t8-rb3n", "ref": "a"}))).unwrap();
         assert_eq!(r.number.as_str(), "W2025000123");
         assert_eq!(r.client_ref.as_deref(), Some("a"));
+    }
+
+    /// Every free text of a request: format characters dropped (a zero-width space
+    /// would make another 案件 that reads the same), control characters refused by
+    /// field, as the form does.
+    #[test]
+    fn invisible_and_control_characters_in_free_texts() {
+        let ok = json!({"certificate_number": "W2025000123", "auth_key": "7KQ2M9XDH4T8RB3N"});
+        let mut v = ok.clone();
+        v["case_number"] = json!("R8\u{200B}-1");
+        v["case_title"] = json!("\u{202E}県道改良");
+        v["expected"] = json!({"contractor_name": "大分建設\u{FEFF}"});
+        let r = verification(&raw(&v)).unwrap();
+        assert_eq!(r.case.number.as_deref(), Some("R8-1"));
+        assert_eq!(r.case.title.as_deref(), Some("県道改良"));
+        assert_eq!(r.expected.contractor_name.as_deref(), Some("大分建設"));
+        for (member, value) in [
+            ("case_number", json!("R8\u{0}-1")),
+            ("expected", json!({"title": "工事\n名"})),
+            ("expected", json!({"contractor_name": "大分\u{7F}建設"})),
+        ] {
+            let mut v = ok.clone();
+            v[member] = value;
+            let e = refused(v);
+            assert!(e.detail.contains("制御文字"), "{member}: {}", e.detail);
+        }
     }
 
     #[test]
@@ -400,6 +428,11 @@ mod tests {
             refused(with("expected", json!({"title": "x".repeat(501)}))).detail,
             refused(with("case_title", json!("x".repeat(101)))).detail,
             refused(with("case_number", json!("a\tb"))).detail,
+            refused(with(
+                "expected",
+                json!({"contractor_name": "大分\u{0}建設"}),
+            ))
+            .detail,
             refused(json!({"auth_key": "7KQ2M9XDH4T8RB3N"})).detail,
         ];
         let twice = r#"{"certificate_number":"W2025000123","auth_key":"A","auth_key":"A"}"#;

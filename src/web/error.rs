@@ -95,7 +95,7 @@ pub use kakunin_platform::log::chain;
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
     /// No session: go to the sign-in page, and from there back to `next` (the page
-    /// asked for, a local path, see [`super::signin::return_path`]).
+    /// asked for, a local path, see [`super::return_to::return_path`]).
     #[error("ログインが必要です")]
     SignIn { expired: bool, next: Option<String> },
     /// Signed in with an administrator-issued password: replace it first.

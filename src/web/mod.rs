@@ -13,6 +13,7 @@ pub mod history;
 pub mod officer;
 pub mod paper;
 pub mod password;
+pub mod return_to;
 pub mod session;
 pub mod signin;
 pub mod supervisor;

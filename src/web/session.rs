@@ -151,7 +151,7 @@ impl FromRequest for Staff {
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| WebError::internal("AppState is not registered"))?
                 .clone();
-            let next = super::signin::asked_page(&req);
+            let next = super::return_to::asked_page(&req);
             let Some(cookie) = req.cookie(COOKIE).map(|c| c.value().to_owned()) else {
                 return Err(WebError::SignIn {
                     expired: false,

@@ -233,6 +233,36 @@ async fn audit_verify_names_an_edited_deleted_or_swapped_row() {
     );
 }
 
+/// Past the last checkpoint the chain alone cannot tell a cut end: verify says which
+/// rows no signature covers yet, and the newest verification whose audit row was cut
+/// off is found by the count of attempts.
+#[tokio::test]
+async fn audit_verify_says_what_no_checkpoint_covers_and_finds_a_cut_verification() {
+    let (_issuer, service, _api, _v) = super::one_verification().await;
+    let intact = service.cli(&["audit", "verify"]);
+    assert_eq!(intact.status.code(), Some(0), "{}", stdout(&intact));
+    let said = stdout(&intact);
+    assert!(said.contains("照会の記録と監査ログ: 一致（1件）"), "{said}");
+    assert!(
+        said.contains("まだ署名付きチェックポイントに含まれていません"),
+        "{said}"
+    );
+    let verify_row = service.count("SELECT seq AS n FROM audit_events WHERE action = 'verify'");
+    let cut = format!("DELETE FROM audit_events WHERE seq >= {verify_row}");
+    let out = verify_tampered(&service, "cut-probe", &[&cut]);
+    assert!(
+        stdout(&out).contains("ハッシュチェーン: 正常"),
+        "the shortened chain holds in itself: {}",
+        stdout(&out)
+    );
+    assert_named(
+        &service,
+        "cut-verification",
+        &[&cut],
+        "照会の記録が 1 件あるのに、監査ログの照会は 0 件です",
+    );
+}
+
 #[tokio::test]
 async fn audit_verify_names_a_forged_checkpoint_and_rows_cut_off_the_end() {
     let service = a_short_log_with_checkpoints().await;

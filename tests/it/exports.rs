@@ -319,6 +319,15 @@ fn the_cli_refuses_a_reversed_range() {
     );
     let out = service.cli(&["audit", "export", "--from", &to, "--to", &from]);
     assert_eq!(out.status.code(), Some(2), "a reversed range is refused");
+    // A date that does not exist is named, in Japanese only.
+    let out = service.cli(&["audit", "export", "--from", "2026-13-01", "--to", &to]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--from の「2026-13-01」は日付として読めません")
+            && !stderr(&out).contains("out of range"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// A filter is measured as it is used, after NFKC: one U+FDFA is eighteen characters

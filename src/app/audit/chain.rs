@@ -5,7 +5,8 @@ use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::{Action, AuditOutcome, AuditRow, GENESIS};
-use crate::adapters::db::{schema::audit_events, Conn};
+use crate::adapters::db::schema::{audit_events, verifications};
+use crate::adapters::db::Conn;
 use crate::domain::code::{Code, UnknownCode};
 
 /// SHA-256 over a canonical encoding: a JSON array of the row's fields in a fixed
@@ -153,6 +154,38 @@ impl ChainBreak {
     pub fn is_tampering(&self) -> bool {
         !matches!(self, ChainBreak::Unknown { .. })
     }
+}
+
+/// Verifications and the log's `verify` rows disagree: every attempt stores its row and
+/// its audit row in one transaction, so a difference means rows were removed from one
+/// of them after the fact. This is what finds the newest audit rows deleted, which the
+/// chain cannot (what is left is a shorter chain that holds) until a checkpoint signs
+/// past them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("照会の記録が {verifications} 件あるのに、監査ログの照会は {audited} 件です（監査ログまたは照会の記録の行が削除されています）")]
+pub struct AttemptsMismatch {
+    pub verifications: i64,
+    pub audited: i64,
+}
+
+/// Counts the stored verifications against the log's `verify` rows
+/// ([`AttemptsMismatch`]).
+pub fn attempts_audited(
+    conn: &mut Conn,
+) -> Result<Result<i64, AttemptsMismatch>, diesel::result::Error> {
+    let verifications: i64 = verifications::table.count().get_result(conn)?;
+    let audited: i64 = audit_events::table
+        .filter(audit_events::action.eq(Action::Verify))
+        .count()
+        .get_result(conn)?;
+    Ok(if verifications == audited {
+        Ok(audited)
+    } else {
+        Err(AttemptsMismatch {
+            verifications,
+            audited,
+        })
+    })
 }
 
 /// Walks the log in order, in pages, and returns the count of intact rows.

@@ -185,13 +185,9 @@ pub const IN_FLIGHT: (i64, i64) = (1, 10_000);
 pub struct Rules {
     /// ASCII letters, digits, `-` and `_` only (it becomes a file name).
     pub profile: String,
+    /// Where `{profile}.toml` is looked for, relative to the working directory unless
+    /// absolute. A built-in profile (`oita`) that is not there is taken from the binary.
     pub profiles_dir: PathBuf,
-}
-
-impl Rules {
-    pub fn profile_path(&self) -> PathBuf {
-        self.profiles_dir.join(format!("{}.toml", self.profile))
-    }
 }
 
 /// The service's own guard against guessing auth keys; minutes and counts within
@@ -736,7 +732,7 @@ impl Layers {
             return Err(at(
                 "rules.profile",
                 format!(
-                    "プロファイル名は英数字とハイフンで書いてください（例: oita。「{profile}」でした）"
+                    "プロファイル名は英数字、ハイフン（-）とアンダースコア（_）で書いてください（例: oita。「{profile}」でした）"
                 ),
             ));
         }

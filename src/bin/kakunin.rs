@@ -9,7 +9,6 @@ use tracing_subscriber::EnvFilter;
 
 use kakunin::cli;
 use kakunin::config::Settings;
-use kakunin::domain::rules::Profile;
 use kakunin_protocol::registry::Registry;
 
 #[derive(Parser)]
@@ -431,7 +430,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
         }) => {
             let path = registry.unwrap_or_else(|| settings.issuers.file.clone());
             let registry = Registry::load(&path)?;
-            let profile = Profile::load(&settings.rules.profile_path())?;
+            let profile = cli::serve::load_profile(&settings)?;
             Ok(cli::record::run(&file, &issuer, number.as_deref(), &registry, &profile) as u8)
         }
         Command::Issuer(IssuerCommand::Check { id, registry }) => {

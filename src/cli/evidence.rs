@@ -25,7 +25,8 @@ pub fn verify(settings: &Settings, target: &str, registry: Option<&Path>) -> any
     };
     let no_today = no_today.as_deref();
     let registry = match registry {
-        Some(path) => Some(Registry::load(path)?),
+        // Nothing is sent: the keys are all that is read (a ca_file may be missing here).
+        Some(path) => Some(Registry::load_offline(path)?),
         None => None,
     };
     // This machine's copy of the service's public receipt keys (`keys.json`; the
@@ -70,7 +71,7 @@ pub fn verify(settings: &Settings, target: &str, registry: Option<&Path>) -> any
     }
     let registry = match registry {
         Some(r) => r,
-        None => Registry::load(&settings.issuers.file)?,
+        None => Registry::load_offline(&settings.issuers.file)?,
     };
     let pool: DbPool = super::serve::open_existing_db(settings)?;
     let mut conn = pool.get()?;

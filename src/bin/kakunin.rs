@@ -314,6 +314,16 @@ fn main() -> ExitCode {
 }
 
 fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
+    // A command that prints ends quietly when its reader goes away (`… | head`), as a
+    // Unix tool does. Not `serve` (a client hanging up must not kill it), nor the
+    // commands that talk to the network while they run (`batch`; `issuer check` does
+    // it itself once its request is done).
+    if !matches!(
+        command,
+        Command::Serve { .. } | Command::Batch { .. } | Command::Issuer(_)
+    ) {
+        kakunin_platform::cli::end_quietly_on_closed_pipe();
+    }
     // Any command may append to the audit log; with the key at hand it signs the
     // checkpoints that fall due. `serve` and `key init` handle a missing key themselves.
     if !matches!(

@@ -6,6 +6,24 @@
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
+/// Lets a one-shot command end as a Unix tool does when the reader of its output goes
+/// away (`kakunin evidence verify … | head`): killed quietly by SIGPIPE, the shell's
+/// status 141, instead of Rust's panic at the next `println!`
+/// (`failed printing to stdout: Broken pipe`).
+///
+/// Rust starts every program with SIGPIPE ignored, so that a write to a closed pipe or
+/// socket is an error to handle. Servers keep it so: TLS libraries write to sockets with
+/// `writev`, which takes no `MSG_NOSIGNAL`, and a client that hangs up must not kill
+/// the server. Call this only in commands that print and talk to no network while
+/// they do (or after their last network call).
+pub fn end_quietly_on_closed_pipe() {
+    // SAFETY: setting a signal's disposition to its default touches no Rust state and
+    // installs no handler; the call cannot fail for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 const HELP_TEMPLATE: &str = "{about-with-newline}\n使い方: {usage}\n\n{all-args}{after-help}";
 
 /// The command with Japanese headings (使い方 / コマンド / 引数 / オプション) and

@@ -64,6 +64,7 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
         ),
     };
     let registry = Registry::load(&settings.issuers.file)?;
+    settings.check_issuer_ids(registry.issuers().iter().map(|i| i.id.as_str()))?;
     for issuer in registry.issuers() {
         if issuer.token.is_none() {
             bail!(

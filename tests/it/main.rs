@@ -25,6 +25,7 @@ mod limits;
 mod nodes;
 mod number_lock;
 mod officers_day;
+mod operator;
 mod openapi;
 mod pages;
 mod paper;

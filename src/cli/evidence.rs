@@ -128,7 +128,11 @@ fn issuer_keys(registry: &Registry, issuer: &str) -> Vec<TrustedKey> {
 
 /// Prints the verdict; `no_today` is why the current rules could not be read, when
 /// they could not (the evidence is then valid or not on its own rules: exit 0 or 2).
-fn report(result: &Result<Verdict, Invalid>, link: Option<AuditLink>, no_today: Option<&str>) -> u8 {
+fn report(
+    result: &Result<Verdict, Invalid>,
+    link: Option<AuditLink>,
+    no_today: Option<&str>,
+) -> u8 {
     match result {
         Err(e) => {
             println!("【無効】証拠を確認できません");
@@ -165,7 +169,9 @@ fn report(result: &Result<Verdict, Invalid>, link: Option<AuditLink>, no_today: 
             }
             if let Some(why) = no_today {
                 println!("現在のルール: 読み込めないため、比べていません（{why}）");
-                println!("【有効】当時のルールでの結果を確かめました（現在のルールとは比べていません）");
+                println!(
+                    "【有効】当時のルールでの結果を確かめました（現在のルールとは比べていません）"
+                );
                 0
             } else if v.changed.is_empty() {
                 println!("【有効】現在のルールでも同じ結果です");

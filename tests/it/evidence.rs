@@ -466,8 +466,7 @@ async fn a_receipt_verifies_with_another_jose_library() {
 /// `ca_file` was left behind, perhaps a profile name it lacks. The bundle and the
 /// stored record are still checked; whether today's rules were compared is said.
 #[tokio::test]
-async fn an_auditors_machine_without_the_rules_or_the_ca_file_checks_and_says_what_it_compared()
-{
+async fn an_auditors_machine_without_the_rules_or_the_ca_file_checks_and_says_what_it_compared() {
     let (issuer, service) = start();
     let api = service.api("keiyaku", "verify");
     let k = issuer.demo_key("W2025000001");
@@ -488,11 +487,10 @@ async fn an_auditors_machine_without_the_rules_or_the_ca_file_checks_and_says_wh
     std::fs::write(&jws, bundle["issuer_jws"].as_str().unwrap()).unwrap();
     // The registry as copied from the server, naming a CA file this machine lacks.
     let registry = away.path().join("issuers.toml");
-    let copied = issuer.registry_toml.replacen(
-        "base_url =",
-        "ca_file = \"wjcs-ca.pem\"\nbase_url =",
-        1,
-    );
+    let copied =
+        issuer
+            .registry_toml
+            .replacen("base_url =", "ca_file = \"wjcs-ca.pem\"\nbase_url =", 1);
     assert!(copied.contains("ca_file"), "{copied}");
     std::fs::write(&registry, copied).unwrap();
     let run = |profile: Option<&str>, args: &[&str]| {
@@ -525,7 +523,10 @@ async fn an_auditors_machine_without_the_rules_or_the_ca_file_checks_and_says_wh
     // No config/ here: the built-in oita profile is today's rules.
     let (code, text) = run(None, &bundle_args);
     assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("【有効】現在のルールでも同じ結果です"), "{text}");
+    assert!(
+        text.contains("【有効】現在のルールでも同じ結果です"),
+        "{text}"
+    );
     assert!(!text.contains("ca_file"), "{text}");
 
     // A profile nobody has: valid on its own rules, and nothing claimed about today's.
@@ -579,5 +580,10 @@ async fn a_command_whose_reader_goes_away_ends_quietly() {
         !err.contains("panicked") && !err.contains("Broken pipe"),
         "{err}"
     );
-    assert_eq!(out.status.signal(), Some(13), "ended by SIGPIPE: {:?}", out.status);
+    assert_eq!(
+        out.status.signal(),
+        Some(13),
+        "ended by SIGPIPE: {:?}",
+        out.status
+    );
 }

@@ -155,9 +155,7 @@ async fn a_per_issuer_bound_for_an_issuer_the_registry_lacks_stops_the_service()
     );
     // A settings error, at the file and line of the key, not a TLS failure.
     assert!(
-        err.contains("設定ファイル")
-            && err.contains("extra.toml:2:")
-            && !err.contains("TLS"),
+        err.contains("設定ファイル") && err.contains("extra.toml:2:") && !err.contains("TLS"),
         "{err}"
     );
 }

@@ -12,7 +12,15 @@ fn on_an_empty_database_user_add_and_token_create_say_how_to_register_the_office
     let service = ServiceProcess::prepare("", None);
     let add = |extra: &[&str]| {
         let mut args = vec![
-            "user", "add", "--login", "admin", "--name", "管理者", "--role", "admin", "--office",
+            "user",
+            "add",
+            "--login",
+            "admin",
+            "--name",
+            "管理者",
+            "--role",
+            "admin",
+            "--office",
             "449001",
         ];
         args.extend_from_slice(extra);
@@ -40,7 +48,11 @@ fn revoking_a_revoked_client_says_it_is_already_revoked() {
     assert_exit(&service.cli(&["token", "revoke", "--name", "keiri"]), 0);
     let out = service.cli(&["token", "revoke", "--name", "keiri"]);
     assert_exit(&out, 2);
-    assert!(stderr(&out).contains("既に失効しています"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("既に失効しています"),
+        "{}",
+        stderr(&out)
+    );
     let out = service.cli(&["token", "revoke", "--name", "nobody"]);
     assert!(stderr(&out).contains("ありません"), "{}", stderr(&out));
 }
@@ -80,9 +92,16 @@ fn the_first_receipt_key_speaks_of_no_previous_key() {
         text.contains("最初の鍵です") && !text.contains("秒後まで有効"),
         "{text}"
     );
-    assert!(!text.contains('\u{301c}'), "the project writes ～ (U+FF5E): {text}");
+    assert!(
+        !text.contains('\u{301c}'),
+        "the project writes ～ (U+FF5E): {text}"
+    );
     let out = service.cli(&["key", "rotate"]);
-    assert!(stdout(&out).contains("前の鍵は60秒後まで有効です"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("前の鍵は60秒後まで有効です"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]

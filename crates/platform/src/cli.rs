@@ -225,12 +225,14 @@ pub fn message_ja(e: &clap::Error) -> String {
         ErrorKind::InvalidValue if given.is_empty() => {
             format!("{arg} に値を指定してください。")
         }
-        ErrorKind::ValueValidation => match allowed_range(e) {
-            Some((low, high)) => {
-                format!("{arg} の値「{given}」は使えません。{low}～{high} の範囲で指定してください。")
+        ErrorKind::ValueValidation => {
+            match allowed_range(e) {
+                Some((low, high)) => {
+                    format!("{arg} の値「{given}」は使えません。{low}～{high} の範囲で指定してください。")
+                }
+                None => format!("{arg} の値「{given}」は使えません。"),
             }
-            None => format!("{arg} の値「{given}」は使えません。"),
-        },
+        }
         ErrorKind::InvalidValue => format!("{arg} の値「{given}」は使えません。"),
         ErrorKind::ArgumentConflict => format!(
             "{arg} と {} は同時に指定できません。",

@@ -851,8 +851,10 @@ number_pattern = "E[0-9]{10}"
         assert_eq!(e.line, None);
         let shown = e.to_string();
         assert!(
-            shown.starts_with(&format!("信頼登録簿 {}: ファイルがありません", missing.display()))
-                && shown.contains("KAKUNIN_ISSUERS_FILE"),
+            shown.starts_with(&format!(
+                "信頼登録簿 {}: ファイルがありません",
+                missing.display()
+            )) && shown.contains("KAKUNIN_ISSUERS_FILE"),
             "{shown}"
         );
     }

@@ -114,7 +114,8 @@ struct RawProfile {
 /// The profiles built into the binary, by name: a package install that has no
 /// `config/profiles/` beside its working directory still serves these. The text is the
 /// shipped file's, so a verification's profile digest is the same either way.
-pub const BUILT_IN: [(&str, &str); 1] = [("oita", include_str!("../../../config/profiles/oita.toml"))];
+pub const BUILT_IN: [(&str, &str); 1] =
+    [("oita", include_str!("../../../config/profiles/oita.toml"))];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -156,7 +157,8 @@ fn built_in_origin(name: &str) -> String {
 }
 
 fn at_line(line: &Option<usize>) -> String {
-    line.map(|n| format!(" {n}行目")).unwrap_or_default()
+    // `file:line:`, as the settings and the trust registry place their errors.
+    line.map(|n| format!(":{n}")).unwrap_or_default()
 }
 
 impl Profile {

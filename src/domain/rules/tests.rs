@@ -488,10 +488,7 @@ fn profile_syntax_error_names_the_file_and_line() {
     let text = FUKUOKA.replace("orderer_prefix = \"福岡県\"", "orderer_prefix = 福岡県");
     let err = Profile::from_toml_str(&text, "fukuoka.toml").unwrap_err();
     let msg = err.to_string();
-    assert!(
-        msg.contains("fukuoka.toml") && msg.contains("6行目"),
-        "{msg}"
-    );
+    assert!(msg.contains("fukuoka.toml:6:"), "{msg}");
     let missing = Profile::load(Path::new("/nonexistent/kakunin/x.toml")).unwrap_err();
     assert!(missing.to_string().contains("/nonexistent/kakunin/x.toml"));
 }
@@ -578,19 +575,25 @@ fn profile_errors_are_told_in_japanese_with_line_and_key() {
     };
     let msg = oita_error("orderer_prefix =", "orderer_prefx =");
     assert!(
-        msg.contains(&format!("oita.toml {}行目", line_of("orderer_prefix")))
+        msg.contains(&format!("oita.toml:{}:", line_of("orderer_prefix")))
             && msg.contains("orderer_prefx という項目はありません")
             && msg.contains("書ける項目: name, effective_from"),
         "{msg}"
     );
-    let msg = oita_error("effective_from = 2025-04-01", "effective_from = \"tomorrow\"");
+    let msg = oita_error(
+        "effective_from = 2025-04-01",
+        "effective_from = \"tomorrow\"",
+    );
     assert!(
-        msg.contains(&format!("{}行目", line_of("effective_from")))
+        msg.contains(&format!("oita.toml:{}:", line_of("effective_from")))
             && msg.contains("effective_from は 日付")
             && msg.contains("文字列「tomorrow」でした"),
         "{msg}"
     );
-    let msg = oita_error("ratio = { num = 4, den = 10 }", "ratio = { num = 4, dem = 10 }");
+    let msg = oita_error(
+        "ratio = { num = 4, den = 10 }",
+        "ratio = { num = 4, dem = 10 }",
+    );
     assert!(
         msg.contains("advance_max.ratio.dem という項目はありません"),
         "{msg}"
@@ -600,7 +603,10 @@ fn profile_errors_are_told_in_japanese_with_line_and_key() {
         msg.contains("advance_max.category に「road」は書けません"),
         "{msg}"
     );
-    let msg = oita_error("performance_min = { num = 1, den = 10 }", "performance_min = { num = \"1\", den = 10 }");
+    let msg = oita_error(
+        "performance_min = { num = 1, den = 10 }",
+        "performance_min = { num = \"1\", den = 10 }",
+    );
     assert!(
         msg.contains("performance_min.num は 整数 で書いてください（文字列「1」でした）"),
         "{msg}"
@@ -619,7 +625,10 @@ fn a_profile_missing_from_the_folder_is_the_built_in_one_or_names_the_settings()
         "/config/profiles/oita.toml"
     )))
     .unwrap();
-    assert_eq!(built_in.digest, shipped.digest, "the same text, the same digest");
+    assert_eq!(
+        built_in.digest, shipped.digest,
+        "the same text, the same digest"
+    );
     let msg = Profile::load_named(empty.path(), "nosuch")
         .unwrap_err()
         .to_string();

@@ -172,7 +172,9 @@ fn contains(table: &dyn TableLike, offset: usize) -> bool {
 fn within_item(item: &Item, offset: usize) -> bool {
     match item {
         Item::Table(t) => {
-            t.span().is_some_and(|s| s.start <= offset && offset < s.end) || contains(t, offset)
+            t.span()
+                .is_some_and(|s| s.start <= offset && offset < s.end)
+                || contains(t, offset)
         }
         Item::ArrayOfTables(a) => a.iter().any(|t| contains(t, offset)),
         other => other

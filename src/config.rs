@@ -116,6 +116,50 @@ pub struct Settings {
     /// Read from `KAKUNIN_SECRET_KEY` or `KAKUNIN_SECRET_KEY_FILE` only, never a file.
     #[serde(skip)]
     pub secret_key: Option<SecretKey>,
+    /// Where each `issuers.max_in_flight_by_issuer.<id>` was written (file, line), for
+    /// [`Settings::check_issuer_ids`], which runs once the registry is read.
+    #[serde(skip)]
+    in_flight_places: std::collections::BTreeMap<String, (String, Option<usize>)>,
+}
+
+impl Settings {
+    /// Refuses an `issuers.max_in_flight_by_issuer.<id>` whose id is not one of `known`
+    /// (the registry's), as a settings error at the file, line and key: a misspelt id
+    /// would otherwise leave its issuer unbounded in silence.
+    pub fn check_issuer_ids<'a>(
+        &self,
+        known: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), ConfigError> {
+        let known: Vec<&str> = known.into_iter().collect();
+        let Some(id) = self
+            .issuers
+            .max_in_flight_by_issuer
+            .keys()
+            .find(|id| !known.contains(&id.as_str()))
+        else {
+            return Ok(());
+        };
+        let key = format!("issuers.max_in_flight_by_issuer.{id}");
+        let (file, line) = self
+            .in_flight_places
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| (EMBEDDED_NAME.to_owned(), None));
+        Err(ConfigError::File {
+            file,
+            line,
+            message: format!(
+                "{key}: 信頼登録簿にない保証事業会社 id「{id}」です（信頼登録簿 {} の id: {}）",
+                self.issuers.file.display(),
+                if known.is_empty() {
+                    "なし".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ),
+            key: Some(key),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -185,13 +229,9 @@ pub const IN_FLIGHT: (i64, i64) = (1, 10_000);
 pub struct Rules {
     /// ASCII letters, digits, `-` and `_` only (it becomes a file name).
     pub profile: String,
+    /// Where `{profile}.toml` is looked for, relative to the working directory unless
+    /// absolute. A built-in profile (`oita`) that is not there is taken from the binary.
     pub profiles_dir: PathBuf,
-}
-
-impl Rules {
-    pub fn profile_path(&self) -> PathBuf {
-        self.profiles_dir.join(format!("{}.toml", self.profile))
-    }
 }
 
 /// The service's own guard against guessing auth keys; minutes and counts within
@@ -501,6 +541,12 @@ impl Settings {
         let mut settings: Settings = layers.figment.extract().map_err(|e| layers.explain(e))?;
         settings.secret_key = secret_from_env(&env)?;
         layers.check(&settings)?;
+        for id in settings.issuers.max_in_flight_by_issuer.keys() {
+            let key = ["issuers", "max_in_flight_by_issuer", id].map(str::to_owned);
+            if let ConfigError::File { file, line, .. } = layers.fault(&key, None, String::new()) {
+                settings.in_flight_places.insert(id.clone(), (file, line));
+            }
+        }
         Ok(settings)
     }
 }
@@ -774,7 +820,7 @@ impl Layers {
             return Err(at(
                 "rules.profile",
                 format!(
-                    "プロファイル名は英数字とハイフンで書いてください（例: oita。「{profile}」でした）"
+                    "プロファイル名は英数字、ハイフン（-）とアンダースコア（_）で書いてください（例: oita。「{profile}」でした）"
                 ),
             ));
         }
@@ -840,13 +886,24 @@ fn secret_from_env(
             })
         }
         (Some(v), None) => ("KAKUNIN_SECRET_KEY", v),
-        (None, Some(path)) => (
-            "KAKUNIN_SECRET_KEY_FILE",
-            Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| ConfigError::Env {
-                var: "KAKUNIN_SECRET_KEY_FILE",
-                message: format!("{path} を読み込めません: {e}"),
-            })?),
-        ),
+        (None, Some(path)) => {
+            // A secret others can read is no secret: refused as the key files are.
+            kakunin_platform::keyfile::check_private(Path::new(&path)).map_err(|e| {
+                ConfigError::Env {
+                    var: "KAKUNIN_SECRET_KEY_FILE",
+                    message: e.to_string(),
+                }
+            })?;
+            (
+                "KAKUNIN_SECRET_KEY_FILE",
+                Zeroizing::new(std::fs::read_to_string(&path).map_err(|e| {
+                    ConfigError::Env {
+                        var: "KAKUNIN_SECRET_KEY_FILE",
+                        message: format!("{path} を読み込めません: {e}"),
+                    }
+                })?),
+            )
+        }
         (None, None) => return Ok(None),
     };
     SecretKey::new(&raw)

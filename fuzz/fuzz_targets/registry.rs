@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => {
             assert!(
-                e.line >= 1 && e.line <= text.lines().count().max(1) + 1,
+                e.line.is_some_and(|l| l >= 1 && l <= text.lines().count().max(1) + 1),
                 "{e}"
             );
         }

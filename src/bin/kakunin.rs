@@ -9,7 +9,6 @@ use tracing_subscriber::EnvFilter;
 
 use kakunin::cli;
 use kakunin::config::Settings;
-use kakunin::domain::rules::Profile;
 use kakunin_protocol::registry::Registry;
 
 #[derive(Parser)]
@@ -35,7 +34,7 @@ enum Command {
     },
     /// データベースのマイグレーションを適用して終了する
     Migrate,
-    /// 職員アカウントの管理（パスワードは標準入力から1行で渡す）
+    /// 利用者（ログインする人）の管理（パスワードは標準入力から1行で渡す）
     #[command(subcommand)]
     User(UserCommand),
     /// API クライアント（Bearer トークン）の管理
@@ -44,7 +43,7 @@ enum Command {
     /// 監査ログの検査と書き出し
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// 監査ログのチェックポイントに署名するサービスの鍵
+    /// サービスの署名鍵: 監査ログのチェックポイントの鍵と確認記録の鍵
     #[command(subcommand)]
     Key(KeyCommand),
     /// 保存した電子証書（JWS）をオフラインで確認する
@@ -82,10 +81,10 @@ enum Command {
     /// 終了コード: 0 すべて確認済み、1 確認済みでない行あり、2 エラー
     #[command(
         long_about = "CSV の保証契約番号と認証キーを API でまとめて照会し、結果を同じ順の CSV に書きます。\n\
-        入力: CSV（UTF-8、BOM 付き UTF-8、または Excel の「CSV（コンマ区切り）」の Shift_JIS）。\
+        入力: Excel の「CSV UTF-8」（BOM 付き）、BOM なしの UTF-8、または Excel の「CSV（コンマ区切り）」（CP932）。\
         列 certificate_number（保証契約番号）と auth_key（認証キー）は必須、ref（整理番号）、contract_amount_yen（請負代金額）、\
         contractor_name（受注者名）、title（工事名・業務名）、case_number（案件番号）、case_title（案件名）は任意。\
-        列名は英語でも日本語でもよく、値は全角も使えます。ほかの列は無視します。\n\
+        見出しは英語名でも括弧内の日本語でも書けます。全角も使えます。ほかの列は無視します。\n\
         出力: UTF-8（BOM 付き）・CRLF の CSV。Excel でそのまま開けます。案件番号・案件名と、\
         同じ保証契約番号を確認した自機関の別の案件番号（duplicate_cases）、他の発注機関の確認の有無（duplicate_other_offices）も書きます。\n\
         トークンは --token-env で名前を指定した環境変数から読みます（コマンドラインには書きません）。\n\
@@ -132,10 +131,10 @@ enum DbCommand {
 
 #[derive(Subcommand)]
 enum UserCommand {
-    /// 職員を作成する。パスワードは標準入力から読む
+    /// 利用者を作成する。パスワードは標準入力から読む
     Add {
-        /// ログインID（例: tanaka）
-        #[arg(long, value_name = "ログインID", value_parser = typed)]
+        /// ログイン名（例: tanaka）
+        #[arg(long, value_name = "ログイン名", value_parser = typed)]
         login: String,
         /// 氏名（画面と印刷の確認者欄に出ます）
         #[arg(long, value_name = "氏名")]
@@ -152,23 +151,23 @@ enum UserCommand {
     },
     /// パスワードを変更する（標準入力から読む）。既存のセッションは終了する
     Passwd {
-        /// ログインID
-        #[arg(long, value_name = "ログインID", value_parser = typed)]
+        /// ログイン名
+        #[arg(long, value_name = "ログイン名", value_parser = typed)]
         login: String,
     },
-    /// 職員を無効にする（最後の管理者は無効にできない）
+    /// 利用者を無効にする（最後の管理者は無効にできない）
     Disable {
-        /// ログインID
-        #[arg(long, value_name = "ログインID", value_parser = typed)]
+        /// ログイン名
+        #[arg(long, value_name = "ログイン名", value_parser = typed)]
         login: String,
     },
-    /// 無効にした職員を有効に戻す（パスワードは無効にする前のまま）
+    /// 無効にした利用者を有効に戻す（パスワードは無効にする前のまま）
     Enable {
-        /// ログインID
-        #[arg(long, value_name = "ログインID", value_parser = typed)]
+        /// ログイン名
+        #[arg(long, value_name = "ログイン名", value_parser = typed)]
         login: String,
     },
-    /// 職員の一覧
+    /// 利用者の一覧
     List,
 }
 
@@ -226,7 +225,7 @@ enum AuditCommand {
 
 #[derive(Subcommand)]
 enum KeyCommand {
-    /// 署名鍵を作成する（設定 audit.signing_key_file、mode 600）と、その隣の receipt-keys/ に確認記録の署名鍵
+    /// 監査ログの署名鍵（設定 audit.signing_key_file、mode 600）とその隣の receipt-keys/ に確認記録の署名鍵を作成する
     Init,
     /// 確認記録の署名鍵を新しくする。古い鍵は失効日時を付けて公開鍵一覧に残り、それまでの確認記録は検証できる
     Rotate,
@@ -331,6 +330,16 @@ fn main() -> ExitCode {
 }
 
 fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
+    // A command that prints ends quietly when its reader goes away (`… | head`), as a
+    // Unix tool does. Not `serve` (a client hanging up must not kill it), nor the
+    // commands that talk to the network while they run (`batch`; `issuer check` does
+    // it itself once its request is done).
+    if !matches!(
+        command,
+        Command::Serve { .. } | Command::Batch { .. } | Command::Issuer(_)
+    ) {
+        kakunin_platform::cli::end_quietly_on_closed_pipe();
+    }
     // Any command may append to the audit log; with the key at hand it signs the
     // checkpoints that fall due. `serve` and `key init` handle a missing key themselves.
     if !matches!(
@@ -451,8 +460,9 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
             registry,
         }) => {
             let path = registry.unwrap_or_else(|| settings.issuers.file.clone());
-            let registry = Registry::load(&path)?;
-            let profile = Profile::load(&settings.rules.profile_path())?;
+            // Offline: the keys only, no ca_file needed on the checking machine.
+            let registry = Registry::load_offline(&path)?;
+            let profile = cli::serve::load_profile(&settings)?;
             Ok(cli::record::run(&file, &issuer, number.as_deref(), &registry, &profile) as u8)
         }
         Command::Issuer(IssuerCommand::Check { id, registry }) => {

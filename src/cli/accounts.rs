@@ -61,12 +61,18 @@ pub fn user_add(
 }
 
 /// `--office-name`: registers the office under that name when it is new, as the admin
-/// page's 発注機関 form does (audited); without it an unknown code is refused later.
+/// page's 発注機関 form does (audited). Without it an unknown code is refused here with
+/// the way to register it from the command line: on an empty installation there is no
+/// administrator yet to open 「管理 → 発注機関」.
 fn register_office(c: &mut Conn, code: &str, name: Option<&str>) -> anyhow::Result<()> {
-    if let Some(name) = name {
-        if !users::office_exists(c, code)? {
-            users::save_office(c, &Actor::cli(), code, name)?;
-        }
+    let exists = users::office_exists(c, code)?;
+    match name {
+        Some(name) if !exists => users::save_office(c, &Actor::cli(), code, name)?,
+        None if !exists => bail!(
+            "発注機関コード「{code}」は登録されていません。`--office-name 名称` を付けると同時に登録します\
+             （例: --office {code} --office-name 大分土木事務所）。管理者がいれば「管理 → 発注機関」でも登録できます"
+        ),
+        _ => {}
     }
     Ok(())
 }
@@ -91,7 +97,7 @@ pub fn user_enable(pool: &DbPool, login: &str) -> anyhow::Result<()> {
 }
 
 pub fn user_list(pool: &DbPool) -> anyhow::Result<()> {
-    println!("ログインID\t氏名\t役割\t発注機関\t状態");
+    println!("ログイン名\t氏名\t役割\t発注機関\t状態");
     for u in users::list(&mut *pool.get()?)? {
         println!(
             "{}\t{}\t{}\t{}\t{}",

@@ -12,15 +12,21 @@ use crate::app::evidence::{self, profiles, AuditLink};
 use crate::app::receipt::keys::{dir_beside, read_public};
 use crate::app::verification::store;
 use crate::config::Settings;
-use crate::domain::rules::Profile;
 use crate::domain::scope::OfficeScope;
 use kakunin_protocol::registry::{Registry, TrustedKey};
 
 /// Runs the check; `target` is a bundle file when one is there, else a verification id.
 pub fn verify(settings: &Settings, target: &str, registry: Option<&Path>) -> anyhow::Result<u8> {
-    let today = Profile::load(&settings.rules.profile_path()).ok();
+    // The rules the service runs with now. Without them the evidence is still checked
+    // under its own rules; the report then says that nothing was compared.
+    let (today, no_today) = match super::serve::load_profile(settings) {
+        Ok(p) => (Some(p), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let no_today = no_today.as_deref();
     let registry = match registry {
-        Some(path) => Some(Registry::load(path)?),
+        // Nothing is sent: the keys are all that is read (a ca_file may be missing here).
+        Some(path) => Some(Registry::load_offline(path)?),
         None => None,
     };
     // This machine's copy of the service's public receipt keys (`keys.json`; the
@@ -61,11 +67,11 @@ pub fn verify(settings: &Settings, target: &str, registry: Option<&Path>) -> any
             .as_ref()
             .map(|r| issuer_keys(r, &bundle.registry_entry.issuer));
         let result = check_bundle(&bundle, own_public.as_deref(), issuer_keys, today.as_ref());
-        return Ok(report(&result, None));
+        return Ok(report(&result, None, no_today));
     }
     let registry = match registry {
         Some(r) => r,
-        None => Registry::load(&settings.issuers.file)?,
+        None => Registry::load_offline(&settings.issuers.file)?,
     };
     let pool: DbPool = super::serve::open_existing_db(settings)?;
     let mut conn = pool.get()?;
@@ -110,7 +116,7 @@ pub fn verify(settings: &Settings, target: &str, registry: Option<&Path>) -> any
         }
         Err(_) => None,
     };
-    Ok(report(&result, link))
+    Ok(report(&result, link, no_today))
 }
 
 /// The registry's keys of `issuer`, all of them, retired ones with their windows.
@@ -120,7 +126,13 @@ fn issuer_keys(registry: &Registry, issuer: &str) -> Vec<TrustedKey> {
         .unwrap_or_default()
 }
 
-fn report(result: &Result<Verdict, Invalid>, link: Option<AuditLink>) -> u8 {
+/// Prints the verdict; `no_today` is why the current rules could not be read, when
+/// they could not (the evidence is then valid or not on its own rules: exit 0 or 2).
+fn report(
+    result: &Result<Verdict, Invalid>,
+    link: Option<AuditLink>,
+    no_today: Option<&str>,
+) -> u8 {
     match result {
         Err(e) => {
             println!("【無効】証拠を確認できません");
@@ -155,7 +167,13 @@ fn report(result: &Result<Verdict, Invalid>, link: Option<AuditLink>) -> u8 {
                 ),
                 None => {}
             }
-            if v.changed.is_empty() {
+            if let Some(why) = no_today {
+                println!("現在のルール: 読み込めないため、比べていません（{why}）");
+                println!(
+                    "【有効】当時のルールでの結果を確かめました（現在のルールとは比べていません）"
+                );
+                0
+            } else if v.changed.is_empty() {
                 println!("【有効】現在のルールでも同じ結果です");
                 0
             } else {

@@ -47,6 +47,9 @@ pub fn check(
         .build()
         .context("通信用のランタイムを起動できません")?;
     let fetched = runtime.block_on(issuer_client::fetch_jwks(issuer, connect_timeout, timeout));
+    // The network is done with: from here on a closed stdout ends the command quietly.
+    drop(runtime);
+    kakunin_platform::cli::end_quietly_on_closed_pipe();
     let (report, code) = report(issuer, fetched);
     print!("{report}");
     Ok(code)

@@ -66,17 +66,21 @@ pub fn rotate(settings: &Settings) -> anyhow::Result<u8> {
     println!("確認記録の署名鍵を更新しました: 鍵ID {}", keys.kid());
     for k in keys.public() {
         println!(
-            "  {}  {} 〜 {}",
+            "  {}  {} ～ {}",
             k.kid,
             k.not_before,
             k.not_after.as_deref().unwrap_or("（現在の鍵）")
         );
     }
-    println!(
-        "実行中のサービスは{}秒以内に新しい鍵で署名し始めます（前の鍵は{}秒後まで有効です）",
-        receipt_keys::REFRESH_EVERY.as_secs(),
-        receipt_keys::RETIRE_AFTER_SECONDS
-    );
+    if keys.public().len() > 1 {
+        println!(
+            "実行中のサービスは{}秒以内に新しい鍵で署名し始めます（前の鍵は{}秒後まで有効です）",
+            receipt_keys::REFRESH_EVERY.as_secs(),
+            receipt_keys::RETIRE_AFTER_SECONDS
+        );
+    } else {
+        println!("最初の鍵です（前の鍵はありません）。`kakunin serve` はこの鍵で署名します");
+    }
     Ok(0)
 }
 

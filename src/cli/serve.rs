@@ -44,6 +44,13 @@ pub fn open_db(settings: &Settings) -> anyhow::Result<DbPool> {
     })
 }
 
+/// The rule profile of the settings: `rules.profile` in `rules.profiles_dir`, or the
+/// built-in copy of that name when the folder does not hold it
+/// ([`Profile::load_named`]).
+pub fn load_profile(settings: &Settings) -> Result<Profile, crate::domain::rules::ProfileError> {
+    Profile::load_named(&settings.rules.profiles_dir, &settings.rules.profile)
+}
+
 pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let secret = match (&settings.secret_key, demo) {
         (Some(s), _) => s.clone(),
@@ -57,6 +64,7 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
         ),
     };
     let registry = Registry::load(&settings.issuers.file)?;
+    settings.check_issuer_ids(registry.issuers().iter().map(|i| i.id.as_str()))?;
     for issuer in registry.issuers() {
         if issuer.token.is_none() {
             bail!(
@@ -67,7 +75,7 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
             );
         }
     }
-    let profile = Profile::load(&settings.rules.profile_path())?;
+    let profile = load_profile(&settings)?;
     let receipts = super::key::receipt_keys(&settings, demo)?;
     let pool = open_db(&settings)?;
     // Every profile version run with is kept, so evidence can be checked against it.

@@ -21,7 +21,7 @@ pub const MAX_DAYS: u32 = 3650;
 pub fn run(pool: &DbPool, office: &str, days: u32) -> anyhow::Result<u8> {
     let mut c = pool.get().context("データベースに接続できません")?;
     if !users::office_exists(&mut c, office)? {
-        bail!("発注機関コード「{office}」は登録されていません（kakunin user list で確かめてください）");
+        bail!("発注機関コード「{office}」は登録されていません（登録済みの発注機関は「管理 → 発注機関」で確かめてください）");
     }
     let today = kakunin_protocol::time::now_jst().date_naive();
     let found = watch::watch(&mut c, office, today, days)?;

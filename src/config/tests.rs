@@ -147,6 +147,18 @@ fn secret_rules_are_enforced() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("secret");
     std::fs::write(&f, format!("{}\n", "b".repeat(64))).unwrap();
+    // Readable by others (mode 644): refused as audit-signing.key is, saying the fix.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = load(&[("KAKUNIN_SECRET_KEY_FILE", f.to_str().unwrap())]).unwrap_err();
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with("環境変数 KAKUNIN_SECRET_KEY_FILE: ")
+            && shown.contains("モード 644")
+            && shown.contains(&format!("chmod 600 {}", f.display())),
+        "{shown}"
+    );
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
     let s = load(&[("KAKUNIN_SECRET_KEY_FILE", f.to_str().unwrap())]).unwrap();
     assert_eq!(
         s.secret_key.unwrap().expose_secret(),

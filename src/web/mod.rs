@@ -305,7 +305,10 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
             .service(api.service())
             .default_service(web::to(not_found))
     })
-    .bind(&bind)?;
+    .bind(&bind)
+    .map_err(|e| {
+        kakunin_platform::cli::listen_error(&bind, "設定 server.bind / 環境変数 KAKUNIN_BIND", &e)
+    })?;
     // The address actually bound (port 0 asks the system for a free one): scripts and the
     // test kit read this line from standard output; logs go to standard error.
     for addr in server.addrs() {

@@ -461,3 +461,129 @@ async fn a_receipt_verifies_with_another_jose_library() {
         stdout(&out)
     );
 }
+
+/// An auditor's machine: no source tree (so no `config/`), a copy of the registry whose
+/// `ca_file` was left behind, perhaps a profile name it lacks. The bundle and the
+/// stored record are still checked; whether today's rules were compared is said.
+#[tokio::test]
+async fn an_auditors_machine_without_the_rules_or_the_ca_file_checks_and_says_what_it_compared() {
+    let (issuer, service) = start();
+    let api = service.api("keiyaku", "verify");
+    let k = issuer.demo_key("W2025000001");
+    let v = api
+        .verify(&item(&k.certificate_number, &k.auth_key, "r-1"))
+        .await;
+    let id = v["id"].as_str().unwrap();
+    let res = api
+        .get(&format!("/api/v1/verifications/{id}/evidence"))
+        .await;
+    assert_eq!(res.status(), 200);
+    let bundle: Value = res.json().await.unwrap();
+
+    let away = tempfile::tempdir().unwrap();
+    let file = away.path().join("evidence.json");
+    std::fs::write(&file, serde_json::to_vec(&bundle).unwrap()).unwrap();
+    let jws = away.path().join("record.jws");
+    std::fs::write(&jws, bundle["issuer_jws"].as_str().unwrap()).unwrap();
+    // The registry as copied from the server, naming a CA file this machine lacks.
+    let registry = away.path().join("issuers.toml");
+    let copied =
+        issuer
+            .registry_toml
+            .replacen("base_url =", "ca_file = \"wjcs-ca.pem\"\nbase_url =", 1);
+    assert!(copied.contains("ca_file"), "{copied}");
+    std::fs::write(&registry, copied).unwrap();
+    let run = |profile: Option<&str>, args: &[&str]| {
+        let mut cmd = service.command();
+        cmd.current_dir(away.path())
+            .env("KAKUNIN_DATABASE_URL", away.path().join("none.db"))
+            .env(
+                "KAKUNIN_AUDIT_SIGNING_KEY_FILE",
+                away.path().join("keys/audit.key"),
+            )
+            .env("KAKUNIN_ISSUERS_FILE", &registry)
+            .args(args);
+        if let Some(p) = profile {
+            cmd.env("KAKUNIN_PROFILE", p);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            format!("{}{}", stdout(&out), stderr(&out)),
+        )
+    };
+    let bundle_args = [
+        "evidence",
+        "verify",
+        file.to_str().unwrap(),
+        "--registry",
+        registry.to_str().unwrap(),
+    ];
+
+    // No config/ here: the built-in oita profile is today's rules.
+    let (code, text) = run(None, &bundle_args);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("【有効】現在のルールでも同じ結果です"),
+        "{text}"
+    );
+    assert!(!text.contains("ca_file"), "{text}");
+
+    // A profile nobody has: valid on its own rules, and nothing claimed about today's.
+    let (code, text) = run(Some("nosuch"), &bundle_args);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("比べていません")
+            && text.contains("KAKUNIN_PROFILE")
+            && !text.contains("現在のルールでも同じ結果です"),
+        "{text}"
+    );
+
+    let (code, text) = run(
+        None,
+        &[
+            "record",
+            "verify",
+            jws.to_str().unwrap(),
+            "--issuer",
+            "wjcs",
+            "--registry",
+            registry.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, Some(0), "a record checked offline: {text}");
+}
+
+/// `kakunin evidence verify … | head -1`: the reader goes away and the command ends as a
+/// Unix tool does (SIGPIPE), without a panic on standard error.
+#[tokio::test]
+async fn a_command_whose_reader_goes_away_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let (issuer, service) = start();
+    let api = service.api("keiyaku", "verify");
+    let k = issuer.demo_key("W2025000001");
+    let v = api
+        .verify(&item(&k.certificate_number, &k.auth_key, "r-1"))
+        .await;
+    // A pipe whose reading end is closed before the command writes a byte.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = service
+        .command()
+        .args(["evidence", "verify", v["id"].as_str().unwrap()])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+    assert_eq!(
+        out.status.signal(),
+        Some(13),
+        "ended by SIGPIPE: {:?}",
+        out.status
+    );
+}

@@ -153,6 +153,11 @@ async fn a_per_issuer_bound_for_an_issuer_the_registry_lacks_stops_the_service()
         err.contains("issuers.max_in_flight_by_issuer.wjsc") && err.contains("信頼登録簿にない"),
         "{err}"
     );
+    // A settings error, at the file and line of the key, not a TLS failure.
+    assert!(
+        err.contains("設定ファイル") && err.contains("extra.toml:2:") && !err.contains("TLS"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

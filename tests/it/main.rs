@@ -26,6 +26,7 @@ mod nodes;
 mod number_lock;
 mod officers_day;
 mod openapi;
+mod operator;
 mod pages;
 mod paper;
 mod security;

@@ -300,7 +300,14 @@ pub fn main() -> ExitCode {
         eprintln!("エラー: {e}");
         return ExitCode::FAILURE;
     }
-    init_logging(matches!(cli.command, Command::Serve));
+    let serving = matches!(cli.command, Command::Serve);
+    // The one-shot commands only touch the database and print: a closed pipe
+    // (`… | head`) ends them quietly, as it would a Unix tool. `serve` keeps SIGPIPE
+    // ignored, so that a client that hangs up cannot kill it.
+    if !serving {
+        kakunin_platform::cli::end_quietly_on_closed_pipe();
+    }
+    init_logging(serving);
     let result = actix_web::rt::System::new().block_on(run(cli));
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -84,7 +84,16 @@ pub async fn serve(
         Some(config) => server.bind_rustls_0_23(bind, config),
         None => server.bind(bind),
     }
-    .map_err(|e| IssuerError::Input(format!("{bind} で待ち受けできません: {e}")))?;
+    .map_err(|e| {
+        IssuerError::Input(
+            kakunin_platform::cli::listen_error(
+                bind,
+                "オプション --bind / 環境変数 KAKUNIN_ISSUER_BIND",
+                &e,
+            )
+            .to_string(),
+        )
+    })?;
     // The address actually bound (port 0 asks the system for a free one): scripts and the
     // test kit read this line from standard output; logs go to standard error.
     for addr in server.addrs() {

@@ -135,6 +135,9 @@ pub enum SettingsError {
         #[source]
         source: std::io::Error,
     },
+    /// The secret file may be read by group or others (or cannot be looked at).
+    #[error("{SECRET_FILE_ENV}: {0}")]
+    Private(String),
     #[error("{TLS_CERT_ENV} と {TLS_KEY_ENV} は両方を設定してください（https で待ち受けるには、サーバー証明書のチェーンとその秘密鍵の両方が要ります。http で待ち受けるなら両方とも外してください）。")]
     TlsHalf,
     #[error("認証キーのハッシュに使う秘密が短すぎます（{found}バイト、{MIN_SECRET_LEN}バイト以上必要です）。")]
@@ -154,6 +157,9 @@ impl Settings {
             (Some(_), Some(_)) => Err(SettingsError::Both),
             (Some(value), None) => Ok((checked(value.as_bytes())?, SecretSource::Env)),
             (None, Some(path)) => {
+                // A secret others can read is no secret: refused as the key files are.
+                kakunin_platform::keyfile::check_private(std::path::Path::new(&path))
+                    .map_err(|e| SettingsError::Private(e.to_string()))?;
                 let text = Zeroizing::new(
                     std::fs::read_to_string(&path)
                         .map_err(|source| SettingsError::File { path, source })?,

@@ -6,6 +6,50 @@
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
+/// Lets a one-shot command end as a Unix tool does when the reader of its output goes
+/// away (`kakunin evidence verify … | head`): killed quietly by SIGPIPE, the shell's
+/// status 141, instead of Rust's panic at the next `println!`
+/// (`failed printing to stdout: Broken pipe`).
+///
+/// Rust starts every program with SIGPIPE ignored, so that a write to a closed pipe or
+/// socket is an error to handle. Servers keep it so: TLS libraries write to sockets with
+/// `writev`, which takes no `MSG_NOSIGNAL`, and a client that hangs up must not kill
+/// the server. Call this only in commands that print and talk to no network while
+/// they do (or after their last network call).
+pub fn end_quietly_on_closed_pipe() {
+    // SAFETY: setting a signal's disposition to its default touches no Rust state and
+    // installs no handler; the call cannot fail for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Why a server cannot listen on `bind`, in Japanese: the address, the setting that
+/// gives it (`named`, e.g. `設定 server.bind / 環境変数 KAKUNIN_BIND`) and the system's
+/// reason, said in words for the usual ones (the OS's own text is English).
+pub fn listen_error(bind: &str, named: &str, e: &std::io::Error) -> std::io::Error {
+    use std::io::ErrorKind;
+    let why = match e.kind() {
+        ErrorKind::AddrInUse => "このアドレスとポートはほかのプログラムが使っています".to_owned(),
+        ErrorKind::AddrNotAvailable => {
+            "この機械のアドレスではありません（この機械の IP アドレスか 127.0.0.1、0.0.0.0 を書いてください）"
+                .to_owned()
+        }
+        ErrorKind::PermissionDenied => {
+            "権限がありません（1024 未満のポートには特別な権限が要ります）".to_owned()
+        }
+        _ => e.to_string(),
+    };
+    let code = e
+        .raw_os_error()
+        .map(|c| format!("（OS のエラー {c}）"))
+        .unwrap_or_default();
+    std::io::Error::new(
+        e.kind(),
+        format!("{bind} で待ち受けできません（{named}）: {why}{code}"),
+    )
+}
+
 const HELP_TEMPLATE: &str = "{about-with-newline}\n使い方: {usage}\n\n{all-args}{after-help}";
 
 /// The command with Japanese headings (使い方 / コマンド / 引数 / オプション) and
@@ -157,6 +201,15 @@ pub fn exit(program: &str, e: &clap::Error) -> ! {
 
 /// A clap error as one Japanese sentence naming what was typed and, where clap knows
 /// it, what would have been accepted.
+/// The bounds of a number range clap refused a value for: its ranged parsers say
+/// `5000 is not in 0..=3650` (the one phrasing read here; anything else is `None`).
+fn allowed_range(e: &clap::Error) -> Option<(String, String)> {
+    let reason = std::error::Error::source(e)?.to_string();
+    let (_, range) = reason.split_once(" is not in ")?;
+    let (low, high) = range.split_once("..=")?;
+    Some((low.trim().to_owned(), high.trim().to_owned()))
+}
+
 pub fn message_ja(e: &clap::Error) -> String {
     let ctx = |k: ContextKind| e.get(k).map(value).unwrap_or_default();
     let arg = ctx(ContextKind::InvalidArg);
@@ -172,9 +225,15 @@ pub fn message_ja(e: &clap::Error) -> String {
         ErrorKind::InvalidValue if given.is_empty() => {
             format!("{arg} に値を指定してください。")
         }
-        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
-            format!("{arg} の値「{given}」は使えません。")
+        ErrorKind::ValueValidation => {
+            match allowed_range(e) {
+                Some((low, high)) => {
+                    format!("{arg} の値「{given}」は使えません。{low}～{high} の範囲で指定してください。")
+                }
+                None => format!("{arg} の値「{given}」は使えません。"),
+            }
         }
+        ErrorKind::InvalidValue => format!("{arg} の値「{given}」は使えません。"),
         ErrorKind::ArgumentConflict => format!(
             "{arg} と {} は同時に指定できません。",
             ctx(ContextKind::PriorArg)
@@ -297,6 +356,24 @@ mod tests {
         let m = message_ja(&e);
         assert!(
             m.contains("「--logn」というオプションはありません") && m.contains("--login"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn a_number_out_of_range_says_the_range() {
+        let cmd = Command::new("prog").arg(
+            Arg::new("days")
+                .long("days")
+                .value_name("日数")
+                .value_parser(clap::value_parser!(u32).range(0..=3650)),
+        );
+        let e = localize(cmd)
+            .try_get_matches_from(["prog", "--days", "5000"])
+            .unwrap_err();
+        let m = message_ja(&e);
+        assert!(
+            m.contains("「5000」は使えません。0～3650 の範囲で指定してください。"),
             "{m}"
         );
     }

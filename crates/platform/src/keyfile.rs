@@ -77,6 +77,38 @@ pub fn create(path: &Path) -> Result<SigningKey, KeyFileError> {
     Ok(key)
 }
 
+/// Refuses a secret file (a key, a secret key's text) that group or others may read,
+/// with the `chmod 600` that fixes it. A file that cannot be looked at is
+/// [`KeyFileError::Missing`] or [`KeyFileError::Read`].
+pub fn check_private(path: &Path) -> Result<(), KeyFileError> {
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            KeyFileError::Missing {
+                path: shown.clone(),
+                source,
+            }
+        } else {
+            KeyFileError::Read {
+                path: shown.clone(),
+                source,
+            }
+        }
+    })?;
+    refuse_permissive(&meta, &shown)
+}
+
+fn refuse_permissive(meta: &std::fs::Metadata, shown: &str) -> Result<(), KeyFileError> {
+    let mode = meta.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(KeyFileError::Permissive {
+            path: shown.to_owned(),
+            mode: mode & 0o777,
+        });
+    }
+    Ok(())
+}
+
 /// Reads the key at `path`, refusing a file that group or others may read. A file that
 /// is not there is [`KeyFileError::Missing`].
 pub fn read(path: &Path) -> Result<SigningKey, KeyFileError> {
@@ -94,13 +126,7 @@ pub fn read(path: &Path) -> Result<SigningKey, KeyFileError> {
             }
         }
     })?;
-    let mode = meta.permissions().mode();
-    if mode & 0o077 != 0 {
-        return Err(KeyFileError::Permissive {
-            path: shown,
-            mode: mode & 0o777,
-        });
-    }
+    refuse_permissive(&meta, &shown)?;
     let pem = std::fs::read_to_string(path).map_err(|source| KeyFileError::Read {
         path: shown.clone(),
         source,

@@ -22,10 +22,12 @@ use toml::Spanned;
 use crate::ids::CertificateNumber;
 
 #[derive(Debug, thiserror::Error)]
-#[error("信頼登録簿 {file}:{line}: {message}")]
+#[error("信頼登録簿 {file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
 pub struct RegistryError {
     pub file: String,
-    pub line: usize,
+    /// 1-based; `None` when the fault has no place in the text (a file that cannot be
+    /// read at all).
+    pub line: Option<usize>,
     pub message: String,
 }
 
@@ -302,6 +304,13 @@ pub struct Registry {
     source: Option<PathBuf>,
 }
 
+/// What the registry is read for: lookups need every `ca_file`, offline checks none.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    Lookups,
+    Offline,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileRegistry {
@@ -341,15 +350,34 @@ impl Registry {
         }
     }
 
+    /// Reads the registry for lookups: every `ca_file` is read and checked, since a
+    /// lookup's TLS needs it.
     pub fn load(path: &Path) -> Result<Self, RegistryError> {
+        Self::load_for(path, Reading::Lookups)
+    }
+
+    /// Reads the registry for checks that send nothing (a stored record, an evidence
+    /// bundle): only the keys matter, so a `ca_file` is not read and may be missing on
+    /// the checking machine, as an unset token may (the issuers get no CA then).
+    pub fn load_offline(path: &Path) -> Result<Self, RegistryError> {
+        Self::load_for(path, Reading::Offline)
+    }
+
+    fn load_for(path: &Path, reading: Reading) -> Result<Self, RegistryError> {
         let text = std::fs::read_to_string(path).map_err(|e| RegistryError {
             file: path.display().to_string(),
-            line: 0,
-            message: format!("読み込めません: {e}"),
+            line: None,
+            message: match e.kind() {
+                std::io::ErrorKind::NotFound => "ファイルがありません（設定 issuers.file / 環境変数 KAKUNIN_ISSUERS_FILE、またはコマンドの --registry を確かめてください）".to_owned(),
+                _ => format!("読み込めません: {e}"),
+            },
         })?;
-        let mut reg = Self::from_toml_str(&text, &path.display().to_string(), |var| {
-            std::env::var(var).ok()
-        })?;
+        let mut reg = Self::parse(
+            &text,
+            &path.display().to_string(),
+            |var| std::env::var(var).ok(),
+            reading,
+        )?;
         reg.source = Some(path.to_owned());
         Ok(reg)
     }
@@ -362,9 +390,18 @@ impl Registry {
         file: &str,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, RegistryError> {
+        Self::parse(text, file, env, Reading::Lookups)
+    }
+
+    fn parse(
+        text: &str,
+        file: &str,
+        env: impl Fn(&str) -> Option<String>,
+        reading: Reading,
+    ) -> Result<Self, RegistryError> {
         let err = |offset: usize, message: String| RegistryError {
             file: file.to_owned(),
-            line: line_of(text, offset),
+            line: Some(line_of(text, offset)),
             message,
         };
         let parsed: FileRegistry = toml::from_str(text).map_err(|e| {
@@ -444,6 +481,7 @@ impl Registry {
             let ca = fi
                 .ca_file
                 .as_ref()
+                .filter(|_| reading == Reading::Lookups)
                 .map(|f| {
                     let dir = Path::new(file).parent().unwrap_or(Path::new(""));
                     CaFile::read(&dir.join(f.get_ref())).map_err(|m| err(f.span().start, m))
@@ -635,7 +673,7 @@ number_pattern = "E[0-9]{10}"
         ] {
             let text = GOOD.replace("http://127.0.0.1:8082", bad);
             let e = load(&text).unwrap_err();
-            assert_eq!(e.line, 18, "the second issuer's base_url: {bad}: {e}");
+            assert_eq!(e.line, Some(18), "the second issuer's base_url: {bad}: {e}");
             assert!(e.message.contains(bad), "{e}");
             assert!(
                 e.message.contains("https://"),
@@ -651,7 +689,7 @@ number_pattern = "E[0-9]{10}"
         );
         let e = load(&text).unwrap_err();
         assert_eq!(e.file, "issuers.toml");
-        assert_eq!(e.line, 23);
+        assert_eq!(e.line, Some(23));
         assert!(e.to_string().contains("二度"), "{e}");
     }
 
@@ -659,14 +697,14 @@ number_pattern = "E[0-9]{10}"
     fn short_key_stops_with_line() {
         let text = GOOD.replace("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "AAAA");
         let e = load(&text).unwrap_err();
-        assert_eq!(e.line, 11);
+        assert_eq!(e.line, Some(11));
         assert!(e.to_string().contains("32バイト"), "{e}");
     }
 
     #[test]
     fn malformed_toml_and_unknown_fields_stop_with_line() {
         let e = load("[[issuer]]\nid = \"x\"\nname = \n").unwrap_err();
-        assert_eq!(e.line, 3);
+        assert_eq!(e.line, Some(3));
         let e = load(&GOOD.replace("token_env =", "tokn_env =")).unwrap_err();
         assert!(e.to_string().contains("tokn_env"), "{e}");
     }
@@ -697,7 +735,7 @@ number_pattern = "E[0-9]{10}"
             let text = GOOD.replace("http://127.0.0.1:8082", bad);
             let e = load(&text).unwrap_err();
             assert_eq!(e.file, "issuers.toml");
-            assert_eq!(e.line, 18, "the second issuer's base_url: {bad}: {e}");
+            assert_eq!(e.line, Some(18), "the second issuer's base_url: {bad}: {e}");
             assert!(e.message.contains(bad), "names what was written: {e}");
             assert!(
                 e.message.contains("https://"),
@@ -809,9 +847,36 @@ number_pattern = "E[0-9]{10}"
         ] {
             let e = load(&with_ca_file(&path(name))).unwrap_err();
             assert_eq!(e.file, "issuers.toml");
-            assert_eq!(e.line, 19, "the ca_file line: {name}: {e}");
+            assert_eq!(e.line, Some(19), "the ca_file line: {name}: {e}");
             assert!(e.message.contains(&path(name)), "names the file: {e}");
             assert!(e.message.contains(says), "{name}: {e}");
         }
+    }
+
+    #[test]
+    fn a_missing_registry_file_is_named_without_a_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("issuers.toml");
+        let e = Registry::load(&missing).unwrap_err();
+        assert_eq!(e.line, None);
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with(&format!(
+                "信頼登録簿 {}: ファイルがありません",
+                missing.display()
+            )) && shown.contains("KAKUNIN_ISSUERS_FILE"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn offline_checks_do_not_need_the_ca_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("issuers.toml");
+        std::fs::write(&file, with_ca_file("wjcs-ca.pem")).unwrap();
+        assert!(Registry::load(&file).is_err(), "lookups need it");
+        let reg = Registry::load_offline(&file).expect("the keys are all an offline check needs");
+        assert!(reg.issuer("ejcs").unwrap().ca().is_none());
+        assert!(!reg.issuer("wjcs").unwrap().keys().is_empty());
     }
 }

@@ -30,6 +30,8 @@ pub enum TokenError {
     NameTaken(String),
     #[error("API クライアント「{0}」はありません")]
     NoSuchToken(String),
+    #[error("API クライアント「{0}」のトークンは既に失効しています")]
+    AlreadyRevoked(String),
     #[error("API クライアント名は1～64文字の英数字・「.」「-」「_」にしてください")]
     BadName,
     #[error("発注機関コードは英数字とハイフンで1～16文字にしてください（例: 440001）")]
@@ -107,7 +109,15 @@ pub fn revoke(conn: &mut Conn, actor: &Actor, name: &str) -> Result<(), TokenErr
         .set(api_tokens::revoked_at.eq(now_utc()))
         .execute(conn)?;
         if n == 0 {
-            return Err(TokenError::NoSuchToken(name.to_owned()));
+            let exists: i64 = api_tokens::table
+                .filter(api_tokens::name.eq(name))
+                .count()
+                .get_result(conn)?;
+            return Err(if exists > 0 {
+                TokenError::AlreadyRevoked(name.to_owned())
+            } else {
+                TokenError::NoSuchToken(name.to_owned())
+            });
         }
         audit::append(
             conn,

@@ -6,6 +6,7 @@
 mod checks;
 mod expected;
 pub mod profile;
+mod toml_error;
 
 use serde::{Deserialize, Serialize};
 

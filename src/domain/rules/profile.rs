@@ -111,6 +111,12 @@ struct RawProfile {
     terms: Vec<String>,
 }
 
+/// The profiles built into the binary, by name: a package install that has no
+/// `config/profiles/` beside its working directory still serves these. The text is the
+/// shipped file's, so a verification's profile digest is the same either way.
+pub const BUILT_IN: [(&str, &str); 1] =
+    [("oita", include_str!("../../../config/profiles/oita.toml"))];
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     #[error("ルールプロファイル {file} を読み込めません: {source}")]
@@ -118,6 +124,14 @@ pub enum ProfileError {
         file: String,
         #[source]
         source: std::io::Error,
+    },
+    /// The profile named by the settings is neither in the profiles folder nor built in.
+    #[error("ルールプロファイル「{name}」がありません: {file} がなく、組み込みのプロファイル（{}）にもありません。設定 rules.profile（環境変数 KAKUNIN_PROFILE）と rules.profiles_dir（作業ディレクトリ {cwd} からの相対パス可）を確かめてください", built_in_names())]
+    NotFound {
+        name: String,
+        file: String,
+        /// The working directory, which a relative `rules.profiles_dir` starts from.
+        cwd: String,
     },
     #[error("ルールプロファイル {file}{}: {message}", at_line(.line))]
     Syntax {
@@ -133,8 +147,18 @@ pub enum ProfileError {
     },
 }
 
+fn built_in_names() -> String {
+    BUILT_IN.map(|(name, _)| name).join("、")
+}
+
+/// How messages name a built-in profile.
+fn built_in_origin(name: &str) -> String {
+    format!("（組み込みの {name} プロファイル）")
+}
+
 fn at_line(line: &Option<usize>) -> String {
-    line.map(|n| format!(" {n}行目")).unwrap_or_default()
+    // `file:line:`, as the settings and the trust registry place their errors.
+    line.map(|n| format!(":{n}")).unwrap_or_default()
 }
 
 impl Profile {
@@ -148,12 +172,36 @@ impl Profile {
         Profile::from_toml_str(&text, &file)
     }
 
+    /// The profile `name` of the settings: `{dir}/{name}.toml` when that file is there,
+    /// else the built-in copy of that name ([`BUILT_IN`]), so that a service started
+    /// outside the source tree still runs with the shipped profile. A file that is there
+    /// always wins (a prefecture's edited copy is never replaced in silence); a name
+    /// that is neither is [`ProfileError::NotFound`], naming the settings to check.
+    pub fn load_named(dir: &Path, name: &str) -> Result<Profile, ProfileError> {
+        let path = dir.join(format!("{name}.toml"));
+        match std::fs::metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match BUILT_IN.iter().find(|(n, _)| *n == name) {
+                    Some((_, text)) => Profile::from_toml_str(text, &built_in_origin(name)),
+                    None => Err(ProfileError::NotFound {
+                        name: name.to_owned(),
+                        file: path.display().to_string(),
+                        cwd: std::env::current_dir()
+                            .map(|d| d.display().to_string())
+                            .unwrap_or_else(|_| "?".to_owned()),
+                    }),
+                }
+            }
+            _ => Profile::load(&path),
+        }
+    }
+
     /// Parses and checks a profile; `origin` names where the text came from in errors.
     pub fn from_toml_str(s: &str, origin: &str) -> Result<Profile, ProfileError> {
         let raw: RawProfile = toml::from_str(s).map_err(|e| ProfileError::Syntax {
             file: origin.to_string(),
             line: e.span().map(|r| line_of(s, r.start)),
-            message: e.message().to_string(),
+            message: super::toml_error::japanese(&e, s),
         })?;
         let invalid = |key, message: &str| ProfileError::Invalid {
             file: origin.to_string(),

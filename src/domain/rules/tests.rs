@@ -488,10 +488,7 @@ fn profile_syntax_error_names_the_file_and_line() {
     let text = FUKUOKA.replace("orderer_prefix = \"福岡県\"", "orderer_prefix = 福岡県");
     let err = Profile::from_toml_str(&text, "fukuoka.toml").unwrap_err();
     let msg = err.to_string();
-    assert!(
-        msg.contains("fukuoka.toml") && msg.contains("6行目"),
-        "{msg}"
-    );
+    assert!(msg.contains("fukuoka.toml:6:"), "{msg}");
     let missing = Profile::load(Path::new("/nonexistent/kakunin/x.toml")).unwrap_err();
     assert!(missing.to_string().contains("/nonexistent/kakunin/x.toml"));
 }
@@ -567,4 +564,93 @@ fn typed_texts_are_bounded_after_nfkc_on_every_face() {
     let both = Expected::from_input("1x", &"x".repeat(501), "").unwrap_err();
     let fields: Vec<_> = both.iter().map(|e| e.form_field()).collect();
     assert_eq!(fields, ["expected_contract_amount", "expected_contractor"]);
+}
+
+/// What `Profile::from_toml_str` says about `text` with `from` replaced by `to`.
+fn oita_error(from: &str, to: &str) -> String {
+    let shipped = include_str!("../../../config/profiles/oita.toml");
+    assert!(shipped.contains(from), "{from} in the shipped profile");
+    let text = shipped.replacen(from, to, 1);
+    Profile::from_toml_str(&text, "oita.toml")
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn profile_errors_are_told_in_japanese_with_line_and_key() {
+    let line_of = |needle: &str| {
+        include_str!("../../../config/profiles/oita.toml")
+            .lines()
+            .position(|l| l.starts_with(needle))
+            .unwrap()
+            + 1
+    };
+    let msg = oita_error("orderer_prefix =", "orderer_prefx =");
+    assert!(
+        msg.contains(&format!("oita.toml:{}:", line_of("orderer_prefix")))
+            && msg.contains("orderer_prefx という項目はありません")
+            && msg.contains("書ける項目: name, effective_from"),
+        "{msg}"
+    );
+    let msg = oita_error(
+        "effective_from = 2025-04-01",
+        "effective_from = \"tomorrow\"",
+    );
+    assert!(
+        msg.contains(&format!("oita.toml:{}:", line_of("effective_from")))
+            && msg.contains("effective_from は 日付")
+            && msg.contains("文字列「tomorrow」でした"),
+        "{msg}"
+    );
+    let msg = oita_error(
+        "ratio = { num = 4, den = 10 }",
+        "ratio = { num = 4, dem = 10 }",
+    );
+    assert!(
+        msg.contains("advance_max.ratio.dem という項目はありません"),
+        "{msg}"
+    );
+    let msg = oita_error("category = \"construction\"", "category = \"road\"");
+    assert!(
+        msg.contains("advance_max.category に「road」は書けません"),
+        "{msg}"
+    );
+    let msg = oita_error(
+        "performance_min = { num = 1, den = 10 }",
+        "performance_min = { num = \"1\", den = 10 }",
+    );
+    assert!(
+        msg.contains("performance_min.num は 整数 で書いてください（文字列「1」でした）"),
+        "{msg}"
+    );
+    for english in ["unknown field", "invalid type", "expected"] {
+        assert!(!msg.contains(english), "{msg}");
+    }
+}
+
+#[test]
+fn a_profile_missing_from_the_folder_is_the_built_in_one_or_names_the_settings() {
+    let empty = tempfile::tempdir().unwrap();
+    let built_in = Profile::load_named(empty.path(), "oita").expect("the built-in oita");
+    let shipped = Profile::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/profiles/oita.toml"
+    )))
+    .unwrap();
+    assert_eq!(
+        built_in.digest, shipped.digest,
+        "the same text, the same digest"
+    );
+    let msg = Profile::load_named(empty.path(), "nosuch")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("nosuch.toml")
+            && msg.contains("rules.profiles_dir")
+            && msg.contains("KAKUNIN_PROFILE"),
+        "{msg}"
+    );
+    // A file in the folder wins over the built-in copy of the same name.
+    std::fs::write(empty.path().join("oita.toml"), "name = \"x\"").unwrap();
+    assert!(Profile::load_named(empty.path(), "oita").is_err());
 }

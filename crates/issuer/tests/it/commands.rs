@@ -174,13 +174,25 @@ fn the_secret_may_come_from_a_file_but_not_from_both_places() {
         "both set is an error: {}",
         stderr(&out)
     );
-    let out = iss
-        .command()
-        .env_remove("KAKUNIN_ISSUER_SECRET")
-        .env("KAKUNIN_ISSUER_SECRET_FILE", &secret_file)
-        .args(["issue", "--file", &file, "--notice-out", "n.pdf"])
-        .output()
-        .unwrap();
+    // Readable by others: refused, saying how to protect it.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let from_file = || {
+        iss.command()
+            .env_remove("KAKUNIN_ISSUER_SECRET")
+            .env("KAKUNIN_ISSUER_SECRET_FILE", &secret_file)
+            .args(["issue", "--file", &file, "--notice-out", "n.pdf"])
+            .output()
+            .unwrap()
+    };
+    let out = from_file();
+    assert!(
+        !out.status.success() && stderr(&out).contains("chmod 600"),
+        "a world-readable secret file is refused: {}",
+        stderr(&out)
+    );
+    std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = from_file();
     assert!(
         out.status.success(),
         "the secret may come from a file: {}",

@@ -43,7 +43,8 @@ pub const USER: &str = "kakunin";
 pub struct Cluster {
     dir: PathBuf,
     bin: PathBuf,
-    port: u16,
+    /// Chosen at the first start (see [`Cluster::start`]), kept for restarts.
+    port: std::sync::atomic::AtomicU16,
     owner: Option<&'static str>,
     /// Closing this pipe (the test process ending, even by a panic or a signal that
     /// skips destructors) makes the watchdog stop the server and remove the directory.
@@ -100,7 +101,7 @@ impl Cluster {
         let me = Cluster {
             dir,
             bin,
-            port: free_port(),
+            port: std::sync::atomic::AtomicU16::new(free_port()),
             owner,
             watchdog: Mutex::new(None),
             databases: AtomicU32::new(0),
@@ -118,6 +119,16 @@ impl Cluster {
             "initdb: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // A free port may be taken by another program before the server binds it (the
+        // machine runs other tests and demos): then try another one.
+        for _ in 0..4 {
+            match me.try_start_server() {
+                Err(log) if log.contains("Address already in use") => {
+                    me.port.store(free_port(), Ordering::Relaxed);
+                }
+                _ => break,
+            }
+        }
         me.start_server();
         me.arm_watchdog();
         me
@@ -142,11 +153,22 @@ impl Cluster {
     /// Starts the server (again, after [`stop_server`](Self::stop_server)) on the same
     /// port and data, and waits until it accepts connections.
     pub fn start_server(&self) {
+        if let Err(message) = self.try_start_server() {
+            panic!("{message}");
+        }
+    }
+
+    /// [`start_server`](Self::start_server), giving `pg_ctl`'s account and the server's
+    /// log when it does not start. A server already running is left as it is.
+    fn try_start_server(&self) -> Result<(), String> {
+        if self.running() {
+            return Ok(());
+        }
         // fsync off and a small shared memory: a throwaway cluster on a shared machine.
         let options = format!(
             "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c synchronous_commit=off \
              -c full_page_writes=off -c shared_buffers=32MB -c max_connections=200",
-            self.port,
+            self.port(),
             self.dir.display()
         );
         let out = self
@@ -160,12 +182,27 @@ impl Cluster {
             .stdout(Stdio::null())
             .output()
             .expect("run pg_ctl start");
-        assert!(
-            out.status.success(),
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(format!(
             "pg_ctl start: {}\n{}",
             String::from_utf8_lossy(&out.stderr),
             std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
-        );
+        ))
+    }
+
+    /// Whether the server of this data directory runs (`pg_ctl status`).
+    fn running(&self) -> bool {
+        self.as_owner("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .arg("status")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
     }
 
     /// Stops the server (fast shutdown: open connections are cut), keeping its data.
@@ -212,12 +249,12 @@ impl Cluster {
 
     /// The loopback port the server listens on.
     pub fn port(&self) -> u16 {
-        self.port
+        self.port.load(Ordering::Relaxed)
     }
 
     /// `postgres://kakunin@127.0.0.1:{port}/{database}`.
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://{USER}@127.0.0.1:{}/{database}", self.port)
+        format!("postgres://{USER}@127.0.0.1:{}/{database}", self.port())
     }
 
     /// Runs SQL through `psql` on `database`; panics with its error.

@@ -8,6 +8,8 @@ use diesel::prelude::*;
 
 use crate::adapters::db::schema::{api_tokens, installation, users, verifications};
 use crate::adapters::db::Conn;
+use crate::app::audit::{self, Action, Actor, AuditOutcome, Event};
+use crate::app::receipt::keys::ReceiptKeys;
 
 /// The marker of a demo database.
 const KIND: &str = "kind";
@@ -50,6 +52,125 @@ pub fn inspect(conn: &mut Conn) -> QueryResult<Installation> {
     } else {
         Installation::Empty
     })
+}
+
+/// The key under which the check value of the service's secret is recorded.
+const SECRET_CHECK: &str = "secret_check";
+
+/// A value that tells whether two nodes run with the same `KAKUNIN_SECRET_KEY` without
+/// revealing it: HMAC-SHA-256 of a fixed label under the secret, hex.
+fn secret_check(secret: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(b"kakunin/installation-secret-check/v1");
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Whether `secret` is the one this database has been used with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretMatch {
+    /// Nothing was recorded yet: it is now.
+    Recorded,
+    /// The same secret as before.
+    Same,
+    /// Another secret: a node set up with the wrong one, or a change not yet adopted.
+    Different,
+}
+
+/// Compares `secret` with the installation's (recording it when none is): every node of
+/// an installation must share the secret, since the auth keys' fingerprints in the
+/// audit log and the sessions' digests are made with it. A node with another secret
+/// would serve, and its fingerprints would silently fail to match the others'.
+pub fn check_secret(conn: &mut Conn, secret: &[u8]) -> QueryResult<SecretMatch> {
+    let check = secret_check(secret);
+    let recorded: Option<String> = installation::table
+        .find(SECRET_CHECK)
+        .select(installation::value)
+        .first(conn)
+        .optional()?;
+    Ok(match recorded {
+        None => {
+            crate::adapters::db::per_backend!(conn, |c| diesel::insert_into(installation::table)
+                .values((
+                    installation::key.eq(SECRET_CHECK),
+                    installation::value.eq(&check)
+                ))
+                .on_conflict_do_nothing()
+                .execute(c))?;
+            SecretMatch::Recorded
+        }
+        Some(r) if r == check => SecretMatch::Same,
+        Some(_) => SecretMatch::Different,
+    })
+}
+
+/// Makes `secret` the installation's (`kakunin key adopt-secret`, after a deliberate
+/// change), with its audit row, in one transaction.
+pub fn adopt_secret(conn: &mut Conn, secret: &[u8], actor: &Actor) -> QueryResult<()> {
+    let check = secret_check(secret);
+    conn.immediate_transaction(|c| {
+        crate::adapters::db::per_backend!(c, |c| diesel::insert_into(installation::table)
+            .values((
+                installation::key.eq(SECRET_CHECK),
+                installation::value.eq(&check)
+            ))
+            .on_conflict(installation::key)
+            .do_update()
+            .set(installation::value.eq(&check))
+            .execute(c))?;
+        audit::append(
+            c,
+            actor,
+            &Event {
+                action: Action::SecretAdopt,
+                target: "KAKUNIN_SECRET_KEY",
+                outcome: AuditOutcome::Ok,
+                detail: String::new(),
+            },
+        )?;
+        Ok(())
+    })
+}
+
+/// The key under which the installation's current receipt key is recorded.
+const RECEIPT_KID: &str = "receipt_kid";
+
+/// Keeps the nodes of one installation on one receipt key set. The database records
+/// the current receipt key's id; each node compares it with its own set (at start and
+/// every few seconds, `serve`):
+/// - nothing recorded yet: this node's current key is recorded;
+/// - this node's set knows the recorded key as retired: this node holds a newer set
+///   (`kakunin key rotate` ran here, or its folder was copied here first), so its
+///   current key is recorded, and the other nodes then learn they are behind;
+/// - this node does not hold the recorded key at all: it was left behind by a rotation
+///   elsewhere (or was given a set of its own), and
+///   [`ReceiptKeys::missing_kid`] makes `/readyz` answer 503 until the folder arrives.
+///
+/// Returns the recorded key's id after the comparison.
+pub fn sync_receipt_kid(conn: &mut Conn, keys: &ReceiptKeys) -> QueryResult<String> {
+    let own = keys.kid();
+    let recorded: Option<String> = installation::table
+        .find(RECEIPT_KID)
+        .select(installation::value)
+        .first(conn)
+        .optional()?;
+    let kid = match recorded {
+        Some(kid) if kid == own || !keys.retired(&kid) => kid,
+        _ => {
+            crate::adapters::db::per_backend!(conn, |c| diesel::insert_into(installation::table)
+                .values((
+                    installation::key.eq(RECEIPT_KID),
+                    installation::value.eq(&own)
+                ))
+                .on_conflict(installation::key)
+                .do_update()
+                .set(installation::value.eq(&own))
+                .execute(c))?;
+            own
+        }
+    };
+    keys.note_installation_kid(&kid);
+    Ok(kid)
 }
 
 /// Marks an empty database as the demo's own, in the caller's transaction.

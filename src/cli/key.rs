@@ -4,10 +4,12 @@
 use std::sync::Arc;
 
 use anyhow::bail;
+use secrecy::ExposeSecret;
 
 use crate::adapters::db::DbPool;
 use crate::app::audit::checkpoint::{self, Signer};
 use crate::app::audit::{self, key, Action, Actor, AuditOutcome, Event};
+use crate::app::installation;
 use crate::app::receipt::keys::{self as receipt_keys, ReceiptKeyError, ReceiptKeys};
 use crate::config::Settings;
 
@@ -84,6 +86,26 @@ pub fn rotate(settings: &Settings) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// `kakunin key adopt-secret`: makes the configured `KAKUNIN_SECRET_KEY` the
+/// installation's after a deliberate change, audited; `serve` refuses another one
+/// ([`installation::check_secret`]).
+pub fn adopt_secret(settings: &Settings) -> anyhow::Result<u8> {
+    let Some(secret) = &settings.secret_key else {
+        bail!("KAKUNIN_SECRET_KEY（または KAKUNIN_SECRET_KEY_FILE）に新しい秘密鍵を設定してから実行してください");
+    };
+    let pool = super::serve::open_existing_db(settings)?;
+    let mut c = pool.get()?;
+    if installation::check_secret(&mut c, secret.expose_secret())?
+        == installation::SecretMatch::Different
+    {
+        installation::adopt_secret(&mut c, secret.expose_secret(), &Actor::cli())?;
+        println!("設定されている秘密鍵を、この設置の秘密鍵にしました。すべてのノードに同じ値を設定して起動してください");
+    } else {
+        println!("設定されている秘密鍵は、すでにこの設置の秘密鍵です");
+    }
+    Ok(0)
+}
+
 /// `serve` signs every receipt, so it needs the receipt keys: `--demo` makes the first
 /// one when missing; otherwise start-up stops and says how to make it.
 pub fn receipt_keys(settings: &Settings, demo: bool) -> anyhow::Result<Arc<ReceiptKeys>> {
@@ -102,20 +124,29 @@ pub fn receipt_keys(settings: &Settings, demo: bool) -> anyhow::Result<Arc<Recei
     Ok(Arc::new(keys))
 }
 
+/// Every how many [`REFRESH_EVERY`](receipt_keys::REFRESH_EVERY) ticks the node
+/// compares its key set with the installation's ([`installation::sync_receipt_kid`]).
+const SYNC_EVERY_TICKS: u32 = 5;
+
 /// Follows `kakunin key rotate` while `serve` runs: looks at the key set every
 /// [`REFRESH_EVERY`](receipt_keys::REFRESH_EVERY) and signs with the new key once it is
 /// there (the old one stays valid long enough for that, see
 /// [`RETIRE_AFTER_SECONDS`](receipt_keys::RETIRE_AFTER_SECONDS)). A set that cannot be
-/// read leaves the one in use, with a warning per failure streak.
-pub async fn follow_rotations(keys: Arc<ReceiptKeys>) {
+/// read leaves the one in use, with a warning per failure streak. Every few seconds,
+/// and at once after a new set, it compares the set with the installation's current
+/// key, so a node left behind by a rotation on another node turns `/readyz` to 503.
+pub async fn follow_rotations(keys: Arc<ReceiptKeys>, pool: DbPool) {
     let mut tick = tokio::time::interval(receipt_keys::REFRESH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
+    let mut since_sync = 0;
     loop {
         tick.tick().await;
+        let mut changed = false;
         match keys.refresh() {
             Ok(true) => {
                 failing = false;
+                changed = true;
                 tracing::info!(kid = %keys.kid(), "receipt keys reloaded: signing with the current key");
             }
             Ok(false) => failing = false,
@@ -125,6 +156,33 @@ pub async fn follow_rotations(keys: Arc<ReceiptKeys>) {
             }
             Err(_) => {}
         }
+        since_sync += 1;
+        if changed || since_sync >= SYNC_EVERY_TICKS {
+            since_sync = 0;
+            sync_with_installation(&keys, &pool).await;
+        }
+    }
+}
+
+/// [`installation::sync_receipt_kid`] on a blocking thread; says in the log when this
+/// node lacks the installation's current key (once per kid), and when it has it again.
+pub async fn sync_with_installation(keys: &Arc<ReceiptKeys>, pool: &DbPool) {
+    let before = keys.missing_kid();
+    let k = keys.clone();
+    let synced = crate::adapters::db::run(pool, move |c| {
+        installation::sync_receipt_kid(c, &k).map_err(crate::adapters::db::DbError::from)
+    })
+    .await;
+    match (synced, keys.missing_kid()) {
+        (Err(e), _) => tracing::warn!(error = %e, "receipt key of the installation not read"),
+        (Ok(_), Some(kid)) if before.as_deref() != Some(kid.as_str()) => tracing::error!(
+            %kid,
+            "this node does not hold the installation's current receipt key: copy the receipt key folder from the node that rotated it (/readyz answers 503 until then)"
+        ),
+        (Ok(_), None) if before.is_some() => {
+            tracing::info!(kid = %keys.kid(), "this node holds the installation's current receipt key again")
+        }
+        _ => {}
     }
 }
 

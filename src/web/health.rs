@@ -16,6 +16,14 @@ pub async fn healthz() -> HttpResponse {
 /// replaced on the next check.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let now = chrono::Utc::now().with_timezone(&kakunin_protocol::time::jst());
+    if let Some(kid) = state.verifier.receipts.missing_kid() {
+        // Another node rotated the receipt keys and this one did not get the new set.
+        return HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body(format!(
+                "receipt key {kid} of this installation is not held by this node"
+            ));
+    }
     if !state.verifier.receipts.can_sign_at(now) {
         // Every receipt key this node can read has retired (a rotation elsewhere whose
         // new key did not reach it): its receipts would not verify.

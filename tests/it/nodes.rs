@@ -338,3 +338,57 @@ async fn a_tokens_rate_limit_holds_across_nodes() {
         assert!((1..=60).contains(&retry), "{retry}");
     }
 }
+
+/// `GET /readyz` of `service`, as a status code.
+async fn readyz(service: &ServiceProcess) -> u16 {
+    reqwest::get(format!("{}/readyz", service.base_url))
+        .await
+        .expect("GET /readyz")
+        .status()
+        .as_u16()
+}
+
+/// Polls `/readyz` of `service` until it answers `status` (the nodes compare their
+/// receipt keys with the installation's every few seconds); false after 30 s.
+async fn becomes(service: &ServiceProcess, status: u16) -> bool {
+    for _ in 0..150 {
+        if readyz(service).await == status {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
+/// `kakunin key rotate` on one node: that node records its new key for the
+/// installation, and a node that did not get the new folder stops being ready (its
+/// receipts would be signed by a key the installation retired) until the folder is
+/// copied to it.
+#[tokio::test]
+async fn a_node_left_behind_by_a_receipt_key_rotation_is_not_ready() {
+    if !postgres_run() {
+        return;
+    }
+    let a = ServiceProcess::start("");
+    let mut b = a.node_beside();
+    b.serve();
+    assert_eq!((readyz(&a).await, readyz(&b).await), (200, 200));
+    let out = a.cli(&["key", "rotate"]);
+    kakunin_testkit::process::assert_exit(&out, 0);
+    assert!(becomes(&b, 503).await, "the node left behind is not ready");
+    assert_eq!(readyz(&a).await, 200, "the node that rotated is");
+    let said = reqwest::get(format!("{}/readyz", b.base_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(said.contains("is not held by this node"), "{said}");
+    // The folder copied over: ready again, without a restart.
+    let (from, to) = (a.dir().join("receipt-keys"), b.dir().join("receipt-keys"));
+    for entry in std::fs::read_dir(&from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+    assert!(becomes(&b, 200).await, "ready once the new set arrived");
+}

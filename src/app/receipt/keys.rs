@@ -149,6 +149,9 @@ struct Loaded {
 pub struct ReceiptKeys {
     dir: PathBuf,
     loaded: std::sync::RwLock<Loaded>,
+    /// The current key of the installation as its database records it
+    /// (`app::installation::sync_receipt_kid`): what every node must hold.
+    installation_kid: std::sync::RwLock<Option<String>>,
 }
 
 impl std::fmt::Debug for ReceiptKeys {
@@ -271,6 +274,7 @@ impl ReceiptKeys {
         Ok(Self {
             dir: dir.to_path_buf(),
             loaded: std::sync::RwLock::new(read_loaded(dir, Utc::now())?),
+            installation_kid: std::sync::RwLock::new(None),
         })
     }
 
@@ -347,6 +351,40 @@ impl ReceiptKeys {
                 Err(e)
             }
         }
+    }
+
+    /// Whether this node's set has key `kid`, current or retired.
+    pub fn holds(&self, kid: &str) -> bool {
+        self.read().public.iter().any(|k| k.kid == kid)
+    }
+
+    /// Whether this node's set has key `kid` and says it has retired: the set knows a
+    /// newer key than `kid`.
+    pub fn retired(&self, kid: &str) -> bool {
+        self.read()
+            .public
+            .iter()
+            .any(|k| k.kid == kid && k.not_after.is_some())
+    }
+
+    /// Takes note of the installation's current key (`kid`, as its database records it).
+    pub fn note_installation_kid(&self, kid: &str) {
+        *self
+            .installation_kid
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(kid.to_owned());
+    }
+
+    /// The installation's current key when this node does not hold it: another node
+    /// rotated the keys and this one did not get the new set, so its receipts would be
+    /// signed by a key the installation has retired. `/readyz` says so.
+    pub fn missing_kid(&self) -> Option<String> {
+        let noted = self
+            .installation_kid
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()?;
+        (!self.holds(&noted)).then_some(noted)
     }
 
     /// Whether a key this service holds may sign at `at`: false once every key it could

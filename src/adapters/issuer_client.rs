@@ -209,7 +209,7 @@ impl IssuerClient {
         let response = match sent {
             Ok(r) => r,
             // reqwest errors can carry the URL but never the body, so the key stays out.
-            Err(e) => return Answer::Unavailable(send_failure(&e)),
+            Err(e) => return Answer::Unavailable(send_failure(&e, issuer)),
         };
         match response.status() {
             StatusCode::OK => match read_limited(response).await {
@@ -327,7 +327,7 @@ pub async fn fetch_jwks(
         .header(ACCEPT, "application/jwk-set+json, application/json")
         .send()
         .await
-        .map_err(|e| fail(rustls_error(&e).is_some(), send_failure(&e)))?;
+        .map_err(|e| fail(rustls_error(&e).is_some(), send_failure(&e, issuer)))?;
     let status = response.status().as_u16();
     let body = read_limited(response)
         .await
@@ -473,17 +473,22 @@ impl ServerCertVerifier for Recording {
     }
 }
 
-/// The Japanese reason a request did not get an answer. A certificate that does not
-/// verify says so (expired, other host, untrusted CA), because the operator's fix
-/// differs for each and none of them is the issuer being down.
-fn send_failure(e: &reqwest::Error) -> String {
+/// The Japanese reason a request to `issuer` did not get an answer. A certificate that
+/// does not verify says so (expired, other host, untrusted CA: naming the issuer's
+/// `ca_file` when it has one), because the operator's fix differs for each and none of
+/// them is the issuer being down.
+fn send_failure(e: &reqwest::Error, issuer: &TrustedIssuer) -> String {
     if let Some(tls) = rustls_error(e) {
-        return tls_failure(tls);
+        return tls_failure(tls, issuer.ca().map(|ca| ca.path()));
     }
     if e.is_timeout() {
         "応答がありません（タイムアウト）".into()
     } else if e.is_connect() {
         "接続できません".into()
+    } else if issuer.base_url.starts_with("http://") {
+        // What an http:// base_url meets at an https port: an answer that is no HTTP.
+        "通信に失敗しました（base_url は http:// です。相手が https で待ち受けているなら https:// にしてください）"
+            .into()
     } else {
         "通信に失敗しました".into()
     }
@@ -510,7 +515,7 @@ pub fn rustls_error<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::E
     None
 }
 
-fn tls_failure(e: &rustls::Error) -> String {
+fn tls_failure(e: &rustls::Error, ca_file: Option<&std::path::Path>) -> String {
     let rustls::Error::InvalidCertificate(cert) = e else {
         tracing::debug!(error = %e, "TLS handshake failed");
         return "TLS の接続を確立できません（相手が https で応答しないか、設定が合いません）"
@@ -524,11 +529,16 @@ fn tls_failure(e: &rustls::Error) -> String {
             "保証事業会社のサーバー証明書が base_url のホスト名のものではありません（ホスト名不一致）"
                 .into()
         }
-        CertificateError::UnknownIssuer => {
-            "保証事業会社のサーバー証明書を発行した CA を信頼できません（信頼できない発行元）。\
-             私設 CA なら信頼登録簿の ca_file にその CA の証明書を指定してください"
-                .into()
-        }
+        CertificateError::UnknownIssuer => match ca_file {
+            None => "保証事業会社のサーバー証明書を発行した CA を信頼できません（信頼できない発行元）。\
+                 私設 CA なら信頼登録簿の ca_file にその CA の証明書を指定してください"
+                .into(),
+            Some(path) => format!(
+                "保証事業会社のサーバー証明書を、信頼登録簿の ca_file「{}」の CA でも OS の CA でも検証できません（信頼できない発行元）。\
+                 ca_file がこの保証事業会社のサーバー証明書を発行した CA のものか確かめてください",
+                path.display()
+            ),
+        },
         CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
             "保証事業会社のサーバー証明書はまだ有効期間が始まっていません（サーバーの時計も確認してください）"
                 .into()

@@ -229,6 +229,8 @@ enum KeyCommand {
     Init,
     /// 確認記録の署名鍵を新しくする。古い鍵は失効日時を付けて公開鍵一覧に残り、それまでの確認記録は検証できる
     Rotate,
+    /// 秘密鍵（KAKUNIN_SECRET_KEY）を意図して変えたあと、新しい値をこの設置の秘密鍵にする（serve は違う秘密鍵では起動しません）
+    AdoptSecret,
 }
 
 #[derive(Subcommand)]
@@ -357,6 +359,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
             cli::key::init(&settings, &cli::serve::open_db(&settings)?)
         }
         Command::Key(KeyCommand::Rotate) => cli::key::rotate(&settings),
+        Command::Key(KeyCommand::AdoptSecret) => cli::key::adopt_secret(&settings),
         Command::Migrate => {
             // Migrate is the first step of a deployment: a registry that would stop
             // `serve` (an http:// issuer, an unreadable ca_file, …) stops the rollout

@@ -10,7 +10,7 @@ use ed25519_dalek::VerifyingKey;
 
 use crate::adapters::db::DbPool;
 use crate::app::audit::chain::attempts_audited;
-use crate::app::audit::checkpoint::{self, verify_checkpoints};
+use crate::app::audit::checkpoint::{self, verify_checkpoints, CheckpointBreak};
 use crate::app::audit::export::{self, Format};
 use crate::app::audit::query::AuditFilter;
 use crate::app::audit::{key, verify_chain, Actor};
@@ -86,6 +86,12 @@ pub fn verify(pool: &DbPool, settings: &Settings, public_key: Option<&Path>) -> 
                 ),
                 None => println!(),
             }
+        }
+        // A checkpoint under another key is first of all a question of which key was
+        // given (`--public-key`); the message says so, and the exit is still 1.
+        Err(brk @ CheckpointBreak::OtherKey { .. }) => {
+            println!("監査ログを検証できません: {brk}");
+            broken = true;
         }
         Err(brk) => {
             println!("監査ログの改ざんを検出しました: {brk}");

@@ -12,6 +12,7 @@ use crate::config::{SecretKey, Settings};
 use crate::domain::rules::Profile;
 use crate::web::{self, AppState};
 use kakunin_protocol::registry::Registry;
+use secrecy::ExposeSecret;
 
 /// Opens the database for a command that works on an existing installation (`user`,
 /// `token`, `audit`, `watch`, `evidence`): a SQLite file that is not there is refused
@@ -78,6 +79,16 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let profile = load_profile(&settings)?;
     let receipts = super::key::receipt_keys(&settings, demo)?;
     let pool = open_db(&settings)?;
+    if crate::app::installation::check_secret(&mut *pool.get()?, secret.expose_secret())?
+        == crate::app::installation::SecretMatch::Different
+    {
+        bail!(
+            "KAKUNIN_SECRET_KEY（または KAKUNIN_SECRET_KEY_FILE）が、このデータベースで使われてきた秘密鍵と違います。\
+             複数のノードでは、すべてのノードに同じ値を設定してください。\
+             秘密鍵を意図して変えたとき（漏えいなど）は、新しい値を設定して `kakunin key adopt-secret` を1回実行してから起動してください\
+             （ログイン中のセッションは無効になり、監査ログの認証キーの指紋は変更の前後でつながりません）"
+        );
+    }
     // Every profile version run with is kept, so evidence can be checked against it.
     crate::app::evidence::profiles::remember(&mut *pool.get()?, &profile)
         .context("ルールプロファイルを記録できません")?;
@@ -116,7 +127,10 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("照会用のスレッドを起動できません")?;
-    workers.spawn(super::key::follow_rotations(receipts.clone()));
+    // Before the first request: a node given a key set of its own, or left behind by a
+    // rotation, is not ready from the start.
+    workers.block_on(super::key::sync_with_installation(&receipts, &pool));
+    workers.spawn(super::key::follow_rotations(receipts.clone(), pool.clone()));
     let verifier = Verifier {
         registry: Arc::new(registry),
         profile: Arc::new(profile),

@@ -233,6 +233,31 @@ async fn audit_verify_names_an_edited_deleted_or_swapped_row() {
     );
 }
 
+/// A wrong `--public-key` is a question of which key was given, not tampering: the
+/// message says so (the exit is still 1, nothing was proven intact).
+#[tokio::test]
+async fn audit_verify_with_another_installations_key_says_so() {
+    let service = a_short_log_with_checkpoints().await;
+    // A prepared installation has an audit key of its own.
+    let elsewhere = ServiceProcess::prepare("", None);
+    let public = elsewhere.audit_key_path().with_extension("pub");
+    let public = public.to_str().unwrap();
+    let out = service.cli(&["audit", "verify", "--public-key", public]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        kakunin_testkit::process::stderr(&out)
+    );
+    let said = stdout(&out);
+    assert!(
+        said.contains("監査ログを検証できません: チェックポイント 1 番は別の鍵"),
+        "{said}"
+    );
+    assert!(!said.contains("改ざんを検出"), "{said}");
+}
+
 /// Past the last checkpoint the chain alone cannot tell a cut end: verify says which
 /// rows no signature covers yet, and the newest verification whose audit row was cut
 /// off is found by the count of attempts.

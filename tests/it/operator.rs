@@ -137,3 +137,43 @@ fn serve_starts_outside_the_source_tree_with_the_built_in_profile() {
     let serving = Serving::start(cmd, &elsewhere.path().join("serve.log"));
     assert!(serving.base_url.starts_with("http://127.0.0.1:"));
 }
+
+/// Every node must run with the installation's secret (the audit log's key
+/// fingerprints are made with it): another one stops `serve` at start, saying what to
+/// do; a deliberate change is made the installation's with `kakunin key adopt-secret`,
+/// audited, after which the old secret is the one refused.
+#[tokio::test]
+async fn serve_refuses_a_secret_the_installation_was_not_run_with() {
+    let service = ServiceProcess::start("");
+    let other = "f".repeat(64);
+    let serve_with = |secret: &str| {
+        service
+            .command()
+            .env("KAKUNIN_SECRET_KEY", secret)
+            .arg("serve")
+            .output()
+            .expect("run kakunin serve")
+    };
+    let out = serve_with(&other);
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("このデータベースで使われてきた秘密鍵と違います")
+            && stderr(&out).contains("kakunin key adopt-secret"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains(&other), "the secret is never shown");
+    let adopted = service
+        .command()
+        .env("KAKUNIN_SECRET_KEY", &other)
+        .args(["key", "adopt-secret"])
+        .output()
+        .unwrap();
+    assert_exit(&adopted, 0);
+    assert_eq!(
+        service.count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'secret.adopt'"),
+        1
+    );
+    let out = serve_with(kakunin_testkit::service::SECRET);
+    assert_exit(&out, 2);
+}

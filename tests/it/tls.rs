@@ -108,13 +108,22 @@ async fn without_the_ca_file_the_certificate_is_untrusted() {
     let ca = TestCa::new(CA_NAME);
     let cert = ca.server_cert("good", &["127.0.0.1"], Validity::Current);
     let issuer = IssuerProcess::start_tls(&cert);
-    refused(&issuer, &issuer.registry_toml, "信頼できない発行元").await;
-    // Another issuer's private CA vouches for nobody else's host.
+    refused(
+        &issuer,
+        &issuer.registry_toml,
+        "信頼できない発行元）。私設 CA なら信頼登録簿の ca_file",
+    )
+    .await;
+    // Another issuer's private CA vouches for nobody else's host; the refusal names
+    // the ca_file that did not help, rather than ask for one.
     let other = TestCa::new("別の私設CA");
     refused(
         &issuer,
         &with_ca_file(&issuer.registry_toml, &other.ca_file()),
-        "信頼できない発行元",
+        &format!(
+            "信頼登録簿の ca_file「{}」の CA でも OS の CA でも検証できません",
+            other.ca_file().display()
+        ),
     )
     .await;
 }

@@ -24,6 +24,35 @@ pub fn end_quietly_on_closed_pipe() {
     }
 }
 
+/// Who runs this command, for the audit log: the operating-system account the process
+/// runs as (the owner of `/proc/self`, named from `/etc/passwd`, else `uid1001`), and,
+/// when that is root through `sudo`, the account that ran `sudo` (`root/sudo:taro`).
+/// Not `$USER`, which any caller sets to anything and cron and systemd leave unset.
+pub fn operator() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return "unknown".to_owned();
+    };
+    let name = std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|passwd| account_of(&passwd, uid))
+        .unwrap_or_else(|| format!("uid{uid}"));
+    match std::env::var("SUDO_USER") {
+        Ok(by) if uid == 0 && !by.is_empty() => format!("{name}/sudo:{by}"),
+        _ => name,
+    }
+}
+
+/// The account name of `uid` in a `passwd` file's text.
+fn account_of(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id = fields.nth(1)?.parse::<u32>().ok()?;
+        (id == uid && !name.is_empty()).then(|| name.to_owned())
+    })
+}
+
 /// Why a server cannot listen on `bind`, in Japanese: the address, the setting that
 /// gives it (`named`, e.g. `設定 server.bind / 環境変数 KAKUNIN_BIND`) and the system's
 /// reason, said in words for the usual ones (the OS's own text is English).
@@ -284,6 +313,15 @@ fn value(v: &ContextValue) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_operator_is_named_from_the_passwd_file() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\nkakunin:x:998:998::/var/lib/kakunin:/usr/sbin/nologin\n";
+        assert_eq!(account_of(passwd, 998).as_deref(), Some("kakunin"));
+        assert_eq!(account_of(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(account_of(passwd, 1001), None);
+        assert!(!operator().is_empty());
+    }
 
     fn sample() -> Command {
         Command::new("prog")

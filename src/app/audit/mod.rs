@@ -49,9 +49,10 @@ impl Actor {
         }
     }
 
-    /// The operator at the command line.
+    /// The operator at the command line, as the operating system knows the account
+    /// ([`kakunin_platform::cli::operator`]).
     pub fn cli() -> Self {
-        let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+        let who = kakunin_platform::cli::operator();
         Self::new(
             format!("cli:{who}"),
             "-".into(),

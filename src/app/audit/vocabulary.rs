@@ -40,6 +40,8 @@ pub enum Action {
     TokenRevoke,
     AuditExport,
     AuditKeyInit,
+    /// A new `KAKUNIN_SECRET_KEY` made the installation's (`kakunin key adopt-secret`).
+    SecretAdopt,
 }
 
 /// In the order the supervisor's filter menu lists them.
@@ -65,6 +67,7 @@ impl Code for Action {
         Action::TokenRevoke,
         Action::AuditExport,
         Action::AuditKeyInit,
+        Action::SecretAdopt,
     ];
 
     fn as_str(self) -> &'static str {
@@ -88,6 +91,7 @@ impl Code for Action {
             Action::TokenRevoke => "token.revoke",
             Action::AuditExport => "audit.export",
             Action::AuditKeyInit => "audit.key_init",
+            Action::SecretAdopt => "secret.adopt",
         }
     }
 }
@@ -115,6 +119,7 @@ impl Action {
             Action::TokenRevoke => "API クライアントの失効",
             Action::AuditExport => "監査ログの書き出し",
             Action::AuditKeyInit => "署名鍵の作成",
+            Action::SecretAdopt => "秘密鍵の変更",
         }
     }
 }

@@ -338,12 +338,29 @@ pub async fn fetch_jwks(
 
 /// The settings every issuer call shares: timeouts, no redirects, a keep-alive pool.
 fn http_builder(connect_timeout: Duration, timeout: Duration) -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
+    proxy_https_only(reqwest::Client::builder())
         .connect_timeout(connect_timeout)
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(64)
         .user_agent(concat!("kakunin/", env!("CARGO_PKG_VERSION")))
+}
+
+/// The system's proxy (`HTTPS_PROXY`, `ALL_PROXY`, minus `NO_PROXY`) for `https://`
+/// only. reqwest would also send `http://` requests through `HTTP_PROXY`, in clear: an
+/// `http://` base_url is allowed only to this machine (issuer-protocol §5), because a
+/// lookup carries an auth key, and a proxy would take it off the machine. Through a
+/// proxy, https is a tunnel the proxy cannot read. `kakunin batch` builds its client
+/// with this too.
+pub fn proxy_https_only(builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
+    let builder = builder.no_proxy();
+    let configured = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()));
+    match configured.and_then(|url| reqwest::Proxy::https(url.trim()).ok()) {
+        Some(proxy) => builder.proxy(proxy.no_proxy(reqwest::NoProxy::from_env())),
+        None => builder,
+    }
 }
 
 /// ring, the provider reqwest's rustls uses: named here rather than taken from the

@@ -125,7 +125,7 @@ fn endpoint(base: &str) -> anyhow::Result<reqwest::Url> {
 /// The client of every batch call: no redirects (one could carry the token and the
 /// keys elsewhere), the operating system's anchors and `ca_file`'s.
 fn client(ca_file: Option<&Path>) -> anyhow::Result<reqwest::Client> {
-    let mut http = reqwest::Client::builder();
+    let mut http = crate::adapters::issuer_client::proxy_https_only(reqwest::Client::builder());
     if let Some(path) = ca_file {
         let ca = kakunin_protocol::registry::CaFile::read(path)
             .map_err(|e| anyhow::anyhow!("--ca-file: {e}"))?;

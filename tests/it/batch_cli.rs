@@ -282,3 +282,60 @@ fn the_batch_cli_trusts_a_private_ca_given_with_ca_file() {
     assert!(!stderr(&out).contains("サーバー証明書"), "{}", stderr(&out));
     assert!(stderr(&out).contains("404"), "{}", stderr(&out));
 }
+
+/// A plain-http request to this machine never goes through a proxy: `HTTP_PROXY` (an
+/// office's proxy, set for everything else) would take the token and the auth keys
+/// off the machine in clear.
+#[tokio::test]
+async fn the_batch_cli_never_sends_plain_http_through_a_proxy() {
+    let (issuer, service) = start();
+    // A stand-in proxy that hangs up on whatever reaches it (so a request sent there
+    // fails at once), and counts it.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_at = proxy.local_addr().unwrap();
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = reached.clone();
+    std::thread::spawn(move || {
+        for conn in proxy.incoming() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(conn);
+        }
+    });
+    let token = service.create_token("keiri", OFFICE, "verify");
+    let k = issuer.demo_key("W2025000001");
+    let input = service.dir().join("proxied.csv");
+    std::fs::write(
+        &input,
+        format!(
+            "certificate_number,auth_key\r\n{},{}\r\n",
+            k.certificate_number, k.auth_key
+        ),
+    )
+    .unwrap();
+    let output = service.dir().join("proxied-out.csv");
+    let out = service
+        .command()
+        .args([
+            "batch",
+            "--url",
+            &service.base_url,
+            "--token-env",
+            "K5_TEST_TOKEN",
+        ])
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .env("K5_TEST_TOKEN", &token)
+        .env("HTTP_PROXY", format!("http://{proxy_at}"))
+        .env("http_proxy", format!("http://{proxy_at}"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        reached.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing reached the proxy: the request went straight to the service"
+    );
+    assert_eq!(column(&read_output(&output), 1, "outcome"), "verified");
+}

@@ -67,6 +67,9 @@ pub enum ReadError {
     /// The reading child could not be started; the service's log says why.
     #[error("今はファイルを読み取れません")]
     Unavailable,
+    /// No reader was free in time (others are reading), or the upload's time was up.
+    #[error("読み取りが混み合っています。しばらくしてから、このファイルをもう一度アップロードしてください")]
+    Busy,
 }
 
 impl From<NoticeError> for ReadError {
@@ -78,8 +81,11 @@ impl From<NoticeError> for ReadError {
 /// The subcommand of `kakunin` that reads one file for [`read_confined`]; hidden from
 /// its help.
 pub const CHILD_COMMAND: &str = "read-notice";
-/// CPU time the reading child may use (`RLIMIT_CPU`), in seconds.
-pub const CHILD_CPU_SECONDS: u64 = 30;
+/// CPU time the reading child may use (`RLIMIT_CPU`), in seconds: a scan of an A4 page
+/// reads in well under one.
+pub const CHILD_CPU_SECONDS: u64 = 15;
+/// How long a file waits for a free reader before it is answered [`ReadError::Busy`].
+const WAIT_FOR_READER: Duration = Duration::from_secs(30);
 /// Time the service waits for one child, however busy the host: then it is killed.
 const CHILD_WAIT: Duration = Duration::from_secs(60);
 /// Reading children at once across the service.
@@ -106,10 +112,11 @@ enum Answer {
 /// page scanned at 600 dpi in colour, decoded, turned grey and prepared for the QR
 /// finder).
 pub async fn read_confined(bytes: Vec<u8>, memory: u64) -> Result<ReadNotice, ReadError> {
-    let _turn = RUNNING
-        .acquire()
-        .await
-        .map_err(|_| ReadError::Unavailable)?;
+    let _turn = match tokio::time::timeout(WAIT_FOR_READER, RUNNING.acquire()).await {
+        Ok(Ok(turn)) => turn,
+        Ok(Err(_)) => return Err(ReadError::Unavailable),
+        Err(_) => return Err(ReadError::Busy),
+    };
     let exe = std::env::current_exe().map_err(|e| {
         tracing::error!(error = %e, "the program's own path is unknown: no notice can be read");
         ReadError::Unavailable

@@ -39,6 +39,30 @@ const NAME_CHARS: usize = 80;
 #[derive(Default)]
 pub struct Uploads {
     lists: Mutex<HashMap<String, List>>,
+    /// Accounts whose upload is being read: one at a time each, so that one officer
+    /// cannot hold every reader (`notice_file::CHILDREN`) with file after file.
+    reading: Mutex<std::collections::HashSet<i32>>,
+}
+
+/// How long one upload's files may take to read in all; the files not reached by then
+/// get a row asking to upload them again.
+const READ_BUDGET: Duration = Duration::from_secs(120);
+
+/// An account's turn to have its upload read ([`Uploads::reading`]), given back when
+/// dropped (the request ended, however).
+struct ReadingTurn<'a> {
+    uploads: &'a Uploads,
+    user_id: i32,
+}
+
+impl Drop for ReadingTurn<'_> {
+    fn drop(&mut self) {
+        self.uploads
+            .reading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.user_id);
+    }
 }
 
 struct List {
@@ -84,6 +108,21 @@ struct Row {
 }
 
 impl Uploads {
+    /// The account's turn to have an upload read, or `None` while another of its
+    /// uploads is being read.
+    fn reading_turn(&self, staff: &Staff) -> Option<ReadingTurn<'_>> {
+        let first = self
+            .reading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(staff.user_id);
+        // Made only when the turn was taken: a turn dropped gives the account's back.
+        first.then(|| ReadingTurn {
+            uploads: self,
+            user_id: staff.user_id,
+        })
+    }
+
     /// Lists are kept per session: the digest of its CSRF token names it here.
     fn owner(staff: &Staff) -> String {
         hex::encode(Sha256::digest(staff.csrf.as_bytes()))
@@ -360,13 +399,26 @@ pub async fn upload(
             422,
         );
     }
+    let Some(_turn) = state.uploads.reading_turn(&staff) else {
+        return officer::upload_refused(
+            &state,
+            &staff,
+            "前にアップロードしたファイルをまだ読み取っています。読み取りが終わってから、もう一度アップロードしてください。",
+            429,
+        );
+    };
     // One file after the other: each is read in a child process of its own
-    // (`notice_file::read_confined`), and the service runs few of those at once.
+    // (`notice_file::read_confined`), and the service runs few of those at once. The
+    // whole upload has a time budget, so that no request holds a reader for long.
+    let deadline = Instant::now() + READ_BUDGET;
     let mut items = Vec::with_capacity(posted.files.len());
     for (file, bytes) in posted.files {
-        let state = match notice_file::read_confined(bytes, intake.reader_memory_bytes()).await {
-            Ok(n) => ItemState::Ready(n),
-            Err(e) => ItemState::Unread(unread_message(&file, &e)),
+        let left = deadline.saturating_duration_since(Instant::now());
+        let read = notice_file::read_confined(bytes, intake.reader_memory_bytes());
+        let state = match tokio::time::timeout(left, read).await {
+            Ok(Ok(n)) => ItemState::Ready(n),
+            Ok(Err(e)) => ItemState::Unread(unread_message(&file, &e)),
+            Err(_) => ItemState::Unread(unread_message(&file, &ReadError::Busy)),
         };
         items.push(Item { file, state });
     }

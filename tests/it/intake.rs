@@ -564,3 +564,52 @@ async fn a_decompression_bomb_ends_its_own_reader_and_the_service_goes_on() {
     assert!(grown < 64 << 10, "the service itself grew by {grown} KiB");
     assert_eq!(browser.get("/readyz").await.status(), 200);
 }
+
+/// One upload at a time per account: while an officer's files are being read (here a
+/// file that takes its reader seconds of inflating), another upload of theirs, from any
+/// session, is refused with a message, and another officer's is read as ever.
+#[tokio::test]
+async fn an_officer_has_one_upload_read_at_a_time() {
+    let (issuer, service) = start();
+    let first = service.officer().await;
+    let again = service.sign_in("officer1").await;
+    service.add_user("officer2", "officer", OFFICE);
+    let other = service.sign_in("officer2").await;
+    let bomb = bomb_pdf();
+    let csrf = first.csrf("/").await;
+    let (fields, files) = (
+        [("csrf", csrf.as_str())],
+        [("notices", "slow.pdf", &bomb[..])],
+    );
+    let slow = first.post_multipart("/verify/upload", &fields, &files);
+    let notice = notice_pdf(&issuer, "W2025000001");
+    let (again_csrf, other_csrf) = (again.csrf("/").await, other.csrf("/").await);
+    let second = async {
+        // The first upload is being read by now (its reader inflates for seconds).
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let refused = again
+            .post_multipart(
+                "/verify/upload",
+                &[("csrf", &again_csrf)],
+                &[("notices", "W2025000001.pdf", &notice)],
+            )
+            .await;
+        let read = other
+            .post_multipart(
+                "/verify/upload",
+                &[("csrf", &other_csrf)],
+                &[("notices", "W2025000001.pdf", &notice)],
+            )
+            .await;
+        (refused, read)
+    };
+    let (slow, (refused, read)) = tokio::join!(slow, second);
+    assert_eq!(refused.status(), 429);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("前にアップロードしたファイルをまだ読み取っています"),);
+    assert_eq!(upload_rows(&Html::of(read).await)[0].0, "ready");
+    assert_eq!(upload_rows(&Html::of(slow).await)[0].0, "unread");
+}

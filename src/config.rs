@@ -333,16 +333,27 @@ impl Default for Intake {
 /// become a new, empty SQLite file of that odd name. The message shows the scheme only,
 /// never the rest, which may hold a password.
 pub fn database_url_problem(url: &str) -> Option<String> {
-    let (scheme, _) = url.split_once("://")?;
-    let is_scheme = !scheme.is_empty()
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    if !is_scheme || matches!(scheme, "sqlite" | "postgres" | "postgresql") {
+    const KNOWN: [&str; 3] = ["sqlite://", "postgres://", "postgresql://"];
+    if KNOWN.iter().any(|k| url.starts_with(k)) {
         return None;
     }
+    // Anything else that is written as a URL: `jdbc:postgresql://…`, `mysql://…`, or a
+    // known scheme short of its `//` (`postgres:/…`, `postgres:user:pw@host`).
+    let looks_like_url = url.contains("://")
+        || ["sqlite:", "postgres:", "postgresql:"]
+            .iter()
+            .any(|k| url.to_ascii_lowercase().starts_with(k));
+    if !looks_like_url {
+        return None;
+    }
+    let shown = url
+        .split_once(':')
+        .map_or(url, |(scheme, _)| scheme)
+        .chars()
+        .take(20)
+        .collect::<String>();
     Some(format!(
-        "データベースの URL「{scheme}://…」は使えません。SQLite はファイルのパス（例: data/kakunin.db）か sqlite://パス、PostgreSQL は postgres://ユーザー@ホスト/データベース の形で書いてください"
+        "データベースの URL「{shown}:…」は使えません。SQLite はファイルのパス（例: data/kakunin.db）か sqlite://パス、PostgreSQL は postgres://ユーザー@ホスト/データベース の形で書いてください"
     ))
 }
 

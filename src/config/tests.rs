@@ -36,7 +36,14 @@ fn in_file(e: ConfigError) -> (String, Option<usize>, Option<String>, String) {
 /// SQLite file of that odd name; the rest of the URL (a password) is never shown.
 #[test]
 fn a_database_url_of_another_scheme_is_refused() {
-    for url in ["postgre://kakunin:s3cret@db.example/kakunin", "mysql://x"] {
+    for url in [
+        "postgre://kakunin:s3cret@db.example/kakunin",
+        "mysql://x",
+        "jdbc:postgresql://kakunin:s3cret@db.example/kakunin",
+        "postgres:/kakunin:s3cret@db.example/kakunin",
+        "postgres:kakunin:s3cret@db.example",
+        "Postgres://kakunin:s3cret@db.example/kakunin",
+    ] {
         let e = load(&[("KAKUNIN_DATABASE_URL", url)])
             .unwrap_err()
             .to_string();

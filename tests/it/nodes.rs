@@ -269,7 +269,7 @@ async fn db_copy_moves_a_sqlite_installation_to_postgres_with_its_chain() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(
         kakunin_testkit::process::stderr(&refused)
-            .contains("--to: データベースの URL「postgre://…」は使えません"),
+            .contains("--to: データベースの URL「postgre:…」は使えません"),
         "{}",
         kakunin_testkit::process::stderr(&refused)
     );

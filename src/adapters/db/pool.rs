@@ -36,6 +36,24 @@ pub enum Location {
     Sqlite(String),
 }
 
+/// libpq's reason `reason` without the URL or its password, which it may quote: the
+/// URL becomes `postgres://…`, the password (as written in the URL) `***`.
+fn without_url(reason: &str, url: &str) -> String {
+    let mut out = reason.replace(url, "postgres://…");
+    // The userinfo is what comes between `://` and the last `@`; the password follows
+    // its first `:`. Read from the text, since a URL libpq refused may not parse.
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.rsplit_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, password)| password)
+        .filter(|p| !p.is_empty());
+    if let Some(password) = password {
+        out = out.replace(password, "***");
+    }
+    out
+}
+
 impl Location {
     /// Reads a database URL (the setting `database.url` / `KAKUNIN_DATABASE_URL`).
     pub fn parse(url: &str) -> Self {
@@ -78,12 +96,18 @@ impl Location {
         }
     }
 
-    /// Opens one connection, set up as the pool's are.
+    /// Opens one connection, set up as the pool's are. An error never holds the URL's
+    /// password: libpq's own reasons may quote the URL (`invalid percent-encoded
+    /// token: "hun%ter2"`, `… in URI: "postgres://kakunin:…"`), so they are cut there.
     pub fn connect(&self) -> Result<Conn, DbError> {
         let conn = match self {
-            Location::Postgres(url) => PgConnection::establish(url)
-                .map(Conn::Pg)
-                .map_err(|e| DbError::Open(format!("{}: {e}", self.redacted())))?,
+            Location::Postgres(url) => PgConnection::establish(url).map(Conn::Pg).map_err(|e| {
+                DbError::Open(format!(
+                    "{}: {}",
+                    self.redacted(),
+                    without_url(&e.to_string(), url)
+                ))
+            })?,
             Location::Sqlite(path) => {
                 // Before the first SQLite connection opens: plans that do not depend on
                 // bound values, so diesel's statement cache is kept (BENCHMARKS.md).
@@ -307,4 +331,25 @@ pub async fn ping(pool: &DbPool, wait: Duration) -> bool {
     })
     .await
     .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::without_url;
+
+    #[test]
+    fn libpq_reasons_lose_the_url_and_its_password() {
+        let url = "postgresql://kakunin:hun%ter2@127.0.0.1:1/k";
+        assert_eq!(
+            without_url(r#"invalid percent-encoded token: "hun%ter2""#, url),
+            r#"invalid percent-encoded token: "***""#
+        );
+        let url = "postgres://kakunin:hunter2@[::1/k";
+        let said = without_url(&format!(r#"unexpected end of IPv6 in URI: "{url}""#), url);
+        assert!(!said.contains("hunter2"), "{said}");
+        assert_eq!(
+            without_url("connection refused", "postgres://kakunin@db/k"),
+            "connection refused"
+        );
+    }
 }

@@ -62,7 +62,7 @@ pub fn read_ids(number_field: &str, key_field: &str) -> Result<Ids, Vec<FieldErr
 /// QR text (never the text, which holds the key), nothing for unreadable QR text, or
 /// what was typed.
 pub fn shown_number(number_field: &str) -> String {
-    if looks_like_printed_key(number_field) {
+    if looks_like_printed_key(number_field) || could_be_key(number_field) {
         return String::new();
     }
     match NoticeQr::recognise(number_field) {
@@ -89,7 +89,15 @@ pub fn looks_like_printed_key(text: &str) -> bool {
         .split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|g| !g.is_empty())
         .collect();
-    groups.len() == 4 && groups.iter().all(|g| g.len() == 4) && AuthKey::parse(&text).is_ok()
+    groups.len() == 4 && groups.iter().all(|g| g.len() == 4) && could_be_key(&groups.concat())
+}
+
+/// Whether `text` reads as a 認証キー (16 symbols of its alphabet once §1's steps are
+/// done), whatever else it may be: a 16-character 保証契約番号 typed without hyphens
+/// cannot be told from a key, so such a text is not quoted in messages nor shown again
+/// in the form after an error.
+pub fn could_be_key(text: &str) -> bool {
+    AuthKey::parse(text).is_ok()
 }
 
 fn typed(number_field: &str, key_field: &str) -> Result<Ids, Vec<FieldError>> {
@@ -166,6 +174,8 @@ mod tests {
     #[test]
     fn a_key_in_the_number_field_is_refused_and_not_shown() {
         for swapped in [
+            "7KQ2/M9XD/H4T8/RB3N",
+            "7KQ2_M9XD_H4T8_RB3N",
             "7KQ2-M9XD-H4T8-RB3N",
             "７ＫＱ２－Ｍ９ＸＤ－Ｈ４Ｔ８－ＲＢ３Ｎ",
             "7kq2 m9xd h4t8 rb3n",

@@ -148,6 +148,22 @@ async fn a_key_typed_into_the_number_field_is_refused_and_never_echoed() {
         "key echoed"
     );
 
+    // Without hyphens it cannot be told from a 16-character number: it is looked up as
+    // one (no issuer is routed to it), but neither quoted nor shown again.
+    let res = browser
+        .verify(&canonical.to_lowercase(), &k.auth_key, &[])
+        .await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(
+        !body.to_uppercase().contains(&canonical),
+        "key echoed: {body}"
+    );
+    assert!(
+        body.contains("保証契約番号の欄に認証キーを入力していないか"),
+        "{body}"
+    );
+
     let api = service.api("keiyaku", "verify");
     let res = api
         .post(

@@ -57,10 +57,22 @@ pub struct Request {
     pub scanned: Option<Scanned>,
 }
 
+/// [`VerifyError::NoIssuer`]'s message: the number quoted, so the officer sees the typo,
+/// unless it also reads as an auth key (16 symbols of its alphabet), which may be the
+/// key typed into 保証契約番号 and is never shown again.
+fn no_issuer_message(number: &str) -> String {
+    if crate::domain::intake::could_be_key(number) {
+        "入力された保証契約番号に対応する保証事業会社が登録されていません。保証契約番号の欄に認証キーを入力していないか、番号を確認してください（例: W2025000123）".to_owned()
+    } else {
+        format!("保証契約番号「{number}」に対応する保証事業会社が登録されていません。番号を確認してください（例: W2025000123）")
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
-    /// Input that routes to no trusted issuer: rejected without any request (§5).
-    #[error("保証契約番号「{0}」に対応する保証事業会社が登録されていません。番号を確認してください（例: W2025000123）")]
+    /// Input that routes to no trusted issuer: rejected without any request (§5). The
+    /// number is quoted, unless it could be an auth key typed into the wrong field.
+    #[error("{}", no_issuer_message(.0))]
     NoIssuer(String),
     /// Scanned QR text names an issuer the registry does not route its number to: a
     /// forged or foreign notice, rejected without any request.

@@ -246,7 +246,7 @@ struct Listing {
 fn name_actors(c: &mut db::Conn, rows: &mut [AuditRow]) -> Result<(), DbError> {
     let mut names = ActorNames::default();
     for r in rows.iter_mut() {
-        r.actor = names.label(c, &r.actor)?.to_owned();
+        r.actor = names.of_row(c, r)?;
     }
     Ok(())
 }

@@ -443,6 +443,11 @@ async fn a_failed_sign_in_of_an_account_is_in_its_offices_log() {
     assert_eq!(failures(&supervisor.page(path).await), 1);
     let page = supervisor.page(&format!("{path}&actor=officer1")).await;
     assert_eq!(failures(&page), 1, "{page}");
+    // Anyone may type anyone's login: the row names the login tried, not the person.
+    assert_eq!(
+        page.texts("#audit-events tbody tr td:nth-child(3)"),
+        ["ログイン名 officer1（本人とは限りません）"]
+    );
     assert_eq!(failures(&admin.page(path).await), 2);
     // Once the account is locked out, the refusals are in its office's log too: the
     // supervisor sees the lock-out, not only the failures before it.

@@ -233,7 +233,7 @@ pub fn run<W: Write>(
     let mut n = 0u64;
     let mut names = ActorNames::default();
     query::for_each_until(conn, &plan.filter, Some(plan.until), |c, r| {
-        w.row(r, names.label(c, &r.actor)?)?;
+        w.row(r, &names.of_row(c, r)?)?;
         n += 1;
         if n % 1000 == 0 {
             progress(n);
@@ -312,7 +312,7 @@ impl Pages {
             Some(last) => {
                 self.after = last.seq;
                 for r in &rows {
-                    writer.row(r, self.names.label(conn, &r.actor)?)?;
+                    writer.row(r, &self.names.of_row(conn, r)?)?;
                 }
                 writer.flush()?;
                 self.writer = Some(writer);

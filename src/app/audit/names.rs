@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use crate::adapters::db::schema::users;
+use super::{Action, AuditOutcome, AuditRow};
 use crate::adapters::db::Conn;
 
 /// `大分 一郎（officer）` for an account that exists, its login alone for one since
@@ -38,6 +39,18 @@ pub fn actor_label(conn: &mut Conn, actor: &str) -> QueryResult<String> {
 pub struct ActorNames(HashMap<String, String>);
 
 impl ActorNames {
+    /// How audit row `row` names who acted: as [`actor_label`], except for a sign-in
+    /// that did not succeed, whose actor is only the login someone typed (anyone may
+    /// type anyone's): `ログイン名 officer1（本人とは限りません）`, never the holder's name.
+    pub fn of_row(&mut self, conn: &mut Conn, row: &AuditRow) -> QueryResult<String> {
+        if row.action == Action::Signin && row.outcome != AuditOutcome::Ok {
+            if let Some(login) = row.actor.strip_prefix("user:") {
+                return Ok(format!("ログイン名 {login}（本人とは限りません）"));
+            }
+        }
+        self.label(conn, &row.actor).map(str::to_owned)
+    }
+
     pub fn label(&mut self, conn: &mut Conn, actor: &str) -> QueryResult<&str> {
         if !self.0.contains_key(actor) {
             let label = actor_label(conn, actor)?;

@@ -898,8 +898,8 @@ fn secret_from_env(
         }
         (Some(v), None) => ("KAKUNIN_SECRET_KEY", v),
         (None, Some(path)) => {
-            // A secret others can read is no secret: refused as the key files are.
-            kakunin_platform::keyfile::check_private(Path::new(&path)).map_err(|e| {
+            // A secret others can read is no secret (the service's group may).
+            kakunin_platform::keyfile::check_not_public(Path::new(&path)).map_err(|e| {
                 ConfigError::Env {
                     var: "KAKUNIN_SECRET_KEY_FILE",
                     message: e.to_string(),

@@ -154,7 +154,7 @@ fn secret_rules_are_enforced() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("secret");
     std::fs::write(&f, format!("{}\n", "b".repeat(64))).unwrap();
-    // Readable by others (mode 644): refused as audit-signing.key is, saying the fix.
+    // Readable by others (mode 644): refused, saying the fix.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
     let e = load(&[("KAKUNIN_SECRET_KEY_FILE", f.to_str().unwrap())]).unwrap_err();
@@ -162,9 +162,18 @@ fn secret_rules_are_enforced() {
     assert!(
         shown.starts_with("環境変数 KAKUNIN_SECRET_KEY_FILE: ")
             && shown.contains("モード 644")
-            && shown.contains(&format!("chmod 600 {}", f.display())),
+            && shown.contains(&format!("chmod o-rwx {}", f.display())),
         "{shown}"
     );
+    // Readable by the service's group (root-owned, 0640 or 0440): how an operator
+    // hands a secret to a service account, and taken.
+    for mode in [0o640, 0o440] {
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+        assert!(
+            load(&[("KAKUNIN_SECRET_KEY_FILE", f.to_str().unwrap())]).is_ok(),
+            "{mode:o}"
+        );
+    }
     std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
     let s = load(&[("KAKUNIN_SECRET_KEY_FILE", f.to_str().unwrap())]).unwrap();
     assert_eq!(

@@ -157,8 +157,8 @@ impl Settings {
             (Some(_), Some(_)) => Err(SettingsError::Both),
             (Some(value), None) => Ok((checked(value.as_bytes())?, SecretSource::Env)),
             (None, Some(path)) => {
-                // A secret others can read is no secret: refused as the key files are.
-                kakunin_platform::keyfile::check_private(std::path::Path::new(&path))
+                // A secret others can read is no secret (the service's group may).
+                kakunin_platform::keyfile::check_not_public(std::path::Path::new(&path))
                     .map_err(|e| SettingsError::Private(e.to_string()))?;
                 let text = Zeroizing::new(
                     std::fs::read_to_string(&path)

@@ -25,6 +25,8 @@ pub enum KeyFileError {
     Exists(String),
     #[error("鍵ファイル {path} はグループまたは他のユーザーが読めます（モード {mode:o}）。`chmod 600 {path}` で保護してから使ってください。")]
     Permissive { path: String, mode: u32 },
+    #[error("秘密鍵のファイル {path} はほかの利用者も読めます（モード {mode:o}）。`chmod o-rwx {path}` で、サービスの利用者とそのグループだけが読めるようにしてください（コンテナのシークレットは mode 0440 または 0400 で渡してください）。")]
+    WorldReadable { path: String, mode: u32 },
     #[error("鍵ファイル {0} は Ed25519 の秘密鍵（PKCS#8 PEM）ではありません。")]
     Format(String),
     #[error("鍵ファイル {path} を読み込めません: {source}")]
@@ -96,6 +98,36 @@ pub fn check_private(path: &Path) -> Result<(), KeyFileError> {
         }
     })?;
     refuse_permissive(&meta, &shown)
+}
+
+/// Refuses a secret text file (`KAKUNIN_SECRET_KEY_FILE`, the issuer's secret file)
+/// that others may read. Unlike the key files kakunin makes itself (0600, see
+/// [`check_private`]), these are an operator's: a root-owned file readable by the
+/// service's group (0640, 0440) is the least-privilege way to hand one over, and is
+/// taken; only access for others is refused.
+pub fn check_not_public(path: &Path) -> Result<(), KeyFileError> {
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            KeyFileError::Missing {
+                path: shown.clone(),
+                source,
+            }
+        } else {
+            KeyFileError::Read {
+                path: shown.clone(),
+                source,
+            }
+        }
+    })?;
+    let mode = meta.permissions().mode();
+    if mode & 0o007 != 0 {
+        return Err(KeyFileError::WorldReadable {
+            path: shown,
+            mode: mode & 0o777,
+        });
+    }
+    Ok(())
 }
 
 fn refuse_permissive(meta: &std::fs::Metadata, shown: &str) -> Result<(), KeyFileError> {

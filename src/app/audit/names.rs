@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 
-use crate::adapters::db::schema::users;
 use super::{Action, AuditOutcome, AuditRow};
+use crate::adapters::db::schema::users;
 use crate::adapters::db::Conn;
 
 /// `大分 一郎（officer）` for an account that exists, its login alone for one since

@@ -187,7 +187,7 @@ fn the_secret_may_come_from_a_file_but_not_from_both_places() {
     };
     let out = from_file();
     assert!(
-        !out.status.success() && stderr(&out).contains("chmod 600"),
+        !out.status.success() && stderr(&out).contains("chmod o-rwx"),
         "a world-readable secret file is refused: {}",
         stderr(&out)
     );

@@ -337,6 +337,9 @@ fn pdf_images(doc: &lopdf::Document) -> impl Iterator<Item = image::GrayImage> +
         .filter(|stream| {
             stream.dict.get(b"Subtype").and_then(|o| o.as_name()).ok() == Some(b"Image")
         })
+        // Only what could be decoded counts towards the limit: images of other kinds
+        // (CCITT, JBIG2, 1-bit, indexed or CMYK) ahead of the QR code must not hide it.
+        .filter(|stream| decodable(stream))
         .take(MAX_PDF_IMAGES)
         .filter_map(|stream| {
             let filters = stream.filters().unwrap_or_default();
@@ -355,6 +358,23 @@ fn pdf_images(doc: &lopdf::Document) -> impl Iterator<Item = image::GrayImage> +
                 raw_image(stream, &stream.dict)
             }
         })
+}
+
+/// Whether an image stream is of a kind read here, judged from its dictionary alone: a
+/// JPEG (DCTDecode), or 8-bit DeviceGray or DeviceRGB, uncompressed or Flate.
+fn decodable(stream: &lopdf::Stream) -> bool {
+    let filters = stream.filters().unwrap_or_default();
+    if filters.iter().any(|f| f == b"DCTDecode") {
+        return true;
+    }
+    let dict = &stream.dict;
+    let name = |k: &[u8]| dict.get(k).and_then(|o| o.as_name()).ok();
+    filters.iter().all(|f| f == b"FlateDecode")
+        && dict.get(b"BitsPerComponent").and_then(|o| o.as_i64()).ok() == Some(8)
+        && matches!(
+            name(b"ColorSpace"),
+            Some(b"DeviceGray") | Some(b"DeviceRGB")
+        )
 }
 
 /// An 8-bit DeviceGray or DeviceRGB image (uncompressed or Flate).
@@ -388,6 +408,26 @@ fn raw_image(stream: &lopdf::Stream, dict: &lopdf::Dictionary) -> Option<image::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Images of kinds not read here do not count towards the eight looked at.
+    #[test]
+    fn only_images_of_a_readable_kind_are_candidates() {
+        use lopdf::{dictionary, Stream};
+        let image = |d: lopdf::Dictionary| Stream::new(d, Vec::new());
+        let readable = [
+            dictionary! {"Filter" => "DCTDecode"},
+            dictionary! {"Filter" => "FlateDecode", "BitsPerComponent" => 8, "ColorSpace" => "DeviceGray"},
+            dictionary! {"BitsPerComponent" => 8, "ColorSpace" => "DeviceRGB"},
+        ];
+        let other = [
+            dictionary! {"Filter" => "CCITTFaxDecode", "BitsPerComponent" => 1},
+            dictionary! {"Filter" => "JBIG2Decode"},
+            dictionary! {"Filter" => "FlateDecode", "BitsPerComponent" => 1, "ColorSpace" => "DeviceGray"},
+            dictionary! {"Filter" => "FlateDecode", "BitsPerComponent" => 8, "ColorSpace" => "DeviceCMYK"},
+        ];
+        assert!(readable.into_iter().all(|d| decodable(&image(d))));
+        assert!(!other.into_iter().any(|d| decodable(&image(d))));
+    }
 
     #[test]
     fn other_files_are_told_apart_by_their_bytes() {

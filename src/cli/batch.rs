@@ -437,9 +437,15 @@ impl ResultRow {
                 );
                 r
             };
+            // The field once: the API's own detail often starts with it already.
             if let Some(field) = problem["field"].as_str().filter(|f| !f.is_empty()) {
                 let detail = r.cells.remove("detail").unwrap_or_default();
-                r.cells.insert("detail", format!("{field}: {detail}"));
+                let named = if detail.starts_with(field) {
+                    detail
+                } else {
+                    format!("{field}: {detail}")
+                };
+                r.cells.insert("detail", named);
             }
             return r;
         }

@@ -77,6 +77,17 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
         }
     }
     let profile = load_profile(&settings)?;
+    // Which copy runs is said once: a prefecture's edited profile that is not found
+    // (another working directory, a unit file's mistake) must not pass unnoticed.
+    let file = settings
+        .rules
+        .profiles_dir
+        .join(format!("{}.toml", settings.rules.profile));
+    if file.exists() {
+        tracing::info!(profile = %settings.rules.profile, file = %file.display(), "rule profile read from its file");
+    } else {
+        tracing::warn!(profile = %settings.rules.profile, missing = %file.display(), "rule profile is the copy built into the binary: no file at rules.profiles_dir");
+    }
     let receipts = super::key::receipt_keys(&settings, demo)?;
     let pool = open_db(&settings)?;
     if crate::app::installation::check_secret(&mut *pool.get()?, secret.expose_secret())?

@@ -60,13 +60,24 @@ pub fn typed_code(s: &str) -> String {
 pub fn typed_text(s: &str) -> Result<String, HasControl> {
     let text: String = s
         .chars()
-        .filter(|c| !kakunin_protocol::ids::is_format(*c))
+        .filter(|c| !kakunin_protocol::ids::is_format(*c) && !is_filler(*c))
         .collect();
     let text = text.trim();
-    if text.chars().any(char::is_control) {
+    // The line and paragraph separators (U+2028, U+2029) break a line as a control
+    // character does, though Unicode does not class them so.
+    if text
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
         return Err(HasControl);
     }
     Ok(text.to_owned())
+}
+
+/// The Hangul fillers, letters that show as nothing: a name of fillers alone would
+/// read as blank.
+fn is_filler(c: char) -> bool {
+    matches!(c, '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}')
 }
 
 /// A typed text holds a control character ([`typed_text`]).
@@ -102,7 +113,19 @@ mod tests {
         ] {
             assert_eq!(typed_text(typed), Ok(read.to_owned()), "{typed:?}");
         }
-        for bad in ["a\nb", "a\tb", "a\u{0}b", "\u{7F}"] {
+        assert_eq!(
+            typed_text("\u{3164}"),
+            Ok(String::new()),
+            "a filler alone is blank"
+        );
+        for bad in [
+            "a\nb",
+            "a\tb",
+            "a\u{0}b",
+            "\u{7F}",
+            "大分\u{2028}太郎",
+            "a\u{2029}b",
+        ] {
             assert_eq!(typed_text(bad), Err(HasControl), "{bad:?}");
         }
     }

@@ -134,8 +134,15 @@ fn serve_starts_outside_the_source_tree_with_the_built_in_profile() {
     let elsewhere = tempfile::tempdir().unwrap();
     let mut cmd = service.command();
     cmd.current_dir(elsewhere.path()).arg("serve");
-    let serving = Serving::start(cmd, &elsewhere.path().join("serve.log"));
+    let log = elsewhere.path().join("serve.log");
+    let serving = Serving::start(cmd, &log);
     assert!(serving.base_url.starts_with("http://127.0.0.1:"));
+    // And says so, so that an edited profile not found is not replaced unnoticed.
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        said.contains("rule profile is the copy built into the binary"),
+        "{said}"
+    );
 }
 
 /// Every node must run with the installation's secret (the audit log's key

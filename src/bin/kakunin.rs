@@ -359,7 +359,7 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
             cli::key::init(&settings, &cli::serve::open_db(&settings)?)
         }
         Command::Key(KeyCommand::Rotate) => cli::key::rotate(&settings),
-        Command::Key(KeyCommand::AdoptSecret) => cli::key::adopt_secret(&settings),
+        Command::Key(KeyCommand::AdoptSecret) => cli::serve::adopt_secret(&settings),
         Command::Migrate => {
             // Migrate is the first step of a deployment: a registry that would stop
             // `serve` (an http:// issuer, an unreadable ca_file, …) stops the rollout

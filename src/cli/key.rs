@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use anyhow::bail;
-use secrecy::ExposeSecret;
 
 use crate::adapters::db::DbPool;
 use crate::app::audit::checkpoint::{self, Signer};
@@ -82,26 +81,6 @@ pub fn rotate(settings: &Settings) -> anyhow::Result<u8> {
         );
     } else {
         println!("最初の鍵です（前の鍵はありません）。`kakunin serve` はこの鍵で署名します");
-    }
-    Ok(0)
-}
-
-/// `kakunin key adopt-secret`: makes the configured `KAKUNIN_SECRET_KEY` the
-/// installation's after a deliberate change, audited; `serve` refuses another one
-/// ([`installation::check_secret`]).
-pub fn adopt_secret(settings: &Settings) -> anyhow::Result<u8> {
-    let Some(secret) = &settings.secret_key else {
-        bail!("KAKUNIN_SECRET_KEY（または KAKUNIN_SECRET_KEY_FILE）に新しい秘密鍵を設定してから実行してください");
-    };
-    let pool = super::serve::open_existing_db(settings)?;
-    let mut c = pool.get()?;
-    if installation::check_secret(&mut c, secret.expose_secret())?
-        == installation::SecretMatch::Different
-    {
-        installation::adopt_secret(&mut c, secret.expose_secret(), &Actor::cli())?;
-        println!("設定されている秘密鍵を、この設置の秘密鍵にしました。すべてのノードに同じ値を設定して起動してください");
-    } else {
-        println!("設定されている秘密鍵は、すでにこの設置の秘密鍵です");
     }
     Ok(0)
 }

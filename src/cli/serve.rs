@@ -52,6 +52,30 @@ pub fn load_profile(settings: &Settings) -> Result<Profile, crate::domain::rules
     Profile::load_named(&settings.rules.profiles_dir, &settings.rules.profile)
 }
 
+/// `kakunin key adopt-secret`: makes the configured `KAKUNIN_SECRET_KEY` the
+/// installation's after a deliberate change, audited; `serve` refuses another one
+/// ([`crate::app::installation::check_secret`]).
+pub fn adopt_secret(settings: &Settings) -> anyhow::Result<u8> {
+    let Some(secret) = &settings.secret_key else {
+        bail!("KAKUNIN_SECRET_KEY（または KAKUNIN_SECRET_KEY_FILE）に新しい秘密鍵を設定してから実行してください");
+    };
+    let pool = open_existing_db(settings)?;
+    let mut c = pool.get()?;
+    if crate::app::installation::check_secret(&mut c, secret.expose_secret())?
+        == crate::app::installation::SecretMatch::Different
+    {
+        crate::app::installation::adopt_secret(
+            &mut c,
+            secret.expose_secret(),
+            &crate::app::audit::Actor::cli(),
+        )?;
+        println!("設定されている秘密鍵を、この設置の秘密鍵にしました。すべてのノードに同じ値を設定して起動してください");
+    } else {
+        println!("設定されている秘密鍵は、すでにこの設置の秘密鍵です");
+    }
+    Ok(0)
+}
+
 pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let secret = match (&settings.secret_key, demo) {
         (Some(s), _) => s.clone(),

@@ -284,7 +284,21 @@ async fn audit_verify_says_what_no_checkpoint_covers_and_finds_a_cut_verificatio
         &service,
         "cut-verification",
         &[&cut],
-        "照会の記録が 1 件あるのに、監査ログの照会は 0 件です",
+        "に対応する監査ログの行がありません",
+    );
+    // A stored outcome rewritten, and a verification swapped for another: the chain
+    // does not cover the verifications table, the comparison with it does.
+    assert_named(
+        &service,
+        "rewritten",
+        &["UPDATE verifications SET outcome = 'rejected'"],
+        "の記録の結果（不適合）が監査ログ",
+    );
+    assert_named(
+        &service,
+        "swapped",
+        &["UPDATE verifications SET id = '01ZZZZZZZZZZZZZZZZZZZZZZZZ'"],
+        "の記録がありません（照会の記録が削除されています）",
     );
 }
 

@@ -156,35 +156,105 @@ impl ChainBreak {
     }
 }
 
-/// Verifications and the log's `verify` rows disagree: every attempt stores its row and
-/// its audit row in one transaction, so a difference means rows were removed from one
-/// of them after the fact. This is what finds the newest audit rows deleted, which the
-/// chain cannot (what is left is a shorter chain that holds) until a checkpoint signs
-/// past them.
+/// Where the stored verifications and the log's `verify` rows disagree. Every attempt
+/// stores its row and its audit row in one transaction, the audit row naming the row's
+/// id (`"verification"` in its detail) with the row's outcome; so a verification
+/// without its audit row, an audit row without its verification, or the two with
+/// different outcomes means rows were removed, added or changed after the fact. This
+/// is what finds the newest audit rows deleted, which the chain cannot (what is left
+/// is a shorter chain that holds) until a checkpoint signs past them, and a stored
+/// outcome rewritten, which the chain does not cover.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("照会の記録が {verifications} 件あるのに、監査ログの照会は {audited} 件です（監査ログまたは照会の記録の行が削除されています）")]
-pub struct AttemptsMismatch {
-    pub verifications: i64,
-    pub audited: i64,
+pub enum AttemptsMismatch {
+    #[error("照会 {id} の記録に対応する監査ログの行がありません（監査ログの行が削除されたか、照会の記録が足されています）")]
+    NotAudited { id: String },
+    #[error("監査ログ {seq} 番の照会 {id} の記録がありません（照会の記録が削除されています）")]
+    NotStored { seq: i32, id: String },
+    #[error("照会 {id} の記録の結果（{stored}）が監査ログ {seq} 番の結果（{audited}）と違います（照会の記録が書き換えられています）")]
+    Outcome {
+        id: String,
+        seq: i32,
+        stored: String,
+        audited: String,
+    },
+    #[error("監査ログ {seq} 番の照会の詳細から照会番号を読めません")]
+    Unreadable { seq: i32 },
 }
 
-/// Counts the stored verifications against the log's `verify` rows
-/// ([`AttemptsMismatch`]).
+/// Compares every stored verification with the log's `verify` rows
+/// ([`AttemptsMismatch`]): the count of attempts when they agree. Reads the log's
+/// `verify` rows once (their ids held in memory, ≈ 50 bytes each) and the
+/// verifications in id order.
 pub fn attempts_audited(
     conn: &mut Conn,
 ) -> Result<Result<i64, AttemptsMismatch>, diesel::result::Error> {
-    let verifications: i64 = verifications::table.count().get_result(conn)?;
-    let audited: i64 = audit_events::table
-        .filter(audit_events::action.eq(Action::Verify))
-        .count()
-        .get_result(conn)?;
-    Ok(if verifications == audited {
-        Ok(audited)
-    } else {
-        Err(AttemptsMismatch {
-            verifications,
-            audited,
-        })
+    #[derive(serde::Deserialize)]
+    struct Named {
+        verification: String,
+    }
+    let mut audited: Vec<(String, i32, String)> = Vec::new();
+    let mut after = 0;
+    loop {
+        let page: Vec<(i32, String, String)> = audit_events::table
+            .filter(audit_events::action.eq(Action::Verify))
+            .filter(audit_events::seq.gt(after))
+            .order(audit_events::seq.asc())
+            .limit(5000)
+            .select((
+                audit_events::seq,
+                audit_events::outcome,
+                audit_events::detail,
+            ))
+            .load(conn)?;
+        let Some(last) = page.last() else { break };
+        after = last.0;
+        for (seq, outcome, detail) in page {
+            match serde_json::from_str::<Named>(&detail) {
+                Ok(n) => audited.push((n.verification, seq, outcome)),
+                Err(_) => return Ok(Err(AttemptsMismatch::Unreadable { seq })),
+            }
+        }
+    }
+    audited.sort_unstable();
+    let mut audited = audited.into_iter().peekable();
+    let mut count = 0i64;
+    let mut after_id = String::new();
+    loop {
+        let page: Vec<(String, String)> = verifications::table
+            .filter(verifications::id.gt(&after_id))
+            .order(verifications::id.asc())
+            .limit(5000)
+            .select((verifications::id, verifications::outcome))
+            .load(conn)?;
+        let Some(last) = page.last() else { break };
+        after_id = last.0.clone();
+        for (id, stored) in page {
+            // Audit rows of ids below this one have no verification.
+            if let Some((gone, seq, _)) = audited.next_if(|(a, _, _)| *a < id) {
+                return Ok(Err(AttemptsMismatch::NotStored { seq, id: gone }));
+            }
+            match audited.next_if(|(a, _, _)| *a == id) {
+                Some((_, seq, audited_outcome)) if audited_outcome != stored => {
+                    // Said as a person reads them (確認済み, 不適合, …).
+                    let label = |code: &str| {
+                        crate::domain::outcome::Outcome::parse(code)
+                            .map_or_else(|_| code.to_owned(), |o| o.banner().to_owned())
+                    };
+                    return Ok(Err(AttemptsMismatch::Outcome {
+                        id,
+                        seq,
+                        stored: label(&stored),
+                        audited: label(&audited_outcome),
+                    }));
+                }
+                Some(_) => count += 1,
+                None => return Ok(Err(AttemptsMismatch::NotAudited { id })),
+            }
+        }
+    }
+    Ok(match audited.next() {
+        Some((id, seq, _)) => Err(AttemptsMismatch::NotStored { seq, id }),
+        None => Ok(count),
     })
 }
 

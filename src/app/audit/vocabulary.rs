@@ -229,6 +229,7 @@ mod tests {
                 "token.revoke",
                 "audit.export",
                 "audit.key_init",
+                "secret.adopt",
             ]
         );
         let outcomes: Vec<&str> = AuditOutcome::ALL.iter().map(|o| o.as_str()).collect();

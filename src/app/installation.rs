@@ -54,6 +54,17 @@ pub fn inspect(conn: &mut Conn) -> QueryResult<Installation> {
     })
 }
 
+/// Sets `key` to `value`, whether it was there or not.
+fn put(conn: &mut Conn, key: &str, value: &str) -> QueryResult<()> {
+    crate::adapters::db::per_backend!(conn, |c| diesel::insert_into(installation::table)
+        .values((installation::key.eq(key), installation::value.eq(value)))
+        .on_conflict(installation::key)
+        .do_update()
+        .set(installation::value.eq(value))
+        .execute(c))?;
+    Ok(())
+}
+
 /// The key under which the check value of the service's secret is recorded.
 const SECRET_CHECK: &str = "secret_check";
 
@@ -109,15 +120,7 @@ pub fn check_secret(conn: &mut Conn, secret: &[u8]) -> QueryResult<SecretMatch> 
 pub fn adopt_secret(conn: &mut Conn, secret: &[u8], actor: &Actor) -> QueryResult<()> {
     let check = secret_check(secret);
     conn.immediate_transaction(|c| {
-        crate::adapters::db::per_backend!(c, |c| diesel::insert_into(installation::table)
-            .values((
-                installation::key.eq(SECRET_CHECK),
-                installation::value.eq(&check)
-            ))
-            .on_conflict(installation::key)
-            .do_update()
-            .set(installation::value.eq(&check))
-            .execute(c))?;
+        put(c, SECRET_CHECK, &check)?;
         audit::append(
             c,
             actor,
@@ -157,15 +160,7 @@ pub fn sync_receipt_kid(conn: &mut Conn, keys: &ReceiptKeys) -> QueryResult<Stri
     let kid = match recorded {
         Some(kid) if kid == own || !keys.retired(&kid) => kid,
         _ => {
-            crate::adapters::db::per_backend!(conn, |c| diesel::insert_into(installation::table)
-                .values((
-                    installation::key.eq(RECEIPT_KID),
-                    installation::value.eq(&own)
-                ))
-                .on_conflict(installation::key)
-                .do_update()
-                .set(installation::value.eq(&own))
-                .execute(c))?;
+            put(conn, RECEIPT_KID, &own)?;
             own
         }
     };

@@ -16,22 +16,30 @@ pub(super) fn run(
     output: &Path,
     token: Option<&str>,
 ) -> Output {
+    batch_command(service, &service.base_url, input, output, token)
+        .output()
+        .expect("run kakunin batch")
+}
+
+/// `kakunin batch --url url` from `input` to `output`, with `token` (if any) in
+/// `K5_TEST_TOKEN`: the command, for more arguments or environment.
+fn batch_command(
+    service: &ServiceProcess,
+    url: &str,
+    input: &Path,
+    output: &Path,
+    token: Option<&str>,
+) -> std::process::Command {
     let mut cmd = service.command();
-    cmd.args([
-        "batch",
-        "--url",
-        &service.base_url,
-        "--token-env",
-        "K5_TEST_TOKEN",
-    ])
-    .arg("--input")
-    .arg(input)
-    .arg("--output")
-    .arg(output);
+    cmd.args(["batch", "--url", url, "--token-env", "K5_TEST_TOKEN"])
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output);
     if let Some(t) = token {
         cmd.env("K5_TEST_TOKEN", t);
     }
-    cmd.output().expect("run kakunin batch")
+    cmd
 }
 
 /// Reads the CLI's output: UTF-8 with BOM and CRLF line ends; row 0 is the header.
@@ -222,15 +230,9 @@ fn batch_to(service: &ServiceProcess, url: &str, extra: &[&std::ffi::OsStr]) -> 
         "certificate_number,auth_key\r\nW2025000001,ETRE-21QW-MMGB-JF1K\r\n",
     )
     .unwrap();
-    service
-        .command()
-        .args(["batch", "--url", url, "--token-env", "K5_TEST_TOKEN"])
-        .arg("--input")
-        .arg(&input)
-        .arg("--output")
-        .arg(service.dir().join("one-row-out.csv"))
+    let output = service.dir().join("one-row-out.csv");
+    batch_command(service, url, &input, &output, Some("not-a-real-token"))
         .args(extra)
-        .env("K5_TEST_TOKEN", "not-a-real-token")
         .output()
         .expect("run kakunin batch")
 }
@@ -313,20 +315,7 @@ async fn the_batch_cli_never_sends_plain_http_through_a_proxy() {
     )
     .unwrap();
     let output = service.dir().join("proxied-out.csv");
-    let out = service
-        .command()
-        .args([
-            "batch",
-            "--url",
-            &service.base_url,
-            "--token-env",
-            "K5_TEST_TOKEN",
-        ])
-        .arg("--input")
-        .arg(&input)
-        .arg("--output")
-        .arg(&output)
-        .env("K5_TEST_TOKEN", &token)
+    let out = batch_command(&service, &service.base_url, &input, &output, Some(&token))
         .env("HTTP_PROXY", format!("http://{proxy_at}"))
         .env("http_proxy", format!("http://{proxy_at}"))
         .output()

@@ -467,12 +467,7 @@ async fn a_receipt_verifies_with_another_jose_library() {
 /// stored record are still checked; whether today's rules were compared is said.
 #[tokio::test]
 async fn an_auditors_machine_without_the_rules_or_the_ca_file_checks_and_says_what_it_compared() {
-    let (issuer, service) = start();
-    let api = service.api("keiyaku", "verify");
-    let k = issuer.demo_key("W2025000001");
-    let v = api
-        .verify(&item(&k.certificate_number, &k.auth_key, "r-1"))
-        .await;
+    let (issuer, service, api, v) = super::one_verification().await;
     let id = v["id"].as_str().unwrap();
     let res = api
         .get(&format!("/api/v1/verifications/{id}/evidence"))
@@ -559,12 +554,7 @@ async fn an_auditors_machine_without_the_rules_or_the_ca_file_checks_and_says_wh
 #[tokio::test]
 async fn a_command_whose_reader_goes_away_ends_quietly() {
     use std::os::unix::process::ExitStatusExt;
-    let (issuer, service) = start();
-    let api = service.api("keiyaku", "verify");
-    let k = issuer.demo_key("W2025000001");
-    let v = api
-        .verify(&item(&k.certificate_number, &k.auth_key, "r-1"))
-        .await;
+    let (_issuer, service, _api, v) = super::one_verification().await;
     // A pipe whose reading end is closed before the command writes a byte.
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);

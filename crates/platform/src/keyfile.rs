@@ -83,21 +83,27 @@ pub fn create(path: &Path) -> Result<SigningKey, KeyFileError> {
 /// with the `chmod 600` that fixes it. A file that cannot be looked at is
 /// [`KeyFileError::Missing`] or [`KeyFileError::Read`].
 pub fn check_private(path: &Path) -> Result<(), KeyFileError> {
-    let shown = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            KeyFileError::Missing {
-                path: shown.clone(),
-                source,
-            }
-        } else {
-            KeyFileError::Read {
-                path: shown.clone(),
-                source,
-            }
-        }
-    })?;
+    let (meta, shown) = metadata_of(path)?;
     refuse_permissive(&meta, &shown)
+}
+
+/// The file's metadata and its path as messages show it; a file that is not there is
+/// [`KeyFileError::Missing`], one that cannot be looked at [`KeyFileError::Read`].
+fn metadata_of(path: &Path) -> Result<(std::fs::Metadata, String), KeyFileError> {
+    let shown = path.display().to_string();
+    match std::fs::metadata(path) {
+        Ok(meta) => Ok((meta, shown)),
+        Err(source) if source.kind() == std::io::ErrorKind::NotFound => {
+            Err(KeyFileError::Missing {
+                path: shown,
+                source,
+            })
+        }
+        Err(source) => Err(KeyFileError::Read {
+            path: shown,
+            source,
+        }),
+    }
 }
 
 /// Refuses a secret text file (`KAKUNIN_SECRET_KEY_FILE`, the issuer's secret file)
@@ -106,20 +112,7 @@ pub fn check_private(path: &Path) -> Result<(), KeyFileError> {
 /// service's group (0640, 0440) is the least-privilege way to hand one over, and is
 /// taken; only access for others is refused.
 pub fn check_not_public(path: &Path) -> Result<(), KeyFileError> {
-    let shown = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            KeyFileError::Missing {
-                path: shown.clone(),
-                source,
-            }
-        } else {
-            KeyFileError::Read {
-                path: shown.clone(),
-                source,
-            }
-        }
-    })?;
+    let (meta, shown) = metadata_of(path)?;
     let mode = meta.permissions().mode();
     if mode & 0o007 != 0 {
         return Err(KeyFileError::WorldReadable {

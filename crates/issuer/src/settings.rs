@@ -135,7 +135,7 @@ pub enum SettingsError {
         #[source]
         source: std::io::Error,
     },
-    /// The secret file may be read by group or others (or cannot be looked at).
+    /// The secret file may be read by others (or cannot be looked at).
     #[error("{SECRET_FILE_ENV}: {0}")]
     Private(String),
     #[error("{TLS_CERT_ENV} と {TLS_KEY_ENV} は両方を設定してください（https で待ち受けるには、サーバー証明書のチェーンとその秘密鍵の両方が要ります。http で待ち受けるなら両方とも外してください）。")]

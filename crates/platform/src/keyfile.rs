@@ -79,14 +79,6 @@ pub fn create(path: &Path) -> Result<SigningKey, KeyFileError> {
     Ok(key)
 }
 
-/// Refuses a secret file (a key, a secret key's text) that group or others may read,
-/// with the `chmod 600` that fixes it. A file that cannot be looked at is
-/// [`KeyFileError::Missing`] or [`KeyFileError::Read`].
-pub fn check_private(path: &Path) -> Result<(), KeyFileError> {
-    let (meta, shown) = metadata_of(path)?;
-    refuse_permissive(&meta, &shown)
-}
-
 /// The file's metadata and its path as messages show it; a file that is not there is
 /// [`KeyFileError::Missing`], one that cannot be looked at [`KeyFileError::Read`].
 fn metadata_of(path: &Path) -> Result<(std::fs::Metadata, String), KeyFileError> {
@@ -108,7 +100,7 @@ fn metadata_of(path: &Path) -> Result<(std::fs::Metadata, String), KeyFileError>
 
 /// Refuses a secret text file (`KAKUNIN_SECRET_KEY_FILE`, the issuer's secret file)
 /// that others may read. Unlike the key files kakunin makes itself (0600, see
-/// [`check_private`]), these are an operator's: a root-owned file readable by the
+/// [`read`]), these are an operator's: a root-owned file readable by the
 /// service's group (0640, 0440) is the least-privilege way to hand one over, and is
 /// taken; only access for others is refused.
 pub fn check_not_public(path: &Path) -> Result<(), KeyFileError> {
@@ -123,35 +115,17 @@ pub fn check_not_public(path: &Path) -> Result<(), KeyFileError> {
     Ok(())
 }
 
-fn refuse_permissive(meta: &std::fs::Metadata, shown: &str) -> Result<(), KeyFileError> {
-    let mode = meta.permissions().mode();
-    if mode & 0o077 != 0 {
-        return Err(KeyFileError::Permissive {
-            path: shown.to_owned(),
-            mode: mode & 0o777,
-        });
-    }
-    Ok(())
-}
-
 /// Reads the key at `path`, refusing a file that group or others may read. A file that
 /// is not there is [`KeyFileError::Missing`].
 pub fn read(path: &Path) -> Result<SigningKey, KeyFileError> {
-    let shown = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            KeyFileError::Missing {
-                path: shown.clone(),
-                source,
-            }
-        } else {
-            KeyFileError::Read {
-                path: shown.clone(),
-                source,
-            }
-        }
-    })?;
-    refuse_permissive(&meta, &shown)?;
+    let (meta, shown) = metadata_of(path)?;
+    let mode = meta.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(KeyFileError::Permissive {
+            path: shown,
+            mode: mode & 0o777,
+        });
+    }
     let pem = std::fs::read_to_string(path).map_err(|source| KeyFileError::Read {
         path: shown.clone(),
         source,

@@ -29,12 +29,7 @@ pub enum Installation {
 
 /// Reads what the database is.
 pub fn inspect(conn: &mut Conn) -> QueryResult<Installation> {
-    let kind: Option<String> = installation::table
-        .find(KIND)
-        .select(installation::value)
-        .first(conn)
-        .optional()?;
-    if kind.as_deref() == Some(DEMO) {
+    if get(conn, KIND)?.as_deref() == Some(DEMO) {
         return Ok(Installation::Demo);
     }
     let holds_data = diesel::select(diesel::dsl::exists(users::table.select(users::id)))
@@ -52,6 +47,15 @@ pub fn inspect(conn: &mut Conn) -> QueryResult<Installation> {
     } else {
         Installation::Empty
     })
+}
+
+/// The value recorded under `key`, if any.
+fn get(conn: &mut Conn, key: &str) -> QueryResult<Option<String>> {
+    installation::table
+        .find(key)
+        .select(installation::value)
+        .first(conn)
+        .optional()
 }
 
 /// Sets `key` to `value`, whether it was there or not.
@@ -77,42 +81,22 @@ fn secret_check(secret: &[u8]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// Whether `secret` is the one this database has been used with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecretMatch {
-    /// Nothing was recorded yet: it is now.
-    Recorded,
-    /// The same secret as before.
-    Same,
-    /// Another secret: a node set up with the wrong one, or a change not yet adopted.
-    Different,
-}
-
-/// Compares `secret` with the installation's (recording it when none is): every node of
-/// an installation must share the secret, since the auth keys' fingerprints in the
+/// Whether `secret` is the installation's (recording it when none is yet): every node
+/// of an installation must share the secret, since the auth keys' fingerprints in the
 /// audit log and the sessions' digests are made with it. A node with another secret
-/// would serve, and its fingerprints would silently fail to match the others'.
-pub fn check_secret(conn: &mut Conn, secret: &[u8]) -> QueryResult<SecretMatch> {
+/// would serve, and its fingerprints would silently fail to match the others'. The
+/// first node to start records its secret; one starting beside it with another secret
+/// finds that one, whichever wrote first.
+pub fn secret_matches(conn: &mut Conn, secret: &[u8]) -> QueryResult<bool> {
     let check = secret_check(secret);
-    let recorded: Option<String> = installation::table
-        .find(SECRET_CHECK)
-        .select(installation::value)
-        .first(conn)
-        .optional()?;
-    Ok(match recorded {
-        None => {
-            crate::adapters::db::per_backend!(conn, |c| diesel::insert_into(installation::table)
-                .values((
-                    installation::key.eq(SECRET_CHECK),
-                    installation::value.eq(&check)
-                ))
-                .on_conflict_do_nothing()
-                .execute(c))?;
-            SecretMatch::Recorded
-        }
-        Some(r) if r == check => SecretMatch::Same,
-        Some(_) => SecretMatch::Different,
-    })
+    crate::adapters::db::per_backend!(conn, |c| diesel::insert_into(installation::table)
+        .values((
+            installation::key.eq(SECRET_CHECK),
+            installation::value.eq(&check)
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(get(conn, SECRET_CHECK)?.as_deref() == Some(check.as_str()))
 }
 
 /// Makes `secret` the installation's (`kakunin key adopt-secret`, after a deliberate
@@ -152,12 +136,7 @@ const RECEIPT_KID: &str = "receipt_kid";
 /// Returns the recorded key's id after the comparison.
 pub fn sync_receipt_kid(conn: &mut Conn, keys: &ReceiptKeys) -> QueryResult<String> {
     let own = keys.kid();
-    let recorded: Option<String> = installation::table
-        .find(RECEIPT_KID)
-        .select(installation::value)
-        .first(conn)
-        .optional()?;
-    let kid = match recorded {
+    let kid = match get(conn, RECEIPT_KID)? {
         Some(kid) if kid == own || !keys.retired(&kid) => kid,
         _ => {
             put(conn, RECEIPT_KID, &own)?;

@@ -54,16 +54,14 @@ pub fn load_profile(settings: &Settings) -> Result<Profile, crate::domain::rules
 
 /// `kakunin key adopt-secret`: makes the configured `KAKUNIN_SECRET_KEY` the
 /// installation's after a deliberate change, audited; `serve` refuses another one
-/// ([`crate::app::installation::check_secret`]).
+/// ([`crate::app::installation::secret_matches`]).
 pub fn adopt_secret(settings: &Settings) -> anyhow::Result<u8> {
     let Some(secret) = &settings.secret_key else {
         bail!("KAKUNIN_SECRET_KEY（または KAKUNIN_SECRET_KEY_FILE）に新しい秘密鍵を設定してから実行してください");
     };
     let pool = open_existing_db(settings)?;
     let mut c = pool.get()?;
-    if crate::app::installation::check_secret(&mut c, secret.expose_secret())?
-        == crate::app::installation::SecretMatch::Different
-    {
+    if !crate::app::installation::secret_matches(&mut c, secret.expose_secret())? {
         crate::app::installation::adopt_secret(
             &mut c,
             secret.expose_secret(),
@@ -114,9 +112,7 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
     }
     let receipts = super::key::receipt_keys(&settings, demo)?;
     let pool = open_db(&settings)?;
-    if crate::app::installation::check_secret(&mut *pool.get()?, secret.expose_secret())?
-        == crate::app::installation::SecretMatch::Different
-    {
+    if !crate::app::installation::secret_matches(&mut *pool.get()?, secret.expose_secret())? {
         bail!(
             "KAKUNIN_SECRET_KEY（または KAKUNIN_SECRET_KEY_FILE）が、このデータベースで使われてきた秘密鍵と違います。\
              複数のノードでは、すべてのノードに同じ値を設定してください。\

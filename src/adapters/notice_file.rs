@@ -301,14 +301,22 @@ fn from_notice(qr: NoticeQr) -> ReadNotice {
 }
 
 fn read_image(bytes: &[u8], format: image::ImageFormat) -> Result<ReadNotice, ReadError> {
+    let img = limited_reader(bytes, format)
+        .decode()
+        .map_err(|_| ReadError::Damaged)?;
+    from_qr(&img.to_luma8())
+}
+
+/// A decoder of `bytes` as `format` that refuses images beyond [`MAX_SIDE`] and
+/// allocations beyond [`MAX_ALLOC`]: for uploaded files and the JPEGs inside a PDF.
+fn limited_reader(bytes: &[u8], format: image::ImageFormat) -> image::ImageReader<Cursor<&[u8]>> {
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_ALLOC);
     reader.limits(limits);
-    let img = reader.decode().map_err(|_| ReadError::Damaged)?;
-    from_qr(&img.to_luma8())
+    reader
 }
 
 /// Decodes every QR code in `img`; the first that is a notice's wins.
@@ -329,79 +337,91 @@ fn from_qr(img: &image::GrayImage) -> Result<ReadNotice, ReadError> {
 }
 
 /// The images a PDF embeds that can be decoded here, as grey pixels, each decoded only
-/// when the one before held no notice's QR code: at most [`MAX_PDF_IMAGES`] are looked at.
+/// when the one before held no notice's QR code: at most [`MAX_PDF_IMAGES`] are looked
+/// at, and only images of a kind read here count ([`PdfImage::of`]), so that images of
+/// other kinds (CCITT, JBIG2, 1-bit, indexed or CMYK) ahead of the QR code cannot hide it.
 fn pdf_images(doc: &lopdf::Document) -> impl Iterator<Item = image::GrayImage> + '_ {
     doc.objects
         .values()
         .filter_map(|object| object.as_stream().ok())
-        .filter(|stream| {
-            stream.dict.get(b"Subtype").and_then(|o| o.as_name()).ok() == Some(b"Image")
-        })
-        // Only what could be decoded counts towards the limit: images of other kinds
-        // (CCITT, JBIG2, 1-bit, indexed or CMYK) ahead of the QR code must not hide it.
-        .filter(|stream| decodable(stream))
+        .filter_map(PdfImage::of)
         .take(MAX_PDF_IMAGES)
-        .filter_map(|stream| {
-            let filters = stream.filters().unwrap_or_default();
-            if filters.iter().any(|f| f == b"DCTDecode") {
-                let mut reader = image::ImageReader::with_format(
-                    Cursor::new(&stream.content),
-                    image::ImageFormat::Jpeg,
-                );
-                let mut limits = image::Limits::default();
-                limits.max_image_width = Some(MAX_SIDE);
-                limits.max_image_height = Some(MAX_SIDE);
-                limits.max_alloc = Some(MAX_ALLOC);
-                reader.limits(limits);
-                reader.decode().ok().map(|i| i.to_luma8())
-            } else {
-                raw_image(stream, &stream.dict)
-            }
+        .filter_map(PdfImage::decode)
+}
+
+/// An image a PDF embeds, of a kind read here.
+enum PdfImage<'a> {
+    /// `DCTDecode`: the stream is a JPEG file.
+    Jpeg(&'a [u8]),
+    /// 8-bit DeviceGray (1 channel) or DeviceRGB (3), uncompressed or Flate.
+    Raw {
+        stream: &'a lopdf::Stream,
+        width: u32,
+        height: u32,
+        channels: usize,
+    },
+}
+
+impl<'a> PdfImage<'a> {
+    /// The image `stream` holds, judged from its dictionary alone (nothing inflated);
+    /// `None` for any other stream or kind, or a raw image beyond [`MAX_SIDE`].
+    fn of(stream: &'a lopdf::Stream) -> Option<Self> {
+        let dict = &stream.dict;
+        let name = |k: &[u8]| dict.get(k).and_then(|o| o.as_name()).ok();
+        if name(b"Subtype") != Some(b"Image") {
+            return None;
+        }
+        let filters = stream.filters().unwrap_or_default();
+        if filters.iter().any(|f| f == b"DCTDecode") {
+            return Some(PdfImage::Jpeg(&stream.content));
+        }
+        let int = |k: &[u8]| dict.get(k).and_then(|o| o.as_i64()).ok();
+        let (width, height) = (
+            u32::try_from(int(b"Width")?).ok()?,
+            u32::try_from(int(b"Height")?).ok()?,
+        );
+        let sized = (1..=MAX_SIDE).contains(&width) && (1..=MAX_SIDE).contains(&height);
+        if !sized || int(b"BitsPerComponent")? != 8 || !filters.iter().all(|f| f == b"FlateDecode")
+        {
+            return None;
+        }
+        let channels = match name(b"ColorSpace")? {
+            b"DeviceGray" => 1,
+            b"DeviceRGB" => 3,
+            _ => return None,
+        };
+        Some(PdfImage::Raw {
+            stream,
+            width,
+            height,
+            channels,
         })
-}
+    }
 
-/// Whether an image stream is of a kind read here, judged from its dictionary alone: a
-/// JPEG (DCTDecode), or 8-bit DeviceGray or DeviceRGB, uncompressed or Flate.
-fn decodable(stream: &lopdf::Stream) -> bool {
-    let filters = stream.filters().unwrap_or_default();
-    if filters.iter().any(|f| f == b"DCTDecode") {
-        return true;
-    }
-    let dict = &stream.dict;
-    let name = |k: &[u8]| dict.get(k).and_then(|o| o.as_name()).ok();
-    filters.iter().all(|f| f == b"FlateDecode")
-        && dict.get(b"BitsPerComponent").and_then(|o| o.as_i64()).ok() == Some(8)
-        && matches!(
-            name(b"ColorSpace"),
-            Some(b"DeviceGray") | Some(b"DeviceRGB")
-        )
-}
-
-/// An 8-bit DeviceGray or DeviceRGB image (uncompressed or Flate).
-fn raw_image(stream: &lopdf::Stream, dict: &lopdf::Dictionary) -> Option<image::GrayImage> {
-    let int = |k: &[u8]| dict.get(k).and_then(|o| o.as_i64()).ok();
-    let (w, h) = (
-        u32::try_from(int(b"Width")?).ok()?,
-        u32::try_from(int(b"Height")?).ok()?,
-    );
-    if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE || int(b"BitsPerComponent")? != 8 {
-        return None;
-    }
-    let channels = match dict.get(b"ColorSpace").and_then(|o| o.as_name()).ok()? {
-        b"DeviceGray" => 1,
-        b"DeviceRGB" => 3,
-        _ => return None,
-    };
-    let data = stream.decompressed_content().ok()?;
-    let need = w as usize * h as usize * channels;
-    if data.len() < need {
-        return None;
-    }
-    if channels == 1 {
-        image::GrayImage::from_raw(w, h, data[..need].to_vec())
-    } else {
-        image::RgbImage::from_raw(w, h, data[..need].to_vec())
-            .map(|i| image::DynamicImage::ImageRgb8(i).to_luma8())
+    /// The image as grey pixels; `None` when its data does not decode.
+    fn decode(self) -> Option<image::GrayImage> {
+        match self {
+            PdfImage::Jpeg(bytes) => limited_reader(bytes, image::ImageFormat::Jpeg)
+                .decode()
+                .ok()
+                .map(|i| i.to_luma8()),
+            PdfImage::Raw {
+                stream,
+                width,
+                height,
+                channels,
+            } => {
+                let data = stream.decompressed_content().ok()?;
+                let need = width as usize * height as usize * channels;
+                let data = data.get(..need)?.to_vec();
+                if channels == 1 {
+                    image::GrayImage::from_raw(width, height, data)
+                } else {
+                    image::RgbImage::from_raw(width, height, data)
+                        .map(|i| image::DynamicImage::ImageRgb8(i).to_luma8())
+                }
+            }
+        }
     }
 }
 
@@ -413,7 +433,12 @@ mod tests {
     #[test]
     fn only_images_of_a_readable_kind_are_candidates() {
         use lopdf::{dictionary, Stream};
-        let image = |d: lopdf::Dictionary| Stream::new(d, Vec::new());
+        let image = |mut d: lopdf::Dictionary| {
+            d.set("Subtype", "Image");
+            d.set("Width", 8);
+            d.set("Height", 8);
+            Stream::new(d, Vec::new())
+        };
         let readable = [
             dictionary! {"Filter" => "DCTDecode"},
             dictionary! {"Filter" => "FlateDecode", "BitsPerComponent" => 8, "ColorSpace" => "DeviceGray"},
@@ -425,8 +450,10 @@ mod tests {
             dictionary! {"Filter" => "FlateDecode", "BitsPerComponent" => 1, "ColorSpace" => "DeviceGray"},
             dictionary! {"Filter" => "FlateDecode", "BitsPerComponent" => 8, "ColorSpace" => "DeviceCMYK"},
         ];
-        assert!(readable.into_iter().all(|d| decodable(&image(d))));
-        assert!(!other.into_iter().any(|d| decodable(&image(d))));
+        assert!(readable
+            .into_iter()
+            .all(|d| PdfImage::of(&image(d)).is_some()));
+        assert!(!other.into_iter().any(|d| PdfImage::of(&image(d)).is_some()));
     }
 
     #[test]

@@ -339,10 +339,11 @@ pub fn database_url_problem(url: &str) -> Option<String> {
     }
     // Anything else that is written as a URL: `jdbc:postgresql://…`, `mysql://…`, or a
     // known scheme short of its `//` (`postgres:/…`, `postgres:user:pw@host`).
+    let lower = url.to_ascii_lowercase();
     let looks_like_url = url.contains("://")
         || ["sqlite:", "postgres:", "postgresql:"]
             .iter()
-            .any(|k| url.to_ascii_lowercase().starts_with(k));
+            .any(|k| lower.starts_with(k));
     if !looks_like_url {
         return None;
     }

@@ -19,11 +19,8 @@ use kakunin_protocol::registry::{Registry, TrustedKey};
 pub fn verify(settings: &Settings, target: &str, registry: Option<&Path>) -> anyhow::Result<u8> {
     // The rules the service runs with now. Without them the evidence is still checked
     // under its own rules; the report then says that nothing was compared.
-    let (today, no_today) = match super::serve::load_profile(settings) {
-        Ok(p) => (Some(p), None),
-        Err(e) => (None, Some(e.to_string())),
-    };
-    let no_today = no_today.as_deref();
+    let today = super::serve::load_profile(settings).map_err(|e| e.to_string());
+    let no_today = today.as_ref().err().map(String::as_str);
     let registry = match registry {
         // Nothing is sent: the keys are all that is read (a ca_file may be missing here).
         Some(path) => Some(Registry::load_offline(path)?),
@@ -66,7 +63,12 @@ pub fn verify(settings: &Settings, target: &str, registry: Option<&Path>) -> any
         let issuer_keys = registry
             .as_ref()
             .map(|r| issuer_keys(r, &bundle.registry_entry.issuer));
-        let result = check_bundle(&bundle, own_public.as_deref(), issuer_keys, today.as_ref());
+        let result = check_bundle(
+            &bundle,
+            own_public.as_deref(),
+            issuer_keys,
+            today.as_ref().ok(),
+        );
         return Ok(report(&result, None, no_today));
     }
     let registry = match registry {
@@ -99,7 +101,7 @@ pub fn verify(settings: &Settings, target: &str, registry: Option<&Path>) -> any
     };
     bundle.summary_html.clear();
     let keys = issuer_keys(&registry, &bundle.registry_entry.issuer);
-    let result = check_bundle(&bundle, Some(&own), Some(keys), today.as_ref());
+    let result = check_bundle(&bundle, Some(&own), Some(keys), today.as_ref().ok());
     let link = match &result {
         Ok(v) => {
             let key =

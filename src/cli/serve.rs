@@ -101,10 +101,7 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let profile = load_profile(&settings)?;
     // Which copy runs is said once: a prefecture's edited profile that is not found
     // (another working directory, a unit file's mistake) must not pass unnoticed.
-    let file = settings
-        .rules
-        .profiles_dir
-        .join(format!("{}.toml", settings.rules.profile));
+    let file = Profile::file_in(&settings.rules.profiles_dir, &settings.rules.profile);
     if file.exists() {
         tracing::info!(profile = %settings.rules.profile, file = %file.display(), "rule profile read from its file");
     } else {

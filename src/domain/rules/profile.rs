@@ -172,13 +172,18 @@ impl Profile {
         Profile::from_toml_str(&text, &file)
     }
 
+    /// Where [`load_named`](Self::load_named) looks for profile `name` in `dir`.
+    pub fn file_in(dir: &Path, name: &str) -> std::path::PathBuf {
+        dir.join(format!("{name}.toml"))
+    }
+
     /// The profile `name` of the settings: `{dir}/{name}.toml` when that file is there,
     /// else the built-in copy of that name ([`BUILT_IN`]), so that a service started
     /// outside the source tree still runs with the shipped profile. A file that is there
     /// always wins (a prefecture's edited copy is never replaced in silence); a name
     /// that is neither is [`ProfileError::NotFound`], naming the settings to check.
     pub fn load_named(dir: &Path, name: &str) -> Result<Profile, ProfileError> {
-        let path = dir.join(format!("{name}.toml"));
+        let path = Self::file_in(dir, name);
         match std::fs::metadata(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 match BUILT_IN.iter().find(|(n, _)| *n == name) {

@@ -151,12 +151,13 @@ impl FromRequest for Staff {
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| WebError::internal("AppState is not registered"))?
                 .clone();
-            let next = super::return_to::asked_page(&req);
+            // The page to come back to, worked out only for a request sent to sign in.
+            let sign_in = |expired| WebError::SignIn {
+                expired,
+                next: super::return_to::asked_page(&req),
+            };
             let Some(cookie) = req.cookie(COOKIE).map(|c| c.value().to_owned()) else {
-                return Err(WebError::SignIn {
-                    expired: false,
-                    next,
-                });
+                return Err(sign_in(false));
             };
             let server = state.settings.server.clone();
             let address = client_address(&req);
@@ -227,14 +228,8 @@ impl FromRequest for Staff {
                         must_change_password: u.must_change_password,
                     })
                 }
-                Lookup::Expired { .. } => Err(WebError::SignIn {
-                    expired: true,
-                    next,
-                }),
-                _ => Err(WebError::SignIn {
-                    expired: false,
-                    next,
-                }),
+                Lookup::Expired { .. } => Err(sign_in(true)),
+                _ => Err(sign_in(false)),
             }
         })
     }

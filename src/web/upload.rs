@@ -414,11 +414,20 @@ pub async fn upload(
     let mut items = Vec::with_capacity(posted.files.len());
     for (file, bytes) in posted.files {
         let left = deadline.saturating_duration_since(Instant::now());
-        let read = notice_file::read_confined(bytes, intake.reader_memory_bytes());
-        let state = match tokio::time::timeout(left, read).await {
-            Ok(Ok(n)) => ItemState::Ready(n),
-            Ok(Err(e)) => ItemState::Unread(unread_message(&file, &e)),
-            Err(_) => ItemState::Unread(unread_message(&file, &ReadError::Busy)),
+        // With the budget spent no reader is started (a timeout of zero would still
+        // start one before giving up on it).
+        let read = async {
+            if left.is_zero() {
+                return Err(ReadError::Busy);
+            }
+            let read = notice_file::read_confined(bytes, intake.reader_memory_bytes());
+            tokio::time::timeout(left, read)
+                .await
+                .unwrap_or(Err(ReadError::Busy))
+        };
+        let state = match read.await {
+            Ok(n) => ItemState::Ready(n),
+            Err(e) => ItemState::Unread(unread_message(&file, &e)),
         };
         items.push(Item { file, state });
     }

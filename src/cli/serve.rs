@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 
 use crate::adapters::db::{self, DbPool};
 use crate::adapters::issuer_client::IssuerClient;
-use crate::app::verification::Verifier;
+use crate::app::verification::{Verifier, WriteQueue};
 use crate::config::{SecretKey, Settings};
 use crate::domain::rules::Profile;
 use crate::web::{self, AppState};
@@ -159,6 +159,7 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
     // rotation, is not ready from the start.
     workers.block_on(super::key::sync_with_installation(&receipts, &pool));
     workers.spawn(super::key::follow_rotations(receipts.clone(), pool.clone()));
+    let writes = WriteQueue::new(pool.clone(), settings.lockout.clone(), receipts.clone());
     let verifier = Verifier {
         registry: Arc::new(registry),
         profile: Arc::new(profile),
@@ -167,7 +168,7 @@ pub fn run(settings: Settings, demo: bool) -> anyhow::Result<()> {
         secret,
         lockout: settings.lockout.clone(),
         workers: workers.handle().clone(),
-        writes: Default::default(),
+        writes,
         receipts,
         turns,
     };

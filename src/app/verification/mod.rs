@@ -38,7 +38,7 @@ use kakunin_protocol::jws::RecordError;
 use kakunin_protocol::registry::Registry;
 use secrecy::ExposeSecret;
 
-pub use group::WriteQueue;
+pub use group::{Coming, WriteQueue};
 pub use lockout::{lock_state, LockState};
 pub use store::{DamagedRow, VerificationRow};
 pub use turns::NumberTurns;
@@ -111,9 +111,10 @@ pub struct Verifier {
     /// the worker that received it would check 1000 signatures on one core; spawned
     /// here, they spread over all cores while the worker only waits.
     pub workers: tokio::runtime::Handle,
-    /// Rows waiting to be written; concurrent requests share a commit.
+    /// Rows waiting to be written; concurrent requests share a commit. Built with the
+    /// same pool, lockout and receipt keys as the fields beside it.
     pub writes: WriteQueue,
-    /// Signs each verification's receipt in the transaction that stores it.
+    /// The receipt keys, as `writes` signs with them: for the JWKS and readiness.
     pub receipts: Arc<ReceiptKeys>,
     /// One lookup at a time per number, so the service's lock holds under concurrency.
     pub turns: NumberTurns,
@@ -125,7 +126,8 @@ pub struct Verifier {
 enum Prepared {
     /// With its duplicate use when that was asked for.
     Stored(VerificationRow, Option<DuplicateUse>),
-    ToStore(VerificationRow),
+    /// With the writer's count of it as on its way, for a single verification.
+    ToStore(VerificationRow, Option<Coming>),
 }
 
 /// What asking the issuers produced, before it is stored.
@@ -182,7 +184,7 @@ impl Verifier {
         let task = self.workers.spawn(async move {
             match this.prepare(&actor, req, None, with_uses).await? {
                 Prepared::Stored(row, uses) => Ok((row, uses)),
-                Prepared::ToStore(row) => this.store(&actor, row, with_uses).await,
+                Prepared::ToStore(row, coming) => this.store(&actor, row, with_uses, coming).await,
             }
         });
         joined(task.await)?
@@ -263,7 +265,7 @@ impl Verifier {
                             Ok(Prepared::Stored(row, _)) => done.push((i, Ok(row))),
                             // A closed channel means the writer failed; its error ends
                             // the batch.
-                            Ok(Prepared::ToStore(row)) => {
+                            Ok(Prepared::ToStore(row, _)) => {
                                 if rows.send((i, row)).is_err() {
                                     break;
                                 }
@@ -308,7 +310,7 @@ impl Verifier {
             let done = finished.recv_many(&mut waiting, MAX_ROWS_PER_WRITE).await == 0;
             if waiting.len() >= MIN_ROWS_PER_WRITE || (done && !waiting.is_empty()) {
                 let (places, rows): (Vec<usize>, Vec<VerificationRow>) = waiting.drain(..).unzip();
-                let (rows, _) = self.store_all(&actor, rows, false).await?;
+                let (rows, _) = self.store_all(&actor, rows, false, None).await?;
                 stored.extend(places.into_iter().zip(rows));
             }
             if done {
@@ -354,6 +356,9 @@ impl Verifier {
             }
         }
         let _turn = self.turns.take(req.number.as_str()).await?;
+        // A single verification's row will come to the writer soon; a batch's come a
+        // hundred at a time, and nobody waits for them.
+        let coming = calls.is_none().then(|| self.writes.coming());
         let is_locked = self.locked(req.number.to_string()).await?;
         let asked = if is_locked {
             Asked::bare(
@@ -366,32 +371,25 @@ impl Verifier {
         };
         let row = self.row(actor, &req, asked);
         if row.outcome == Outcome::NotFound {
-            let (row, uses) = self.store(actor, row, with_uses).await?;
+            let (row, uses) = self.store(actor, row, with_uses, coming).await?;
             Ok(Prepared::Stored(row, uses))
         } else {
-            Ok(Prepared::ToStore(row))
+            Ok(Prepared::ToStore(row, coming))
         }
     }
 
     /// Records prepared verifications, each with its audit row (and a lock when the guard
     /// trips), in one transaction, possibly shared with other requests' (group commit);
-    /// with `with_uses`, answers their duplicate use as read after the commit.
+    /// with `with_uses`, answers their duplicate use as read after the commit. `coming`
+    /// is the writer's count of a single verification as on its way.
     async fn store_all(
         &self,
         actor: &Actor,
         rows: Vec<VerificationRow>,
         with_uses: bool,
+        coming: Option<Coming>,
     ) -> Result<group::Stored, VerifyError> {
-        self.writes
-            .store(
-                &self.pool,
-                &self.lockout,
-                &self.receipts,
-                actor,
-                rows,
-                with_uses,
-            )
-            .await
+        self.writes.store(actor, rows, with_uses, coming).await
     }
 
     /// [`Verifier::store_all`] for one row.
@@ -400,8 +398,9 @@ impl Verifier {
         actor: &Actor,
         row: VerificationRow,
         with_uses: bool,
+        coming: Option<Coming>,
     ) -> Result<(VerificationRow, Option<DuplicateUse>), VerifyError> {
-        let (mut rows, uses) = self.store_all(actor, vec![row], with_uses).await?;
+        let (mut rows, uses) = self.store_all(actor, vec![row], with_uses, coming).await?;
         Ok((rows.remove(0), uses.map(|mut u| u.remove(0))))
     }
 
@@ -687,13 +686,7 @@ impl Verifier {
         .await?;
         let event = view_event(action, &id, found.as_ref().map(|(row, _)| row), |_| None);
         let wait = self.pool.connection_timeout();
-        let audited = self.writes.audit(
-            &self.pool,
-            &self.lockout,
-            &self.receipts,
-            actor,
-            vec![event],
-        );
+        let audited = self.writes.audit(actor, vec![event]);
         match tokio::time::timeout(wait, audited).await {
             Ok(done) => done?,
             Err(_) => {

@@ -410,8 +410,14 @@ mod tests {
         assert_eq!(stored(&s.pool), 20);
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_writer_holds_the_group_open_for_a_verification_on_its_way() {
+    /// A queue that gathers for ten minutes, one verification counted on its way, and a
+    /// first row stored meanwhile: its writer is still holding the group open 200 ms on.
+    async fn waiting_for_one_on_its_way() -> (
+        Setup,
+        WriteQueue,
+        Coming,
+        tokio::task::JoinHandle<Result<Stored, VerifyError>>,
+    ) {
         let s = setup();
         let queue = s.gathering_for(Duration::from_secs(600));
         let on_its_way = queue.coming();
@@ -427,6 +433,12 @@ mod tests {
             !first.is_finished(),
             "the group waits for the row on its way"
         );
+        (s, queue, on_its_way, first)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_holds_the_group_open_for_a_verification_on_its_way() {
+        let (s, queue, on_its_way, first) = waiting_for_one_on_its_way().await;
         let (second, _) = queue
             .store(
                 &s.actor,
@@ -447,21 +459,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_verification_that_gives_up_on_its_way_holds_no_group() {
-        let s = setup();
-        let queue = s.gathering_for(Duration::from_secs(600));
-        let on_its_way = queue.coming();
-        let first = {
-            let (queue, actor) = (queue.clone(), s.actor.clone());
-            tokio::spawn(async move {
-                let rows = vec![row("01", "4400", Outcome::Verified, None)];
-                queue.store(&actor, rows, false, None).await
-            })
-        };
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(
-            !first.is_finished(),
-            "the group waits for the row on its way"
-        );
+        let (s, _queue, on_its_way, first) = waiting_for_one_on_its_way().await;
         // Its lookup failed, say: no rows will come.
         drop(on_its_way);
         tokio::time::timeout(Duration::from_secs(60), first)

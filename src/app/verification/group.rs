@@ -439,14 +439,17 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_writer_holds_the_group_open_for_a_verification_on_its_way() {
         let (s, queue, on_its_way, first) = waiting_for_one_on_its_way().await;
-        let (second, _) = queue
-            .store(
-                &s.actor,
-                vec![row("02", "4400", Outcome::Verified, None)],
-                false,
-                Some(on_its_way),
-            )
+        // Bounded well below the gather: a writer the arrival does not wake would sleep
+        // out its ten minutes, and the test would pass only late.
+        let second = queue.store(
+            &s.actor,
+            vec![row("02", "4400", Outcome::Verified, None)],
+            false,
+            Some(on_its_way),
+        );
+        let (second, _) = tokio::time::timeout(Duration::from_secs(60), second)
             .await
+            .expect("the arrival wakes the gathering writer")
             .unwrap();
         let (first, _) = tokio::time::timeout(Duration::from_secs(60), first)
             .await

@@ -48,7 +48,7 @@ pub fn run(
         &Expected::default(),
     ) {
         Ok(checked) => {
-            print!("{}", render(&checked));
+            print!("{}", render(&checked, profile));
             match checked.outcome() {
                 Outcome::Verified => 0,
                 _ => 1,
@@ -75,10 +75,14 @@ fn peek_number(
 }
 
 /// The certificate and the rule table as plain Japanese text.
-pub fn render(checked: &Checked) -> String {
+pub fn render(checked: &Checked, profile: &Profile) -> String {
     let outcome = checked.outcome();
     let cert = checked.record.certificate();
-    let mut out = format!("【{}】{}\n", outcome.banner(), outcome.next_step());
+    let mut out = format!(
+        "【{}】{}\n",
+        outcome.banner(),
+        outcome.next_step(&profile.name)
+    );
     out.push_str(&format!("署名: 有効（鍵 {}）\n\n", checked.record.kid()));
     for row in view::certificate_rows(cert) {
         out.push_str(&format!("{:　<6} {}\n", row.label, row.value));

@@ -66,16 +66,20 @@ impl Outcome {
         }
     }
 
-    /// What the officer should do next.
-    pub fn next_step(self) -> &'static str {
-        match self {
-            Outcome::Verified => "電子証書は真正で、大分県の確認事項を満たしています。この画面を印刷して契約書類に綴じてください。",
+    /// What the officer should do next; `profile_name` (`大分県`, the rule profile's
+    /// `name`) is whose 確認事項 a verified certificate met.
+    pub fn next_step(self, profile_name: &str) -> String {
+        let text = match self {
+            Outcome::Verified => {
+                return format!("電子証書は真正で、{profile_name}の確認事項を満たしています。この画面を印刷して契約書類に綴じてください。")
+            }
             Outcome::Rejected => "電子証書は真正ですが、確認事項を満たしていません。下の表の「不適合」の項目を受注者に伝え、保証事業会社での変更手続きを求めてください。",
             Outcome::NotFound => "保証契約番号または認証キーが一致しません。お知らせの印字を見直して入力し直してください。繰り返し一致しない場合は受注者に確認してください。",
             Outcome::Locked => "この保証契約番号は、誤った照会が続いたため一時的にロックされています。時間をおいてから、お知らせの原本を確認のうえ照会してください。",
             Outcome::InvalidRecord => "保証事業会社から返された記録の署名または内容が正しくありません。受け付けずに、保証事業会社とシステム管理者に連絡してください。",
             Outcome::IssuerUnavailable => "保証事業会社のシステムに接続できませんでした。時間をおいて再度照会してください。続く場合はシステム管理者に連絡してください。",
-        }
+        };
+        text.to_owned()
     }
 
     /// A CSS class name for the banner colour.

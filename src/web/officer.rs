@@ -279,7 +279,7 @@ struct Summary {
     /// other attempts are labelled 照会日時 / 照会者.
     checked: bool,
     banner: &'static str,
-    next_step: &'static str,
+    next_step: String,
     tone: &'static str,
     checked_at: String,
     actor: String,
@@ -349,7 +349,7 @@ fn certificate_context(state: &AppState, row: &VerificationRow) -> Result<tera::
             certificate_number: row.certificate_number.clone(),
             checked: outcome.has_certificate(),
             banner: outcome.banner(),
-            next_step: outcome.next_step(),
+            next_step: outcome.next_step(&state.verifier.profile.name),
             tone: outcome.tone(),
             checked_at: checked_at_ja(row),
             actor: row.actor.clone(),
@@ -371,7 +371,14 @@ fn certificate_context(state: &AppState, row: &VerificationRow) -> Result<tera::
         .date_naive();
     ctx.insert(
         "notes",
-        &banner::banner(outcome, &rules, cert.as_ref(), checked_on, &row.office_code),
+        &banner::banner(
+            outcome,
+            &rules,
+            cert.as_ref(),
+            checked_on,
+            &row.office_code,
+            &state.verifier.profile,
+        ),
     );
     ctx.insert("rules", &rule_lines(&rules));
     ctx.insert("profile_name", &state.verifier.profile.name);

@@ -71,6 +71,18 @@ async fn every_demo_case_shows_its_outcome_and_rules_on_the_outcome_page() {
             k.certificate_number,
             k.note
         );
+        // 「保証金額が足りません」 is the advice for a 契約保証 below its minimum, and only
+        // for it: a 中間前払金保証 above its ceiling or under 業務委託 is not fixed by
+        // raising the amount.
+        let short = k.expected_outcome == "rejected"
+            && k.expected_rules.iter().any(|r| r == "performance_amount");
+        assert_eq!(
+            page.body().contains("保証金額が足りません"),
+            short,
+            "{} ({})",
+            k.certificate_number,
+            k.note
+        );
         // The seed moves the demo's dates to the day it runs: no demo guarantee has
         // ended, so none shows the banner's 注意 for an ended 保証期間.
         assert!(

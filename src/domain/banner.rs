@@ -137,15 +137,10 @@ pub fn banner(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::rules::profile::fixtures::{fukuoka, oita};
     use crate::domain::rules::{evaluate, Expected};
     use kakunin_protocol::payload::sample_json;
     use serde_json::Value;
-
-    fn oita() -> Profile {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/profiles/oita.toml");
-        Profile::load(&path).expect("the shipped profile loads")
-    }
 
     /// The sample certificate (a 前払金保証 for a 建設工事) with some members replaced.
     fn edited(edit: impl FnOnce(&mut Value)) -> Certificate {
@@ -226,25 +221,12 @@ mod tests {
     /// the advice, not 大分県's.
     #[test]
     fn the_advice_names_the_profile_in_force() {
-        let fukuoka = Profile::from_toml_str(
-            r#"
-name = "福岡県"
-effective_from = 2025-10-01
-categories = ["construction"]
-eligible_kinds = ["performance", "advance_payment"]
-orderer_prefix = "大分県"
-performance_min = { num = 1, den = 10 }
-intermediate_max = { num = 2, den = 10 }
-intermediate_categories = []
-terms = ["福岡県工事請負契約約款"]
-[[advance_max]]
-category = "construction"
-ratio = { num = 1, den = 2 }
-"#,
-            "fukuoka.toml",
-        )
-        .unwrap();
-        let early = edited(|v| v["contract"]["contract_date"] = "2025-09-30".into());
+        let fukuoka = fukuoka();
+        let theirs = |v: &mut Value| v["orderer"]["name"] = "福岡県県土整備部".into();
+        let early = edited(|v| {
+            theirs(v);
+            v["contract"]["contract_date"] = "2025-09-30".into();
+        });
         let lines = failures(&fukuoka, &early);
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert!(
@@ -254,6 +236,7 @@ ratio = { num = 1, den = 2 }
         );
 
         let kind = edited(|v| {
+            theirs(v);
             v["kind"] = "intermediate_advance_payment".into();
             v["contract"]["contract_date"] = "2025-10-01".into();
         });

@@ -281,3 +281,37 @@ fn plain_date(dt: &toml::value::Datetime) -> Option<NaiveDate> {
         _ => None,
     }
 }
+
+/// Profiles for tests of the rules and of what the pages say about them.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::Profile;
+
+    /// The shipped `config/profiles/oita.toml`.
+    pub(crate) fn oita() -> Profile {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/profiles/oita.toml");
+        Profile::load(&path).expect("the shipped profile loads")
+    }
+
+    /// Another prefecture: another start date, name, orderer, kinds and ratios.
+    pub(crate) const FUKUOKA: &str = r#"
+name = "福岡県"
+effective_from = 2025-10-01
+categories = ["construction"]
+eligible_kinds = ["performance", "advance_payment"]
+orderer_prefix = "福岡県"
+performance_min = { num = 3, den = 10 }
+intermediate_max = { num = 2, den = 10 }
+intermediate_categories = []
+terms = ["福岡県工事請負契約約款"]
+[[advance_max]]
+category = "construction"
+ratio = { num = 1, den = 2 }
+"#;
+
+    /// [`FUKUOKA`] loaded.
+    pub(crate) fn fukuoka() -> Profile {
+        Profile::from_toml_str(FUKUOKA, "fukuoka.toml").expect("the test profile loads")
+    }
+}

@@ -8,10 +8,7 @@ use serde_json::{json, Value};
 use super::*;
 use kakunin_protocol::payload::sample_json;
 
-fn oita() -> Profile {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/profiles/oita.toml");
-    Profile::load(&path).expect("the shipped profile loads")
-}
+use super::profile::fixtures::{fukuoka, oita, FUKUOKA};
 
 /// The sample certificate (a 前払金保証 for a 建設工事) with some members replaced.
 fn cert(edit: impl FnOnce(&mut Value)) -> Certificate {
@@ -416,24 +413,9 @@ fn shipped_oita_profile_holds_the_spec_values() {
     assert_eq!(p.terms.len(), 2);
 }
 
-const FUKUOKA: &str = r#"
-name = "福岡県"
-effective_from = 2025-10-01
-categories = ["construction"]
-eligible_kinds = ["performance", "advance_payment"]
-orderer_prefix = "福岡県"
-performance_min = { num = 3, den = 10 }
-intermediate_max = { num = 2, den = 10 }
-intermediate_categories = []
-terms = ["福岡県工事請負契約約款"]
-[[advance_max]]
-category = "construction"
-ratio = { num = 1, den = 2 }
-"#;
-
 #[test]
 fn another_prefecture_is_just_another_profile() {
-    let fukuoka = Profile::from_toml_str(FUKUOKA, "fukuoka.toml").unwrap();
+    let fukuoka = fukuoka();
     let sample = cert(|_| {});
     let e = Expected::default();
     assert_eq!(

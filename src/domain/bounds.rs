@@ -98,9 +98,46 @@ pub fn cut(s: &str, max: usize) -> &str {
     }
 }
 
+/// `s` as the audit log keeps a value a request brought (a URL's id, a user agent, a
+/// filter): each control, format or line-separator character written as `<U+XXXX>`,
+/// then cut to `max` characters. NUL, ESC or CR LF in a URL reach the log this way
+/// rather than raw, where they would vanish on the supervisor's page, drive a terminal
+/// that shows the CSV, or read as a second line; the escape keeps that something was
+/// there, and the hash chain covers what is stored.
+pub fn audited(s: &str, max: usize) -> String {
+    let hidden = |c: char| {
+        c.is_control()
+            || kakunin_protocol::ids::is_format(c)
+            || matches!(c, '\u{2028}' | '\u{2029}')
+    };
+    if !s.chars().any(hidden) {
+        return cut(s, max).to_owned();
+    }
+    let mut shown = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if hidden(c) {
+            shown.push_str(&format!("<U+{:04X}>", u32::from(c)));
+        } else {
+            shown.push(c);
+        }
+    }
+    cut(&shown, max).to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audited_values_show_what_cannot_be_seen() {
+        assert_eq!(audited("01JD3Q", 64), "01JD3Q");
+        assert_eq!(audited("a\u{0}b", 64), "a<U+0000>b");
+        assert_eq!(audited("\u{1B}[31mRED", 64), "<U+001B>[31mRED");
+        assert_eq!(audited("\r\n9999,evil", 64), "<U+000D><U+000A>9999,evil");
+        assert_eq!(audited("R8\u{200B}-1\u{2028}", 64), "R8<U+200B>-1<U+2028>");
+        assert_eq!(audited("大分県庁", 3), "大分県");
+        assert_eq!(audited("\u{0}abc", 5), "<U+00");
+    }
 
     #[test]
     fn typed_text_drops_format_characters_and_refuses_controls() {

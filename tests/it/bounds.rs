@@ -174,6 +174,39 @@ async fn sixty_kilobyte_names_texts_and_targets_never_reach_the_database() {
     );
 }
 
+/// A URL's id reaches the audit log as its target; NUL, ESC and CR LF in it are kept
+/// escaped, so they neither vanish from the supervisor's page nor drive a terminal nor
+/// start a line of their own. The same for an API client's request and its user agent.
+#[tokio::test]
+async fn invisible_characters_in_a_url_reach_the_audit_log_escaped() {
+    let (_issuer, service) = start();
+    let officer = service.officer().await;
+    let res = officer.get("/verifications/%00%1B%5B31mRED%0D%0Ax").await;
+    assert_eq!(res.status(), 404);
+    let client = service.api("bounded", "verify");
+    let res = client.get("/api/v1/verifications/%07bell").await;
+    assert_eq!(res.status(), 404);
+    for escaped in ["<U+0000><U+001B>[31mRED<U+000D><U+000A>x", "<U+0007>bell"] {
+        assert_eq!(
+            service.count(&format!(
+                "SELECT COUNT(*) AS n FROM audit_events WHERE target = '{escaped}'"
+            )),
+            1,
+            "{escaped}"
+        );
+    }
+    assert_eq!(
+        service.count(
+            "SELECT COUNT(*) AS n FROM audit_events WHERE target LIKE '%RED%' \
+             AND target NOT LIKE '<U+0000>%'"
+        ),
+        0,
+        "the raw characters were stored"
+    );
+    // The chain still holds over the escaped values.
+    super::assert_chain_intact(&service);
+}
+
 #[tokio::test]
 async fn a_thousand_throttled_sign_ins_add_a_bounded_number_of_rows() {
     let service = ServiceProcess::start_with(

@@ -22,7 +22,8 @@ use serde::Serialize;
 
 use crate::adapters::db::{self, schema::audit_events, Conn};
 use crate::domain::bounds::{
-    cut, AUDIT_ACTOR_MAX, AUDIT_DETAIL_MAX, AUDIT_TARGET_MAX, OFFICE_CODE_MAX, USER_AGENT_MAX,
+    audited, cut, AUDIT_ACTOR_MAX, AUDIT_DETAIL_MAX, AUDIT_TARGET_MAX, OFFICE_CODE_MAX,
+    USER_AGENT_MAX,
 };
 use crate::domain::outcome::Outcome;
 
@@ -183,14 +184,16 @@ fn append_many_locked(
             at,
             // Cut to the bounds of `domain::bounds`: parsers refuse longer input, and
             // this keeps any value one of them missed from growing a log that cannot
-            // be trimmed.
-            actor: cut(&actor.name, AUDIT_ACTOR_MAX).to_owned(),
-            office_code: cut(&actor.office_code, OFFICE_CODE_MAX).to_owned(),
+            // be trimmed. What a request brought as it came (a URL's id, its user
+            // agent) shows its invisible characters escaped (`bounds::audited`).
+            // `detail` is JSON or text the service wrote, with its strings escaped.
+            actor: audited(&actor.name, AUDIT_ACTOR_MAX),
+            office_code: audited(&actor.office_code, OFFICE_CODE_MAX),
             action: event.action,
-            target: cut(event.target, AUDIT_TARGET_MAX).to_owned(),
+            target: audited(event.target, AUDIT_TARGET_MAX),
             outcome: event.outcome,
-            address: cut(&actor.address, 64).to_owned(),
-            user_agent: cut(&actor.user_agent, USER_AGENT_MAX).to_owned(),
+            address: audited(&actor.address, 64),
+            user_agent: audited(&actor.user_agent, USER_AGENT_MAX),
             detail: cut(&event.detail, AUDIT_DETAIL_MAX).to_owned(),
             prev_hash: std::mem::take(&mut prev_hash),
             hash: String::new(),

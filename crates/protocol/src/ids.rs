@@ -59,7 +59,7 @@ pub enum IdError {
         /// Whether normalization dropped hyphens, spaces or invisible characters.
         dropped: bool,
     },
-    #[error("保証契約番号に使えない文字「{ch}」があります。英字と数字だけで入力してください（例: W2025000123）。")]
+    #[error("保証契約番号に使えない文字{}があります。英字と数字だけで入力してください（例: W2025000123）。", Shown(*.ch))]
     NumberChar { ch: char },
     #[error("認証キーは英数字16文字です（例: XXXX-XXXX-XXXX-XXXX）。{}", Counted(*.found, *.dropped))]
     KeyLength {
@@ -74,6 +74,23 @@ pub enum IdError {
 
 /// "入力は5文字でした。" or, when normalization dropped characters, what was counted.
 struct Counted(usize, bool);
+
+/// A character as a message names it: `「/」`, or `（制御文字 U+0001）` for one that
+/// would show as nothing between the brackets.
+struct Shown(char);
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.0;
+        if c.is_control() {
+            write!(f, "（制御文字 U+{:04X}）", u32::from(c))
+        } else if is_format(c) || c.is_whitespace() {
+            write!(f, "（見えない文字 U+{:04X}）", u32::from(c))
+        } else {
+            write!(f, "「{c}」")
+        }
+    }
+}
 
 impl fmt::Display for Counted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -278,6 +295,11 @@ mod tests {
         assert!(e.to_string().contains("6～24"));
         let e = CertificateNumber::parse("W2025/000123").unwrap_err();
         assert!(matches!(e, IdError::NumberChar { ch: '/' }));
+        assert!(e.to_string().contains("使えない文字「/」"), "{e}");
+        let e = CertificateNumber::parse("W2025\u{1}000123").unwrap_err();
+        assert!(e.to_string().contains("制御文字 U+0001"), "{e}");
+        let e = CertificateNumber::parse("W2025\u{7F}000123").unwrap_err();
+        assert!(e.to_string().contains("制御文字 U+007F"), "{e}");
         assert_eq!(
             CertificateNumber::parse(" ー ").unwrap_err(),
             IdError::Empty(Field::CertificateNumber)

@@ -174,8 +174,9 @@ fn amount_error() -> InvalidInput {
 }
 
 /// Unknown members are refused: a misspelt `expected` would otherwise silently skip
-/// the 照合 rules the client asked for.
+/// the 照合 rules the client asked for. The name is quoted as [`shown_name`] gives it.
 fn unknown_member(prefix: &str, name: &str, known: &[&str]) -> InvalidInput {
+    let name = shown_name(name);
     InvalidInput::new(
         format!("{prefix}{name}"),
         format!(
@@ -188,6 +189,26 @@ fn unknown_member(prefix: &str, name: &str, known: &[&str]) -> InvalidInput {
         ),
     )
 }
+
+/// A name the client sent that the API does not know, as a problem may quote it: at
+/// most [`SHOWN_NAME_MAX`] characters with its invisible ones escaped (a 500 KB member
+/// name is not sent back), and not at all when it reads as an 認証キー, a secret pasted
+/// in the wrong place.
+pub fn shown_name(name: &str) -> String {
+    if crate::domain::intake::could_be_key(name) {
+        return "（認証キーの形の名前）".to_owned();
+    }
+    let full = crate::domain::bounds::audited(name, usize::MAX);
+    let shown = crate::domain::bounds::cut(&full, SHOWN_NAME_MAX);
+    if shown.len() < full.len() {
+        format!("{shown}…")
+    } else {
+        full
+    }
+}
+
+/// How much of an unknown name a problem quotes, in characters.
+pub const SHOWN_NAME_MAX: usize = 40;
 
 /// The checks of a typed item that serde cannot make. `certificate_number` and
 /// `auth_key` absent or null read as empty, which their parsers refuse by name.
@@ -472,6 +493,30 @@ mod tests {
             let e = refused(body);
             assert!(!e.detail.contains("7KQ2"), "{}", e.detail);
         }
+    }
+
+    /// An unknown member's name comes back bounded, escaped, and never when it reads
+    /// as a key: a 500 KB name once made a 1 MB problem.
+    #[test]
+    fn unknown_member_names_are_quoted_bounded() {
+        let mut long = json!({"certificate_number": "W2025000123", "auth_key": "7KQ2M9XDH4T8RB3N"});
+        long["x".repeat(500_000)] = 1.into();
+        let e = refused(long);
+        assert!(e.detail.len() < 1000, "{} bytes", e.detail.len());
+        assert_eq!(e.field, format!("{}…", "x".repeat(SHOWN_NAME_MAX)));
+
+        let mut key = json!({"certificate_number": "W2025000123"});
+        key["7KQ2-M9XD-H4T8-RB3N"] = "x".into();
+        let e = refused(key);
+        assert!(
+            !e.detail.contains("7KQ2") && !e.field.contains("7KQ2"),
+            "{e:?}"
+        );
+
+        let mut control =
+            json!({"certificate_number": "W2025000123", "auth_key": "7KQ2M9XDH4T8RB3N"});
+        control["a\u{1b}[31m"] = 1.into();
+        assert_eq!(refused(control).field, "a<U+001B>[31m");
     }
 
     #[test]

@@ -25,7 +25,7 @@ use futures::FutureExt;
 use serde_json::json;
 use tempfile::TempDir;
 
-use crate::process::spawn_until_line;
+use crate::process::try_spawn_until_line;
 
 /// How long any single wait for an element, a page or the driver may take.
 pub const WAIT: Duration = Duration::from_secs(15);
@@ -100,19 +100,31 @@ pub struct Driver {
 impl Driver {
     /// Starts the driver with its logs in `dir` and waits until `/status` says it is ready.
     pub fn start(dir: &Path) -> Self {
-        let mut cmd = Command::new(chromedriver_binary());
-        cmd.arg("--port=0")
-            .arg(format!(
-                "--log-path={}",
-                dir.join("chromedriver.log").display()
-            ))
-            .process_group(0);
-        // "ChromeDriver was started successfully on port 36795."
-        let (child, port) = spawn_until_line(cmd, &dir.join("chromedriver.out"), |line| {
-            let (_, rest) = line.split_once("started successfully on port ")?;
-            let port = rest.trim_end_matches('.').trim();
-            port.parse::<u16>().ok().map(|p| p.to_string())
-        });
+        // With `--port=0` chromedriver picks a free port and binds it afterwards; when
+        // another process takes the port in between (the suite starts many servers at
+        // once) it exits with "IPv4 port not available". That is the one failure tried
+        // again, with a new pick.
+        let mut attempts = 0;
+        let (child, port) = loop {
+            attempts += 1;
+            let mut cmd = Command::new(chromedriver_binary());
+            cmd.arg("--port=0")
+                .arg(format!(
+                    "--log-path={}",
+                    dir.join("chromedriver.log").display()
+                ))
+                .process_group(0);
+            // "ChromeDriver was started successfully on port 36795."
+            match try_spawn_until_line(cmd, &dir.join("chromedriver.out"), |line| {
+                let (_, rest) = line.split_once("started successfully on port ")?;
+                let port = rest.trim_end_matches('.').trim();
+                port.parse::<u16>().ok().map(|p| p.to_string())
+            }) {
+                Ok(started) => break started,
+                Err(e) if attempts < 5 && e.contains("port not available") => continue,
+                Err(e) => panic!("{e}"),
+            }
+        };
         let port: u16 = port.parse().expect("a port number");
         let mut me = Driver {
             url: format!("http://127.0.0.1:{port}"),

@@ -52,10 +52,20 @@ impl Serving {
 /// the child and what `recognise` made of the line. Panics with the log when the child
 /// exits or stays silent (and then kills it).
 pub fn spawn_until_line(
-    mut cmd: Command,
+    cmd: Command,
     log: &Path,
     recognise: impl Fn(&str) -> Option<String> + Send + 'static,
 ) -> (Child, String) {
+    try_spawn_until_line(cmd, log, recognise).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`spawn_until_line`], with the child's exit or silence as `Err` (what happened and
+/// the log), for a caller that can try again.
+pub fn try_spawn_until_line(
+    mut cmd: Command,
+    log: &Path,
+    recognise: impl Fn(&str) -> Option<String> + Send + 'static,
+) -> Result<(Child, String), String> {
     let name = Path::new(cmd.get_program())
         .file_name()
         .unwrap_or_default()
@@ -89,16 +99,21 @@ pub fn spawn_until_line(
         }
     });
     match rx.recv_timeout(START) {
-        Ok(found) => (child, found),
-        Err(_) => {
-            let status = child.try_wait().ok().flatten();
+        Ok(found) => Ok((child, found)),
+        Err(gone) => {
+            // Disconnected: its standard output closed, so it is exiting; wait for that
+            // rather than kill it, to report its status.
+            let status = match gone {
+                mpsc::RecvTimeoutError::Disconnected => child.wait().ok(),
+                mpsc::RecvTimeoutError::Timeout => child.try_wait().ok().flatten(),
+            };
             let _ = child.kill();
             let _ = child.wait();
             let log = std::fs::read_to_string(log).unwrap_or_default();
-            match status {
-                Some(status) => panic!("{name} exited ({status}):\n{log}"),
-                None => panic!("{name} did not say where it listens within {START:?}:\n{log}"),
-            }
+            Err(match status {
+                Some(status) => format!("{name} exited ({status}):\n{log}"),
+                None => format!("{name} did not say where it listens within {START:?}:\n{log}"),
+            })
         }
     }
 }

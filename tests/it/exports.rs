@@ -15,7 +15,10 @@ use serde_json::Value;
 const NASTY: &str = "=HYPERLINK(\"http://example.invalid\",\"押して\")\r\n2行目, \"引用\"";
 const OFFICE_NAME: &str = "大分県 土木事務所, \"本庁\"";
 
-/// A service whose log holds failed sign-ins under formula-like targets, and its admin.
+/// A service whose log holds failed sign-ins under formula-like targets, each with the
+/// same text in its detail, and its admin. The target as a request brought it is
+/// stored with its line break escaped (`bounds::audited`); the detail, which the service
+/// writes, keeps the raw CR LF that the export must quote.
 ///
 /// The service itself now refuses such logins before writing anything (K6), so the rows
 /// are appended through the service's own audit code, chain and all, as rows of an older
@@ -41,7 +44,7 @@ async fn a_log_with_formulas() -> (ServiceProcess, Browser) {
                 action: Action::Signin,
                 target: login,
                 outcome: AuditOutcome::Failure,
-                detail: String::new(),
+                detail: login.to_owned(),
             },
         )
         .expect("append to the log");
@@ -110,9 +113,14 @@ async fn csv_exports_are_excel_ready_quote_fields_and_neutralise_formulas() {
         .map(|r| r.expect("well-formed CSV"))
         .collect();
     let targets: Vec<&str> = records.iter().map(|r| &r[target]).collect();
+    let details: Vec<&str> = records.iter().map(|r| &r[detail]).collect();
     assert!(
-        targets.contains(&format!("'{NASTY}").as_str()),
-        "quoted, multi-line and neutralised: {targets:?}"
+        details.contains(&format!("'{NASTY}").as_str()),
+        "quoted, multi-line and neutralised: {details:?}"
+    );
+    assert!(
+        targets.contains(&format!("'{}", NASTY.replace("\r\n", "<U+000D><U+000A>")).as_str()),
+        "the target escaped and neutralised: {targets:?}"
     );
     for formula in ["'+cmd", "'-2+3", "'@SUM(A1)"] {
         assert!(targets.contains(&formula), "{formula} in {targets:?}");
@@ -230,7 +238,12 @@ async fn jsonl_exports_keep_the_filtered_rows_exactly_so_each_rehashes() {
         .map(|l| serde_json::from_str(l).expect("one JSON per line"))
         .collect();
     assert_eq!(lines.len(), 4, "the filter applies to the export");
-    assert_eq!(lines[0]["target"], NASTY, "JSONL keeps the text exactly");
+    assert_eq!(lines[0]["detail"], NASTY, "JSONL keeps the text exactly");
+    assert_eq!(
+        lines[0]["target"],
+        NASTY.replace("\r\n", "<U+000D><U+000A>"),
+        "as stored"
+    );
     let text_of = |l: &Value, name: &str| l[name].as_str().unwrap().to_owned();
     for l in &lines {
         let row = AuditRow {

@@ -154,6 +154,11 @@ pub fn find(
     id: &str,
     scope: &OfficeScope,
 ) -> QueryResult<Option<VerificationRow>> {
+    // Ids are ULIDs. One with another character (a URL's `%00`) names no verification,
+    // and is not sent: PostgreSQL refuses a NUL in text with an error, not a miss.
+    if !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Ok(None);
+    }
     // Not boxed: each shape is a statement diesel keeps prepared, found by its type.
     let by_id = verifications::table.filter(verifications::id.eq(id));
     match scope {

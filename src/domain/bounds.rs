@@ -7,6 +7,8 @@
 //! Lengths are counted in characters (Unicode scalar values), after NFKC where the
 //! value is compared that way (the 照合 fields).
 
+use std::borrow::Cow;
+
 use unicode_normalization::UnicodeNormalization;
 
 /// A login: `a-z 0-9 . - _`, 3 to 32 characters (`users::valid_login`).
@@ -63,15 +65,24 @@ pub fn typed_text(s: &str) -> Result<String, HasControl> {
         .filter(|c| !kakunin_protocol::ids::is_format(*c) && !is_filler(*c))
         .collect();
     let text = text.trim();
-    // The line and paragraph separators (U+2028, U+2029) break a line as a control
-    // character does, though Unicode does not class them so.
-    if text
-        .chars()
-        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
-    {
+    if has_control(text) {
         return Err(HasControl);
     }
     Ok(text.to_owned())
+}
+
+/// A control character (a line break, a tab, NUL, ESC) or one of the line and
+/// paragraph separators (U+2028, U+2029), which break a line as a control character
+/// does though Unicode does not class them so.
+pub fn is_control(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// Whether `s` holds a character of [`is_control`]. Such a text is no stored login,
+/// id or filter value; PostgreSQL refuses a NUL in a text parameter with an error, so
+/// a lookup or a filter checks this before it asks.
+pub fn has_control(s: &str) -> bool {
+    s.chars().any(is_control)
 }
 
 /// The Hangul fillers, letters that show as nothing: a name of fillers alone would
@@ -98,20 +109,13 @@ pub fn cut(s: &str, max: usize) -> &str {
     }
 }
 
-/// `s` as the audit log keeps a value a request brought (a URL's id, a user agent, a
-/// filter): each control, format or line-separator character written as `<U+XXXX>`,
-/// then cut to `max` characters. NUL, ESC or CR LF in a URL reach the log this way
-/// rather than raw, where they would vanish on the supervisor's page, drive a terminal
-/// that shows the CSV, or read as a second line; the escape keeps that something was
-/// there, and the hash chain covers what is stored.
-pub fn audited(s: &str, max: usize) -> String {
-    let hidden = |c: char| {
-        c.is_control()
-            || kakunin_protocol::ids::is_format(c)
-            || matches!(c, '\u{2028}' | '\u{2029}')
-    };
+/// `s` with each control, format or line-separator character written as `<U+XXXX>`,
+/// so that a page, a message or a CSV shows that something was there; borrowed when
+/// there is none.
+pub fn escape_invisible(s: &str) -> Cow<'_, str> {
+    let hidden = |c: char| is_control(c) || kakunin_protocol::ids::is_format(c);
     if !s.chars().any(hidden) {
-        return cut(s, max).to_owned();
+        return Cow::Borrowed(s);
     }
     let mut shown = String::with_capacity(s.len() + 16);
     for c in s.chars() {
@@ -121,7 +125,16 @@ pub fn audited(s: &str, max: usize) -> String {
             shown.push(c);
         }
     }
-    cut(&shown, max).to_owned()
+    Cow::Owned(shown)
+}
+
+/// `s` as the audit log keeps a value a request brought (a URL's id, a user agent, a
+/// filter): [`escape_invisible`], then cut to `max` characters. NUL, ESC or CR LF in a
+/// URL reach the log this way rather than raw, where they would vanish on the
+/// supervisor's page, drive a terminal that shows the CSV, or read as a second line;
+/// the hash chain covers what is stored.
+pub fn audited(s: &str, max: usize) -> String {
+    cut(&escape_invisible(s), max).to_owned()
 }
 
 #[cfg(test)]

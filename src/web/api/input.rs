@@ -198,12 +198,12 @@ pub fn shown_name(name: &str) -> String {
     if crate::domain::intake::could_be_key(name) {
         return "（認証キーの形の名前）".to_owned();
     }
-    let full = crate::domain::bounds::audited(name, usize::MAX);
+    let full = crate::domain::bounds::escape_invisible(name);
     let shown = crate::domain::bounds::cut(&full, SHOWN_NAME_MAX);
     if shown.len() < full.len() {
         format!("{shown}…")
     } else {
-        full
+        full.into_owned()
     }
 }
 

@@ -111,6 +111,12 @@ impl AuditQuery {
             (&self.number, "number", "対象"),
             (&self.office, "office", "発注機関"),
         ] {
+            if bounds::has_control(value) {
+                return Err(FilterError::new(
+                    field,
+                    format!("{label}に改行・タブなどの制御文字は使えません"),
+                ));
+            }
             // Measured as it will be used (after NFKC, which can lengthen a text).
             if !bounds::fits_nfkc(value.trim(), bounds::FILTER_MAX) {
                 return Err(FilterError::new(

@@ -207,6 +207,98 @@ async fn invisible_characters_in_a_url_reach_the_audit_log_escaped() {
     super::assert_chain_intact(&service);
 }
 
+/// A NUL wherever a request can put one (a path, a query, a form field) is a clear
+/// answer, never a 500: PostgreSQL refuses a NUL in a text parameter with an error.
+#[tokio::test]
+async fn a_nul_anywhere_in_a_request_is_never_a_server_error() {
+    let (_issuer, service) = start();
+    let officer = service.officer().await;
+    let supervisor = service.user("chief1", "supervisor").await;
+    let admin = service.user("admin1", "admin").await;
+    let api = service.api("nul-verify", "verify");
+    let auditor = service.api("nul-audit", "audit");
+    let mut answers = Vec::new();
+    for path in [
+        "/verifications/%00",
+        "/verifications/%00/print",
+        "/verifications/%00/evidence",
+        "/verifications/%00/receipt",
+        "/verifications/%00/reverify",
+        "/verifications?number=%00",
+        "/verifications?case=%00",
+    ] {
+        answers.push((path.to_owned(), officer.get(path).await.status()));
+    }
+    for path in [
+        "/audit?actor=%00",
+        "/audit?target=%00",
+        "/audit?number=%00",
+        "/audit/events/%00",
+    ] {
+        answers.push((path.to_owned(), supervisor.get(path).await.status()));
+    }
+    for path in [
+        "/api/v1/verifications/%00",
+        "/api/v1/verifications/%00/evidence",
+    ] {
+        answers.push((path.to_owned(), api.get(path).await.status()));
+    }
+    for path in [
+        "/api/v1/audit/events?actor=%00",
+        "/api/v1/audit/events?actor=user:%00",
+    ] {
+        answers.push((path.to_owned(), auditor.get(path).await.status()));
+    }
+    for (form, action, fields) in [
+        ("/admin/users", "/admin/users/%00/disable", vec![]),
+        (
+            "/admin/users",
+            "/admin/users/%00/update",
+            vec![("name", "x"), ("role", "officer"), ("office_code", OFFICE)],
+        ),
+        (
+            "/admin/users",
+            "/admin/users",
+            vec![
+                ("login", "a\0b"),
+                ("name", "x"),
+                ("role", "officer"),
+                ("office_code", OFFICE),
+            ],
+        ),
+        (
+            "/admin/users",
+            "/admin/users",
+            vec![
+                ("login", "newbie"),
+                ("name", "x"),
+                ("role", "officer"),
+                ("office_code", "44\0"),
+            ],
+        ),
+        ("/admin/clients", "/admin/clients/%00/revoke", vec![]),
+    ] {
+        let res = admin.submit(form, action, &fields).await;
+        answers.push((format!("{action} {fields:?}"), res.status()));
+    }
+    let anonymous = service.browser();
+    let res = anonymous.sign_in("office\0r", PASSWORD).await;
+    answers.push(("sign-in".to_owned(), res.status()));
+    let res = officer
+        .verify(
+            "W2025\u{0}000001",
+            "7KQ2-M9XD-H4T8-RB3N",
+            &[("case_number", "R8\u{0}")],
+        )
+        .await;
+    answers.push(("verify".to_owned(), res.status()));
+    let failed: Vec<_> = answers
+        .iter()
+        .filter(|(_, s)| s.is_server_error())
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+}
+
 #[tokio::test]
 async fn a_thousand_throttled_sign_ins_add_a_bounded_number_of_rows() {
     let service = ServiceProcess::start_with(

@@ -209,7 +209,12 @@ pub fn add(conn: &mut Conn, actor: &Actor, new: &NewUser<'_>) -> Result<User, Ac
     })
 }
 
+/// The account of `login`, if any. A login with a control character (a URL's `%00`)
+/// is none, and is not sent: PostgreSQL refuses a NUL in text with an error.
 pub fn find(conn: &mut Conn, login: &str) -> QueryResult<Option<User>> {
+    if bounds::has_control(login) {
+        return Ok(None);
+    }
     users::table
         .filter(users::login.eq(login))
         .select(User::as_select())

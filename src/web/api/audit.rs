@@ -147,6 +147,12 @@ fn parse(
             ),
         ));
     }
+    if given(&q.actor).is_some_and(crate::domain::bounds::has_control) {
+        return Err(InvalidInput::new(
+            "actor",
+            "actor に改行・タブなどの制御文字は使えません。",
+        ));
+    }
     filter.actor = given(&q.actor).map(AuditFilter::actor_of_input);
     filter.action = given(&q.action)
         .map(|a| {

@@ -29,19 +29,19 @@ fn back(to: &str) -> HttpResponse {
         .finish()
 }
 
-/// Renders one of the form pages: the form as typed, with the error to fix (status 422)
-/// or the confirmation after a redirect.
+/// Renders one of the form pages: the form as typed, with every error to fix (status
+/// 422), or the confirmation after a redirect.
 fn form_page(
     mut ctx: tera::Context,
     template: &str,
     form: &impl Serialize,
-    error: Option<String>,
+    errors: Vec<String>,
     done: Option<&str>,
 ) -> Result<HttpResponse, WebError> {
     ctx.insert("form", form);
-    ctx.insert("error", &error);
+    ctx.insert("errors", &errors);
     ctx.insert("notice", &done);
-    let status = if error.is_some() { 422 } else { 200 };
+    let status = if errors.is_empty() { 200 } else { 422 };
     Ok(html(status, templates::render(template, &ctx)?))
 }
 
@@ -100,7 +100,7 @@ async fn users_page(
     state: &AppState,
     staff: &Staff,
     form: &NewUserForm,
-    error: Option<String>,
+    errors: Vec<String>,
     done: Option<&str>,
 ) -> Result<HttpResponse, WebError> {
     let (list, offices) = db::run(&state.verifier.pool, |c| {
@@ -132,7 +132,7 @@ async fn users_page(
             })
             .collect::<Vec<_>>(),
     );
-    form_page(ctx, "admin_users.html", form, error, done)
+    form_page(ctx, "admin_users.html", form, errors, done)
 }
 
 pub async fn users(
@@ -145,7 +145,7 @@ pub async fn users(
         &state,
         &staff,
         &NewUserForm::default(),
-        None,
+        Vec::new(),
         notice(&q.done),
     )
     .await
@@ -174,15 +174,17 @@ pub async fn create_user(
 ) -> Result<HttpResponse, WebError> {
     staff.require(&[Role::Admin])?;
     staff.check_csrf(&form.csrf)?;
-    let Ok(role) = Role::parse(&form.role) else {
-        return users_page(
-            &state,
-            &staff,
-            &form,
-            Some("役割を選んでください".into()),
-            None,
-        )
-        .await;
+    let role = Role::parse(&form.role).ok();
+    let mut errors: Vec<String> =
+        users::new_user_problems(&form.login, &form.name, &form.office_code)
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect();
+    if role.is_none() {
+        errors.push("役割を選んでください".into());
+    }
+    let Some(role) = role.filter(|_| errors.is_empty()) else {
+        return users_page(&state, &staff, &form, errors, None).await;
     };
     let password = users::generate_password();
     // Hashed before a connection is taken (argon2 must not hold one).
@@ -219,7 +221,7 @@ pub async fn create_user(
             &password,
             "/admin/users",
         ),
-        Err(e) => users_page(&state, &staff, &form, Some(e.on_form()?), None).await,
+        Err(e) => users_page(&state, &staff, &form, vec![e.on_form()?], None).await,
     }
 }
 
@@ -268,7 +270,7 @@ async fn change_account<T: Send + 'static>(
         Ok(_) => Ok(back(&format!("/admin/users?done={done}"))),
         Err(e) => {
             let message = e.on_form()?;
-            users_page(state, staff, &NewUserForm::default(), Some(message), None).await
+            users_page(state, staff, &NewUserForm::default(), vec![message], None).await
         }
     }
 }
@@ -383,7 +385,7 @@ pub async fn reset_password(
         ),
         Err(e) => {
             let message = e.on_form()?;
-            users_page(&state, &staff, &NewUserForm::default(), Some(message), None).await
+            users_page(&state, &staff, &NewUserForm::default(), vec![message], None).await
         }
     }
 }
@@ -402,7 +404,7 @@ async fn offices_page(
     state: &AppState,
     staff: &Staff,
     form: &OfficeForm,
-    error: Option<String>,
+    errors: Vec<String>,
     done: Option<&str>,
 ) -> Result<HttpResponse, WebError> {
     let offices = db::run(&state.verifier.pool, |c| {
@@ -411,7 +413,7 @@ async fn offices_page(
     .await?;
     let mut ctx = staff.context();
     ctx.insert("offices", &offices);
-    form_page(ctx, "admin_offices.html", form, error, done)
+    form_page(ctx, "admin_offices.html", form, errors, done)
 }
 
 pub async fn offices(
@@ -424,7 +426,7 @@ pub async fn offices(
         &state,
         &staff,
         &OfficeForm::default(),
-        None,
+        Vec::new(),
         notice(&q.done),
     )
     .await
@@ -437,6 +439,13 @@ pub async fn save_office(
 ) -> Result<HttpResponse, WebError> {
     staff.require(&[Role::Admin])?;
     staff.check_csrf(&form.csrf)?;
+    let errors: Vec<String> = users::office_problems(&form.code, &form.name)
+        .into_iter()
+        .map(|e| e.to_string())
+        .collect();
+    if !errors.is_empty() {
+        return offices_page(&state, &staff, &form, errors, None).await;
+    }
     let (actor, code, name) = (
         staff.actor.clone(),
         form.code.trim().to_owned(),
@@ -448,7 +457,7 @@ pub async fn save_office(
     .await?;
     match r {
         Ok(()) => Ok(back("/admin/offices?done=office")),
-        Err(e) => offices_page(&state, &staff, &form, Some(e.on_form()?), None).await,
+        Err(e) => offices_page(&state, &staff, &form, vec![e.on_form()?], None).await,
     }
 }
 
@@ -478,7 +487,7 @@ async fn clients_page(
     state: &AppState,
     staff: &Staff,
     form: &ClientForm,
-    error: Option<String>,
+    errors: Vec<String>,
     done: Option<&str>,
 ) -> Result<HttpResponse, WebError> {
     let (list, offices) = db::run(&state.verifier.pool, |c| {
@@ -499,7 +508,7 @@ async fn clients_page(
     let mut ctx = staff.context();
     ctx.insert("clients", &lines);
     ctx.insert("offices", &offices);
-    form_page(ctx, "admin_clients.html", form, error, done)
+    form_page(ctx, "admin_clients.html", form, errors, done)
 }
 
 pub async fn clients(
@@ -512,7 +521,7 @@ pub async fn clients(
         &state,
         &staff,
         &ClientForm::default(),
-        None,
+        Vec::new(),
         notice(&q.done),
     )
     .await
@@ -525,15 +534,16 @@ pub async fn create_client(
 ) -> Result<HttpResponse, WebError> {
     staff.require(&[Role::Admin])?;
     staff.check_csrf(&form.csrf)?;
-    let Ok(scope) = Scope::parse(&form.scope) else {
-        return clients_page(
-            &state,
-            &staff,
-            &form,
-            Some("権限（照会 / 監査ログの参照）を選んでください".into()),
-            None,
-        )
-        .await;
+    let scope = Scope::parse(&form.scope).ok();
+    let mut errors: Vec<String> = tokens::client_problems(form.name.trim(), &form.office_code)
+        .into_iter()
+        .map(|e| e.to_string())
+        .collect();
+    if scope.is_none() {
+        errors.push("権限（照会 / 監査ログの参照）を選んでください".into());
+    }
+    let Some(scope) = scope.filter(|_| errors.is_empty()) else {
+        return clients_page(&state, &staff, &form, errors, None).await;
     };
     let (actor, name, office) = (
         staff.actor.clone(),
@@ -553,7 +563,7 @@ pub async fn create_client(
             &secret,
             "/admin/clients",
         ),
-        Err(e) => clients_page(&state, &staff, &form, Some(e.on_form()?), None).await,
+        Err(e) => clients_page(&state, &staff, &form, vec![e.on_form()?], None).await,
     }
 }
 
@@ -584,7 +594,7 @@ pub async fn revoke_client(
         Ok(()) => Ok(back("/admin/clients?done=revoked")),
         Err(e) => {
             let message = e.on_form()?;
-            clients_page(&state, &staff, &ClientForm::default(), Some(message), None).await
+            clients_page(&state, &staff, &ClientForm::default(), vec![message], None).await
         }
     }
 }

@@ -40,16 +40,28 @@ pub async fn submit(
         })?
         .into_inner();
     staff.check_csrf(&form.csrf)?;
+    // Everything that can be judged without the stored password is judged at once, so
+    // one submission shows every field to fix; the current password is checked (and
+    // counted by the throttle) only once the new one could be stored.
     let mut errors = serde_json::Map::new();
-    if form.new != form.confirm {
+    if form.current.is_empty() {
         errors.insert(
-            "confirm".into(),
-            "確認のため、新しいパスワードをもう一度同じように入力してください".into(),
+            "current".into(),
+            "現在のパスワードを入力してください".into(),
         );
+    }
+    if let Err(weak) = users::password_strength(&form.new) {
+        errors.insert("new".into(), weak.into());
     } else if form.new == form.current {
         errors.insert(
             "new".into(),
             "現在のパスワードとは違うパスワードにしてください".into(),
+        );
+    }
+    if form.new != form.confirm {
+        errors.insert(
+            "confirm".into(),
+            "確認のため、新しいパスワードをもう一度同じように入力してください".into(),
         );
     }
     if errors.is_empty() {

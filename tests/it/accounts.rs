@@ -94,6 +94,51 @@ async fn an_admin_creates_an_account_whose_password_is_shown_once() {
     assert_eq!(audited(&service, "user.add", "user:admin1", None), 1);
 }
 
+/// Every admin form names every field to fix in one answer, not one per submission.
+#[tokio::test]
+async fn the_admin_forms_name_every_mistake_at_once() {
+    let (service, admin) = with_admin().await;
+    let created = || {
+        ["user.add", "office.save", "token.create"]
+            .iter()
+            .map(|action| audited(&service, action, "user:admin1", None))
+            .sum::<i64>()
+    };
+    let before = created();
+    for (path, form, says) in [
+        (
+            "/admin/users",
+            &[
+                ("login", "X"),
+                ("name", ""),
+                ("role", ""),
+                ("office_code", "44 00"),
+            ][..],
+            &["ログイン名は", "氏名を", "発注機関コードは", "役割を選んでください"][..],
+        ),
+        (
+            "/admin/offices",
+            &[("code", "44/01"), ("name", "")][..],
+            &["発注機関コードは", "発注機関名を"][..],
+        ),
+        (
+            "/admin/clients",
+            &[("name", "a b"), ("office_code", ""), ("scope", "")][..],
+            &["API クライアント名は", "発注機関コードは", "権限"][..],
+        ),
+    ] {
+        let res = admin.submit(path, path, form).await;
+        assert_eq!(res.status(), 422, "{path}");
+        let page = Html::of(res).await;
+        let shown = page.texts("[role=alert] p.error");
+        assert_eq!(shown.len(), says.len(), "{path}: {shown:?}");
+        for (message, expected) in shown.iter().zip(says) {
+            assert!(message.contains(expected), "{path}: {shown:?}");
+        }
+    }
+    assert_eq!(created(), before, "nothing was created");
+}
+
 #[tokio::test]
 async fn an_issued_password_must_be_replaced_before_anything_else() {
     let (service, admin) = with_admin().await;
@@ -169,10 +214,31 @@ async fn the_password_form_names_each_mistake_and_never_echoes_a_password() {
             "passwords are never echoed"
         );
     }
+    // Three mistakes in one submission: each field says its own at once, so the officer
+    // does not retype three times to learn of them one by one.
+    let res = officer
+        .submit(
+            "/password",
+            "/password",
+            &[("current", ""), ("new", "short"), ("confirm", "shorter")],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let page = Html::of(res).await;
+    for (field, says) in [
+        ("current", "現在のパスワードを入力してください"),
+        ("new", "10文字以上"),
+        ("confirm", "もう一度同じように"),
+    ] {
+        assert!(
+            page.text(&format!("#{field}-error")).contains(says),
+            "{field}: {page}"
+        );
+    }
     assert_eq!(
         audited(&service, "user.passwd", "user:newofficer", Some("failure")),
         1,
-        "a wrong current password is audited"
+        "a wrong current password is audited, an empty one is not tried"
     );
 }
 

@@ -44,6 +44,25 @@ pub enum TokenError {
     Db(#[from] diesel::result::Error),
 }
 
+/// Every way a new client's name and typed office code are unusable
+/// ([`TokenError::BadName`], [`TokenError::BadOffice`]); empty when [`create`] can try
+/// them. The admin form shows all of them at once.
+pub fn client_problems(name: &str, office_code: &str) -> Vec<TokenError> {
+    let mut problems = Vec::new();
+    if name.is_empty()
+        || name.len() > crate::domain::bounds::TOKEN_NAME_MAX
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
+    {
+        problems.push(TokenError::BadName);
+    }
+    if !super::users::valid_office_code(&crate::domain::bounds::typed_code(office_code)) {
+        problems.push(TokenError::BadOffice);
+    }
+    problems
+}
+
 /// Creates a client and returns its token: the only time the token exists in clear.
 pub fn create(
     conn: &mut Conn,
@@ -52,18 +71,10 @@ pub fn create(
     office_code: &str,
     scope: Scope,
 ) -> Result<String, TokenError> {
-    if name.is_empty()
-        || name.len() > crate::domain::bounds::TOKEN_NAME_MAX
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
-    {
-        return Err(TokenError::BadName);
+    if let Some(first) = client_problems(name, office_code).into_iter().next() {
+        return Err(first);
     }
     let office_code = &crate::domain::bounds::typed_code(office_code);
-    if !super::users::valid_office_code(office_code) {
-        return Err(TokenError::BadOffice);
-    }
     let token = random_token();
     conn.immediate_transaction(|conn| {
         let exists: i64 = api_tokens::table

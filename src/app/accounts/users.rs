@@ -79,6 +79,13 @@ pub struct NewPassword {
     hash: String,
 }
 
+/// Whether `password` is strong enough to be chosen (`Err` says how it should be, in
+/// Japanese): the rule [`NewPassword::new`] applies, for forms that report it beside
+/// their other fields.
+pub fn password_strength(password: &str) -> Result<(), String> {
+    password::check_strength(password)
+}
+
 impl NewPassword {
     /// Checks `password`'s strength and hashes it, here, on the calling thread.
     pub fn new(password: &str) -> Result<Self, AccountError> {
@@ -117,6 +124,38 @@ pub fn valid_login(login: &str) -> bool {
         && login
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c))
+}
+
+/// Every way a new account's typed login, name and office code are unusable, in the
+/// form's order ([`AccountError::BadLogin`], [`AccountError::EmptyName`],
+/// [`AccountError::BadOffice`]); empty when [`add`] can try them. The admin form shows
+/// all of them at once; whether the login is free and the office registered is asked
+/// of the database by [`add`] afterwards.
+pub fn new_user_problems(login: &str, name: &str, office_code: &str) -> Vec<AccountError> {
+    let mut problems = Vec::new();
+    if !valid_login(&bounds::typed_code(login)) {
+        problems.push(AccountError::BadLogin);
+    }
+    if person_name(name).is_none() {
+        problems.push(AccountError::EmptyName);
+    }
+    if !valid_office_code(&bounds::typed_code(office_code)) {
+        problems.push(AccountError::BadOffice);
+    }
+    problems
+}
+
+/// Every way an office's typed code and name are unusable ([`AccountError::BadOffice`],
+/// [`AccountError::BadOfficeName`]); empty when [`save_office`] can store them.
+pub fn office_problems(code: &str, name: &str) -> Vec<AccountError> {
+    let mut problems = Vec::new();
+    if !valid_office_code(&bounds::typed_code(code)) {
+        problems.push(AccountError::BadOffice);
+    }
+    if person_name(name).is_none() {
+        problems.push(AccountError::BadOfficeName);
+    }
+    problems
 }
 
 /// A person's or an office's name as typed ([`bounds::typed_text`]): 1 to [`NAME_MAX`]
@@ -159,6 +198,12 @@ pub fn office_exists(conn: &mut Conn, code: &str) -> QueryResult<bool> {
 }
 
 pub fn add(conn: &mut Conn, actor: &Actor, new: &NewUser<'_>) -> Result<User, AccountError> {
+    if let Some(first) = new_user_problems(new.login, new.name, new.office_code)
+        .into_iter()
+        .next()
+    {
+        return Err(first);
+    }
     let (login, office_code) = (
         bounds::typed_code(new.login),
         bounds::typed_code(new.office_code),
@@ -168,13 +213,7 @@ pub fn add(conn: &mut Conn, actor: &Actor, new: &NewUser<'_>) -> Result<User, Ac
         office_code: &office_code,
         ..*new
     };
-    if !valid_login(new.login) {
-        return Err(AccountError::BadLogin);
-    }
     let name = person_name(new.name).ok_or(AccountError::EmptyName)?;
-    if !valid_office_code(new.office_code) {
-        return Err(AccountError::BadOffice);
-    }
     let hash = &new.password.hash;
     conn.immediate_transaction(|conn| {
         if find(conn, new.login)?.is_some() {
@@ -532,10 +571,10 @@ pub fn save_office(
     code: &str,
     name: &str,
 ) -> Result<(), AccountError> {
-    let code = &bounds::typed_code(code);
-    if !valid_office_code(code) {
-        return Err(AccountError::BadOffice);
+    if let Some(first) = office_problems(code, name).into_iter().next() {
+        return Err(first);
     }
+    let code = &bounds::typed_code(code);
     let name = &person_name(name).ok_or(AccountError::BadOfficeName)?;
     conn.immediate_transaction(|conn| {
         let now = now_utc();

@@ -169,7 +169,10 @@ pub async fn submit(
     if !signin_token::verify(secret, &nonce, &form.csrf, now_unix()) {
         return Err(WebError::Csrf);
     }
-    let login = crate::domain::bounds::typed_code(&form.login);
+    // Logins are lower case (`users::valid_login`), so case is folded rather than
+    // refused: `OFFICER1` typed with Caps Lock, or copied from a printed notice in
+    // capitals, is that account, and counts against its throttle.
+    let login = crate::domain::bounds::typed_code(&form.login).to_ascii_lowercase();
     let attempt = if !users::valid_login(&login) {
         Attempt::Refused {
             message: WRONG.to_owned(),

@@ -526,6 +526,25 @@ async fn a_failed_sign_in_of_an_account_is_in_its_offices_log() {
     assert!(failures(&throttled) >= 1, "{throttled}");
 }
 
+/// Logins are lower case, so a login typed in capitals (Caps Lock, or copied from a
+/// notice printed in capitals), half- or full-width, signs in to that account.
+#[tokio::test]
+async fn a_login_typed_in_capitals_signs_in_to_that_account() {
+    let service = ServiceProcess::start("");
+    service.add_user("officer1", "officer", OFFICE);
+    for typed in ["OFFICER1", "Officer1", "ＯＦＦＩＣＥＲ１"] {
+        let browser = service.browser();
+        let res = browser.sign_in(typed, PASSWORD).await;
+        assert_eq!(res.url().path(), "/", "{typed}");
+        assert!(
+            browser.text("/").await.contains("officer1"),
+            "{typed}: signed in as officer1"
+        );
+    }
+    let res = service.browser().sign_in("OFFICER1", "a-wrong-guess").await;
+    assert_eq!(res.status(), 401, "the password is not folded");
+}
+
 /// The CLI reads a full-width office code or login as the pages do: `--office-name`
 /// names an office only when the code is new, whichever width the code was typed in,
 /// and the account is the ASCII login.

@@ -87,11 +87,19 @@ fn filter(q: &HistoryQuery) -> Result<HistoryFilter, String> {
         o => Some(Outcome::parse(o).map_err(|_| "結果の指定が正しくありません")?),
     };
     let case_number = case_text(CaseField::Number, &q.case).map_err(|e| e.to_string())?;
+    let (from, to) = (date(&q.from, "開始日")?, date(&q.to, "終了日")?);
+    // Refused as the audit page refuses it: an empty list would read as "nothing was
+    // verified in that period".
+    if from.zip(to).is_some_and(|(from, to)| from > to) {
+        return Err(
+            "終了日が開始日より前になっています。開始日以降の日付にしてください".to_owned(),
+        );
+    }
     Ok(HistoryFilter {
         case_number,
         number,
-        from: date(&q.from, "開始日")?,
-        to: date(&q.to, "終了日")?,
+        from,
+        to,
         outcome,
     })
 }

@@ -295,4 +295,13 @@ async fn history_names_who_verified_and_is_searchable_by_number_date_and_outcome
         bad.text("p.error"),
         "開始日は 2025-04-01 の形で入力してください"
     );
+    let reversed = browser
+        .page(&format!("/verifications?from={today}&to=2025-04-01"))
+        .await;
+    assert_eq!(
+        reversed.text("p.error"),
+        "終了日が開始日より前になっています。開始日以降の日付にしてください",
+        "not an empty list that reads as no verification"
+    );
+    assert!(numbers(&reversed).is_empty());
 }

@@ -130,7 +130,7 @@ fn item_error(path: &str, message: &str) -> InvalidInput {
             "expected",
             "expected は JSON オブジェクトにしてください（例: {\"contract_amount_yen\": 123200000}）。",
         ),
-        "expected.contract_amount_yen" => amount_error(),
+        "expected.contract_amount_yen" => amount_error(beyond_i64(message)),
         "expected.contractor_name" => not_text(path, "contractor_name", "株式会社豊後建設"),
         "expected.title" => not_text(path, "title", "県道大分臼杵線道路改良工事"),
         unknown => match unknown.strip_prefix("expected.") {
@@ -166,11 +166,31 @@ fn not_text(field: &str, name: &str, example: &str) -> InvalidInput {
     )
 }
 
-fn amount_error() -> InvalidInput {
+/// The amount's error; `too_large` for a whole number past `i64::MAX`, which the form
+/// too calls 大きすぎます rather than not a number.
+fn amount_error(too_large: bool) -> InvalidInput {
     InvalidInput::new(
         "expected.contract_amount_yen",
-        "expected.contract_amount_yen は円単位の0以上の整数にしてください（例: 123200000）。",
+        if too_large {
+            "expected.contract_amount_yen は大きすぎます。円単位の0以上の整数で、9223372036854775807 以下にしてください（例: 123200000）。"
+        } else {
+            "expected.contract_amount_yen は円単位の0以上の整数にしてください（例: 123200000）。"
+        },
     )
+}
+
+/// Whether serde_json refused an `i64` because the JSON number is a whole number too
+/// large for it: `invalid value: integer `9223372036854775808`, expected i64` up to
+/// `u64::MAX`, and past that a float it parsed the digits as (`1e20`).
+fn beyond_i64(serde_message: &str) -> bool {
+    let quoted = serde_message.split('`').nth(1).unwrap_or_default();
+    if serde_message.starts_with("invalid value: integer") {
+        return true;
+    }
+    serde_message.starts_with("invalid type: floating point")
+        && quoted
+            .parse::<f64>()
+            .is_ok_and(|n| n.fract() == 0.0 && n >= i64::MAX as f64)
 }
 
 /// Unknown members are refused: a misspelt `expected` would otherwise silently skip
@@ -262,7 +282,7 @@ fn request(input: VerificationInput) -> Result<Request, InvalidInput> {
 
 fn expected(e: ExpectedInput) -> Result<Expected, InvalidInput> {
     if e.contract_amount_yen.is_some_and(|n| n < 0) {
-        return Err(amount_error());
+        return Err(amount_error(false));
     }
     let bounded = |field: ExpectedText, value: Option<String>| {
         match value {
@@ -332,6 +352,40 @@ mod tests {
             v[member] = value;
             let e = refused(v);
             assert!(e.detail.contains("制御文字"), "{member}: {}", e.detail);
+        }
+    }
+
+    /// An amount past `i64` is called too large, as the form calls it; a fraction or a
+    /// negative is still "not a whole yen amount".
+    #[test]
+    fn an_amount_past_i64_is_too_large_not_malformed() {
+        let item = |amount: &str| {
+            let text = format!(
+                r#"{{"certificate_number": "W2025000123", "auth_key": "7KQ2M9XDH4T8RB3N", "expected": {{"contract_amount_yen": {amount}}}}}"#
+            );
+            verification(&RawValue::from_string(text).unwrap())
+        };
+        assert_eq!(
+            item("9223372036854775807").unwrap().expected.contract_amount_yen,
+            Some(i64::MAX)
+        );
+        for amount in [
+            "9223372036854775808",
+            "18446744073709551615",
+            "100000000000000000000",
+            "1e30",
+        ] {
+            let e = item(amount).unwrap_err();
+            assert_eq!(e.field, "expected.contract_amount_yen", "{amount}");
+            assert!(e.detail.contains("大きすぎます"), "{amount}: {}", e.detail);
+        }
+        for amount in ["1.5", "-1", "-9223372036854775809", "1e-3"] {
+            let e = item(amount).unwrap_err();
+            assert!(
+                e.detail.contains("0以上の整数") && !e.detail.contains("大きすぎ"),
+                "{amount}: {}",
+                e.detail
+            );
         }
     }
 

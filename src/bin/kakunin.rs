@@ -134,7 +134,7 @@ enum UserCommand {
     /// 利用者を作成する。パスワードは標準入力から読む
     Add {
         /// ログイン名（例: tanaka）
-        #[arg(long, value_name = "ログイン名", value_parser = typed)]
+        #[arg(long, value_name = "ログイン名", value_parser = typed_login)]
         login: String,
         /// 氏名（画面と印刷の確認者欄に出ます）
         #[arg(long, value_name = "氏名")]
@@ -152,19 +152,19 @@ enum UserCommand {
     /// パスワードを変更する（標準入力から読む）。既存のセッションは終了する
     Passwd {
         /// ログイン名
-        #[arg(long, value_name = "ログイン名", value_parser = typed)]
+        #[arg(long, value_name = "ログイン名", value_parser = typed_login)]
         login: String,
     },
     /// 利用者を無効にする（最後の管理者は無効にできない）
     Disable {
         /// ログイン名
-        #[arg(long, value_name = "ログイン名", value_parser = typed)]
+        #[arg(long, value_name = "ログイン名", value_parser = typed_login)]
         login: String,
     },
     /// 無効にした利用者を有効に戻す（パスワードは無効にする前のまま）
     Enable {
         /// ログイン名
-        #[arg(long, value_name = "ログイン名", value_parser = typed)]
+        #[arg(long, value_name = "ログイン名", value_parser = typed_login)]
         login: String,
     },
     /// 利用者の一覧
@@ -292,6 +292,11 @@ enum EvidenceCommand {
 /// (full-width `４４０００１` is `440001`): one office, one account, whichever was typed.
 fn typed(s: &str) -> Result<String, std::convert::Infallible> {
     Ok(kakunin::domain::bounds::typed_code(s))
+}
+
+/// A login as the sign-in reads it: full width and capitals folded (`TANAKA` is `tanaka`).
+fn typed_login(s: &str) -> Result<String, std::convert::Infallible> {
+    Ok(kakunin::domain::bounds::typed_login(s))
 }
 
 fn main() -> ExitCode {

@@ -53,6 +53,14 @@ pub fn typed_code(s: &str) -> String {
     s.nfkc().collect::<String>().trim().to_owned()
 }
 
+/// A login as a person typed it: [`typed_code`], then lower case, since every login is
+/// (`users::valid_login`): `OFFICER1` with Caps Lock, or `ＯＦＦＩＣＥＲ１`, is `officer1`.
+/// Sign-in, account creation, the CLI's `--login` and the audit log's actor filter read
+/// logins through this, so one account answers to whichever case was typed.
+pub fn typed_login(s: &str) -> String {
+    typed_code(s).to_ascii_lowercase()
+}
+
 /// A free text as a person typed or pasted it (案件番号・案件名, 照合 texts, 氏名,
 /// 発注機関名): trimmed, with its Unicode format characters dropped (zero-width spaces,
 /// BOM, bidi overrides, tag characters: invisible, yet `R8\u{200B}-1` and `R8-1` would

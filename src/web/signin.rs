@@ -169,10 +169,9 @@ pub async fn submit(
     if !signin_token::verify(secret, &nonce, &form.csrf, now_unix()) {
         return Err(WebError::Csrf);
     }
-    // Logins are lower case (`users::valid_login`), so case is folded rather than
-    // refused: `OFFICER1` typed with Caps Lock, or copied from a printed notice in
-    // capitals, is that account, and counts against its throttle.
-    let login = crate::domain::bounds::typed_code(&form.login).to_ascii_lowercase();
+    // Case is folded rather than refused: the folded login is the one account it can
+    // be, and it is what the throttle counts.
+    let login = crate::domain::bounds::typed_login(&form.login);
     let attempt = if !users::valid_login(&login) {
         Attempt::Refused {
             message: WRONG.to_owned(),

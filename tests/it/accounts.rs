@@ -114,7 +114,12 @@ async fn the_admin_forms_name_every_mistake_at_once() {
                 ("role", ""),
                 ("office_code", "44 00"),
             ][..],
-            &["ログイン名は", "氏名を", "発注機関コードは", "役割を選んでください"][..],
+            &[
+                "ログイン名は",
+                "氏名を",
+                "発注機関コードは",
+                "役割を選んでください",
+            ][..],
         ),
         (
             "/admin/offices",
@@ -543,6 +548,16 @@ async fn a_login_typed_in_capitals_signs_in_to_that_account() {
     }
     let res = service.browser().sign_in("OFFICER1", "a-wrong-guess").await;
     assert_eq!(res.status(), 401, "the password is not folded");
+    // The audit log's actor filter and the CLI's --login read the login alike.
+    let admin = service.user("admin1", "admin").await;
+    let page = admin
+        .page("/audit?action=signin&outcome=failure&actor=OFFICER1")
+        .await;
+    assert_eq!(page.count("#audit-events tbody tr[data-seq]"), 1, "{page}");
+    let out = service.cli(&["user", "disable", "--login", "ＯＦＦＩＣＥＲ１"]);
+    assert!(out.status.success(), "{out:?}");
+    let res = service.browser().sign_in("officer1", PASSWORD).await;
+    assert_eq!(res.status(), 401, "disabled by the capitals' account");
 }
 
 /// The CLI reads a full-width office code or login as the pages do: `--office-name`

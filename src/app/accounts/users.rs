@@ -133,7 +133,7 @@ pub fn valid_login(login: &str) -> bool {
 /// of the database by [`add`] afterwards.
 pub fn new_user_problems(login: &str, name: &str, office_code: &str) -> Vec<AccountError> {
     let mut problems = Vec::new();
-    if !valid_login(&bounds::typed_code(login)) {
+    if !valid_login(&bounds::typed_login(login)) {
         problems.push(AccountError::BadLogin);
     }
     if person_name(name).is_none() {
@@ -205,7 +205,7 @@ pub fn add(conn: &mut Conn, actor: &Actor, new: &NewUser<'_>) -> Result<User, Ac
         return Err(first);
     }
     let (login, office_code) = (
-        bounds::typed_code(new.login),
+        bounds::typed_login(new.login),
         bounds::typed_code(new.office_code),
     );
     let new = &NewUser {

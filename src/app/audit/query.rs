@@ -15,6 +15,7 @@ use diesel::prelude::*;
 
 use super::{Action, AuditOutcome, AuditRow};
 use crate::adapters::db::{schema::audit_events, Conn};
+use crate::domain::bounds;
 use crate::domain::scope::OfficeScope;
 use kakunin_protocol::time::jst_day_start_utc;
 
@@ -44,14 +45,18 @@ impl AuditFilter {
         }
     }
 
-    /// The actor a person or a client types: a login (`officer`) is the user
-    /// `user:officer`; a stored form (`user:…`, `token:…`, `cli`…) is taken as it is.
-    /// The audit page and `GET /api/v1/audit/events` read `actor` alike.
+    /// The actor a person or a client types: a login (`officer`, or `OFFICER` as
+    /// [`bounds::typed_login`] reads it) is the user `user:officer`; a stored form
+    /// (`user:…` with its login folded alike, `token:…`, `cli:…`) is taken as it is,
+    /// since client names keep their case. The audit page and
+    /// `GET /api/v1/audit/events` read `actor` alike.
     pub fn actor_of_input(typed: &str) -> String {
-        if typed.contains(':') {
+        if let Some(login) = typed.strip_prefix("user:") {
+            format!("user:{}", bounds::typed_login(login))
+        } else if typed.contains(':') {
             typed.to_owned()
         } else {
-            format!("user:{typed}")
+            format!("user:{}", bounds::typed_login(typed))
         }
     }
 }
@@ -283,6 +288,20 @@ pub fn daily_verifications(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_typed_actor_reads_logins_folded_and_client_names_as_typed() {
+        for (typed, actor) in [
+            ("officer1", "user:officer1"),
+            ("OFFICER1", "user:officer1"),
+            ("ｏｆｆｉｃｅｒ１", "user:officer1"),
+            ("user:Officer1", "user:officer1"),
+            ("token:Keiyaku", "token:Keiyaku"),
+            ("cli:root", "cli:root"),
+        ] {
+            assert_eq!(AuditFilter::actor_of_input(typed), actor, "{typed}");
+        }
+    }
 
     #[test]
     fn cursor_round_trips_and_rejects_junk() {

@@ -366,7 +366,10 @@ mod tests {
             verification(&RawValue::from_string(text).unwrap())
         };
         assert_eq!(
-            item("9223372036854775807").unwrap().expected.contract_amount_yen,
+            item("9223372036854775807")
+                .unwrap()
+                .expected
+                .contract_amount_yen,
             Some(i64::MAX)
         );
         for amount in [

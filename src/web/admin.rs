@@ -45,6 +45,16 @@ fn form_page(
     Ok(html(status, templates::render(template, &ctx)?))
 }
 
+/// A form's messages, in its order: each problem of its typed fields, then the choice
+/// it lacks (a role, a scope) when `unchosen` names one.
+fn messages(problems: Vec<impl std::fmt::Display>, unchosen: Option<&str>) -> Vec<String> {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .chain(unchosen.map(str::to_owned))
+        .collect()
+}
+
 /// Confirmation after a redirect: a fixed code, so nothing typed is reflected.
 #[derive(Deserialize)]
 pub struct Done {
@@ -175,14 +185,10 @@ pub async fn create_user(
     staff.require(&[Role::Admin])?;
     staff.check_csrf(&form.csrf)?;
     let role = Role::parse(&form.role).ok();
-    let mut errors: Vec<String> =
-        users::new_user_problems(&form.login, &form.name, &form.office_code)
-            .into_iter()
-            .map(|e| e.to_string())
-            .collect();
-    if role.is_none() {
-        errors.push("役割を選んでください".into());
-    }
+    let errors = messages(
+        users::new_user_problems(&form.login, &form.name, &form.office_code),
+        role.is_none().then_some("役割を選んでください"),
+    );
     let Some(role) = role.filter(|_| errors.is_empty()) else {
         return users_page(&state, &staff, &form, errors, None).await;
     };
@@ -439,10 +445,7 @@ pub async fn save_office(
 ) -> Result<HttpResponse, WebError> {
     staff.require(&[Role::Admin])?;
     staff.check_csrf(&form.csrf)?;
-    let errors: Vec<String> = users::office_problems(&form.code, &form.name)
-        .into_iter()
-        .map(|e| e.to_string())
-        .collect();
+    let errors = messages(users::office_problems(&form.code, &form.name), None);
     if !errors.is_empty() {
         return offices_page(&state, &staff, &form, errors, None).await;
     }
@@ -535,13 +538,12 @@ pub async fn create_client(
     staff.require(&[Role::Admin])?;
     staff.check_csrf(&form.csrf)?;
     let scope = Scope::parse(&form.scope).ok();
-    let mut errors: Vec<String> = tokens::client_problems(form.name.trim(), &form.office_code)
-        .into_iter()
-        .map(|e| e.to_string())
-        .collect();
-    if scope.is_none() {
-        errors.push("権限（照会 / 監査ログの参照）を選んでください".into());
-    }
+    let errors = messages(
+        tokens::client_problems(form.name.trim(), &form.office_code),
+        scope
+            .is_none()
+            .then_some("権限（照会 / 監査ログの参照）を選んでください"),
+    );
     let Some(scope) = scope.filter(|_| errors.is_empty()) else {
         return clients_page(&state, &staff, &form, errors, None).await;
     };

@@ -79,6 +79,15 @@ cat <<MSG
 MSG
 awk -F, 'NR>1 && n<3 && $3=="verified" {printf "    %s  %s  （%s）\n", $1, $2, $5; n++}' "$DEMO/demo-keys.csv"
 awk -F, 'NR>1 && $3=="rejected" {printf "    %s  %s  （%s）\n", $1, $2, $5; exit}' "$DEMO/demo-keys.csv"
-echo
-echo "  Ctrl-C で両方を停止します。"
+cat <<MSG
+
+  API を試すには、管理者でログインして「管理 → API クライアント」で照会用のクライアントを
+  作成します（トークンは一度だけ表示されます）。そのトークンで:
+    curl -s -H "Authorization: Bearer トークン" -H "Content-Type: application/json" \\
+      -d '{"certificate_number": "保証契約番号", "auth_key": "認証キー"}' \\
+      http://127.0.0.1:$SERVICE_PORT/api/v1/verifications
+  API の仕様（OpenAPI）: http://127.0.0.1:$SERVICE_PORT/api/openapi.json
+
+  Ctrl-C で両方を停止します。
+MSG
 wait

@@ -181,10 +181,14 @@ fn amount_error(too_large: bool) -> InvalidInput {
 
 /// Whether serde_json refused an `i64` because the JSON number is a whole number too
 /// large for it: `invalid value: integer `9223372036854775808`, expected i64` up to
-/// `u64::MAX`, and past that a float it parsed the digits as (`1e20`).
+/// `u64::MAX`, past that a float it parsed the digits as (`1e20`), and past `f64::MAX`
+/// `number out of range`.
 fn beyond_i64(serde_message: &str) -> bool {
     let quoted = serde_message.split('`').nth(1).unwrap_or_default();
-    if serde_message.starts_with("invalid value: integer") {
+    // Past f64 too (a 400-digit number, `1e400`), serde_json says only this.
+    if serde_message.starts_with("invalid value: integer")
+        || serde_message.starts_with("number out of range")
+    {
         return true;
     }
     serde_message.starts_with("invalid type: floating point")
@@ -372,11 +376,14 @@ mod tests {
                 .contract_amount_yen,
             Some(i64::MAX)
         );
+        let digits_400 = "9".repeat(400);
         for amount in [
             "9223372036854775808",
             "18446744073709551615",
             "100000000000000000000",
             "1e30",
+            "1e400",
+            digits_400.as_str(),
         ] {
             let e = item(amount).unwrap_err();
             assert_eq!(e.field, "expected.contract_amount_yen", "{amount}");

@@ -37,6 +37,17 @@ pub fn user_add(
     )?;
     let password = users::NewPassword::new(&read_password()?)?;
     let mut c = pool.get()?;
+    // Everything that would refuse the account is asked before `--office-name` registers
+    // an office, so a refused account leaves no new office behind.
+    if let Some(first) = users::new_user_problems(login, name, office)
+        .into_iter()
+        .next()
+    {
+        return Err(first.into());
+    }
+    if users::find(&mut c, login)?.is_some() {
+        return Err(users::AccountError::LoginTaken(login.to_owned()).into());
+    }
     register_office(&mut c, office, office_name)?;
     let user = users::add(
         &mut c,
@@ -122,6 +133,13 @@ pub fn token_create(
         .ok()
         .context("--scope は verify（照会）または audit（監査ログの参照）です")?;
     let mut c = pool.get()?;
+    // As for `user add`: a refused client leaves no new office behind.
+    if let Some(first) = tokens::client_problems(name, office).into_iter().next() {
+        return Err(first.into());
+    }
+    if tokens::name_taken(&mut c, name)? {
+        return Err(tokens::TokenError::NameTaken(name.to_owned()).into());
+    }
     register_office(&mut c, office, office_name)?;
     let token = tokens::create(&mut c, &Actor::cli(), name, office, scope)?;
     eprintln!("API クライアント {name} を作成しました。トークンは今回だけ表示されます。安全に保管してください。");

@@ -278,7 +278,10 @@ pub async fn submit(
             let mut ctx = tera::Context::new();
             ctx.insert("csrf", &signin_token::issue(secret, &nonce, now_unix()));
             // The login as typed, so nothing is lost, but never more than a login can be.
-            ctx.insert("login", bounds::cut(&login, bounds::LOGIN_MAX * 2));
+            ctx.insert(
+                "login",
+                bounds::cut(form.login.trim(), bounds::LOGIN_MAX * 2),
+            );
             ctx.insert("error", &message);
             ctx.insert("expired", &false);
             ctx.insert("changed", &false);

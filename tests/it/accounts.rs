@@ -532,10 +532,14 @@ async fn a_failed_sign_in_of_an_account_is_in_its_offices_log() {
 }
 
 /// Logins are lower case, so a login typed in capitals (Caps Lock, or copied from a
-/// notice printed in capitals), half- or full-width, signs in to that account.
+/// notice printed in capitals), half- or full-width, is that account wherever a login
+/// is typed; and every spelling counts against the same sign-in throttle.
 #[tokio::test]
-async fn a_login_typed_in_capitals_signs_in_to_that_account() {
-    let service = ServiceProcess::start("");
+async fn a_login_typed_in_capitals_is_that_account_everywhere() {
+    let service = ServiceProcess::start_with(
+        "",
+        Some("[signin]\nmax_failures = 3\nwindow_minutes = 15\n"),
+    );
     service.add_user("officer1", "officer", OFFICE);
     for typed in ["OFFICER1", "Officer1", "ＯＦＦＩＣＥＲ１"] {
         let browser = service.browser();
@@ -548,16 +552,118 @@ async fn a_login_typed_in_capitals_signs_in_to_that_account() {
     }
     let res = service.browser().sign_in("OFFICER1", "a-wrong-guess").await;
     assert_eq!(res.status(), 401, "the password is not folded");
-    // The audit log's actor filter and the CLI's --login read the login alike.
+
+    // The audit log's actor filter, on the page and in the API, reads the login alike.
     let admin = service.user("admin1", "admin").await;
     let page = admin
         .page("/audit?action=signin&outcome=failure&actor=OFFICER1")
         .await;
     assert_eq!(page.count("#audit-events tbody tr[data-seq]"), 1, "{page}");
-    let out = service.cli(&["user", "disable", "--login", "ＯＦＦＩＣＥＲ１"]);
-    assert!(out.status.success(), "{out:?}");
+    let auditor = service.api("kansa", "audit");
+    for actor in ["OFFICER1", "USER:officer1", "ｕｓｅｒ：ＯＦＦＩＣＥＲ１"] {
+        let page = auditor
+            .get_json(&format!("/api/v1/audit/events?action=signin&actor={actor}"))
+            .await;
+        assert_eq!(
+            page["events"].as_array().unwrap().len(),
+            4,
+            "{actor}: {page}"
+        );
+    }
+
+    // A new account typed in capitals is stored folded, and collides with its twin.
+    let created = admin
+        .submit(
+            "/admin/users",
+            "/admin/users",
+            &[
+                ("login", "OFFICER2"),
+                ("name", "大分 二郎"),
+                ("role", "officer"),
+                ("office_code", OFFICE),
+            ],
+        )
+        .await;
+    assert!(Html::of(created).await.body().contains("officer2（"));
+    let twin = admin
+        .submit(
+            "/admin/users",
+            "/admin/users",
+            &[
+                ("login", "Officer2"),
+                ("name", "大分 二郎"),
+                ("role", "officer"),
+                ("office_code", OFFICE),
+            ],
+        )
+        .await;
+    assert!(Html::of(twin)
+        .await
+        .text("p.error")
+        .contains("ログイン名「officer2」は既に使われています"));
+
+    // Two more wrong passwords, spelt differently, reach the limit of three.
+    for typed in ["officer1", "ｏｆｆｉｃｅｒ１"] {
+        service.browser().sign_in(typed, "a-wrong-guess").await;
+    }
     let res = service.browser().sign_in("officer1", PASSWORD).await;
-    assert_eq!(res.status(), 401, "disabled by the capitals' account");
+    assert_eq!(res.status(), 401);
+    assert!(
+        Html::of(res)
+            .await
+            .body()
+            .contains("しばらくログインできません"),
+        "one throttle for every spelling"
+    );
+
+    // The CLI's --login too.
+    let out = service.cli(&["user", "disable", "--login", "ＯＦＦＩＣＥＲ２"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        service.count("SELECT COUNT(*) AS n FROM users WHERE login = 'officer2' AND disabled"),
+        1
+    );
+}
+
+/// `user add` / `token create --office-name` register an office only for an account or
+/// client that will be made: a refused one leaves no office behind.
+#[test]
+fn a_refused_account_or_client_registers_no_office() {
+    let service = ServiceProcess::start("");
+    service.add_user("taro", "officer", OFFICE);
+    service.create_token("keiyaku", OFFICE, "verify");
+    let offices = || service.count("SELECT COUNT(*) AS n FROM offices");
+    let before = offices();
+    for args in [
+        &[
+            "user",
+            "add",
+            "--login",
+            "taro",
+            "--name",
+            "大分 太郎",
+            "--role",
+            "officer",
+        ][..],
+        &[
+            "user",
+            "add",
+            "--login",
+            "x",
+            "--name",
+            "大分 太郎",
+            "--role",
+            "officer",
+        ][..],
+        &["token", "create", "--name", "keiyaku", "--scope", "verify"][..],
+        &["token", "create", "--name", "a b", "--scope", "verify"][..],
+    ] {
+        let mut args = args.to_vec();
+        args.extend(["--office", "449999", "--office-name", "新しい事務所"]);
+        let out = service.cli_with_stdin(&args, "a-long-enough-password\n");
+        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(offices(), before, "{args:?}");
+    }
 }
 
 /// The CLI reads a full-width office code or login as the pages do: `--office-name`

@@ -63,6 +63,15 @@ pub fn client_problems(name: &str, office_code: &str) -> Vec<TokenError> {
     problems
 }
 
+/// Whether a client (revoked or not) already has `name`: names are never reused, so an
+/// audit row's `token:NAME` names one client.
+pub fn name_taken(conn: &mut Conn, name: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        api_tokens::table.filter(api_tokens::name.eq(name)),
+    ))
+    .get_result(conn)
+}
+
 /// Creates a client and returns its token: the only time the token exists in clear.
 pub fn create(
     conn: &mut Conn,
@@ -77,11 +86,7 @@ pub fn create(
     let office_code = &crate::domain::bounds::typed_code(office_code);
     let token = random_token();
     conn.immediate_transaction(|conn| {
-        let exists: i64 = api_tokens::table
-            .filter(api_tokens::name.eq(name))
-            .count()
-            .get_result(conn)?;
-        if exists > 0 {
+        if name_taken(conn, name)? {
             return Err(TokenError::NameTaken(name.to_owned()));
         }
         if !super::users::office_exists(conn, office_code)? {

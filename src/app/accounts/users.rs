@@ -36,7 +36,7 @@ pub enum AccountError {
     LoginTaken(String),
     #[error("ログイン名「{0}」の利用者はいません")]
     NoSuchUser(String),
-    #[error("ログイン名は英小文字・数字・「.」「-」「_」で3～32文字にしてください")]
+    #[error("ログイン名は英字・数字・「.」「-」「_」で3～32文字にしてください（英字は小文字で登録されます）")]
     BadLogin,
     #[error("氏名を1～100文字で入力してください（改行やタブなどの制御文字は使えません）")]
     EmptyName,

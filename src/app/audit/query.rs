@@ -45,18 +45,20 @@ impl AuditFilter {
         }
     }
 
-    /// The actor a person or a client types: a login (`officer`, or `OFFICER` as
+    /// The actor a person or a client types, read as [`bounds::typed_code`] reads it
+    /// (full width as ASCII): a login (`officer`, or `OFFICER` as
     /// [`bounds::typed_login`] reads it) is the user `user:officer`; a stored form
-    /// (`user:…` with its login folded alike, `token:…`, `cli:…`) is taken as it is,
-    /// since client names keep their case. The audit page and
+    /// (`user:…` with its login folded alike, `token:…`, `cli:…`, the kind in any case)
+    /// keeps the name after the colon as typed, since client names keep their case. The audit page and
     /// `GET /api/v1/audit/events` read `actor` alike.
     pub fn actor_of_input(typed: &str) -> String {
-        if let Some(login) = typed.strip_prefix("user:") {
-            format!("user:{}", bounds::typed_login(login))
-        } else if typed.contains(':') {
-            typed.to_owned()
-        } else {
-            format!("user:{}", bounds::typed_login(typed))
+        let typed = bounds::typed_code(typed);
+        match typed.split_once(':') {
+            Some((kind, login)) if kind.eq_ignore_ascii_case("user") => {
+                format!("user:{}", bounds::typed_login(login))
+            }
+            Some((kind, name)) => format!("{}:{name}", kind.to_ascii_lowercase()),
+            None => format!("user:{}", bounds::typed_login(&typed)),
         }
     }
 }
@@ -298,6 +300,9 @@ mod tests {
             ("user:Officer1", "user:officer1"),
             ("token:Keiyaku", "token:Keiyaku"),
             ("cli:root", "cli:root"),
+            ("USER:officer1", "user:officer1"),
+            ("ｕｓｅｒ：ｏｆｆｉｃｅｒ１", "user:officer1"),
+            ("Token:Keiyaku", "token:Keiyaku"),
         ] {
             assert_eq!(AuditFilter::actor_of_input(typed), actor, "{typed}");
         }

@@ -1,5 +1,7 @@
 //! The office's history of verifications, searchable by number, date and outcome.
 
+use std::collections::BTreeMap;
+
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -64,36 +66,72 @@ struct OutcomeOption {
     label: &'static str,
 }
 
-fn filter(q: &HistoryQuery) -> Result<HistoryFilter, String> {
-    let date = |s: &str, label: &str| -> Result<Option<chrono::NaiveDate>, String> {
-        let s = s.trim();
-        if s.is_empty() {
-            return Ok(None);
+/// A filter field read by `parse`, or none when left empty.
+fn given<T>(
+    typed: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    match typed.trim() {
+        "" => Ok(None),
+        s => parse(s).map(Some),
+    }
+}
+
+/// `r`'s value, or none with its message noted under `field`.
+fn kept<T>(
+    problems: &mut BTreeMap<&'static str, String>,
+    field: &'static str,
+    r: Result<Option<T>, String>,
+) -> Option<T> {
+    r.unwrap_or_else(|message| {
+        problems.insert(field, message);
+        None
+    })
+}
+
+/// The filter the query asks for, or every field's problem (field name → message), so
+/// one answer names them all.
+fn filter(q: &HistoryQuery) -> Result<HistoryFilter, BTreeMap<&'static str, String>> {
+    let mut problems = BTreeMap::new();
+    let date = |label: &'static str| {
+        move |s: &str| {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| format!("{label}は 2025-04-01 の形で入力してください"))
         }
-        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map(Some)
-            .map_err(|_| format!("{label}は 2025-04-01 の形で入力してください"))
     };
-    let number = match q.number.trim() {
-        "" => None,
-        n => Some(
+    let number = kept(
+        &mut problems,
+        "number",
+        given(&q.number, |n| {
             CertificateNumber::parse(n)
-                .map_err(|e| e.to_string())?
-                .to_string(),
-        ),
-    };
-    let outcome = match q.outcome.as_str() {
-        "" => None,
-        o => Some(Outcome::parse(o).map_err(|_| "結果の指定が正しくありません")?),
-    };
-    let case_number = case_text(CaseField::Number, &q.case).map_err(|e| e.to_string())?;
-    let (from, to) = (date(&q.from, "開始日")?, date(&q.to, "終了日")?);
+                .map(|n| n.to_string())
+                .map_err(|e| e.to_string())
+        }),
+    );
+    let case_number = kept(
+        &mut problems,
+        "case",
+        case_text(CaseField::Number, &q.case).map_err(|e| e.to_string()),
+    );
+    let from = kept(&mut problems, "from", given(&q.from, date("開始日")));
+    let to = kept(&mut problems, "to", given(&q.to, date("終了日")));
+    let outcome = kept(
+        &mut problems,
+        "outcome",
+        given(&q.outcome, |o| {
+            Outcome::parse(o).map_err(|_| "結果の指定が正しくありません".to_owned())
+        }),
+    );
     // Refused as the audit page refuses it: an empty list would read as "nothing was
     // verified in that period".
     if from.zip(to).is_some_and(|(from, to)| from > to) {
-        return Err(
+        problems.insert(
+            "to",
             "終了日が開始日より前になっています。開始日以降の日付にしてください".to_owned(),
         );
+    }
+    if !problems.is_empty() {
+        return Err(problems);
     }
     Ok(HistoryFilter {
         case_number,
@@ -110,6 +148,7 @@ pub async fn list(
     q: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, WebError> {
     let mut ctx = staff.context();
+    ctx.insert("errors", &BTreeMap::<&str, String>::new());
     let (rows, uses) = match filter(&q) {
         Ok(f) => {
             let scope = staff.scope();
@@ -124,8 +163,8 @@ pub async fn list(
             })
             .await?
         }
-        Err(message) => {
-            ctx.insert("error", &message);
+        Err(problems) => {
+            ctx.insert("errors", &problems);
             (Vec::new(), Vec::new())
         }
     };

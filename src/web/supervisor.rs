@@ -4,6 +4,8 @@
 //! A supervisor sees their own office's events; an admin sees every office. Officers
 //! get 403 from every handler here.
 
+use std::collections::BTreeMap;
+
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
@@ -76,6 +78,12 @@ impl FilterError {
     }
 }
 
+/// The audit page's filter fields as the form shows them, for the order of its messages
+/// and which field the cursor starts in.
+const FORM_ORDER: [&str; 8] = [
+    "from", "to", "actor", "action", "outcome", "number", "office", "cursor",
+];
+
 fn date(s: &str, field: &'static str, label: &str) -> Result<Option<NaiveDate>, FilterError> {
     match s.trim() {
         "" => Ok(None),
@@ -98,12 +106,10 @@ fn some(s: &str) -> Option<String> {
 
 impl AuditQuery {
     /// The filter this staff member may run: the office scope comes from the session,
-    /// never from the form, except that an admin may narrow to one office.
-    fn filter(&self, staff: &Staff) -> Result<AuditFilter, FilterError> {
-        let scope = match (staff.scope(), some(&self.office)) {
-            (OfficeScope::All, Some(office)) => OfficeScope::One(office),
-            (scope, _) => scope,
-        };
+    /// never from the form, except that an admin may narrow to one office. `Err` holds
+    /// every field's problem, in the form's order, so one answer names them all.
+    fn filter(&self, staff: &Staff) -> Result<AuditFilter, Vec<FilterError>> {
+        let mut problems = Vec::new();
         // An export stores its filter in its audit row: no text filter longer than a
         // stored value can be.
         for (value, field, label) in [
@@ -112,43 +118,60 @@ impl AuditQuery {
             (&self.office, "office", "発注機関"),
         ] {
             if bounds::has_control(value) {
-                return Err(FilterError::new(
+                problems.push(FilterError::new(
                     field,
                     format!("{label}に改行・タブなどの制御文字は使えません"),
                 ));
-            }
             // Measured as it will be used (after NFKC, which can lengthen a text).
-            if !bounds::fits_nfkc(value.trim(), bounds::FILTER_MAX) {
-                return Err(FilterError::new(
+            } else if !bounds::fits_nfkc(value.trim(), bounds::FILTER_MAX) {
+                problems.push(FilterError::new(
                     field,
                     format!("{label}は{}文字以内で入力してください", bounds::FILTER_MAX),
                 ));
             }
         }
-        let mut f = AuditFilter::new(scope);
-        f.from = date(&self.from, "from", "開始日")?;
-        f.to = date(&self.to, "to", "終了日")?;
-        if let (Some(a), Some(b)) = (f.from, f.to) {
-            if a > b {
-                return Err(FilterError::new(
-                    "to",
-                    "終了日が開始日より前になっています。開始日以降の日付にしてください",
-                ));
-            }
+        let mut kept = |r: Result<Option<_>, FilterError>| {
+            r.unwrap_or_else(|e| {
+                problems.push(e);
+                None
+            })
+        };
+        let from = kept(date(&self.from, "from", "開始日"));
+        let to = kept(date(&self.to, "to", "終了日"));
+        if from.zip(to).is_some_and(|(from, to)| from > to) {
+            problems.push(FilterError::new(
+                "to",
+                "終了日が開始日より前になっています。開始日以降の日付にしてください",
+            ));
         }
+        let action = some(&self.action).and_then(|a| match Action::parse(&a) {
+            Ok(a) => Some(a),
+            Err(_) => {
+                problems.push(FilterError::new("action", "操作の指定が正しくありません"));
+                None
+            }
+        });
+        let outcome = some(&self.outcome).and_then(|o| match AuditOutcome::parse(&o) {
+            Ok(o) => Some(o),
+            Err(_) => {
+                problems.push(FilterError::new("outcome", "結果の指定が正しくありません"));
+                None
+            }
+        });
+        if !problems.is_empty() {
+            problems.sort_by_key(|e| FORM_ORDER.iter().position(|f| *f == e.field));
+            return Err(problems);
+        }
+        let scope = match (staff.scope(), some(&self.office)) {
+            (OfficeScope::All, Some(office)) => OfficeScope::One(office),
+            (scope, _) => scope,
+        };
+        let mut f = AuditFilter::new(scope);
+        f.from = from;
+        f.to = to;
         f.actor = some(&self.actor).map(|a| AuditFilter::actor_of_input(&a));
-        f.action = some(&self.action)
-            .map(|a| {
-                Action::parse(&a)
-                    .map_err(|_| FilterError::new("action", "操作の指定が正しくありません"))
-            })
-            .transpose()?;
-        f.outcome = some(&self.outcome)
-            .map(|o| {
-                AuditOutcome::parse(&o)
-                    .map_err(|_| FilterError::new("outcome", "結果の指定が正しくありません"))
-            })
-            .transpose()?;
+        f.action = action;
+        f.outcome = outcome;
         // A 保証契約番号 is stored normalized; anything else (a login) as typed.
         f.target = some(&self.number).map(|t| {
             CertificateNumber::parse(&t)
@@ -265,15 +288,30 @@ pub async fn list(
     staff.require(&ROLES)?;
     let q = q.into_inner();
     let mut ctx = staff.context();
-    ctx.insert("error_field", "");
-    let parsed = q.filter(&staff).and_then(|f| Ok((f, q.cursor()?)));
+    ctx.insert("errors", &BTreeMap::<&str, String>::new());
+    ctx.insert("first_error", "");
+    let parsed = match (q.filter(&staff), q.cursor()) {
+        (Ok(f), Ok(c)) => Ok((f, c)),
+        (Ok(_), Err(e)) => Err(vec![e]),
+        (Err(es), Ok(_)) => Err(es),
+        (Err(mut es), Err(e)) => {
+            es.push(e);
+            Err(es)
+        }
+    };
     // A filter that cannot be read lists nothing: an unfiltered list under a
     // filter's error would be read as the filter's answer.
     let (filter, cursor, listed) = match parsed {
         Ok((f, c)) => (f, c, true),
-        Err(FilterError { field, message }) => {
-            ctx.insert("error", &message);
-            ctx.insert("error_field", field);
+        Err(problems) => {
+            ctx.insert("first_error", problems[0].field);
+            ctx.insert(
+                "errors",
+                &problems
+                    .into_iter()
+                    .map(|e| (e.field, e.message))
+                    .collect::<BTreeMap<_, _>>(),
+            );
             (AuditFilter::new(staff.scope()), None, false)
         }
     };
@@ -388,10 +426,14 @@ pub async fn export(
     let format = Format::parse(&form.format).ok_or_else(|| {
         WebError::BadRequest("書き出し形式は CSV か JSONL を選んでください".into())
     })?;
-    let filter = form
-        .query
-        .filter(&staff)
-        .map_err(|e| WebError::BadRequest(e.message))?;
+    let filter = form.query.filter(&staff).map_err(|es| {
+        WebError::BadRequest(
+            es.into_iter()
+                .map(|e| e.message)
+                .collect::<Vec<_>>()
+                .join("。"),
+        )
+    })?;
     let actor = staff.actor.clone();
     let plan = db::run(&state.verifier.pool, move |c| {
         export::start(c, &actor, filter, format).map_err(DbError::from)

@@ -229,17 +229,14 @@ async fn the_password_form_names_each_mistake_and_never_echoes_a_password() {
         )
         .await;
     assert_eq!(res.status(), 422);
-    let page = Html::of(res).await;
-    for (field, says) in [
-        ("current", "現在のパスワードを入力してください"),
-        ("new", "10文字以上"),
-        ("confirm", "もう一度同じように"),
-    ] {
-        assert!(
-            page.text(&format!("#{field}-error")).contains(says),
-            "{field}: {page}"
-        );
-    }
+    super::assert_field_errors(
+        &Html::of(res).await,
+        &[
+            ("current", "現在のパスワードを入力してください"),
+            ("new", "10文字以上"),
+            ("confirm", "もう一度同じように"),
+        ],
+    );
     assert_eq!(
         audited(&service, "user.passwd", "user:newofficer", Some("failure")),
         1,
@@ -443,10 +440,7 @@ async fn an_api_token_is_shown_once_stored_as_a_hash_and_revocable() {
 /// form refuses even the right one.
 #[tokio::test]
 async fn wrong_current_passwords_are_throttled_like_sign_ins() {
-    let service = ServiceProcess::start_with(
-        "",
-        Some("[signin]\nmax_failures = 3\nwindow_minutes = 15\n"),
-    );
+    let service = super::with_three_sign_in_failures_allowed();
     let officer = &service.officer().await;
     let attempt = |current: &'static str| async move {
         let new = "a-brand-new-secret";
@@ -536,10 +530,7 @@ async fn a_failed_sign_in_of_an_account_is_in_its_offices_log() {
 /// is typed; and every spelling counts against the same sign-in throttle.
 #[tokio::test]
 async fn a_login_typed_in_capitals_is_that_account_everywhere() {
-    let service = ServiceProcess::start_with(
-        "",
-        Some("[signin]\nmax_failures = 3\nwindow_minutes = 15\n"),
-    );
+    let service = super::with_three_sign_in_failures_allowed();
     service.add_user("officer1", "officer", OFFICE);
     for typed in ["OFFICER1", "Officer1", "ＯＦＦＩＣＥＲ１"] {
         let browser = service.browser();

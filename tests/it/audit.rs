@@ -184,6 +184,38 @@ async fn admins_see_every_office_and_can_narrow_to_one() {
     );
 }
 
+/// Every mistake in the audit filters is named at its field in one answer, the cursor
+/// starts in the first of them, and nothing is listed under them.
+#[tokio::test]
+async fn the_audit_filters_name_every_mistake_at_once() {
+    let service = two_offices().await;
+    service.add_user("admin1", "admin", OFFICE);
+    let admin = service.sign_in("admin1").await;
+    let page = admin
+        .page("/audit?from=2025/04/01&actor=a%09b&outcome=nope&office=x%0Ay&cursor=zzz")
+        .await;
+    super::assert_field_errors(
+        &page,
+        &[
+            ("from", "開始日は 2025-04-01 の形で"),
+            ("actor", "操作者に改行"),
+            ("outcome", "結果の指定が正しくありません"),
+            ("office", "発注機関に改行"),
+            ("cursor", "ページの指定が正しくありません"),
+        ],
+    );
+    for field in ["from", "actor", "outcome", "office"] {
+        assert_eq!(
+            page.attrs(&format!("#{field}"), "aria-invalid"),
+            ["true"],
+            "{field}"
+        );
+    }
+    assert_eq!(page.attrs("#from", "autofocus").len(), 1, "the first field");
+    assert_eq!(page.attrs("#actor", "autofocus").len(), 0);
+    assert!(actors(&page).is_empty(), "a filter in error lists nothing");
+}
+
 /// A service with a checkpoint every 3 events and at least 9 events: three sign-ins
 /// and sign-outs of `officer1`.
 async fn a_short_log_with_checkpoints() -> ServiceProcess {

@@ -319,10 +319,7 @@ async fn a_nul_anywhere_in_a_request_is_never_a_server_error() {
 
 #[tokio::test]
 async fn a_thousand_throttled_sign_ins_add_a_bounded_number_of_rows() {
-    let service = ServiceProcess::start_with(
-        "",
-        Some("[signin]\nmax_failures = 3\nwindow_minutes = 15\n"),
-    );
+    let service = super::with_three_sign_in_failures_allowed();
     service.add_user("officer1", "officer", OFFICE);
     let guesser = service.browser();
     let csrf = guesser.csrf("/login").await;

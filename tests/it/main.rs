@@ -168,3 +168,22 @@ fn assert_limit_then_locked(outcomes: &[&str], limit: usize) {
 fn assert_chain_intact(service: &ServiceProcess) {
     kakunin_testkit::process::assert_exit(&service.cli(&["audit", "verify"]), 0);
 }
+
+/// Asserts that `page` says each `(field, says)` at `#{field}-error`: every mistake of
+/// one submission named at its own field.
+fn assert_field_errors(page: &Html, expected: &[(&str, &str)]) {
+    for (field, says) in expected {
+        assert!(
+            page.text(&format!("#{field}-error")).contains(says),
+            "{field}: {page}"
+        );
+    }
+}
+
+/// A service whose sign-in throttle refuses after three failures in 15 minutes.
+fn with_three_sign_in_failures_allowed() -> ServiceProcess {
+    ServiceProcess::start_with(
+        "",
+        Some("[signin]\nmax_failures = 3\nwindow_minutes = 15\n"),
+    )
+}

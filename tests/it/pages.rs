@@ -303,4 +303,20 @@ async fn history_names_who_verified_and_is_searchable_by_number_date_and_outcome
         "終了日が開始日より前になっています。開始日以降の日付にしてください",
         "not an empty list that reads as no verification"
     );
+    // Every mistake at once, each at its field.
+    let all_wrong = browser
+        .page("/verifications?number=%21%21&case=a%0Ab&from=2025/04/01&to=x&outcome=nope")
+        .await;
+    let fields = [
+        ("number", "保証契約番号"),
+        ("case", "案件番号"),
+        ("from", "開始日は"),
+        ("to", "終了日は"),
+        ("outcome", "結果の指定"),
+    ];
+    super::assert_field_errors(&all_wrong, &fields);
+    for (field, _) in fields {
+        let invalid = all_wrong.attrs(&format!("[name={field}]"), "aria-invalid");
+        assert_eq!(invalid, ["true"], "{field}");
+    }
 }

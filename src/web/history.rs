@@ -66,6 +66,10 @@ struct OutcomeOption {
     label: &'static str,
 }
 
+/// The history's filter fields as the form shows them: the cursor starts in the first
+/// one in error.
+const FORM_ORDER: [&str; 5] = ["number", "case", "from", "to", "outcome"];
+
 /// A filter field read by `parse`, or none when left empty.
 fn given<T>(
     typed: &str,
@@ -149,6 +153,7 @@ pub async fn list(
 ) -> Result<HttpResponse, WebError> {
     let mut ctx = staff.context();
     ctx.insert("errors", &BTreeMap::<&str, String>::new());
+    ctx.insert("first_error", "");
     let (rows, uses) = match filter(&q) {
         Ok(f) => {
             let scope = staff.scope();
@@ -164,6 +169,8 @@ pub async fn list(
             .await?
         }
         Err(problems) => {
+            let first = FORM_ORDER.iter().find(|f| problems.contains_key(*f));
+            ctx.insert("first_error", &first);
             ctx.insert("errors", &problems);
             (Vec::new(), Vec::new())
         }

@@ -212,8 +212,33 @@ async fn the_audit_filters_name_every_mistake_at_once() {
         );
     }
     assert_eq!(page.attrs("#from", "autofocus").len(), 1, "the first field");
-    assert_eq!(page.attrs("#actor", "autofocus").len(), 0);
+    for field in ["actor", "outcome", "office"] {
+        assert!(page.attrs(&format!("#{field}"), "autofocus").is_empty());
+    }
     assert!(actors(&page).is_empty(), "a filter in error lists nothing");
+
+    // An export of a filter in error is refused with every message.
+    let res = admin
+        .submit(
+            "/audit",
+            "/audit/export",
+            &[("format", "csv"), ("from", "2025/04/01"), ("actor", "a\tb")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("開始日は 2025-04-01 の形で") && body.contains("操作者に改行"),
+        "{body}"
+    );
+
+    // A supervisor has no office field: what a link carries there is ignored, not
+    // refused at a field the page does not show.
+    service.add_user("super1", "supervisor", OFFICE);
+    let supervisor = service.sign_in("super1").await;
+    let page = supervisor.page("/audit?office=x%0Ay").await;
+    assert_eq!(page.count("[role=alert]"), 0, "{page}");
+    assert!(!actors(&page).is_empty(), "{page}");
 }
 
 /// A service with a checkpoint every 3 events and at least 9 events: three sign-ins

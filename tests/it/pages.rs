@@ -318,5 +318,7 @@ async fn history_names_who_verified_and_is_searchable_by_number_date_and_outcome
     for (field, _) in fields {
         let invalid = all_wrong.attrs(&format!("[name={field}]"), "aria-invalid");
         assert_eq!(invalid, ["true"], "{field}");
+        let focused = all_wrong.attrs(&format!("[name={field}]"), "autofocus");
+        assert_eq!(focused.len(), usize::from(field == "number"), "{field}");
     }
 }

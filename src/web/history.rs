@@ -1,11 +1,10 @@
 //! The office's history of verifications, searchable by number, date and outcome.
 
-use std::collections::BTreeMap;
-
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::error::WebError;
+use super::filter::{given, Problems};
 use super::officer::checked_at_ja;
 use super::session::Staff;
 use super::{html, templates, AppState};
@@ -66,45 +65,13 @@ struct OutcomeOption {
     label: &'static str,
 }
 
-/// The history's filter fields as the form shows them: the cursor starts in the first
-/// one in error.
-const FORM_ORDER: [&str; 5] = ["number", "case", "from", "to", "outcome"];
+/// The history's filter fields as the form shows them.
+const FORM_ORDER: &[&str] = &["number", "case", "from", "to", "outcome"];
 
-/// A filter field read by `parse`, or none when left empty.
-fn given<T>(
-    typed: &str,
-    parse: impl FnOnce(&str) -> Result<T, String>,
-) -> Result<Option<T>, String> {
-    match typed.trim() {
-        "" => Ok(None),
-        s => parse(s).map(Some),
-    }
-}
-
-/// `r`'s value, or none with its message noted under `field`.
-fn kept<T>(
-    problems: &mut BTreeMap<&'static str, String>,
-    field: &'static str,
-    r: Result<Option<T>, String>,
-) -> Option<T> {
-    r.unwrap_or_else(|message| {
-        problems.insert(field, message);
-        None
-    })
-}
-
-/// The filter the query asks for, or every field's problem (field name → message), so
-/// one answer names them all.
-fn filter(q: &HistoryQuery) -> Result<HistoryFilter, BTreeMap<&'static str, String>> {
-    let mut problems = BTreeMap::new();
-    let date = |label: &'static str| {
-        move |s: &str| {
-            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map_err(|_| format!("{label}は 2025-04-01 の形で入力してください"))
-        }
-    };
-    let number = kept(
-        &mut problems,
+/// The filter the query asks for, or every field's problem.
+fn filter(q: &HistoryQuery) -> Result<HistoryFilter, Problems> {
+    let mut problems = Problems::new(FORM_ORDER);
+    let number = problems.kept(
         "number",
         given(&q.number, |n| {
             CertificateNumber::parse(n)
@@ -112,28 +79,19 @@ fn filter(q: &HistoryQuery) -> Result<HistoryFilter, BTreeMap<&'static str, Stri
                 .map_err(|e| e.to_string())
         }),
     );
-    let case_number = kept(
-        &mut problems,
+    let case_number = problems.kept(
         "case",
         case_text(CaseField::Number, &q.case).map_err(|e| e.to_string()),
     );
-    let from = kept(&mut problems, "from", given(&q.from, date("開始日")));
-    let to = kept(&mut problems, "to", given(&q.to, date("終了日")));
-    let outcome = kept(
-        &mut problems,
+    let from = problems.date("from", "開始日", &q.from);
+    let to = problems.date("to", "終了日", &q.to);
+    problems.range(from, to);
+    let outcome = problems.kept(
         "outcome",
         given(&q.outcome, |o| {
             Outcome::parse(o).map_err(|_| "結果の指定が正しくありません".to_owned())
         }),
     );
-    // Refused as the audit page refuses it: an empty list would read as "nothing was
-    // verified in that period".
-    if from.zip(to).is_some_and(|(from, to)| from > to) {
-        problems.insert(
-            "to",
-            "終了日が開始日より前になっています。開始日以降の日付にしてください".to_owned(),
-        );
-    }
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -152,8 +110,7 @@ pub async fn list(
     q: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, WebError> {
     let mut ctx = staff.context();
-    ctx.insert("errors", &BTreeMap::<&str, String>::new());
-    ctx.insert("first_error", "");
+    Problems::none(&mut ctx);
     let (rows, uses) = match filter(&q) {
         Ok(f) => {
             let scope = staff.scope();
@@ -169,9 +126,7 @@ pub async fn list(
             .await?
         }
         Err(problems) => {
-            let first = FORM_ORDER.iter().find(|f| problems.contains_key(*f));
-            ctx.insert("first_error", &first);
-            ctx.insert("errors", &problems);
+            problems.show(&mut ctx);
             (Vec::new(), Vec::new())
         }
     };

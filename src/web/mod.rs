@@ -8,6 +8,7 @@ pub mod api;
 pub mod chart;
 pub mod error;
 pub mod evidence;
+pub mod filter;
 pub mod health;
 pub mod history;
 pub mod officer;

@@ -4,8 +4,6 @@
 //! A supervisor sees their own office's events; an admin sees every office. Officers
 //! get 403 from every handler here.
 
-use std::collections::BTreeMap;
-
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
@@ -14,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::chart;
 use super::error::{chain, Cause, WebError};
+use super::filter::{given, Problems};
 use super::session::Staff;
 use super::{html, templates, AppState};
 use crate::adapters::db::{self, DbError};
@@ -62,41 +61,10 @@ pub struct AuditQuery {
     pub cursor: String,
 }
 
-/// A filter field that cannot be read: its `field` (the form's input name, where the
-/// page shows the message) and the message.
-struct FilterError {
-    field: &'static str,
-    message: String,
-}
-
-impl FilterError {
-    fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            field,
-            message: message.into(),
-        }
-    }
-}
-
-/// The audit page's filter fields as the form shows them, for the order of its messages
-/// and which field the cursor starts in.
-const FORM_ORDER: [&str; 8] = [
+/// The audit page's filter fields as the form shows them.
+const FORM_ORDER: &[&str] = &[
     "from", "to", "actor", "action", "outcome", "number", "office", "cursor",
 ];
-
-fn date(s: &str, field: &'static str, label: &str) -> Result<Option<NaiveDate>, FilterError> {
-    match s.trim() {
-        "" => Ok(None),
-        s => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map(Some)
-            .map_err(|_| {
-                FilterError::new(
-                    field,
-                    format!("{label}は 2025-04-01 の形で入力してください"),
-                )
-            }),
-    }
-}
 
 /// A filter field as typed, full-width read as ASCII ([`bounds::typed_code`]); empty is
 /// not given.
@@ -107,9 +75,37 @@ fn some(s: &str) -> Option<String> {
 impl AuditQuery {
     /// The filter this staff member may run: the office scope comes from the session,
     /// never from the form, except that an admin may narrow to one office. `Err` holds
-    /// every field's problem, in the form's order, so one answer names them all.
-    fn filter(&self, staff: &Staff) -> Result<AuditFilter, Vec<FilterError>> {
-        let mut problems = Vec::new();
+    /// every field's problem, so one answer names them all.
+    fn filter(&self, staff: &Staff) -> Result<AuditFilter, Problems> {
+        let mut problems = Problems::new(FORM_ORDER);
+        let filter = self.read(staff, &mut problems);
+        if problems.is_empty() {
+            Ok(filter)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The filter and the page to start at, as the audit page reads them.
+    fn filter_and_cursor(&self, staff: &Staff) -> Result<(AuditFilter, Option<Cursor>), Problems> {
+        let mut problems = Problems::new(FORM_ORDER);
+        let filter = self.read(staff, &mut problems);
+        let cursor = problems.kept(
+            "cursor",
+            given(&self.cursor, |c| {
+                Cursor::decode(c).ok_or_else(|| "ページの指定が正しくありません".to_owned())
+            }),
+        );
+        if problems.is_empty() {
+            Ok((filter, cursor))
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// The filter as typed, each problem noted in `problems`; what it holds is not to
+    /// be run unless `problems` stays empty.
+    fn read(&self, staff: &Staff, problems: &mut Problems) -> AuditFilter {
         // The office field is an admin's only: a supervisor's office comes from the
         // session, so whatever a link carries there is ignored, not refused at a field
         // the page does not show.
@@ -123,50 +119,33 @@ impl AuditQuery {
             (office, "office", "発注機関"),
         ] {
             if bounds::has_control(value) {
-                problems.push(FilterError::new(
+                problems.add(
                     field,
                     format!("{label}に改行・タブなどの制御文字は使えません"),
-                ));
+                );
             // Measured as it will be used (after NFKC, which can lengthen a text).
             } else if !bounds::fits_nfkc(value.trim(), bounds::FILTER_MAX) {
-                problems.push(FilterError::new(
+                problems.add(
                     field,
                     format!("{label}は{}文字以内で入力してください", bounds::FILTER_MAX),
-                ));
+                );
             }
         }
-        let mut kept = |r: Result<Option<_>, FilterError>| {
-            r.unwrap_or_else(|e| {
-                problems.push(e);
-                None
-            })
-        };
-        let from = kept(date(&self.from, "from", "開始日"));
-        let to = kept(date(&self.to, "to", "終了日"));
-        if from.zip(to).is_some_and(|(from, to)| from > to) {
-            problems.push(FilterError::new(
-                "to",
-                "終了日が開始日より前になっています。開始日以降の日付にしてください",
-            ));
-        }
-        let action = some(&self.action).and_then(|a| match Action::parse(&a) {
-            Ok(a) => Some(a),
-            Err(_) => {
-                problems.push(FilterError::new("action", "操作の指定が正しくありません"));
-                None
-            }
-        });
-        let outcome = some(&self.outcome).and_then(|o| match AuditOutcome::parse(&o) {
-            Ok(o) => Some(o),
-            Err(_) => {
-                problems.push(FilterError::new("outcome", "結果の指定が正しくありません"));
-                None
-            }
-        });
-        if !problems.is_empty() {
-            problems.sort_by_key(|e| FORM_ORDER.iter().position(|f| *f == e.field));
-            return Err(problems);
-        }
+        let from = problems.date("from", "開始日", &self.from);
+        let to = problems.date("to", "終了日", &self.to);
+        problems.range(from, to);
+        let action = problems.kept(
+            "action",
+            given(&bounds::typed_code(&self.action), |a| {
+                Action::parse(a).map_err(|_| "操作の指定が正しくありません".to_owned())
+            }),
+        );
+        let outcome = problems.kept(
+            "outcome",
+            given(&bounds::typed_code(&self.outcome), |o| {
+                AuditOutcome::parse(o).map_err(|_| "結果の指定が正しくありません".to_owned())
+            }),
+        );
         let scope = match (staff.scope(), some(&self.office)) {
             (OfficeScope::All, Some(office)) => OfficeScope::One(office),
             (scope, _) => scope,
@@ -183,16 +162,7 @@ impl AuditQuery {
                 .map(|n| n.to_string())
                 .unwrap_or(t)
         });
-        Ok(f)
-    }
-
-    fn cursor(&self) -> Result<Option<Cursor>, FilterError> {
-        match self.cursor.trim() {
-            "" => Ok(None),
-            c => Cursor::decode(c)
-                .map(Some)
-                .ok_or_else(|| FilterError::new("cursor", "ページの指定が正しくありません")),
-        }
+        f
     }
 
     /// The query string of this filter, for the next-page link.
@@ -293,30 +263,13 @@ pub async fn list(
     staff.require(&ROLES)?;
     let q = q.into_inner();
     let mut ctx = staff.context();
-    ctx.insert("errors", &BTreeMap::<&str, String>::new());
-    ctx.insert("first_error", "");
-    let parsed = match (q.filter(&staff), q.cursor()) {
-        (Ok(f), Ok(c)) => Ok((f, c)),
-        (Ok(_), Err(e)) => Err(vec![e]),
-        (Err(es), Ok(_)) => Err(es),
-        (Err(mut es), Err(e)) => {
-            es.push(e);
-            Err(es)
-        }
-    };
+    Problems::none(&mut ctx);
     // A filter that cannot be read lists nothing: an unfiltered list under a
     // filter's error would be read as the filter's answer.
-    let (filter, cursor, listed) = match parsed {
+    let (filter, cursor, listed) = match q.filter_and_cursor(&staff) {
         Ok((f, c)) => (f, c, true),
         Err(problems) => {
-            ctx.insert("first_error", problems[0].field);
-            ctx.insert(
-                "errors",
-                &problems
-                    .into_iter()
-                    .map(|e| (e.field, e.message))
-                    .collect::<BTreeMap<_, _>>(),
-            );
+            problems.show(&mut ctx);
             (AuditFilter::new(staff.scope()), None, false)
         }
     };
@@ -431,14 +384,10 @@ pub async fn export(
     let format = Format::parse(&form.format).ok_or_else(|| {
         WebError::BadRequest("書き出し形式は CSV か JSONL を選んでください".into())
     })?;
-    let filter = form.query.filter(&staff).map_err(|es| {
-        WebError::BadRequest(
-            es.into_iter()
-                .map(|e| e.message)
-                .collect::<Vec<_>>()
-                .join("。"),
-        )
-    })?;
+    let filter = form
+        .query
+        .filter(&staff)
+        .map_err(|problems| WebError::BadRequest(problems.messages().join("。")))?;
     let actor = staff.actor.clone();
     let plan = db::run(&state.verifier.pool, move |c| {
         export::start(c, &actor, filter, format).map_err(DbError::from)

@@ -184,7 +184,6 @@ fn amount_error(too_large: bool) -> InvalidInput {
 /// `u64::MAX`, past that a float it parsed the digits as (`1e20`), and past `f64::MAX`
 /// `number out of range`.
 fn beyond_i64(serde_message: &str) -> bool {
-    let quoted = serde_message.split('`').nth(1).unwrap_or_default();
     // Past f64 too (a 400-digit number, `1e400`), serde_json says only this.
     if serde_message.starts_with("invalid value: integer")
         || serde_message.starts_with("number out of range")
@@ -192,9 +191,11 @@ fn beyond_i64(serde_message: &str) -> bool {
         return true;
     }
     serde_message.starts_with("invalid type: floating point")
-        && quoted
-            .parse::<f64>()
-            .is_ok_and(|n| n.fract() == 0.0 && n >= i64::MAX as f64)
+        && serde_message
+            .split('`')
+            .nth(1)
+            .and_then(|quoted| quoted.parse::<f64>().ok())
+            .is_some_and(|n| n.fract() == 0.0 && n >= i64::MAX as f64)
 }
 
 /// Unknown members are refused: a misspelt `expected` would otherwise silently skip

@@ -16,15 +16,20 @@ run:
 ## Benches are type-checked by clippy but not run here: they need a release build. Only
 ## the single-verification bench runs, one second a target against the debug binaries
 ## the tests just built, to check that every target still answers (no timing checked).
+## Every cargo command selects the whole workspace, so all of them resolve the same
+## features and share one build (scripts/check-features.sh); the PostgreSQL pass
+## therefore also reruns the issuer's own `it` suite (≈ 12 s, SQLite only) rather than
+## recompiling the tree for the service's package alone.
 test: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	./scripts/check-layers.sh
+	./scripts/check-features.sh
 	./scripts/check-schema.sh
 	$(CARGO) test --workspace --doc
 	$(CARGO) test --workspace --lib --bins --tests --no-fail-fast
-	KAKUNIN_TEST_BACKEND=postgres $(CARGO) test --test it --no-fail-fast
-	$(CARGO) test --bench single -- --smoke
+	KAKUNIN_TEST_BACKEND=postgres $(CARGO) test --workspace --test it --no-fail-fast
+	$(CARGO) test --workspace --bench single -- --smoke
 
 deps:
 	./scripts/install-test-deps.sh
@@ -35,19 +40,22 @@ fmt:
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## make layers: the protocol crate's dependencies and the module graph (ARCHITECTURE.md).
+## make layers: the protocol crate's dependencies and the module graph (ARCHITECTURE.md),
+## and that `cargo build` and the test build resolve the same features.
 layers:
 	./scripts/check-layers.sh
+	./scripts/check-features.sh
 
 ## make bench: every benchmark (release build); figures go to BENCHMARKS.md.
 bench:
-	$(CARGO) bench --bench verify
+	$(CARGO) bench --workspace --bench verify
 	$(MAKE) bench-pg
-	$(CARGO) bench --bench audit
+	$(CARGO) bench --workspace --bench audit
 
 ## make bench-api: API load (release binaries, issuer on loopback); the table goes to BENCHMARKS.md "API".
 bench-api:
-	$(CARGO) bench --bench api_load
+	$(CARGO) build --release --workspace --bins
+	$(CARGO) bench --workspace --bench api_load
 
 ## make bench-pg: the API load bench three times in a row, so the figures compare: SQLite,
 ## PostgreSQL with one node, PostgreSQL with two nodes on the same database (the testkit's
@@ -55,10 +63,10 @@ bench-api:
 ## "PostgreSQL". BENCH_REQUESTS / BENCH_ROUNDS / BENCH_CONCURRENCY apply to all three.
 bench-pg:
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ./scripts/install-test-deps.sh
-	$(CARGO) build --release -p kakunin -p kakunin-issuer --bins
-	BENCH_BACKEND=sqlite BENCH_NODES=1 $(CARGO) bench --bench api_load
-	BENCH_BACKEND=postgres BENCH_NODES=1 $(CARGO) bench --bench api_load
-	BENCH_BACKEND=postgres BENCH_NODES=2 $(CARGO) bench --bench api_load
+	$(CARGO) build --release --workspace --bins
+	BENCH_BACKEND=sqlite BENCH_NODES=1 $(CARGO) bench --workspace --bench api_load
+	BENCH_BACKEND=postgres BENCH_NODES=1 $(CARGO) bench --workspace --bench api_load
+	BENCH_BACKEND=postgres BENCH_NODES=2 $(CARGO) bench --workspace --bench api_load
 
 ## make schemathesis: Schemathesis (PyPI, venv under target/) against the API of a running
 ## service with a token: no 5xx, no answer outside the schema. Not part of make test.
@@ -69,8 +77,8 @@ schemathesis:
 ## loopback only); the tables go to BENCHMARKS.md "Single verification".
 bench-single:
 	command -v wrk >/dev/null 2>&1 || ./scripts/install-test-deps.sh
-	$(CARGO) build --release -p kakunin -p kakunin-issuer --bins
-	$(CARGO) bench --bench single
+	$(CARGO) build --release --workspace --bins
+	$(CARGO) bench --workspace --bench single
 
 ## make fuzz: every cargo-fuzz target for FUZZ_SECONDS (default 60) each, one at a time;
 ## installs a nightly toolchain and cargo-fuzz when missing. Not part of make test.

@@ -6,8 +6,8 @@
 //! `kakunin audit verify`.
 //!
 //! ```text
-//! cargo bench --bench audit                               # 1,000,000 events
-//! KAKUNIN_BENCH_EVENTS=20000 cargo test --bench audit     # quick check, debug build
+//! cargo bench --workspace --bench audit                            # 1,000,000 events
+//! KAKUNIN_BENCH_EVENTS=20000 cargo test --workspace --bench audit  # quick check, debug build
 //! ```
 
 use std::path::Path;

@@ -27,7 +27,7 @@
 //! some left out, the goal ratios that need them are not printed: for profiling one
 //! path), `BENCH_BATCH=0` (no batch after each round).
 //!
-//! `cargo test --bench single -- --smoke` (in `make test`) runs every target for one
+//! `cargo test --workspace --bench single -- --smoke` (in `make test`) runs every target for one
 //! second against the debug binaries and checks only that each answered as expected.
 
 use std::io::Write;

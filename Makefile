@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps fmt lint layers bench bench-api bench-pg bench-single schemathesis fuzz clean
+.PHONY: run test deps fmt lint layers bench bench-api bench-pg bench-single bench-counts schemathesis fuzz clean
 
 ## make run: the demo — reference issuer with demo data + the service, URL and logins printed.
 run:
@@ -79,6 +79,16 @@ bench-single:
 	command -v wrk >/dev/null 2>&1 || ./scripts/install-test-deps.sh
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) bench --workspace --bench single
+
+## make bench-counts: instructions (callgrind) and system calls (strace) per single
+## verification and per batch item, counts the host's noise does not move; installs
+## valgrind and strace if missing. BENCHMARKS.md "Single verification".
+bench-counts:
+	command -v valgrind >/dev/null 2>&1 && command -v strace >/dev/null 2>&1 || { \
+	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends valgrind strace; }
+	$(CARGO) build --release --workspace --bins
+	./scripts/bench-counts.sh
 
 ## make fuzz: every cargo-fuzz target for FUZZ_SECONDS (default 60) each, one at a time;
 ## installs a nightly toolchain and cargo-fuzz when missing. Not part of make test.

@@ -22,9 +22,9 @@ run:
 ## recompiling the tree for the service's package alone.
 test: deps
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	./scripts/check-layers.sh
 	./scripts/check-features.sh
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	./scripts/check-schema.sh
 	$(CARGO) test --workspace --doc
 	$(CARGO) test --workspace --lib --bins --tests --no-fail-fast
@@ -80,13 +80,11 @@ bench-single:
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) bench --workspace --bench single
 
-## make bench-counts: instructions (callgrind) and system calls (strace) per single
-## verification and per batch item, counts the host's noise does not move; installs
-## valgrind and strace if missing. BENCHMARKS.md "Single verification".
+## make bench-counts: instructions (callgrind: the host's noise does not move them) and
+## system calls (strace) per single verification and per batch item; installs valgrind,
+## strace and python3 if missing. BENCHMARKS.md "Single verification".
 bench-counts:
-	command -v valgrind >/dev/null 2>&1 && command -v strace >/dev/null 2>&1 || { \
-	  sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
-	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends valgrind strace; }
+	./scripts/install-bench-deps.sh
 	$(CARGO) build --release --workspace --bins
 	./scripts/bench-counts.sh
 

@@ -20,7 +20,7 @@ if ! "$VENV/bin/schemathesis" --version >/dev/null 2>&1; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet "schemathesis>=4,<5"
 fi
-cargo build --quiet -p kakunin --bin kakunin -p kakunin-issuer --bin kakunin-issuer
+cargo build --quiet --workspace --bins
 
 WORK=$(mktemp -d)
 pids=()
@@ -31,9 +31,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 # shellcheck source=scripts/wait-for.sh
 . scripts/wait-for.sh  # the cwd is the project root (cd above)
 started() {

@@ -1,4 +1,4 @@
-# Sourced by demo.sh and schemathesis.sh.
+# Sourced by demo.sh, schemathesis.sh and bench-counts.sh.
 # wait_for PORT PATH TRIES: waits until http://127.0.0.1:PORT/PATH answers 200, trying
 # every 0.1 s at most TRIES times (bash's /dev/tcp: no curl needed); 1 if it never did.
 wait_for() {
@@ -12,4 +12,9 @@ wait_for() {
     sleep 0.1
   done
   return 1
+}
+
+# free_port: a loopback port nothing listens on now (the kernel's pick).
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

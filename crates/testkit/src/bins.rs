@@ -35,7 +35,7 @@ pub fn binary(package: &str, bin: &str) -> PathBuf {
     let path = profile_dir().join(bin);
     assert!(
         path.exists(),
-        "{} is missing: build it first with `cargo build -p {package} --bin {bin}` \
+        "{} (package {package}) is missing: build it first with `cargo build --workspace --bins` \
          (or run the tests with `cargo test --workspace`)",
         path.display()
     );

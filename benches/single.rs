@@ -21,6 +21,12 @@
 //! first round, before its batch. The peak after the batches is printed beside it (a
 //! 1000-item batch spreads over threads, and glibc keeps what each thread's arena freed).
 //!
+//! Last, it times on one of its own threads what every verification that receives a
+//! record must do whatever the service around it does (the record's check with its
+//! signature, and the receipt's signature), and prints what that leaves of the 0.60
+//! goal: the most the API could reach if a single cost no more than the proxy's hop and
+//! that work, or no more than a batch item.
+//!
 //! Environment: `BENCH_SECONDS` (a target's load in one round, default 3),
 //! `BENCH_ROUNDS` (default 3), `BENCH_CONCURRENCY` (connections, default 16),
 //! `BENCH_TARGETS` (comma-separated names of the targets to load, default all; with
@@ -34,6 +40,8 @@ use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use serde_json::{json, Value};
 
 use kakunin_testkit::issuer::IssuerProcess;
@@ -276,7 +284,7 @@ impl Bench {
             .collect();
 
         // The officer's session, as a browser holds it, and the form's CSRF token.
-        let (cookie, csrf, outcome_paths) = runtime.block_on(async {
+        let (cookie, csrf, outcome_paths, receipt_payload) = runtime.block_on(async {
             let browser = kakunin_testkit::client::Browser::without_redirects(&service.base_url);
             let res = browser.sign_in("officer1", PASSWORD).await;
             assert_eq!(res.status(), 303, "the officer signs in");
@@ -284,6 +292,7 @@ impl Bench {
             let csrf = browser.csrf("/").await;
             // Outcome pages to show: verifications made through the API.
             let mut paths = Vec::new();
+            let mut receipt_payload = Vec::new();
             for body in &bodies {
                 let res = http
                     .post(format!("{}/api/v1/verifications", service.base_url))
@@ -299,8 +308,12 @@ impl Bench {
                     "/verifications/{}",
                     id["id"].as_str().expect("id of the verification")
                 ));
+                if receipt_payload.is_empty() {
+                    let payload = id["receipt"]["payload"].as_str().expect("a receipt");
+                    receipt_payload = URL_SAFE_NO_PAD.decode(payload).expect("base64url");
+                }
             }
-            (cookie, csrf, paths)
+            (cookie, csrf, paths, receipt_payload)
         });
         let form_bodies: Vec<String> = keys
             .iter()
@@ -444,10 +457,38 @@ impl Bench {
         };
         drop(proxy_child_guard(proxy_child));
 
+        // What no verification can skip, timed here on the same host once the load is
+        // over: the check of a record as the issuer answers it, and the receipt's
+        // signature over a payload as the service signed one.
+        let (number, _) = &keys[0];
+        let envelope = runtime.block_on(async {
+            let res = http
+                .post(issuer.lookup_url())
+                .bearer_auth(&issuer.token)
+                .header("content-type", "application/json")
+                .body(bodies[0].clone())
+                .send()
+                .await
+                .expect("issuer lookup");
+            assert_eq!(res.status(), 200, "the issuer answers the record");
+            res.bytes().await.expect("the record")
+        });
+        let required = RequiredWork::measure(
+            &issuer.registry_toml,
+            number,
+            &envelope,
+            &receipt_payload,
+            if self.smoke { 10 } else { 2000 },
+        );
+
         if self.smoke {
             for (t, tally) in targets.iter().zip(&tallies) {
                 println!("smoke: {} answered {} requests", t.name, tally.requests());
             }
+            println!(
+                "smoke: check {:.0} µs, receipt signature {:.0} µs",
+                required.check_us, required.sign_us
+            );
             return;
         }
         self.report(
@@ -456,6 +497,7 @@ impl Bench {
             batch_cpu[2] as f64 * 10_000.0 / batch_count.max(1) as f64,
             rss,
             ready,
+            required,
         );
         drop(service);
         drop(issuer);
@@ -542,6 +584,7 @@ impl Bench {
         batch_item_us: f64,
         rss: Rss,
         ready: Duration,
+        required: RequiredWork,
     ) {
         let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
         println!(
@@ -621,7 +664,119 @@ impl Bench {
             "| start to `/readyz` | {ms:.0} ms | ≤ 300 ms: {} |",
             met(ms <= 300.0)
         );
+        if let Some(proxy) = by("proxy") {
+            required.report(proxy.cpu_us(), batch_item_us);
+        }
     }
+}
+
+/// What every verification that receives a record does, whatever the service around it
+/// does: the record's check (`domain::check`: the JWS of issuer-protocol §3 with its
+/// Ed25519 signature, the payload, the rules) and the receipt's Ed25519 signature
+/// (service.md: the answer carries the signed receipt). Timed on one thread of this
+/// bench, in µs per call, with the release build's code.
+struct RequiredWork {
+    check_us: f64,
+    sign_us: f64,
+}
+
+impl RequiredWork {
+    /// Checks `envelope` (the issuer's answer for `number`) against the registry the
+    /// service was given, with the rule profile it uses, and signs `receipt` (a receipt's
+    /// payload bytes) as `ReceiptKeys::sign_as_of` does; `iterations` calls of each
+    /// ([`per_call_us`]). Panics if the record does not verify.
+    fn measure(
+        registry_toml: &str,
+        number: &str,
+        envelope: &[u8],
+        receipt: &[u8],
+        iterations: u32,
+    ) -> Self {
+        use kakunin::domain::check::check;
+        use kakunin::domain::outcome::Outcome;
+        use kakunin::domain::rules::{Expected, Profile};
+        use kakunin_protocol::ids::CertificateNumber;
+        use kakunin_protocol::jws::{sign_as, RECEIPT_TYP};
+        use kakunin_protocol::registry::Registry;
+
+        let registry = Registry::from_toml_str(registry_toml, "issuers.toml", |_| None)
+            .expect("the demo registry");
+        let profile = Profile::load(
+            &kakunin_testkit::bins::workspace_root().join("config/profiles/oita.toml"),
+        )
+        .expect("the rule profile");
+        let number = CertificateNumber::parse(number).expect("a demo number");
+        let issuer = registry.route(&number)[0].id.clone();
+        let expected = Expected::default();
+        let check_us = per_call_us(iterations, || {
+            let checked = check(
+                std::hint::black_box(envelope),
+                &issuer,
+                &number,
+                &registry,
+                &profile,
+                &expected,
+            )
+            .expect("the demo record checks");
+            assert_eq!(checked.outcome(), Outcome::Verified);
+        });
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let sign_us = per_call_us(iterations, || {
+            std::hint::black_box(sign_as(
+                RECEIPT_TYP,
+                std::hint::black_box(receipt),
+                "bench",
+                &key,
+            ));
+        });
+        Self { check_us, sign_us }
+    }
+
+    /// Where the goal of ≥ 0.60 of the proxy's rate stands against this work, from the
+    /// proxy run's CPU per request (`proxy`: issuer, proxy, service, wrk, µs). Under a
+    /// load that keeps both cores busy, rate is cores ÷ CPU per request, so a single
+    /// verification reaches at most proxy CPU ÷ (issuer + wrk + what the service spends).
+    fn report(&self, proxy: [f64; 4], batch_item_us: f64) {
+        let [issuer, hop, _, wrk] = proxy;
+        let whole = issuer + hop + wrk;
+        let work = self.check_us + self.sign_us;
+        println!();
+        println!("| the work every verification does, and what it leaves | this run |");
+        println!("|---|---|");
+        println!(
+            "| the record's check (signature included) + the receipt's signature, µs | {:.0} + {:.0} = {work:.0} |",
+            self.check_us, self.sign_us
+        );
+        println!(
+            "| API ÷ proxy at most, if a single cost the service the proxy's hop ({hop:.0} µs) and that work, nothing else | {:.2} |",
+            whole / (whole + work)
+        );
+        if batch_item_us > 0.0 {
+            println!(
+                "| API ÷ proxy at most, if a single cost the service what a batch item costs ({batch_item_us:.0} µs) | {:.2} |",
+                whole / (issuer + wrk + batch_item_us)
+            );
+        }
+        println!(
+            "| left at 0.60 for everything else (storing the row and its audit row, the token, the answer), µs | {:.0} |",
+            whole / 0.60 - whole - work
+        );
+    }
+}
+
+/// µs per call of `f`: the least of five timings of `iterations` calls, on this thread
+/// once the load is over, the others being the ones another process got in the way of.
+/// Wall time: the thread's CPU clock in `/proc` moves only at the scheduler's ticks.
+fn per_call_us(iterations: u32, mut f: impl FnMut()) -> f64 {
+    (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..iterations {
+                f();
+            }
+            start.elapsed().as_secs_f64() * 1e6 / f64::from(iterations)
+        })
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// Kills the proxy child when dropped.

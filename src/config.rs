@@ -332,10 +332,19 @@ impl Default for Intake {
 /// `scheme://` is a typing mistake (`postgre://`, `mysql://`) that would otherwise
 /// become a new, empty SQLite file of that odd name. The message shows the scheme only,
 /// never the rest, which may hold a password.
+///
+/// libpq's other form, keywords and values (`host=db port=5432 password=…`), is refused
+/// too: as a path it would become a SQLite file named after the password, and the node
+/// would run on an empty database of its own. Its message names the form, not the text.
 pub fn database_url_problem(url: &str) -> Option<String> {
     const KNOWN: [&str; 3] = ["sqlite://", "postgres://", "postgresql://"];
     if KNOWN.iter().any(|k| url.starts_with(k)) {
         return None;
+    }
+    if is_libpq_keywords(url) {
+        return Some(
+            "データベースの設定は libpq のキーワード形式（host=… dbname=…）では書けません。PostgreSQL は postgres://ユーザー@ホスト/データベース の URL で書いてください（パスワードは postgres://ユーザー:パスワード@… か URL の ?password=…）".to_owned(),
+        );
     }
     // Anything else that is written as a URL: `jdbc:postgresql://…`, `mysql://…`, or a
     // known scheme short of its `//` (`postgres:/…`, `postgres:user:pw@host`).
@@ -356,6 +365,32 @@ pub fn database_url_problem(url: &str) -> Option<String> {
     Some(format!(
         "データベースの URL「{shown}:…」は使えません。SQLite はファイルのパス（例: data/kakunin.db）か sqlite://パス、PostgreSQL は postgres://ユーザー@ホスト/データベース の形で書いてください"
     ))
+}
+
+/// Whether `url` is written in libpq's keyword/value form: some word of it is
+/// `keyword=value` for one of libpq's connection keywords (libpq, "Parameter Key
+/// Words"). No SQLite path a person writes looks like that.
+fn is_libpq_keywords(url: &str) -> bool {
+    const KEYWORDS: [&str; 14] = [
+        "host",
+        "hostaddr",
+        "port",
+        "dbname",
+        "user",
+        "password",
+        "passfile",
+        "sslmode",
+        "sslpassword",
+        "sslcert",
+        "sslkey",
+        "connect_timeout",
+        "application_name",
+        "service",
+    ];
+    url.split_whitespace().any(|word| {
+        word.split_once('=')
+            .is_some_and(|(k, _)| KEYWORDS.iter().any(|known| k.eq_ignore_ascii_case(known)))
+    })
 }
 
 /// The values a number setting may take, both ends included. The same bounds are

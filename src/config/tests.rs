@@ -51,8 +51,22 @@ fn a_database_url_of_another_scheme_is_refused() {
         assert!(e.contains("は使えません"), "{e}");
         assert!(!e.contains("s3cret"), "{e}");
     }
+    // libpq's keyword form would have become a SQLite file named after its password.
+    for url in [
+        "host=127.0.0.1 port=1 password=s3cret",
+        "dbname=kakunin user=kakunin",
+        "  PASSWORD=s3cret",
+    ] {
+        let e = load(&[("KAKUNIN_DATABASE_URL", url)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("KAKUNIN_DATABASE_URL"), "{e}");
+        assert!(e.contains("libpq のキーワード形式"), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
+    }
     for url in [
         "data/kakunin.db",
+        "data/a=b.db",
         "sqlite://data/kakunin.db",
         "postgres://kakunin@db.example/kakunin",
         "postgresql://kakunin@db.example/kakunin",

@@ -93,6 +93,54 @@ fn the_database_is_created_for_its_owner_alone() {
     assert_eq!(mode(&dir.path().join("new")), 0o700);
 }
 
+/// A PostgreSQL password reaches no output of any command, whether written in the URL's
+/// userinfo or in its query (libpq reads `?password=` too), and libpq's keyword form is
+/// refused rather than made a SQLite file named after its password.
+#[test]
+fn a_database_password_reaches_no_output_and_no_file_name() {
+    const PASSWORD: &str = "SuperSecretPW11";
+    // A SQLite source for `db copy`, whatever the suite's backend; and no long wait for
+    // a pool that cannot connect.
+    let service =
+        ServiceProcess::prepare_on("", Some("[database]\npool_timeout_ms = 200\n"), None);
+    let source = service.db_path().display().to_string();
+    let urls = [
+        format!("postgresql://127.0.0.1:1/x?password={PASSWORD}"),
+        format!("postgres://kakunin@127.0.0.1:1/x?sslmode=disable&password={PASSWORD}"),
+        format!("postgres://kakunin:{PASSWORD}@127.0.0.1:1/x"),
+        format!("host=127.0.0.1 port=1 password={PASSWORD}"),
+    ];
+    for url in &urls {
+        let runs: [Vec<&str>; 3] = [
+            vec!["migrate"],
+            vec!["serve"],
+            vec!["db", "copy", "--from", &source, "--to", url],
+        ];
+        for args in runs {
+            let out = service
+                .command()
+                .env("KAKUNIN_DATABASE_URL", url)
+                .args(&args)
+                .output()
+                .unwrap();
+            let said = format!(
+                "{}{}",
+                kakunin_testkit::process::stdout(&out),
+                kakunin_testkit::process::stderr(&out)
+            );
+            assert!(!out.status.success(), "{args:?} with {url}: {said}");
+            assert!(!said.contains(PASSWORD), "{args:?} with {url}: {said}");
+        }
+    }
+    let root = kakunin_testkit::bins::workspace_root();
+    let named: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.contains(PASSWORD))
+        .collect();
+    assert!(named.is_empty(), "{named:?}");
+}
+
 #[tokio::test]
 async fn head_answers_like_get_without_a_body() {
     let (issuer, service, browser) = officer().await;

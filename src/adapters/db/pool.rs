@@ -36,20 +36,51 @@ pub enum Location {
     Sqlite(String),
 }
 
-/// libpq's reason `reason` without the URL or its password, which it may quote: the
-/// URL becomes `postgres://…`, the password (as written in the URL) `***`.
+/// libpq's URL parameters that hold a secret: a query such as `?password=…` is read
+/// as the userinfo's password is (libpq, "Connection URIs").
+const SECRET_PARAMETERS: [&str; 2] = ["password", "sslpassword"];
+
+/// Every password `url` holds, as written in its text and percent-decoded: the
+/// userinfo's (between `://` and the last `@`, after its first `:`) and the values of
+/// [`SECRET_PARAMETERS`] in its query. Read from the text, since a URL libpq refused may
+/// not parse.
+fn passwords_in(url: &str) -> Vec<String> {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let (authority, query) = match after_scheme.split_once('?') {
+        Some((before, query)) => (before, query.split('#').next().unwrap_or("")),
+        None => (after_scheme, ""),
+    };
+    let userinfo = authority
+        .rsplit_once('@')
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, password)| password);
+    let parameters = query.split('&').filter_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        SECRET_PARAMETERS
+            .iter()
+            .any(|s| name.eq_ignore_ascii_case(s))
+            .then_some(value)
+    });
+    let mut found: Vec<String> = Vec::new();
+    for written in userinfo.into_iter().chain(parameters) {
+        let decoded = percent_encoding::percent_decode_str(written).decode_utf8_lossy();
+        for form in [written, decoded.as_ref()] {
+            if !form.is_empty() && !found.iter().any(|f| f == form) {
+                found.push(form.to_owned());
+            }
+        }
+    }
+    // The longest first, so a password that contains another is replaced whole.
+    found.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    found
+}
+
+/// libpq's reason `reason` without the URL or its passwords, which it may quote: the
+/// URL becomes `postgres://…`, each password ([`passwords_in`]) `***`.
 fn without_url(reason: &str, url: &str) -> String {
     let mut out = reason.replace(url, "postgres://…");
-    // The userinfo is what comes between `://` and the last `@`; the password follows
-    // its first `:`. Read from the text, since a URL libpq refused may not parse.
-    let password = url
-        .split_once("://")
-        .and_then(|(_, rest)| rest.rsplit_once('@'))
-        .and_then(|(userinfo, _)| userinfo.split_once(':'))
-        .map(|(_, password)| password)
-        .filter(|p| !p.is_empty());
-    if let Some(password) = password {
-        out = out.replace(password, "***");
+    for password in passwords_in(url) {
+        out = out.replace(&password, "***");
     }
     out
 }
@@ -80,7 +111,9 @@ impl Location {
         }
     }
 
-    /// The URL as it may be shown or logged: a PostgreSQL password becomes `***`.
+    /// The URL as it may be shown or logged: a PostgreSQL password becomes `***`, in the
+    /// userinfo (`postgres://user:***@host/db`) and in the query (`?password=***`,
+    /// [`SECRET_PARAMETERS`]); a URL that does not parse is only `postgres://…`.
     pub fn redacted(&self) -> String {
         match self {
             Location::Sqlite(path) => path.clone(),
@@ -88,6 +121,18 @@ impl Location {
                 Ok(mut u) => {
                     if u.password().is_some() {
                         let _ = u.set_password(Some("***"));
+                    }
+                    if u.query().is_some() {
+                        let pairs: Vec<(String, String)> = u
+                            .query_pairs()
+                            .map(|(name, value)| {
+                                let secret =
+                                    SECRET_PARAMETERS.iter().any(|s| name.eq_ignore_ascii_case(s));
+                                let value = if secret { "***".into() } else { value };
+                                (name.into_owned(), value.into_owned())
+                            })
+                            .collect();
+                        u.query_pairs_mut().clear().extend_pairs(pairs);
                     }
                     u.to_string()
                 }
@@ -335,7 +380,29 @@ pub async fn ping(pool: &DbPool, wait: Duration) -> bool {
 
 #[cfg(test)]
 mod redaction_tests {
-    use super::without_url;
+    use super::{without_url, Location};
+
+    #[test]
+    fn a_password_in_the_query_is_hidden_like_one_in_the_userinfo() {
+        for url in [
+            "postgresql://127.0.0.1:1/x?password=SuperSecretPW11",
+            "postgres://kakunin@db/k?sslmode=require&PASSWORD=SuperSecretPW11&connect_timeout=3",
+            "postgres://db/k?sslpassword=SuperSecretPW11",
+            "postgres://db/k?password=Super%53ecretPW11",
+        ] {
+            let shown = Location::parse(url).redacted();
+            assert!(!shown.contains("SuperSecretPW11"), "{shown}");
+            assert!(shown.contains("***"), "{shown}");
+            let said = without_url(
+                &format!("invalid URI query parameter: \"password=SuperSecretPW11\" in {url}"),
+                url,
+            );
+            assert!(!said.contains("SuperSecretPW11"), "{said}");
+        }
+        // What is no secret stays readable, for whoever looks for the wrong host.
+        let shown = Location::parse("postgres://db/k?sslmode=require&password=pw").redacted();
+        assert_eq!(shown, "postgres://db/k?sslmode=require&password=***");
+    }
 
     #[test]
     fn libpq_reasons_lose_the_url_and_its_password() {

@@ -1,10 +1,14 @@
-//! Hashes and random values of the issuer: auth-key HMACs, bearer-token digests,
-//! session ids and contractor passwords.
+//! Hashes, random values and the one cipher of the issuer: auth-key HMACs, the sealed
+//! copy of each auth key (AES-256-GCM-SIV, [`seal_auth_key`]), bearer-token digests,
+//! session ids and contractor passwords. Nothing here is a construction of our own:
+//! HMAC, HKDF and AES-GCM-SIV are RustCrypto's crates.
 //!
 //! Why three kinds of hash: an auth key has 80 random bits and a bearer token 256, so a
 //! fast keyed hash (auth keys, §2) or a plain digest (tokens) is enough and keeps every
 //! lookup cheap; passwords are chosen by people and get argon2id.
 
+use aes_gcm_siv::Aes256GcmSiv;
+use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -18,9 +22,15 @@ use secrecy::ExposeSecret;
 /// purpose (login CSRF tokens) can never produce the same bytes.
 const AUTH_KEY_LABEL: &[u8] = b"kakunin-issuer/auth-key/v1\0";
 const LOGIN_CSRF_LABEL: &[u8] = b"kakunin-issuer/login-csrf/v1\0";
-const AUTH_KEY_SEAL_LABEL: &[u8] = b"kakunin-issuer/auth-key-seal/v1\0";
-/// Bytes of the random nonce that opens a sealed key.
-const SEAL_NONCE: usize = 16;
+/// HKDF `info` of the key that seals auth keys: another label than the HMACs', so the
+/// sealing key is independent of every other use of the secret. v2: v1 was a
+/// hand-rolled XOR construction, whose values the migration
+/// `2026-12-03-000000_auth_key_sealed_aead` erased.
+const AUTH_KEY_SEAL_INFO: &[u8] = b"kakunin-issuer/auth-key-seal/v2\0";
+/// Bytes of AES-GCM-SIV's nonce (96 bits), stored before the ciphertext.
+const SEAL_NONCE: usize = 12;
+/// Bytes of AES-GCM-SIV's tag, stored after the ciphertext.
+const SEAL_TAG: usize = 16;
 
 /// HMAC-SHA-256 of the canonical auth key under the issuer secret: what the store keeps.
 pub fn auth_key_hmac(secret: &IssuerSecret, key: &AuthKey) -> Vec<u8> {
@@ -28,36 +38,74 @@ pub fn auth_key_hmac(secret: &IssuerSecret, key: &AuthKey) -> Vec<u8> {
 }
 
 /// The auth key sealed under the issuer secret, so that the contractor's page can show
-/// it again: a random nonce, then the canonical key XORed with
-/// HMAC-SHA-256(secret, label ‖ nonce) (HMAC as a pseudo-random function, a fresh
-/// nonce each time). Whoever holds the secret and the database can open it; the secret
-/// already guards the keys' HMACs.
-pub fn seal_auth_key(secret: &IssuerSecret, key: &AuthKey) -> Vec<u8> {
+/// it again (a departure from issuer-protocol.md §2, which has the issuer keep only the
+/// HMAC; README, "The reference issuer keeps a sealed copy of each auth key").
+///
+/// The construction is AES-256-GCM-SIV (RFC 8452, the RustCrypto crate `aes-gcm-siv`)
+/// under a 32-byte key derived from the issuer secret with HKDF-SHA-256 (RFC 5869, the
+/// RustCrypto crate `hkdf`, `info` = [`AUTH_KEY_SEAL_INFO`]). The stored bytes are a
+/// random 96-bit nonce, then the ciphertext of the canonical key and its 16-byte tag.
+/// The certificate number is the associated data, so a value copied into another
+/// certificate's row does not open. GCM-SIV rather than GCM because its nonces are
+/// random: a repeated nonce would reveal only that two sealed keys are equal.
+/// Whoever holds both the secret and the database can open it; the secret already
+/// guards the keys' HMACs.
+pub fn seal_auth_key(secret: &IssuerSecret, certificate_number: &str, key: &AuthKey) -> Vec<u8> {
+    use aes_gcm_siv::aead::{Aead, Payload};
     use rand_core::RngCore;
     let mut nonce = [0u8; SEAL_NONCE];
     rand_core::OsRng.fill_bytes(&mut nonce);
-    let pad = keyed(secret, AUTH_KEY_SEAL_LABEL, &nonce);
+    let payload = Payload {
+        msg: key.expose().as_bytes(),
+        aad: certificate_number.as_bytes(),
+    };
+    // AES-GCM-SIV refuses only messages or associated data past 2^36 bytes.
+    let Ok(sealed) = seal_cipher(secret).encrypt(&nonce.into(), payload) else {
+        unreachable!("an auth key and a certificate number are a few bytes long")
+    };
     let mut out = nonce.to_vec();
-    out.extend(
-        key.expose()
-            .bytes()
-            .zip(pad.iter().cycle())
-            .map(|(b, p)| b ^ p),
-    );
+    out.extend(sealed);
     out
 }
 
-/// Opens [`seal_auth_key`]'s bytes; `None` unless they give a key whose HMAC is
-/// `in_force` (the HMAC of the key in force), so a stale or damaged value is never shown.
-pub fn open_auth_key(secret: &IssuerSecret, sealed: &[u8], in_force: &[u8]) -> Option<AuthKey> {
-    if sealed.len() <= SEAL_NONCE || sealed.len() > SEAL_NONCE + 32 {
+/// Opens [`seal_auth_key`]'s bytes; `None` unless they were sealed under this secret for
+/// this certificate number, unchanged, and give a key whose HMAC is `in_force` (the HMAC
+/// of the key in force), so a stale, moved or damaged value is never shown.
+pub fn open_auth_key(
+    secret: &IssuerSecret,
+    certificate_number: &str,
+    sealed: &[u8],
+    in_force: &[u8],
+) -> Option<AuthKey> {
+    use aes_gcm_siv::aead::{Aead, Payload};
+    if sealed.len() <= SEAL_NONCE + SEAL_TAG {
         return None;
     }
     let (nonce, body) = sealed.split_at(SEAL_NONCE);
-    let pad = keyed(secret, AUTH_KEY_SEAL_LABEL, nonce);
-    let bytes: Vec<u8> = body.iter().zip(pad.iter()).map(|(b, p)| b ^ p).collect();
+    let payload = Payload {
+        msg: body,
+        aad: certificate_number.as_bytes(),
+    };
+    let bytes = seal_cipher(secret)
+        .decrypt(aes_gcm_siv::Nonce::from_slice(nonce), payload)
+        .ok()?;
     let key = AuthKey::parse(std::str::from_utf8(&bytes).ok()?).ok()?;
     same(&auth_key_hmac(secret, &key), in_force).then_some(key)
+}
+
+/// The AES-256-GCM-SIV cipher of [`seal_auth_key`], keyed by HKDF-SHA-256 of the secret.
+fn seal_cipher(secret: &IssuerSecret) -> Aes256GcmSiv {
+    use secrecy::zeroize::Zeroize;
+    let mut key = [0u8; 32];
+    // HKDF-SHA-256 gives up to 255 × 32 bytes, so 32 cannot fail.
+    let Ok(()) =
+        Hkdf::<Sha256>::new(None, secret.expose_secret()).expand(AUTH_KEY_SEAL_INFO, &mut key)
+    else {
+        unreachable!("HKDF-SHA-256 expands to 32 bytes")
+    };
+    let cipher = <Aes256GcmSiv as aes_gcm_siv::aead::KeyInit>::new(&key.into());
+    key.zeroize();
+    cipher
 }
 
 /// The login form's CSRF token, bound to the pre-login cookie's random value.
@@ -84,21 +132,84 @@ mod tests {
         super::super::settings::tests_secret()
     }
 
+    const NUMBER: &str = "W2025000123";
+
+    fn other_secret() -> IssuerSecret {
+        super::super::settings::tests_other_secret()
+    }
+
     #[test]
     fn a_sealed_key_opens_only_while_it_is_the_key_in_force() {
         let k = AuthKey::parse("7KQ2-M9XD-H4T8-RB3N").unwrap();
-        let sealed = seal_auth_key(&secret(), &k);
+        let sealed = seal_auth_key(&secret(), NUMBER, &k);
         assert_ne!(
-            seal_auth_key(&secret(), &k),
+            seal_auth_key(&secret(), NUMBER, &k),
             sealed,
             "a fresh nonce each time"
         );
-        assert!(!sealed.windows(16).any(|w| w == b"7KQ2M9XDH4T8RB3N"));
         let hmac = auth_key_hmac(&secret(), &k);
-        assert_eq!(open_auth_key(&secret(), &sealed, &hmac), Some(k));
+        assert_eq!(open_auth_key(&secret(), NUMBER, &sealed, &hmac), Some(k));
         let other = auth_key_hmac(&secret(), &AuthKey::generate());
-        assert_eq!(open_auth_key(&secret(), &sealed, &other), None);
-        assert_eq!(open_auth_key(&secret(), &sealed[..10], &hmac), None);
+        assert_eq!(open_auth_key(&secret(), NUMBER, &sealed, &other), None);
+        assert_eq!(open_auth_key(&secret(), NUMBER, &sealed[..10], &hmac), None);
+        assert_eq!(open_auth_key(&secret(), NUMBER, &[], &hmac), None);
+    }
+
+    #[test]
+    fn the_sealed_bytes_do_not_contain_the_key() {
+        let k = AuthKey::parse("7KQ2-M9XD-H4T8-RB3N").unwrap();
+        let sealed = seal_auth_key(&secret(), NUMBER, &k);
+        assert_eq!(sealed.len(), SEAL_NONCE + 16 + SEAL_TAG);
+        for shown in [
+            &b"7KQ2M9XDH4T8RB3N"[..],
+            b"7KQ2-M9XD-H4T8-RB3N",
+            b"7KQ2",
+            b"RB3N",
+        ] {
+            assert!(
+                !sealed.windows(shown.len()).any(|w| w == shown),
+                "{}",
+                String::from_utf8_lossy(shown)
+            );
+        }
+    }
+
+    #[test]
+    fn a_sealed_key_with_any_byte_changed_does_not_open() {
+        let k = AuthKey::parse("7KQ2-M9XD-H4T8-RB3N").unwrap();
+        let sealed = seal_auth_key(&secret(), NUMBER, &k);
+        let hmac = auth_key_hmac(&secret(), &k);
+        for i in 0..sealed.len() {
+            let mut tampered = sealed.clone();
+            tampered[i] ^= 0x01;
+            assert_eq!(
+                open_auth_key(&secret(), NUMBER, &tampered, &hmac),
+                None,
+                "byte {i}"
+            );
+        }
+        let mut longer = sealed.clone();
+        longer.push(0);
+        assert_eq!(open_auth_key(&secret(), NUMBER, &longer, &hmac), None);
+    }
+
+    #[test]
+    fn a_sealed_key_opens_only_under_its_secret_and_for_its_certificate() {
+        let k = AuthKey::parse("7KQ2-M9XD-H4T8-RB3N").unwrap();
+        let sealed = seal_auth_key(&secret(), NUMBER, &k);
+        let hmac = auth_key_hmac(&secret(), &k);
+        assert_eq!(open_auth_key(&other_secret(), NUMBER, &sealed, &hmac), None);
+        // Even where the other secret is also told the right HMAC for its own key.
+        let hmac_other = auth_key_hmac(&other_secret(), &k);
+        assert_eq!(
+            open_auth_key(&other_secret(), NUMBER, &sealed, &hmac_other),
+            None
+        );
+        // Copied into another certificate's row, it does not open there.
+        assert_eq!(
+            open_auth_key(&secret(), "W2025000124", &sealed, &hmac),
+            None
+        );
     }
 
     #[test]

@@ -165,7 +165,7 @@ pub fn store_new(
         &cert.certificate_number,
         contractor_id,
         &crypto::auth_key_hmac(secret, auth_key),
-        &crypto::seal_auth_key(secret, auth_key),
+        &crypto::seal_auth_key(secret, &cert.certificate_number, auth_key),
         &rev.as_new(),
     )?;
     Ok(())
@@ -319,7 +319,7 @@ pub async fn rekey(
                 conn,
                 row.id,
                 &crypto::auth_key_hmac(&secret, &auth_key),
-                &crypto::seal_auth_key(&secret, &auth_key),
+                &crypto::seal_auth_key(&secret, &row.certificate_number, &auth_key),
                 &store::now_text(),
             )?;
             Ok(Some(Issued {
@@ -349,10 +349,9 @@ pub async fn current_key(
         }
         let latest = store::certificates::latest(conn, &row)?;
         let certificate = parse_stored(&latest.payload)?;
-        let key = row
-            .auth_key_sealed
-            .as_deref()
-            .and_then(|sealed| crypto::open_auth_key(&secret, sealed, &row.auth_key_hmac));
+        let key = row.auth_key_sealed.as_deref().and_then(|sealed| {
+            crypto::open_auth_key(&secret, &row.certificate_number, sealed, &row.auth_key_hmac)
+        });
         Ok(Some((certificate, key)))
     })
     .await

@@ -85,7 +85,8 @@ pub struct Settings {
     pub demo: bool,
 }
 
-/// Variable holding the HMAC secret for auth-key hashes.
+/// Variable holding the HMAC secret for auth-key hashes (and, through HKDF, the key
+/// that seals the copy of each auth key, `crypto::seal_auth_key`).
 pub const SECRET_ENV: &str = "KAKUNIN_ISSUER_SECRET";
 /// Variable naming a file that holds the secret instead.
 pub const SECRET_FILE_ENV: &str = "KAKUNIN_ISSUER_SECRET_FILE";
@@ -103,7 +104,8 @@ const DEMO_SECRET: &str = "kakunin-issuer-DEMO-ONLY-secret-not-for-production-us
 
 /// The issuer's HMAC secret (at least [`MIN_SECRET_LEN`] bytes). Held in a
 /// [`SecretSlice`]: Debug shows `[REDACTED]`, the bytes are wiped on drop, and only
-/// [`ExposeSecret::expose_secret`] gives them, to the HMAC.
+/// [`ExposeSecret::expose_secret`] gives them, to the HMACs and to the HKDF of the key
+/// that seals auth keys (`crypto`).
 #[derive(Clone, Debug)]
 pub struct IssuerSecret(SecretSlice<u8>);
 
@@ -238,7 +240,7 @@ fn bind_is_valid(value: &str) -> bool {
 }
 
 /// Logs where the secret came from; for the demo secret, a warning that says plainly
-/// that the hashes it makes protect nothing.
+/// that the hashes and sealed keys it makes protect nothing.
 pub fn log_secret_source(source: SecretSource) {
     match source {
         SecretSource::Env => tracing::info!("認証キーのハッシュ用秘密: 環境変数 {SECRET_ENV}"),
@@ -247,7 +249,7 @@ pub fn log_secret_source(source: SecretSource) {
         }
         SecretSource::Demo => tracing::warn!(
             "デモ用の固定秘密で動作しています（--demo）。本番では {SECRET_ENV} を設定してください。 \
-             DEMO SECRET IN USE: auth-key hashes are not protected"
+             DEMO SECRET IN USE: auth-key hashes and sealed keys are not protected"
         ),
     }
 }
@@ -256,6 +258,13 @@ pub fn log_secret_source(source: SecretSource) {
 #[cfg(test)]
 pub(crate) fn tests_secret() -> IssuerSecret {
     IssuerSecret(vec![7u8; MIN_SECRET_LEN].into())
+}
+
+/// Another valid secret, for tests that a value made under one does not open under
+/// the other.
+#[cfg(test)]
+pub(crate) fn tests_other_secret() -> IssuerSecret {
+    IssuerSecret(vec![9u8; MIN_SECRET_LEN].into())
 }
 
 #[cfg(test)]

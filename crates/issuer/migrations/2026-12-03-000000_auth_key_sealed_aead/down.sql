@@ -1,0 +1,2 @@
+-- Nothing to undo: the erased copies cannot be brought back, and the code before this
+-- migration shows such keys as "cannot be shown, only re-issued".

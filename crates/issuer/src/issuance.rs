@@ -2,8 +2,9 @@
 //! and a new auth key for an existing certificate.
 //!
 //! Every revision is signed once with the active key and stored exactly as it will be
-//! served; nothing is ever re-signed. The auth key exists only in memory here: the
-//! store gets its HMAC, the caller prints it once and puts it in the key notice.
+//! served; nothing is ever re-signed. The auth key exists in clear only in memory here:
+//! the store gets its HMAC and a sealed copy (`crypto::seal_auth_key`, for
+//! 「認証キー」の表示), the caller prints it once and puts it in the key notice.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Timelike};
 
@@ -146,7 +147,8 @@ fn status_text(s: Status) -> &'static str {
     }
 }
 
-/// Within a transaction: signs revision 1 and stores it with the HMAC of `auth_key`.
+/// Within a transaction: signs revision 1 and stores it with the HMAC of `auth_key` and
+/// its sealed copy.
 pub fn store_new(
     conn: &mut diesel::SqliteConnection,
     keys_dir: &std::path::Path,
@@ -332,7 +334,8 @@ pub async fn rekey(
 }
 
 /// The latest revision of a certificate the contractor owns and its key in force, when
-/// the issuer kept it sealed (keys issued before it did give `None`). `Ok(None)` when
+/// the issuer kept it sealed (keys issued before it did, or sealed by the construction
+/// migration `2026-12-03-000000_auth_key_sealed_aead` erased, give `None`). `Ok(None)` when
 /// the number is unknown or owned by someone else.
 pub async fn current_key(
     app: &App,

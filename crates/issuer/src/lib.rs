@@ -23,7 +23,9 @@
 //! `KAKUNIN_ISSUER_SECRET` or `KAKUNIN_ISSUER_SECRET_FILE` (required by `serve`, `issue`
 //! and `demo-seed` unless `--demo`); `KAKUNIN_ISSUER_LOG` filters the log.
 //!
-//! What is stored where: auth keys nowhere (HMAC-SHA-256 only), bearer tokens and
+//! What is stored where: auth keys as HMAC-SHA-256 for lookups and a copy sealed with
+//! AES-256-GCM-SIV for 「認証キー」の表示 (never in clear; [`crypto::seal_auth_key`],
+//! a departure from issuer-protocol.md §2 explained in README), bearer tokens and
 //! session ids as SHA-256, passwords as argon2id, private signing keys only as files.
 
 /// The SQLite pool, shared with the service ([`kakunin_platform::sqlite`]).

@@ -2,12 +2,16 @@
 //! 保証証書), 「認証キー」の表示 with the key notice download, and the separate, confirmed
 //! re-issue of the key.
 //!
-//! The issuer keeps each key sealed under its secret (`crypto::seal_auth_key`) beside
-//! its HMAC, so 「認証キー」の表示 shows the key in force and its notice prints it again
-//! without changing anything: the notice already handed to the orderer keeps working.
-//! Re-issuing replaces the key (the old key and every notice printed with it stop
-//! working at once); it has its own page that says so and a POST with the CSRF token.
-//! A key issued before keys were kept cannot be shown, only re-issued.
+//! The issuer keeps each key sealed beside its HMAC (AES-256-GCM-SIV under a key derived
+//! from its secret, bound to the certificate number: `crypto::seal_auth_key`), so
+//! 「認証キー」の表示 shows the key in force and its notice prints it again without
+//! changing anything: the notice already handed to the orderer keeps working. Keeping
+//! that copy departs from issuer-protocol.md §2 (HMAC only); README says why.
+//! Re-issuing replaces the key and its sealed copy (the old key and every notice printed
+//! with it stop working at once); it has its own page that says so and a POST with the
+//! CSRF token. A key with no sealed copy (issued before keys were kept, or while they were
+//! kept by the construction migration `2026-12-03-000000_auth_key_sealed_aead` erased)
+//! cannot be shown, only re-issued.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};

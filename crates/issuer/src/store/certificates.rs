@@ -15,8 +15,9 @@ pub struct CertificateRow {
     pub auth_key_hmac: Vec<u8>,
     pub status: String,
     pub latest_revision: i32,
-    /// The key sealed under the issuer secret (`crypto::seal_auth_key`); `None` for
-    /// keys issued before keys were kept.
+    /// The key sealed with AES-256-GCM-SIV under a key derived from the issuer secret
+    /// (`crypto::seal_auth_key`); `None` for keys issued before keys were kept or
+    /// sealed by the old construction (migration `2026-12-03-000000_auth_key_sealed_aead`).
     pub auth_key_sealed: Option<Vec<u8>>,
 }
 

@@ -101,8 +101,7 @@ fn a_database_password_reaches_no_output_and_no_file_name() {
     const PASSWORD: &str = "SuperSecretPW11";
     // A SQLite source for `db copy`, whatever the suite's backend; and no long wait for
     // a pool that cannot connect.
-    let service =
-        ServiceProcess::prepare_on("", Some("[database]\npool_timeout_ms = 200\n"), None);
+    let service = ServiceProcess::prepare_on("", Some("[database]\npool_timeout_ms = 200\n"), None);
     let source = service.db_path().display().to_string();
     let urls = [
         format!("postgresql://127.0.0.1:1/x?password={PASSWORD}"),

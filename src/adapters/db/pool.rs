@@ -126,8 +126,9 @@ impl Location {
                         let pairs: Vec<(String, String)> = u
                             .query_pairs()
                             .map(|(name, value)| {
-                                let secret =
-                                    SECRET_PARAMETERS.iter().any(|s| name.eq_ignore_ascii_case(s));
+                                let secret = SECRET_PARAMETERS
+                                    .iter()
+                                    .any(|s| name.eq_ignore_ascii_case(s));
                                 let value = if secret { "***".into() } else { value };
                                 (name.into_owned(), value.into_owned())
                             })

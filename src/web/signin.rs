@@ -83,6 +83,7 @@ pub async fn form(
     let mut ctx = tera::Context::new();
     ctx.insert("csrf", &csrf);
     ctx.insert("login", "");
+    ctx.insert("errors", &serde_json::json!({}));
     ctx.insert("expired", &q.expired.is_some());
     ctx.insert("changed", &q.changed.is_some());
     ctx.insert(
@@ -97,7 +98,10 @@ pub async fn form(
 
 #[derive(Deserialize)]
 pub struct LoginForm {
+    /// Missing is read as empty: either way the field is named as not entered.
+    #[serde(default)]
     login: String,
+    #[serde(default)]
     password: String,
     csrf: String,
     /// The page to show after signing in ([`return_path`]); empty for `/`.
@@ -152,9 +156,57 @@ fn refuse(
     })
 }
 
-/// Checks the form's token, then the login's shape (a login no account could have is
-/// refused before anything is written or hashed), then the throttle, then the
-/// password.
+/// The fields left empty, each with its message, or `None` when both were typed.
+///
+/// An empty field is a form not filled in, not a guess at a password: it is named at
+/// its field (422) as on every other form, and is neither counted by the throttle nor
+/// audited as a failed sign-in, since it tells nothing about any account and reaches
+/// neither the database nor argon2. Only a typed login and password make an attempt.
+fn missing(login: &str, password: &str) -> Option<serde_json::Value> {
+    let mut errors = serde_json::Map::new();
+    if login.is_empty() {
+        errors.insert("login".into(), "ログイン名が入力されていません。".into());
+    }
+    // Passwords are never trimmed or folded: only one with no character at all is empty.
+    if password.is_empty() {
+        errors.insert("password".into(), "パスワードが入力されていません。".into());
+    }
+    (!errors.is_empty()).then_some(serde_json::Value::Object(errors))
+}
+
+/// The sign-in form again after a refusal: the login as typed (never the password), a
+/// fresh token for the same nonce, and either one message for the whole form (`error`)
+/// or a message at each field (`errors`).
+fn refused_page(
+    state: &AppState,
+    nonce: &str,
+    form: &LoginForm,
+    error: Option<&str>,
+    errors: &serde_json::Value,
+    status: actix_web::http::StatusCode,
+) -> Result<HttpResponse, WebError> {
+    let secret = state.verifier.secret.expose_secret();
+    let mut ctx = tera::Context::new();
+    ctx.insert("csrf", &signin_token::issue(secret, nonce, now_unix()));
+    // The login as typed, so nothing is lost, but never more than a login can be.
+    ctx.insert(
+        "login",
+        bounds::cut(form.login.trim(), bounds::LOGIN_MAX * 2),
+    );
+    ctx.insert("error", &error);
+    ctx.insert("errors", errors);
+    ctx.insert("expired", &false);
+    ctx.insert("changed", &false);
+    ctx.insert("next", return_path(&form.next).unwrap_or(""));
+    let body = super::templates::render("login.html", &ctx)?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+/// Checks the form's token, then that both fields were typed ([`missing`]), then the
+/// login's shape (a login no account could have is refused before anything is written
+/// or hashed), then the throttle, then the password.
 pub async fn submit(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -172,6 +224,16 @@ pub async fn submit(
     // Case is folded rather than refused: the folded login is the one account it can
     // be, and it is what the throttle counts.
     let login = crate::domain::bounds::typed_login(&form.login);
+    if let Some(errors) = missing(&login, &form.password) {
+        return refused_page(
+            &state,
+            &nonce,
+            &form,
+            None,
+            &errors,
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
     let attempt = if !users::valid_login(&login) {
         Attempt::Refused {
             message: WRONG.to_owned(),
@@ -274,23 +336,14 @@ pub async fn submit(
                 .insert_header((header::LOCATION, return_path(&form.next).unwrap_or("/")))
                 .finish())
         }
-        Attempt::Refused { message } => {
-            let mut ctx = tera::Context::new();
-            ctx.insert("csrf", &signin_token::issue(secret, &nonce, now_unix()));
-            // The login as typed, so nothing is lost, but never more than a login can be.
-            ctx.insert(
-                "login",
-                bounds::cut(form.login.trim(), bounds::LOGIN_MAX * 2),
-            );
-            ctx.insert("error", &message);
-            ctx.insert("expired", &false);
-            ctx.insert("changed", &false);
-            ctx.insert("next", return_path(&form.next).unwrap_or(""));
-            let body = super::templates::render("login.html", &ctx)?;
-            Ok(HttpResponse::Unauthorized()
-                .content_type("text/html; charset=utf-8")
-                .body(body))
-        }
+        Attempt::Refused { message } => refused_page(
+            &state,
+            &nonce,
+            &form,
+            Some(&message),
+            &serde_json::json!({}),
+            actix_web::http::StatusCode::UNAUTHORIZED,
+        ),
     }
 }
 

@@ -745,3 +745,61 @@ fn a_command_on_a_database_that_is_not_there_refuses_rather_than_creating_it() {
     );
     assert!(missing.exists());
 }
+
+/// A sign-in sent with a field left empty names that field, as every other form does,
+/// keeps the login typed (never the password), and is no failed sign-in: nothing to
+/// count against the throttle or to audit, so the right password still signs in after.
+#[tokio::test]
+async fn an_empty_sign_in_field_is_named_and_not_counted_as_a_failure() {
+    let service = super::with_three_sign_in_failures_allowed();
+    service.add_user("officer1", "officer", OFFICE);
+    let rows = |service: &ServiceProcess| {
+        (
+            service.count("SELECT COUNT(*) AS n FROM audit_events"),
+            service.count("SELECT COUNT(*) AS n FROM signin_failures"),
+        )
+    };
+    let before = rows(&service);
+    let b = service.browser();
+
+    let res = b.sign_in("", "").await;
+    assert_eq!(res.status(), 422);
+    let page = Html::of(res).await;
+    super::assert_field_errors(
+        &page,
+        &[
+            ("login", "ログイン名が入力されていません。"),
+            ("password", "パスワードが入力されていません。"),
+        ],
+    );
+    assert!(!page.body().contains("違います"), "{page}");
+    assert_eq!(
+        page.attr("#login", "aria-describedby").as_deref(),
+        Some("login-error")
+    );
+    assert_eq!(
+        page.attr("#password", "aria-describedby").as_deref(),
+        Some("password-error")
+    );
+
+    for _ in 0..4 {
+        let res = b.sign_in("ＯＦＦＩＣＥＲ１", "").await;
+        assert_eq!(res.status(), 422);
+        let page = Html::of(res).await;
+        super::assert_field_errors(&page, &[("password", "パスワードが入力されていません。")]);
+        assert!(!page.has("#login-error"), "{page}");
+        assert_eq!(page.field("login").as_deref(), Some("ＯＦＦＩＣＥＲ１"));
+        assert_eq!(page.field("password"), None, "never the password");
+    }
+
+    let res = b.sign_in(" ", PASSWORD).await;
+    assert_eq!(res.status(), 422);
+    let page = Html::of(res).await;
+    super::assert_field_errors(&page, &[("login", "ログイン名が入力されていません。")]);
+    assert!(!page.has("#password-error"), "{page}");
+    assert!(!page.source().contains(PASSWORD), "never the password");
+
+    assert_eq!(rows(&service), before, "no failure counted or audited");
+    let res = b.sign_in("officer1", PASSWORD).await;
+    assert_eq!(res.url().path(), "/", "not throttled by empty tries");
+}

@@ -15,9 +15,29 @@ use crate::store;
 
 #[derive(Deserialize)]
 pub struct LoginForm {
+    /// Missing is read as empty: either way the field is named as not entered.
+    #[serde(default)]
     login: String,
+    #[serde(default)]
     password: String,
     csrf: String,
+}
+
+/// The fields left empty, each with its message, or `None` when both were typed.
+///
+/// An empty field is a form not filled in, not a guess: it is named at its field (422)
+/// and is no attempt, so the throttle does not count it (a contractor who pressed
+/// ログイン too soon is not brought nearer a lock-out) and argon2 is not run for it.
+fn missing(login: &str, password: &str) -> Option<serde_json::Value> {
+    let mut errors = serde_json::Map::new();
+    if login.is_empty() {
+        errors.insert("login".into(), "ログインIDが入力されていません。".into());
+    }
+    // Passwords are never trimmed: only one with no character at all is empty.
+    if password.is_empty() {
+        errors.insert("password".into(), "パスワードが入力されていません。".into());
+    }
+    (!errors.is_empty()).then_some(serde_json::Value::Object(errors))
 }
 
 fn login_page(
@@ -26,14 +46,24 @@ fn login_page(
     login: &str,
     error: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
-    login_page_with(app, req, login, error, StatusCode::OK)
+    login_page_with(
+        app,
+        req,
+        login,
+        error,
+        &serde_json::json!({}),
+        StatusCode::OK,
+    )
 }
 
+/// The sign-in page: the login as typed (never the password), one message for the
+/// whole form (`error`) or one at each field (`errors`).
 fn login_page_with(
     app: &App,
     req: &HttpRequest,
     login: &str,
     error: Option<&str>,
+    errors: &serde_json::Value,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
     let (nonce, cookie) = session::login_nonce(req);
@@ -41,6 +71,7 @@ fn login_page_with(
     ctx.insert("csrf", &crypto::login_csrf(app.secret()?, &nonce));
     ctx.insert("login", login);
     ctx.insert("error", &error);
+    ctx.insert("errors", errors);
     ctx.insert("title", "ログイン");
     let mut res = html(status, "login.html", &ctx)?;
     if let Some(c) = cookie {
@@ -75,6 +106,16 @@ pub async fn submit(
     }
     let form = form.into_inner();
     let login = form.login.trim().to_owned();
+    if let Some(errors) = missing(&login, &form.password) {
+        return login_page_with(
+            &app,
+            &req,
+            &login,
+            None,
+            &errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
     let address = req
         .peer_addr()
         .map(|a| a.ip().to_string())
@@ -93,6 +134,7 @@ pub async fn submit(
                 &req,
                 &login,
                 Some(&message),
+                &serde_json::json!({}),
                 StatusCode::TOO_MANY_REQUESTS,
             )
         }

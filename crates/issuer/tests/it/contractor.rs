@@ -227,6 +227,65 @@ async fn sign_in_needs_the_forms_csrf_token_and_the_right_password() {
     );
 }
 
+/// A sign-in sent with a field left empty names that field, keeps the login typed
+/// (never the password) and is no failed attempt: five of them in a row do not lock
+/// the contractor out.
+#[tokio::test]
+async fn an_empty_sign_in_field_is_named_and_not_counted_as_a_failure() {
+    let iss = IssuerProcess::start();
+    let b = Browser::without_redirects(&iss.base_url);
+    let res = b
+        .submit("/login", "/login", &[("login", ""), ("password", "")])
+        .await;
+    assert_eq!(res.status().as_u16(), 422);
+    let page = Html::of(res).await;
+    assert_eq!(
+        page.text("#login-error"),
+        "ログインIDが入力されていません。"
+    );
+    assert_eq!(
+        page.text("#password-error"),
+        "パスワードが入力されていません。"
+    );
+    assert_eq!(
+        page.attr("#login", "aria-describedby").as_deref(),
+        Some("login-error")
+    );
+    assert!(!page.body().contains("違います"), "{page}");
+    for _ in 0..6 {
+        let res = b
+            .submit("/login", "/login", &[("login", "bungo"), ("password", "")])
+            .await;
+        assert_eq!(res.status().as_u16(), 422);
+        let page = Html::of(res).await;
+        assert_eq!(
+            page.text("#password-error"),
+            "パスワードが入力されていません。"
+        );
+        assert!(!page.has("#login-error"), "{page}");
+        assert_eq!(page.field("login").as_deref(), Some("bungo"));
+    }
+    let res = b
+        .submit(
+            "/login",
+            "/login",
+            &[("login", " "), ("password", "bungo-demo-pass")],
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 422);
+    let page = Html::of(res).await;
+    assert_eq!(
+        page.text("#login-error"),
+        "ログインIDが入力されていません。"
+    );
+    assert!(
+        !page.source().contains("bungo-demo-pass"),
+        "never the password"
+    );
+    let res = b.sign_in("bungo", "bungo-demo-pass").await;
+    assert_eq!(res.status().as_u16(), 303, "not throttled by empty tries");
+}
+
 #[tokio::test]
 async fn a_key_notice_request_without_the_csrf_token_changes_nothing() {
     let iss = IssuerProcess::start();

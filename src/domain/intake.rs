@@ -58,6 +58,15 @@ pub fn read_ids(number_field: &str, key_field: &str) -> Result<Ids, Vec<FieldErr
     }
 }
 
+/// Whether the form carried a key that the officer must give again when the form comes
+/// back with an error (the key is never shown again): typed into 認証キー, or inside QR
+/// text scanned into 保証契約番号, of which the form shows only the number. A key typed
+/// into 保証契約番号 (the two fields swapped) is not counted: that field's own message
+/// says what became of it.
+pub fn key_given(number_field: &str, key_field: &str) -> bool {
+    !key_field.trim().is_empty() || matches!(NoticeQr::recognise(number_field), Ok(Some(_)))
+}
+
 /// What the form may show again in 保証契約番号 after an error: the number of scanned
 /// QR text (never the text, which holds the key), nothing for unreadable QR text, or
 /// what was typed.

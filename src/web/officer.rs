@@ -65,13 +65,21 @@ impl VerifyForm {
     }
 }
 
+/// What the 認証キー field says when the form comes back with an error after a key was
+/// given: the field is empty (the key is never echoed), and without this the officer
+/// would learn it only from 「認証キーが入力されていません。」 on the next try.
+pub const KEY_CLEARED: &str = "安全のため認証キーは消去しました。もう一度入力してください。";
+
+/// The verify form again; `key_given` says whether the post carried a key
+/// ([`intake::key_given`]), which an error then tells the officer was cleared.
 fn render_form(
     state: &AppState,
     staff: &Staff,
     form: &VerifyForm,
     errors: &serde_json::Value,
+    key_given: bool,
 ) -> Result<HttpResponse, WebError> {
-    render_form_with(state, staff, form, errors, None)
+    render_form_with(state, staff, form, errors, None, key_given)
 }
 
 /// The field the cursor starts in: the first wrong one, else 保証契約番号.
@@ -109,6 +117,7 @@ fn render_form_with(
     form: &VerifyForm,
     errors: &serde_json::Value,
     notice: Option<&str>,
+    key_given: bool,
 ) -> Result<HttpResponse, WebError> {
     let mut ctx = staff.context();
     insert_upload_limits(&mut ctx, state);
@@ -116,11 +125,9 @@ fn render_form_with(
     ctx.insert("notice", &notice);
     ctx.insert("form", form);
     ctx.insert("errors", errors);
-    let status = if errors.as_object().is_some_and(|e| !e.is_empty()) {
-        422
-    } else {
-        200
-    };
+    let failed = errors.as_object().is_some_and(|e| !e.is_empty());
+    ctx.insert("key_cleared", &(failed && key_given).then_some(KEY_CLEARED));
+    let status = if failed { 422 } else { 200 };
     Ok(html(status, templates::render("verify.html", &ctx)?))
 }
 
@@ -160,6 +167,7 @@ pub fn upload_refused_at(
     ctx.insert("notice", &None::<&str>);
     ctx.insert("form", &VerifyForm::default());
     ctx.insert("errors", errors);
+    ctx.insert("key_cleared", &None::<&str>);
     Ok(html(status, templates::render("verify.html", &ctx)?))
 }
 
@@ -169,6 +177,7 @@ pub async fn form(state: web::Data<AppState>, staff: Staff) -> Result<HttpRespon
         &staff,
         &VerifyForm::default(),
         &serde_json::json!({}),
+        false,
     )
 }
 
@@ -220,12 +229,13 @@ pub async fn submit(
 ) -> Result<HttpResponse, WebError> {
     staff.check_csrf(&form.csrf)?;
     let parsed = parse(&form);
+    let key_given = intake::key_given(&form.certificate_number, &form.auth_key);
     // A scanned QR text holds the key: the form shows only the number read from it.
     let mut form = form.into_inner();
     form.certificate_number = intake::shown_number(&form.certificate_number);
     let request = match parsed {
         Ok(r) => r,
-        Err(errors) => return render_form(&state, &staff, &form, &errors),
+        Err(errors) => return render_form(&state, &staff, &form, &errors, key_given),
     };
     match state.verifier.verify(&staff.actor, request).await {
         Ok(row) => Ok(HttpResponse::SeeOther()
@@ -233,12 +243,12 @@ pub async fn submit(
             .finish()),
         Err(e @ VerifyError::NoIssuer(_)) => {
             let errors = serde_json::json!({ "certificate_number": e.to_string() });
-            render_form(&state, &staff, &form, &errors)
+            render_form(&state, &staff, &form, &errors, key_given)
         }
         Err(VerifyError::NoticeIssuer(field)) => {
             let e = VerifyError::NoticeIssuer(field);
             let errors = serde_json::json!({ field.name(): e.to_string() });
-            render_form(&state, &staff, &form, &errors)
+            render_form(&state, &staff, &form, &errors, key_given)
         }
         Err(e) => Err(e.into()),
     }
@@ -502,7 +512,14 @@ pub async fn reverify(
     let (row, _, _) = load(&state, &staff, id.into_inner(), Action::VerificationView).await?;
     let form = VerifyForm::again(&row)?;
     let notice = "再照会します。認証キーは保存していないため、お知らせを見てもう一度入力してください。結果の画面に前回からの変更が表示されます。";
-    render_form_with(&state, &staff, &form, &serde_json::json!({}), Some(notice))
+    render_form_with(
+        &state,
+        &staff,
+        &form,
+        &serde_json::json!({}),
+        Some(notice),
+        false,
+    )
 }
 
 /// A size in bytes as the pages say it: `64 KiB`, `5 MiB`, `1.5 MiB`.

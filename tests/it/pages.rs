@@ -112,6 +112,67 @@ async fn bad_input_is_explained_at_the_field_and_keeps_what_was_typed() {
     assert!(Html::of(res).await.has("form[action=\"/verify\"]"));
 }
 
+/// The key is never sent back, so whenever the form returns with an error after a key
+/// was given, the 認証キー field says it was cleared (read out with the field), even
+/// when every mistake was elsewhere; a key never typed is not said to be cleared.
+#[tokio::test]
+async fn after_any_error_the_key_field_says_the_key_was_cleared() {
+    let (issuer, _service, browser) = officer().await;
+    let k = issuer.demo_key("W2025000001");
+    let cleared = "安全のため認証キーは消去しました。もう一度入力してください。";
+    let describedby = |page: &Html| page.attr("#auth_key", "aria-describedby").unwrap();
+
+    // Only the number is wrong; the key was right.
+    let res = browser.verify("W20", &k.auth_key, &[]).await;
+    assert_eq!(res.status(), 422);
+    let page = Html::of(res).await;
+    assert!(page.has("#certificate_number-error"), "{page}");
+    assert!(!page.has("#auth_key-error"), "{page}");
+    assert_eq!(page.text("#auth_key-cleared"), cleared);
+    assert_eq!(describedby(&page), "auth_key-cleared auth_key-help");
+    assert_eq!(page.field("auth_key").as_deref(), Some(""), "never the key");
+
+    // A mistake in a 照合 field, and one in the key itself: both said at the key.
+    let res = browser
+        .verify(
+            &k.certificate_number,
+            "7KQ2-M9XD",
+            &[("expected_contract_amount", "12a")],
+        )
+        .await;
+    let page = Html::of(res).await;
+    assert!(page
+        .text("#auth_key-error")
+        .contains("認証キーは英数字16文字です"));
+    assert_eq!(page.text("#auth_key-cleared"), cleared);
+    assert_eq!(
+        describedby(&page),
+        "auth_key-error auth_key-cleared auth_key-help"
+    );
+
+    // A key in scanned QR text goes too: the number field shows only the number.
+    let scanned = format!(
+        "SURETY/1;wjcs;{};{}",
+        k.certificate_number,
+        k.auth_key.replace('-', "")
+    );
+    let long = "い".repeat(101);
+    let res = browser
+        .verify(&scanned, "", &[("case_title", long.as_str())])
+        .await;
+    let page = Html::of(res).await;
+    assert!(page.has("#case_title-error"), "{page}");
+    assert_eq!(page.text("#auth_key-cleared"), cleared);
+
+    // No key typed: the field's own message, and nothing said to be cleared.
+    let res = browser.verify("W20", "", &[]).await;
+    let page = Html::of(res).await;
+    assert!(page.text("#auth_key-error").contains("入力されていません"));
+    assert!(!page.has("#auth_key-cleared"), "{page}");
+    // Nor on the fresh form.
+    assert!(!browser.page("/").await.has("#auth_key-cleared"));
+}
+
 #[tokio::test]
 async fn a_number_no_registered_issuer_answers_for_is_refused_without_asking_anyone() {
     let (issuer, service, browser) = officer().await;

@@ -132,17 +132,19 @@ fn render_form_with(
 }
 
 /// The verify page again with a message about an upload that was refused whole (too
-/// large, too many files, none chosen), under `status`.
+/// large, too many files, none chosen, another being read), under `status`, the upload
+/// form's 案件 as `typed` (every error keeps what was typed).
 pub fn upload_refused(
     state: &AppState,
     staff: &Staff,
+    typed: &UploadCase,
     message: &str,
     status: u16,
 ) -> Result<HttpResponse, WebError> {
     upload_refused_at(
         state,
         staff,
-        &UploadCase::default(),
+        typed,
         "notices",
         &serde_json::json!({ "upload": message }),
         status,

@@ -259,7 +259,7 @@ fn file_name(raw: Option<&str>, index: usize) -> String {
     cut
 }
 
-/// What one upload request carried.
+/// What one upload request carried, as far as it was read.
 struct Posted {
     csrf: String,
     /// The 案件 fields as typed (read with the files, within the same limit).
@@ -267,13 +267,26 @@ struct Posted {
     files: Vec<(String, Vec<u8>)>,
 }
 
-/// Reads the multipart body within the limits; `Err` is the Japanese message and status.
+/// Why an upload was refused whole: the Japanese message and the status.
+type Refusal = (String, u16);
+
+/// Reads the multipart body within the limits: what it carried, and why it is refused
+/// whole, if it is.
+///
+/// A refused upload is still read to its end, its files dropped as they come, so that
+/// the text fields sent after the files (a client may send the parts in any order) are
+/// recovered and the form comes back with the 案件 as typed. That reading stops at a
+/// hard cap, `limit` plus room for the form's own fields and the multipart framing,
+/// however large the body says it is: what comes after the cap is not read, so a text
+/// field sent after more than the cap of files is lost. The verify page puts its 案件
+/// fields before the file input, so a browser sends them first and they are kept
+/// however large the files.
 async fn receive(
     req: &HttpRequest,
     payload: web::Payload,
     limit: usize,
     max_files: usize,
-) -> Result<Posted, (String, u16)> {
+) -> (Posted, Option<Refusal>) {
     let too_large = || {
         (
             format!(
@@ -295,10 +308,8 @@ async fn receive(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     // The form's own fields and the multipart framing need a little room of their own.
-    let allowance = limit + 64 * 1024;
-    if declared.is_some_and(|n| n > allowance) {
-        return Err(too_large());
-    }
+    let cap = limit + 64 * 1024;
+    let mut refusal = declared.filter(|n| *n > cap).map(|_| too_large());
     let mut multipart = Multipart::new(req.headers(), payload);
     let mut posted = Posted {
         csrf: String::new(),
@@ -306,38 +317,54 @@ async fn receive(
         files: Vec::new(),
     };
     let (mut total, mut index) = (0usize, 0usize);
-    while let Some(field) = multipart.next().await {
-        let mut field = field.map_err(|_| unreadable())?;
+    'parts: while let Some(field) = multipart.next().await {
+        let Ok(mut field) = field else {
+            refusal.get_or_insert_with(unreadable);
+            break;
+        };
         let disposition = field.content_disposition().cloned();
         let name = disposition
             .as_ref()
             .and_then(|d| d.get_name())
             .unwrap_or("")
             .to_owned();
+        let is_file = name == "notices";
         let mut body = Vec::new();
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|_| unreadable())?;
+            let Ok(chunk) = chunk else {
+                refusal.get_or_insert_with(unreadable);
+                break 'parts;
+            };
             total += chunk.len();
-            if total > limit {
-                return Err(too_large());
+            if total > cap {
+                refusal.get_or_insert_with(too_large);
+                break 'parts;
             }
-            body.extend_from_slice(&chunk);
+            if total > limit {
+                refusal.get_or_insert_with(too_large);
+            }
+            // Once the upload is refused only its text fields are still wanted.
+            if !(is_file && refusal.is_some()) {
+                body.extend_from_slice(&chunk);
+            }
         }
         match name.as_str() {
             "csrf" => posted.csrf = String::from_utf8(body).unwrap_or_default(),
             "case_number" => posted.case.case_number = String::from_utf8_lossy(&body).into(),
             "case_title" => posted.case.case_title = String::from_utf8_lossy(&body).into(),
-            "notices" => {
+            "notices" if refusal.is_none() => {
                 let raw = disposition.as_ref().and_then(|d| d.get_filename());
                 // A file input left empty still sends one part, without a name or bytes.
                 if body.is_empty() && raw.is_none_or(str::is_empty) {
                     continue;
                 }
                 if posted.files.len() == max_files {
-                    return Err((
+                    refusal = Some((
                         format!("アップロードできるのは1回に{max_files}件までです。ファイルを分けてアップロードしてください。"),
                         413,
                     ));
+                    posted.files.clear();
+                    continue;
                 }
                 posted.files.push((file_name(raw, index), body));
                 index += 1;
@@ -345,7 +372,10 @@ async fn receive(
             _ => {}
         }
     }
-    Ok(posted)
+    if refusal.is_some() {
+        posted.files.clear();
+    }
+    (posted, refusal)
 }
 
 /// `POST /verify/upload`: reads the notices and shows them as a list.
@@ -363,10 +393,17 @@ pub async fn upload(
         intake.upload_max_files as usize,
     )
     .await;
-    let posted = match posted {
-        Ok(p) => p,
-        Err((message, status)) => return officer::upload_refused(&state, &staff, &message, status),
-    };
+    let (posted, refusal) = posted;
+    if let Some((message, status)) = refusal {
+        // The 案件 is shown again only to the session that typed it; a token that was
+        // not reached (past the cap) leaves nothing to check and nothing to show.
+        if posted.csrf.is_empty() {
+            let nothing = officer::UploadCase::default();
+            return officer::upload_refused(&state, &staff, &nothing, &message, status);
+        }
+        staff.check_csrf(&posted.csrf)?;
+        return officer::upload_refused(&state, &staff, &posted.case, &message, status);
+    }
     staff.check_csrf(&posted.csrf)?;
     let case = match Case::from_input(&posted.case.case_number, &posted.case.case_title) {
         Ok(case) => case,
@@ -395,6 +432,7 @@ pub async fn upload(
         return officer::upload_refused(
             &state,
             &staff,
+            &posted.case,
             "お知らせのファイル（PDF・PNG・JPEG）を選んでください。",
             422,
         );
@@ -403,6 +441,7 @@ pub async fn upload(
         return officer::upload_refused(
             &state,
             &staff,
+            &posted.case,
             "前にアップロードしたファイルをまだ読み取っています。読み取りが終わってから、もう一度アップロードしてください。",
             429,
         );

@@ -438,6 +438,105 @@ async fn uploads_are_size_limited_need_the_csrf_token_and_are_never_stored() {
     assert_secret_kept(&service, issuer.demo_key("W2025000001"));
 }
 
+/// An upload refused whole (too many files, too large, none chosen) comes back with the
+/// 案件 as typed, whether its fields were sent before the files or after them; the page
+/// puts them before the file input, so that a browser sends them first.
+#[tokio::test]
+async fn a_refused_upload_keeps_the_case_typed_with_it() {
+    let issuer = IssuerProcess::start();
+    let service = ServiceProcess::start_with(
+        &issuer.registry_toml,
+        Some("[intake]\nupload_limit_kib = 64\n"),
+    );
+    let browser = service.officer().await;
+    let page = browser.page("/").await;
+    let at = |id: &str| page.source().find(&format!("id=\"{id}\"")).unwrap();
+    assert!(
+        at("upload_case_number") < at("notices") && at("upload_case_title") < at("notices"),
+        "the 案件 fields are sent before the files"
+    );
+    let csrf = page.csrf();
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("case_number", "keep-me"),
+        ("case_title", "件名X"),
+    ];
+    let kept = |page: &Html, what: &str| {
+        assert_eq!(
+            page.attr("#upload_case_number", "value").as_deref(),
+            Some("keep-me"),
+            "{what}: {page}"
+        );
+        assert_eq!(
+            page.attr("#upload_case_title", "value").as_deref(),
+            Some("件名X"),
+            "{what}: {page}"
+        );
+    };
+    let names: Vec<String> = (0..21).map(|i| format!("n{i}.pdf")).collect();
+    let many: Vec<(&str, &str, &[u8])> = names
+        .iter()
+        .map(|n| ("notices", n.as_str(), b"%PDF-1".as_slice()))
+        .collect();
+    let big = vec![b'x'; 100 * 1024];
+    let huge = vec![b'x'; 1024 * 1024];
+    let big_file = [("notices", "big.pdf", big.as_slice())];
+    let huge_file = [("notices", "huge.pdf", huge.as_slice())];
+    let b = &browser;
+    for files_first in [false, true] {
+        let post = |files| async move {
+            if files_first {
+                b.post_multipart_files_first("/verify/upload", &fields, files)
+                    .await
+            } else {
+                b.post_multipart("/verify/upload", &fields, files).await
+            }
+        };
+        let what = if files_first {
+            "files first"
+        } else {
+            "fields first"
+        };
+
+        let res = post(&many).await;
+        assert_eq!(res.status(), 413, "{what}");
+        let page = Html::of(res).await;
+        assert!(page.text("#notices-error").contains("20件まで"), "{page}");
+        kept(&page, what);
+
+        let res = post(&big_file).await;
+        assert_eq!(res.status(), 413, "{what}");
+        let page = Html::of(res).await;
+        assert!(
+            page.text("#notices-error").contains("合計64 KiBまで"),
+            "{page}"
+        );
+        kept(&page, what);
+
+        let res = post(&[]).await;
+        assert_eq!(res.status(), 422, "{what}");
+        let page = Html::of(res).await;
+        assert!(
+            page.text("#notices-error").contains("選んでください"),
+            "{page}"
+        );
+        kept(&page, what);
+    }
+    // Far past the limit the body is read only up to a cap: fields sent first are kept.
+    let res = browser
+        .post_multipart("/verify/upload", &fields, &huge_file)
+        .await;
+    assert_eq!(res.status(), 413);
+    kept(&Html::of(res).await, "far too large");
+    // A post without this session's token gets no 案件 back, only the refusal.
+    let forged = [("csrf", "forged"), ("case_number", "keep-me")];
+    let res = browser
+        .post_multipart("/verify/upload", &forged, &many)
+        .await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(service.count("SELECT COUNT(*) AS n FROM verifications"), 0);
+}
+
 #[tokio::test]
 async fn an_officer_uploads_a_notice_through_the_page_and_verifies_it() {
     let (issuer, service) = start();

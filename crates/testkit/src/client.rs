@@ -75,13 +75,38 @@ impl Browser {
         fields: &[(&str, &str)],
         files: &[(&str, &str, &[u8])],
     ) -> reqwest::Response {
+        self.multipart(path, fields, files, false).await
+    }
+
+    /// As [`post_multipart`](Self::post_multipart), but the file parts before the text
+    /// parts, as a browser sends a form whose file input comes before its other fields.
+    pub async fn post_multipart_files_first(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> reqwest::Response {
+        self.multipart(path, fields, files, true).await
+    }
+
+    async fn multipart(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+        files_first: bool,
+    ) -> reqwest::Response {
         let boundary = "----kakunin-testkit-7f3a9c";
-        let mut body = Vec::new();
+        let mut text = Vec::new();
         for (name, value) in fields {
-            body.extend(
+            text.extend(
                 format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
                     .as_bytes(),
             );
+        }
+        let mut body = Vec::new();
+        if !files_first {
+            body.append(&mut text);
         }
         for (name, file, bytes) in files {
             body.extend(
@@ -91,6 +116,7 @@ impl Browser {
             body.extend_from_slice(bytes);
             body.extend(b"\r\n");
         }
+        body.append(&mut text);
         body.extend(format!("--{boundary}--\r\n").as_bytes());
         self.http
             .post(self.url(path))

@@ -98,10 +98,7 @@ pub async fn form(
 
 #[derive(Deserialize)]
 pub struct LoginForm {
-    /// Missing is read as empty: either way the field is named as not entered.
-    #[serde(default)]
     login: String,
-    #[serde(default)]
     password: String,
     csrf: String,
     /// The page to show after signing in ([`return_path`]); empty for `/`.

@@ -15,10 +15,7 @@ use crate::store;
 
 #[derive(Deserialize)]
 pub struct LoginForm {
-    /// Missing is read as empty: either way the field is named as not entered.
-    #[serde(default)]
     login: String,
-    #[serde(default)]
     password: String,
     csrf: String,
 }

@@ -153,22 +153,14 @@ fn refuse(
     })
 }
 
-/// The fields left empty, each with its message, or `None` when both were typed.
+/// The fields left empty ([`kakunin_platform::password::empty_sign_in_fields`]).
 ///
-/// An empty field is a form not filled in, not a guess at a password: it is named at
-/// its field (422) as on every other form, and is neither counted by the throttle nor
-/// audited as a failed sign-in, since it tells nothing about any account and reaches
-/// neither the database nor argon2. Only a typed login and password make an attempt.
+/// Such a post is named at its field (422) as on every other form, and is neither
+/// counted by the throttle nor audited as a failed sign-in, since it tells nothing
+/// about any account and reaches neither the database nor argon2. Only a typed login
+/// and password make an attempt.
 fn missing(login: &str, password: &str) -> Option<serde_json::Value> {
-    let mut errors = serde_json::Map::new();
-    if login.is_empty() {
-        errors.insert("login".into(), "ログイン名が入力されていません。".into());
-    }
-    // Passwords are never trimmed or folded: only one with no character at all is empty.
-    if password.is_empty() {
-        errors.insert("password".into(), "パスワードが入力されていません。".into());
-    }
-    (!errors.is_empty()).then_some(serde_json::Value::Object(errors))
+    kakunin_platform::password::empty_sign_in_fields("ログイン名", login, password)
 }
 
 /// The sign-in form again after a refusal: the login as typed (never the password), a

@@ -9,6 +9,32 @@ use argon2::Argon2;
 /// The shortest password accepted for an account.
 pub const MIN_LENGTH: usize = 10;
 
+/// The fields of a sign-in form left empty, each with its message at its field
+/// (`{"login": …, "password": …}`), or `None` when both were typed. `login_label` is the
+/// login field's name on the page (the service's ログイン名, the issuer's ログインID);
+/// `login` is already trimmed. Passwords are never trimmed: only one with no character
+/// at all is empty.
+///
+/// An empty field is a form not filled in, not a guess at a password: both programs
+/// name it at its field (422) and count it as no sign-in attempt.
+pub fn empty_sign_in_fields(
+    login_label: &str,
+    login: &str,
+    password: &str,
+) -> Option<serde_json::Value> {
+    let mut errors = serde_json::Map::new();
+    if login.is_empty() {
+        errors.insert(
+            "login".into(),
+            format!("{login_label}が入力されていません。").into(),
+        );
+    }
+    if password.is_empty() {
+        errors.insert("password".into(), "パスワードが入力されていません。".into());
+    }
+    (!errors.is_empty()).then_some(serde_json::Value::Object(errors))
+}
+
 /// An argon2id hash (PHC string) of `password`, with a fresh random salt.
 pub fn hash(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);

@@ -104,19 +104,20 @@ impl Browser {
                     .as_bytes(),
             );
         }
-        let mut body = Vec::new();
-        if !files_first {
-            body.append(&mut text);
-        }
+        let mut attached = Vec::new();
         for (name, file, bytes) in files {
-            body.extend(
+            attached.extend(
                 format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
                     .as_bytes(),
             );
-            body.extend_from_slice(bytes);
-            body.extend(b"\r\n");
+            attached.extend_from_slice(bytes);
+            attached.extend(b"\r\n");
         }
-        body.append(&mut text);
+        let mut body = if files_first {
+            [attached, text].concat()
+        } else {
+            [text, attached].concat()
+        };
         body.extend(format!("--{boundary}--\r\n").as_bytes());
         self.http
             .post(self.url(path))

@@ -40,6 +40,13 @@ pub enum Location {
 /// as the userinfo's password is (libpq, "Connection URIs").
 const SECRET_PARAMETERS: [&str; 2] = ["password", "sslpassword"];
 
+/// Whether the URL parameter `name` holds a secret ([`SECRET_PARAMETERS`]).
+fn is_secret_parameter(name: &str) -> bool {
+    SECRET_PARAMETERS
+        .iter()
+        .any(|s| name.eq_ignore_ascii_case(s))
+}
+
 /// Every password `url` holds, as written in its text and percent-decoded: the
 /// userinfo's (between `://` and the last `@`, after its first `:`) and the values of
 /// [`SECRET_PARAMETERS`] in its query. Read from the text, since a URL libpq refused may
@@ -56,10 +63,7 @@ fn passwords_in(url: &str) -> Vec<String> {
         .map(|(_, password)| password);
     let parameters = query.split('&').filter_map(|pair| {
         let (name, value) = pair.split_once('=')?;
-        SECRET_PARAMETERS
-            .iter()
-            .any(|s| name.eq_ignore_ascii_case(s))
-            .then_some(value)
+        is_secret_parameter(name).then_some(value)
     });
     let mut found: Vec<String> = Vec::new();
     for written in userinfo.into_iter().chain(parameters) {
@@ -126,10 +130,11 @@ impl Location {
                         let pairs: Vec<(String, String)> = u
                             .query_pairs()
                             .map(|(name, value)| {
-                                let secret = SECRET_PARAMETERS
-                                    .iter()
-                                    .any(|s| name.eq_ignore_ascii_case(s));
-                                let value = if secret { "***".into() } else { value };
+                                let value = if is_secret_parameter(&name) {
+                                    "***".into()
+                                } else {
+                                    value
+                                };
                                 (name.into_owned(), value.into_owned())
                             })
                             .collect();

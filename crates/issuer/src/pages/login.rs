@@ -20,21 +20,13 @@ pub struct LoginForm {
     csrf: String,
 }
 
-/// The fields left empty, each with its message, or `None` when both were typed.
+/// The fields left empty ([`kakunin_platform::password::empty_sign_in_fields`]).
 ///
-/// An empty field is a form not filled in, not a guess: it is named at its field (422)
-/// and is no attempt, so the throttle does not count it (a contractor who pressed
-/// ログイン too soon is not brought nearer a lock-out) and argon2 is not run for it.
+/// Such a post is named at its field (422) and is no attempt, so the throttle does not
+/// count it (a contractor who pressed ログイン too soon is not brought nearer a
+/// lock-out) and argon2 is not run for it.
 fn missing(login: &str, password: &str) -> Option<serde_json::Value> {
-    let mut errors = serde_json::Map::new();
-    if login.is_empty() {
-        errors.insert("login".into(), "ログインIDが入力されていません。".into());
-    }
-    // Passwords are never trimmed: only one with no character at all is empty.
-    if password.is_empty() {
-        errors.insert("password".into(), "パスワードが入力されていません。".into());
-    }
-    (!errors.is_empty()).then_some(serde_json::Value::Object(errors))
+    kakunin_platform::password::empty_sign_in_fields("ログインID", login, password)
 }
 
 fn login_page(

@@ -26,7 +26,6 @@ use crate::domain::access::Role;
 use crate::domain::bounds;
 use crate::domain::code::Code;
 use crate::domain::scope::OfficeScope;
-use kakunin_protocol::ids::CertificateNumber;
 use kakunin_protocol::time::{jst, now_jst};
 
 const PAGE: i64 = 50;
@@ -156,12 +155,7 @@ impl AuditQuery {
         f.actor = some(&self.actor).map(|a| AuditFilter::actor_of_input(&a));
         f.action = action;
         f.outcome = outcome;
-        // A 保証契約番号 is stored normalized; anything else (a login) as typed.
-        f.target = some(&self.number).map(|t| {
-            CertificateNumber::parse(&t)
-                .map(|n| n.to_string())
-                .unwrap_or(t)
-        });
+        f.target = some(&self.number).map(|t| AuditFilter::target_of_input(&t));
         f
     }
 

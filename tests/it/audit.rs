@@ -184,6 +184,42 @@ async fn admins_see_every_office_and_can_narrow_to_one() {
     );
 }
 
+/// The 対象 filter reads a login as sign-in does: typed in capitals or full width, it
+/// still finds that user's events (logins are stored in lower case), and no one else's.
+/// An API client's name keeps its case, and still finds its events as typed.
+#[tokio::test]
+async fn the_target_filter_finds_a_login_in_any_case_and_a_client_as_typed() {
+    let service = two_offices().await;
+    service.add_user("admin1", "admin", OFFICE);
+    service.create_token("Keiyaku", OFFICE, "verify");
+    let admin = service.sign_in("admin1").await;
+    let full_width_officer1 = "ＯＦＦＩＣＥＲ１";
+    for typed in ["officer1", "OFFICER1", full_width_officer1] {
+        let page = admin
+            .page(&format!(
+                "/audit?number={}",
+                percent_encoding::utf8_percent_encode(typed, percent_encoding::NON_ALPHANUMERIC)
+            ))
+            .await;
+        let seen = actors(&page);
+        assert!(
+            seen.iter().any(|a| a == "user:officer1"),
+            "{typed}: {seen:?}"
+        );
+        assert!(
+            !seen.iter().any(|a| a == "user:officer2"),
+            "{typed}: {seen:?}"
+        );
+    }
+    let targets = column(
+        &admin.page("/audit?number=Keiyaku").await,
+        "#audit-events",
+        6,
+    );
+    assert!(targets.iter().any(|t| t == "Keiyaku"), "{targets:?}");
+    assert!(targets.iter().all(|t| t == "Keiyaku"), "{targets:?}");
+}
+
 /// Every mistake in the audit filters is named at its field in one answer, the cursor
 /// starts in the first of them, and nothing is listed under them.
 #[tokio::test]

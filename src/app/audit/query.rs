@@ -17,6 +17,7 @@ use super::{Action, AuditOutcome, AuditRow};
 use crate::adapters::db::{schema::audit_events, Conn};
 use crate::domain::bounds;
 use crate::domain::scope::OfficeScope;
+use kakunin_protocol::ids::CertificateNumber;
 use kakunin_protocol::time::jst_day_start_utc;
 
 #[derive(Debug, Clone)]
@@ -45,6 +46,13 @@ impl AuditFilter {
         }
     }
 
+    /// The target a person types, read as [`bounds::typed_code`] reads it (full width
+    /// as ASCII, blanks around it removed); the query matches it in every spelling it
+    /// may be stored in ([`target_spellings`]).
+    pub fn target_of_input(typed: &str) -> String {
+        bounds::typed_code(typed)
+    }
+
     /// The actor a person or a client types, read as [`bounds::typed_code`] reads it
     /// (full width as ASCII): a login (`officer`, or `OFFICER` as
     /// [`bounds::typed_login`] reads it) is the user `user:officer`; a stored form
@@ -61,6 +69,18 @@ impl AuditFilter {
             None => format!("user:{}", bounds::typed_login(&typed)),
         }
     }
+}
+
+/// The stored spellings a filter's target matches: as typed (an API client's name keeps
+/// its case), in lower case (a login is stored folded, so `OFFICER1` finds `officer1`),
+/// and as a 保証契約番号 is stored when it reads as one (issuer-protocol §1, so
+/// `w2025-000001` finds `W2025000001`).
+fn target_spellings(target: &str) -> Vec<String> {
+    let mut spellings = vec![target.to_owned(), target.to_ascii_lowercase()];
+    spellings.extend(CertificateNumber::parse(target).map(|n| n.to_string()));
+    spellings.sort();
+    spellings.dedup();
+    spellings
 }
 
 /// An opaque position in the log: the last `seq` a page showed.
@@ -136,7 +156,7 @@ fn filtered<'a>(
         q = q.filter(audit_events::outcome.eq(o));
     }
     if let Some(t) = &f.target {
-        q = q.filter(audit_events::target.eq(t));
+        q = q.filter(audit_events::target.eq_any(target_spellings(t)));
     }
     q
 }
@@ -306,6 +326,29 @@ mod tests {
         ] {
             assert_eq!(AuditFilter::actor_of_input(typed), actor, "{typed}");
         }
+    }
+
+    #[test]
+    fn a_typed_target_matches_a_login_folded_a_number_normalized_and_a_name_as_typed() {
+        assert_eq!(
+            AuditFilter::target_of_input(" ＯＦＦＩＣＥＲ１ "),
+            "OFFICER1"
+        );
+        assert_eq!(
+            target_spellings("OFFICER1"),
+            ["OFFICER1", "officer1"],
+            "a login"
+        );
+        assert_eq!(
+            target_spellings("w2025-000001"),
+            ["W2025000001", "w2025-000001"],
+            "a number"
+        );
+        assert_eq!(
+            target_spellings("Keiyaku"),
+            ["KEIYAKU", "Keiyaku", "keiyaku"],
+            "an API client's name"
+        );
     }
 
     #[test]

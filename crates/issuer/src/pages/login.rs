@@ -129,11 +129,15 @@ pub async fn submit(
         }
         Attempt::Wrong => {
             tracing::info!("受注者のログインに失敗しました");
-            login_page(
+            // 401 like the service's own sign-in, so scripts and proxies see a
+            // refusal, not a page that merely looks like the form again.
+            login_page_with(
                 &app,
                 &req,
                 &login,
                 Some("ログインIDまたはパスワードが違います。"),
+                &serde_json::json!({}),
+                StatusCode::UNAUTHORIZED,
             )
         }
         Attempt::Right(contractor_id) => {

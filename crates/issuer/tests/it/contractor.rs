@@ -220,7 +220,7 @@ async fn sign_in_needs_the_forms_csrf_token_and_the_right_password() {
         ("csrf", csrf.as_str()),
     ];
     let res = b.post("/login", &wrong).await;
-    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.status().as_u16(), 401);
     assert_eq!(
         Html::of(res).await.text("p.error"),
         "ログインIDまたはパスワードが違います。"

@@ -421,7 +421,11 @@ fn run(command: Command, settings: Settings) -> anyhow::Result<u8> {
             }
             .map(|_| 0)
         }
-        Command::Db(DbCommand::Copy { from, to }) => cli::db::copy(&from, &to),
+        Command::Db(DbCommand::Copy { from, to }) => cli::db::copy(
+            &from,
+            &to,
+            std::time::Duration::from_millis(settings.database.pool_timeout_ms),
+        ),
         Command::Audit(AuditCommand::Verify { public_key }) => cli::audit::verify(
             &cli::serve::open_existing_db(&settings)?,
             &settings,

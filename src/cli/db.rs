@@ -7,8 +7,10 @@ use crate::adapters::db::{self, Location};
 
 /// Copies every table from `from` to the empty `to` (both URLs as `KAKUNIN_DATABASE_URL`
 /// reads them), applying the migrations of this version to both first. Exit 0 when
-/// copied; a target that holds anything is refused and left as it was.
-pub fn copy(from: &str, to: &str) -> anyhow::Result<u8> {
+/// copied; a target that holds anything is refused and left as it was. `connect_wait`
+/// is how long a connection to either may take (`database.pool_timeout_ms`), so a
+/// server that is down is reported as soon as `serve` would report it.
+pub fn copy(from: &str, to: &str, connect_wait: std::time::Duration) -> anyhow::Result<u8> {
     for (flag, url) in [("--from", from), ("--to", to)] {
         if let Some(problem) = crate::config::database_url_problem(url) {
             bail!("{flag}: {problem}");
@@ -25,7 +27,11 @@ pub fn copy(from: &str, to: &str) -> anyhow::Result<u8> {
         }
     }
     let open = |at: &Location, url: &str| {
-        db::open(url, db::SERVICE_MIGRATIONS)
+        let limits = db::PoolLimits {
+            size: 1,
+            timeout: connect_wait,
+        };
+        db::open_with(url, db::SERVICE_MIGRATIONS, limits)
             .with_context(|| format!("データベース {} を開けません", at.redacted()))
     };
     let (source_pool, target_pool) = (open(&source, from)?, open(&target, to)?);

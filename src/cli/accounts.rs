@@ -4,7 +4,7 @@ use std::io::BufRead;
 
 use anyhow::{bail, Context};
 
-use crate::adapters::db::{Conn, DbPool};
+use crate::adapters::db::DbPool;
 use crate::app::accounts::{tokens, users};
 use crate::app::audit::Actor;
 use crate::domain::access::{Role, Scope};
@@ -36,21 +36,9 @@ pub fn user_add(
         "--role は officer（契約担当者）、supervisor（監督者）、admin（管理者）のいずれかです",
     )?;
     let password = users::NewPassword::new(&read_password()?)?;
-    let mut c = pool.get()?;
-    // Everything that would refuse the account is asked before `--office-name` registers
-    // an office, so a refused account leaves no new office behind.
-    if let Some(first) = users::new_user_problems(login, name, office)
-        .into_iter()
-        .next()
-    {
-        return Err(first.into());
-    }
-    if users::find(&mut c, login)?.is_some() {
-        return Err(users::AccountError::LoginTaken(login.to_owned()).into());
-    }
-    register_office(&mut c, office, office_name)?;
+    let new_office = office_name.map(users::NewOffice::new).transpose()?;
     let user = users::add(
-        &mut c,
+        &mut *pool.get()?,
         &Actor::cli(),
         &users::NewUser {
             login,
@@ -59,8 +47,13 @@ pub fn user_add(
             office_code: office,
             password: &password,
             must_change_password: false,
+            new_office: new_office.as_ref(),
         },
-    )?;
+    )
+    .map_err(|e| match e {
+        users::AccountError::UnknownOffice(code) => unknown_office(&code),
+        e => e.into(),
+    })?;
     println!(
         "利用者 {}（{}、{}、発注機関 {}）を作成しました",
         user.login,
@@ -71,21 +64,16 @@ pub fn user_add(
     Ok(())
 }
 
-/// `--office-name`: registers the office under that name when it is new, as the admin
-/// page's 発注機関 form does (audited). Without it an unknown code is refused here with
-/// the way to register it from the command line: on an empty installation there is no
-/// administrator yet to open 「管理 → 発注機関」.
-fn register_office(c: &mut Conn, code: &str, name: Option<&str>) -> anyhow::Result<()> {
-    let exists = users::office_exists(c, code)?;
-    match name {
-        Some(name) if !exists => users::save_office(c, &Actor::cli(), code, name)?,
-        None if !exists => bail!(
-            "発注機関コード「{code}」は登録されていません。`--office-name 名称` を付けると同時に登録します\
-             （例: --office {code} --office-name 大分土木事務所）。管理者がいれば「管理 → 発注機関」でも登録できます"
-        ),
-        _ => {}
-    }
-    Ok(())
+/// An unknown office code without `--office-name`: the way to register it from the
+/// command line, since on an empty installation there is no administrator yet to open
+/// 「管理 → 発注機関」. With `--office-name`, the office is registered in the account's
+/// or client's own transaction ([`users::NewOffice`]), audited as the admin page's
+/// 発注機関 form is, and a refused account or client leaves no new office behind.
+fn unknown_office(code: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "発注機関コード「{code}」は登録されていません。`--office-name 名称` を付けると同時に登録します\
+         （例: --office {code} --office-name 大分土木事務所）。管理者がいれば「管理 → 発注機関」でも登録できます"
+    )
 }
 
 pub fn user_passwd(pool: &DbPool, login: &str) -> anyhow::Result<()> {
@@ -132,16 +120,19 @@ pub fn token_create(
     let scope = Scope::parse(scope)
         .ok()
         .context("--scope は verify（照会）または audit（監査ログの参照）です")?;
-    let mut c = pool.get()?;
-    // As for `user add`: a refused client leaves no new office behind.
-    if let Some(first) = tokens::client_problems(name, office).into_iter().next() {
-        return Err(first.into());
-    }
-    if tokens::name_taken(&mut c, name)? {
-        return Err(tokens::TokenError::NameTaken(name.to_owned()).into());
-    }
-    register_office(&mut c, office, office_name)?;
-    let token = tokens::create(&mut c, &Actor::cli(), name, office, scope)?;
+    let new_office = office_name.map(users::NewOffice::new).transpose()?;
+    let token = tokens::create(
+        &mut *pool.get()?,
+        &Actor::cli(),
+        name,
+        office,
+        scope,
+        new_office.as_ref(),
+    )
+    .map_err(|e| match e {
+        tokens::TokenError::UnknownOffice(code) => unknown_office(&code),
+        e => e.into(),
+    })?;
     eprintln!("API クライアント {name} を作成しました。トークンは今回だけ表示されます。安全に保管してください。");
     println!("{token}");
     Ok(())

@@ -69,6 +69,7 @@ fn seed(c: &mut Conn) -> anyhow::Result<()> {
                 office_code: DEMO_OFFICE.0,
                 password: &users::NewPassword::new(password)?,
                 must_change_password: false,
+                new_office: None,
             };
             users::add(c, &Actor::cli(), &new)?;
         }

@@ -209,6 +209,7 @@ pub async fn create_user(
             office_code: &office,
             password: &pw,
             must_change_password: true,
+            new_office: None,
         };
         Ok::<_, DbError>(users::add(c, &actor, &new))
     })
@@ -554,7 +555,7 @@ pub async fn create_client(
     );
     let shown = format!("{name}（発注機関 {office}、{}）", scope.label());
     let r = db::run(&state.verifier.pool, move |c| {
-        Ok::<_, DbError>(tokens::create(c, &actor, &name, &office, scope))
+        Ok::<_, DbError>(tokens::create(c, &actor, &name, &office, scope, None))
     })
     .await?;
     match r {

@@ -35,6 +35,15 @@ fn on_an_empty_database_user_add_and_token_create_say_how_to_register_the_office
     );
     let out = add(&["--office-name", "臨海土木事務所"]);
     assert_exit(&out, 0);
+    // The office is registered and audited with the account, the office first.
+    assert_eq!(
+        service.count(
+            "SELECT COUNT(*) AS n FROM audit_events a JOIN audit_events b ON b.seq = a.seq + 1 \
+             WHERE a.action = 'office.save' AND a.target = '449001' \
+             AND b.action = 'user.add' AND b.target = 'admin'"
+        ),
+        1
+    );
 
     let out = service.cli(&["token", "create", "--name", "keiri", "--office", "449002"]);
     assert_exit(&out, 2);

@@ -73,12 +73,15 @@ pub fn name_taken(conn: &mut Conn, name: &str) -> QueryResult<bool> {
 }
 
 /// Creates a client and returns its token: the only time the token exists in clear.
+/// `new_office` registers an unknown `office_code` in the same transaction (as
+/// [`super::users::NewUser::new_office`]).
 pub fn create(
     conn: &mut Conn,
     actor: &Actor,
     name: &str,
     office_code: &str,
     scope: Scope,
+    new_office: Option<&super::users::NewOffice>,
 ) -> Result<String, TokenError> {
     if let Some(first) = client_problems(name, office_code).into_iter().next() {
         return Err(first);
@@ -89,7 +92,7 @@ pub fn create(
         if name_taken(conn, name)? {
             return Err(TokenError::NameTaken(name.to_owned()));
         }
-        if !super::users::office_exists(conn, office_code)? {
+        if !super::users::office_known_or_registered(conn, actor, office_code, new_office)? {
             return Err(TokenError::UnknownOffice(office_code.to_owned()));
         }
         diesel::insert_into(api_tokens::table)
@@ -197,7 +200,7 @@ mod tests {
         let mut c = pool.get().unwrap();
         let admin = Actor::new("admin".into(), "4400".into(), "127.0.0.1".into(), "test");
         crate::app::accounts::users::ensure_office(&mut c, "4400", "大分県土木建築部").unwrap();
-        let secret = create(&mut c, &admin, "batch", "4400", Scope::Verify).unwrap();
+        let secret = create(&mut c, &admin, "batch", "4400", Scope::Verify, None).unwrap();
 
         let found = find(&mut c, &secret)
             .unwrap()
@@ -232,7 +235,7 @@ mod tests {
         users::save_office(&mut c, &admin, "　４４０１ ", "大分土木事務所").unwrap();
         users::ensure_office(&mut c, "4400", "大分県土木建築部").unwrap();
         assert!(users::office_exists(&mut c, "4401").unwrap());
-        let secret = create(&mut c, &admin, "batch", "４４０１", Scope::Verify).unwrap();
+        let secret = create(&mut c, &admin, "batch", "４４０１", Scope::Verify, None).unwrap();
         assert_eq!(find(&mut c, &secret).unwrap().unwrap().office_code, "4401");
         let password = users::NewPassword::new("a-long-enough-pass-2026").unwrap();
         let user = users::add(
@@ -245,6 +248,7 @@ mod tests {
                 office_code: "４４０１",
                 password: &password,
                 must_change_password: false,
+                new_office: None,
             },
         )
         .unwrap();

@@ -70,6 +70,42 @@ pub struct NewUser<'a> {
     /// Whether the password was issued by someone else and must be replaced at the
     /// first sign-in (the admin page's generated ones); see [`change_own_password`].
     pub must_change_password: bool,
+    /// The office to register in the same transaction when `office_code` is new
+    /// (`kakunin user add --office-name`); `None` refuses an unknown code.
+    pub new_office: Option<&'a NewOffice>,
+}
+
+/// The name of an office to register together with an account or an API client when
+/// its code is new (`--office-name` of `kakunin user add` and `kakunin token create`),
+/// checked as the 発注機関 form checks it ([`person_name`]). Registering it in the
+/// account's own transaction means a refused account leaves no new office behind.
+pub struct NewOffice(String);
+
+impl NewOffice {
+    pub fn new(typed: &str) -> Result<Self, AccountError> {
+        person_name(typed)
+            .map(Self)
+            .ok_or(AccountError::BadOfficeName)
+    }
+}
+
+/// Inside the caller's write transaction: whether `code` is a registered office once
+/// `new_office`, if given, has been registered under it (audited as
+/// [`Action::OfficeSave`], like the 発注機関 form). `false` for an unknown code and no
+/// name.
+pub(crate) fn office_known_or_registered(
+    conn: &mut Conn,
+    actor: &Actor,
+    code: &str,
+    new_office: Option<&NewOffice>,
+) -> QueryResult<bool> {
+    if office_exists(conn, code)? {
+        return Ok(true);
+    }
+    match new_office {
+        Some(NewOffice(name)) => write_office(conn, actor, code, name).map(|()| true),
+        None => Ok(false),
+    }
 }
 
 /// A password chosen for an account: checked for strength and hashed with argon2id
@@ -219,7 +255,7 @@ pub fn add(conn: &mut Conn, actor: &Actor, new: &NewUser<'_>) -> Result<User, Ac
         if find(conn, new.login)?.is_some() {
             return Err(AccountError::LoginTaken(new.login.to_owned()));
         }
-        if !office_exists(conn, new.office_code)? {
+        if !office_known_or_registered(conn, actor, new.office_code, new.new_office)? {
             return Err(AccountError::UnknownOffice(new.office_code.to_owned()));
         }
         diesel::insert_into(users::table)
@@ -576,30 +612,34 @@ pub fn save_office(
     }
     let code = &bounds::typed_code(code);
     let name = &person_name(name).ok_or(AccountError::BadOfficeName)?;
-    conn.immediate_transaction(|conn| {
-        let now = now_utc();
-        db::per_backend!(conn, |c| diesel::insert_into(offices::table)
-            .values((
-                offices::code.eq(code),
-                offices::name.eq(name),
-                offices::created_at.eq(now),
-            ))
-            .on_conflict(offices::code)
-            .do_update()
-            .set(offices::name.eq(name))
-            .execute(c))?;
-        audit::append(
-            conn,
-            actor,
-            &Event {
-                action: Action::OfficeSave,
-                target: code,
-                outcome: AuditOutcome::Ok,
-                detail: format!("名称: {name}"),
-            },
-        )?;
-        Ok(())
-    })
+    conn.immediate_transaction(|conn| Ok(write_office(conn, actor, code, name)?))
+}
+
+/// Creates or renames the office `code` (both checked already) and audits it, in the
+/// caller's write transaction.
+fn write_office(conn: &mut Conn, actor: &Actor, code: &str, name: &str) -> QueryResult<()> {
+    let now = now_utc();
+    db::per_backend!(conn, |c| diesel::insert_into(offices::table)
+        .values((
+            offices::code.eq(code),
+            offices::name.eq(name),
+            offices::created_at.eq(now),
+        ))
+        .on_conflict(offices::code)
+        .do_update()
+        .set(offices::name.eq(name))
+        .execute(c))?;
+    audit::append(
+        conn,
+        actor,
+        &Event {
+            action: Action::OfficeSave,
+            target: code,
+            outcome: AuditOutcome::Ok,
+            detail: format!("名称: {name}"),
+        },
+    )?;
+    Ok(())
 }
 
 fn active_admins(conn: &mut Conn) -> QueryResult<i64> {

@@ -208,8 +208,9 @@ pub fn valid_office_code(code: &str) -> bool {
         && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
-/// Creates the office row named `name` when the code is new (the demo's office, and
-/// `kakunin user add --office-name`); an existing office keeps its name.
+/// Creates the office row named `name` when the code is new, unaudited (the demo's
+/// office, set up before there is anyone to act); an existing office keeps its name.
+/// Offices registered by a person go through [`save_office`] or [`NewOffice`].
 pub fn ensure_office(conn: &mut Conn, code: &str, name: &str) -> QueryResult<()> {
     let now = now_utc();
     db::per_backend!(conn, |c| diesel::insert_into(offices::table)

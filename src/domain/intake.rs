@@ -75,6 +75,7 @@ pub fn shown_number(number_field: &str) -> String {
         return String::new();
     }
     match NoticeQr::recognise(number_field) {
+        Ok(None) if holds_key(number_field) => String::new(),
         Ok(None) => number_field.to_owned(),
         Ok(Some(qr)) => qr.certificate_number.to_string(),
         Err(_) => String::new(),
@@ -99,6 +100,24 @@ pub fn looks_like_printed_key(text: &str) -> bool {
         .filter(|g| !g.is_empty())
         .collect();
     groups.len() == 4 && groups.iter().all(|g| g.len() == 4) && could_be_key(&groups.concat())
+}
+
+/// Whether `text` holds a 認証キー beside other text: the number and the key pasted
+/// together from the notice (`W2025000123 7KQ2-M9XD-H4T8-RB3N`, or the notice's labelled
+/// lines). Such a field fails as a number, and must not come back in the form or the
+/// batch output with the key inside. A key is a run of 16 letters and digits, or four
+/// consecutive runs of four, that [`could_be_key`] accepts.
+fn holds_key(text: &str) -> bool {
+    use unicode_normalization::UnicodeNormalization;
+    let text: String = text.nfkc().collect();
+    let groups: Vec<&str> = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|g| !g.is_empty())
+        .collect();
+    groups.iter().any(|g| g.len() == 16 && could_be_key(g))
+        || groups
+            .windows(4)
+            .any(|w| w.iter().all(|g| g.len() == 4) && could_be_key(&w.concat()))
 }
 
 /// Whether `text` reads as a 認証キー (16 symbols of its alphabet once §1's steps are
@@ -280,6 +299,24 @@ mod tests {
             .unwrap()
             .scanned
             .is_none());
+    }
+
+    /// The number and the key pasted together into 保証契約番号 (from the notice's text)
+    /// fail as a number; the form must not show the key again in that field.
+    #[test]
+    fn a_number_pasted_with_its_key_is_not_shown_again() {
+        for pasted in [
+            "W2025000123 7KQ2-M9XD-H4T8-RB3N",
+            "W2025000123　７ＫＱ２－Ｍ９ＸＤ－Ｈ４Ｔ８－ＲＢ３Ｎ",
+            "保証契約番号 W2025000123 認証キー 7KQ2-M9XD-H4T8-RB3N",
+            "W2025000123;7KQ2M9XDH4T8RB3N",
+        ] {
+            assert!(read_ids(pasted, "").is_err(), "{pasted}");
+            assert_eq!(shown_number(pasted), "", "{pasted}");
+        }
+        for typo in ["W2025〇000123", "W-2025-000123", "W20250001234567890"] {
+            assert_eq!(shown_number(typo), typo);
+        }
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub enum Command {
     ///
     /// ファイルには certificate_number と、schema・revision・status・issued_at・issuer・changes 以外の
     /// 証書の項目（issuer-protocol.md §4）を書きます。保証事業会社が残りを設定して署名し、認証キーを生成して、
-    /// お知らせ（PDF）を書き出します。認証キーは画面とPDFにだけ出力され、どこにも保存されません。
+    /// お知らせ（PDF）を書き出します。認証キーは画面とPDFに出力し、照合用のハッシュと、受注者画面で再表示するための暗号化した控えだけを保存します。
     Issue {
         /// 証書の内容（JSON）
         #[arg(long, value_name = "ファイル")]

@@ -145,7 +145,7 @@ async fn issue(
     let cert = &issued.certificate;
     println!("保証契約番号: {}", cert.certificate_number);
     println!("認証キー: {}", issued.auth_key.printed());
-    eprintln!("認証キーはこの一度しか表示されません（保証事業会社にも保存されません）。お知らせ（PDF）を受注者へ渡してください。");
+    eprintln!("認証キーは、照合用のハッシュと暗号化した控え（受注者画面の「認証キー」の表示で、お知らせを印刷し直すためのもの）として保存しました。お知らせ（PDF）を受注者へ渡してください。");
     let pdf = issuance::render_notice(&issued, &fonts, cert.issued_at.date_naive())?;
     seed::write_private(&out, &pdf)?;
     println!("お知らせ: {}", out.display());

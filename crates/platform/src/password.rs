@@ -65,11 +65,29 @@ pub fn check_strength(password: &str) -> Result<(), String> {
     if password.chars().count() < MIN_LENGTH {
         return Err(format!("パスワードは{MIN_LENGTH}文字以上にしてください"));
     }
+    // Ten spaces (全角 or 半角, as an IME in full-width mode types them) pass the length
+    // and guard nothing; they are also what a slip of the thumb types.
+    if password.chars().all(char::is_whitespace) {
+        return Err("空白だけのパスワードは使えません。英字や数字を含めてください".into());
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_password_of_spaces_only_is_refused() {
+        for p in [
+            "          ",
+            "\u{3000}".repeat(11).as_str(),
+            " \t \u{3000}      ",
+        ] {
+            assert!(super::check_strength(p).is_err(), "{p:?}");
+        }
+        assert!(super::check_strength("correct horse battery").is_ok());
+        assert!(super::check_strength("　パスワード　です　　").is_ok());
+    }
+
     #[test]
     fn argon2id_hash_verifies_only_the_right_password() {
         let h = super::hash("correct horse battery");

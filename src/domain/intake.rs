@@ -85,6 +85,11 @@ pub fn shown_number(number_field: &str) -> String {
 /// What the number field says when it holds the key as the notice prints it.
 pub const KEY_IN_NUMBER: &str = "保証契約番号の欄に、認証キーの形（XXXX-XXXX-XXXX-XXXX）の値が入力されています。お知らせの「保証契約番号」（例: W2025000123）を入力してください。番号そのものがこの形で印字されているときは、ハイフンを除いて入力してください。";
 
+/// What the number says when it holds the key beside it (pasted together from the
+/// notice). The form then shows the field empty ([`shown_number`]); the message quotes
+/// nothing of it, on the form and in the API alike.
+pub const KEY_BESIDE_NUMBER: &str = "保証契約番号に認証キーも含まれています。保証契約番号（例: W2025000123）だけを入力し、認証キーは別の欄に入力してください。";
+
 /// Whether `text` is written as the notice prints a 認証キー: four groups of four letters
 /// and digits (`7KQ2-M9XD-H4T8-RB3N`, full-width or spaced too) that make a valid key.
 /// Typed into 保証契約番号 (the two fields swapped), it would pass as a 16-character
@@ -139,6 +144,13 @@ fn typed(number_field: &str, key_field: &str) -> Result<Ids, Vec<FieldError>> {
     }
     let number = CertificateNumber::parse(number_field);
     let key = AuthKey::parse(key_field);
+    if number.is_err() && holds_key(number_field) {
+        return Err(
+            std::iter::once((Field::CertificateNumber, KEY_BESIDE_NUMBER.to_owned()))
+                .chain(key.err().map(|e| (e.field(), e.to_string())))
+                .collect(),
+        );
+    }
     match (number, key) {
         (Ok(number), Ok(key)) => Ok(Ids {
             number,
@@ -311,7 +323,11 @@ mod tests {
             "保証契約番号 W2025000123 認証キー 7KQ2-M9XD-H4T8-RB3N",
             "W2025000123;7KQ2M9XDH4T8RB3N",
         ] {
-            assert!(read_ids(pasted, "").is_err(), "{pasted}");
+            let errors = read_ids(pasted, "").unwrap_err();
+            assert!(
+                errors.contains(&(Field::CertificateNumber, KEY_BESIDE_NUMBER.to_owned())),
+                "{pasted}: {errors:?}"
+            );
             assert_eq!(shown_number(pasted), "", "{pasted}");
         }
         for typo in ["W2025〇000123", "W-2025-000123", "W20250001234567890"] {

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use unicode_normalization::UnicodeNormalization;
 
 /// A login: `a-z 0-9 . - _`, 3 to 32 characters (`users::valid_login`).
-pub const LOGIN_MAX: usize = 32;
+pub const LOGIN_MAX: usize = kakunin_platform::login::MAX;
 /// A person's name (氏名) or an office's name (発注機関名).
 pub const NAME_MAX: usize = 100;
 /// An office code (発注機関コード).
@@ -58,7 +58,7 @@ pub fn typed_code(s: &str) -> String {
 /// Sign-in, account creation, the CLI's `--login` and the audit log's actor filter read
 /// logins through this, so one account answers to whichever case was typed.
 pub fn typed_login(s: &str) -> String {
-    typed_code(s).to_ascii_lowercase()
+    kakunin_platform::login::typed(s)
 }
 
 /// A free text as a person typed or pasted it (案件番号・案件名, 照合 texts, 氏名,

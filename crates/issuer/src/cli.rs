@@ -127,7 +127,7 @@ pub enum ClientCommand {
 pub enum ContractorCommand {
     /// 受注者のアカウントを作成します（パスワードは標準入力から1行で読みます）
     Add {
-        /// ログインID
+        /// ログインID（英字・数字・「.」「-」「_」で3～32文字。全角や大文字は小文字の半角で登録し、ログイン時も同じように読みます）
         #[arg(long, value_name = "ログインID")]
         login: String,
         /// 受注者名（例: 株式会社豊後建設）

@@ -207,17 +207,23 @@ async fn client(s: &Settings, c: ClientCommand) -> Result<(), IssuerError> {
 
 /// `contractor add`: the password is one line of standard input, never an argument.
 async fn contractor_add(app: &App, login: String, name: String) -> Result<(), IssuerError> {
+    let login = kakunin_platform::login::typed(&login);
+    if !kakunin_platform::login::valid(&login) {
+        return Err(IssuerError::Input(format!(
+            "ログインIDは英字・数字・「.」「-」「_」で3～{}文字にしてください（英字は小文字で登録されます。例: bungo）。",
+            kakunin_platform::login::MAX
+        )));
+    }
     let mut password = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut password)
         .map_err(|e| IssuerError::Input(format!("パスワードを標準入力から読めません: {e}")))?;
     let password = password.trim_end_matches(['\n', '\r']).to_owned();
-    if password.chars().count() < 8 {
-        return Err(IssuerError::Input(
-            "パスワードは8文字以上にしてください（標準入力から1行で渡します）。".into(),
-        ));
-    }
+    // The same rules as the service's staff passwords: one place decides what is weak.
+    kakunin_platform::password::check_strength(&password).map_err(|why| {
+        IssuerError::Input(format!("{why}（パスワードは標準入力から1行で渡します）。"))
+    })?;
     let hash = kakunin_platform::password::hash(&password);
     let l = login.clone();
     db::run(&app.pool, move |conn| {

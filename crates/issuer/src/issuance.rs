@@ -250,7 +250,7 @@ pub async fn issue(
         conn.immediate_transaction(|conn| {
             let contractor_id = match &contractor {
                 Some(login) => Some(
-                    store::contractors::by_login(conn, login)?
+                    store::contractors::by_login(conn, &kakunin_platform::login::typed(login))?
                         .ok_or_else(|| IssuerError::UnknownContractor(login.clone()))?
                         .id,
                 ),

@@ -3,6 +3,7 @@
 //!
 //! - [`problem`]: RFC 9457 problem details, the one `application/problem+json` body.
 //! - [`password`]: argon2id password hashes for staff and contractor accounts.
+//! - [`login`]: logins as people type them (full width, any case), and which are valid.
 //! - [`secret`]: random tokens, SHA-256 digests and constant-time comparison.
 //! - [`sqlite`]: the SQLite pool, its pragmas, and [`sqlite::run`], the one way to
 //!   touch it from async code.
@@ -19,6 +20,7 @@ pub mod files;
 pub mod headers;
 pub mod keyfile;
 pub mod log;
+pub mod login;
 pub mod password;
 pub mod problem;
 pub mod qr;

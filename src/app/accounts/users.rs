@@ -10,7 +10,7 @@ use crate::adapters::db::{self, now_utc, Conn, DbError, DbPool};
 use crate::app::audit::{self, Action, Actor, AuditOutcome, Event};
 use crate::config::Signin;
 use crate::domain::access::Role;
-use crate::domain::bounds::{self, LOGIN_MAX, NAME_MAX, OFFICE_CODE_MAX};
+use crate::domain::bounds::{self, NAME_MAX, OFFICE_CODE_MAX};
 use kakunin_platform::password;
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize)]
@@ -154,12 +154,9 @@ pub async fn password_matches(password: String, stored: Option<String>) -> bool 
 }
 
 /// Whether `login` is one an account could have: `a-z 0-9 . - _`, 3 to
-/// [`LOGIN_MAX`] characters. Sign-in refuses any other before it writes anything.
+/// [`bounds::LOGIN_MAX`] characters. Sign-in refuses any other before it writes anything.
 pub fn valid_login(login: &str) -> bool {
-    (3..=LOGIN_MAX).contains(&login.len())
-        && login
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c))
+    kakunin_platform::login::valid(login)
 }
 
 /// Every way a new account's typed login, name and office code are unusable, in the

@@ -94,7 +94,8 @@ pub async fn submit(
         return Err(PageError::Csrf);
     }
     let form = form.into_inner();
-    let login = form.login.trim().to_owned();
+    // As the service reads staff logins: `ＢＵＮＧＯ` or Caps Lock's `BUNGO` is `bungo`.
+    let login = kakunin_platform::login::typed(&form.login);
     if let Some(errors) = missing(&login, &form.password) {
         return login_page_with(
             &app,

@@ -254,3 +254,44 @@ fn every_command_has_japanese_help() {
         );
     }
 }
+
+/// `contractor add` reads the login as sign-in does (full width and capitals fold to
+/// the stored lower case), refuses one no sign-in could match, and holds the password
+/// to the service's rules: ten characters, not white space alone.
+#[tokio::test]
+async fn contractor_add_folds_the_login_and_refuses_a_bad_login_or_a_weak_password() {
+    let iss = IssuerProcess::start();
+    let add = |login: &str, password: &str| {
+        iss.cli_with_stdin(
+            &[
+                "contractor",
+                "add",
+                "--login",
+                login,
+                "--name",
+                "株式会社別府建設",
+            ],
+            &format!("{password}\n"),
+        )
+    };
+    for (login, password, said) in [
+        (
+            "beppu kensetsu",
+            "beppu-demo-pass",
+            "ログインIDは英字・数字",
+        ),
+        ("bp", "beppu-demo-pass", "ログインIDは英字・数字"),
+        ("beppu", "short", "10文字以上"),
+        ("beppu", "\u{3000}".repeat(11).as_str(), "空白だけ"),
+    ] {
+        let out = add(login, password);
+        assert!(!out.status.success(), "{login:?} {password:?}");
+        assert!(stderr(&out).contains(said), "{login:?}: {}", stderr(&out));
+    }
+    assert_eq!(iss.count_rows("contractors"), 2, "only the demo's two");
+    let out = add("ＢＥＰＰＵ", "beppu-demo-pass");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("「beppu」"), "{}", stderr(&out));
+    let out = add("Beppu", "beppu-demo-pass");
+    assert!(!out.status.success(), "the same login in capitals is taken");
+}

@@ -68,6 +68,20 @@ async fn wrong_passwords_in_a_row_lock_the_contractor_sign_in_even_for_the_right
     );
 }
 
+/// A contractor types the login from paper as the service's officers do: in capitals or
+/// full width it is the same account.
+#[tokio::test]
+async fn a_login_typed_in_capitals_or_full_width_signs_in() {
+    let iss = IssuerProcess::start();
+    for typed in ["BUNGO", "ＢＵＮＧＯ", " Bungo "] {
+        assert_eq!(
+            sign_in(&client(), &iss.base_url, typed, "bungo-demo-pass").await,
+            303,
+            "{typed:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn contractor_pages_carry_the_security_headers() {
     let iss = IssuerProcess::start();

@@ -193,7 +193,7 @@ fn refused_page(
         .body(body))
 }
 
-/// Checks the form's token, then that both fields were typed ([`missing`]), then the
+/// Checks the form's token, then that both fields were typed (`missing`), then the
 /// login's shape (a login no account could have is refused before anything is written
 /// or hashed), then the throttle, then the password.
 pub async fn submit(

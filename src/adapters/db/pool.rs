@@ -40,7 +40,7 @@ pub enum Location {
 /// as the userinfo's password is (libpq, "Connection URIs").
 const SECRET_PARAMETERS: [&str; 2] = ["password", "sslpassword"];
 
-/// Whether the URL parameter `name` holds a secret ([`SECRET_PARAMETERS`]).
+/// Whether the URL parameter `name` holds a secret (`SECRET_PARAMETERS`).
 fn is_secret_parameter(name: &str) -> bool {
     SECRET_PARAMETERS
         .iter()
@@ -49,7 +49,7 @@ fn is_secret_parameter(name: &str) -> bool {
 
 /// Every password `url` holds, as written in its text and percent-decoded: the
 /// userinfo's (between `://` and the last `@`, after its first `:`) and the values of
-/// [`SECRET_PARAMETERS`] in its query. Read from the text, since a URL libpq refused may
+/// `SECRET_PARAMETERS` in its query. Read from the text, since a URL libpq refused may
 /// not parse.
 fn passwords_in(url: &str) -> Vec<String> {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
@@ -117,7 +117,7 @@ impl Location {
 
     /// The URL as it may be shown or logged: a PostgreSQL password becomes `***`, in the
     /// userinfo (`postgres://user:***@host/db`) and in the query (`?password=***`,
-    /// [`SECRET_PARAMETERS`]); a URL that does not parse is only `postgres://…`.
+    /// `SECRET_PARAMETERS`); a URL that does not parse is only `postgres://…`.
     pub fn redacted(&self) -> String {
         match self {
             Location::Sqlite(path) => path.clone(),

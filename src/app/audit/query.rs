@@ -48,7 +48,7 @@ impl AuditFilter {
 
     /// The target a person types, read as [`bounds::typed_code`] reads it (full width
     /// as ASCII, blanks around it removed); the query matches it in every spelling it
-    /// may be stored in ([`target_spellings`]).
+    /// may be stored in (`target_spellings`).
     pub fn target_of_input(typed: &str) -> String {
         bounds::typed_code(typed)
     }

@@ -83,7 +83,7 @@ pub enum Command {
         #[arg(long, value_name = "鍵ID")]
         kid: String,
     },
-    /// 確認サービスの信頼登録簿に書く [[issuer]] の記載例を表示します（トークンは token_env で渡す形）
+    /// 確認サービスの信頼登録簿に書く `[[issuer]]` の記載例を表示します（トークンは token_env で渡す形）
     Registry {
         /// 確認サービスから見たこの保証事業会社のURL（省略時は http://{待ち受けアドレス}）
         #[arg(long = "base-url", value_name = "URL")]

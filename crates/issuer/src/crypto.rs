@@ -43,7 +43,7 @@ pub fn auth_key_hmac(secret: &IssuerSecret, key: &AuthKey) -> Vec<u8> {
 ///
 /// The construction is AES-256-GCM-SIV (RFC 8452, the RustCrypto crate `aes-gcm-siv`)
 /// under a 32-byte key derived from the issuer secret with HKDF-SHA-256 (RFC 5869, the
-/// RustCrypto crate `hkdf`, `info` = [`AUTH_KEY_SEAL_INFO`]). The stored bytes are a
+/// RustCrypto crate `hkdf`, `info` = `AUTH_KEY_SEAL_INFO`). The stored bytes are a
 /// random 96-bit nonce, then the ciphertext of the canonical key and its 16-byte tag.
 /// The certificate number is the associated data, so a value copied into another
 /// certificate's row does not open. GCM-SIV rather than GCM because its nonces are

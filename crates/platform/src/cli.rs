@@ -1,7 +1,7 @@
 //! The command line of both programs in Japanese: clap's `Usage:` / `Commands:` /
 //! `Options:` headings, its `-h` / `-V` help texts and its error messages
 //! (`error: unexpected argument …`) are English; [`localize`] gives every command of a
-//! program Japanese headings and [`matches`] parses with Japanese error messages.
+//! program Japanese headings and [`matches()`] parses with Japanese error messages.
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches, Command};

@@ -2,7 +2,7 @@
 //! for a web server, migrations at open, and [`run`], the one way to touch it.
 //!
 //! Diesel is synchronous; every call, `pool.get()` included, goes through [`run`] (or
-//! [`write`]) so it never blocks an async worker.
+//! [`write()`]) so it never blocks an async worker.
 
 use std::time::Duration;
 
@@ -190,7 +190,7 @@ where
     .map_err(|_| E::from(DbError::Canceled))?
 }
 
-/// A connection that can open the write transaction [`write`] runs `f` in: SQLite's
+/// A connection that can open the write transaction [`write()`] runs `f` in: SQLite's
 /// `BEGIN IMMEDIATE` here; the service's multi-backend connection adds PostgreSQL's
 /// (a transaction holding the writers' advisory lock).
 pub trait WriteTransaction: Sized {
@@ -233,7 +233,7 @@ where
     .await
 }
 
-/// The writers' turn: hold it around a write transaction (see [`write`]).
+/// The writers' turn: hold it around a write transaction (see [`write()`]).
 pub fn writer_turn() -> std::sync::MutexGuard<'static, ()> {
     // A writer that panicked left nothing half-done: its transaction rolled back.
     WRITER

@@ -6,12 +6,12 @@
 //!
 //! - [`ids`]: 保証契約番号 and 認証キー, built only through the normalization of §1.
 //! - [`jws`]: the flattened JWS envelope of §3: signing, and strict verification
-//!   against a [`jws::KeySource`].
+//!   against a [`registry::KeySource`].
 //! - [`notice`]: the text of the key notice's QR code (§7), built and recognised.
 //! - [`payload`]: the `surety-certificate/1` payload of §4.
 //! - [`registry`]: the trust-registry file of §5 and key lookup by `kid`.
 //! - [`strict_json`]: duplicate member names, found however they are spelled.
-//! - [`format`], [`time`]: 和暦 dates, yen amounts and Japan time, as people read them.
+//! - [`mod@format`], [`time`]: 和暦 dates, yen amounts and Japan time, as people read them.
 
 pub mod format;
 pub mod ids;

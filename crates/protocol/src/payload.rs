@@ -224,7 +224,7 @@ pub fn sample_json() -> serde_json::Value {
 /// it. serde writes `missing field `x``, `unknown variant `y`, expected …`, `invalid
 /// type: …` and the like, then ` at line L column C`; the kinds a payload can have are
 /// said again here, anything else by its position only. Our own messages (the dates,
-/// [`wire`]) are Japanese already and kept.
+/// `wire`) are Japanese already and kept.
 ///
 /// Also used by the reference issuer for its input files.
 pub fn describe(e: &serde_json::Error) -> String {

@@ -279,7 +279,7 @@ enum IssuerCommand {
 enum EvidenceCommand {
     /// 保存した照会（ID）または証拠一式のファイルを確認し直す。終了コード: 0 有効、1 現在のルールでは結果が異なる、2 無効
     Verify {
-        /// 照会の ID（ULID）、または証拠一式（JSON）のファイル
+        /// 照会番号（ULID。全角・小文字や、印刷物のQRコードの内容でもよい）、または証拠一式（JSON）のファイル
         #[arg(value_name = "IDまたはファイル")]
         target: String,
         /// 信頼登録簿（省略時: ID なら設定の issuers.file、ファイルなら証拠一式に含まれる登録内容）

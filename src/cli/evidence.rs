@@ -12,6 +12,7 @@ use crate::app::evidence::{self, profiles, AuditLink};
 use crate::app::receipt::keys::{dir_beside, read_public};
 use crate::app::verification::store;
 use crate::config::Settings;
+use crate::domain::paper;
 use crate::domain::scope::OfficeScope;
 use kakunin_protocol::registry::{Registry, TrustedKey};
 
@@ -51,9 +52,11 @@ pub fn verify(settings: &Settings, target: &str, registry: Option<&Path>) -> any
             ),
         }
         let bundle: Bundle = match std::fs::read(path)
-            .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-        {
+            .map_err(|e| kakunin_platform::cli::read_error(&e))
+            .and_then(|b| {
+                serde_json::from_slice(&b)
+                    .map_err(|e| kakunin_platform::cli::json_error(&e, "証拠一式"))
+            }) {
             Ok(b) => b,
             Err(e) => {
                 println!("【無効】{} は証拠一式として読めません: {e}", path.display());
@@ -75,10 +78,25 @@ pub fn verify(settings: &Settings, target: &str, registry: Option<&Path>) -> any
         Some(r) => r,
         None => Registry::load_offline(&settings.issuers.file)?,
     };
+    // An id as the check page reads it: full width or lower case, or the printout's QR
+    // text. What reads as neither but names a file is a missing file, not an id.
+    let id = match paper::read(target) {
+        Ok(printed) => printed.verification_id,
+        Err(_) if target.contains(['/', '\\']) || target.ends_with(".json") => {
+            println!(
+                "【無効】{target} を読めません: ファイルがありません（パスを確かめてください）"
+            );
+            return Ok(2);
+        }
+        Err(e) => {
+            println!("【無効】{e}");
+            return Ok(2);
+        }
+    };
     let pool: DbPool = super::serve::open_existing_db(settings)?;
     let mut conn = pool.get()?;
-    let Some(row) = store::find(&mut conn, target, &OfficeScope::All)? else {
-        println!("【無効】照会 {target} はありません");
+    let Some(row) = store::find(&mut conn, &id, &OfficeScope::All)? else {
+        println!("【無効】照会 {id} はありません");
         return Ok(2);
     };
     let Some(own) = own_public else {

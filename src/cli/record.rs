@@ -21,7 +21,11 @@ pub fn run(
     let envelope = match std::fs::read(file) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("{} を読み込めません: {e}", file.display());
+            eprintln!(
+                "{} を読み込めません: {}",
+                file.display(),
+                kakunin_platform::cli::read_error(&e)
+            );
             return 2;
         }
     };

@@ -577,3 +577,37 @@ async fn a_command_whose_reader_goes_away_ends_quietly() {
         out.status
     );
 }
+
+/// `kakunin evidence verify` reads an id as the check page does (lower case, full width,
+/// the printout's QR text), and says in Japanese what is wrong with a file that is not
+/// a bundle or is not there, without serde's English.
+#[tokio::test]
+async fn evidence_verify_reads_an_id_as_typed_and_names_a_bad_file_in_japanese() {
+    let (_issuer, service, _api, v) = super::one_verification().await;
+    let id = v["id"].as_str().unwrap();
+    let full_width: String = id
+        .chars()
+        .map(|c| char::from_u32(c as u32 + 0xFEE0).unwrap())
+        .collect();
+    for typed in [id.to_lowercase(), full_width, format!(" {id} ")] {
+        let out = service.cli(&["evidence", "verify", &typed]);
+        assert_eq!(out.status.code(), Some(0), "{typed}: {}", stdout(&out));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let not_json = dir.path().join("passwd");
+    std::fs::write(&not_json, "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+    let not_bundle = dir.path().join("other.json");
+    std::fs::write(&not_bundle, "{\n  \"receipt\": 1\n}\n").unwrap();
+    let missing = dir.path().join("evidence.json");
+    for (file, said) in [
+        (&not_json, "JSON として読めません（1行目"),
+        (&not_bundle, "JSON ですが証拠一式の形ではありません"),
+        (&missing, "ファイルがありません"),
+    ] {
+        let out = service.cli(&["evidence", "verify", file.to_str().unwrap()]);
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        assert!(text.contains(said), "{said}: {text}");
+        assert!(!text.contains("expected"), "no serde English: {text}");
+    }
+}

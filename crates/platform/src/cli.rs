@@ -79,6 +79,35 @@ pub fn listen_error(bind: &str, named: &str, e: &std::io::Error) -> std::io::Err
     )
 }
 
+/// Why a file named on the command line cannot be read, in Japanese words for the usual
+/// reasons (the OS's own text is English), with the OS's error number for the rest.
+pub fn read_error(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::NotFound => "ファイルがありません（パスを確かめてください）".to_owned(),
+        ErrorKind::PermissionDenied => "読む権限がありません".to_owned(),
+        ErrorKind::IsADirectory => "フォルダーです（ファイルを指定してください）".to_owned(),
+        _ => match e.raw_os_error() {
+            Some(code) => format!("読めません（OS のエラー {code}: {e}）"),
+            None => format!("読めません（{e}）"),
+        },
+    }
+}
+
+/// Why a JSON file does not read as what was expected (`what`, e.g. 「証拠一式」), in
+/// Japanese, with the place (line and column, 1-based) serde_json stopped at; serde's
+/// own English sentence is left out.
+pub fn json_error(e: &serde_json::Error, what: &str) -> String {
+    use serde_json::error::Category;
+    let at = format!("{}行目 {}文字目", e.line(), e.column());
+    match e.classify() {
+        Category::Syntax => format!("JSON として読めません（{at}）"),
+        Category::Eof => format!("JSON が途中で終わっています（{at}）"),
+        Category::Data => format!("JSON ですが{what}の形ではありません（{at}）"),
+        Category::Io => "読み込みが途中で失敗しました".to_owned(),
+    }
+}
+
 const HELP_TEMPLATE: &str = "{about-with-newline}\n使い方: {usage}\n\n{all-args}{after-help}";
 
 /// The command with Japanese headings (使い方 / コマンド / 引数 / オプション) and
@@ -312,6 +341,32 @@ fn value(v: &ContextValue) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn file_and_json_errors_are_said_in_japanese_with_the_place() {
+        let missing = std::fs::read("/no/such/file").unwrap_err();
+        assert_eq!(
+            super::read_error(&missing),
+            "ファイルがありません（パスを確かめてください）"
+        );
+        let not_json = serde_json::from_str::<serde_json::Value>("root:x:0:0").unwrap_err();
+        assert_eq!(
+            super::json_error(&not_json, "証拠一式"),
+            "JSON として読めません（1行目 1文字目）"
+        );
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Bundle {
+            receipt: String,
+        }
+        let wrong = serde_json::from_str::<Bundle>("{\n  \"x\": 1\n}").unwrap_err();
+        assert!(
+            super::json_error(&wrong, "証拠一式")
+                .starts_with("JSON ですが証拠一式の形ではありません（3行目"),
+            "{}",
+            super::json_error(&wrong, "証拠一式")
+        );
+    }
+
     use super::*;
 
     #[test]

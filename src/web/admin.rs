@@ -16,6 +16,7 @@ use crate::adapters::db::{self, DbError};
 use crate::app::accounts::tokens;
 use crate::app::accounts::users;
 use crate::domain::access::{Role, Scope};
+use crate::domain::bounds;
 use crate::domain::code::Code;
 use kakunin_protocol::time::jst;
 
@@ -540,7 +541,7 @@ pub async fn create_client(
     staff.check_csrf(&form.csrf)?;
     let scope = Scope::parse(&form.scope).ok();
     let errors = messages(
-        tokens::client_problems(form.name.trim(), &form.office_code),
+        tokens::client_problems(&form.name, &form.office_code),
         scope
             .is_none()
             .then_some("権限（照会 / 監査ログの参照）を選んでください"),
@@ -548,10 +549,11 @@ pub async fn create_client(
     let Some(scope) = scope.filter(|_| errors.is_empty()) else {
         return clients_page(&state, &staff, &form, errors, None).await;
     };
+    // Shown as stored: full width read as ASCII, as tokens::create stores it.
     let (actor, name, office) = (
         staff.actor.clone(),
-        form.name.trim().to_owned(),
-        form.office_code.trim().to_owned(),
+        bounds::typed_code(&form.name),
+        bounds::typed_code(&form.office_code),
     );
     let shown = format!("{name}（発注機関 {office}、{}）", scope.label());
     let r = db::run(&state.verifier.pool, move |c| {

@@ -435,6 +435,43 @@ async fn an_api_token_is_shown_once_stored_as_a_hash_and_revocable() {
     }
 }
 
+/// A client's name typed in full width (as from paper) is the ASCII name, on the admin
+/// form and in `kakunin token revoke`; its case is kept.
+#[tokio::test]
+async fn a_client_name_typed_in_full_width_is_stored_and_revoked_as_ascii() {
+    let (service, admin) = with_admin().await;
+    let res = admin
+        .submit(
+            "/admin/clients",
+            "/admin/clients",
+            &[
+                ("name", "Ｋｅｉｒｉ－２"),
+                ("office_code", "４４０００１"),
+                ("scope", "verify"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let page = Html::of(res).await;
+    assert!(!page.text("#one-time-secret").is_empty(), "{page}");
+    assert!(
+        page.text("main").contains("Keiri-2（発注機関 440001"),
+        "{page}"
+    );
+    let list = admin.page("/admin/clients").await;
+    assert!(
+        list.text("#clients tr[data-name=\"Keiri-2\"]")
+            .contains("Keiri-2"),
+        "{list}"
+    );
+    let out = service.cli(&["token", "revoke", "--name", "Ｋｅｉｒｉ－２"]);
+    kakunin_testkit::process::assert_exit(&out, 0);
+    assert_eq!(
+        service.count("SELECT COUNT(*) AS n FROM api_tokens WHERE name = 'Keiri-2' AND revoked_at IS NOT NULL"),
+        1
+    );
+}
+
 /// A stolen session must not make guessing the owner's password faster: wrong current
 /// passwords on the own-password form count with wrong sign-ins, and past the limit the
 /// form refuses even the right one.

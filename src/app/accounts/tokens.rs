@@ -48,6 +48,7 @@ pub enum TokenError {
 /// ([`TokenError::BadName`], [`TokenError::BadOffice`]); empty when [`create`] can try
 /// them. The admin form shows all of them at once.
 pub fn client_problems(name: &str, office_code: &str) -> Vec<TokenError> {
+    let name = &typed_name(name);
     let mut problems = Vec::new();
     if name.is_empty()
         || name.len() > crate::domain::bounds::TOKEN_NAME_MAX
@@ -61,6 +62,13 @@ pub fn client_problems(name: &str, office_code: &str) -> Vec<TokenError> {
         problems.push(TokenError::BadOffice);
     }
     problems
+}
+
+/// A client's name as a person typed it, read as [`crate::domain::bounds::typed_code`]
+/// reads codes (full-width `ＡＰＩ２` is `API2`, blanks around it removed); unlike a
+/// login it keeps its case.
+fn typed_name(typed: &str) -> String {
+    crate::domain::bounds::typed_code(typed)
 }
 
 /// Whether a client (revoked or not) already has `name`: names are never reused, so an
@@ -86,7 +94,10 @@ pub fn create(
     if let Some(first) = client_problems(name, office_code).into_iter().next() {
         return Err(first);
     }
-    let office_code = &crate::domain::bounds::typed_code(office_code);
+    let (name, office_code) = (
+        &typed_name(name),
+        &crate::domain::bounds::typed_code(office_code),
+    );
     let token = random_token();
     conn.immediate_transaction(|conn| {
         if name_taken(conn, name)? {
@@ -119,6 +130,7 @@ pub fn create(
 }
 
 pub fn revoke(conn: &mut Conn, actor: &Actor, name: &str) -> Result<(), TokenError> {
+    let name = &typed_name(name);
     conn.immediate_transaction(|conn| {
         let n = diesel::update(
             api_tokens::table

@@ -22,14 +22,33 @@ fn period(start: Option<chrono::NaiveDate>, end: Option<chrono::NaiveDate>) -> S
 }
 
 fn or_blank(s: &Option<String>) -> String {
-    s.clone().unwrap_or_else(|| "（記載なし）".to_owned())
+    s.as_deref()
+        .map_or_else(|| "（記載なし）".to_owned(), shown)
+}
+
+/// An issuer's text as it may be shown: each Unicode format character (general category
+/// Cf, [`kakunin_protocol::ids::is_format`]) written out as `〔U+202E〕`. They are
+/// invisible, and a bidi control (U+202E and its kind) would reverse the rest of a cell
+/// on screen and on paper, so a signed 受注者 could be read as another; written out,
+/// the officer sees that the record holds something odd instead of being misled by it.
+/// Everything else is shown as signed (the templates escape it for HTML).
+pub fn shown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if kakunin_protocol::ids::is_format(c) {
+            out.push_str(&format!("〔U+{:04X}〕", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The rows of the certificate, labels in Japanese, values formatted (和暦, 円).
 pub fn certificate_rows(c: &Certificate) -> Vec<Row> {
     let orderer = match &c.orderer.office {
-        Some(office) => format!("{} {}", c.orderer.name, office),
-        None => c.orderer.name.clone(),
+        Some(office) => format!("{} {}", shown(&c.orderer.name), shown(office)),
+        None => shown(&c.orderer.name),
     };
     let contractor = [
         c.contractor.address.as_deref(),
@@ -38,6 +57,7 @@ pub fn certificate_rows(c: &Certificate) -> Vec<Row> {
     ]
     .into_iter()
     .flatten()
+    .map(shown)
     .collect::<Vec<_>>()
     .join(" ");
     let title_label = match c.contract.category {
@@ -47,7 +67,7 @@ pub fn certificate_rows(c: &Certificate) -> Vec<Row> {
     vec![
         Row {
             label: "保証事業会社",
-            value: c.issuer.name.clone(),
+            value: shown(&c.issuer.name),
         },
         Row {
             label: "保証契約番号",
@@ -75,7 +95,7 @@ pub fn certificate_rows(c: &Certificate) -> Vec<Row> {
         },
         Row {
             label: title_label,
-            value: c.contract.title.clone(),
+            value: shown(&c.contract.title),
         },
         Row {
             label: "工事場所",
@@ -116,6 +136,25 @@ pub fn certificate_rows(c: &Certificate) -> Vec<Row> {
 pub fn change_lines(c: &Certificate) -> Vec<String> {
     c.changes
         .iter()
-        .map(|ch| format!("第{}版 {} {}", ch.revision, date_ja(ch.date), ch.summary))
+        .map(|ch| {
+            format!(
+                "第{}版 {} {}",
+                ch.revision,
+                date_ja(ch.date),
+                shown(&ch.summary)
+            )
+        })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn format_characters_are_written_out_and_the_rest_is_kept() {
+        assert_eq!(
+            super::shown("\u{202E}県大分市 株式会社\u{200B}豊後"),
+            "〔U+202E〕県大分市 株式会社〔U+200B〕豊後"
+        );
+        assert_eq!(super::shown("株式会社豊後建設 <b>"), "株式会社豊後建設 <b>");
+    }
 }

@@ -237,8 +237,9 @@ fn row((index, item): (usize, &Item)) -> Row {
     r
 }
 
-/// A file as the officer named it: the last path part, control characters dropped,
-/// cut to [`NAME_CHARS`].
+/// A file as the officer named it: the last path part, control and format characters
+/// dropped (a U+202E in a name would reverse the rest of its table cell), cut to
+/// [`NAME_CHARS`].
 fn file_name(raw: Option<&str>, index: usize) -> String {
     let base = raw
         .unwrap_or("")
@@ -246,7 +247,7 @@ fn file_name(raw: Option<&str>, index: usize) -> String {
         .next()
         .unwrap_or("")
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !kakunin_protocol::ids::is_format(*c))
         .collect::<String>();
     let base = base.trim();
     if base.is_empty() {
@@ -582,6 +583,7 @@ mod tests {
             "お知らせ.pdf"
         );
         assert_eq!(file_name(Some("a/b\u{7}.png"), 0), "b.png");
+        assert_eq!(file_name(Some("\u{202E}fdp.exe"), 0), "fdp.exe");
         assert_eq!(file_name(None, 2), "3番目のファイル");
         assert_eq!(
             file_name(Some(&"あ".repeat(100)), 0).chars().count(),

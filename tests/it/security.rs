@@ -165,6 +165,66 @@ async fn strings_from_the_issuer_show_as_text_on_every_page() {
     assert_eq!(print.row("工事場所").as_deref(), Some(img.trim()));
 }
 
+/// A bidi override in the issuer's text (U+202E reverses everything after it in its
+/// cell, so 株式会社豊後建設 could read as another name) is written out on the outcome
+/// page, the printout and in the rule that quotes the name, never passed to the screen.
+#[tokio::test]
+async fn a_bidi_control_from_the_issuer_is_written_out_not_obeyed() {
+    let (issuer, _service, browser) = officer().await;
+    let file = issuer.dir().join("bidi.json");
+    std::fs::write(
+        &file,
+        json!({
+            "certificate_number": "W2025000901",
+            "kind": "performance",
+            "orderer": {"name": "大分県", "office": "土木建築部"},
+            "contractor": {"name": "株式会社\u{202E}設建後豊", "address": "\u{202E}市分大"},
+            "contract": {"category": "construction", "title": "県道\u{200B}改良工事",
+                         "contract_date": "2025-10-01", "amount_yen": 10_000_000,
+                         "terms": "大分県公共工事請負契約約款【R7.4.1～】"},
+            "guarantee": {"amount_yen": 1_000_000, "period_start": "2025-10-02", "period_end": "2026-03-13"}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = issuer.cli(&["issue", "--file", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let key = stdout(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("認証キー:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let res = browser
+        .verify(
+            "W2025000901",
+            &key,
+            &[("expected_contractor", "株式会社豊後建設")],
+        )
+        .await;
+    let id = kakunin_testkit::client::verification_id(&res);
+    let outcome = Html::of(res).await;
+    let print = browser.page(&format!("/verifications/{id}/print")).await;
+    for page in [&outcome, &print] {
+        assert!(!page.source().contains('\u{202E}'), "{page}");
+        assert!(!page.source().contains('\u{200B}'), "{page}");
+        assert_eq!(
+            page.row("受注者").as_deref(),
+            Some("〔U+202E〕市分大 株式会社〔U+202E〕設建後豊"),
+        );
+        assert_eq!(
+            page.row("工事名").as_deref(),
+            Some("県道〔U+200B〕改良工事")
+        );
+    }
+    assert!(
+        outcome
+            .source()
+            .contains("証書の受注者名「株式会社〔U+202E〕設建後豊」"),
+        "{outcome}"
+    );
+}
+
 #[tokio::test]
 async fn sign_in_sets_a_strict_http_only_cookie_and_rotates_the_session_id() {
     let (_issuer, service) = start();

@@ -71,8 +71,9 @@ pub(super) fn status(c: &Certificate) -> RuleResult {
 }
 
 pub(super) fn orderer(p: &Profile, c: &Certificate) -> RuleResult {
-    let name = &c.orderer.name;
-    let holds = name.starts_with(&p.orderer_prefix);
+    let holds = c.orderer.name.starts_with(&p.orderer_prefix);
+    // Quoted as the certificate's rows show it: a bidi control written out.
+    let name = crate::domain::view::shown(&c.orderer.name);
     let message = if holds {
         format!("発注者「{name}」は{}の発注機関です", p.name)
     } else {
@@ -219,6 +220,7 @@ pub(super) fn terms(p: &Profile, c: &Certificate) -> RuleResult {
     // Width variants (～ vs ~, full-width letters) are the same 約款.
     let given = loose(terms);
     let holds = p.terms_loose.contains(&given);
+    let terms = crate::domain::view::shown(terms);
     let message = if holds {
         format!("約款「{terms}」は{}の想定する約款です", p.name)
     } else {

@@ -226,7 +226,8 @@ pub(super) fn contractor(c: &Certificate, e: &Expected) -> RuleResult {
     } else {
         "一致しません"
     };
-    let message = format!("証書の受注者名「{actual}」は入力された「{typed}」と{relation}");
+    let shown = crate::domain::view::shown(actual);
+    let message = format!("証書の受注者名「{shown}」は入力された「{typed}」と{relation}");
     RuleResult::judged(ID, RuleStatus::Fail, holds, message)
 }
 
@@ -237,10 +238,11 @@ pub(super) fn title(c: &Certificate, e: &Expected) -> RuleResult {
     };
     let actual = &c.contract.title;
     let holds = loose(actual) == loose(typed);
+    let shown = crate::domain::view::shown(actual);
     let message = if holds {
-        format!("証書の工事名・業務名「{actual}」は入力された「{typed}」と一致します")
+        format!("証書の工事名・業務名「{shown}」は入力された「{typed}」と一致します")
     } else {
-        format!("証書の工事名・業務名「{actual}」は入力された「{typed}」と一致しません。契約書で確認してください")
+        format!("証書の工事名・業務名「{shown}」は入力された「{typed}」と一致しません。契約書で確認してください")
     };
     RuleResult::judged(ID, RuleStatus::Warn, holds, message)
 }

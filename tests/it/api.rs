@@ -218,6 +218,45 @@ async fn broken_json_another_media_type_and_bodies_over_1_mib_are_refused() {
 // ---------------------------------------------------------------------------------
 // Tokens, scopes, offices, rates
 
+/// JSON saved by a Windows tool starts with a UTF-8 byte order mark, which RFC 8259
+/// §8.1 lets a parser ignore: a single and a batch verification with one go through; a
+/// mark anywhere else is still broken JSON.
+#[tokio::test]
+async fn a_body_that_starts_with_a_utf8_byte_order_mark_is_read() {
+    let (issuer, service) = start();
+    let api = service.api("keiyaku", "verify");
+    let k = issuer.demo_key("W2025000001");
+    let with_bom = |body: &Value| {
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend(serde_json::to_vec(body).unwrap());
+        bytes
+    };
+    let one = item(&k.certificate_number, &k.auth_key, "bom-1");
+    let res = api
+        .post_raw("/api/v1/verifications", "application/json", with_bom(&one))
+        .await;
+    assert_eq!(res.status(), 201);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["ref"], "bom-1");
+    assert_eq!(v["signature"]["valid"], true);
+    let batch = json!({"items": [item(&k.certificate_number, &k.auth_key, "bom-2")]});
+    let res = api
+        .post_raw(
+            "/api/v1/verifications/batch",
+            "application/json",
+            with_bom(&batch),
+        )
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+
+    let mut inside = b"{\"ref\": \"x\",".to_vec();
+    inside.extend_from_slice(b"\xEF\xBB\xBF}");
+    let res = api
+        .post_raw("/api/v1/verifications", "application/json", inside)
+        .await;
+    problem(res, 400).await;
+}
+
 #[tokio::test]
 async fn requests_without_a_valid_token_get_401_with_www_authenticate() {
     let (issuer, service) = start();

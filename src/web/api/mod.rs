@@ -13,10 +13,15 @@ pub mod openapi;
 pub mod ratelimit;
 pub mod verifications;
 
+use actix_web::body::MessageBody;
 use actix_web::dev::HttpServiceFactory;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
 use actix_web::http::header::{HeaderValue, ALLOW};
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{from_fn, Next};
+use actix_web::HttpMessage;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use futures::StreamExt;
 use utoipa_actix_web::{scope as doc_scope, OpenApiFactory};
 
 use self::ratelimit::TokenLimiter;
@@ -67,6 +72,7 @@ fn scope(limiter: web::Data<TokenLimiter>) -> impl HttpServiceFactory + OpenApiF
             doc_scope::scope("/v1")
                 .app_data(limiter)
                 .wrap(from_fn(bearer::authenticate))
+                .wrap(from_fn(without_bom))
                 // `batch` before `{id}`: the first matching resource wins.
                 .service(verifications::batch)
                 .service(verifications::create)
@@ -76,6 +82,44 @@ fn scope(limiter: web::Data<TokenLimiter>) -> impl HttpServiceFactory + OpenApiF
                 .default_service(web::to(fallback)),
         )
         .default_service(web::to(fallback))
+}
+
+/// The UTF-8 byte order mark, which RFC 8259 §8.1 lets a parser ignore.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Passes the body on without a leading UTF-8 byte order mark. Windows tools put one
+/// before the JSON they save (PowerShell 5's `Out-File -Encoding utf8`, Notepad), and
+/// serde_json refuses it with a syntax error at line 1, column 1 that says nothing of
+/// why; RFC 8259 §8.1 allows ignoring it, so the API does. Nothing else is changed, and
+/// a mark anywhere but at the start is still an error.
+async fn without_bom(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() != actix_web::http::Method::POST {
+        return next.call(req).await;
+    }
+    let mut body = req.take_payload();
+    let head = async move {
+        let mut head = web::BytesMut::new();
+        while head.len() < BOM.len() {
+            match body.next().await {
+                Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+                Some(Err(e)) => return (Err(e), body),
+                None => break,
+            }
+        }
+        if head.starts_with(BOM) {
+            let _ = head.split_to(BOM.len());
+        }
+        (Ok(head.freeze()), body)
+    };
+    let stream = futures::stream::once(head)
+        .flat_map(|(head, rest)| futures::stream::once(async move { head }).chain(rest));
+    let stream: std::pin::Pin<Box<dyn futures::Stream<Item = Result<web::Bytes, PayloadError>>>> =
+        Box::pin(stream);
+    req.set_payload(Payload::from(stream));
+    next.call(req).await
 }
 
 /// 405 with `Allow` for a known path, 404 otherwise; both as problem+json.

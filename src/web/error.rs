@@ -105,6 +105,10 @@ pub enum WebError {
     Forbidden,
     #[error("お探しのページは見つかりません")]
     NotFound,
+    /// A page path asked with a method it does not take (a hand-made `PUT /verify`):
+    /// 405 with `Allow` (RFC 9110 §15.5.6), `allowed` as the header gives them.
+    #[error("このページは {allowed} でのみ開けます。画面のリンクやボタンから操作してください")]
+    MethodNotAllowed { allowed: String },
     #[error(
         "フォームの有効期限が切れたか、不正な送信です。画面を開き直してもう一度お試しください"
     )]
@@ -278,6 +282,7 @@ impl ResponseError for WebError {
             WebError::SignIn { .. } | WebError::PasswordChange => StatusCode::SEE_OTHER,
             WebError::Forbidden | WebError::Csrf => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::Unreadable { status, .. } => *status,
             WebError::Busy => StatusCode::SERVICE_UNAVAILABLE,
@@ -324,8 +329,14 @@ impl ResponseError for WebError {
             }
         });
         let mut res = HttpResponse::build(self.status_code());
-        if let WebError::Busy = self {
-            res.insert_header((header::RETRY_AFTER, BUSY_RETRY_AFTER.to_string()));
+        match self {
+            WebError::Busy => {
+                res.insert_header((header::RETRY_AFTER, BUSY_RETRY_AFTER.to_string()));
+            }
+            WebError::MethodNotAllowed { allowed } => {
+                res.insert_header((header::ALLOW, allowed.as_str()));
+            }
+            _ => {}
         }
         res.content_type("text/html; charset=utf-8").body(body)
     }

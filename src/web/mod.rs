@@ -67,8 +67,27 @@ async fn script() -> HttpResponse {
         .body(templates::SCRIPT)
 }
 
-async fn not_found() -> Result<HttpResponse, error::WebError> {
-    Err(error::WebError::NotFound)
+/// 404 for a path no page has; 405 with `Allow` for a page path asked with another
+/// method (the API's scope answers its own, as problem+json).
+async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, error::WebError> {
+    let routes = page_routes();
+    let mut allowed: Vec<&str> = routes
+        .iter()
+        .filter(|r| actix_web::dev::ResourceDef::new(r.path).is_match(req.path()))
+        .map(|r| r.method.as_str())
+        .collect();
+    if allowed.is_empty() {
+        return Err(error::WebError::NotFound);
+    }
+    // HEAD is answered wherever GET is (`head_as_get`).
+    if allowed.contains(&"GET") {
+        allowed.push("HEAD");
+    }
+    allowed.sort_unstable();
+    allowed.dedup();
+    Err(error::WebError::MethodNotAllowed {
+        allowed: allowed.join(", "),
+    })
 }
 
 tokio::task_local! {

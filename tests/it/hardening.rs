@@ -140,6 +140,42 @@ fn a_database_password_reaches_no_output_and_no_file_name() {
     assert!(named.is_empty(), "{named:?}");
 }
 
+/// A page path asked with a method it does not take is 405 with `Allow` (RFC 9110
+/// §15.5.6) and a Japanese page, not 404 as if the page did not exist; a path no page
+/// has stays 404.
+#[tokio::test]
+async fn a_page_asked_with_another_method_is_405_with_allow() {
+    let (_issuer, _service, browser) = officer().await;
+    for (method, path, allow) in [
+        (reqwest::Method::PUT, "/verify", "GET, HEAD, POST"),
+        (reqwest::Method::DELETE, "/login", "GET, HEAD, POST"),
+        (reqwest::Method::POST, "/healthz", "GET, HEAD"),
+        (
+            reqwest::Method::PUT,
+            "/verifications/01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            "GET, HEAD",
+        ),
+    ] {
+        let res = browser
+            .http
+            .request(method.clone(), browser.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405, "{method} {path}");
+        assert_eq!(res.headers()["allow"], allow, "{method} {path}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains("このページは"), "{page}");
+    }
+    let res = browser
+        .http
+        .put(browser.url("/no-such-page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
 #[tokio::test]
 async fn head_answers_like_get_without_a_body() {
     let (issuer, service, browser) = officer().await;

@@ -37,6 +37,9 @@ pub struct VerifyForm {
     /// 案件番号 (optional).
     #[serde(default)]
     pub case_number: String,
+    /// Whether 保証契約番号 was typed and is not shown again (never read from a post).
+    #[serde(skip)]
+    pub number_cleared: bool,
     /// 案件名 (optional).
     #[serde(default)]
     pub case_title: String,
@@ -69,6 +72,11 @@ impl VerifyForm {
 /// given: the field is empty (the key is never echoed), and without this the officer
 /// would learn it only from 「認証キーが入力されていません。」 on the next try.
 pub const KEY_CLEARED: &str = "安全のため認証キーは消去しました。もう一度入力してください。";
+
+/// What the 保証契約番号 field says when it comes back empty although something was typed
+/// and nothing else there was wrong: what was typed also reads as a 認証キー
+/// ([`intake::shown_number`]), so it is not shown again.
+pub const NUMBER_CLEARED: &str = "入力された値は認証キーと同じ形（英数字16文字）のため、安全のため表示していません。保証契約番号であれば、もう一度入力してください。";
 
 /// The verify form again; `key_given` says whether the post carried a key
 /// ([`intake::key_given`]), which an error then tells the officer was cleared.
@@ -127,6 +135,9 @@ fn render_form_with(
     ctx.insert("errors", errors);
     let failed = errors.as_object().is_some_and(|e| !e.is_empty());
     ctx.insert("key_cleared", &(failed && key_given).then_some(KEY_CLEARED));
+    let number_cleared =
+        failed && form.number_cleared && errors.get("certificate_number").is_none();
+    ctx.insert("number_cleared", &number_cleared.then_some(NUMBER_CLEARED));
     let status = if failed { 422 } else { 200 };
     Ok(html(status, templates::render("verify.html", &ctx)?))
 }
@@ -234,7 +245,9 @@ pub async fn submit(
     let key_given = intake::key_given(&form.certificate_number, &form.auth_key);
     // A scanned QR text holds the key: the form shows only the number read from it.
     let mut form = form.into_inner();
-    form.certificate_number = intake::shown_number(&form.certificate_number);
+    let shown = intake::shown_number(&form.certificate_number);
+    form.number_cleared = shown.is_empty() && !form.certificate_number.trim().is_empty();
+    form.certificate_number = shown;
     let request = match parsed {
         Ok(r) => r,
         Err(errors) => return render_form(&state, &staff, &form, &errors, key_given),

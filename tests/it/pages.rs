@@ -173,6 +173,36 @@ async fn after_any_error_the_key_field_says_the_key_was_cleared() {
     assert!(!browser.page("/").await.has("#auth_key-cleared"));
 }
 
+/// The key typed into 保証契約番号 with 認証キー left empty is a valid number too (16
+/// letters and digits), so the number field comes back empty; it says why instead of
+/// leaving the officer to wonder where the typing went.
+#[tokio::test]
+async fn a_number_field_not_shown_again_says_why() {
+    let (issuer, _service, browser) = officer().await;
+    let k = issuer.demo_key("W2025000001");
+    let res = browser.verify(&k.auth_key.replace('-', ""), "", &[]).await;
+    assert_eq!(res.status(), 422);
+    let page = Html::of(res).await;
+    assert_eq!(page.field("certificate_number").as_deref(), Some(""));
+    assert!(
+        page.text("#certificate_number-cleared")
+            .contains("認証キーと同じ形"),
+        "{page}"
+    );
+    assert_eq!(
+        page.attr("#certificate_number", "aria-describedby")
+            .as_deref(),
+        Some("certificate_number-cleared certificate_number-help")
+    );
+    assert!(
+        !page.source().contains(&k.auth_key.replace('-', "")),
+        "{page}"
+    );
+    // A number shown again needs no such word.
+    let page = Html::of(browser.verify("W2025000001", "", &[]).await).await;
+    assert!(!page.has("#certificate_number-cleared"), "{page}");
+}
+
 #[tokio::test]
 async fn a_number_no_registered_issuer_answers_for_is_refused_without_asking_anyone() {
     let (issuer, service, browser) = officer().await;

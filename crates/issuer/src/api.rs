@@ -2,8 +2,8 @@
 //! `GET /v1/jwks` (§6) and `GET /healthz`. Handlers only parse, call one operation and
 //! answer; errors leave as [`ApiError`] and become problem+json in `problem.rs`.
 
-use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::http::{header, Method};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use futures::StreamExt;
 use serde_json::Value;
 
@@ -19,22 +19,23 @@ use kakunin_protocol::ids::{AuthKey, CertificateNumber};
 /// Largest request body accepted (§2 asks the client to send a few hundred bytes).
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// Each path is one resource; another method gets 405 problem+json with `Allow`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/v1/certificates/lookup")
-            .route(web::post().to(lookup))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/v1/jwks")
-            .route(web::get().to(jwks))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/healthz")
-            .route(web::get().to(healthz))
-            .default_service(web::to(method_not_allowed)),
-    );
+    cfg.service(resource(
+        "/v1/certificates/lookup",
+        [(Method::POST, web::to(lookup))],
+    ))
+    .service(resource("/v1/jwks", [(Method::GET, web::to(jwks))]))
+    .service(resource("/healthz", [(Method::GET, web::to(healthz))]));
+}
+
+fn resource(
+    path: &str,
+    routes: impl IntoIterator<Item = (Method, actix_web::Route)>,
+) -> actix_web::Resource {
+    kakunin_platform::allow::resource(path, routes, |allow| {
+        ApiError::MethodNotAllowed(allow.to_owned()).error_response()
+    })
 }
 
 /// §2. Logs every attempt with the number (when readable), the client and the result;
@@ -162,10 +163,6 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .body(r#"{"status":"ok"}"#)
-}
-
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
 }
 
 /// Every path no route claims.

@@ -5,6 +5,7 @@
 //! with a detail that says nothing about the cause, which is logged instead. The 404 of
 //! a lookup is a constant: the same bytes and headers whatever the reason.
 
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use kakunin_platform::problem::Problem;
@@ -28,8 +29,9 @@ pub enum ApiError {
     TooLarge,
     #[error("no such route")]
     UnknownRoute,
+    /// 405; holds the `Allow` value, which the answer quotes and carries as a header.
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed(String),
     #[error("internal error")]
     Internal,
 }
@@ -72,10 +74,10 @@ impl ApiError {
                 "ページがありません",
                 "このURLには何もありません。".into(),
             ),
-            ApiError::MethodNotAllowed => (
+            ApiError::MethodNotAllowed(allow) => (
                 "method-not-allowed",
                 "このメソッドは使えません",
-                "このURLはこのHTTPメソッドに対応していません。".into(),
+                format!("このURLで使えるHTTPメソッドは {allow} です。"),
             ),
             ApiError::Internal => (
                 "internal",
@@ -94,7 +96,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound | ApiError::UnknownRoute => StatusCode::NOT_FOUND,
             ApiError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -111,6 +113,12 @@ impl ResponseError for ApiError {
             ApiError::Locked { retry_after } => Some(*retry_after),
             _ => None,
         };
-        problem.response(retry_after)
+        let mut res = problem.response(retry_after);
+        if let ApiError::MethodNotAllowed(allow) = self {
+            if let Ok(v) = HeaderValue::from_str(allow) {
+                res.headers_mut().insert(header::ALLOW, v);
+            }
+        }
+        res
     }
 }

@@ -74,7 +74,10 @@ pub async fn serve(
             .wrap(actix_web::middleware::from_fn(
                 kakunin_platform::headers::head_as_get,
             ))
-            .route("/static/issuer.css", web::get().to(pages::style))
+            .service(pages::resource(
+                "/static/issuer.css",
+                [(actix_web::http::Method::GET, web::to(pages::style))],
+            ))
             .configure(api::routes)
             .configure(pages::routes)
             .default_service(web::to(api::unknown_route))

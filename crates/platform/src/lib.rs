@@ -9,11 +9,13 @@
 //!   touch it from async code.
 //! - [`keyfile`]: private Ed25519 key files (PKCS#8 PEM, mode 0600).
 //! - [`headers`]: the security headers every page and answer carries, and `HEAD`.
+//! - [`allow`]: resources that answer other methods with 405 and `Allow`.
 //! - [`files`]: files and directories only the owner may read (databases, tokens).
 //! - [`csv_cell`]: CSV cells a spreadsheet will not run as formulas.
 //! - [`qr`]: QR codes as runs of dark modules, and as inline SVG.
 //! - [`cli`]: Japanese help headings and usage errors for both programs' command lines.
 
+pub mod allow;
 pub mod cli;
 pub mod csv_cell;
 pub mod files;

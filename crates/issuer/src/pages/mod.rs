@@ -11,7 +11,7 @@ mod login;
 mod view;
 
 use actix_web::http::header;
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpResponse, ResponseError};
 use tera::Context;
 
@@ -32,30 +32,52 @@ pub async fn style() -> HttpResponse {
 /// The fonts of the key notice, if they could be loaded at start.
 pub struct Fonts(pub Option<NoticeFonts>);
 
+/// Each path is one resource; another method gets a 405 error page with `Allow`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    use Method as M;
     cfg.app_data(web::FormConfig::default().error_handler(|_, _| PageError::BadForm.into()))
-        .route("/", web::get().to(certificates::home))
-        .route("/login", web::get().to(login::form))
-        .route("/login", web::post().to(login::submit))
-        .route("/logout", web::post().to(login::logout))
-        .route("/certificates", web::get().to(certificates::list))
-        .route("/certificates/{number}", web::get().to(certificates::show))
-        .route(
+        .service(resource("/", [(M::GET, web::to(certificates::home))]))
+        .service(resource(
+            "/login",
+            [
+                (M::GET, web::to(login::form)),
+                (M::POST, web::to(login::submit)),
+            ],
+        ))
+        .service(resource("/logout", [(M::POST, web::to(login::logout))]))
+        .service(resource(
+            "/certificates",
+            [(M::GET, web::to(certificates::list))],
+        ))
+        .service(resource(
+            "/certificates/{number}",
+            [(M::GET, web::to(certificates::show))],
+        ))
+        .service(resource(
             "/certificates/{number}/key",
-            web::get().to(certificates::key),
-        )
-        .route(
+            [(M::GET, web::to(certificates::key))],
+        ))
+        .service(resource(
             "/certificates/{number}/rekey",
-            web::get().to(certificates::rekey_confirm),
-        )
-        .route(
-            "/certificates/{number}/rekey",
-            web::post().to(certificates::rekey),
-        )
-        .route(
+            [
+                (M::GET, web::to(certificates::rekey_confirm)),
+                (M::POST, web::to(certificates::rekey)),
+            ],
+        ))
+        .service(resource(
             "/certificates/{number}/notice",
-            web::post().to(certificates::notice),
-        );
+            [(M::POST, web::to(certificates::notice))],
+        ));
+}
+
+/// A page (or the style sheet) at `path`; see `kakunin_platform::allow`.
+pub fn resource(
+    path: &str,
+    routes: impl IntoIterator<Item = (Method, actix_web::Route)>,
+) -> actix_web::Resource {
+    kakunin_platform::allow::resource(path, routes, |allow| {
+        PageError::MethodNotAllowed(allow.to_owned()).error_response()
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +90,9 @@ pub enum PageError {
     BadForm,
     #[error("証書が見つかりません")]
     NotFound,
+    /// Holds the `Allow` value, which the page quotes.
+    #[error("このメソッドは使えません")]
+    MethodNotAllowed(String),
     #[error("お知らせを作成できません")]
     NoticeUnavailable,
     /// The key was issued before the issuer kept keys: it can only be re-issued.
@@ -98,6 +123,7 @@ impl ResponseError for PageError {
             PageError::Csrf => StatusCode::FORBIDDEN,
             PageError::BadForm => StatusCode::BAD_REQUEST,
             PageError::NotFound => StatusCode::NOT_FOUND,
+            PageError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             PageError::NoticeUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             PageError::KeyNotKept => StatusCode::CONFLICT,
             PageError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -109,6 +135,9 @@ impl ResponseError for PageError {
             return redirect("/login");
         }
         let message = match self {
+            PageError::MethodNotAllowed(allow) => {
+                return self.page(&format!("このURLはこのHTTPメソッドでは使えません（使えるのは {allow} です）。画面のリンクやボタンから操作してください。"));
+            }
             PageError::Csrf => "フォームの有効期限が切れたか、不正な送信です。画面を開き直してから、もう一度操作してください。",
             PageError::BadForm => "フォームの内容を読み取れませんでした。画面を開き直してください。",
             PageError::NotFound => "指定された電子証書は見つかりません。一覧から選んでください。",
@@ -116,16 +145,26 @@ impl ResponseError for PageError {
             PageError::KeyNotKept => "この認証キーは保存される前に発行されたため、表示もお知らせの再作成もできません。証書の画面から認証キーを再発行してください。",
             PageError::SignIn | PageError::Internal => "処理中にエラーが発生しました。時間をおいて再度お試しください。",
         };
+        self.page(message)
+    }
+}
+
+impl PageError {
+    /// The error page saying `message`, with this error's status.
+    fn page(&self, message: &str) -> HttpResponse {
         let mut ctx = Context::new();
         ctx.insert("title", "エラー");
         ctx.insert("message", message);
         ctx.insert("signed_in", &false);
         let body = templates::render("error.html", &ctx)
             .unwrap_or_else(|_| "エラーが発生しました。".to_owned());
-        HttpResponse::build(self.status_code())
-            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(body)
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .insert_header((header::CACHE_CONTROL, "no-store"));
+        if let PageError::MethodNotAllowed(allow) = self {
+            res.insert_header((header::ALLOW, allow.as_str()));
+        }
+        res.body(body)
     }
 }
 

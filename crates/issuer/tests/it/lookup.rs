@@ -179,6 +179,36 @@ async fn unknown_routes_and_methods_answer_problem_json() {
     problem(res, 405).await;
 }
 
+/// RFC 9110 §15.5.6: a 405 says in `Allow` what the resource does serve; every method
+/// it lists really is served (no 405), so the list cannot drift from the routes.
+#[tokio::test]
+async fn wrong_methods_on_api_routes_get_405_problem_json_with_allow() {
+    let iss = IssuerProcess::start();
+    for (method, path, allow) in [
+        ("GET", "/v1/certificates/lookup", "POST"),
+        ("PUT", "/v1/certificates/lookup", "POST"),
+        ("DELETE", "/v1/certificates/lookup", "POST"),
+        ("POST", "/v1/jwks", "GET, HEAD"),
+        ("POST", "/healthz", "GET, HEAD"),
+    ] {
+        let url = format!("{}{path}", iss.base_url);
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let res = super::http().request(m, &url).send().await.unwrap();
+        assert_eq!(
+            res.headers().get("allow").map(|v| v.to_str().unwrap()),
+            Some(allow),
+            "{method} {path}"
+        );
+        let p = problem(res, 405).await;
+        assert!(p["detail"].as_str().unwrap().contains(allow), "{p}");
+        for served in allow.split(", ") {
+            let m = reqwest::Method::from_bytes(served.as_bytes()).unwrap();
+            let res = super::http().request(m, &url).send().await.unwrap();
+            assert_ne!(res.status().as_u16(), 405, "{served} {path} is served");
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_demo_key_answers_as_demo_keys_csv_declares() {
     let iss = IssuerProcess::start();

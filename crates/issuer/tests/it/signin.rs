@@ -138,3 +138,45 @@ async fn head_answers_like_get() {
         assert!(head.bytes().await.unwrap().is_empty());
     }
 }
+
+/// A page asked with a method it does not serve: 405 with `Allow` (RFC 9110 §15.5.6)
+/// on a Japanese error page, not a 404; every method `Allow` lists is served.
+#[tokio::test]
+async fn wrong_methods_on_pages_get_405_with_allow() {
+    let iss = IssuerProcess::start();
+    for (method, path, allow) in [
+        ("POST", "/", "GET, HEAD"),
+        ("DELETE", "/login", "GET, HEAD, POST"),
+        ("GET", "/logout", "POST"),
+        ("POST", "/certificates", "GET, HEAD"),
+        ("POST", "/certificates/W2025000001", "GET, HEAD"),
+        ("POST", "/certificates/W2025000001/key", "GET, HEAD"),
+        ("PUT", "/certificates/W2025000001/rekey", "GET, HEAD, POST"),
+        ("GET", "/certificates/W2025000001/notice", "POST"),
+        ("POST", "/static/issuer.css", "GET, HEAD"),
+    ] {
+        let url = format!("{}{path}", iss.base_url);
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let res = client().request(m, &url).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 405, "{method} {path}");
+        assert_eq!(
+            res.headers().get("allow").map(|v| v.to_str().unwrap()),
+            Some(allow),
+            "{method} {path}"
+        );
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{method} {path}"
+        );
+        let page = res.text().await.unwrap();
+        assert!(page.contains(allow), "{method} {path}: {page}");
+        for served in allow.split(", ") {
+            let m = reqwest::Method::from_bytes(served.as_bytes()).unwrap();
+            let res = client().request(m, &url).send().await.unwrap();
+            assert_ne!(res.status().as_u16(), 405, "{served} {path} is served");
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //! answer; errors leave as [`ApiError`] and become problem+json in `problem.rs`.
 
 use actix_web::http::{header, Method};
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{mime, web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use futures::StreamExt;
 use serde_json::Value;
 
@@ -55,6 +55,7 @@ async fn lookup(
         Err(ApiError::Unauthorized) => "unauthorized",
         Err(ApiError::BadRequest(_)) => "bad_request",
         Err(ApiError::TooLarge) => "too_large",
+        Err(ApiError::UnsupportedMediaType) => "unsupported_media_type",
         Err(_) => "error",
     };
     tracing::info!(
@@ -74,6 +75,7 @@ async fn answer_lookup(
     number_out: &mut Option<CertificateNumber>,
 ) -> Result<HttpResponse, ApiError> {
     *client = Some(authenticate(app, req).await?);
+    require_json(req)?;
     let body = read_limited(req, payload).await?;
     let (number, key) = parse_lookup(&body)?;
     *number_out = Some(number.clone());
@@ -106,6 +108,23 @@ async fn authenticate(app: &App, req: &HttpRequest) -> Result<String, ApiError> 
     found.map(|c| c.name).ok_or(ApiError::Unauthorized)
 }
 
+/// §2 defines the request as `Content-Type: application/json`. Parameters (`charset`)
+/// do not change the media type; another type, `+json` ones included, or none is
+/// refused, however JSON-like the body: a client sending `text/plain` is not following
+/// the protocol and would fail on another issuer.
+fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
+    match req.mime_type() {
+        Ok(Some(m))
+            if m.type_() == mime::APPLICATION
+                && m.subtype() == mime::JSON
+                && m.suffix().is_none() =>
+        {
+            Ok(())
+        }
+        _ => Err(ApiError::UnsupportedMediaType),
+    }
+}
+
 /// Reads the body, refusing more than [`MAX_BODY`] bytes without reading them all.
 async fn read_limited(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u8>, ApiError> {
     let declared = req
@@ -128,7 +147,7 @@ async fn read_limited(req: &HttpRequest, mut payload: web::Payload) -> Result<Ve
     Ok(body)
 }
 
-const BODY_FORM: &str = r#"{"certificate_number": "W2025000123", "auth_key": "XXXX-XXXX-XXXX-XXXX"} の形で送ってください。"#;
+pub(crate) const BODY_FORM: &str = r#"{"certificate_number": "W2025000123", "auth_key": "XXXX-XXXX-XXXX-XXXX"} の形で送ってください。"#;
 
 /// The two fields of §2, normalized per §1.
 fn parse_lookup(body: &[u8]) -> Result<(CertificateNumber, AuthKey), ApiError> {

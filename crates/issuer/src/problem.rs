@@ -27,6 +27,9 @@ pub enum ApiError {
     Locked { retry_after: u64 },
     #[error("request body over the limit")]
     TooLarge,
+    /// The body is not sent as `application/json` (§2).
+    #[error("request body not sent as application/json")]
+    UnsupportedMediaType,
     #[error("no such route")]
     UnknownRoute,
     /// 405; holds the `Allow` value, which the answer quotes and carries as a header.
@@ -69,6 +72,14 @@ impl ApiError {
                 "リクエストが大きすぎます",
                 "リクエストの本文は64KiB以内にしてください。".into(),
             ),
+            ApiError::UnsupportedMediaType => (
+                "unsupported-media-type",
+                "本文の形式が違います",
+                format!(
+                    "Content-Type: application/json を指定して、本文を JSON で送ってください。{}",
+                    super::api::BODY_FORM
+                ),
+            ),
             ApiError::UnknownRoute => (
                 "unknown-route",
                 "ページがありません",
@@ -96,6 +107,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound | ApiError::UnknownRoute => StatusCode::NOT_FOUND,
             ApiError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

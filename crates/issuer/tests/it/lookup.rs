@@ -157,6 +157,59 @@ async fn unknown_numbers_lock_the_same_way_so_a_lockout_reveals_nothing() {
     problem(lookup(&iss, "W2025999997", WRONG_KEY).await, 429).await;
 }
 
+/// §2 defines the request as `Content-Type: application/json`: any other type, or none,
+/// is 415 problem+json, however JSON-like the body; parameters and letter case of
+/// `application/json` do not matter.
+#[tokio::test]
+async fn lookups_not_sent_as_application_json_get_415_problem_json() {
+    let iss = IssuerProcess::start();
+    let k = iss.demo_key("W2025000001");
+    let body =
+        json!({"certificate_number": k.certificate_number, "auth_key": k.auth_key}).to_string();
+    let send = |content_type: Option<&'static str>| {
+        let mut req = super::http()
+            .post(iss.lookup_url())
+            .bearer_auth(&iss.token)
+            .body(body.clone());
+        if let Some(t) = content_type {
+            req = req.header("content-type", t);
+        }
+        req.send()
+    };
+    for refused in [
+        Some("text/plain"),
+        Some("text/plain; charset=utf-8"),
+        Some("application/x-www-form-urlencoded"),
+        Some("application/problem+json"),
+        Some("application/jsonx"),
+        Some("not a media type"),
+        None,
+    ] {
+        let p = problem(send(refused).await.unwrap(), 415).await;
+        assert!(
+            p["detail"].as_str().unwrap().contains("application/json"),
+            "{refused:?}: {p}"
+        );
+    }
+    for accepted in [
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON",
+    ] {
+        let res = send(Some(accepted)).await.unwrap();
+        assert_eq!(res.status().as_u16(), 200, "{accepted}");
+    }
+    // The token is checked first: a stranger learns nothing about the body's rules.
+    let res = super::http()
+        .post(iss.lookup_url())
+        .header("content-type", "text/plain")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    problem(res, 401).await;
+}
+
 #[tokio::test]
 async fn bodies_over_64_kib_get_413_problem_json() {
     let iss = IssuerProcess::start();

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::error::IssuerError;
 use kakunin_protocol::ids::CertificateNumber;
-use kakunin_protocol::payload::{Contract, Contractor, Guarantee, Kind, Orderer};
+use kakunin_protocol::payload::{Category, Contract, Contractor, Guarantee, Kind, Orderer};
 
 /// Members of §4 that the issuer fills in itself; a file that sets them is refused.
 const ISSUER_MEMBERS: [&str; 6] = [
@@ -21,43 +21,68 @@ const ISSUER_MEMBERS: [&str; 6] = [
     "changes",
 ];
 
-/// Required members of an `issue` file, with the names a person reads.
-const REQUIRED: [(&str, &str); 15] = [
-    ("certificate_number", "保証契約番号"),
-    ("kind", "保証の種類"),
-    ("orderer", "発注者"),
-    ("orderer.name", "発注者名"),
-    ("contractor", "受注者"),
-    ("contractor.name", "受注者名"),
-    ("contract", "契約"),
-    ("contract.category", "契約の区分"),
-    ("contract.title", "工事名／業務名"),
-    ("contract.contract_date", "当初契約日"),
-    ("contract.amount_yen", "請負代金額"),
-    ("guarantee", "保証"),
-    ("guarantee.amount_yen", "保証金額"),
-    ("guarantee.period_start", "保証期間の始期"),
-    ("guarantee.period_end", "保証期間の終期"),
+/// What a member's value must look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// A JSON object of the members listed under its path.
+    Object,
+    /// A string; the certificate number's form is checked when it is parsed.
+    Text,
+    /// `YYYY-MM-DD`, a day that exists.
+    Date,
+    /// An amount: an integer of yen, 0 or more.
+    Yen,
+    /// One of the names of [`Kind`].
+    Kind,
+    /// One of the names of [`Category`].
+    Category,
+}
+
+/// Every member a file may hold below the top level's `summary`: the path, the name a
+/// person reads, what the value looks like, and whether §4 requires it. Parents come
+/// before their members, so a missing object is reported before what it lacks.
+const MEMBERS: [(&str, &str, Shape, bool); 23] = [
+    ("certificate_number", "保証契約番号", Shape::Text, true),
+    ("kind", "保証の種類", Shape::Kind, true),
+    ("orderer", "発注者", Shape::Object, true),
+    ("orderer.name", "発注者名", Shape::Text, true),
+    ("orderer.office", "発注機関", Shape::Text, false),
+    ("orderer.code", "発注者コード", Shape::Text, false),
+    ("contractor", "受注者", Shape::Object, true),
+    ("contractor.name", "受注者名", Shape::Text, true),
+    ("contractor.representative", "代表者", Shape::Text, false),
+    ("contractor.address", "受注者の住所", Shape::Text, false),
+    ("contract", "契約", Shape::Object, true),
+    ("contract.category", "契約の区分", Shape::Category, true),
+    ("contract.title", "工事名／業務名", Shape::Text, true),
+    ("contract.location", "工事場所", Shape::Text, false),
+    ("contract.contract_date", "当初契約日", Shape::Date, true),
+    ("contract.period_start", "工期の始期", Shape::Date, false),
+    ("contract.period_end", "工期の終期", Shape::Date, false),
+    ("contract.amount_yen", "請負代金額", Shape::Yen, true),
+    ("contract.terms", "約款", Shape::Text, false),
+    ("guarantee", "保証", Shape::Object, true),
+    ("guarantee.amount_yen", "保証金額", Shape::Yen, true),
+    (
+        "guarantee.period_start",
+        "保証期間の始期",
+        Shape::Date,
+        true,
+    ),
+    ("guarantee.period_end", "保証期間の終期", Shape::Date, true),
 ];
 
-/// The members each object may have.
-const KNOWN: [(&str, &[&str]); 4] = [
-    ("orderer", &["name", "office", "code"]),
-    ("contractor", &["name", "representative", "address"]),
-    (
-        "contract",
-        &[
-            "category",
-            "title",
-            "location",
-            "contract_date",
-            "period_start",
-            "period_end",
-            "amount_yen",
-            "terms",
-        ],
-    ),
-    ("guarantee", &["amount_yen", "period_start", "period_end"]),
+/// The names `kind` and `contract.category` take, with what a person calls them.
+const KINDS: [Kind; 4] = [
+    Kind::Performance,
+    Kind::AdvancePayment,
+    Kind::IntermediateAdvancePayment,
+    Kind::PerformanceReservation,
+];
+const CATEGORIES: [Category; 3] = [
+    Category::Construction,
+    Category::ConstructionConsulting,
+    Category::Other,
 ];
 
 /// The content of an `issue` file: every §4 member the issuer does not fill in.
@@ -97,13 +122,7 @@ pub fn parse_issue(source: &str, bytes: &[u8]) -> Result<IssueInput, IssuerError
             "guarantee",
         ],
     )?;
-    for (path, label) in REQUIRED {
-        if lookup(&object, path).is_none_or(Value::is_null) {
-            return Err(IssuerError::Input(format!(
-                "{source}: 必須の項目「{path}」（{label}）がありません。"
-            )));
-        }
-    }
+    check_values(source, &object)?;
     let number_text = match object.get("certificate_number") {
         Some(Value::String(s)) => s,
         _ => {
@@ -159,6 +178,7 @@ pub fn parse_amendment(source: &str, bytes: &[u8]) -> Result<Amendment, IssuerEr
             "{source}: 変更する項目がありません（kind、orderer、contractor、contract、guarantee のいずれかを書いてください）。"
         )));
     }
+    check_patch(source, &object)?;
     Ok(Amendment {
         patch: object,
         summary,
@@ -200,16 +220,146 @@ fn check_known(source: &str, object: &Map<String, Value>, top: &[&str]) -> Resul
         if !top.contains(&name.as_str()) {
             return Err(unknown(name.clone(), top));
         }
-        let (Some((_, allowed)), Value::Object(inner)) =
-            (KNOWN.iter().find(|(k, _)| k == name), value)
-        else {
+        let Value::Object(inner) = value else {
             continue;
         };
+        let allowed = children(name);
         if let Some(bad) = inner.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(unknown(format!("{name}.{bad}"), allowed));
+            return Err(unknown(format!("{name}.{bad}"), &allowed));
         }
     }
     Ok(())
+}
+
+/// The members [`MEMBERS`] lists under the object `parent`.
+fn children(parent: &str) -> Vec<&'static str> {
+    MEMBERS
+        .iter()
+        .filter_map(|(path, ..)| path.strip_prefix(parent)?.strip_prefix('.'))
+        .collect()
+}
+
+/// Checks a whole certificate's members (an `issue` file, or a certificate after an
+/// amendment): every required member is there and every value has its shape, each
+/// problem reported with the member's full path (`guarantee.amount_yen`).
+pub fn check_values(source: &str, object: &Map<String, Value>) -> Result<(), IssuerError> {
+    for (path, label, shape, required) in MEMBERS {
+        match lookup(object, path) {
+            None | Some(Value::Null) if required => {
+                return Err(IssuerError::Input(format!(
+                    "{source}: 必須の項目「{path}」（{label}）がありません。"
+                )))
+            }
+            None | Some(Value::Null) => {}
+            Some(value) => check_value(source, path, label, shape, value)?,
+        }
+    }
+    Ok(())
+}
+
+/// Checks what an amendment sets (a JSON merge patch of each top-level member): the
+/// values it gives have their shape, and it removes (`null`) no required member.
+fn check_patch(source: &str, patch: &Map<String, Value>) -> Result<(), IssuerError> {
+    for (path, label, shape, required) in MEMBERS {
+        match lookup(patch, path) {
+            None => {}
+            Some(Value::Null) if required => {
+                return Err(IssuerError::Input(format!(
+                    "{source}: 必須の項目「{path}」（{label}）は削除できません。null ではなく新しい値を書くか、変えないなら項目ごと省いてください。"
+                )))
+            }
+            Some(Value::Null) => {}
+            Some(value) => check_value(source, path, label, shape, value)?,
+        }
+    }
+    Ok(())
+}
+
+/// Checks one present, non-null value against its shape.
+fn check_value(
+    source: &str,
+    path: &str,
+    label: &str,
+    shape: Shape,
+    value: &Value,
+) -> Result<(), IssuerError> {
+    let wrong = |how: String| {
+        Err(IssuerError::Input(format!(
+            "{source}: 「{path}」（{label}）{how}"
+        )))
+    };
+    match shape {
+        Shape::Object if !value.is_object() => wrong(format!(
+            "はオブジェクト（{{ \"{}\": … }}）で書いてください。",
+            children(path).first().copied().unwrap_or("")
+        )),
+        Shape::Text if !value.is_string() => {
+            wrong("は文字列（\"…\"）で書いてください。".to_owned())
+        }
+        Shape::Yen => match value.as_i64() {
+            Some(yen) if yen >= 0 => Ok(()),
+            Some(yen) => wrong(format!(
+                "が負の数（{yen}）です。0以上の整数（円単位、例: 49280000）で書いてください。"
+            )),
+            None => wrong(
+                "は0以上の整数（円単位、例: 49280000）で書いてください。カンマ・小数点・「円」・引用符は付けません。"
+                    .to_owned(),
+            ),
+        },
+        Shape::Date => match value.as_str().map(date) {
+            Some(Ok(())) => Ok(()),
+            Some(Err(DateProblem::NoSuchDay(text))) => wrong(format!(
+                "の「{text}」は存在しない日付です。実在する日付を YYYY-MM-DD の形（例: 2025-04-01）で書いてください。"
+            )),
+            Some(Err(DateProblem::Form)) | None => wrong(
+                "は日付を YYYY-MM-DD の形の文字列（例: \"2025-04-01\"）で書いてください。".to_owned(),
+            ),
+        },
+        Shape::Kind if !KINDS.iter().any(|k| names(value, k)) => wrong(format!(
+            "は次のいずれかで書いてください: {}。",
+            choices(KINDS.iter().map(|k| (serde_json::to_value(k), k.label())))
+        )),
+        Shape::Category if !CATEGORIES.iter().any(|c| names(value, c)) => wrong(format!(
+            "は次のいずれかで書いてください: {}。",
+            choices(CATEGORIES.iter().map(|c| (serde_json::to_value(c), c.label())))
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `value` is the name `variant` is written as.
+fn names(value: &Value, variant: &impl serde::Serialize) -> bool {
+    serde_json::to_value(variant).is_ok_and(|v| v == *value)
+}
+
+/// `performance（契約保証）、advance_payment（前払金保証）、…`
+fn choices<'a>(variants: impl Iterator<Item = (serde_json::Result<Value>, &'a str)>) -> String {
+    variants
+        .filter_map(|(name, label)| Some(format!("{}（{label}）", name.ok()?.as_str()?)))
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+enum DateProblem {
+    /// Not `YYYY-MM-DD`.
+    Form,
+    /// `YYYY-MM-DD`, but no such day (`2026-02-30`).
+    NoSuchDay(String),
+}
+
+/// §4 dates: four, two and two digits, and a day of the calendar.
+fn date(text: &str) -> Result<(), DateProblem> {
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    if !shaped {
+        return Err(DateProblem::Form);
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(|_| ())
+        .map_err(|_| DateProblem::NoSuchDay(text.to_owned()))
 }
 
 fn lookup<'a>(object: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
@@ -319,10 +469,98 @@ mod tests {
 
         let mut v = sample();
         v["kind"] = json!("perf");
-        assert!(issue(&v)
+        let e = issue(&v).unwrap_err().to_string();
+        assert!(
+            e.contains("「kind」（保証の種類）") && e.contains("advance_payment（前払金保証）"),
+            "{e}"
+        );
+    }
+
+    /// Each wrong value: the message names the full path and says how to write it.
+    #[test]
+    fn wrong_values_are_named_by_their_full_path_with_the_form_expected() {
+        for (path, value, says) in [
+            (
+                "guarantee.amount_yen",
+                json!(-1),
+                "が負の数（-1）です。0以上の整数（円単位",
+            ),
+            ("contract.amount_yen", json!(1.5), "は0以上の整数（円単位"),
+            (
+                "contract.amount_yen",
+                json!("1000"),
+                "は0以上の整数（円単位",
+            ),
+            (
+                "guarantee.period_end",
+                json!("2026-02-30"),
+                "の「2026-02-30」は存在しない日付です",
+            ),
+            (
+                "contract.contract_date",
+                json!("2025-4-1"),
+                "YYYY-MM-DD の形",
+            ),
+            ("contract.period_start", json!(20250401), "YYYY-MM-DD の形"),
+            (
+                "contract.category",
+                json!("civil"),
+                "construction（建設工事）",
+            ),
+            ("orderer.name", json!(1), "は文字列"),
+            ("contractor", json!("株式会社豊後建設"), "はオブジェクト"),
+        ] {
+            let mut v = sample();
+            let (parent, name) = path.split_once('.').unwrap_or(("", path));
+            if parent.is_empty() {
+                v[name] = value.clone();
+            } else {
+                v[parent][name] = value.clone();
+            }
+            let e = issue(&v).unwrap_err().to_string();
+            assert!(e.starts_with("cert.json: "), "{e}");
+            assert!(
+                e.contains(&format!("「{path}」")) && e.contains(says),
+                "{path}={value}: {e}"
+            );
+
+            let patch = if parent.is_empty() {
+                json!({ name: value })
+            } else {
+                json!({ parent: { name: value } })
+            };
+            let e = parse_amendment("change.json", patch.to_string().as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!("「{path}」")) && e.contains(says),
+                "{patch}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_amendment_may_remove_optional_members_but_not_required_ones() {
+        let e = parse_amendment("c.json", br#"{"guarantee": {"amount_yen": null}}"#)
             .unwrap_err()
-            .to_string()
-            .contains("「kind」の値が不正"));
+            .to_string();
+        assert!(
+            e.contains("必須の項目「guarantee.amount_yen」（保証金額）は削除できません"),
+            "{e}"
+        );
+        let e = parse_amendment("c.json", br#"{"contract": null}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("「contract」"), "{e}");
+        assert!(parse_amendment("c.json", br#"{"contract": {"terms": null}}"#).is_ok());
+        // A member a file may never hold is still refused by name, nested ones too.
+        let e = parse_amendment("c.json", br#"{"guarantee": {"amount": 5}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("「guarantee.amount」という項目はありません"),
+            "{e}"
+        );
     }
 
     #[test]

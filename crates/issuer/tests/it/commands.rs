@@ -216,6 +216,70 @@ fn demo_seed_on_a_seeded_database_says_so_and_changes_nothing() {
     );
 }
 
+/// A clerk reading the message of a refused `amend` or `issue` file learns which member
+/// (its whole path) is wrong and how it should be written; nothing is stored.
+#[test]
+fn bad_values_in_amend_and_issue_files_are_named_by_path_and_say_how_to_write_them() {
+    let iss = IssuerProcess::start();
+    let counts = || (iss.count_rows("certificates"), iss.count_rows("revisions"));
+    let before = counts();
+    let amend = |change: Value| {
+        let file = iss.dir().join("change.json");
+        std::fs::write(&file, change.to_string()).unwrap();
+        let out = iss.cli(&["amend", "W2025000001", "--file", file.to_str().unwrap()]);
+        assert!(!out.status.success(), "{change} refused");
+        stderr(&out)
+    };
+    let issue_with = |edit: &dyn Fn(&mut Value)| {
+        let path = issue_file(iss.dir(), "W2025000106", "工事");
+        let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        edit(&mut v);
+        std::fs::write(&path, v.to_string()).unwrap();
+        let out = iss.cli(&["issue", "--file", &path]);
+        assert!(!out.status.success(), "{v} refused");
+        stderr(&out)
+    };
+    let has = |text: &str, parts: &[&str]| {
+        for p in parts {
+            assert!(text.contains(p), "「{p}」 in {text}");
+        }
+    };
+
+    let negative = ["guarantee.amount_yen", "保証金額", "0以上の整数"];
+    has(
+        &amend(serde_json::json!({"guarantee": {"amount_yen": -1}})),
+        &negative,
+    );
+    has(
+        &issue_with(&|v| v["guarantee"]["amount_yen"] = (-1).into()),
+        &negative,
+    );
+    has(
+        &issue_with(&|v| v["contract"]["amount_yen"] = "5,500,000円".into()),
+        &["contract.amount_yen", "請負代金額", "0以上の整数"],
+    );
+
+    let deleted = amend(serde_json::json!({"guarantee": {"amount_yen": null}}));
+    has(
+        &deleted,
+        &["guarantee.amount_yen", "保証金額", "削除できません"],
+    );
+
+    let unreal = ["guarantee.period_end", "2026-02-30", "存在しない日付"];
+    let said = amend(serde_json::json!({"guarantee": {"period_end": "2026-02-30"}}));
+    has(&said, &unreal);
+    assert!(!said.contains("の形で書かれていません"), "{said}");
+    has(
+        &issue_with(&|v| v["guarantee"]["period_end"] = "2026-02-30".into()),
+        &unreal,
+    );
+    has(
+        &issue_with(&|v| v["contract"]["contract_date"] = "2025/10/01".into()),
+        &["contract.contract_date", "YYYY-MM-DD"],
+    );
+    assert_eq!(counts(), before, "nothing stored");
+}
+
 #[test]
 fn cancelled_certificates_cannot_be_amended_or_cancelled_again() {
     let iss = IssuerProcess::start();

@@ -70,23 +70,18 @@ async fn script() -> HttpResponse {
 /// 404 for a path no page has; 405 with `Allow` for a page path asked with another
 /// method (the API's scope answers its own, as problem+json).
 async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, error::WebError> {
-    let routes = page_routes();
-    let mut allowed: Vec<&str> = routes
-        .iter()
+    let mut methods: Vec<Method> = page_routes()
+        .into_iter()
         .filter(|r| actix_web::dev::ResourceDef::new(r.path).is_match(req.path()))
-        .map(|r| r.method.as_str())
+        .map(|r| r.method)
         .collect();
-    if allowed.is_empty() {
+    if methods.is_empty() {
         return Err(error::WebError::NotFound);
     }
-    // HEAD is answered wherever GET is (`head_as_get`).
-    if allowed.contains(&"GET") {
-        allowed.push("HEAD");
-    }
-    allowed.sort_unstable();
-    allowed.dedup();
+    methods.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    // HEAD follows GET: `head_as_get` answers it wherever GET is served.
     Err(error::WebError::MethodNotAllowed {
-        allowed: allowed.join(", "),
+        allowed: kakunin_platform::allow::allow_value(&methods),
     })
 }
 

@@ -166,7 +166,7 @@ async fn every_documented_route_is_served_and_nothing_else() {
             "/api/v1/verifications/01ARZ3NDEKTSV4RRFFQ69G5FAV",
         )
         .await;
-    assert_eq!(res.headers()["allow"], "GET");
+    assert_eq!(res.headers()["allow"], "GET, HEAD");
     problem(res, 405).await;
     let res = verify.get("/api/v1/verifications").await;
     assert_eq!(res.headers()["allow"], "POST");

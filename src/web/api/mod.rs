@@ -124,11 +124,15 @@ async fn without_bom(
 
 /// 405 with `Allow` for a known path, 404 otherwise; both as problem+json.
 async fn fallback(req: HttpRequest) -> HttpResponse {
-    let allowed = openapi::allowed_methods(req.path());
+    let allowed: Vec<actix_web::http::Method> = openapi::allowed_methods(req.path())
+        .into_iter()
+        .filter_map(|m| actix_web::http::Method::from_bytes(m.as_bytes()).ok())
+        .collect();
     if allowed.is_empty() {
         return ApiError::no_such_route().error_response();
     }
-    let allowed = allowed.join(", ");
+    // HEAD follows GET, as on the pages and the issuer's resources.
+    let allowed = kakunin_platform::allow::allow_value(&allowed);
     let mut res = ApiError::method_not_allowed(&allowed).error_response();
     if let Ok(v) = HeaderValue::from_str(&allowed) {
         res.headers_mut().insert(ALLOW, v);

@@ -9,7 +9,9 @@ use serde_json::{Map, Value};
 
 use super::error::IssuerError;
 use kakunin_protocol::ids::CertificateNumber;
-use kakunin_protocol::payload::{Category, Contract, Contractor, Guarantee, Kind, Orderer};
+use kakunin_protocol::payload::{
+    Category, Contract, Contractor, DateError, Guarantee, Kind, Orderer,
+};
 
 /// Members of §4 that the issuer fills in itself; a file that sets them is refused.
 const ISSUER_MEMBERS: [&str; 6] = [
@@ -340,26 +342,21 @@ fn choices<'a>(variants: impl Iterator<Item = (serde_json::Result<Value>, &'a st
         .join("、")
 }
 
+/// §4 dates, read as the service reads them ([`kakunin_protocol::payload::parse_date`]).
+fn date(text: &str) -> Result<(), DateProblem> {
+    kakunin_protocol::payload::parse_date(text)
+        .map(|_| ())
+        .map_err(|e| match e {
+            DateError::Form => DateProblem::Form,
+            DateError::NoSuchDay => DateProblem::NoSuchDay(text.to_owned()),
+        })
+}
+
 enum DateProblem {
     /// Not `YYYY-MM-DD`.
     Form,
     /// `YYYY-MM-DD`, but no such day (`2026-02-30`).
     NoSuchDay(String),
-}
-
-/// §4 dates: four, two and two digits, and a day of the calendar.
-fn date(text: &str) -> Result<(), DateProblem> {
-    let shaped = text.len() == 10
-        && text.bytes().enumerate().all(|(i, b)| match i {
-            4 | 7 => b == b'-',
-            _ => b.is_ascii_digit(),
-        });
-    if !shaped {
-        return Err(DateProblem::Form);
-    }
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map(|_| ())
-        .map_err(|_| DateProblem::NoSuchDay(text.to_owned()))
 }
 
 fn lookup<'a>(object: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {

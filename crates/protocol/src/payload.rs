@@ -170,11 +170,42 @@ impl Certificate {
         if self.revision == 0 {
             return Err(PayloadError::Value("revision は1以上です"));
         }
-        if self.contract.amount_yen < 0 || self.guarantee.amount_yen < 0 {
-            return Err(PayloadError::Value("金額が負です"));
+        if self.contract.amount_yen < 0 {
+            return Err(PayloadError::Value(
+                "contract.amount_yen（請負代金額）が負の数です（0以上の円単位の整数であること）",
+            ));
+        }
+        if self.guarantee.amount_yen < 0 {
+            return Err(PayloadError::Value(
+                "guarantee.amount_yen（保証金額）が負の数です（0以上の円単位の整数であること）",
+            ));
         }
         Ok(())
     }
+}
+
+/// Why a text is not a §4 date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateError {
+    /// Not four, two and two digits joined by `-`.
+    Form,
+    /// In that form, but no day of the calendar (`2026-02-30`).
+    NoSuchDay,
+}
+
+/// A §4 date ("Dates are `YYYY-MM-DD` (Japan time)"): four, two and two digits, and a
+/// day of the calendar. Nothing looser (`2025-4-1`, `+2025-04-01`, blanks): another
+/// implementation could read it differently. Both programs read dates through this.
+pub fn parse_date(text: &str) -> Result<NaiveDate, DateError> {
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    if !shaped {
+        return Err(DateError::Form);
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| DateError::NoSuchDay)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -279,20 +310,18 @@ mod wire {
         }
     }
 
-    /// `YYYY-MM-DD`: four, two and two digits (§4 "Dates are `YYYY-MM-DD`").
+    /// `YYYY-MM-DD`: four, two and two digits (§4 "Dates are `YYYY-MM-DD`"), and a day
+    /// of the calendar ([`super::parse_date`]).
     pub fn date<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
         d.deserialize_str(Text(|text| {
-            let shaped = text.len() == 10
-                && text.bytes().enumerate().all(|(i, b)| match i {
-                    4 | 7 => b == b'-',
-                    _ => b.is_ascii_digit(),
-                });
-            shaped
-                .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
-                .flatten()
-                .ok_or_else(|| {
+            super::parse_date(text).map_err(|e| match e {
+                super::DateError::Form => {
                     format!("日付「{text}」は YYYY-MM-DD の形（例: 2025-04-01）で書かれていません")
-                })
+                }
+                super::DateError::NoSuchDay => format!(
+                    "日付「{text}」は存在しない日付です（YYYY-MM-DD の形の実在する日付であること）"
+                ),
+            })
         }))
     }
 
@@ -368,6 +397,26 @@ mod tests {
             );
         }
         assert_eq!(c.contract.contract_date.to_string(), "2025-04-01");
+    }
+
+    /// A date in the right form that no calendar has is said to be no date, not to be
+    /// in the wrong form; a negative amount is named by its member.
+    #[test]
+    fn an_impossible_date_and_a_negative_amount_are_named_for_what_they_are() {
+        let mut v = sample_json();
+        v["guarantee"]["period_end"] = "2026-02-30".into();
+        let e = Certificate::from_json(v.to_string().as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("存在しない日付"), "{e}");
+        for (part, member) in [("contract", "請負代金額"), ("guarantee", "保証金額")] {
+            let mut v = sample_json();
+            v[part]["amount_yen"] = (-1).into();
+            let e = Certificate::from_json(v.to_string().as_bytes()).unwrap_err();
+            let said = e.to_string();
+            assert!(
+                said.contains(&format!("{part}.amount_yen（{member}）")),
+                "{said}"
+            );
+        }
     }
 
     #[test]

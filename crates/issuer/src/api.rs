@@ -11,7 +11,7 @@ use super::app::App;
 use super::error::IssuerError;
 use super::keyring;
 use super::lookup::{self, Outcome};
-use super::problem::ApiError;
+use super::problem::{ApiError, BODY_FORM};
 use super::store;
 use crate::db;
 use kakunin_protocol::ids::{AuthKey, CertificateNumber};
@@ -146,8 +146,6 @@ async fn read_limited(req: &HttpRequest, mut payload: web::Payload) -> Result<Ve
     }
     Ok(body)
 }
-
-pub(crate) const BODY_FORM: &str = r#"{"certificate_number": "W2025000123", "auth_key": "XXXX-XXXX-XXXX-XXXX"} の形で送ってください。"#;
 
 /// The two fields of §2, normalized per §1.
 fn parse_lookup(body: &[u8]) -> Result<(CertificateNumber, AuthKey), ApiError> {

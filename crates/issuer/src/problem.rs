@@ -13,6 +13,10 @@ pub use kakunin_platform::problem::PROBLEM_JSON;
 
 use super::error::IssuerError;
 
+/// How a lookup's body should look (issuer-protocol §2), quoted by every answer that
+/// refuses one.
+pub(crate) const BODY_FORM: &str = r#"{"certificate_number": "W2025000123", "auth_key": "XXXX-XXXX-XXXX-XXXX"} の形で送ってください。"#;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// The request body is not what §2 asks for; the message says which field and how.
@@ -77,7 +81,7 @@ impl ApiError {
                 "本文の形式が違います",
                 format!(
                     "Content-Type: application/json を指定して、本文を JSON で送ってください。{}",
-                    super::api::BODY_FORM
+                    BODY_FORM
                 ),
             ),
             ApiError::UnknownRoute => (

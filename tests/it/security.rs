@@ -110,6 +110,18 @@ async fn an_officer_of_another_office_gets_404_for_a_verification() {
     );
 }
 
+/// Issues the certificate of the JSON `file` at `issuer`; its auth key, as printed.
+fn issued_key(issuer: &kakunin_testkit::issuer::IssuerProcess, file: &std::path::Path) -> String {
+    let out = issuer.cli(&["issue", "--file", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("認証キー:"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
 #[tokio::test]
 async fn strings_from_the_issuer_show_as_text_on_every_page() {
     let (issuer, _service, browser) = officer().await;
@@ -131,14 +143,7 @@ async fn strings_from_the_issuer_show_as_text_on_every_page() {
         .to_string(),
     )
     .unwrap();
-    let out = issuer.cli(&["issue", "--file", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let key = stdout(&out)
-        .lines()
-        .find_map(|l| l.strip_prefix("認証キー:"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let key = issued_key(&issuer, &file);
     let res = browser
         .verify("W2025000900", &key, &[("expected_contractor", script)])
         .await;
@@ -187,14 +192,7 @@ async fn a_bidi_control_from_the_issuer_is_written_out_not_obeyed() {
         .to_string(),
     )
     .unwrap();
-    let out = issuer.cli(&["issue", "--file", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let key = stdout(&out)
-        .lines()
-        .find_map(|l| l.strip_prefix("認証キー:"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let key = issued_key(&issuer, &file);
     let res = browser
         .verify(
             "W2025000901",

@@ -8,11 +8,12 @@ use crate::adapters::db::DbPool;
 use crate::app::audit::key as audit_key;
 use crate::app::evidence::bundle::{self, Bundle, RegistryEntry};
 use crate::app::evidence::check::{check_bundle, Invalid, Verdict};
+use crate::app::evidence::paper::{compare as compare_paper, PaperMatch};
 use crate::app::evidence::{self, profiles, AuditLink};
 use crate::app::receipt::keys::{dir_beside, read_public};
 use crate::app::verification::store;
 use crate::config::Settings;
-use crate::domain::paper;
+use crate::domain::paper::{self, PaperError};
 use crate::domain::scope::OfficeScope;
 use kakunin_protocol::registry::{Registry, TrustedKey};
 
@@ -54,7 +55,7 @@ pub fn verify(settings: &Settings, target: &str, registry: Option<&Path>) -> any
         let bundle: Bundle = match std::fs::read(path)
             .map_err(|e| kakunin_platform::cli::read_error(&e))
             .and_then(|b| {
-                serde_json::from_slice(&b)
+                serde_json::from_slice(kakunin_platform::cli::without_bom(&b))
                     .map_err(|e| kakunin_platform::cli::json_error(&e, "証拠一式"))
             }) {
             Ok(b) => b,
@@ -79,10 +80,12 @@ pub fn verify(settings: &Settings, target: &str, registry: Option<&Path>) -> any
         None => Registry::load_offline(&settings.issuers.file)?,
     };
     // An id as the check page reads it: full width or lower case, or the printout's QR
-    // text. What reads as neither but names a file is a missing file, not an id.
-    let id = match paper::read(target) {
-        Ok(printed) => printed.verification_id,
-        Err(_) if target.contains(['/', '\\']) || target.ends_with(".json") => {
+    // text. What reads as no id but names a file is a missing file. Any other refusal
+    // says its own reason and never repeats what was given: an issuer's notice QR text
+    // holds the 認証キー.
+    let printed = match paper::read(target) {
+        Ok(printed) => printed,
+        Err(PaperError::Id) if target.contains(['/', '\\']) || target.ends_with(".json") => {
             println!(
                 "【無効】{target} を読めません: ファイルがありません（パスを確かめてください）"
             );
@@ -95,10 +98,20 @@ pub fn verify(settings: &Settings, target: &str, registry: Option<&Path>) -> any
     };
     let pool: DbPool = super::serve::open_existing_db(settings)?;
     let mut conn = pool.get()?;
-    let Some(row) = store::find(&mut conn, &id, &OfficeScope::All)? else {
+    let id = &printed.verification_id;
+    let Some(row) = store::find(&mut conn, id, &OfficeScope::All)? else {
         println!("【無効】照会 {id} はありません");
         return Ok(2);
     };
+    // The printout's QR text carries its receipt's digest: paper made from another
+    // receipt, or altered, is not evidence of this verification, as on the check page.
+    if compare_paper(&printed, &row) == PaperMatch::Differs {
+        println!("【無効】照会 {id}");
+        println!(
+            "理由: 印刷物のQRコードの確認記録が、保存している確認記録と異なります（印刷物が書き換えられたか、別の記録から作られたおそれがあります）"
+        );
+        return Ok(2);
+    }
     let Some(own) = own_public else {
         println!(
             "【無効】確認記録の公開鍵一覧がありません（{}）",

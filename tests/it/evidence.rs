@@ -579,7 +579,7 @@ async fn a_command_whose_reader_goes_away_ends_quietly() {
 }
 
 /// `kakunin evidence verify` reads an id as the check page does (lower case, full width,
-/// the printout's QR text), and says in Japanese what is wrong with a file that is not
+/// blanks around it; the printout's QR text is the next test's), and says in Japanese what is wrong with a file that is not
 /// a bundle or is not there, without serde's English.
 #[tokio::test]
 async fn evidence_verify_reads_an_id_as_typed_and_names_a_bad_file_in_japanese() {
@@ -610,4 +610,41 @@ async fn evidence_verify_reads_an_id_as_typed_and_names_a_bad_file_in_japanese()
         assert!(text.contains(said), "{said}: {text}");
         assert!(!text.contains("expected"), "no serde English: {text}");
     }
+}
+
+/// `kakunin evidence verify` given a printout's QR text compares its receipt digest, as
+/// the check page does: an altered paper is 【無効】, not a valid verification. An issuer's
+/// notice QR text is named for what it is, and its 認証キー is not printed back.
+#[tokio::test]
+async fn evidence_verify_compares_the_printed_digest_and_never_echoes_a_notice() {
+    let (issuer, service, api, v) = super::one_verification().await;
+    let id = v["id"].as_str().unwrap();
+    let bundle = api
+        .get_json(&format!("/api/v1/verifications/{id}/evidence"))
+        .await;
+    let digest = receipt::paper_digest(bundle["receipt"].as_str().unwrap());
+    let printed = kakunin::domain::paper::qr_text(id, &digest);
+    let out = service.cli(&["evidence", "verify", &printed]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    let mut altered = printed.clone();
+    let last = altered.pop().unwrap();
+    altered.push(if last == 'A' { 'B' } else { 'A' });
+    let out = service.cli(&["evidence", "verify", &altered]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("異なります"), "{text}");
+
+    let k = issuer.demo_key("W2025000001");
+    let key = kakunin_protocol::ids::AuthKey::parse(&k.auth_key).unwrap();
+    let notice = kakunin_protocol::notice::text_of("wjcs", &k.certificate_number, &key);
+    let out = service.cli(&["evidence", "verify", &notice]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("保証事業会社のお知らせ"), "{text}");
+    assert!(!text.contains("ファイルがありません"), "{text}");
+    assert!(
+        !text.contains(key.expose()),
+        "the key is not echoed: {text}"
+    );
 }

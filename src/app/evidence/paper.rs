@@ -61,7 +61,9 @@ pub struct PaperCheck {
     pub cancelled: Option<Seen>,
 }
 
-fn compare(paper: &PaperRef, row: &VerificationRow) -> PaperMatch {
+/// How `paper` stands against the stored `row`: its receipt digest (SHA-256 of the
+/// receipt's JWS, base64url) against the row's receipt.
+pub fn compare(paper: &PaperRef, row: &VerificationRow) -> PaperMatch {
     match (&paper.receipt_digest, &row.receipt) {
         (_, None) => PaperMatch::NoReceipt,
         (None, Some(_)) => PaperMatch::IdOnly,

@@ -10,6 +10,7 @@ use kakunin_protocol::payload::{Certificate, Kind, Status};
 
 use super::outcome::Outcome;
 use super::rules::{Profile, RuleId, RuleResult, RuleStatus};
+use super::view::shown;
 
 /// One line under the banner's title: the item (`保証の状態`) and what to do.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -124,9 +125,11 @@ pub fn banner(
         if code != office_code {
             b.cautions.push(Line {
                 item: "発注機関".to_owned(),
+                // Quotes the issuer's text, so written as every other such line is.
                 text: format!(
-                    "この電子証書の発注機関（{}、コード {code}）は、あなたの発注機関（コード {office_code}）ではありません。",
-                    c.orderer.office.as_deref().unwrap_or(&c.orderer.name)
+                    "この電子証書の発注機関（{}、コード {}）は、あなたの発注機関（コード {office_code}）ではありません。",
+                    shown(c.orderer.office.as_deref().unwrap_or(&c.orderer.name)),
+                    shown(code)
                 ),
             });
         }
@@ -291,5 +294,20 @@ mod tests {
         assert!(cautions(Outcome::Verified, &active, "2026-03-13").is_empty());
         let cancelled = certificate("cancelled", "2026-03-13");
         assert!(cautions(Outcome::Rejected, &cancelled, "2026-12-02").is_empty());
+    }
+
+    /// The caution naming another office quotes the certificate's 発注機関: a bidi
+    /// control in it is written out, as in the certificate's rows, not obeyed.
+    #[test]
+    fn another_offices_caution_writes_out_a_bidi_control() {
+        let c = edited(|v| {
+            v["orderer"]["office"] = "土木\u{202E}事務所".into();
+            v["orderer"]["code"] = "OITA-99".into();
+        });
+        let day = "2025-06-01".parse().unwrap();
+        let b = banner(Outcome::Verified, &[], Some(&c), day, "OITA-01", &oita());
+        let line = b.cautions.iter().find(|l| l.item == "発注機関").unwrap();
+        assert!(line.text.contains("土木〔U+202E〕事務所"), "{}", line.text);
+        assert!(!line.text.contains('\u{202E}'), "{}", line.text);
     }
 }

@@ -8,7 +8,7 @@ use kakunin_protocol::payload::Issuer;
 
 use super::error::IssuerError;
 use super::settings::{log_secret_source, IssuerSecret, Settings, SettingsError};
-use super::MIGRATIONS;
+use super::{store, MIGRATIONS};
 
 #[derive(Clone, Debug)]
 pub struct App {
@@ -39,6 +39,7 @@ impl App {
             Secret::NotNeeded => None,
         };
         let pool = db::open(&settings.database_url, MIGRATIONS)?;
+        fold_contractor_logins(&pool)?;
         Ok(Self {
             pool,
             issuer: Issuer {
@@ -56,4 +57,19 @@ impl App {
             .as_ref()
             .ok_or(IssuerError::Settings(SettingsError::Missing))
     }
+}
+
+/// Logins stored before they were folded ([`store::contractors::fold_logins`]) are
+/// folded on every open, so that a database of any age signs in by one rule. The ones
+/// left (their folded form is another contractor's) are named in the log.
+fn fold_contractor_logins(pool: &DbPool) -> Result<(), IssuerError> {
+    let mut conn = pool.get().map_err(db::DbError::from)?;
+    let left = store::contractors::fold_logins(&mut conn)?;
+    if !left.is_empty() {
+        tracing::warn!(
+            contractor_ids = ?left,
+            "ログインIDを小文字の半角にそろえられない受注者があります（同じ綴りの受注者が別にいます）。どちらかのログインIDを変えてください"
+        );
+    }
+    Ok(())
 }

@@ -82,6 +82,45 @@ async fn a_login_typed_in_capitals_or_full_width_signs_in() {
     }
 }
 
+/// A login stored before logins were folded (`contractor add` took any spelling) is
+/// folded when the issuer opens its database, full width included, so its contractor
+/// still signs in; one whose folded form another contractor has is left and named in
+/// the log for the operator.
+#[tokio::test]
+async fn a_login_stored_in_full_width_before_folding_still_signs_in() {
+    let mut iss = IssuerProcess::start();
+    let mut db = kakunin_testkit::sql::open(&iss.db_path());
+    kakunin_testkit::sql::exec(
+        &mut db,
+        "UPDATE contractors SET login = 'ＢＵＮＧＯ\u{3000}' WHERE login = 'bungo'",
+    );
+    kakunin_testkit::sql::exec(
+        &mut db,
+        "INSERT INTO contractors (login, name, password_hash, created_at) \
+         SELECT 'Yufu', name, password_hash, created_at FROM contractors WHERE login = 'yufu'",
+    );
+    drop(db);
+    iss.restart();
+    assert_eq!(
+        sign_in(&client(), &iss.base_url, "bungo", "bungo-demo-pass").await,
+        303
+    );
+    let mut db = kakunin_testkit::sql::open(&iss.db_path());
+    let logins =
+        kakunin_testkit::sql::texts(&mut db, "SELECT login AS t FROM contractors ORDER BY login");
+    assert_eq!(
+        logins,
+        ["Yufu", "bungo", "yufu"],
+        "the clash is left as it was"
+    );
+    assert!(
+        iss.log()
+            .contains("ログインIDを小文字の半角にそろえられない"),
+        "{}",
+        iss.log()
+    );
+}
+
 #[tokio::test]
 async fn contractor_pages_carry_the_security_headers() {
     let iss = IssuerProcess::start();

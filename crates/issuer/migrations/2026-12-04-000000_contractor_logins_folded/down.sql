@@ -1,2 +1,0 @@
--- Nothing to undo: the spelling a login had before folding is not kept, and a folded
--- login signs in under the code before this migration too when typed in lower case.

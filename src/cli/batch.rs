@@ -257,7 +257,7 @@ async fn post_chunk(
 /// 「CSV（コンマ区切り）」, which is CP932 (encoding_rs's `SHIFT_JIS` decodes CP932 as
 /// browsers do, NEC and IBM extensions included). `None`: neither.
 fn decode_csv(bytes: &[u8]) -> Option<Cow<'_, str>> {
-    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+    if let Some(rest) = bytes.strip_prefix(kakunin_platform::cli::UTF8_BOM) {
         return std::str::from_utf8(rest).ok().map(Cow::Borrowed);
     }
     if let Ok(text) = std::str::from_utf8(bytes) {

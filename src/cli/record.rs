@@ -19,7 +19,7 @@ pub fn run(
     profile: &Profile,
 ) -> i32 {
     let envelope = match std::fs::read(file) {
-        Ok(b) => b,
+        Ok(b) => kakunin_platform::cli::without_bom(&b).to_vec(),
         Err(e) => {
             eprintln!(
                 "{} を読み込めません: {}",

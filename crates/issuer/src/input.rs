@@ -188,7 +188,7 @@ pub fn parse_amendment(source: &str, bytes: &[u8]) -> Result<Amendment, IssuerEr
 }
 
 fn parse_object(source: &str, bytes: &[u8]) -> Result<Map<String, Value>, IssuerError> {
-    match serde_json::from_slice::<Value>(bytes) {
+    match serde_json::from_slice::<Value>(kakunin_platform::cli::without_bom(bytes)) {
         Ok(Value::Object(o)) => Ok(o),
         Ok(_) => Err(IssuerError::Input(format!(
             "{source}: JSONオブジェクト（{{ … }}）で書いてください。"

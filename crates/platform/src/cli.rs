@@ -94,6 +94,18 @@ pub fn read_error(e: &std::io::Error) -> String {
     }
 }
 
+/// The UTF-8 byte order mark that Windows tools (Notepad, Excel's 「CSV UTF-8」) write
+/// first in a file.
+pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// `bytes` without one leading [`UTF8_BOM`]: files people save and hand to either
+/// program (issue and amend files, records, evidence bundles, CSV) may start with one,
+/// and RFC 8259 §8.1 lets a JSON reader ignore it. A second mark, or one anywhere else,
+/// stays and is refused by the parser.
+pub fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes)
+}
+
 /// Why a JSON file does not read as what was expected (`what`, e.g. 「証拠一式」), in
 /// Japanese, with the place (line and column, 1-based) serde_json stopped at; serde's
 /// own English sentence is left out.

@@ -45,7 +45,7 @@ impl Format {
 }
 
 /// Without it Excel reads UTF-8 as Shift_JIS and the Japanese turns to mojibake.
-pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+pub const BOM: &[u8] = kakunin_platform::cli::UTF8_BOM;
 
 /// Each coded column beside its Japanese one, as people read it: the action and outcome
 /// by label then code, the actor by name then as stored (`user:officer`), the detail

@@ -85,7 +85,7 @@ fn scope(limiter: web::Data<TokenLimiter>) -> impl HttpServiceFactory + OpenApiF
 }
 
 /// The UTF-8 byte order mark, which RFC 8259 §8.1 lets a parser ignore.
-const BOM: &[u8] = b"\xEF\xBB\xBF";
+const BOM: &[u8] = kakunin_platform::cli::UTF8_BOM;
 
 /// Passes the body on without a leading UTF-8 byte order mark. Windows tools put one
 /// before the JSON they save (PowerShell 5's `Out-File -Encoding utf8`, Notepad), and

@@ -280,6 +280,35 @@ fn bad_values_in_amend_and_issue_files_are_named_by_path_and_say_how_to_write_th
     assert_eq!(counts(), before, "nothing stored");
 }
 
+/// Issue and amend files saved by Notepad start with a UTF-8 byte order mark, which
+/// RFC 8259 §8.1 lets a reader ignore: both are read; a second mark is still an error.
+#[test]
+fn issue_and_amend_files_saved_with_a_byte_order_mark_are_read() {
+    let iss = IssuerProcess::start();
+    let bom = kakunin_platform::cli::UTF8_BOM;
+    let path = issue_file(iss.dir(), "W2025000107", "県道改良工事");
+    let body = std::fs::read(&path).unwrap();
+    std::fs::write(&path, [bom, &body].concat()).unwrap();
+    let (n, _key, _) = issue(&iss, &path, &[]);
+    assert_eq!(n, "W2025000107");
+
+    let change = iss.dir().join("change.json");
+    let amend = |bytes: Vec<u8>| {
+        std::fs::write(&change, bytes).unwrap();
+        iss.cli(&["amend", &n, "--file", change.to_str().unwrap()])
+    };
+    let period = br#"{"guarantee": {"period_end": "2026-03-31"}}"#;
+    let out = amend([bom, period].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = amend([bom, bom, period].concat());
+    assert!(!out.status.success(), "two marks are refused");
+    assert!(
+        stderr(&out).contains("JSONとして読めません（1行"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn cancelled_certificates_cannot_be_amended_or_cancelled_again() {
     let iss = IssuerProcess::start();

@@ -133,6 +133,9 @@ pub fn token_create(
         tokens::TokenError::UnknownOffice(code) => unknown_office(&code),
         e => e.into(),
     })?;
+    // The name as stored (`Ｋｅｉｒｉ－２` is `Keiri-2`), the one `token revoke` and the
+    // audit log use.
+    let name = tokens::typed_name(name);
     eprintln!("API クライアント {name} を作成しました。トークンは今回だけ表示されます。安全に保管してください。");
     println!("{token}");
     Ok(())
@@ -140,7 +143,10 @@ pub fn token_create(
 
 pub fn token_revoke(pool: &DbPool, name: &str) -> anyhow::Result<()> {
     tokens::revoke(&mut *pool.get()?, &Actor::cli(), name)?;
-    println!("API クライアント {name} のトークンを失効させました");
+    println!(
+        "API クライアント {} のトークンを失効させました",
+        tokens::typed_name(name)
+    );
     Ok(())
 }
 

@@ -466,6 +466,16 @@ async fn a_client_name_typed_in_full_width_is_stored_and_revoked_as_ascii() {
     );
     let out = service.cli(&["token", "revoke", "--name", "Ｋｅｉｒｉ－２"]);
     kakunin_testkit::process::assert_exit(&out, 0);
+    let said = kakunin_testkit::process::stdout(&out);
+    assert!(said.contains("API クライアント Keiri-2 の"), "{said}");
+    // Names are never reused, in any case: the audit log's 対象 filter finds a name in
+    // any case, so `keiri-2` would show Keiri-2's events.
+    let out = service.cli(&[
+        "token", "create", "--name", "keiri-2", "--office", "440001", "--scope", "verify",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    let said = kakunin_testkit::process::stderr(&out);
+    assert!(said.contains("既に使われています"), "{said}");
     assert_eq!(
         service.count("SELECT COUNT(*) AS n FROM api_tokens WHERE name = 'Keiri-2' AND revoked_at IS NOT NULL"),
         1

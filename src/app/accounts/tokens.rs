@@ -26,7 +26,7 @@ pub struct ApiToken {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    #[error("API クライアント名「{0}」は既に使われています")]
+    #[error("API クライアント名「{0}」は既に使われています（大文字と小文字だけが違う名前も同じ名前とみなします）")]
     NameTaken(String),
     #[error("API クライアント「{0}」はありません")]
     NoSuchToken(String),
@@ -66,16 +66,22 @@ pub fn client_problems(name: &str, office_code: &str) -> Vec<TokenError> {
 
 /// A client's name as a person typed it, read as [`crate::domain::bounds::typed_code`]
 /// reads codes (full-width `ＡＰＩ２` is `API2`, blanks around it removed); unlike a
-/// login it keeps its case.
-fn typed_name(typed: &str) -> String {
+/// login it keeps its case. The name [`create`] stores and [`revoke`] looks up.
+pub fn typed_name(typed: &str) -> String {
     crate::domain::bounds::typed_code(typed)
 }
 
-/// Whether a client (revoked or not) already has `name`: names are never reused, so an
-/// audit row's `token:NAME` names one client.
+diesel::define_sql_function! {
+    /// SQL `lower`: ASCII case folding on both backends (client names are ASCII).
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Whether a client (revoked or not) already has `name` in any case: names are never
+/// reused, so an audit row's `token:NAME` names one client, and the audit log's 対象
+/// filter, which finds a name in any case, finds one client's events only.
 pub fn name_taken(conn: &mut Conn, name: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
-        api_tokens::table.filter(api_tokens::name.eq(name)),
+        api_tokens::table.filter(lower(api_tokens::name).eq(name.to_ascii_lowercase())),
     ))
     .get_result(conn)
 }

@@ -70,10 +70,20 @@ async fn script() -> HttpResponse {
 /// 404 for a path no page has; 405 with `Allow` for a page path asked with another
 /// method (the API's scope answers its own, as problem+json).
 async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, error::WebError> {
-    let mut methods: Vec<Method> = page_routes()
-        .into_iter()
-        .filter(|r| actix_web::dev::ResourceDef::new(r.path).is_match(req.path()))
-        .map(|r| r.method)
+    // Built once, as the API's `openapi::allowed_methods` is: anyone may ask for paths
+    // no page has, and a pattern with `{id}` compiles a regex.
+    static PATHS: std::sync::OnceLock<Vec<(actix_web::dev::ResourceDef, Method)>> =
+        std::sync::OnceLock::new();
+    let paths = PATHS.get_or_init(|| {
+        page_routes()
+            .into_iter()
+            .map(|r| (actix_web::dev::ResourceDef::new(r.path), r.method))
+            .collect()
+    });
+    let mut methods: Vec<Method> = paths
+        .iter()
+        .filter(|(def, _)| def.is_match(req.path()))
+        .map(|(_, method)| method.clone())
         .collect();
     if methods.is_empty() {
         return Err(error::WebError::NotFound);

@@ -4,7 +4,8 @@
 use kakunin_testkit::client::Browser;
 use kakunin_testkit::html::Html;
 use kakunin_testkit::process::{stderr, stdout};
-use kakunin_testkit::service::{OTHER_OFFICE, PASSWORD};
+use kakunin_testkit::service::{ServiceProcess, OTHER_OFFICE, PASSWORD};
+use kakunin_testkit::standin::StandIn;
 use serde_json::json;
 
 use super::{banner, column, officer, start};
@@ -173,30 +174,22 @@ async fn strings_from_the_issuer_show_as_text_on_every_page() {
 /// A bidi override in the issuer's text (U+202E reverses everything after it in its
 /// cell, so 株式会社豊後建設 could read as another name) is written out on the outcome
 /// page, the printout and in the rule that quotes the name, never passed to the screen.
+/// The reference issuer refuses to sign such a text, so a stand-in plays an issuer that
+/// does.
 #[tokio::test]
 async fn a_bidi_control_from_the_issuer_is_written_out_not_obeyed() {
-    let (issuer, _service, browser) = officer().await;
-    let file = issuer.dir().join("bidi.json");
-    std::fs::write(
-        &file,
-        json!({
-            "certificate_number": "W2025000901",
-            "kind": "performance",
-            "orderer": {"name": "大分県", "office": "土木建築部"},
-            "contractor": {"name": "株式会社\u{202E}設建後豊", "address": "\u{202E}市分大"},
-            "contract": {"category": "construction", "title": "県道\u{200B}改良工事",
-                         "contract_date": "2025-10-01", "amount_yen": 10_000_000,
-                         "terms": "大分県公共工事請負契約約款【R7.4.1～】"},
-            "guarantee": {"amount_yen": 1_000_000, "period_start": "2025-10-02", "period_end": "2026-03-13"}
-        })
-        .to_string(),
-    )
-    .unwrap();
-    let key = issued_key(&issuer, &file);
+    let issuer = StandIn::start().await;
+    let service = ServiceProcess::start(&issuer.registry_toml());
+    let browser = service.officer().await;
+    let number = "W2025000901";
+    let mut record = issuer.certificate(number);
+    record["contractor"] = json!({"name": "株式会社\u{202E}設建後豊", "address": "\u{202E}市分大"});
+    record["contract"]["title"] = json!("県道\u{200B}改良工事");
+    issuer.answer_record(number, record).await;
     let res = browser
         .verify(
-            "W2025000901",
-            &key,
+            number,
+            "7KQ2M9XDH4T8RB3N",
             &[("expected_contractor", "株式会社豊後建設")],
         )
         .await;

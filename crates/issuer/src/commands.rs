@@ -156,12 +156,7 @@ async fn client(s: &Settings, c: ClientCommand) -> Result<(), IssuerError> {
     let app = App::open(s, Secret::NotNeeded)?;
     match c {
         ClientCommand::Add { name } => {
-            let name = name.trim().to_owned();
-            if name.is_empty() {
-                return Err(IssuerError::Input(
-                    "クライアント名を指定してください。".into(),
-                ));
-            }
+            let name = typed_name("クライアント名", "oita-kakunin", &name)?;
             let token = crypto::random_token();
             let digest = crypto::sha256(&token);
             let n = name.clone();
@@ -191,6 +186,7 @@ async fn client(s: &Settings, c: ClientCommand) -> Result<(), IssuerError> {
             Ok(())
         }
         ClientCommand::Revoke { name } => {
+            let name = typed_name("クライアント名", "oita-kakunin", &name)?;
             let n = name.clone();
             let found = db::run(&app.pool, move |conn| {
                 store::clients::revoke(conn, &n).map_err(IssuerError::from)
@@ -205,8 +201,25 @@ async fn client(s: &Settings, c: ClientCommand) -> Result<(), IssuerError> {
     }
 }
 
+/// A name given as `--name`, read as the service reads a typed name
+/// ([`kakunin_platform::text::typed_text`]: trimmed, invisible format characters
+/// dropped); blank, or with a line break or another control character, is refused with
+/// the field's name and an example.
+fn typed_name(field: &str, example: &str, typed: &str) -> Result<String, IssuerError> {
+    match kakunin_platform::text::typed_text(typed) {
+        Ok(name) if !name.is_empty() => Ok(name),
+        Ok(_) => Err(IssuerError::Input(format!(
+            "{field}が空です。--name で指定してください（例: --name {example}）。"
+        ))),
+        Err(_) => Err(IssuerError::Input(format!(
+            "{field}に改行・タブなどの制御文字は使えません。1行で指定してください（例: --name {example}）。"
+        ))),
+    }
+}
+
 /// `contractor add`: the password is one line of standard input, never an argument.
 async fn contractor_add(app: &App, login: String, name: String) -> Result<(), IssuerError> {
+    let name = typed_name("受注者名", "株式会社豊後建設", &name)?;
     let login = kakunin_platform::login::typed(&login);
     if !kakunin_platform::login::valid(&login) {
         return Err(IssuerError::Input(format!(

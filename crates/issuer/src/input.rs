@@ -168,7 +168,14 @@ pub fn parse_amendment(source: &str, bytes: &[u8]) -> Result<Amendment, IssuerEr
     )?;
     let summary = match object.remove("summary") {
         None | Some(Value::Null) => "変更".to_owned(),
-        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
+        Some(Value::String(s)) => match text_problem(&s, true) {
+            None => s.trim().to_owned(),
+            Some(how) => {
+                return Err(IssuerError::Input(format!(
+                    "{source}: 「summary」（変更の内容）{how}"
+                )))
+            }
+        },
         Some(_) => {
             return Err(IssuerError::Input(format!(
                 "{source}: 「summary」（変更の内容）は空でない文字列で書いてください（例: \"保証金額の変更\"）。"
@@ -253,7 +260,7 @@ pub fn check_values(source: &str, object: &Map<String, Value>) -> Result<(), Iss
                 )))
             }
             None | Some(Value::Null) => {}
-            Some(value) => check_value(source, path, label, shape, value)?,
+            Some(value) => check_value(source, path, label, shape, required, value)?,
         }
     }
     Ok(())
@@ -271,18 +278,20 @@ fn check_patch(source: &str, patch: &Map<String, Value>) -> Result<(), IssuerErr
                 )))
             }
             Some(Value::Null) => {}
-            Some(value) => check_value(source, path, label, shape, value)?,
+            Some(value) => check_value(source, path, label, shape, required, value)?,
         }
     }
     Ok(())
 }
 
-/// Checks one present, non-null value against its shape.
+/// Checks one present, non-null value against its shape; a required text must not be
+/// blank.
 fn check_value(
     source: &str,
     path: &str,
     label: &str,
     shape: Shape,
+    required: bool,
     value: &Value,
 ) -> Result<(), IssuerError> {
     let wrong = |how: String| {
@@ -291,6 +300,14 @@ fn check_value(
         )))
     };
     match shape {
+        // The number is read as §1 reads a typed one, which drops what cannot be seen.
+        Shape::Text if path != "certificate_number" => match value.as_str() {
+            Some(text) => match text_problem(text, required) {
+                Some(how) => wrong(how),
+                None => Ok(()),
+            },
+            None => wrong("は文字列（\"…\"）で書いてください。".to_owned()),
+        },
         Shape::Object if !value.is_object() => wrong(format!(
             "はオブジェクト（{{ \"{}\": … }}）で書いてください。",
             children(path).first().copied().unwrap_or("")
@@ -327,6 +344,33 @@ fn check_value(
         )),
         _ => Ok(()),
     }
+}
+
+/// What is wrong with a text that goes into a signed record as it is, if anything: a
+/// control character breaks the printed line and the CSV cell it lands in, an invisible
+/// format character (U+202E reverses what follows it) would be signed and shown to every
+/// orderer, and a required text that reads as nothing is a 受注者名 or 工事名 left out.
+/// Refused rather than dropped: the issuer signs exactly what its file says.
+fn text_problem(text: &str, required: bool) -> Option<String> {
+    if let Some(c) = text
+        .chars()
+        .find(|c| kakunin_platform::text::is_control(*c))
+    {
+        return Some(format!(
+            "に改行・タブなどの制御文字（U+{:04X}）があります。1行の文字列で書いてください。",
+            u32::from(c)
+        ));
+    }
+    if let Some(c) = text.chars().find(|c| kakunin_protocol::ids::is_format(*c)) {
+        return Some(format!(
+            "に見えない書式文字（U+{:04X}）があります。取り除いてください。",
+            u32::from(c)
+        ));
+    }
+    if required && kakunin_platform::text::is_blank(text) {
+        return Some("が空です。空白だけでなく、内容を書いてください。".to_owned());
+    }
+    None
 }
 
 /// Whether `value` is the name `variant` is written as.
@@ -506,6 +550,24 @@ mod tests {
             ),
             ("orderer.name", json!(1), "は文字列"),
             ("contractor", json!("株式会社豊後建設"), "はオブジェクト"),
+            ("contractor.name", json!("　 "), "が空です"),
+            ("contract.title", json!(""), "が空です"),
+            ("contract.title", json!("\u{200B}"), "書式文字（U+200B）"),
+            (
+                "contractor.name",
+                json!("株式会社\u{202E}設建後豊"),
+                "書式文字（U+202E）",
+            ),
+            (
+                "contract.location",
+                json!("大分市\n府内町"),
+                "制御文字（U+000A）",
+            ),
+            (
+                "contractor.address",
+                json!("大分市\u{2028}府内町"),
+                "制御文字（U+2028）",
+            ),
         ] {
             let mut v = sample();
             let (parent, name) = path.split_once('.').unwrap_or(("", path));
@@ -558,6 +620,25 @@ mod tests {
             e.contains("「guarantee.amount」という項目はありません"),
             "{e}"
         );
+    }
+
+    /// An optional text may be empty (not known); a required one, or the change's
+    /// summary, may not read as nothing.
+    #[test]
+    fn only_required_texts_must_say_something() {
+        let mut v = sample();
+        v["contract"]["location"] = json!("");
+        v["contractor"]["representative"] = json!(" ");
+        assert!(issue(&v).is_ok());
+        assert!(parse_amendment("c.json", br#"{"contract": {"terms": ""}}"#).is_ok());
+
+        for summary in ["\u{3000}", "\u{200B}", "\u{202E}\u{4fdd}\u{8a3c}"] {
+            let file = json!({"summary": summary, "guarantee": {"amount_yen": 5}}).to_string();
+            let e = parse_amendment("c.json", file.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("「summary」（変更の内容）"), "{summary:?}: {e}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! - [`csv_cell`]: CSV cells a spreadsheet will not run as formulas.
 //! - [`qr`]: QR codes as runs of dark modules, and as inline SVG.
 //! - [`cli`]: Japanese help headings and usage errors for both programs' command lines.
+//! - [`text`]: free text as people type it: format characters dropped, controls refused.
 
 pub mod allow;
 pub mod cli;
@@ -28,3 +29,4 @@ pub mod problem;
 pub mod qr;
 pub mod secret;
 pub mod sqlite;
+pub mod text;

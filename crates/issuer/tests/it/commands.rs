@@ -388,3 +388,57 @@ async fn contractor_add_folds_the_login_and_refuses_a_bad_login_or_a_weak_passwo
     let out = add("Beppu", "beppu-demo-pass");
     assert!(!out.status.success(), "the same login in capitals is taken");
 }
+
+/// A `--name` is read as the service reads a typed name: blank, or broken by a line
+/// break, is refused before anything is stored; invisible characters pasted with it are
+/// dropped, so `client revoke` finds the client by the name as it reads.
+#[test]
+fn names_on_the_command_line_are_read_as_typed_and_refused_when_blank() {
+    let iss = IssuerProcess::start();
+    for (name, said) in [
+        ("\u{3000} ", "受注者名が空です"),
+        ("\u{200B}", "受注者名が空です"),
+        ("株式会社\n別府建設", "受注者名に改行・タブ"),
+    ] {
+        let out = iss.cli_with_stdin(
+            &["contractor", "add", "--login", "beppu", "--name", name],
+            "beppu-demo-pass\n",
+        );
+        assert!(!out.status.success(), "{name:?}");
+        assert!(stderr(&out).contains(said), "{name:?}: {}", stderr(&out));
+    }
+    assert_eq!(iss.count_rows("contractors"), 2, "only the demo's two");
+    let out = iss.cli_with_stdin(
+        &[
+            "contractor",
+            "add",
+            "--login",
+            "beppu",
+            "--name",
+            " 株式会社\u{202E}別府建設 ",
+        ],
+        "beppu-demo-pass\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut db = kakunin_testkit::sql::open(&iss.db_path());
+    assert_eq!(
+        kakunin_testkit::sql::text(
+            &mut db,
+            "SELECT name AS t FROM contractors WHERE login = 'beppu'"
+        ),
+        "株式会社別府建設"
+    );
+
+    let out = iss.cli(&["client", "add", "--name", "\u{3000}"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("クライアント名が空です"),
+        "{}",
+        stderr(&out)
+    );
+    let out = iss.cli(&["client", "add", "--name", "\u{FEFF}oita-test "]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&iss.cli(&["client", "list"])).contains("oita-test\t"));
+    let out = iss.cli(&["client", "revoke", "--name", "oita-test\u{200B}"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -330,7 +330,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // The whole chain, each cause once (anyhow's `{:#}` repeats a source that
             // its error already writes into its own message).
-            eprintln!("エラー: {}", kakunin_platform::log::chain(e.as_ref()));
+            kakunin_platform::cli::print_error(&kakunin_platform::log::chain(e.as_ref()));
             ExitCode::from(2)
         }
     }

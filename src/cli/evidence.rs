@@ -92,7 +92,10 @@ pub fn verify(settings: &Settings, target: &str, registry: Option<&Path>) -> any
             return Ok(2);
         }
         Err(e) => {
-            println!("【無効】{e}");
+            println!(
+                "【無効】{}",
+                kakunin_platform::text::escape_invisible(&e.to_string())
+            );
             return Ok(2);
         }
     };
@@ -126,7 +129,10 @@ pub fn verify(settings: &Settings, target: &str, registry: Option<&Path>) -> any
     let mut bundle = match bundle::assemble(&row, &own, &registry, text) {
         Ok(b) => b,
         Err(e) => {
-            println!("【無効】{e}");
+            println!(
+                "【無効】{}",
+                kakunin_platform::text::escape_invisible(&e.to_string())
+            );
             return Ok(2);
         }
     };
@@ -169,7 +175,11 @@ fn report(
     match result {
         Err(e) => {
             println!("【無効】証拠を確認できません");
-            println!("理由: {e}");
+            // The reason may quote the bundle (a kid, a format): written out, not obeyed.
+            println!(
+                "理由: {}",
+                kakunin_platform::text::escape_invisible(&e.to_string())
+            );
             2
         }
         Ok(v) => {

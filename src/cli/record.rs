@@ -60,7 +60,11 @@ pub fn run(
         }
         Err(e) => {
             println!("【{}】{}", Outcome::InvalidRecord.banner(), file.display());
-            println!("理由: {e}");
+            // The reason may quote the file (a kid, a member name): written out, not obeyed.
+            println!(
+                "理由: {}",
+                kakunin_platform::text::escape_invisible(&e.to_string())
+            );
             2
         }
     }

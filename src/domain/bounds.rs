@@ -7,8 +7,6 @@
 //! Lengths are counted in characters (Unicode scalar values), after NFKC where the
 //! value is compared that way (the 照合 fields).
 
-use std::borrow::Cow;
-
 use unicode_normalization::UnicodeNormalization;
 
 /// A login: `a-z 0-9 . - _`, 3 to 32 characters (`users::valid_login`).
@@ -61,7 +59,9 @@ pub fn typed_login(s: &str) -> String {
     kakunin_platform::login::typed(s)
 }
 
-pub use kakunin_platform::text::{has_control, is_control, typed_text, HasControl};
+pub use kakunin_platform::text::{
+    escape_invisible, has_control, is_control, typed_text, HasControl,
+};
 
 /// Whether `s` has at most `max` characters once NFKC-normalized (NFKC can lengthen a
 /// text: `㍻` is `平成`).
@@ -75,25 +75,6 @@ pub fn cut(s: &str, max: usize) -> &str {
         Some((i, _)) => &s[..i],
         None => s,
     }
-}
-
-/// `s` with each control, format or line-separator character written as `<U+XXXX>`,
-/// so that a page, a message or a CSV shows that something was there; borrowed when
-/// there is none.
-pub fn escape_invisible(s: &str) -> Cow<'_, str> {
-    let hidden = |c: char| is_control(c) || kakunin_protocol::ids::is_format(c);
-    if !s.chars().any(hidden) {
-        return Cow::Borrowed(s);
-    }
-    let mut shown = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        if hidden(c) {
-            shown.push_str(&format!("<U+{:04X}>", u32::from(c)));
-        } else {
-            shown.push(c);
-        }
-    }
-    Cow::Owned(shown)
 }
 
 /// `s` as the audit log keeps a value a request brought (a URL's id, a user agent, a

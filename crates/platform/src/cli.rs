@@ -248,6 +248,20 @@ pub fn matches(cmd: Command) -> ArgMatches {
     }
 }
 
+/// Prints `エラー: {message}` to standard error, its control and format characters
+/// other than line breaks written out as `<U+001B>`
+/// ([`crate::text::escape_invisible`]). Messages quote what a person typed or a file
+/// held (a login, a member name, a key id); an ESC there would otherwise drive the
+/// terminal (`ESC[2J` clears it) and a U+202E would reverse the line. Every error either
+/// program prints goes through here.
+pub fn print_error(message: &str) {
+    let shown: Vec<String> = message
+        .split('\n')
+        .map(|line| crate::text::escape_invisible(line).into_owned())
+        .collect();
+    eprintln!("エラー: {}", shown.join("\n"));
+}
+
 /// Ends the program for a clap error (also one from `FromArgMatches`): help and version
 /// go to standard output, anything else to standard error in Japanese.
 pub fn exit(program: &str, e: &clap::Error) -> ! {
@@ -262,7 +276,7 @@ pub fn exit(program: &str, e: &clap::Error) -> ! {
         }
         ErrorKind::DisplayVersion => e.exit(),
         _ => {
-            eprintln!("エラー: {}", message_ja(e));
+            print_error(&message_ja(e));
             eprintln!("使い方は `{program} --help` で表示できます。");
             std::process::exit(e.exit_code())
         }

@@ -249,10 +249,14 @@ fn span(start: Option<NaiveDate>, end: Option<NaiveDate>) -> String {
     kakunin_protocol::format::period_ja(start, end)
 }
 
-/// NFKC without white space and invisible format characters: how two spellings of the
-/// same text are compared.
+/// NFKC without white space, invisible format characters and Hangul fillers: how two
+/// spellings of the same text are compared. The typed side has lost the last two
+/// already ([`crate::domain::bounds::typed_text`]); the record's side must too, or a
+/// signed `株式会社\u{3164}` could never be matched.
 pub(super) fn loose(s: &str) -> String {
     s.nfkc()
-        .filter(|c| !kakunin_protocol::ids::is_invisible(*c))
+        .filter(|c| {
+            !kakunin_protocol::ids::is_invisible(*c) && !kakunin_platform::text::is_hidden(*c)
+        })
         .collect()
 }

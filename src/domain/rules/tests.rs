@@ -318,6 +318,20 @@ fn abbreviated_company_forms_match_the_full_name() {
     );
 }
 
+/// A Hangul filler shows as nothing. The typed side drops it, so a record whose name
+/// holds one must compare without it too, or 照合 could never pass.
+#[test]
+fn a_hangul_filler_in_the_record_does_not_stop_a_match() {
+    let c = cert(|v| v["contractor"]["name"] = "株式会社豊後建設\u{3164}".into());
+    let e = Expected {
+        contractor_name: Some("株式会社豊後建設".to_string()),
+        ..Expected::default()
+    };
+    let r = rule(&oita(), &c, &e, "expected_contractor");
+    assert_eq!(r.status, RuleStatus::Pass, "{}", r.message);
+    assert!(r.message.contains("〔U+3164〕"), "{}", r.message);
+}
+
 #[test]
 fn typed_contract_amount_must_match() {
     let c = cert(|_| {});

@@ -3,6 +3,7 @@
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use unicode_normalization::UnicodeNormalization;
 
 use super::app::{App, Secret};
 use std::process::ExitCode;
@@ -156,13 +157,14 @@ async fn client(s: &Settings, c: ClientCommand) -> Result<(), IssuerError> {
     let app = App::open(s, Secret::NotNeeded)?;
     match c {
         ClientCommand::Add { name } => {
-            let name = typed_name("クライアント名", "oita-kakunin", &name)?;
+            let name = client_name(&name)?;
             let token = crypto::random_token();
             let digest = crypto::sha256(&token);
             let n = name.clone();
             db::run(&app.pool, move |conn| {
                 conn.immediate_transaction(|conn| {
-                    if store::clients::exists(conn, &n)? {
+                    let clients = store::clients::all(conn)?;
+                    if clients.iter().any(|c| stored_client_name(&c.name) == n) {
                         return Err(IssuerError::DuplicateClient(n.clone()));
                     }
                     store::clients::insert(conn, &n, &digest, &store::now_text())?;
@@ -186,19 +188,54 @@ async fn client(s: &Settings, c: ClientCommand) -> Result<(), IssuerError> {
             Ok(())
         }
         ClientCommand::Revoke { name } => {
-            let name = typed_name("クライアント名", "oita-kakunin", &name)?;
+            let name = client_name(&name)?;
             let n = name.clone();
-            let found = db::run(&app.pool, move |conn| {
-                store::clients::revoke(conn, &n).map_err(IssuerError::from)
+            // Every client that reads as the name: one stored before names were read
+            // this way may carry a BOM or a zero-width space, and a token that should
+            // stop working must not stay valid because of how its name was pasted.
+            let revoked = db::run(&app.pool, move |conn| {
+                conn.immediate_transaction(|conn| {
+                    let mut revoked = Vec::new();
+                    for c in store::clients::all(conn)? {
+                        if stored_client_name(&c.name) == n {
+                            store::clients::revoke(conn, c.id)?;
+                            revoked.push(c.name);
+                        }
+                    }
+                    Ok::<_, IssuerError>(revoked)
+                })
             })
             .await?;
-            if !found {
+            if revoked.is_empty() {
                 return Err(IssuerError::UnknownClient(name));
             }
-            eprintln!("照会クライアント「{name}」のトークンを失効させました。");
+            for stored in revoked {
+                eprintln!(
+                    "照会クライアント「{}」のトークンを失効させました。",
+                    kakunin_platform::text::escape_invisible(&stored)
+                );
+            }
             Ok(())
         }
     }
+}
+
+/// A client's name as typed: [`typed_name`], then NFKC as the service reads its API
+/// client names (`ｏｉｔａ` is `oita`).
+fn client_name(typed: &str) -> Result<String, IssuerError> {
+    Ok(typed_name("クライアント名", "oita-kakunin", typed)?
+        .nfkc()
+        .collect())
+}
+
+/// A stored client name as [`client_name`] would read it: what `client add` and
+/// `client revoke` compare, so that a name stored as typed before (with a BOM, in full
+/// width) is still found.
+fn stored_client_name(stored: &str) -> String {
+    kakunin_platform::text::typed_text(stored)
+        .unwrap_or_else(|_| stored.to_owned())
+        .nfkc()
+        .collect()
 }
 
 /// A name given as `--name`, read as the service reads a typed name
@@ -316,7 +353,7 @@ pub fn main() -> ExitCode {
         Err(e) => kakunin_platform::cli::exit("kakunin-issuer", &e),
     };
     if let Err(e) = cli.settings.check(&matches) {
-        eprintln!("エラー: {e}");
+        kakunin_platform::cli::print_error(&e.to_string());
         return ExitCode::FAILURE;
     }
     let serving = matches!(cli.command, Command::Serve);
@@ -331,7 +368,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("エラー: {e}");
+            kakunin_platform::cli::print_error(&e.to_string());
             ExitCode::FAILURE
         }
     }

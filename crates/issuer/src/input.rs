@@ -6,6 +6,7 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use unicode_normalization::UnicodeNormalization;
 
 use super::error::IssuerError;
 use kakunin_protocol::ids::CertificateNumber;
@@ -168,7 +169,7 @@ pub fn parse_amendment(source: &str, bytes: &[u8]) -> Result<Amendment, IssuerEr
     )?;
     let summary = match object.remove("summary") {
         None | Some(Value::Null) => "変更".to_owned(),
-        Some(Value::String(s)) => match text_problem(&s, true) {
+        Some(Value::String(s)) => match text_problem(&s, true, SUMMARY_MAX) {
             None => s.trim().to_owned(),
             Some(how) => {
                 return Err(IssuerError::Input(format!(
@@ -195,7 +196,17 @@ pub fn parse_amendment(source: &str, bytes: &[u8]) -> Result<Amendment, IssuerEr
 }
 
 fn parse_object(source: &str, bytes: &[u8]) -> Result<Map<String, Value>, IssuerError> {
-    match serde_json::from_slice::<Value>(kakunin_platform::cli::without_bom(bytes)) {
+    let bytes = kakunin_platform::cli::without_bom(bytes);
+    // serde_json keeps the last of two same-named members; which one a person meant is
+    // not for the issuer to guess, and the service refuses such a record (§3).
+    if let Err(kakunin_protocol::strict_json::DuplicateError::Duplicate(name)) =
+        kakunin_protocol::strict_json::check_no_duplicate_members(bytes)
+    {
+        return Err(IssuerError::Input(format!(
+            "{source}: 項目「{name}」が同じオブジェクトに2回書かれています。1つにしてください。"
+        )));
+    }
+    match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(o)) => Ok(o),
         Ok(_) => Err(IssuerError::Input(format!(
             "{source}: JSONオブジェクト（{{ … }}）で書いてください。"
@@ -302,7 +313,7 @@ fn check_value(
     match shape {
         // The number is read as §1 reads a typed one, which drops what cannot be seen.
         Shape::Text if path != "certificate_number" => match value.as_str() {
-            Some(text) => match text_problem(text, required) {
+            Some(text) => match text_problem(text, required, TEXT_MAX) {
                 Some(how) => wrong(how),
                 None => Ok(()),
             },
@@ -346,12 +357,22 @@ fn check_value(
     }
 }
 
+/// The most characters, after NFKC, of a text in a signed record: what the service
+/// takes as a typed 照合 text (受注者名, 工事名), so that every signed one can be matched,
+/// and far below what would bring a record near §2's 1 MiB.
+pub const TEXT_MAX: usize = 500;
+
+/// The most characters of an amendment's `summary`: it is copied into `changes` of
+/// every later revision.
+pub const SUMMARY_MAX: usize = 200;
+
 /// What is wrong with a text that goes into a signed record as it is, if anything: a
 /// control character breaks the printed line and the CSV cell it lands in, an invisible
-/// format character (U+202E reverses what follows it) would be signed and shown to every
-/// orderer, and a required text that reads as nothing is a 受注者名 or 工事名 left out.
-/// Refused rather than dropped: the issuer signs exactly what its file says.
-fn text_problem(text: &str, required: bool) -> Option<String> {
+/// character (a format character such as U+202E, which reverses what follows it, or a
+/// Hangul filler) would be signed and shown to every orderer, a required text that reads
+/// as nothing is a 受注者名 or 工事名 left out, and one over `max` characters cannot be
+/// matched. Refused rather than dropped: the issuer signs exactly what its file says.
+fn text_problem(text: &str, required: bool, max: usize) -> Option<String> {
     if let Some(c) = text
         .chars()
         .find(|c| kakunin_platform::text::is_control(*c))
@@ -361,14 +382,20 @@ fn text_problem(text: &str, required: bool) -> Option<String> {
             u32::from(c)
         ));
     }
-    if let Some(c) = text.chars().find(|c| kakunin_protocol::ids::is_format(*c)) {
+    if let Some(c) = text.chars().find(|c| kakunin_platform::text::is_hidden(*c)) {
         return Some(format!(
-            "に見えない書式文字（U+{:04X}）があります。取り除いてください。",
+            "に見えない文字（U+{:04X}）があります。取り除いてください。",
             u32::from(c)
         ));
     }
     if required && kakunin_platform::text::is_blank(text) {
         return Some("が空です。空白だけでなく、内容を書いてください。".to_owned());
+    }
+    let length = text.nfkc().count();
+    if length > max {
+        return Some(format!(
+            "が長すぎます（{length}文字）。{max}文字以内で書いてください。"
+        ));
     }
     None
 }
@@ -552,11 +579,16 @@ mod tests {
             ("contractor", json!("株式会社豊後建設"), "はオブジェクト"),
             ("contractor.name", json!("　 "), "が空です"),
             ("contract.title", json!(""), "が空です"),
-            ("contract.title", json!("\u{200B}"), "書式文字（U+200B）"),
+            ("orderer.name", json!("\u{301}\u{FE0F}"), "が空です"),
+            (
+                "contract.title",
+                json!("\u{200B}"),
+                "見えない文字（U+200B）",
+            ),
             (
                 "contractor.name",
                 json!("株式会社\u{202E}設建後豊"),
-                "書式文字（U+202E）",
+                "見えない文字（U+202E）",
             ),
             (
                 "contract.location",
@@ -618,6 +650,51 @@ mod tests {
             .to_string();
         assert!(
             e.contains("「guarantee.amount」という項目はありません"),
+            "{e}"
+        );
+    }
+
+    /// A Hangul filler inside a text shows as nothing, like a format character; a
+    /// text longer than the service can match, or a member written twice, is refused.
+    #[test]
+    fn hidden_letters_long_texts_and_repeated_members_are_refused() {
+        let mut v = sample();
+        v["contractor"]["name"] = json!("株式会社豊後建設\u{3164}");
+        let e = issue(&v).unwrap_err().to_string();
+        assert!(
+            e.contains("「contractor.name」") && e.contains("見えない文字（U+3164）"),
+            "{e}"
+        );
+
+        let mut v = sample();
+        v["contract"]["title"] = json!("工".repeat(TEXT_MAX + 1));
+        let e = issue(&v).unwrap_err().to_string();
+        assert!(
+            e.contains("「contract.title」") && e.contains("501文字"),
+            "{e}"
+        );
+        v["contract"]["title"] = json!("工".repeat(TEXT_MAX));
+        assert!(issue(&v).is_ok());
+        // NFKC lengthens ㍻ to 平成: counted as the service counts a typed 照合 text.
+        v["contract"]["title"] = json!("㍻".repeat(TEXT_MAX / 2 + 1));
+        assert!(issue(&v).is_err());
+
+        let file = json!({"summary": "変".repeat(SUMMARY_MAX + 1), "guarantee": {"amount_yen": 5}});
+        let e = parse_amendment("c.json", file.to_string().as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("「summary」") && e.contains("200文字以内"),
+            "{e}"
+        );
+
+        let twice = r#"{"certificate_number": "W2025000123", "kind": "performance",
+            "contractor": {"name": "\u3000", "name": "株式会社豊後建設"}}"#;
+        let e = parse_issue("cert.json", twice.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cert.json") && e.contains("「name」が同じオブジェクトに2回"),
             "{e}"
         );
     }

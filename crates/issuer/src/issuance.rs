@@ -73,12 +73,39 @@ pub fn amended(
             input::merge_patch(target, patch);
         }
     }
-    // The amendment's own values were checked as it was read; this also names any
-    // member that the merge left missing or malformed, by its full path.
+    // The amendment's own values were checked as it was read, so a problem found here
+    // is in a value the current revision holds and the file left as it was: one signed
+    // before today's checks. The file can replace it.
     if let serde_json::Value::Object(members) = &value {
-        input::check_values("変更後の証書", members)?;
+        if let Err(e) = input::check_values("変更後の証書", members) {
+            let before = match serde_json::to_value(prev) {
+                Ok(serde_json::Value::Object(old)) => input::check_values("変更後の証書", &old),
+                _ => Ok(()),
+            };
+            let held_before = before.is_err_and(|b| b.to_string() == e.to_string());
+            return Err(if held_before {
+                IssuerError::Input(format!(
+                    "{e} この値は今の証書（第{}版）のものです。変更ファイルにその項目の新しい値も書いてください。",
+                    prev.revision
+                ))
+            } else {
+                e
+            });
+        }
     }
     let mut next: Certificate = input::from_member("変更後の証書", "証書", value)?;
+    let unchanged = Certificate {
+        revision: prev.revision,
+        issued_at: prev.issued_at,
+        changes: prev.changes.clone(),
+        ..next.clone()
+    };
+    if unchanged == *prev {
+        return Err(IssuerError::Input(format!(
+            "変更ファイルの値はすべて今の証書（第{}版）と同じです。変える項目の新しい値を書いてください。",
+            prev.revision
+        )));
+    }
     next_revision(prev, &mut next, issued_at, &amendment.summary);
     checked(next)
 }
@@ -142,6 +169,15 @@ fn sign(
     let payload = serde_json::to_string(cert)
         .map_err(|e| IssuerError::Input(format!("証書を JSON にできません: {e}")))?;
     let jws = kakunin_protocol::jws::sign(payload.as_bytes(), &signer.kid, &signer.key);
+    // Every relying party refuses a larger answer (§2); signing one would issue a
+    // certificate nobody can verify.
+    if jws.len() > kakunin_protocol::jws::MAX_ENVELOPE_BYTES {
+        return Err(IssuerError::Input(format!(
+            "署名した証書が大きすぎます（{}バイト、上限 {}バイト: issuer-protocol §2）。長い項目や変更の履歴を短くしてください。",
+            jws.len(),
+            kakunin_protocol::jws::MAX_ENVELOPE_BYTES
+        )));
+    }
     Ok((signer.kid, payload, jws))
 }
 
@@ -473,5 +509,42 @@ mod tests {
         assert!(e.contains("必須の項目「contract.title」"), "{e}");
         let e = refused(serde_json::json!({"guarantee": {"period_end": "2026-02-30"}}));
         assert!(e.contains("存在しない日付"), "{e}");
+        assert!(!e.contains("今の証書"), "the fault is the amendment's: {e}");
+    }
+
+    /// An amendment that changes nothing would sign a new revision saying so; one that
+    /// leaves a text signed before today's checks (a line break in 工事場所) says where
+    /// the fault is and what the file must hold.
+    #[test]
+    fn an_amendment_says_when_it_changes_nothing_or_the_current_revision_is_at_fault() {
+        let c1 = first_revision(input(), &issuer(), now()).unwrap();
+        for file in [
+            r#"{"contractor": {}}"#,
+            r#"{"guarantee": {"amount_yen": 100}, "summary": "保証金額の変更"}"#,
+        ] {
+            let a = input::parse_amendment("a.json", file.as_bytes()).unwrap();
+            let e = amended(&c1, &a, now()).unwrap_err().to_string();
+            assert!(
+                e.contains("すべて今の証書（第1版）と同じです"),
+                "{file}: {e}"
+            );
+        }
+
+        let mut old = c1.clone();
+        old.contract.location = Some("大分市\n府内町".into());
+        let raise =
+            input::parse_amendment("a.json", br#"{"guarantee": {"amount_yen": 150}}"#).unwrap();
+        let e = amended(&old, &raise, now()).unwrap_err().to_string();
+        assert!(
+            e.contains("「contract.location」") && e.contains("今の証書（第1版）のものです"),
+            "{e}"
+        );
+        let fixed = input::parse_amendment(
+            "a.json",
+            r#"{"guarantee": {"amount_yen": 150}, "contract": {"location": "大分市府内町"}}"#
+                .as_bytes(),
+        )
+        .unwrap();
+        assert!(amended(&old, &fixed, now()).is_ok());
     }
 }

@@ -147,6 +147,14 @@ pub enum SettingsError {
     /// `given_by` names the variable or the option the value came from.
     #[error("{given_by}: 待ち受けアドレス「{value}」は 127.0.0.1:8081 のように、アドレスと 0 以上 65535 以下のポートを : でつないで書いてください。")]
     Bind { given_by: String, value: String },
+    /// The issuer's id or name, as `issuer` of every record signs it (§4).
+    #[error("{given_by}: {what}{why}。証書に署名され、お知らせにも印刷される値です。1行の見える文字で指定してください（例: {example}）。")]
+    Identity {
+        given_by: String,
+        what: String,
+        why: String,
+        example: String,
+    },
 }
 
 impl Settings {
@@ -194,16 +202,47 @@ impl Settings {
     /// (which write it into a base URL) as it stops `serve`. `matches` tells whether
     /// the value came from the variable or the option, so the message names that one.
     pub fn check(&self, matches: &clap::ArgMatches) -> Result<(), SettingsError> {
+        let given_by = |id: &str, env: &str, flag: &str| match matches.value_source(id) {
+            Some(clap::parser::ValueSource::EnvVariable) => format!("環境変数 {env}"),
+            Some(clap::parser::ValueSource::CommandLine) => format!("オプション {flag}"),
+            _ => "既定値".to_owned(),
+        };
+        // Both are signed into every record (§4 `issuer`) and printed on every notice.
+        let identity = [
+            (
+                "issuer_id",
+                "KAKUNIN_ISSUER_ID",
+                "--issuer-id",
+                &self.issuer_id,
+                "保証事業会社のID",
+                "wjcs",
+            ),
+            (
+                "issuer_name",
+                "KAKUNIN_ISSUER_NAME",
+                "--issuer-name",
+                &self.issuer_name,
+                "保証事業会社の名称",
+                "西日本建設業保証株式会社",
+            ),
+        ];
+        for (id, env, flag, value, what, example) in identity {
+            let spaced = id == "issuer_id" && value.chars().any(char::is_whitespace);
+            if let Some(why) = identity_problem(value).or(spaced.then_some("に空白があります"))
+            {
+                return Err(SettingsError::Identity {
+                    given_by: given_by(id, env, flag),
+                    what: what.to_owned(),
+                    why: why.to_owned(),
+                    example: example.to_owned(),
+                });
+            }
+        }
         if bind_is_valid(&self.bind) {
             return Ok(());
         }
-        let given_by = match matches.value_source("bind") {
-            Some(clap::parser::ValueSource::EnvVariable) => "環境変数 KAKUNIN_ISSUER_BIND",
-            Some(clap::parser::ValueSource::CommandLine) => "オプション --bind",
-            _ => "既定値",
-        };
         Err(SettingsError::Bind {
-            given_by: given_by.to_owned(),
+            given_by: given_by("bind", "KAKUNIN_ISSUER_BIND", "--bind"),
             value: self.bind.clone(),
         })
     }
@@ -216,6 +255,21 @@ impl Settings {
             _ => "http",
         };
         format!("{scheme}://{}", self.bind)
+    }
+}
+
+/// What makes an issuer id or name unfit to sign: nothing that can be read, a control
+/// character, or an invisible one (U+202E would reverse it on every orderer's page).
+fn identity_problem(value: &str) -> Option<&'static str> {
+    use kakunin_platform::text;
+    if value.chars().any(text::is_control) {
+        Some("に改行・タブなどの制御文字があります")
+    } else if value.chars().any(text::is_hidden) {
+        Some("に見えない文字（ゼロ幅スペース、書式制御文字など）があります")
+    } else if text::is_blank(value) {
+        Some("が空です")
+    } else {
+        None
     }
 }
 
@@ -327,5 +381,39 @@ mod tests {
             e.to_string().starts_with("環境変数 KAKUNIN_ISSUER_BIND: "),
             "{e}"
         );
+    }
+
+    /// The id and name are signed into every record: blank, multi-line or carrying an
+    /// invisible character, they are refused at start, naming the option.
+    #[test]
+    fn an_issuer_id_or_name_that_cannot_be_read_is_refused() {
+        let check = |args: &[&str]| {
+            let matches = crate::cli::command().try_get_matches_from(args).unwrap();
+            let cli =
+                <crate::cli::Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap();
+            cli.settings.check(&matches).map_err(|e| e.to_string())
+        };
+        for (flag, value, says) in [
+            ("--issuer-name", "\u{3000}", "保証事業会社の名称が空です"),
+            ("--issuer-name", "西日本\n建設業保証", "制御文字"),
+            ("--issuer-name", "西日本\u{202E}社会式株", "見えない文字"),
+            ("--issuer-id", "wj cs", "保証事業会社のIDに空白"),
+            ("--issuer-id", "wjcs\u{200B}", "見えない文字"),
+            ("--issuer-id", "\u{301}", "保証事業会社のIDが空です"),
+        ] {
+            let e = check(&["kakunin-issuer", flag, value, "registry"]).unwrap_err();
+            assert!(
+                e.starts_with(&format!("オプション {flag}: ")),
+                "{value:?}: {e}"
+            );
+            assert!(e.contains(says), "{value:?}: {e}");
+        }
+        assert!(check(&[
+            "kakunin-issuer",
+            "--issuer-name",
+            "九州建設保証 株式会社",
+            "registry"
+        ])
+        .is_ok());
     }
 }

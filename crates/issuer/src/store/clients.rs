@@ -59,10 +59,10 @@ pub fn all(conn: &mut SqliteConnection) -> QueryResult<Vec<ClientRow>> {
         .load(conn)
 }
 
-/// Marks the client revoked; returns whether a client of that name existed.
-pub fn revoke(conn: &mut SqliteConnection, name: &str) -> QueryResult<bool> {
-    diesel::update(clients::table.filter(clients::name.eq(name)))
+/// Marks the client revoked.
+pub fn revoke(conn: &mut SqliteConnection, id: i32) -> QueryResult<()> {
+    diesel::update(clients::table.find(id))
         .set(clients::revoked.eq(true))
         .execute(conn)
-        .map(|n| n > 0)
+        .map(drop)
 }

@@ -441,4 +441,40 @@ fn names_on_the_command_line_are_read_as_typed_and_refused_when_blank() {
     assert!(stdout(&iss.cli(&["client", "list"])).contains("oita-test\t"));
     let out = iss.cli(&["client", "revoke", "--name", "oita-test\u{200B}"]);
     assert!(out.status.success(), "{}", stderr(&out));
+
+    // Names are read in NFKC, as the service reads its API client names.
+    let out = iss.cli(&["client", "add", "--name", "ｏｉｔａ－ｔｅｓｔ"]);
+    assert!(
+        !out.status.success(),
+        "the same name in full width is taken"
+    );
+    assert!(
+        stderr(&out).contains("「oita-test」は既に登録"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A client stored as typed before names were read this way still answers to its name.
+    kakunin_testkit::sql::exec(
+        &mut db,
+        "INSERT INTO clients (name, token_sha256, created_at, revoked) \
+         VALUES (char(65279) || 'old-client', x'00', '2025-04-01T00:00:00+09:00', 0)",
+    );
+    let out = iss.cli(&["client", "revoke", "--name", "old-client"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&iss.cli(&["client", "list"]))
+        .contains("old-client\t2025-04-01T00:00:00+09:00\t失効"));
+
+    // What a file held is quoted written out: an escape sequence in a member's name
+    // does not reach the terminal.
+    let file = iss.dir().join("esc.json");
+    std::fs::write(&file, r#"{"contract": {"ti\u001b[2Jtle": "x"}}"#).unwrap();
+    let out = iss.cli(&["amend", "W2025000001", "--file", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(!stderr(&out).contains('\u{1B}'), "{:?}", stderr(&out));
+    assert!(
+        stderr(&out).contains("「contract.ti<U+001B>[2Jtle」という項目はありません"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -356,15 +356,16 @@ mod tests {
         }
     }
 
+    /// [`Settings::check`] on a command line as the program reads it.
+    fn check(args: &[&str]) -> Result<(), SettingsError> {
+        let matches = crate::cli::command().try_get_matches_from(args).unwrap();
+        let cli = <crate::cli::Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap();
+        cli.settings.check(&matches)
+    }
+
     /// The one test that sets `KAKUNIN_ISSUER_BIND`; no other test reads it.
     #[test]
     fn a_bad_bind_names_the_option_or_the_variable() {
-        let check = |args: &[&str]| {
-            let matches = crate::cli::command().try_get_matches_from(args).unwrap();
-            let cli =
-                <crate::cli::Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap();
-            cli.settings.check(&matches)
-        };
         let e = check(&["kakunin-issuer", "--bind", "127.0.0.1:99999", "registry"]).unwrap_err();
         assert!(e.to_string().starts_with("オプション --bind: "), "{e}");
         assert!(
@@ -387,12 +388,7 @@ mod tests {
     /// invisible character, they are refused at start, naming the option.
     #[test]
     fn an_issuer_id_or_name_that_cannot_be_read_is_refused() {
-        let check = |args: &[&str]| {
-            let matches = crate::cli::command().try_get_matches_from(args).unwrap();
-            let cli =
-                <crate::cli::Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap();
-            cli.settings.check(&matches).map_err(|e| e.to_string())
-        };
+        let check = |args: &[&str]| check(args).map_err(|e| e.to_string());
         for (flag, value, says) in [
             ("--issuer-name", "\u{3000}", "保証事業会社の名称が空です"),
             ("--issuer-name", "西日本\n建設業保証", "制御文字"),

@@ -313,7 +313,7 @@ fn main() -> ExitCode {
     let settings = match Settings::load() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("{e}");
+            kakunin_platform::cli::print_error(&e.to_string());
             return ExitCode::from(2);
         }
     };

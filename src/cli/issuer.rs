@@ -144,6 +144,8 @@ fn report(
         let _ = writeln!(out, "  （信頼登録簿にも公開にも鍵がありません）");
     }
     for (kid, state) in &rows {
+        // A published kid comes from the issuer's unauthenticated JWKS: written out.
+        let kid = kakunin_platform::text::escape_invisible(kid);
         let _ = writeln!(out, "  {:<10}  {kid}{}", state.label(), state.note());
     }
     if rows.iter().all(|(_, s)| *s == KeyState::Same) {

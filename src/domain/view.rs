@@ -28,19 +28,25 @@ fn or_blank(s: &Option<String>) -> String {
 
 /// An issuer's text as it may be shown: each Unicode format character (general category
 /// Cf, [`kakunin_protocol::ids::is_format`]), Hangul filler
-/// ([`kakunin_platform::text::is_hidden`]) and control character (a line break, ESC,
-/// which `kakunin record verify` would otherwise send to the terminal) written out as
-/// `〔U+202E〕`. They are invisible, and a bidi control (U+202E and its kind) would reverse the rest of a cell
+/// ([`kakunin_platform::text::is_hidden`]) and control character (ESC, which `kakunin
+/// record verify` would otherwise send to the terminal) written out as `〔U+202E〕`; a
+/// line break or tab is a space. They are invisible, and a bidi control (U+202E and its kind) would reverse the rest of a cell
 /// on screen and on paper, so a signed 受注者 could be read as another; written out,
 /// the officer sees that the record holds something odd instead of being misled by it.
 /// Everything else is shown as signed (the templates escape it for HTML).
 pub fn shown(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if kakunin_platform::text::is_hidden(c) || kakunin_platform::text::is_control(c) {
-            out.push_str(&format!("〔U+{:04X}〕", c as u32));
-        } else {
-            out.push(c);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            // §4 does not forbid a line break in a text: a two-line address or 約款
+            // reads on one line, as the cell and the printed row have one.
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' | '\r' | '\t' | '\u{2028}' | '\u{2029}' => out.push(' '),
+            c if kakunin_platform::text::is_hidden(c) || kakunin_platform::text::is_control(c) => {
+                out.push_str(&format!("〔U+{:04X}〕", c as u32));
+            }
+            c => out.push(c),
         }
     }
     out
@@ -158,9 +164,10 @@ mod tests {
             "〔U+202E〕県大分市 株式会社〔U+200B〕豊後"
         );
         assert_eq!(super::shown("株式会社\u{3164}"), "株式会社〔U+3164〕");
+        assert_eq!(super::shown("大分市\u{1B}[2J"), "大分市〔U+001B〕[2J");
         assert_eq!(
-            super::shown("大分市\n\u{1B}[2J"),
-            "大分市〔U+000A〕〔U+001B〕[2J"
+            super::shown("大分県大分市\r\n府内町\n1番\u{2028}1号"),
+            "大分県大分市 府内町 1番 1号"
         );
         assert_eq!(super::shown("株式会社豊後建設 <b>"), "株式会社豊後建設 <b>");
     }

@@ -183,7 +183,8 @@ async fn client(s: &Settings, c: ClientCommand) -> Result<(), IssuerError> {
             .await?;
             for c in rows {
                 let state = if c.revoked { "失効" } else { "有効" };
-                println!("{}\t{}\t{}", c.name, c.created_at, state);
+                let name = kakunin_platform::text::escape_invisible(&c.name);
+                println!("{name}\t{}\t{state}", c.created_at);
             }
             Ok(())
         }
@@ -239,9 +240,9 @@ fn stored_client_name(stored: &str) -> String {
 }
 
 /// A name given as `--name`, read as the service reads a typed name
-/// ([`kakunin_platform::text::typed_text`]: trimmed, invisible format characters
-/// dropped); blank, or with a line break or another control character, is refused with
-/// the field's name and an example.
+/// ([`kakunin_platform::text::typed_text`]: trimmed, format characters and Hangul
+/// fillers dropped); blank (marks alone included), or with a line break or another
+/// control character, is refused with the field's name and an example.
 fn typed_name(field: &str, example: &str, typed: &str) -> Result<String, IssuerError> {
     match kakunin_platform::text::typed_text(typed) {
         Ok(name) if !name.is_empty() => Ok(name),

@@ -279,7 +279,7 @@ pub fn check_values(source: &str, object: &Map<String, Value>) -> Result<(), Iss
 
 /// Checks what an amendment sets (a JSON merge patch of each top-level member): the
 /// values it gives have their shape, and it removes (`null`) no required member.
-fn check_patch(source: &str, patch: &Map<String, Value>) -> Result<(), IssuerError> {
+pub fn check_patch(source: &str, patch: &Map<String, Value>) -> Result<(), IssuerError> {
     for (path, label, shape, required) in MEMBERS {
         match lookup(patch, path) {
             None => {}
@@ -394,7 +394,7 @@ fn text_problem(text: &str, required: bool, max: usize) -> Option<String> {
     let length = text.nfkc().count();
     if length > max {
         return Some(format!(
-            "が長すぎます（{length}文字）。{max}文字以内で書いてください。"
+            "が長すぎます（{length}文字。㍻ などは 平成 のように展開して数えます）。{max}文字以内で書いてください。"
         ));
     }
     None
@@ -670,7 +670,7 @@ mod tests {
         v["contract"]["title"] = json!("工".repeat(TEXT_MAX + 1));
         let e = issue(&v).unwrap_err().to_string();
         assert!(
-            e.contains("「contract.title」") && e.contains("501文字"),
+            e.contains("「contract.title」") && e.contains("501文字。"),
             "{e}"
         );
         v["contract"]["title"] = json!("工".repeat(TEXT_MAX));

@@ -78,11 +78,9 @@ pub fn amended(
     // before today's checks. The file can replace it.
     if let serde_json::Value::Object(members) = &value {
         if let Err(e) = input::check_values("変更後の証書", members) {
-            let before = match serde_json::to_value(prev) {
-                Ok(serde_json::Value::Object(old)) => input::check_values("変更後の証書", &old),
-                _ => Ok(()),
-            };
-            let held_before = before.is_err_and(|b| b.to_string() == e.to_string());
+            // Values the amendment brings pass on their own, so the fault is in one the
+            // current revision holds (every one, when there are several).
+            let held_before = input::check_patch("変更ファイル", &amendment.patch).is_ok();
             return Err(if held_before {
                 IssuerError::Input(format!(
                     "{e} この値は今の証書（第{}版）のものです。変更ファイルにその項目の新しい値も書いてください。",
@@ -173,7 +171,7 @@ fn sign(
     // certificate nobody can verify.
     if jws.len() > kakunin_protocol::jws::MAX_ENVELOPE_BYTES {
         return Err(IssuerError::Input(format!(
-            "署名した証書が大きすぎます（{}バイト、上限 {}バイト: issuer-protocol §2）。長い項目や変更の履歴を短くしてください。",
+            "署名した証書が大きすぎます（{}バイト、上限 {}バイト: issuer-protocol §2）。照会側が受け取れないため署名しません。変更の履歴は短くできないので、長い項目を短くするか、新しい保証契約番号で発行してください。",
             jws.len(),
             kakunin_protocol::jws::MAX_ENVELOPE_BYTES
         )));
@@ -546,5 +544,13 @@ mod tests {
         )
         .unwrap();
         assert!(amended(&old, &fixed, now()).is_ok());
+        // Two such texts: the file mends one, and the other is still named as the
+        // revision's, not the file's.
+        old.contract.terms = Some("約款\u{200B}".into());
+        let e = amended(&old, &fixed, now()).unwrap_err().to_string();
+        assert!(
+            e.contains("「contract.terms」") && e.contains("今の証書（第1版）のものです"),
+            "{e}"
+        );
     }
 }

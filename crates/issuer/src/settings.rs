@@ -363,7 +363,8 @@ mod tests {
         cli.settings.check(&matches)
     }
 
-    /// The one test that sets `KAKUNIN_ISSUER_BIND`; no other test reads it.
+    /// The one test that sets `KAKUNIN_ISSUER_BIND`; the others name `--bind`, which
+    /// wins over the variable, so they cannot see it.
     #[test]
     fn a_bad_bind_names_the_option_or_the_variable() {
         let e = check(&["kakunin-issuer", "--bind", "127.0.0.1:99999", "registry"]).unwrap_err();
@@ -397,7 +398,15 @@ mod tests {
             ("--issuer-id", "wjcs\u{200B}", "見えない文字"),
             ("--issuer-id", "\u{301}", "保証事業会社のIDが空です"),
         ] {
-            let e = check(&["kakunin-issuer", flag, value, "registry"]).unwrap_err();
+            let args = [
+                "kakunin-issuer",
+                flag,
+                value,
+                "registry",
+                "--bind",
+                "127.0.0.1:8081",
+            ];
+            let e = check(&args).unwrap_err();
             assert!(
                 e.starts_with(&format!("オプション {flag}: ")),
                 "{value:?}: {e}"
@@ -408,7 +417,9 @@ mod tests {
             "kakunin-issuer",
             "--issuer-name",
             "九州建設保証 株式会社",
-            "registry"
+            "registry",
+            "--bind",
+            "127.0.0.1:8081"
         ])
         .is_ok());
     }

@@ -231,12 +231,16 @@ fn client_name(typed: &str) -> Result<String, IssuerError> {
 
 /// A stored client name as [`client_name`] would read it: what `client add` and
 /// `client revoke` compare, so that a name stored as typed before (with a BOM, in full
-/// width) is still found.
+/// width) is still found. One that holds a control character (`client add` once took
+/// an inner tab) cannot be typed; it is found as `client list` shows it, written out
+/// (`a<U+0009>b`), so that its token can still be revoked.
 fn stored_client_name(stored: &str) -> String {
-    kakunin_platform::text::typed_text(stored)
-        .unwrap_or_else(|_| stored.to_owned())
-        .nfkc()
-        .collect()
+    match kakunin_platform::text::typed_text(stored) {
+        Ok(name) => name.nfkc().collect(),
+        Err(_) => kakunin_platform::text::escape_invisible(stored)
+            .nfkc()
+            .collect(),
+    }
 }
 
 /// A name given as `--name`, read as the service reads a typed name

@@ -464,6 +464,22 @@ fn names_on_the_command_line_are_read_as_typed_and_refused_when_blank() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&iss.cli(&["client", "list"]))
         .contains("old-client\t2025-04-01T00:00:00+09:00\t失効"));
+    // One with a tab inside (the old `client add` only trimmed) is listed written out,
+    // and revoked by typing what the list shows.
+    kakunin_testkit::sql::exec(
+        &mut db,
+        "INSERT INTO clients (name, token_sha256, created_at, revoked) \
+         VALUES ('old' || char(9) || 'tab', x'01', '2025-04-01T00:00:00+09:00', 0)",
+    );
+    let list = stdout(&iss.cli(&["client", "list"]));
+    assert!(
+        list.contains("old<U+0009>tab\t2025-04-01T00:00:00+09:00\t有効"),
+        "{list}"
+    );
+    let out = iss.cli(&["client", "revoke", "--name", "old<U+0009>tab"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&iss.cli(&["client", "list"]))
+        .contains("old<U+0009>tab\t2025-04-01T00:00:00+09:00\t失効"));
 
     // What a file held is quoted written out: an escape sequence in a member's name
     // does not reach the terminal.

@@ -373,23 +373,8 @@ pub const SUMMARY_MAX: usize = 200;
 /// as nothing is a 受注者名 or 工事名 left out, and one over `max` characters cannot be
 /// matched. Refused rather than dropped: the issuer signs exactly what its file says.
 fn text_problem(text: &str, required: bool, max: usize) -> Option<String> {
-    if let Some(c) = text
-        .chars()
-        .find(|c| kakunin_platform::text::is_control(*c))
-    {
-        return Some(format!(
-            "に改行・タブなどの制御文字（U+{:04X}）があります。1行の文字列で書いてください。",
-            u32::from(c)
-        ));
-    }
-    if let Some(c) = text.chars().find(|c| kakunin_platform::text::is_hidden(*c)) {
-        return Some(format!(
-            "に見えない文字（U+{:04X}）があります。取り除いてください。",
-            u32::from(c)
-        ));
-    }
-    if required && kakunin_platform::text::is_blank(text) {
-        return Some("が空です。空白だけでなく、内容を書いてください。".to_owned());
+    if let Some(problem) = kakunin_platform::text::verbatim_problem(text, required) {
+        return Some(problem);
     }
     let length = text.nfkc().count();
     if length > max {

@@ -148,7 +148,9 @@ pub enum SettingsError {
     #[error("{given_by}: 待ち受けアドレス「{value}」は 127.0.0.1:8081 のように、アドレスと 0 以上 65535 以下のポートを : でつないで書いてください。")]
     Bind { given_by: String, value: String },
     /// The issuer's id or name, as `issuer` of every record signs it (§4).
-    #[error("{given_by}: {what}{why}。証書に署名され、お知らせにも印刷される値です。1行の見える文字で指定してください（例: {example}）。")]
+    #[error(
+        "{given_by}: {what}{why}証書に署名され、お知らせにも印刷される値です（例: {example}）。"
+    )]
     Identity {
         given_by: String,
         what: String,
@@ -227,13 +229,16 @@ impl Settings {
             ),
         ];
         for (id, env, flag, value, what, example) in identity {
+            // As an issue file's texts are: refused, never dropped from what is signed.
             let spaced = id == "issuer_id" && value.chars().any(char::is_whitespace);
-            if let Some(why) = identity_problem(value).or(spaced.then_some("に空白があります"))
-            {
+            let why = kakunin_platform::text::verbatim_problem(value, true).or_else(|| {
+                spaced.then(|| "に空白があります。空白のない英数字で書いてください。".to_owned())
+            });
+            if let Some(why) = why {
                 return Err(SettingsError::Identity {
                     given_by: given_by(id, env, flag),
                     what: what.to_owned(),
-                    why: why.to_owned(),
+                    why,
                     example: example.to_owned(),
                 });
             }
@@ -255,21 +260,6 @@ impl Settings {
             _ => "http",
         };
         format!("{scheme}://{}", self.bind)
-    }
-}
-
-/// What makes an issuer id or name unfit to sign: nothing that can be read, a control
-/// character, or an invisible one (U+202E would reverse it on every orderer's page).
-fn identity_problem(value: &str) -> Option<&'static str> {
-    use kakunin_platform::text;
-    if value.chars().any(text::is_control) {
-        Some("に改行・タブなどの制御文字があります")
-    } else if value.chars().any(text::is_hidden) {
-        Some("に見えない文字（ゼロ幅スペース、書式制御文字など）があります")
-    } else if text::is_blank(value) {
-        Some("が空です")
-    } else {
-        None
     }
 }
 

@@ -84,6 +84,31 @@ pub fn escape_invisible(s: &str) -> Cow<'_, str> {
     Cow::Owned(shown)
 }
 
+/// What keeps a text from being used verbatim, signed into a record or printed as
+/// given, as a Japanese phrase to follow the field's name (「受注者名」+ phrase), if
+/// anything: a control character (it breaks the printed line and the CSV cell), an
+/// [`is_hidden`] character (U+202E reverses what follows it on every page), or, when
+/// `required`, nothing that reads ([`is_blank`]). Unlike [`typed_text`] nothing is
+/// dropped: the text is refused, naming the character.
+pub fn verbatim_problem(text: &str, required: bool) -> Option<String> {
+    if let Some(c) = text.chars().find(|c| is_control(*c)) {
+        return Some(format!(
+            "に改行・タブなどの制御文字（U+{:04X}）があります。1行の文字列で書いてください。",
+            u32::from(c)
+        ));
+    }
+    if let Some(c) = text.chars().find(|c| is_hidden(*c)) {
+        return Some(format!(
+            "に見えない文字（U+{:04X}）があります。取り除いてください。",
+            u32::from(c)
+        ));
+    }
+    if required && is_blank(text) {
+        return Some("が空です。空白だけでなく、内容を書いてください。".to_owned());
+    }
+    None
+}
+
 /// The Hangul fillers, letters that show as nothing: a name of fillers alone would
 /// read as blank.
 fn is_filler(c: char) -> bool {

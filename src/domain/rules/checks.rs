@@ -255,8 +255,6 @@ fn span(start: Option<NaiveDate>, end: Option<NaiveDate>) -> String {
 /// signed `株式会社\u{3164}` could never be matched.
 pub(super) fn loose(s: &str) -> String {
     s.nfkc()
-        .filter(|c| {
-            !kakunin_protocol::ids::is_invisible(*c) && !kakunin_platform::text::is_hidden(*c)
-        })
+        .filter(|c| !c.is_whitespace() && !kakunin_platform::text::is_hidden(*c))
         .collect()
 }
